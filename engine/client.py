@@ -1,0 +1,186 @@
+"""The parent's side of the engine process: spawn it, send it commands, receive its events.
+
+Used the same way by the headless CLI and by the TUI. A reader thread turns the worker's stdout
+into events on a queue; when the process ends, an `EngineExited` (with the tail of its stderr)
+follows the last event, so a dead engine is always noticed and never waited on forever.
+Torch-free.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.events import Event, RunFinished, RunStarted, from_json
+from engine.record import RecordError, RunRecorder
+
+
+@dataclass
+class EngineExited:
+    """The engine process ended (pipe-side news, not a run event)."""
+
+    returncode: int | None
+    stderr_tail: str
+
+    def describe(self) -> str:
+        code = self.returncode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            how = f"was killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+        else:
+            how = f"exited with code {code}"
+        last = self.stderr_tail.strip().splitlines()[-1:] or [""]
+        return f"the engine process {how}" + (f": {last[0]}" if last[0] else "")
+
+
+class EngineProcess:
+    """One engine child process. Runs go through it one at a time."""
+
+    def __init__(self, python: str = sys.executable):
+        self.python = python
+        self.events: queue.Queue = queue.Queue()
+        self.proc: subprocess.Popen | None = None
+        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
+        self._write_lock = threading.Lock()
+
+    def start(self) -> "EngineProcess":
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # The worker must import this same engine package, installed or from a source checkout.
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.proc = subprocess.Popen(
+            [self.python, "-m", "engine.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, text=True, encoding="utf-8", errors="replace", bufsize=1,
+            # Its own session: Ctrl-C in the terminal reaches the parent only, which then stops the
+            # run cleanly and records it as interrupted.
+            start_new_session=True)
+        threading.Thread(target=self._read_events, name="engine-events", daemon=True).start()
+        threading.Thread(target=self._read_stderr, name="engine-stderr", daemon=True).start()
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def send(self, cmd: str, **fields: Any) -> bool:
+        """Send a command; False if the engine is gone (its EngineExited is on the queue)."""
+        if not self.alive():
+            return False
+        try:
+            with self._write_lock:
+                self.proc.stdin.write(json.dumps({"cmd": cmd, **fields}) + "\n")
+                self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def get(self, timeout: float | None = None) -> Event | EngineExited | None:
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Ask the engine to quit, then make sure it has: no orphan processes."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.send("quit")
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def _read_events(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.events.put(from_json(line))
+            except ValueError:
+                self._stderr.append(f"(unreadable engine output) {line.rstrip()}")
+        returncode = self.proc.wait()
+        self.events.put(EngineExited(returncode, "\n".join(self._stderr)))
+
+    def _read_stderr(self) -> None:
+        for line in self.proc.stderr:
+            self._stderr.append(line.rstrip())
+
+
+@dataclass
+class RunRequest:
+    """What to run: everything the engine needs, already validated by the caller."""
+
+    family: str
+    config: dict[str, Any]
+    seed: int = 0
+    device: str = "auto"
+    preset: str | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def label(self) -> str:
+        return self.preset or self.family
+
+    def command(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "family": self.family, "config": self.config, "seed": self.seed,
+                "device": self.device, "preset": self.preset}
+
+
+class LiveRun:
+    """A run in progress, seen from the parent: its events go to the record as they arrive."""
+
+    def __init__(self, request: RunRequest, run_dir: Path):
+        self.request = request
+        self.run_dir = run_dir
+        self.recorder = RunRecorder(run_dir, {
+            "run_id": request.run_id, "family": request.family, "preset": request.preset,
+            "config": request.config, "seed": request.seed, "device": request.device})
+        self.finished: RunFinished | None = None
+        self.record_error: str | None = None
+
+    def start(self, engine: EngineProcess) -> bool:
+        return engine.send("start", **self.request.command())
+
+    def handle(self, event: Event) -> None:
+        """Record an event of this run; a RunFinished closes the record."""
+        try:
+            self.recorder.append(event)
+        except RecordError as exc:
+            self.record_error = str(exc)
+        if isinstance(event, RunFinished):
+            self.finished = event
+            self._close(event.status, event.message, event.step)
+
+    def engine_died(self, exited: EngineExited) -> RunFinished:
+        """The engine ended mid-run: the record keeps every event received and ends `failed`."""
+        event = RunFinished(run_id=self.request.run_id, t=0.0, step=self.recorder.last_step,
+                            status="failed", message=exited.describe(), error_kind="crash",
+                            traceback=exited.stderr_tail)
+        self.handle(event)
+        return event
+
+    def _close(self, status: str, message: str, step: int) -> None:
+        try:
+            self.recorder.finish(status, message, step)
+        except OSError as exc:
+            self.record_error = f"cannot finish the record in {self.run_dir}: {exc}"

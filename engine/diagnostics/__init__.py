@@ -1,0 +1,1 @@
+"""Diagnostics: measurements taken on a run (gradient SNR, target variance, conditioning, flatness), one module each."""

@@ -1,0 +1,1 @@
+"""One subpackage per failure family; see engine/registry.py for what each must define."""

@@ -1,0 +1,217 @@
+"""The run record: a directory holding run.json (the manifest) and events.jsonl (every event).
+
+The parent process writes it, as a sink of the event stream: whatever the engine process does
+(crash, hang, out of memory), every event that reached the parent is on disk, flushed, and the
+manifest says how the run ended. Reading is forgiving: a truncated last line or a missing
+manifest costs what it lost and is reported, never a traceback. Format: docs/run-record.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from engine import __version__
+from engine.events import (
+    SCHEMA_VERSION, Event, Metrics, RunFinished, RunStarted, from_dict, to_json,
+)
+
+MANIFEST = "run.json"
+EVENTS = "events.jsonl"
+
+
+class RecordError(OSError):
+    """The run directory cannot be made or written; the message names the path."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def new_run_dir(base: Path, label: str) -> Path:
+    """A fresh directory under `base`, named by time and label: runs/20261127-101500-parity30."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "run"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        path = base / (f"{stamp}-{safe}" if n == 1 else f"{stamp}-{safe}-{n}")
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RecordError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+    raise RecordError(f"cannot find a free run directory name under {base}")
+
+
+def claim_run_dir(path: Path) -> Path:
+    """Use `path` (from --out) as the run directory; never write over a recorded run."""
+    if path.exists() and not path.is_dir():
+        raise RecordError(f"--out {path}: exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        raise RecordError(f"--out {path}: directory is not empty; choose a new one "
+                          "(gradfail never writes over a recorded run)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RecordError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+    return path
+
+
+class RunRecorder:
+    """Writes one run's record. Every event is appended and flushed as it arrives."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any]):
+        self.path = path
+        self.manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "status": "running",
+            "started_at": now_iso(),
+            "ended_at": None,
+            "message": "",
+            "summary": {},
+            **manifest,
+        }
+        self.manifest.setdefault("versions", {}).update(
+            {"gradfail": __version__, "python": platform.python_version()})
+        try:
+            self._events = open(path / EVENTS, "a", encoding="utf-8")
+            self._write_manifest()
+        except OSError as exc:
+            raise RecordError(f"cannot write the run record in {path}: {exc.strerror or exc}") from None
+        self._last_step = 0
+        self._metrics: dict[str, float] = {}
+
+    def append(self, event: Event) -> None:
+        try:
+            self._events.write(to_json(event) + "\n")
+            self._events.flush()
+        except OSError as exc:
+            raise RecordError(f"cannot append to {self.path / EVENTS}: {exc.strerror or exc}") from None
+        if isinstance(event, RunStarted):
+            self.manifest.update(
+                device=event.device, device_name=event.device_name, config=event.config,
+                total_steps=event.total_steps, seed=event.seed)
+            self.manifest["versions"].update(event.versions)
+            self._write_manifest()
+        elif isinstance(event, Metrics):
+            self._metrics.update(event.values)
+            self._last_step = max(self._last_step, event.step)
+
+    @property
+    def last_step(self) -> int:
+        return self._last_step
+
+    def finish(self, status: str, message: str = "", step: int | None = None,
+               extra: dict[str, Any] | None = None) -> None:
+        """Close the record with how the run ended. Safe to call twice (the first call wins)."""
+        if self.manifest.get("ended_at"):
+            return
+        self.manifest.update(
+            status=status, message=message, ended_at=now_iso(),
+            steps_done=self._last_step if step is None else step,
+            summary=dict(self._metrics), **(extra or {}))
+        try:
+            self._events.close()
+        except OSError:
+            pass
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        tmp = self.path / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path / MANIFEST)
+
+
+@dataclass
+class RecordedRun:
+    """A run read back from disk, with a note for everything that could not be read."""
+
+    path: Path
+    manifest: dict[str, Any]
+    events: list[Event]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.manifest.get("status", "unknown")
+
+    @property
+    def label(self) -> str:
+        return self.manifest.get("preset") or self.manifest.get("family") or self.path.name
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / MANIFEST).is_file() or (path / EVENTS).is_file()
+
+
+def read_run(path: Path) -> RecordedRun:
+    """Read a run record, keeping what can be read and naming what cannot."""
+    problems: list[str] = []
+    manifest: dict[str, Any] = {}
+    try:
+        loaded = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            manifest = loaded
+        else:
+            problems.append(f"{MANIFEST}: not a JSON object; rebuilt from the events")
+    except FileNotFoundError:
+        problems.append(f"{MANIFEST}: missing; rebuilt from the events")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append(f"{MANIFEST}: unreadable ({exc}); rebuilt from the events")
+
+    events: list[Event] = []
+    try:
+        with open(path / EVENTS, encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    events.append(from_dict(json.loads(line)))
+                except (ValueError, json.JSONDecodeError) as exc:
+                    problems.append(f"{EVENTS} line {number}: skipped ({exc})")
+    except FileNotFoundError:
+        problems.append(f"{EVENTS}: missing; no events to show")
+    except OSError as exc:
+        problems.append(f"{EVENTS}: unreadable ({exc})")
+
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
+    if started is not None:
+        for key in ("family", "preset", "config", "seed", "device", "total_steps"):
+            manifest.setdefault(key, getattr(started, key))
+    finished = next((e for e in reversed(events) if isinstance(e, RunFinished)), None)
+    if "status" not in manifest:
+        manifest["status"] = finished.status if finished else "unknown"
+    if not manifest.get("summary"):
+        manifest["summary"] = last_values(events)
+    manifest.setdefault("run_id", started.run_id if started else path.name)
+    return RecordedRun(path=path, manifest=manifest, events=events, problems=problems)
+
+
+def find_runs(base: Path) -> list[Path]:
+    """Run directories directly under `base` (and one level deeper, for groups), newest first."""
+    if not base.is_dir():
+        return []
+    found = []
+    for child in base.iterdir():
+        if child.is_dir():
+            if is_run_dir(child):
+                found.append(child)
+            else:
+                found.extend(sub for sub in child.iterdir() if sub.is_dir() and is_run_dir(sub))
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def last_values(events: list[Event]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for event in events:
+        if isinstance(event, Metrics):
+            values.update(event.values)
+    return values

@@ -1,0 +1,92 @@
+"""What a run looks like so far, folded from its events: the one model every view reads.
+
+The headless CLI, the TUI (live and replaying) and the report all apply events to a RunState and
+draw from it, so a recorded run looks the same as it did live. Torch-free.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import (
+    FINAL_STATUSES, Event, Log, Metrics, RunFinished, RunStarted, Snapshot, StatusChanged,
+)
+
+
+@dataclass
+class RunState:
+    run_id: str
+    label: str
+    family: str = ""
+    preset: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    device: str = ""
+    device_name: str = ""
+    total_steps: int = 0
+    status: str = "starting"
+    message: str = ""
+    error_kind: str = ""
+    step: int = 0
+    t: float = 0.0  # engine time of the latest event
+    series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # metric -> (step, value)
+    latest: dict[str, float] = field(default_factory=dict)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    logs: list[Log] = field(default_factory=list)
+    _rate_points: collections.deque = field(default_factory=lambda: collections.deque(maxlen=64))
+
+    def apply(self, event: Event) -> None:
+        self.t = max(self.t, event.t)
+        if isinstance(event, RunStarted):
+            self.family, self.preset, self.config = event.family, event.preset, event.config
+            self.seed, self.device, self.device_name = event.seed, event.device, event.device_name
+            self.total_steps = event.total_steps
+            self.status = "running"
+        elif isinstance(event, Metrics):
+            self.step = max(self.step, event.step)
+            for name, value in event.values.items():
+                self.series.setdefault(name, []).append((event.step, value))
+                self.latest[name] = value
+            self._rate_points.append((event.t, event.step))
+        elif isinstance(event, Snapshot):
+            self.snapshots[event.name] = event
+        elif isinstance(event, Log):
+            self.logs.append(event)
+        elif isinstance(event, StatusChanged):
+            self.status = event.status
+            self._rate_points.clear()  # a pause is not slowness
+        elif isinstance(event, RunFinished):
+            self.status, self.message, self.error_kind = event.status, event.message, event.error_kind
+            self.step = event.step or self.step
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def steps_per_s(self) -> float | None:
+        """The recent training rate, over the last few seconds of events."""
+        if len(self._rate_points) < 2:
+            return None
+        (t0, s0), (t1, s1) = self._rate_points[0], self._rate_points[-1]
+        for t, s in self._rate_points:  # use about the last 3 s
+            if t1 - t <= 3.0:
+                t0, s0 = t, s
+                break
+        if t1 - t0 <= 0 or s1 <= s0:
+            return None
+        return (s1 - s0) / (t1 - t0)
+
+    def eta_s(self) -> float | None:
+        rate = self.steps_per_s()
+        if not rate or self.finished or not self.total_steps:
+            return None
+        return max(0.0, (self.total_steps - self.step) / rate)
+
+    @classmethod
+    def from_events(cls, events: list[Event], label: str = "", run_id: str = "") -> "RunState":
+        state = cls(run_id=run_id, label=label)
+        for event in events:
+            state.apply(event)
+        return state

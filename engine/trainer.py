@@ -1,0 +1,52 @@
+"""The torch side of a family: what the run loop (engine/loop.py) calls.
+
+A family's trainer subclasses `Trainer` and is named in its FamilySpec as "module:Class":
+
+    class ParityTrainer(Trainer):
+        def __init__(self, config, device, seed): ...   # build model, data and optimizer
+        def train_step(self, step): ...                  # one update; scalar tensors, no .item()
+        def evaluate(self, step): ...                    # {"test_acc": 0.97, ...} as floats
+        def snapshots(self, step): ...                   # optional: curves, images, tables
+
+`train_step` must not synchronise with the device (no `.item()`, no `float(...)`): the loop reads
+its scalars in batches, checks them for NaN/inf there and averages them for the event stream.
+Any non-finite value it returns marks the run `diverged` at that step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from engine.config import BaseConfig
+
+
+@dataclass
+class SnapshotData:
+    """A non-scalar picture of the run; see engine.events.Snapshot for the kinds."""
+
+    name: str
+    kind: str  # "lines", "images" or "table"
+    data: dict[str, Any]
+
+
+class Trainer:
+    def __init__(self, config: BaseConfig, device: torch.device, seed: int):
+        self.config = config
+        self.device = device
+        self.seed = seed
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def evaluate(self, step: int) -> dict[str, float]:
+        return {}
+
+    def snapshots(self, step: int) -> list[SnapshotData]:
+        return []
+
+    def parameter_count(self) -> int:
+        return 0

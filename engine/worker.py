@@ -1,0 +1,151 @@
+"""The engine process: `python -m engine.worker`, started by engine.client.EngineProcess.
+
+Protocol (one JSON object a line):
+- stdin, from the parent: {"cmd": "start", "run_id", "family", "config", "seed", "device", "preset"},
+  {"cmd": "pause"}, {"cmd": "resume"}, {"cmd": "stop", "reason": "stopped"|"interrupted"},
+  {"cmd": "quit"}. End of input means the parent is gone: stop and exit.
+- stdout, to the parent: events (engine/events.py), beginning with one EngineReady.
+Everything else the process prints (warnings, stray prints) goes to stderr, which the parent
+keeps for its error messages, so the event channel stays clean.
+
+A run that fails (an exception in the family's code, out of memory, a device that is not there)
+ends with a RunFinished event and the process waits for the next run; only a hard death
+(a signal, the OOM killer) ends it, and the parent reports that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+
+
+def main() -> int:
+    # Keep fd 1 for events only: anything else printed to stdout goes to stderr instead.
+    events_out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    # The parent decides what Ctrl-C means (the worker runs in its own session anyway).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    lock = threading.Lock()
+
+    def emit(event) -> None:
+        from engine.events import to_json
+
+        line = to_json(event) + "\n"
+        with lock:
+            try:
+                events_out.write(line)
+            except (BrokenPipeError, OSError):
+                os._exit(0)  # the parent is gone; nobody is left to tell
+
+    import torch
+
+    from engine import __version__
+    from engine.events import EngineReady
+    from engine.loop import Control
+
+    # The first optimizer built in a process imports much of torch (about 2 s here): pay that now,
+    # while the user is still choosing a run, not when the run starts.
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    emit(EngineReady(run_id="", t=0.0, torch_version=torch.__version__,
+                     cuda=torch.cuda.is_available(), devices=devices))
+
+    commands: queue.Queue = queue.Queue()
+    state = {"control": Control()}
+
+    def read_commands() -> None:
+        for line in sys.stdin:
+            try:
+                cmd = json.loads(line)
+                name = cmd.get("cmd")
+            except (json.JSONDecodeError, AttributeError):
+                print(f"gradfail worker: ignoring a malformed command: {line!r}", file=sys.stderr)
+                continue
+            control = state["control"]
+            if name == "pause":
+                control.pause()
+            elif name == "resume":
+                control.resume()
+            elif name == "stop":
+                control.stop(cmd.get("reason", "stopped"))
+            else:
+                commands.put(cmd)
+        state["control"].stop("interrupted")  # end of input: the parent has gone
+        commands.put({"cmd": "quit"})
+
+    threading.Thread(target=read_commands, name="commands", daemon=True).start()
+    versions = {"gradfail": __version__, "torch": torch.__version__, "python": platform.python_version()}
+    while True:
+        cmd = commands.get()
+        if cmd.get("cmd") == "quit":
+            return 0
+        if cmd.get("cmd") == "start":
+            state["control"] = Control()
+            emit(run_one(cmd, emit, state["control"], versions))
+
+
+def run_one(cmd: dict, emit, control, versions: dict):
+    """Run one training run to its end; returns the RunFinished event (never raises)."""
+    import torch
+
+    from engine.config import ConfigError, build_config, config_to_dict
+    from engine.device import DeviceError, describe_device, resolve_device
+    from engine.events import RunFinished, RunStarted
+    from engine.loop import StepFailed, run_loop
+    from engine.registry import get_family, load_trainer_class
+
+    started = time.perf_counter()
+    run_id = cmd.get("run_id", "")
+
+    def failed(message: str, kind: str, tb: str = "", step: int = 0) -> RunFinished:
+        return RunFinished(run_id=run_id, t=time.perf_counter() - started, step=step, status="failed",
+                           message=message, error_kind=kind, traceback=tb)
+
+    try:
+        spec = get_family(cmd["family"])
+        config = build_config(spec.config_cls, cmd.get("config", {}), source="run request")
+        device = resolve_device(cmd.get("device", "auto"))
+        if device.type == "cpu" and spec.cpu_threads:
+            torch.set_num_threads(spec.cpu_threads)
+        trainer = load_trainer_class(spec)(config, device, int(cmd.get("seed", 0)))
+    except (ConfigError, DeviceError, LookupError) as exc:
+        return failed(str(exc), "config")
+    except (MemoryError, torch.OutOfMemoryError) as exc:
+        return failed(f"out of memory while building the model: {_first_line(exc)}", "oom")
+    except Exception as exc:  # a bug in the family's setup: report it, keep the engine alive
+        return failed(f"{type(exc).__name__} while building the {cmd.get('family')} run: {exc}",
+                      "crash", traceback.format_exc())
+
+    emit(RunStarted(run_id=run_id, t=time.perf_counter() - started, family=spec.name,
+                    config=config_to_dict(config), seed=int(cmd.get("seed", 0)), device=str(device),
+                    device_name=describe_device(device), total_steps=config.steps,
+                    preset=cmd.get("preset"), versions=versions))
+    try:
+        return run_loop(trainer, config, run_id, emit, control, started)
+    except StepFailed as exc:
+        return failed(f"{spec.name}: {exc}", "crash", traceback.format_exc(), exc.step)
+    except (MemoryError, torch.OutOfMemoryError) as exc:
+        return failed(f"out of memory during training: {_first_line(exc)}; try a smaller batch or width",
+                      "oom")
+    finally:
+        del trainer
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The `gradfail` command. Thin commands over library functions; heavy imports inside them.
+
+`gradfail --help`, `gradfail presets` and `gradfail families` never import torch: they read the
+families' torch-free specs and the preset files only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine import __version__
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
+                  help="See, live, why gradient-based deep learning fails where it fails.")
+presets_app = typer.Typer(help="List the presets, or show one.", invoke_without_command=True)
+families_app = typer.Typer(help="List the failure families and their settings.", invoke_without_command=True)
+app.add_typer(presets_app, name="presets")
+app.add_typer(families_app, name="families")
+
+console = Console()
+err = Console(stderr=True)
+DEVICES = "auto, cpu, cuda or cuda:N"
+
+
+def fail(problems: list[str] | str, code: int = 2) -> typer.Exit:
+    """Print what was wrong, one line per problem, and return the Exit to raise."""
+    for line in [problems] if isinstance(problems, str) else problems:
+        err.print(f"[red]•[/] {line}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=code)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        console.print(f"gradfail {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True,
+                                                    help="Show the version and exit.")] = None,
+) -> None:
+    """See, live, why gradient-based deep learning fails where it fails."""
+
+
+@app.command()
+def run(
+    preset: Annotated[Optional[str], typer.Option("--preset", "-p", help="A preset name (see `gradfail presets`) or a .toml file.")] = None,
+    family: Annotated[Optional[str], typer.Option("--family", "-f", help="A family, on its defaults (see `gradfail families`).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a config field: --set d=12 (repeatable).")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Training steps (same as --set steps=N).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same config, seed and device give the same numbers.")] = None,
+    device: Annotated[str, typer.Option(help=f"Where to train: {DEVICES}.")] = "auto",
+    out: Annotated[Optional[Path], typer.Option(help="The run directory (must be new or empty).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where new run directories go when --out is not given.")] = Path("runs"),
+) -> None:
+    """Train one run headless, with a progress display, and keep its record in a run directory."""
+    from engine.client import RunRequest
+    from engine.config import ConfigError, build_config, config_to_dict, parse_assignments
+    from engine.presets import PresetError, load_preset
+    from engine.record import RecordError, claim_run_dir, new_run_dir
+    from engine.registry import UnknownFamily, get_family
+
+    if (preset is None) == (family is None):
+        raise fail("give exactly one of --preset NAME or --family NAME (see `gradfail presets`, `gradfail families`)")
+    if not _valid_device(device):
+        raise fail(f"--device {device}: expected {DEVICES}")
+    if seed is not None and seed < 0:
+        raise fail(f"--seed {seed}: expected an integer >= 0")
+    try:
+        overrides = parse_assignments(set_ or [])
+        if steps is not None:
+            overrides["steps"] = str(steps)
+        if preset is not None:
+            chosen = load_preset(preset)
+            config = chosen.config(overrides)
+            family_name, preset_name = chosen.family, chosen.name
+            seed = seed if seed is not None else (chosen.seed or 0)
+        else:
+            spec = get_family(family)
+            config = build_config(spec.config_cls, overrides, source="--set")
+            family_name, preset_name = spec.name, None
+    except ConfigError as exc:
+        where = f"{exc.source}: " if exc.source and exc.source != "--set" else ""
+        raise fail([f"{where}{problem}" for problem in exc.problems])
+    except (PresetError, UnknownFamily) as exc:
+        raise fail(str(exc).strip("'\""))
+
+    request = RunRequest(family=family_name, config=config_to_dict(config), seed=seed or 0,
+                         device=device, preset=preset_name)
+    try:
+        run_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, request.label)
+    except RecordError as exc:
+        raise fail(str(exc))
+
+    from gradfail_tui.headless import run_headless
+
+    raise typer.Exit(code=run_headless(request, run_dir, console))
+
+
+@presets_app.callback()
+def presets_list(ctx: typer.Context) -> None:
+    """List every preset with what it shows."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from engine.presets import PresetError, preset_paths, read_preset
+
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("preset", style="bold cyan", no_wrap=True)
+    table.add_column("family", no_wrap=True)
+    table.add_column("what it shows")
+    problems = []
+    for name, path in preset_paths().items():
+        try:
+            chosen = read_preset(path)
+        except PresetError as exc:
+            problems.append(str(exc))
+            continue
+        table.add_row(name, chosen.family, chosen.description)
+    console.print(table)
+    if problems:
+        raise fail(problems, code=1)
+
+
+@presets_app.command("show")
+def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .toml file.")]) -> None:
+    """Print a preset's resolved config and what the paper found."""
+    from engine.config import config_to_dict, knobs
+    from engine.presets import PresetError, load_preset
+    from engine.registry import get_family
+
+    try:
+        chosen = load_preset(name)
+    except PresetError as exc:
+        raise fail(str(exc))
+    spec = get_family(chosen.family)
+    console.print(f"[bold]{chosen.name}[/]  ({spec.title}, {spec.paper_ref})  {chosen.path}")
+    if chosen.description:
+        console.print(chosen.description)
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("setting", "value", "", "help"):
+        table.add_column(column)
+    values = config_to_dict(chosen.config())
+    for k in knobs(spec.config_cls):
+        changed = "preset" if k.name in chosen.values else ""
+        table.add_row(k.name, str(values[k.name]), changed, k.help)
+    table.add_row("seed", str(chosen.seed or 0), "preset" if chosen.seed is not None else "", "random seed")
+    console.print(table)
+    if chosen.paper:
+        console.print(f"[bold]The paper:[/] {chosen.paper}")
+
+
+@families_app.callback()
+def families_list(ctx: typer.Context) -> None:
+    """List the failure families and the paper's claim for each."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from engine.registry import families, family_errors
+
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("family", style="bold cyan", no_wrap=True)
+    table.add_column("paper", no_wrap=True)
+    table.add_column("claim")
+    for spec in families().values():
+        table.add_row(spec.name, spec.paper_ref, spec.claim)
+    console.print(table)
+    broken = family_errors()
+    if broken:
+        raise fail([f"family package {name} did not load: {why}" for name, why in broken.items()], code=1)
+
+
+@families_app.command("show")
+def families_show(name: Annotated[str, typer.Argument(help="A family name.")]) -> None:
+    """Every setting of a family: default, what is allowed, and what it means."""
+    from engine.config import knobs
+    from engine.registry import UnknownFamily, get_family
+
+    try:
+        spec = get_family(name)
+    except UnknownFamily as exc:
+        raise fail(str(exc).strip("'\""))
+    console.print(f"[bold]{spec.title}[/] ({spec.paper_ref}): {spec.claim}")
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("setting", "default", "allowed", "help"):
+        table.add_column(column)
+    for k in knobs(spec.config_cls):
+        table.add_row(k.name, str(k.default), k.allowed(), k.help)
+    console.print(table)
+    console.print("metrics: " + ", ".join(f"{m.name} ({m.label})" for m in spec.metrics))
+
+
+def _valid_device(name: str) -> bool:
+    if name in ("auto", "cpu", "cuda"):
+        return True
+    prefix, _, index = name.partition(":")
+    return prefix == "cuda" and index.isdigit()
+
+
+if __name__ == "__main__":
+    app()

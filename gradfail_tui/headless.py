@@ -1,0 +1,163 @@
+"""`gradfail run` without a screen: drive one run through the engine process and show it with Rich.
+
+The same path the TUI uses (EngineProcess -> events -> LiveRun record + RunState), drawn as a
+Rich progress display on a terminal, or as a plain line every few seconds when the output is a
+file or a CI log.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
+from engine.events import EngineReady, Event, RunFinished
+from engine.registry import get_family
+from engine.state import RunState
+
+EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1, "diverged": 3, "interrupted": 130}
+STOP_GRACE_S = 10.0  # how long a stopping run may take to say it has stopped
+PLAIN_EVERY_S = 5.0  # seconds between progress lines when the output is not a terminal
+
+
+class Interrupted(Exception):
+    """Ctrl-C, SIGTERM or SIGHUP (an SSH session dropping) arrived."""
+
+
+def exit_code(finished: RunFinished) -> int:
+    if finished.status == "failed" and finished.error_kind == "config":
+        return 2
+    return EXIT_CODES.get(finished.status, 1)
+
+
+def format_metrics(values: dict[str, float], names: tuple[str, ...] | list[str]) -> str:
+    return "  ".join(f"{name} {values[name]:.4g}" for name in names if name in values)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def run_headless(request: RunRequest, run_dir: Path, console: Console) -> int:
+    spec = get_family(request.family)
+    headline = spec.headline or tuple(m.name for m in spec.metrics)
+    state = RunState(run_id=request.run_id, label=request.label)
+    engine = EngineProcess()
+    live = LiveRun(request, run_dir)
+
+    def on_signal(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    progress = Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
+        TextColumn("{task.fields[metrics]}"), console=console, refresh_per_second=10, transient=False)
+    task = progress.add_task(request.label, total=None, rate="", eta="-", metrics="starting engine")
+    wall_start = time.perf_counter()
+    last_plain = 0.0
+    try:
+        engine.start()
+        with progress if console.is_terminal else _NoProgress():
+            try:
+                finished = _drive(engine, live, state, progress, task, headline, console)
+            except (KeyboardInterrupt, Interrupted):
+                progress.update(task, metrics="[yellow]interrupted: stopping the run…")
+                finished = _stop(engine, live, state)
+    finally:
+        engine.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    wall = time.perf_counter() - wall_start
+    _print_summary(console, spec, state, live, finished, wall)
+    return exit_code(finished)
+
+
+def _drive(engine, live, state, progress, task, headline, console) -> RunFinished:
+    ready = False
+    last_plain = time.perf_counter()
+    while True:
+        item = engine.get(timeout=0.2)
+        if item is None:
+            continue
+        if isinstance(item, EngineExited):
+            return live.engine_died(item)
+        if isinstance(item, EngineReady):
+            ready = True
+            if not live.start(engine):
+                continue  # the engine died right away; its EngineExited comes next
+            progress.update(task, metrics=f"engine ready (torch {item.torch_version})")
+            continue
+        if item.run_id != live.request.run_id:
+            continue
+        live.handle(item)
+        state.apply(item)
+        if isinstance(item, RunFinished):
+            return item
+        progress.update(task, total=state.total_steps or None, completed=state.step,
+                        rate=f"{state.steps_per_s():,.0f} steps/s" if state.steps_per_s() else "",
+                        eta=format_duration(state.eta_s()), metrics=format_metrics(state.latest, headline))
+        if not console.is_terminal and time.perf_counter() - last_plain >= PLAIN_EVERY_S:
+            last_plain = time.perf_counter()
+            console.print(f"step {state.step}/{state.total_steps}  {format_metrics(state.latest, headline)}")
+
+
+def _stop(engine: EngineProcess, live: LiveRun, state: RunState) -> RunFinished:
+    """Ask the engine to stop the run, keep recording until it says so, then close the record."""
+    engine.send("stop", reason="interrupted")
+    deadline = time.perf_counter() + STOP_GRACE_S
+    try:
+        while time.perf_counter() < deadline:
+            item = engine.get(timeout=0.2)
+            if isinstance(item, EngineExited):
+                break
+            if isinstance(item, Event) and item.run_id == live.request.run_id:
+                live.handle(item)
+                state.apply(item)
+                if isinstance(item, RunFinished):
+                    return item
+    except (KeyboardInterrupt, Interrupted):
+        pass  # a second Ctrl-C: stop waiting
+    finished = RunFinished(run_id=live.request.run_id, t=state.t, step=state.step, status="interrupted",
+                           message=f"interrupted at step {state.step}")
+    live.handle(finished)
+    state.apply(finished)
+    return finished
+
+
+def _print_summary(console: Console, spec, state: RunState, live: LiveRun, finished: RunFinished,
+                   wall: float) -> None:
+    colour = {"completed": "green", "stopped": "yellow", "interrupted": "yellow"}.get(finished.status, "red")
+    table = Table(title=f"{state.label}: [{colour}]{finished.status}[/]", title_justify="left")
+    table.add_column("metric")
+    table.add_column("last", justify="right")
+    for name, value in state.latest.items():
+        metric = spec.metric(name)
+        table.add_row(metric.label if metric else name, f"{value:.4g}")
+    rate = state.step / wall if wall > 0 else 0
+    table.add_row("steps", f"{state.step:,} / {state.total_steps:,}")
+    table.add_row("wall time", f"{format_duration(wall)} ({rate:,.0f} steps/s overall)")
+    table.add_row("device", state.device_name or state.device or live.request.device)
+    console.print(table)
+    if finished.status not in ("completed", "stopped"):
+        console.print(f"[{colour}]{finished.message or finished.status}[/]")
+    if live.record_error:
+        console.print(f"[red]The run record is incomplete: {live.record_error}[/]")
+    console.print(f"run record: {live.run_dir}")
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
