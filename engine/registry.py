@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import pkgutil
 from dataclasses import dataclass, field
 from functools import cache
@@ -67,20 +68,24 @@ def family_errors() -> dict[str, str]:
 def _discover() -> tuple[dict[str, FamilySpec], dict[str, str]]:
     import engine.families as package
 
+    names = [f"{package.__name__}.{info.name}"
+             for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name) if info.ispkg]
+    # Extra family modules, e.g. the fault-injecting family the reliability tests run through the
+    # real engine process (tests/faulty_family.py).
+    names += [n.strip() for n in os.environ.get("GRADFAIL_FAMILY_MODULES", "").split(",") if n.strip()]
     found, errors = {}, {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if not info.ispkg:
-            continue
+    for module_name in names:
+        short = module_name.rpartition(".")[2]
         try:
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            module = importlib.import_module(module_name)
         except Exception as exc:  # one broken family must not take the others down
-            errors[info.name] = f"{type(exc).__name__}: {exc}"
+            errors[short] = f"{type(exc).__name__}: {exc}"
             continue
         spec = getattr(module, "SPEC", None)
         if isinstance(spec, FamilySpec):
             found[spec.name] = spec
         else:
-            errors[info.name] = "defines no SPEC (a FamilySpec)"
+            errors[short] = "defines no SPEC (a FamilySpec)"
     return found, errors
 
 

@@ -1,0 +1,231 @@
+"""PWL curves: the torch side. See the package docstring for the experiment (Sec. 4, Fig. 6).
+
+One trainer class runs all four learners; each learner is a small nn.Module (chosen from
+`LEARNERS` by the config's `trainer`) that holds its training inputs on the device and knows its
+loss, its prediction of the curve and what it reports about itself (filter, distance to W^-1,
+condition numbers). Losses are the original's: the linear learner's is the mean over the batch
+of the summed squared error over the n outputs; the others' the mean over every entry.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.diagnostics import conditioning
+from engine.families.pwl import PWLConfig
+from engine.families.pwl.data import CurveSets, make_curve_sets, taught_projector
+from engine.nn import make_optimizer, mlp, parameter_count
+from engine.seeding import generator
+from engine.trainer import SnapshotData, Trainer
+
+IDEAL_FILTER = (1.0, -2.0, 1.0)  # W^-1 as a convolution (Lemma 1)
+TAPS = len(IDEAL_FILTER)
+
+
+def filter_rows(f: torch.Tensor) -> torch.Tensor:
+    """(m, n) curves -> (m, n - 2, 3) rows [f_j, f_{j-1}, f_{j-2}] for j = 2 .. n-1 (the original's F)."""
+    n = f.shape[1]
+    return torch.stack([f[:, TAPS - 1 - k: n - k] for k in range(TAPS)], dim=2)
+
+
+class LinearLearner(nn.Module):
+    """p = f U with U an n x n matrix from zeros (Sec. 4.1.1)."""
+
+    def __init__(self, config: PWLConfig, sets: CurveSets, device: torch.device, dtype: torch.dtype,
+                 init: torch.Generator):
+        super().__init__()
+        self.u = nn.Parameter(torch.zeros(sets.n, sets.n, device=device, dtype=dtype))
+        self.w_inv = sets.w_inv.to(device, torch.float64)
+        self.projector = taught_projector(sets).to(device)
+        self.conditioning = conditioning.linear_problem(sets.w, sets.train_f)
+
+    def predict(self, f: torch.Tensor) -> torch.Tensor:
+        return f @ self.u
+
+    def loss(self, f: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return (self.predict(f) - p).square().sum(dim=1).mean()
+
+    def report(self) -> dict[str, float]:
+        error = self.u.detach().double() - self.w_inv
+        return {"u_err": error.abs().max().item(),
+                "u_err_taught": (self.projector @ error).abs().max().item()}
+
+    def cond(self) -> float:
+        return self.conditioning["cond_wwt"]
+
+    def table_rows(self) -> list[list[str]]:
+        c = self.conditioning
+        return [["cond(W W^T), Theorem 3", conditioning.format_cond(c["cond_wwt"]), "-"],
+                [f"cond E[f^T f] on the data's span (dim {int(c['data_rank'])})",
+                 conditioning.format_cond(c["cond_data"]), "-"]]
+
+
+class ConvLearner(nn.Module):
+    """A 3-tap filter from zeros, p_j = w . [f_j, f_{j-1}, f_{j-2}] for j >= 2, p_0 = p_1 = 0 (Sec. 4.1.2).
+
+    With `whiten` the rows are first multiplied by C^-1/2 (Sec. 4.1.3); the filter the run reports
+    is then C^-1/2 w, the one applied to the raw rows, so both learners compare with (1, -2, 1).
+    """
+
+    def __init__(self, config: PWLConfig, sets: CurveSets, device: torch.device, dtype: torch.dtype,
+                 init: torch.Generator, whiten: bool):
+        super().__init__()
+        self.whiten = whiten
+        self.w = nn.Parameter(torch.zeros(TAPS, device=device, dtype=dtype))
+        self.conditioning, whitener = conditioning.conv_problem(
+            filter_rows(sets.train_f).reshape(-1, TAPS), filter_rows(sets.val_f).reshape(-1, TAPS))
+        # Whitening is computed in float64 (cond(C) is about 1e5 at n = 100) and only then cast.
+        self.whitener64 = (whitener if whiten else torch.eye(TAPS, dtype=torch.float64)).to(device)
+        self.whitener = self.whitener64.to(dtype)
+
+    def raw_filter(self) -> torch.Tensor:
+        return self.whitener @ self.w
+
+    def rows(self, f: torch.Tensor) -> torch.Tensor:
+        """The inputs the filter sees: raw rows, or rows whitened in float64 then cast."""
+        return (filter_rows(f.double()) @ self.whitener64).to(self.w.dtype)
+
+    def predict(self, f: torch.Tensor) -> torch.Tensor:
+        return F.pad(filter_rows(f) @ self.raw_filter(), (TAPS - 1, 0))
+
+    def loss_on_rows(self, rows: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(F.pad(rows @ self.w, (TAPS - 1, 0)), p)
+
+    def loss(self, f: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return self.loss_on_rows(self.rows(f), p)
+
+    def report(self) -> dict[str, float]:
+        values = self.raw_filter().detach().double().cpu()
+        ideal = torch.tensor(IDEAL_FILTER, dtype=torch.float64)
+        return {**{f"filter_{k}": float(values[k]) for k in range(TAPS)},
+                "filter_err": float((values - ideal).abs().max())}
+
+    def cond(self) -> float:
+        return self.conditioning["cond_whitened" if self.whiten else "cond_rows"]
+
+    def table_rows(self) -> list[list[str]]:
+        values = self.raw_filter().detach().double().cpu().tolist()
+        rows = [[f"filter w{k}", f"{values[k]:+.4f}", f"{IDEAL_FILTER[k]:+g}"] for k in range(TAPS)]
+        c = self.conditioning
+        rows.append(["cond(C), 3x3 row correlation", conditioning.format_cond(c["cond_rows"]), "-"])
+        rows.append(["cond after whitening (validation)", conditioning.format_cond(c["cond_whitened"]), "1"])
+        return rows
+
+
+class AutoEncoderLearner(nn.Module):
+    """Encoder n-500-100-code and decoder code-100-100-n, ReLU between layers (Sec. 4.1.4)."""
+
+    def __init__(self, config: PWLConfig, sets: CurveSets, device: torch.device, dtype: torch.dtype,
+                 init: torch.Generator):
+        super().__init__()
+        encoder = mlp([sets.n, 500, 100, config.code_size], init)
+        if config.code_relu:  # the original also rectifies the code
+            encoder.append(nn.ReLU())
+        self.encoder = encoder
+        self.decoder = mlp([config.code_size, 100, 100, sets.n], init)
+        self.to(device, dtype)
+        data_cond, _ = conditioning.span_condition(conditioning.correlation(sets.train_f))
+        self.conditioning = {"cond_data": data_cond}
+
+    def reconstruct(self, f: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(f))
+
+    def loss(self, f: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(self.reconstruct(f), f)
+
+    def report(self) -> dict[str, float]:
+        return {}
+
+    def cond(self) -> float | None:
+        return None  # not a linear least-squares problem: no single condition number
+
+    def table_rows(self) -> list[list[str]]:
+        return [["cond E[f^T f] of the input curves (for comparison)",
+                 conditioning.format_cond(self.conditioning["cond_data"]), "-"]]
+
+
+LEARNERS = {
+    "linear": LinearLearner,
+    "conv": lambda *args: ConvLearner(*args, whiten=False),
+    "conv_cond": lambda *args: ConvLearner(*args, whiten=True),
+    "autoencoder": AutoEncoderLearner,
+}
+
+
+class PWLTrainer(Trainer):
+    def __init__(self, config: PWLConfig, device: torch.device, seed: int):
+        super().__init__(config, device, seed)
+        self.dtype = getattr(torch, config.dtype)
+        # Two generators for the two fixed sets, so val_size does not change the training curves.
+        sets = make_curve_sets(config.curves, config.n, config.pieces, config.train_size, config.val_size,
+                               generator(seed, "data"), generator(seed, "eval"))
+        self.model = LEARNERS[config.trainer](config, sets, device, self.dtype, generator(seed, "init"))
+        self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr)
+        self.batch_gen = generator(seed, "batch", device)
+        self.w = sets.w.to(device, self.dtype)
+        self.train_f = sets.train_f.to(device, self.dtype)
+        self.train_p = sets.train_p.to(device, self.dtype)
+        self.val_f = sets.val_f.to(device, self.dtype)
+        self.val_p = sets.val_p.to(device, self.dtype)
+        # The convolutions' inputs are the same every step: build (and whiten) them once.
+        self.train_rows = (self.model.rows(sets.train_f.to(device)) if isinstance(self.model, ConvLearner)
+                           else None)
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        # Minibatches drawn from the training set with replacement, as in the original.
+        idx = torch.randint(self.config.train_size, (self.config.batch,), generator=self.batch_gen,
+                            device=self.device)
+        if self.train_rows is not None:
+            loss = self.model.loss_on_rows(self.train_rows[idx], self.train_p[idx])
+        else:
+            loss = self.model.loss(self.train_f[idx], self.train_p[idx])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"train_loss": loss.detach()}
+
+    def decoded(self, f: torch.Tensor) -> torch.Tensor:
+        """The curve the learner gives back: p W for the encoders, the reconstruction for the autoencoder."""
+        if isinstance(self.model, AutoEncoderLearner):
+            return self.model.reconstruct(f)
+        return self.model.predict(f) @ self.w
+
+    @torch.no_grad()
+    def evaluate(self, step: int) -> dict[str, float]:
+        values = {"val_loss": self.model.loss(self.val_f, self.val_p).item(),
+                  "curve_rmse": (self.decoded(self.val_f) - self.val_f).square().mean().sqrt().item(),
+                  **self.model.report()}
+        cond = self.model.cond()
+        if step == 0 and cond is not None:
+            values["cond"] = cond  # a property of the problem: once is enough
+        return values
+
+    @torch.no_grad()
+    def snapshots(self, step: int) -> list[SnapshotData]:
+        snaps = [SnapshotData("conditioning", "table", {
+            "title": f"{self.config.trainer}: filter and condition numbers at step {step}",
+            "columns": ["quantity", "value", "ideal"], "rows": self.model.table_rows()})]
+        every = self.config.curves_every
+        if step in (0, self.config.steps) or not every or step % every < self.config.eval_every:
+            snaps.append(self.curves_snapshot(step))
+        return snaps
+
+    def curves_snapshot(self, step: int) -> SnapshotData:
+        """A few validation curves, original vs decoded, as in Fig. 6."""
+        k = self.config.shown_curves
+        original = self.val_f[:k].double().cpu()
+        decoded = self.decoded(self.val_f[:k]).double().cpu()
+        x = list(range(self.config.n))
+        series = []
+        for i in range(k):
+            # "group" lets a view colour every original one way and every decoded curve another.
+            series.append({"label": f"curve {i + 1}", "group": "original", "x": x, "y": original[i].tolist()})
+            series.append({"label": f"decoded {i + 1}", "group": "decoded", "x": x, "y": decoded[i].tolist()})
+        return SnapshotData("curves", "lines", {
+            "title": f"{self.config.trainer}: validation curves, original vs decoded, step {step}",
+            "x_label": "x", "y_label": "f(x)", "series": series})
+
+    def parameter_count(self) -> int:
+        return parameter_count(self.model)

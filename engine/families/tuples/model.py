@@ -1,0 +1,148 @@
+"""N1 (the per-image CNN) and N2 (the tuple MLP) of Sec. 3.1 as the original script built them, and
+the per-sample gradient SNR of a part of them (Sec. 3.3)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from engine.diagnostics.snr import SNRAccumulator, SNREstimate, per_sample_grads
+from engine.families.tuples.lines import Lines, render, tuple_labels
+from engine.nn import hinge_loss, init_linear_, mlp
+
+FEATURES = 100  # width of N1's last hidden layer: the input of the layer whose SNR the paper measures
+
+
+def init_conv_(conv: nn.Conv2d, generator: torch.Generator) -> nn.Conv2d:
+    """The original's conv init: truncated normal (at 2 std) with std 1 / sqrt(in_channels), bias 0.
+
+    (Not 1 / sqrt(fan_in): the original divided by the channels alone, so the first layer's std is 1.)
+    """
+    std = 1.0 / math.sqrt(conv.in_channels)
+    with torch.no_grad():
+        nn.init.trunc_normal_(conv.weight, std=std, a=-2 * std, b=2 * std, generator=generator)
+        conv.bias.zero_()
+    return conv
+
+
+def n1_body(generator: torch.Generator) -> nn.Sequential:
+    """N1 up to its last hidden layer: (n, 28, 28) images -> (n, 100) features.
+
+    Two 5x5 convolutions with 16 channels, 'same' padding and 2x2 max-pooling, with no ReLU after
+    them (as in the original), then 784 -> 50 -> 100 with ReLU.
+    """
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 28)),
+        init_conv_(nn.Conv2d(1, 16, 5, padding=2), generator), nn.MaxPool2d(2),
+        init_conv_(nn.Conv2d(16, 16, 5, padding=2), generator), nn.MaxPool2d(2),
+        nn.Flatten(),
+        init_linear_(nn.Linear(7 * 7 * 16, 50), generator), nn.ReLU(),
+        init_linear_(nn.Linear(50, FEATURES), generator), nn.ReLU(),
+    )
+
+
+class Head(nn.Module):
+    """N1's last layer (features -> image score) and N2 (k sigmoids -> tuple score)."""
+
+    def __init__(self, k: int, generator: torch.Generator):
+        super().__init__()
+        self.last = init_linear_(nn.Linear(FEATURES, 1), generator)
+        self.n2 = mlp([k, 100, 1], generator)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, k, 100) features -> tuple scores (batch,) and image scores (batch, k)."""
+        image_scores = self.last(features).squeeze(-1)
+        return self.n2(torch.sigmoid(image_scores)).squeeze(-1), image_scores
+
+
+class TupleNet(nn.Module):
+    """N1 scores each image of a tuple (shared weights); N2 maps the k sigmoids to the tuple's score."""
+
+    def __init__(self, k: int, generator: torch.Generator):
+        super().__init__()
+        self.k = k
+        self.body = n1_body(generator)
+        self.head = Head(k, generator)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(batch, k, 28, 28) -> (batch, k, 100)."""
+        return self.body(images.reshape(-1, 28, 28)).view(*images.shape[:-2], FEATURES)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.features(images))
+
+
+def losses(tuple_scores, image_scores, labels, image_labels) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hinge loss on the tuple labels (end-to-end) and on the image labels (the extra term of dec)."""
+    return hinge_loss(tuple_scores, labels), hinge_loss(image_scores.flatten(), image_labels.flatten())
+
+
+# The losses whose per-sample gradient SNR is measured: what end-to-end training follows, what
+# decomposition training follows, and the paper's Fig. 5 decomposition loss (the hinge of each
+# tuple's first image alone, as the original's SNR script had it).
+LOSS_KINDS = ("e2e", "dec", "dec_first")
+
+# For each parameter group: which module's forward the per-sample loss goes through, and the
+# parameter names (in that module) that are differentiated. N1's last layer is its weight only,
+# as in the original ('score/weights').
+GROUPS = {
+    "n1_last": ("head", ("last.weight",)),
+    "n2": ("head", None),  # None: every parameter under the prefix below
+    "n1": ("model", None),
+}
+
+
+def group_parameters(model: TupleNet, group: str) -> tuple[nn.Module, dict, dict]:
+    """(module, chosen params, the other params) for measuring the SNR of `group`."""
+    where, names = GROUPS[group]
+    module = model.head if where == "head" else model
+    params = {name: p.detach() for name, p in module.named_parameters()}
+    if names is None:
+        prefix = "n2." if group == "n2" else ("body.", "head.last.")
+        names = tuple(n for n in params if n.startswith(prefix))
+    chosen = {n: params[n] for n in names}
+    return module, chosen, {n: p for n, p in params.items() if n not in chosen}
+
+
+def sample_loss(module: nn.Module, frozen: dict, kind: str):
+    """loss(params, x, y, y_img) of ONE tuple (x: its features or images), for torch.func."""
+
+    def loss(params, x, label, image_labels):
+        tuple_score, image_scores = functional_call(module, {**frozen, **params}, (x.unsqueeze(0),))
+        tuple_loss = torch.relu(1 - label * tuple_score[0])
+        if kind == "e2e":
+            return tuple_loss
+        image_loss = torch.relu(1 - image_labels * image_scores[0])
+        if kind == "dec_first":
+            return image_loss[0]
+        return tuple_loss + image_loss.mean()
+
+    return loss
+
+
+@torch.no_grad()
+def measure_snr(model: TupleNet, lines: Lines, group: str = "n1_last", kind: str = "e2e",
+                chunk: int = 1024, features: torch.Tensor | None = None) -> SNREstimate:
+    """The gradient SNR of `group` under loss `kind` over the tuples drawn by `lines` (batch, k).
+
+    The tuples are drawn and differentiated `chunk` at a time, so T can be large. For groups inside
+    the head, N1's body runs without gradients and only the head is vmapped; `features` (batch, k,
+    100) may be given when they are already known (the SNR sweep shares them across k).
+    """
+    module, chosen, frozen = group_parameters(model, group)
+    loss = sample_loss(module, frozen, kind)
+    acc = SNRAccumulator()
+    for start in range(0, lines.theta.shape[0], chunk):
+        part = lines[start : start + chunk]
+        image_labels = part.labels
+        if module is not model.head:
+            x = render(part)
+        elif features is None:
+            x = model.features(render(part))
+        else:
+            x = features[start : start + chunk]
+        acc.add(per_sample_grads(loss, chosen, x, tuple_labels(image_labels), image_labels))
+    return acc.estimate()

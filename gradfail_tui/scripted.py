@@ -1,0 +1,160 @@
+"""A stand-in engine that replays a fixed script: for the TUI's tests, snapshots and demos.
+
+It speaks engine.client.EngineProcess's interface (start, send, get, alive, close, pid), so the
+app cannot tell it from the real engine process (harlequin's habit: the backend is passed in).
+Nothing here is random and nothing depends on the clock: event times `t` are steps / `rate`, so
+the status line's steps/s and elapsed time come out the same on every machine.
+
+What a run does is set by a `Script`: how far it runs at once (`hold_at`), and how it ends
+("complete", "hold" until stopped, "fail", "diverge", or "die", which kills the engine).
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine.client import EngineExited
+from engine.events import EngineReady, Event, Metrics, RunFinished, RunStarted, Snapshot, StatusChanged
+from engine.registry import FamilySpec
+
+ENDINGS = ("complete", "hold", "fail", "diverge", "die")
+
+
+@dataclass
+class Script:
+    end: str = "complete"
+    hold_at: int | None = None  # run this far at once; None: to the end (or half way, for "hold")
+    every: int | None = None  # steps between metric events; None: total / 40
+    rate: float = 1000.0  # steps per second, for the events' times
+    message: str = "injected failure"
+    snapshots: list[tuple[str, str, dict]] = field(default_factory=list)  # (name, kind, data)
+
+
+def metric_value(name: str, panel: str, step: int, total: int, seed: int) -> float:
+    """A smooth, deterministic curve per metric: accuracies rise, losses fall, the rest wave."""
+    x = step / max(total, 1)
+    phase = (zlib.crc32(name.encode()) % 100) / 100 + seed * 0.37
+    if "acc" in name or "acc" in panel:
+        return round(0.5 + 0.45 * (1 - math.exp(-4 * x)) + 0.02 * math.sin(40 * x + phase), 6)
+    if "loss" in name or "loss" in panel:
+        return round((1 + phase) * math.exp(-3 * x) + 0.05 + 0.01 * math.sin(35 * x + phase), 6)
+    return round(1 + math.sin(6 * x + phase), 6)
+
+
+class ScriptedEngine:
+    def __init__(self, families: dict[str, FamilySpec], script: Script | Callable[[dict], Script] | None = None,
+                 ready: bool = True):
+        self.families = families
+        self.script = script or Script()
+        self.ready = ready
+        self.events: queue.Queue = queue.Queue()
+        self.sent: list[dict[str, Any]] = []  # every command, for tests to inspect
+        self.pid = None
+        self._alive = False
+        self._run: dict[str, Any] | None = None
+
+    def start(self) -> "ScriptedEngine":
+        self._alive = True
+        if self.ready:
+            self.announce()
+        return self
+
+    def announce(self) -> None:
+        """Say the engine is ready (tests that check the 'engine loading' state call this later)."""
+        self.events.put(EngineReady(run_id="", t=0.0, torch_version="scripted", cuda=False, devices=["cpu"]))
+
+    def alive(self) -> bool:
+        return self._alive
+
+    def get(self, timeout: float | None = None) -> Event | EngineExited | None:
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self._alive:
+            self._alive = False
+            if self._run is not None:
+                self._finish("interrupted", "the parent has gone")
+            self.events.put(EngineExited(0, ""))
+
+    def send(self, cmd: str, **fields: Any) -> bool:
+        if not self._alive:
+            return False
+        self.sent.append({"cmd": cmd, **fields})
+        run = self._run
+        if cmd == "start":
+            self._start(fields)
+        elif cmd == "pause" and run and run["status"] == "running":
+            run["status"] = "paused"
+            self._put(StatusChanged(run_id=run["id"], t=self._t(), step=run["step"], status="paused"))
+        elif cmd == "resume" and run and run["status"] == "paused":
+            run["status"] = "running"
+            self._put(StatusChanged(run_id=run["id"], t=self._t(), step=run["step"], status="running"))
+            self._advance(min(run["total"], run["step"] + 3 * run["every"]))
+        elif cmd == "stop" and run:
+            self._finish(fields.get("reason", "stopped"), f"{fields.get('reason', 'stopped')} at step {run['step']}")
+        elif cmd == "quit":
+            self.close()
+        return True
+
+    # -- a run ------------------------------------------------------------------------------
+    def _start(self, cmd: dict[str, Any]) -> None:
+        script = self.script(cmd) if callable(self.script) else self.script
+        spec = self.families[cmd["family"]]
+        total = int(cmd["config"].get("steps", 1000))
+        every = script.every or max(1, total // 40)
+        self._run = run = {"id": cmd["run_id"], "spec": spec, "total": total, "every": every, "step": 0,
+                           "status": "running", "script": script, "seed": int(cmd.get("seed", 0))}
+        self._put(RunStarted(run_id=run["id"], t=0.0, family=spec.name, config=cmd["config"], seed=run["seed"],
+                             device="cpu", device_name="cpu (scripted)", total_steps=total,
+                             preset=cmd.get("preset"), versions={"gradfail": "scripted"}))
+        self._metrics(0)
+        if script.end == "hold":
+            self._advance(script.hold_at if script.hold_at is not None else total // 2)
+            return
+        self._advance(script.hold_at if script.hold_at is not None else total)
+        if script.end == "complete":
+            self._advance(total)
+            self._finish("completed", "")
+        elif script.end == "fail":
+            self._finish("failed", script.message, "crash")
+        elif script.end == "diverge":
+            self._finish("diverged", f"the training loss became NaN or infinite at step {run['step']}", "nan")
+        elif script.end == "die":
+            self._run = None
+            self._alive = False
+            self.events.put(EngineExited(17, f"RuntimeError: {script.message}"))
+
+    def _advance(self, upto: int) -> None:
+        run = self._run
+        step = run["step"]
+        while step < upto:
+            step = min(upto, step + run["every"])
+            self._metrics(step)
+        for name, kind, data in run["script"].snapshots:
+            self._put(Snapshot(run_id=run["id"], t=self._t(), step=run["step"], name=name, kind=kind, data=data))
+
+    def _metrics(self, step: int) -> None:
+        run = self._run
+        run["step"] = step
+        values = {m.name: metric_value(m.name, m.panel, step, run["total"], run["seed"]) for m in run["spec"].metrics}
+        self._put(Metrics(run_id=run["id"], t=self._t(), step=step, values=values))
+
+    def _finish(self, status: str, message: str, error_kind: str = "") -> None:
+        run = self._run
+        self._put(RunFinished(run_id=run["id"], t=self._t(), step=run["step"], status=status, message=message,
+                              error_kind=error_kind))
+        self._run = None
+
+    def _t(self) -> float:
+        run = self._run
+        return round(0.5 + run["step"] / run["script"].rate, 6)
+
+    def _put(self, event: Event) -> None:
+        self.events.put(event)

@@ -1,0 +1,95 @@
+"""`gradfail` as a person runs it: real processes, real run records."""
+
+import pytest
+
+from tests.conftest import gradfail, read_events, read_manifest
+
+
+def test_help_and_version(tmp_path):
+    result = gradfail("--help", cwd=tmp_path)
+    assert result.returncode == 0 and "run" in result.stdout and "presets" in result.stdout
+    for command in ("run", "presets", "families"):
+        assert gradfail(command, "--help", cwd=tmp_path).returncode == 0
+    version = gradfail("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("gradfail ")
+
+
+def test_presets_list_and_show(tmp_path):
+    listing = gradfail("presets", cwd=tmp_path)
+    assert listing.returncode == 0
+    assert listing.stdout.index("parity5") < listing.stdout.index("parity10") < listing.stdout.index("parity30")
+    shown = gradfail("presets", "show", "parity30", cwd=tmp_path)
+    assert shown.returncode == 0 and "50000" in shown.stdout and "The paper:" in shown.stdout
+
+
+def test_a_run_writes_a_complete_record(tmp_path):
+    result = gradfail("run", "--preset", "parity5", "--steps", "1200", "--seed", "2", "--out", "r", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "completed" in result.stdout and "run record: r" in result.stdout
+    manifest = read_manifest(tmp_path / "r")
+    assert manifest["schema_version"] == 1 and manifest["status"] == "completed"
+    assert manifest["family"] == "parity" and manifest["preset"] == "parity5" and manifest["seed"] == 2
+    assert manifest["config"]["d"] == 5 and manifest["config"]["steps"] == 1200
+    assert manifest["device"] == "cpu" and manifest["versions"]["torch"] and manifest["versions"]["gradfail"]
+    assert manifest["started_at"] and manifest["ended_at"] and manifest["steps_done"] == 1200
+    assert {"test_acc", "train_loss", "test_loss"} <= set(manifest["summary"])
+    events = read_events(tmp_path / "r")
+    assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_finished"
+    evals = [e for e in events if e["type"] == "metrics" and "test_acc" in e["values"]]
+    assert [e["step"] for e in evals] == list(range(0, 1201, 100))
+    assert manifest["summary"]["test_acc"] == evals[-1]["values"]["test_acc"]
+
+
+def test_runs_go_under_runs_with_unique_names_and_family_runs_work(tmp_path):
+    for _ in range(2):
+        result = gradfail("run", "--family", "parity", "--set", "d=4", "--set", "steps=50", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all(read_manifest(r)["status"] == "completed" for r in runs)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--preset", "party30"], "unknown preset 'party30'. Did you mean parity30"),
+    (["run", "--family", "partiy"], "unknown family 'partiy'. Did you mean parity"),
+    (["run", "--preset", "parity30", "--set", "widht_mult=3"], "widht_mult: unknown setting (did you mean width_mult?)"),
+    (["run", "--preset", "parity30", "--set", "d=abc"], "d: got 'abc', expected an integer"),
+    (["run", "--preset", "parity30", "--set", "d=0"], "d: got 0, expected an integer >= 1"),
+    (["run", "--preset", "parity30", "--set", "lr=0"], "lr: got 0, expected a number > 0"),
+    (["run", "--preset", "parity30", "--set", "batch=0"], "batch: got 0, expected an integer >= 1"),
+    (["run", "--preset", "parity30", "--set", "d"], "expected key=value"),
+    (["run", "--preset", "parity30", "--device", "tpu"], "--device tpu: expected auto, cpu, cuda or cuda:N"),
+    (["run", "--preset", "parity30", "--family", "parity"], "give exactly one of --preset"),
+    (["run"], "give exactly one of --preset"),
+    (["presets", "show", "nope"], "unknown preset 'nope'"),
+])
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
+    result = gradfail(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split()), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+def test_a_broken_preset_file_is_named(tmp_path):
+    (tmp_path / "bad.toml").write_text('family = "parity"\n[config]\nd = = 3\nsteps = 5\n')
+    result = gradfail("run", "--preset", "bad.toml", cwd=tmp_path)
+    assert result.returncode == 2 and "bad.toml: not valid TOML" in result.stderr
+    assert "line 3" in " ".join(result.stderr.split())
+
+
+def test_out_never_overwrites_a_recorded_run(tmp_path):
+    assert gradfail("run", "--family", "parity", "--set", "d=4", "--steps", "20", "--out", "r", cwd=tmp_path).returncode == 0
+    before = (tmp_path / "r" / "events.jsonl").read_text()
+    result = gradfail("run", "--family", "parity", "--steps", "20", "--out", "r", cwd=tmp_path)
+    assert result.returncode == 2 and "directory is not empty" in " ".join(result.stderr.split())
+    assert (tmp_path / "r" / "events.jsonl").read_text() == before
+
+
+def test_cuda_asked_for_without_cuda_is_a_clear_error(tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the error path needs a machine without it")
+    result = gradfail("run", "--preset", "parity5", "--device", "cuda", "--out", "r", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--device cuda: this torch is a CPU-only build" in " ".join(result.stdout.split())
+    assert read_manifest(tmp_path / "r")["status"] == "failed"

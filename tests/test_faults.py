@@ -1,0 +1,98 @@
+"""Faults: a diverging loss, an exception in a step, a dying engine, Ctrl-C / SIGTERM / SIGHUP."""
+
+import signal
+import time
+
+import pytest
+
+from tests.conftest import children_of, gradfail, pid_alive, read_events, read_manifest, start_gradfail
+
+
+def test_nan_loss_ends_diverged_at_that_step(tmp_path):
+    result = gradfail("run", "--preset", "parity10", "--set", "lr=1e6", "--out", "r", cwd=tmp_path)
+    assert result.returncode == 3
+    manifest = read_manifest(tmp_path / "r")
+    assert manifest["status"] == "diverged" and "NaN or infinite at step" in manifest["message"]
+    assert read_events(tmp_path / "r")[-1]["status"] == "diverged"
+
+
+def test_nan_in_a_step_of_a_family_is_found_at_the_exact_step(tmp_path):
+    result = gradfail("run", "--family", "faulty", "--set", "fault=nan", "--set", "at_step=77", "--out", "r", cwd=tmp_path)
+    assert result.returncode == 3
+    finished = read_events(tmp_path / "r")[-1]
+    assert finished["status"] == "diverged" and finished["step"] == 77
+
+
+@pytest.mark.parametrize("phase", ["train_step", "evaluate", "build"])
+def test_an_exception_in_the_family_is_one_clear_line_and_a_failed_record(tmp_path, phase):
+    result = gradfail("run", "--family", "faulty", "--set", "fault=raise", "--set", f"phase={phase}",
+                      "--set", "at_step=40" if phase != "build" else "at_step=0", "--out", "r", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "RuntimeError" in result.stdout and "injected fault" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    manifest = read_manifest(tmp_path / "r")
+    assert manifest["status"] == "failed"
+    finished = read_events(tmp_path / "r")[-1]
+    assert "Traceback" in finished["traceback"]  # kept in the record for whoever debugs it
+    if phase != "build":
+        assert f"in {phase} at step 40" in finished["message"]
+        assert any(e["type"] == "metrics" and e["step"] == 20 for e in read_events(tmp_path / "r"))
+
+
+def test_out_of_memory_is_reported_as_such(tmp_path):
+    result = gradfail("run", "--family", "faulty", "--set", "fault=oom", "--set", "at_step=30", "--out", "r", cwd=tmp_path)
+    assert result.returncode == 1 and "out of memory during training" in " ".join(result.stdout.split())
+    assert read_manifest(tmp_path / "r")["status"] == "failed"
+
+
+def test_the_engine_dying_mid_run_fails_the_run_and_keeps_its_events(tmp_path):
+    result = gradfail("run", "--family", "faulty", "--set", "fault=exit", "--set", "at_step=60", "--out", "r", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "the engine process exited with code 17" in " ".join(result.stdout.split())
+    manifest = read_manifest(tmp_path / "r")
+    assert manifest["status"] == "failed"
+    steps = [e["step"] for e in read_events(tmp_path / "r") if e["type"] == "metrics" and "test_acc" in e["values"]]
+    assert steps[:3] == [0, 20, 40]
+
+
+def wait_for_metrics(run_dir, proc, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        events = run_dir / "events.jsonl"
+        if events.exists() and '"type":"metrics"' in events.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError("the run never started")
+
+
+def test_killing_the_engine_with_sigkill(tmp_path):
+    proc = start_gradfail("run", "--family", "faulty", "--set", "step_sleep=0.01", "--set", "steps=100000",
+                          "--out", "r", cwd=tmp_path)
+    wait_for_metrics(tmp_path / "r", proc)
+    (worker,) = children_of(proc.pid)
+    import os
+    os.kill(worker, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "killed by SIGKILL" in " ".join(out.split())
+    assert read_manifest(tmp_path / "r")["status"] == "failed"
+    assert read_events(tmp_path / "r")[-1]["type"] == "run_finished"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_signals_end_the_run_interrupted_with_its_events_and_no_orphan(tmp_path, sig):
+    proc = start_gradfail("run", "--family", "faulty", "--set", "step_sleep=0.01", "--set", "steps=100000",
+                          "--out", "r", cwd=tmp_path)
+    wait_for_metrics(tmp_path / "r", proc)
+    workers = children_of(proc.pid)
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in out + err
+    manifest = read_manifest(tmp_path / "r")
+    assert manifest["status"] == "interrupted" and manifest["steps_done"] > 0
+    events = read_events(tmp_path / "r")
+    assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "interrupted"
+    assert sum(e["type"] == "metrics" for e in events) >= 2
+    assert workers and not any(pid_alive(w) for w in workers)

@@ -1,0 +1,78 @@
+"""The parity family on tiny budgets that still check the paper's behaviour."""
+
+import time
+
+import pytest
+import torch
+
+from engine.config import build_config
+from engine.events import Metrics
+from engine.families.parity import ParityConfig
+from engine.families.parity.trainer import ParityTrainer
+from engine.loop import Control, run_loop
+
+
+def train(seed=0, **values):
+    torch.set_num_threads(1)
+    config = build_config(ParityConfig, values)
+    trainer = ParityTrainer(config, torch.device("cpu"), seed)
+    events = []
+    finished = run_loop(trainer, config, "test", events.append, Control(), time.perf_counter())
+    return trainer, finished, [e for e in events if isinstance(e, Metrics)]
+
+
+def accuracies(metrics):
+    return [e.values["test_acc"] for e in metrics if "test_acc" in e.values]
+
+
+def test_parameter_count_matches_the_original_network():
+    trainer, _, _ = train(d=30, steps=1)
+    assert trainer.parameter_count() == 9_601  # 30*300 + 300 + 300 + 1
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_small_d_is_learned(seed):
+    _, finished, metrics = train(seed=seed, d=5, steps=4000)
+    assert finished.status == "completed"
+    assert accuracies(metrics)[-1] >= 0.95
+
+
+def test_large_d_stays_at_chance_over_the_same_budget():
+    _, finished, metrics = train(d=30, steps=4000)
+    accs = accuracies(metrics)
+    assert finished.status == "completed" and len(accs) == 41  # step 0 and every 100 steps
+    assert all(0.4 <= a <= 0.6 for a in accs), accs
+
+
+def test_same_config_seed_and_device_give_the_same_numbers():
+    values = lambda metrics: [(e.step, e.values) for e in metrics]  # noqa: E731
+    first = values(train(seed=3, d=8, steps=300, eval_every=50)[2])
+    second = values(train(seed=3, d=8, steps=300, eval_every=50)[2])
+    other = values(train(seed=4, d=8, steps=300, eval_every=50)[2])
+    assert first == second
+    assert first != other
+
+
+def test_training_data_does_not_depend_on_the_evaluation_schedule():
+    a, _, _ = train(seed=1, d=8, steps=200, eval_every=10)
+    b, _, _ = train(seed=1, d=8, steps=200, eval_every=100)
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_fixed_subset_size_and_depth_knobs():
+    trainer, finished, _ = train(d=12, subset="fixed", subset_size=4, depth=3, width_mult=2, steps=10)
+    assert trainer.subset.numel() == 4 and finished.status == "completed"
+    assert trainer.parameter_count() == 12 * 24 + 24 + 2 * (24 * 24 + 24) + 24 + 1
+
+
+def test_adam_option_trains():
+    _, finished, metrics = train(d=5, optimizer="adam", lr=0.001, steps=1500)
+    assert finished.status == "completed" and accuracies(metrics)[-1] >= 0.9
+
+
+def test_a_huge_learning_rate_diverges_at_the_first_bad_step():
+    _, finished, metrics = train(d=10, lr=1e6, steps=1000)
+    assert finished.status == "diverged" and 1 <= finished.step < 100
+    # Every metric reported before the divergence was finite and before that step.
+    assert all(e.step < finished.step for e in metrics if "train_loss" in e.values)
