@@ -2,6 +2,7 @@
 
 The engine bridge posts the first three from its reader thread; the widgets post the others to
 say what the person did. Handlers live in app.py, one per intent.
+(Textual's Message initialises itself in `__post_init__`, so dataclasses work as they are.)
 """
 
 from __future__ import annotations
@@ -15,46 +16,40 @@ from engine.events import EngineReady, Event
 
 
 @dataclass
-class _Message(Message):
-    def __post_init__(self) -> None:
-        super().__init__()  # a dataclass __init__ does not call Message.__init__
-
-
-@dataclass
-class EngineLoaded(_Message):
+class EngineLoaded(Message):
     """The engine process has imported torch and waits for a run."""
 
     ready: EngineReady
 
 
 @dataclass
-class EventsReceived(_Message):
+class EventsReceived(Message):
     """Run events that arrived since the last batch, oldest first (at most a few batches a second)."""
 
     events: list[Event] = field(default_factory=list)
 
 
 @dataclass
-class EngineDied(_Message):
+class EngineDied(Message):
     """The engine process ended; anything it was running has ended with it."""
 
     exited: EngineExited
 
 
 @dataclass
-class FamilyPicked(_Message):
+class FamilyPicked(Message):
     name: str
 
 
 @dataclass
-class FormValidated(_Message):
+class FormValidated(Message):
     """The config form was checked after an edit: `problems` is empty when it can start."""
 
     problems: list[str]
 
 
 @dataclass
-class RunOpened(_Message):
+class RunOpened(Message):
     """A run in the runs panel was chosen for viewing, or for replaying at `speed` times real time."""
 
     key: str
@@ -62,7 +57,7 @@ class RunOpened(_Message):
 
 
 @dataclass
-class CompareToggled(_Message):
+class CompareToggled(Message):
     """A run was added to, or taken out of, the plots' overlay."""
 
     key: str

@@ -7,6 +7,8 @@ the status line's steps/s and elapsed time come out the same on every machine.
 
 What a run does is set by a `Script`: how far it runs at once (`hold_at`), and how it ends
 ("complete", "hold" until stopped, "fail", "diverge", or "die", which kills the engine).
+`demo_families()` and `demo_presets()` are two made-up families, fixed here so that the
+snapshot tests do not change whenever a real family gains a setting.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pathlib import Path
+
 from engine.client import EngineExited
+from engine.config import BaseConfig, knob
 from engine.events import EngineReady, Event, Metrics, RunFinished, RunStarted, Snapshot, StatusChanged
-from engine.registry import FamilySpec
+from engine.presets import Preset
+from engine.registry import FamilySpec, MetricSpec
 
 ENDINGS = ("complete", "hold", "fail", "diverge", "die")
 
@@ -158,3 +164,68 @@ class ScriptedEngine:
 
     def _put(self, event: Event) -> None:
         self.events.put(event)
+
+
+# -- made-up families for tests and demos ----------------------------------------------------
+@dataclass(frozen=True)
+class DemoConfig(BaseConfig):
+    width: int = knob(8, "hidden width", low=1, high=1024)
+    lr: float = knob(0.1, "learning rate", low=0, low_open=True)
+    optimizer: str = knob("sgd", "optimizer", choices=("sgd", "adam"))
+    steps: int = knob(400, "training steps", low=1, high=10**9)
+    eval_every: int = knob(20, "evaluate every this many steps", low=1)
+
+    def problems(self) -> list[str]:
+        if self.optimizer == "adam" and self.lr > 0.01:
+            return [f"lr: got {self.lr:g}, expected <= 0.01 with optimizer = adam"]
+        return []
+
+
+@dataclass(frozen=True)
+class SweepConfig(BaseConfig):
+    k_max: int = knob(4, "largest k measured", low=1, high=8)
+    samples: int = knob(1000, "samples per estimate", low=10)
+    steps: int = knob(4, "one step per sweep point", low=1)
+    eval_every: int = knob(1, "measure every step", low=1)
+
+
+DEMO = FamilySpec(
+    name="demo", title="Demo (scripted)", claim="a made-up family whose runs are scripted: accuracy rises, loss falls",
+    paper_ref="none", config_cls=DemoConfig, trainer="gradfail_tui.scripted:NoTrainer",
+    metrics=(MetricSpec("test_acc", "test accuracy", "accuracy"),
+             MetricSpec("train_loss", "train loss", "loss", log_scale=True),
+             MetricSpec("test_loss", "test loss", "loss", log_scale=True)),
+    headline=("test_acc",))
+SWEEP = FamilySpec(
+    name="sweep", title="Sweep (scripted)", claim="a made-up measurement: one value per sweep point",
+    paper_ref="none", config_cls=SweepConfig, trainer="gradfail_tui.scripted:NoTrainer",
+    metrics=(MetricSpec("snr", "signal to noise", "snr", log_scale=True),))
+
+
+def demo_families() -> dict[str, FamilySpec]:
+    return {"demo": DEMO, "sweep": SWEEP}
+
+
+def demo_presets() -> list[Preset]:
+    return [Preset(name="demo-wide", path=Path("demo-wide.toml"), family="demo",
+                   description="a wider demo network", paper="nothing: it is made up", seed=3,
+                   values={"width": 64}),
+            Preset(name="demo-adam", path=Path("demo-adam.toml"), family="demo",
+                   description="the demo with Adam", paper="", seed=None,
+                   values={"optimizer": "adam", "lr": 0.001})]
+
+
+def demo_snapshots() -> list[tuple[str, str, dict]]:
+    """One snapshot of each kind, the way a family would send them."""
+    xs = [i / 10 for i in range(31)]
+    ring = [[1 if 2 <= abs(x - 5) + abs(y - 5) <= 4 else 0 for x in range(11)] for y in range(11)]
+    cross = [[1 if x == y or x + y == 10 else 0 for x in range(11)] for y in range(11)]
+    return [
+        ("curve", "lines", {"title": "decoded curve", "x_label": "x", "y_label": "f(x)",
+                            "series": [{"label": "target", "x": xs, "y": [abs(x - 1.5) for x in xs]},
+                                       {"label": "learned", "x": xs, "y": [abs(x - 1.5) * 0.8 + 0.1 for x in xs]}]}),
+        ("digits", "images", {"title": "inputs", "images": [{"label": "ring", "pixels": ring},
+                                                            {"label": "cross", "pixels": cross}]}),
+        ("per_k", "table", {"title": "SNR by k", "columns": ["k", "end-to-end", "decomposition"],
+                            "rows": [[1, 0.31, 0.52], [2, 0.0042, 0.5], [3, 1.2e-07, 0.49]]}),
+    ]

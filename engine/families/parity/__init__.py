@@ -14,6 +14,10 @@ from engine.config import BaseConfig, knob
 from engine.registry import FamilySpec, MetricSpec
 
 
+# The target variance (engine/diagnostics/variance.py) enumerates 2^d inputs: ~1 s at d = 16.
+VARIANCE_MAX_D = 16
+
+
 @dataclass(frozen=True)
 class ParityConfig(BaseConfig):
     d: int = knob(30, "input dimension: x is uniform on {-1,+1}^d", low=1, high=4096)
@@ -29,11 +33,18 @@ class ParityConfig(BaseConfig):
     eval_samples: int = knob(500, "fresh samples per evaluation", low=1, high=10_000_000)
     steps: int = knob(50_000, "training steps", low=1, high=10**9)
     eval_every: int = knob(100, "evaluate every this many steps", low=1)
+    variance_every: int = knob(0, "measure the exact target variance over all 2^d parities and Theorem 1's bound "
+                               "at the evaluations whose step is a multiple of this "
+                               f"(0 = off; needs d <= {VARIANCE_MAX_D})", low=0)
 
     def problems(self) -> list[str]:
+        problems = []
         if self.subset == "fixed" and not 1 <= self.subset_size <= self.d:
-            return [f"subset_size: got {self.subset_size}, expected 1..d (= {self.d}) when subset = fixed"]
-        return []
+            problems.append(f"subset_size: got {self.subset_size}, expected 1..d (= {self.d}) when subset = fixed")
+        if self.variance_every and self.d > VARIANCE_MAX_D:
+            problems.append(f"variance_every: the exact target variance enumerates all 2^d inputs and targets, "
+                            f"so it needs d <= {VARIANCE_MAX_D} (got d = {self.d}); set variance_every=0")
+        return problems
 
 
 SPEC = FamilySpec(
@@ -47,6 +58,8 @@ SPEC = FamilySpec(
         MetricSpec("test_acc", "test accuracy", "accuracy"),
         MetricSpec("train_loss", "train hinge loss", "loss"),
         MetricSpec("test_loss", "test hinge loss", "loss"),
+        MetricSpec("target_var", "target variance (exact, all 2^d parities)", "variance", log_scale=True),
+        MetricSpec("target_var_bound", "Theorem 1 bound G^2 / 2^d", "variance", log_scale=True),
     ),
     cpu_threads=1,
     headline=("train_loss", "test_acc"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from engine.diagnostics.variance import parity_target_variance
 from engine.families.parity import ParityConfig
-from engine.nn import hinge_loss, make_optimizer, mlp, parameter_count
+from engine.fastmlp import ManualMLPStep
+from engine.nn import hinge_loss, mlp, parameter_count
 from engine.seeding import generator
 from engine.trainer import Trainer
 
@@ -27,7 +29,7 @@ class ParityTrainer(Trainer):
         self.subset = hidden_subset(config, init).to(device)
         sizes = [config.d] + [config.width_mult * config.d] * config.depth + [1]
         self.model = mlp(sizes, init).to(device)
-        self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr)
+        self.step_fn = ManualMLPStep(self.model, "hinge", config.optimizer, config.lr)
         self.data_gen = generator(seed, "data", device)
         self.eval_gen = generator(seed, "eval", device)
         # Preallocated so a step allocates no input buffer of its own.
@@ -39,11 +41,7 @@ class ParityTrainer(Trainer):
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         x, y = self.sample(self.bits, self.data_gen)
-        loss = hinge_loss(self.model(x).squeeze(1), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"train_loss": loss.detach()}
+        return {"train_loss": self.step_fn(x, y)}
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:
@@ -51,8 +49,12 @@ class ParityTrainer(Trainer):
         x, y = self.sample(bits, self.eval_gen)
         scores = self.model(x).squeeze(1)
         # sign(0) counts as wrong, as in the original (tf.sign(0) = 0 != +-1).
-        return {"test_acc": (torch.sign(scores) == y).float().mean().item(),
-                "test_loss": hinge_loss(scores, y).item()}
+        values = {"test_acc": (torch.sign(scores) == y).float().mean().item(),
+                  "test_loss": hinge_loss(scores, y).item()}
+        if self.config.variance_every and step % self.config.variance_every == 0:
+            measured = parity_target_variance(self.model, self.config.d, hinge_loss)
+            values.update(target_var=measured.variance, target_var_bound=measured.bound)
+        return values
 
     def parameter_count(self) -> int:
         return parameter_count(self.model)

@@ -58,7 +58,7 @@ class LinearLearner(nn.Module):
     def table_rows(self) -> list[list[str]]:
         c = self.conditioning
         return [["cond(W W^T), Theorem 3", conditioning.format_cond(c["cond_wwt"]), "-"],
-                [f"cond E[f^T f] on the data's span (dim {int(c['data_rank'])})",
+                [f"cond(E f^T f) on the data's span (dim {int(c['data_rank'])})",
                  conditioning.format_cond(c["cond_data"]), "-"]]
 
 
@@ -142,7 +142,7 @@ class AutoEncoderLearner(nn.Module):
         return None  # not a linear least-squares problem: no single condition number
 
     def table_rows(self) -> list[list[str]]:
-        return [["cond E[f^T f] of the input curves (for comparison)",
+        return [["cond(E f^T f) of the input curves (for comparison)",
                  conditioning.format_cond(self.conditioning["cond_data"]), "-"]]
 
 
@@ -177,10 +177,11 @@ class PWLTrainer(Trainer):
         # Minibatches drawn from the training set with replacement, as in the original.
         idx = torch.randint(self.config.train_size, (self.config.batch,), generator=self.batch_gen,
                             device=self.device)
+        p = self.train_p.index_select(0, idx)
         if self.train_rows is not None:
-            loss = self.model.loss_on_rows(self.train_rows[idx], self.train_p[idx])
+            loss = self.model.loss_on_rows(self.train_rows.index_select(0, idx), p)
         else:
-            loss = self.model.loss(self.train_f[idx], self.train_p[idx])
+            loss = self.model.loss(self.train_f.index_select(0, idx), p)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -198,14 +199,14 @@ class PWLTrainer(Trainer):
                   "curve_rmse": (self.decoded(self.val_f) - self.val_f).square().mean().sqrt().item(),
                   **self.model.report()}
         cond = self.model.cond()
-        if step == 0 and cond is not None:
-            values["cond"] = cond  # a property of the problem: once is enough
+        if cond is not None:
+            values["cond"] = cond  # constant (measured once); sent each time so the plot shows a level
         return values
 
     @torch.no_grad()
     def snapshots(self, step: int) -> list[SnapshotData]:
         snaps = [SnapshotData("conditioning", "table", {
-            "title": f"{self.config.trainer}: filter and condition numbers at step {step}",
+            "title": f"{self.config.trainer}: conditioning at step {step}",
             "columns": ["quantity", "value", "ideal"], "rows": self.model.table_rows()})]
         every = self.config.curves_every
         if step in (0, self.config.steps) or not every or step % every < self.config.eval_every:
@@ -220,9 +221,12 @@ class PWLTrainer(Trainer):
         x = list(range(self.config.n))
         series = []
         for i in range(k):
-            # "group" lets a view colour every original one way and every decoded curve another.
-            series.append({"label": f"curve {i + 1}", "group": "original", "x": x, "y": original[i].tolist()})
-            series.append({"label": f"decoded {i + 1}", "group": "decoded", "x": x, "y": decoded[i].tolist()})
+            # "group" and "color" (Fig. 6's blue and red) let a view draw every original curve in one
+            # colour and every decoded one in another; views that ignore them still get labels.
+            series.append({"label": f"curve {i + 1}", "group": "original", "color": "blue",
+                           "x": x, "y": original[i].tolist()})
+            series.append({"label": f"decoded {i + 1}", "group": "decoded", "color": "red",
+                           "x": x, "y": decoded[i].tolist()})
         return SnapshotData("curves", "lines", {
             "title": f"{self.config.trainer}: validation curves, original vs decoded, step {step}",
             "x_label": "x", "y_label": "f(x)", "series": series})

@@ -1,0 +1,686 @@
+"""gradfail-tui: the explorer, a Textual app over the engine process.
+
+Pick a failure family, a preset or your own values (the form is generated from the family's
+config), start / pause / stop the run from the keyboard and watch its metrics and snapshots
+drawn live; compare runs in one plot; open or replay the records under ./runs.
+
+The UI process never imports torch: the engine is a child process (`python -m engine.worker`,
+through engine.client.EngineProcess), started in the background after the first frame. Its events
+reach the app through the bridge (bridge.py) in batches and are folded into one RunState per run,
+the same model the headless CLI draws; each live run is recorded by a LiveRun into its own
+directory under ./runs as the events arrive. `build_app` is the one factory, for the command
+line and for the tests, which pass a scripted engine instead of the real one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
+
+from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
+from engine.events import Event, RunFinished, RunStarted, StatusChanged
+from engine.presets import Preset, PresetError, load_preset, preset_paths, read_preset
+from engine.record import RecordError, new_run_dir
+from engine.registry import FamilySpec
+from engine.state import RunState
+from gradfail_tui import messages as msg
+from gradfail_tui.bridge import Backend, EngineBridge
+from gradfail_tui.pacing import PLOT_CPU_BUDGET, RedrawPacer
+from gradfail_tui.session import REPLAY_SPEEDS, Replay, RunEntry, load_recorded, scan_recorded
+from gradfail_tui.widgets.config_form import ConfigForm, RunChoice
+from gradfail_tui.widgets.family_list import FamilyList
+from gradfail_tui.widgets.metric_plot import MetricPlot
+from gradfail_tui.widgets.runs_panel import RunsPanel
+from gradfail_tui.widgets.status_line import StatusLine
+from gradfail_tui.widgets.watch_view import WatchView
+
+TICK_HZ = 10  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
+STOP_GRACE_S = 5.0  # on quit, how long a running run may take to say it has stopped
+RESTARTS = (3, 60.0)  # give up restarting an engine that died this many times in this many seconds
+
+
+class GradfailApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "gradfail"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    BINDINGS = [
+        Binding("s", "start", "Start", id="start"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("x", "stop", "Stop", id="stop"),
+        Binding("r", "restart", "Restart", id="restart"),
+        Binding("c", "compare", "Compare", id="compare"),
+        Binding("l", "log_scale", "Log", id="log-scale"),
+        Binding("ctrl+s", "svg", "SVG", id="screenshot", priority=True),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("1", "show_tab('setup')", "Setup", id="tab-setup", show=False),
+        Binding("2", "show_tab('watch')", "Watch", id="tab-watch", show=False),
+        Binding("3", "show_tab('runs')", "Runs", id="tab-runs", show=False),
+        Binding("t", "toggle_theme", "Theme", id="theme", show=False),
+        Binding("plus,equals_sign", "speed(1)", "Faster", id="faster", show=False),
+        Binding("minus", "speed(-1)", "Slower", id="slower", show=False),
+        Binding("escape", "leave_field", "Leave field", id="leave", show=False),
+    ]
+
+    def __init__(self, engine_factory: Callable[[], Backend], families: dict[str, FamilySpec],
+                 presets: list[Preset], runs_dir: Path, family_errors: dict[str, str] | None = None,
+                 preset: str | None = None, autostart: bool = False, screenshot_dir: Path | None = None,
+                 plot_budget: float = PLOT_CPU_BUDGET, preset_problems: list[str] | None = None) -> None:
+        super().__init__()
+        self.engine_factory = engine_factory
+        self.families = families
+        self.presets = presets
+        self.family_errors = family_errors or {}
+        self.preset_problems = preset_problems or []
+        self.runs_dir = runs_dir
+        self.screenshot_dir = screenshot_dir or Path("screenshots")
+        self.initial_preset = preset
+        self.autostart = autostart
+        self.pacer = RedrawPacer(budget=plot_budget)
+
+        self.engine: Backend | None = None
+        self.bridge: EngineBridge | None = None
+        self.engine_ready = False
+        self.engine_text = "engine: starting (loading torch)…"
+        self.engine_deaths: list[float] = []
+        self.closing = False
+
+        self.entries: list[RunEntry] = []  # this session's runs (newest first), then recorded ones
+        self.active: RunEntry | None = None  # the run the engine is (or will be) running
+        self.pending: RunEntry | None = None  # a run waiting for the engine to be ready
+        self.restart_after: RunEntry | None = None
+        self.last_choice: RunChoice | None = None
+        self.primary: str | None = None  # the run on screen
+        self.compared: dict[str, None] = {}  # runs overlaid on the plots, in the order added
+        self.replay: Replay | None = None
+        self.replay_speed = 10
+        self.form_problems: list[str] = ["no family chosen yet"]
+        self._dirty = {"status", "plots", "runs"}
+        self._last_runs_refresh = 0.0
+
+    # -- layout ---------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        with TabbedContent(initial="setup", id="tabs"):
+            with TabPane("1 Setup", id="setup"):
+                with Horizontal(id="setup-body"):
+                    yield FamilyList(self.families, self.family_errors, id="families")
+                    with Vertical(id="setup-right"):
+                        yield ConfigForm(self.presets, id="form")
+                        with Horizontal(id="actions"):
+                            yield Button("Start (s)", id="start", variant="success", disabled=True, compact=True)
+                            yield Static("", id="start-problems")
+            with TabPane("2 Watch", id="watch"):
+                yield WatchView(id="watch-view")
+            with TabPane("3 Runs", id="runs"):
+                yield RunsPanel(id="runs-panel")
+        yield Footer(show_command_palette=False, compact=True)
+
+    @property
+    def form(self) -> ConfigForm:
+        return self.query_one(ConfigForm)
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one(TabbedContent)
+
+    async def on_mount(self) -> None:
+        self.query_one(RunsPanel).headline = {name: spec.headline for name, spec in self.families.items()}
+        for problem in self.preset_problems:
+            self.notify(problem, title="A preset did not load", severity="warning", timeout=8)
+        first = None
+        if self.initial_preset:
+            chosen = next((p for p in self.presets if p.name == self.initial_preset), None)
+            first = chosen.family if chosen else None
+        first = first or next(iter(self.families), None)
+        if first:
+            await self.pick_family(first, self.initial_preset)
+        self.query_one(FamilyList).focus()
+        self.set_interval(1 / TICK_HZ, self._tick)
+        # The first frame comes first; the engine (seconds: it imports torch) and the run records
+        # (disk) load behind it.
+        self.call_after_refresh(self.start_engine)
+        self.call_after_refresh(self.scan_runs)
+        if self.autostart:
+            self.call_after_refresh(self.action_start)
+
+    # -- the engine -----------------------------------------------------------------------------
+    def start_engine(self) -> None:
+        self.engine_ready = False
+        self.engine_text = "engine: starting (loading torch)…"
+        self.mark("status")
+        self._spawn_engine()
+
+    @work(thread=True, group="engine", exit_on_error=False)
+    def _spawn_engine(self) -> None:
+        try:
+            engine = self.engine_factory().start()
+        except OSError as exc:
+            self.call_from_thread(self.report, f"cannot start the engine process: {exc}")
+            return
+        self.engine = engine
+        self.bridge = EngineBridge(engine, self.post_message).start()
+
+    def on_engine_loaded(self, message: msg.EngineLoaded) -> None:
+        ready = message.ready
+        self.engine_ready = True
+        devices = ", ".join(ready.devices) or "cpu"
+        self.engine_text = f"engine ready · torch {escape(ready.torch_version)} · devices: {escape(devices)}"
+        self.form.set_devices(list(ready.devices))
+        if self.pending is not None:
+            entry, self.pending = self.pending, None
+            self._send_start(entry)
+        self.mark("status")
+        self.refresh_bindings()
+
+    def on_engine_died(self, message: msg.EngineDied) -> None:
+        if self.closing:
+            return
+        dead, self.engine, self.engine_ready = self.engine, None, False
+        why = message.exited.describe()
+        entry = self.active
+        if entry is not None and entry.running and entry.live is not None:
+            finished = entry.live.engine_died(message.exited)
+            entry.state.apply(finished)
+            self.run_ended(entry, finished)
+        else:
+            self.report(f"The engine process stopped: {why}")
+        if dead is not None:
+            self._close_engine(dead)
+        now = time.monotonic()
+        self.engine_deaths = [t for t in self.engine_deaths if now - t < RESTARTS[1]] + [now]
+        if len(self.engine_deaths) >= RESTARTS[0]:
+            self.engine_text = (f"[$error]engine: died {len(self.engine_deaths)} times in a minute "
+                                f"({escape(why)}); restart gradfail-tui to try again[/]")
+        else:
+            self.engine_text = "engine: restarting after it stopped…"
+            self.start_engine()
+        self.mark("status", "runs")
+        self.refresh_bindings()
+
+    @work(thread=True, group="engine-close", exit_on_error=False)
+    def _close_engine(self, engine: Backend) -> None:
+        engine.close()
+
+    def on_events_received(self, message: msg.EventsReceived) -> None:
+        try:
+            with self.batch_update():
+                for event in message.events:
+                    self.apply_event(event)
+        finally:
+            if self.bridge is not None:
+                self.bridge.batch_applied()
+
+    def apply_event(self, event: Event) -> None:
+        entry = self.entry(event.run_id)
+        if entry is None or entry.live is None:
+            return  # not a run of this session (a late event of a run already given up on)
+        entry.live.handle(event)
+        if self.replay is not None and self.replay.entry is entry:
+            return
+        entry.state.apply(event)
+        if entry.key == self.primary or entry.key in self.compared:
+            self.mark("plots", "status")
+        if isinstance(event, RunFinished):
+            self.run_ended(entry, event)
+        elif isinstance(event, (RunStarted, StatusChanged)):
+            self.mark("runs", "status")
+            self.refresh_bindings()
+
+    # -- runs -----------------------------------------------------------------------------------
+    def entry(self, key: str | None) -> RunEntry | None:
+        return next((e for e in self.entries if e.key == key), None) if key else None
+
+    def unique_label(self, label: str) -> str:
+        taken = {e.label for e in self.entries if e.origin == "session"}
+        n, candidate = 2, label
+        while candidate in taken:
+            candidate, n = f"{label} #{n}", n + 1
+        return candidate
+
+    def launch(self, choice: RunChoice) -> RunEntry | None:
+        request = RunRequest(family=choice.family, config=choice.config, seed=choice.seed, device=choice.device,
+                             preset=choice.preset)
+        try:
+            run_dir = new_run_dir(self.runs_dir, choice.label)
+            live = LiveRun(request, run_dir)
+        except RecordError as exc:
+            self.report(f"cannot record the run, so it was not started: {exc}")
+            return None
+        label = self.unique_label(choice.label)
+        state = RunState(run_id=request.run_id, label=label, family=choice.family,
+                         total_steps=int(choice.config.get("steps", 0)), config=choice.config, seed=choice.seed)
+        entry = RunEntry(key=request.run_id, label=label, state=state, origin="session", path=run_dir,
+                         request=request, live=live)
+        self.entries.insert(0, entry)  # newest first, above the recorded runs
+        self.active, self.last_choice = entry, choice
+        self.stop_replay()
+        self.primary = entry.key
+        if self.engine_ready and self.engine is not None:
+            self._send_start(entry)
+        else:
+            self.pending = entry
+            state.status = "waiting"
+        self.show_tab("watch")
+        self.mark("status", "plots", "runs")
+        self.refresh_bindings()
+        return entry
+
+    def _send_start(self, entry: RunEntry) -> None:
+        if not entry.live.start(self.engine):
+            self.pending = entry  # the engine went away just now; its EngineDied restarts it
+
+    def run_ended(self, entry: RunEntry, finished: RunFinished) -> None:
+        if entry is self.active:
+            self.active = None
+        if self.pending is entry:
+            self.pending = None
+        where = f" (record: {entry.path})" if entry.path else ""
+        if finished.status == "completed":
+            self.notify(f"{entry.label}: completed, {entry.state.step:,} steps", timeout=5)
+        elif finished.status == "stopped":
+            self.notify(f"{entry.label}: {finished.message or 'stopped'}", timeout=5)
+        else:
+            self.report(f"{entry.label}: {finished.status}: {finished.message or 'no reason given'}{where}",
+                        title=f"Run {finished.status}")
+        if entry.live is not None and entry.live.record_error:
+            self.report(f"{entry.label}: the run record is incomplete: {entry.live.record_error}")
+        self.mark("status", "runs", "plots")
+        self.refresh_bindings()
+        if self.restart_after is entry:
+            self.restart_after = None
+            if self.last_choice is not None:
+                self.launch(self.last_choice)
+
+    def report(self, text: str, title: str = "Error") -> None:
+        """Every error the user must see goes through here: a notification that stays a while."""
+        self.notify(escape(text), title=title, severity="error", timeout=12)
+
+    # -- recorded runs --------------------------------------------------------------------------
+    def scan_runs(self) -> None:
+        self._scan_runs()
+
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
+    def _scan_runs(self) -> None:
+        skip = {e.path.resolve() for e in self.entries if e.path is not None and e.origin == "session"}
+        found = scan_recorded(self.runs_dir, skip)
+        self.call_from_thread(self._runs_found, found)
+
+    def _runs_found(self, found: list[RunEntry]) -> None:
+        known = {e.key: e for e in self.entries if e.origin == "recorded"}
+        recorded = [known.get(e.key, e) for e in found]
+        # Keep a run that is on screen even if its directory has gone meanwhile.
+        keep = [e for e in known.values() if e not in recorded and (e.key == self.primary or e.key in self.compared)]
+        self.entries = [e for e in self.entries if e.origin == "session"] + recorded + keep
+        self.mark("runs")
+
+    def on_run_opened(self, message: msg.RunOpened) -> None:
+        self.open_run(message.key, replay=message.replay)
+
+    def open_run(self, key: str, replay: bool = False) -> None:
+        entry = self.entry(key)
+        if entry is None:
+            return
+        if entry.running:
+            if replay:
+                self.notify(f"{entry.label} is still running: it can be replayed once it has ended",
+                            severity="warning")
+            self.primary = key
+        else:
+            if self.replay is not None and (replay or self.replay.entry is entry):
+                self.stop_replay()
+            if replay:
+                if entry.origin == "session" and entry.path is not None:
+                    entry.events = load_recorded(entry.path).events
+                if not entry.events:
+                    self.notify(f"{entry.label}: its record holds no events to replay", severity="warning")
+                    return
+                self.replay = Replay(entry, self.replay_speed)
+            self.primary = key
+        self.show_tab("watch")
+        self.mark("status", "plots", "runs")
+        self.refresh_bindings()
+
+    def stop_replay(self) -> None:
+        if self.replay is not None:
+            self.replay.finish()
+            self.replay = None
+            self.mark("status", "plots")
+
+    def on_compare_toggled(self, message: msg.CompareToggled) -> None:
+        self.toggle_compare(message.key)
+
+    def toggle_compare(self, key: str) -> None:
+        entry = self.entry(key)
+        if entry is None:
+            return
+        if key in self.compared:
+            del self.compared[key]
+            self.notify(f"{entry.label}: taken out of the comparison", timeout=3)
+        else:
+            self.compared[key] = None
+            self.notify(f"{entry.label}: overlaid on the plots", timeout=3)
+        self.mark("plots", "runs")
+
+    def shown_entries(self) -> list[RunEntry]:
+        keys = ([self.primary] if self.primary else []) + [k for k in self.compared if k != self.primary]
+        return [e for e in (self.entry(k) for k in keys) if e is not None]
+
+    # -- drawing --------------------------------------------------------------------------------
+    def mark(self, *what: str) -> None:
+        self._dirty.update(what)
+
+    def _tick(self) -> None:
+        if self.replay is not None and self.replay.advance():
+            self.mark("plots", "status")
+            if self.replay.done:
+                self.notify(f"{self.replay.entry.label}: replay finished", timeout=4)
+                self.replay = None
+                self.refresh_bindings()
+        if "status" in self._dirty:
+            self._dirty.discard("status")
+            self.draw_status()
+        now = time.monotonic()
+        if self.tabs.active == "runs" and ("runs" in self._dirty or
+                                           (self.active is not None and now - self._last_runs_refresh > 1.0)):
+            self._dirty.discard("runs")
+            self._last_runs_refresh = now
+            self.draw_runs()
+        if "plots" in self._dirty and self.tabs.active == "watch" and self.pacer.ready():
+            self.draw_plots()
+
+    def draw_status(self) -> None:
+        entry = self.entry(self.primary)
+        note = ""
+        if self.replay is not None and entry is self.replay.entry:
+            note = f"replay {self.replay.speed:g}x" + (" (paused)" if self.replay.paused else "")
+        elif entry is not None and entry is self.pending:
+            note = "waiting for the engine to load"
+        self.query_one(StatusLine).show(entry.state if entry else None, self.engine_text, note)
+
+    def draw_plots(self) -> None:
+        """Redraw the plots now (the tick calls this when the pacer allows; tests call it directly)."""
+        self._dirty.discard("plots")
+        with self.batch_update():
+            self.query_one(WatchView).show(self.shown_entries(), self.families)
+        self.pacer.redrawn()
+
+    def draw_runs(self) -> None:
+        panel = self.query_one(RunsPanel)
+        panel.show(self.entries, set(self.compared))
+        panel.describe(self.entry(panel.highlighted_key()), self.replay_speed)
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.query_one(RunsPanel).describe(self.entry(event.row_key.value), self.replay_speed)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        tab = event.pane.id
+        if tab == "runs":
+            self.mark("runs")
+            self.scan_runs()
+        elif tab == "watch":
+            self.mark("plots", "status")
+
+    # -- setup ----------------------------------------------------------------------------------
+    async def pick_family(self, name: str, preset: str | None = None) -> None:
+        spec = self.families.get(name)
+        if spec is None:
+            return
+        self.query_one(FamilyList).highlight_family(name)
+        await self.form.load(spec, preset)
+
+    async def on_family_picked(self, message: msg.FamilyPicked) -> None:
+        await self.pick_family(message.name)
+        fields = self.form.query(".value")
+        if fields:
+            fields.first().focus()
+
+    def on_form_validated(self, message: msg.FormValidated) -> None:
+        self.form_problems = message.problems
+        self.query_one("#start", Button).disabled = bool(message.problems)
+        self.query_one("#start-problems", Static).update(
+            f"[$error]✗ {escape(message.problems[0])}[/]" + (f" (+{len(message.problems) - 1} more)"
+                                                              if len(message.problems) > 1 else "")
+            if message.problems else "[dim]Enter in a field, s or the button starts the run[/dim]")
+        self.refresh_bindings()
+
+    @on(Button.Pressed, "#start")
+    def _start_pressed(self) -> None:
+        self.action_start()
+
+    @on(Input.Submitted)
+    def _field_submitted(self) -> None:
+        self.action_start()
+
+    # -- actions --------------------------------------------------------------------------------
+    def refresh_bindings(self) -> None:
+        # The footer rebuilds itself on every refresh; only ask when a key's state has changed.
+        states = tuple(self.check_action(name, ()) for name in ("start", "pause", "stop", "restart", "compare"))
+        if states != getattr(self, "_binding_states", None):
+            self._binding_states = states
+            super().refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        running = self.active is not None and self.active.running
+        if action == "start":
+            return None if self.form_problems else True
+        if action in ("pause", "stop"):
+            return True if running or self.replay is not None else None
+        if action == "restart":
+            return True if self.last_choice is not None else None
+        if action == "compare":
+            return True if self.primary else None
+        return True
+
+    def action_start(self) -> None:
+        choice = self.form.choice()
+        if choice is None:
+            self.notify("Fix the settings first: " + escape("; ".join(self.form.problems)),
+                        severity="warning", timeout=6)
+            self.show_tab("setup")
+            return
+        if self.active is not None and self.active.running:
+            self.notify("A run is going: x stops it, r restarts it.", severity="warning")
+            return
+        self.launch(choice)
+
+    def action_pause(self) -> None:
+        if self.replay is not None and (self.active is None or self.primary == self.replay.entry.key):
+            self.replay.toggle_pause()
+            self.mark("status")
+            return
+        entry = self.active
+        if entry is None or self.engine is None or entry.state.status not in ("running", "paused"):
+            return
+        self.engine.send("resume" if entry.state.status == "paused" else "pause")
+
+    def action_stop(self) -> None:
+        if self.replay is not None and (self.active is None or self.primary == self.replay.entry.key):
+            self.notify(f"{self.replay.entry.label}: replay skipped to the end", timeout=3)
+            self.stop_replay()
+            self.refresh_bindings()
+            return
+        entry = self.active
+        if entry is None:
+            return
+        if entry is self.pending or self.engine is None:
+            # Never reached the engine: end it here, with its record saying so.
+            self.pending = None
+            finished = RunFinished(run_id=entry.key, t=0.0, step=0, status="stopped",
+                                   message="stopped before the engine was ready")
+            entry.live.handle(finished)
+            entry.state.apply(finished)
+            self.run_ended(entry, finished)
+            return
+        self.engine.send("stop", reason="stopped")
+
+    def action_restart(self) -> None:
+        if self.last_choice is None:
+            self.action_start()
+        elif self.active is not None and self.active.running:
+            self.restart_after = self.active
+            self.action_stop()
+        else:
+            self.launch(self.last_choice)
+
+    def action_compare(self) -> None:
+        if self.primary:
+            self.toggle_compare(self.primary)
+
+    def action_log_scale(self) -> None:
+        focused = self.focused if isinstance(self.focused, MetricPlot) else None
+        on_ = self.query_one(WatchView).toggle_log(focused)
+        self.notify(f"log scale {'on' if on_ else 'off'}" + (f" for {focused.panel}" if focused else ""), timeout=2)
+
+    def action_speed(self, direction: int) -> None:
+        speeds = REPLAY_SPEEDS
+        index = min(range(len(speeds)), key=lambda i: abs(speeds[i] - self.replay_speed))
+        self.replay_speed = speeds[max(0, min(len(speeds) - 1, index + direction))]
+        if self.replay is not None:
+            self.replay.set_speed(self.replay_speed)
+        self.notify(f"replay speed {self.replay_speed}x", timeout=2)
+        self.mark("status", "runs")
+
+    def action_show_tab(self, tab: str) -> None:
+        self.show_tab(tab)
+
+    def show_tab(self, tab: str) -> None:
+        # Focus first: a focused widget left in a hidden pane would pull its tab back.
+        target = {"setup": "#families", "runs": "#runs-table"}.get(tab)
+        if target:
+            self.query_one(target).focus()
+        else:
+            self.screen.set_focus(None)
+        self.tabs.active = tab
+
+    def action_leave_field(self) -> None:
+        self.screen.set_focus(None)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_svg(self) -> None:
+        try:
+            self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+            path = self.save_screenshot(filename=f"gradfail-{time.strftime('%Y%m%d-%H%M%S')}.svg",
+                                        path=str(self.screenshot_dir))
+        except OSError as exc:
+            self.report(f"cannot save the screenshot in {self.screenshot_dir}: {exc}")
+            return
+        self.notify(f"screenshot saved: {escape(str(Path(path).resolve()))}", title="SVG", timeout=8)
+
+    async def action_quit(self) -> None:
+        await self.shutdown()
+        self.exit()
+
+    # -- shutdown -------------------------------------------------------------------------------
+    async def shutdown(self) -> None:
+        """Stop the run (recorded as interrupted), close the engine: no orphan processes."""
+        if self.closing:
+            return
+        self.closing = True
+        self.stop_replay()
+        if self.bridge is not None:
+            self.bridge.stop()
+        await asyncio.to_thread(self._finish_engine)
+
+    def _finish_engine(self) -> None:
+        engine, entry = self.engine, self.active
+        if entry is not None and entry.running and entry.live is not None:
+            if engine is not None and engine.alive() and entry is not self.pending:
+                engine.send("stop", reason="interrupted")
+                deadline = time.monotonic() + STOP_GRACE_S
+                while time.monotonic() < deadline and entry.live.finished is None:
+                    item = engine.get(timeout=0.1)
+                    if isinstance(item, EngineExited):
+                        break
+                    if isinstance(item, Event) and item.run_id == entry.key:
+                        entry.live.handle(item)
+            if entry.live.finished is None:
+                entry.live.handle(RunFinished(run_id=entry.key, t=entry.state.t, step=entry.state.step,
+                                              status="interrupted", message="the explorer was closed"))
+        if engine is not None:
+            engine.close()
+
+    def on_unmount(self) -> None:
+        # However the app ends (an exception, a signal), the engine must not outlive it.
+        if not self.closing:
+            self.closing = True
+            if self.bridge is not None:
+                self.bridge.stop(timeout=0.5)
+            self._finish_engine()
+
+
+def load_presets(families: dict[str, FamilySpec]) -> tuple[list[Preset], list[str]]:
+    """Every preset that loads (for a family that exists), and a line for each that does not."""
+    presets, problems = [], []
+    for name, path in preset_paths().items():
+        try:
+            preset = read_preset(path)
+        except PresetError as exc:
+            problems.append(str(exc))
+            continue
+        if preset.family in families:
+            presets.append(preset)
+    return presets, problems
+
+
+def build_app(engine_factory: Callable[[], Backend] | None = None, *,
+              families: dict[str, FamilySpec] | None = None, presets: list[Preset] | None = None,
+              runs_dir: Path = Path("runs"), preset: str | None = None, autostart: bool = False,
+              screenshot_dir: Path | None = None, plot_budget: float = PLOT_CPU_BUDGET) -> GradfailApp:
+    """The app, for the command line (defaults: the real engine, the registry) and for tests."""
+    from engine.registry import families as registry_families, family_errors
+
+    errors = family_errors() if families is None else {}
+    families = registry_families() if families is None else families
+    preset_problems: list[str] = []
+    if presets is None:
+        presets, preset_problems = load_presets(families)
+    if preset is not None and preset not in {p.name for p in presets}:
+        chosen = load_preset(preset)  # a .toml path: PresetError says what is wrong with it
+        presets, preset = [*presets, chosen], chosen.name
+    return GradfailApp(engine_factory or EngineProcess, families, presets, runs_dir, family_errors=errors,
+                       preset=preset, autostart=autostart, screenshot_dir=screenshot_dir, plot_budget=plot_budget,
+                       preset_problems=preset_problems)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    # argparse, not Typer: the first frame should not wait for imports it does not need.
+    parser = argparse.ArgumentParser(prog="gradfail-tui", description="The gradfail explorer (a terminal UI).")
+    parser.add_argument("--preset", "-p", help="open with this preset chosen (see `gradfail presets`)")
+    parser.add_argument("--start", action="store_true", help="start the preset's run at once")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run records go (default: runs)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.start and not args.preset:
+        print("gradfail-tui: --start needs --preset NAME", file=sys.stderr)
+        return 2
+    try:
+        app = build_app(runs_dir=args.runs_dir, preset=args.preset, autostart=args.start)
+    except PresetError as exc:
+        print(f"gradfail-tui: {exc}", file=sys.stderr)
+        return 2
+    app.run()
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""A PlotextPlot that builds its figure only when its data, size or theme changed.
+
+textual-plotext builds the whole figure on every render; Textual renders a widget again for
+reasons that have nothing to do with its data (a neighbour's layout, a tab switch), and a figure
+is 10-30 ms of pure Python. Subclasses own `self.plt`, keep plain lists and implement `replot()`
+(clear, plot, `self.changed()`), textual-plotext's own pattern.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.app import RenderResult
+from textual_plotext import PlotextPlot
+
+# Markers tell runs apart where colour cannot (NO_COLOR): one per overlaid run, in order.
+MONO_MARKERS = ("braille", "dot", "x", "o", "+", "*")
+
+
+class CachedPlot(PlotextPlot):
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._version = 0
+        self._cache_key: tuple | None = None
+        self._cache: Text | None = None
+
+    def changed(self) -> None:
+        """The figure's content changed: build it again on the next render."""
+        self._version += 1
+        self.refresh()
+
+    def replot(self) -> None:
+        raise NotImplementedError
+
+    def marker(self, index: int) -> str:
+        if getattr(self.app, "no_color", False):
+            return MONO_MARKERS[index % len(MONO_MARKERS)]
+        return "braille"
+
+    def render(self) -> RenderResult:
+        key = (self._version, self.size.width, self.size.height, self.app.theme, self.theme)
+        if key != self._cache_key or self._cache is None:
+            started = time.perf_counter()
+            self._cache = super().render()
+            self._cache_key = key
+            pacer = getattr(self.app, "pacer", None)
+            if pacer is not None:
+                pacer.spent(time.perf_counter() - started)
+        return self._cache

@@ -1,0 +1,218 @@
+"""The config form, generated from a family's knobs (engine.config.knobs): no per-family code.
+
+Every field shows its default, what is allowed and the help text from the config class; a bad
+value is marked at the field with the reason `Knob.parse` gives, and cross-field problems from
+`build_config` (the config's `problems()`) at the field they name. After every edit the form
+posts `FormValidated`; the app keeps Start disabled while there are problems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Input, Label, Select, Static
+
+from engine.config import BaseConfig, ConfigError, Knob, build_config, config_to_dict, knobs
+from engine.presets import Preset
+from engine.registry import FamilySpec
+from gradfail_tui.messages import FormValidated
+
+SEED = Knob(name="seed", type=int, default=0, low=0,
+            help="random seed: the same config, seed and device give the same numbers")
+DEVICES = ("auto", "cpu", "cuda")
+NO_PRESET = "-"
+LABEL_MAX = 36
+
+
+@dataclass(frozen=True)
+class RunChoice:
+    """What the form says to run, validated."""
+
+    family: str
+    config: dict[str, Any]
+    seed: int
+    device: str
+    preset: str | None  # only when the values are exactly the preset's
+    label: str
+
+
+class KnobValidator(Validator):
+    def __init__(self, knob: Knob) -> None:
+        super().__init__()
+        self.knob = knob
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            self.knob.parse(value)
+        except ValueError as exc:
+            return self.failure(str(exc))
+        return self.success()
+
+
+def as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+class ConfigForm(VerticalScroll):
+    def __init__(self, presets: list[Preset], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.presets = presets
+        self.spec: FamilySpec | None = None
+        self.fields: list[Knob] = []
+        self.devices: tuple[str, ...] = DEVICES
+        self.problems: list[str] = ["no family chosen yet"]
+        self.border_title = "Settings"
+
+    # -- building --------------------------------------------------------------------------
+    def family_presets(self) -> list[Preset]:
+        return [p for p in self.presets if self.spec and p.family == self.spec.name]
+
+    async def load(self, spec: FamilySpec, preset: str | None = None) -> None:
+        """Show the fields of `spec`, filled with its defaults, or with `preset`'s values."""
+        self.spec = spec
+        self.fields = knobs(spec.config_cls) + [SEED]
+        await self.remove_children()
+        options = [("family defaults", NO_PRESET)] + [(p.name, p.name) for p in self.family_presets()]
+        widgets: list = [
+            Static(f"[b]{escape(spec.title)}[/b]  ({escape(spec.paper_ref)})\n{escape(spec.claim)}", classes="family-info"),
+            Vertical(Horizontal(Label("preset", classes="name"),
+                                Select(options, value=NO_PRESET, allow_blank=False, id="field-preset", classes="value",
+                                       compact=True), classes="row"),
+                     Static("", id="preset-note", classes="note"), classes="field"),
+        ]
+        widgets += [self._field(k) for k in self.fields]
+        widgets += [
+            Vertical(Horizontal(Label("device", classes="name"),
+                                Select([(d, d) for d in self.devices], value="auto", allow_blank=False,
+                                       id="field-device", classes="value", compact=True), classes="row"),
+                     Static("where to train: auto takes the GPU when there is one", classes="help"),
+                     classes="field"),
+            Static("", id="form-problems", classes="problem"),
+        ]
+        await self.mount_all(widgets)
+        self.scroll_home(animate=False)
+        if preset:
+            self.query_one("#field-preset", Select).value = preset
+            self.apply_preset(preset)
+        self.check()
+
+    def _field(self, k: Knob) -> Vertical:
+        if k.choices or k.type is bool:
+            choices = k.choices or ("true", "false")
+            widget = Select([(c, c) for c in choices], value=as_text(k.default), allow_blank=False,
+                            id=f"field-{k.name}", classes="value", compact=True)
+        else:
+            widget = Input(as_text(k.default), id=f"field-{k.name}", classes="value",
+                           validators=[KnobValidator(k)], select_on_focus=False, compact=True)
+        # In a narrow terminal only the focused field shows its help (see app.tcss).
+        return Vertical(Horizontal(Label(k.name, classes="name"), widget, classes="row"),
+                        Static(f"{escape(k.help)} [dim]· {escape(k.allowed())} · default {escape(as_text(k.default))}[/dim]",
+                               classes="help"),
+                        Static("", id=f"problem-{k.name}", classes="problem"),
+                        classes="field", id=f"row-{k.name}")
+
+    def set_devices(self, devices: list[str]) -> None:
+        self.devices = tuple(dict.fromkeys(["auto", "cpu", *devices, "cuda"]))
+        for select in self.query("#field-device").results(Select):
+            current = select.value
+            select.set_options([(d, d) for d in self.devices])
+            select.value = current if current in self.devices else "auto"
+
+    # -- values ----------------------------------------------------------------------------
+    def raw(self, name: str) -> str:
+        widget = self.query_one(f"#field-{name}")
+        return str(widget.value)
+
+    def set_raw(self, name: str, value: Any) -> None:
+        self.query_one(f"#field-{name}").value = as_text(value)
+
+    def preset(self) -> Preset | None:
+        chosen = self.raw("preset") if self.spec else NO_PRESET
+        return next((p for p in self.family_presets() if p.name == chosen), None)
+
+    def apply_preset(self, name: str) -> None:
+        chosen = next((p for p in self.family_presets() if p.name == name), None)
+        values = chosen.values if chosen else {}
+        for k in self.fields:
+            if k is SEED:
+                self.set_raw("seed", chosen.seed if chosen and chosen.seed is not None else 0)
+            else:
+                self.set_raw(k.name, values.get(k.name, k.default))
+        note = ""
+        if chosen:
+            note = escape(chosen.description) + (f"\n[i]paper:[/i] {escape(chosen.paper)}" if chosen.paper else "")
+        self.query_one("#preset-note", Static).update(note)
+
+    @on(Select.Changed, "#field-preset")
+    def _preset_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self.apply_preset(str(event.value))
+        self.check()
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _edited(self, event) -> None:
+        event.stop()
+        self.check()
+
+    def check(self) -> list[str]:
+        """Validate every field, mark the bad ones, post FormValidated; returns the problems."""
+        if self.spec is None:
+            return self.problems
+        field_problems: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        for k in self.fields:
+            try:
+                values[k.name] = k.parse(self.raw(k.name))
+            except ValueError as exc:
+                field_problems[k.name] = str(exc)
+        general: list[str] = []
+        if not field_problems:
+            try:
+                build_config(self.spec.config_cls, {n: v for n, v in values.items() if n != "seed"})
+            except ConfigError as exc:
+                for line in exc.problems:
+                    name, sep, why = line.partition(":")
+                    if sep and name in values:
+                        field_problems[name] = why.strip()
+                    else:
+                        general.append(line)
+        for k in self.fields:
+            why = field_problems.get(k.name, "")
+            self.query_one(f"#problem-{k.name}", Static).update(f"✗ {escape(why)}" if why else "")
+            self.query_one(f"#row-{k.name}").set_class(bool(why), "-invalid")
+            self.query_one(f"#problem-{k.name}").set_class(bool(why), "-shown")
+        form_problems = self.query_one("#form-problems", Static)
+        form_problems.update("\n".join(f"✗ {escape(p)}" for p in general))
+        form_problems.set_class(bool(general), "-shown")
+        self.problems = [f"{n}: {why}" for n, why in field_problems.items()] + general
+        self.post_message(FormValidated(list(self.problems)))
+        return self.problems
+
+    def choice(self) -> RunChoice | None:
+        """The validated run the form describes, or None while it has problems."""
+        if self.spec is None or self.check():
+            return None
+        values = {k.name: k.parse(self.raw(k.name)) for k in self.fields if k is not SEED}
+        config: BaseConfig = build_config(self.spec.config_cls, values)
+        seed = SEED.parse(self.raw("seed"))
+        preset = self.preset()
+        base = build_config(self.spec.config_cls, preset.values) if preset else self.spec.config_cls()
+        base_seed = (preset.seed or 0) if preset else 0
+        resolved, defaults = config_to_dict(config), config_to_dict(base)
+        changed = [f"{k}={as_text(v)}" for k, v in resolved.items() if defaults.get(k) != v]
+        if seed != base_seed:
+            changed.append(f"seed={seed}")
+        name = preset.name if preset else self.spec.name
+        label = " ".join([name, *changed])
+        if len(label) > LABEL_MAX:
+            label = label[: LABEL_MAX - 1] + "…"
+        return RunChoice(family=self.spec.name, config=resolved, seed=seed, device=self.raw("device"),
+                         preset=preset.name if preset and not changed else None, label=label)

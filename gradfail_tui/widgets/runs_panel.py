@@ -1,0 +1,122 @@
+"""The runs panel: this session's runs and the records found under the runs directory.
+
+Enter views a run, `y` replays it (its events drawn over time at the chosen speed, nothing
+retrained), space adds it to or takes it out of the overlay of the plots. Below the table, the
+highlighted run's settings, how it ended, and anything wrong with its record.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.markup import escape
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import RowDoesNotExist
+
+from gradfail_tui.messages import CompareToggled, RunOpened
+from gradfail_tui.session import RunEntry
+
+COLUMNS = ("", "run", "status", "steps", "result", "family", "where")
+
+
+def result_text(entry: RunEntry, names: tuple[str, ...] = ()) -> str:
+    latest = entry.state.latest
+    keys = [n for n in names if n in latest] or list(latest)[:2]
+    return "  ".join(f"{k} {latest[k]:.3g}" for k in keys)
+
+
+class RunsTable(DataTable):
+    BINDINGS = [
+        Binding("enter", "open", "View", id="runs-view"),
+        Binding("y", "replay", "Replay", id="runs-replay"),
+        Binding("space", "compare", "Compare", id="runs-compare", key_display="␣"),
+    ]
+
+    def action_open(self) -> None:
+        if key := self.current_key():
+            self.post_message(RunOpened(key))
+
+    def action_replay(self) -> None:
+        if key := self.current_key():
+            self.post_message(RunOpened(key, replay=True))
+
+    def action_compare(self) -> None:
+        if key := self.current_key():
+            self.post_message(CompareToggled(key))
+
+    def current_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except RowDoesNotExist:
+            return None
+
+
+class RunsPanel(Vertical):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Runs"
+        self.headline: dict[str, tuple[str, ...]] = {}  # family -> metric names worth a column
+
+    def compose(self):
+        table = RunsTable(cursor_type="row", zebra_stripes=True, id="runs-table")
+        for column in COLUMNS:
+            table.add_column(column, key=column or "mark")
+        yield table
+        with VerticalScroll(id="run-details-scroll"):
+            yield Static("No runs yet: runs you start appear here, and records found under the runs directory.",
+                         id="run-details")
+
+    @property
+    def table(self) -> RunsTable:
+        return self.query_one(RunsTable)
+
+    def show(self, entries: list[RunEntry], compared: set[str]) -> None:
+        """Show these runs in this order; rows only change where their cells did."""
+        table = self.table
+        keys = [e.key for e in entries]
+        if [row.value for row in table.rows] != keys:
+            current = table.current_key()
+            table.clear()
+            for entry in entries:
+                table.add_row(*self._cells(entry, entry.key in compared), key=entry.key)
+            if current in keys:
+                table.move_cursor(row=keys.index(current), animate=False)
+            return
+        for entry in entries:
+            for column, value in zip(COLUMNS, self._cells(entry, entry.key in compared)):
+                if table.get_cell(entry.key, column or "mark") != value:
+                    table.update_cell(entry.key, column or "mark", value)
+
+    def _cells(self, entry: RunEntry, compared: bool) -> tuple[str, ...]:
+        names = self.headline.get(entry.state.family, ())
+        steps = f"{entry.state.step:,}" + (f"/{entry.state.total_steps:,}" if entry.state.total_steps else "")
+        where = "this session" if entry.origin == "session" else (entry.path.name if entry.path else "")
+        status = entry.status + (" ⚠" if entry.problems else "")
+        return ("◆" if compared else "", entry.label, status, steps, result_text(entry, names),
+                entry.state.family or "?", where)
+
+    def describe(self, entry: RunEntry | None, speed: float) -> None:
+        details = self.query_one("#run-details", Static)
+        if entry is None:
+            return
+        lines = [f"[b]{escape(entry.label)}[/b]  {escape(entry.status)}"
+                 + (f" at step {entry.state.step:,}" if entry.state.step else "")]
+        if entry.state.message:
+            lines.append(escape(entry.state.message))
+        if entry.path:
+            lines.append(f"record: {escape(entry.path.name)}")
+        config = entry.state.config or entry.manifest.get("config") or {}
+        if config:
+            lines.append("config: " + escape(", ".join(f"{k}={v}" for k, v in config.items())))
+        if entry.state.latest:
+            lines.append("last: " + escape(result_text(entry, tuple(entry.state.latest))))
+        if entry.problems:
+            lines.append(f"[$warning b]this record has {len(entry.problems)} problem(s); shown is what could be read:[/]")
+            lines += [f"[$warning]• {escape(p)}[/]" for p in entry.problems[:20]]
+        lines.append(f"[dim]enter view · y replay at {speed:g}x (+/- to change) · space compare[/dim]")
+        details.update("\n".join(lines))
+
+    def highlighted_key(self) -> str | None:
+        return self.table.current_key()

@@ -1,0 +1,64 @@
+"""The status line: the run on screen (step, steps/s, elapsed, ETA, device, status) and the engine."""
+
+from __future__ import annotations
+
+from textual.markup import escape
+from textual.widgets import Static
+
+from engine.state import RunState
+from gradfail_tui.headless import format_duration
+
+STATUS_STYLE = {
+    "running": "$success", "completed": "$success", "paused": "$warning", "stopped": "$warning",
+    "interrupted": "$warning", "starting": "$accent", "waiting": "$accent",
+    "failed": "$error", "diverged": "$error", "cut short": "$warning",
+}
+BAD = ("failed", "diverged")
+
+
+def run_text(state: RunState, note: str = "") -> str:
+    status = state.status
+    colour = STATUS_STYLE.get(status, "$foreground")
+    parts = [f"[b]{escape(state.label)}[/b]", f"[{colour} b]● {escape(status)}[/]"]
+    total = f"/{state.total_steps:,}" if state.total_steps else ""
+    parts.append(f"step {state.step:,}{total}")
+    if state.finished:  # the whole run's rate, once it is over
+        rate = state.step / state.t if state.t > 0 else None
+        parts.append(f"avg {rate:,.0f} steps/s" if rate else "- steps/s")
+    else:
+        rate = state.steps_per_s() if status != "paused" else None
+        parts.append(f"{rate:,.0f} steps/s" if rate else "- steps/s")
+    parts.append(f"elapsed {format_duration(state.t)}")
+    if not state.finished:
+        parts.append(f"ETA {format_duration(state.eta_s())}")
+    if state.device_name:
+        parts.append(escape(state.device_name))
+    if note:
+        parts.append(f"[$accent]{escape(note)}[/]")
+    return "  ".join(parts)
+
+
+class StatusLine(Static):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=True)
+        self._text = ""
+
+    def show(self, state: RunState | None, engine: str, note: str = "") -> None:
+        """Two lines: the run shown (or a hint), then its message or the engine's state."""
+        if state is None:
+            first = "[b]gradfail[/b]  pick a family and a preset or values on [b]Setup[/b], then press [b]s[/b]"
+            second = engine
+        else:
+            first = run_text(state, note)
+            if state.status in BAD or state.error_kind:
+                second = f"[$error b]{escape(state.status)}:[/] [$error]{escape(state.message or state.status)}[/]"
+            elif state.message and state.finished:
+                second = escape(state.message)
+            else:
+                second = engine
+        for status in STATUS_STYLE:
+            self.set_class(state is not None and state.status == status, f"-{status.replace(' ', '-')}")
+        text = f"{first}\n{second}"
+        if text != self._text:  # an unchanged line costs nothing to "update"
+            self._text = text
+            self.update(text)

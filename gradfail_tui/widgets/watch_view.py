@@ -1,0 +1,103 @@
+"""The watch view: one plot per metric panel and one panel per snapshot, for the runs on screen.
+
+Panels come from the families' MetricSpecs (metrics sharing `panel` share a plot) and snapshots
+from the Snapshot events, so any family is drawn without UI code of its own. With several runs
+(the primary one and those added to the comparison) every plot overlays them, with a legend.
+"""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from engine.registry import FamilySpec, MetricSpec
+from gradfail_tui.session import RunEntry
+from gradfail_tui.widgets.metric_plot import Line, MetricPlot
+from gradfail_tui.widgets.snapshot_panel import SnapshotPanel
+
+EMPTY = "Nothing to watch yet: start a run with [b]s[/b], or open one on [b]Runs[/b] (key 3)."
+
+
+def metric_specs(entry: RunEntry, families: dict[str, FamilySpec]) -> list[MetricSpec]:
+    """The run's metrics, as its family declares them; any undeclared one gets a panel of its own."""
+    spec = families.get(entry.state.family)
+    declared = list(spec.metrics) if spec else []
+    known = {m.name for m in declared}
+    return declared + [MetricSpec(name, name, name) for name in entry.state.series if name not in known]
+
+
+def panel_lines(entries: list[RunEntry], families: dict[str, FamilySpec]) -> dict[str, tuple[list[Line], bool]]:
+    """panel -> (its lines, whether it starts on a log axis), in the order the families declare them."""
+    panels: dict[str, tuple[list[Line], bool]] = {}
+    names: list[str] = []  # what the legend calls each run: its label, made unique
+    for entry in entries:
+        name, n = entry.label, 2
+        while name in names:
+            name, n = f"{entry.label} ({n})", n + 1
+        names.append(name)
+        metrics = metric_specs(entry, families)
+        per_panel = {m.panel: sum(1 for n in metrics if n.panel == m.panel) for m in metrics}
+        for m in metrics:
+            lines, log = panels.setdefault(m.panel, ([], False))
+            panels[m.panel] = (lines, log or m.log_scale)
+            if len(entries) == 1:
+                label = m.label
+            else:
+                label = name if per_panel[m.panel] == 1 else f"{name} {m.label}"
+            lines.append(Line(label, entry.state.series.get(m.name, [])))
+    return panels
+
+
+class WatchView(VerticalScroll):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.plots: dict[str, MetricPlot] = {}
+        self.snapshot_panels: dict[str, SnapshotPanel] = {}
+        self._layout: list[str] = []
+        self.add_class("-empty")
+
+    def compose(self):
+        yield Static(EMPTY, id="watch-empty")
+
+    def show(self, entries: list[RunEntry], families: dict[str, FamilySpec]) -> None:
+        """Draw these runs: the first is the primary one (its snapshots are shown)."""
+        panels = panel_lines(entries, families) if entries else {}
+        snapshots = entries[0].state.snapshots if entries else {}
+        layout = [f"plot:{p}" for p in panels] + [f"snapshot:{n}" for n in snapshots]
+        if layout != self._layout:
+            self._rebuild(panels, list(snapshots), layout)
+        for name, (lines, _) in panels.items():
+            plot = self.plots[name]
+            plot.set_lines(lines)
+            plot.replot()
+        for name, snapshot in snapshots.items():
+            self.snapshot_panels[name].show(snapshot)
+
+    def _rebuild(self, panels: dict[str, tuple[list[Line], bool]], snapshot_names: list[str],
+                 layout: list[str]) -> None:
+        keep_log = {name: plot.log_y for name, plot in self.plots.items()}
+        for widget in [*self.plots.values(), *self.snapshot_panels.values()]:
+            widget.remove()
+        # No ids: the widgets being removed may still be in the DOM when the new ones mount.
+        self.plots = {name: MetricPlot(name, keep_log.get(name, log)) for name, (_, log) in panels.items()}
+        self.snapshot_panels = {name: SnapshotPanel(name) for name in snapshot_names}
+        widgets = [*self.plots.values(), *self.snapshot_panels.values()]
+        if widgets:
+            self.mount_all(widgets)
+        self._layout = layout
+        count = len(widgets)
+        self.set_class(count == 0, "-empty")
+        # Textual CSS has no "number of children" selector: the grid's rows are set by class.
+        for n in (1, 2, 3):
+            self.set_class(count and (count + 1) // 2 == n, f"-rows-{n}")
+        self.set_class((count + 1) // 2 > 3, "-rows-many")
+
+    def toggle_log(self, focused: MetricPlot | None) -> bool:
+        """Log scale on the focused plot, or on all of them; returns the new setting."""
+        targets = [focused] if focused is not None else list(self.plots.values())
+        if not targets:
+            return False
+        value = not all(plot.log_y for plot in targets)
+        for plot in targets:
+            plot.log_y = value
+        return value

@@ -1,0 +1,364 @@
+"""The explorer, driven by keys through Textual's Pilot, over a scripted engine (no torch, no clock).
+
+The scripted engine (gradfail_tui/scripted.py) speaks EngineProcess's interface and replays a
+fixed script, so these tests see exactly what a person would see from a real run, fast. The
+real engine process is exercised in test_tui_engine.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, DataTable, Input, Select, Static
+
+from engine.events import Metrics, RunFinished, RunStarted, Snapshot, to_json
+from engine.record import RunRecorder
+from engine.registry import families as registry_families
+from gradfail_tui.app import GradfailApp, build_app
+from gradfail_tui.scripted import Script, ScriptedEngine, demo_families, demo_presets, demo_snapshots
+from gradfail_tui.widgets.metric_plot import MetricPlot
+from gradfail_tui.widgets.snapshot_panel import SnapshotPanel
+
+SIZE = (120, 36)
+
+
+def sync(test):
+    """Run an async test on a fresh event loop (no pytest async plugin is installed)."""
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+    return run
+
+
+class Engines:
+    """An engine factory that keeps every engine it made (the app makes a new one after a death)."""
+
+    def __init__(self, families, *scripts: Script, ready: bool = True):
+        self.families, self.scripts, self.ready = families, list(scripts) or [Script()], ready
+        self.made: list[ScriptedEngine] = []
+
+    def __call__(self) -> ScriptedEngine:
+        script = self.scripts[min(len(self.made), len(self.scripts) - 1)]
+        engine = ScriptedEngine(self.families, script, ready=self.ready)
+        self.made.append(engine)
+        return engine
+
+    @property
+    def last(self) -> ScriptedEngine:
+        return self.made[-1]
+
+
+def make_app(tmp_path: Path, *scripts: Script, families=None, presets=None, **kwargs) -> tuple[GradfailApp, Engines]:
+    families = families or demo_families()
+    engines = Engines(families, *scripts, ready=kwargs.pop("ready", True))
+    app = build_app(engines, families=families, presets=demo_presets() if presets is None else presets,
+                    runs_dir=tmp_path / "runs", screenshot_dir=tmp_path / "shots", plot_budget=1.0, **kwargs)
+    return app, engines
+
+
+async def wait_until(pilot, predicate, what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def status_text(app: GradfailApp) -> str:
+    return str(app.query_one("#status", Static).render())
+
+
+def problem_text(app: GradfailApp, name: str) -> str:
+    return str(app.query_one(f"#problem-{name}", Static).render())
+
+
+def plots(app: GradfailApp) -> dict[str, MetricPlot]:
+    return {plot.panel: plot for plot in app.query(MetricPlot)}
+
+
+async def type_into(pilot, field: Input, text: str) -> None:
+    field.focus()
+    field.value = ""
+    await pilot.press(*text)
+    await pilot.pause()
+
+
+def read_manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run.json").read_text())
+
+
+@sync
+async def test_pick_a_family_and_an_invalid_value_is_marked_at_the_field(tmp_path):
+    families = {**demo_families(), "parity": registry_families()["parity"]}
+    app, _ = make_app(tmp_path, families=families)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.form.spec is not None, "the first family's form")
+        assert app.form.spec.name == "demo"
+        family_list = app.query_one("#families")
+        family_list.focus()
+        family_list.highlighted = 2  # demo, sweep, parity
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.form.spec.name == "parity", "the parity form")
+        assert app.query_one("#field-d", Input).value == "30"  # the default, from the config class
+
+        await type_into(pilot, app.query_one("#field-d", Input), "0")
+        assert "got 0, expected an integer >= 1" in problem_text(app, "d")
+        assert app.query_one("#start", Button).disabled
+        await pilot.press("escape", "s")  # disabled, as the footer shows
+        await pilot.pause()
+        assert app.entries == []
+        assert "d: got 0, expected an integer >= 1" in str(app.query_one("#start-problems", Static).render())
+
+        await type_into(pilot, app.query_one("#field-d", Input), "5")
+        assert problem_text(app, "d") == ""
+        assert not app.query_one("#start", Button).disabled
+
+
+@sync
+async def test_a_cross_field_problem_is_shown_at_the_field_it_names(tmp_path):
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.form.spec is not None, "the form")
+        app.query_one("#field-optimizer", Select).value = "adam"
+        await type_into(pilot, app.query_one("#field-lr", Input), "0.5")
+        assert "expected <= 0.01 with optimizer = adam" in problem_text(app, "lr")
+        assert app.query_one("#start", Button).disabled
+        # A preset fills the form with its values (and its seed) and the problem goes away.
+        app.query_one("#field-preset", Select).value = "demo-adam"
+        await wait_until(pilot, lambda: app.query_one("#field-lr", Input).value == "0.001", "the preset's lr")
+        await pilot.pause()
+        assert problem_text(app, "lr") == "" and not app.query_one("#start", Button).disabled
+
+
+@sync
+async def test_start_a_run_and_the_plots_receive_points(tmp_path):
+    app, engines = make_app(tmp_path, Script(end="complete", snapshots=demo_snapshots()))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.engine_ready, "the engine")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.entries and app.entries[0].state.status == "completed", "the run's end")
+        app.draw_plots()
+        await pilot.pause()
+        shown = plots(app)
+        assert set(shown) == {"accuracy", "loss"}  # metrics grouped by MetricSpec.panel
+        assert shown["accuracy"].point_count == 41 and shown["loss"].point_count == 82
+        assert shown["loss"].log_y  # MetricSpec.log_scale
+        assert {p.snapshot_name: p.kind for p in app.query(SnapshotPanel)} == {
+            "curve": "lines", "digits": "images", "per_k": "table"}
+        assert "completed" in status_text(app) and "step 400/400" in status_text(app)
+        assert app.tabs.active == "watch"
+        # The run is recorded as it went, in a new directory under the runs directory.
+        entry = app.entries[0]
+        assert entry.path.parent == tmp_path / "runs"
+        assert read_manifest(entry.path)["status"] == "completed"
+        assert engines.last.sent[0]["cmd"] == "start" and engines.last.sent[0]["config"]["width"] == 8
+
+
+@sync
+async def test_pause_resume_and_stop_from_the_keyboard(tmp_path):
+    app, engines = make_app(tmp_path, Script(end="hold", hold_at=100))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.engine_ready, "the engine")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.active and app.active.state.step == 100, "the first steps")
+        entry = app.active
+        await pilot.press("p")
+        await wait_until(pilot, lambda: entry.state.status == "paused", "the pause")
+        assert "paused" in status_text(app)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: entry.state.status == "running" and entry.state.step > 100, "the resume")
+        await pilot.press("x")
+        await wait_until(pilot, lambda: entry.state.status == "stopped", "the stop")
+        assert [c["cmd"] for c in engines.last.sent] == ["start", "pause", "resume", "stop"]
+        assert read_manifest(entry.path)["status"] == "stopped"
+        # Restart runs the same settings again, as a new run.
+        await pilot.press("r")
+        await wait_until(pilot, lambda: len(app.entries) == 2 and app.active is not None, "the restarted run")
+        assert app.entries[0].state.config == entry.state.config and app.entries[0].key != entry.key
+
+
+def write_record(base: Path, name: str, steps: int = 300, finished: str | None = "completed") -> Path:
+    path = base / name
+    path.mkdir(parents=True)
+    recorder = RunRecorder(path, {"run_id": name, "family": "demo", "preset": None, "config": {}, "seed": 0,
+                                  "device": "cpu"})
+    recorder.append(RunStarted(run_id=name, t=0.1, family="demo", config={"width": 8, "steps": steps}, seed=0,
+                               device="cpu", device_name="cpu (1 thread)", total_steps=steps))
+    for step in range(0, steps + 1, 20):
+        recorder.append(Metrics(run_id=name, t=0.1 + step / 100, step=step,
+                                values={"test_acc": 0.5 + step / (2 * steps), "train_loss": 1 - step / (2 * steps)}))
+    recorder.append(Snapshot(run_id=name, t=0.1 + steps / 100, step=steps, name="per_k", kind="table",
+                             data={"title": "t", "columns": ["k", "v"], "rows": [[1, 0.5]]}))
+    if finished:
+        recorder.append(RunFinished(run_id=name, t=0.2 + steps / 100, step=steps, status=finished))
+        recorder.finish(finished, "", steps)
+    return path
+
+
+@sync
+async def test_open_a_recorded_run_view_it_and_replay_it(tmp_path):
+    good = write_record(tmp_path / "runs", "20260101-000000-demo")
+    broken = tmp_path / "runs" / "20260101-000001-broken"
+    broken.mkdir()
+    lines = (good / "events.jsonl").read_text().splitlines()
+    (broken / "events.jsonl").write_text("\n".join(lines[:5]) + "\n{not json\n" + lines[5][:20] + "\n")
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        table = app.query_one("#runs-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2, "the recorded runs")
+        by_key = {e.path.name: e for e in app.entries}
+        # The damaged record is listed with what could be read, and says what is wrong with it.
+        assert by_key["20260101-000001-broken"].problems
+        table.move_cursor(row=table.get_row_index(str(broken)))
+        await pilot.pause()
+        details = str(app.query_one("#run-details", Static).render())
+        assert "problem" in details and "run.json: missing" in details and "skipped" in details
+        await pilot.press("enter")  # viewing a broken record works too
+        await wait_until(pilot, lambda: app.primary == str(broken), "the broken run on screen")
+
+        await pilot.press("3")
+        table.move_cursor(row=table.get_row_index(str(good)))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.tabs.active == "watch" and app.primary == str(good), "the view")
+        app.draw_plots()
+        await pilot.pause()
+        assert plots(app)["accuracy"].point_count == 16
+        assert "completed" in status_text(app)
+
+        await pilot.press("3")
+        await pilot.press("y")  # replay at 10x: 3 s of run in 0.3 s
+        await wait_until(pilot, lambda: app.replay is not None, "the replay")
+        replay = app.replay
+        assert "replay 10x" in status_text(app)
+        assert replay.position < len(replay.events)  # it starts from the beginning ...
+        await wait_until(pilot, lambda: app.replay is None, "the replay's end", timeout=5)
+        assert replay.position == len(replay.events)  # ... and draws every event by its time
+        assert good.joinpath("events.jsonl").read_text().splitlines() == lines  # nothing rewritten
+
+
+@sync
+async def test_a_failing_run_and_a_dying_engine_are_reported_and_the_app_goes_on(tmp_path):
+    app, engines = make_app(tmp_path, Script(end="fail", hold_at=100, message="RuntimeError in train_step at step 100"),
+                            Script(end="die", hold_at=60, message="boom"), Script(end="complete"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.engine_ready, "the engine")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.entries and app.entries[0].state.finished, "the failed run")
+        failed = app.entries[0]
+        assert failed.status == "failed"
+        assert "RuntimeError in train_step at step 100" in status_text(app)
+        assert any(n.severity == "error" and "RuntimeError" in n.message for n in app._notifications)
+        assert read_manifest(failed.path)["status"] == "failed"
+
+        # The same engine takes the next run (this one's script kills the engine at step 60).
+        engines.last.script = Script(end="die", hold_at=60, message="boom")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(app.entries) == 2 and app.entries[0].state.finished, "the engine's death")
+        died = app.entries[0]
+        assert died.status == "failed" and died.state.step == 60
+        assert "the engine process exited with code 17: RuntimeError: boom" in status_text(app)
+        assert read_manifest(died.path)["status"] == "failed"
+        # A new engine is started, and the next run works.
+        await wait_until(pilot, lambda: len(engines.made) == 2 and app.engine_ready, "a new engine")
+        engines.last.script = Script(end="complete")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(app.entries) == 3 and app.entries[0].status == "completed", "a good run")
+        assert app.is_running
+
+
+@sync
+async def test_compare_overlays_runs_with_a_legend_and_log_toggles(tmp_path):
+    app, _ = make_app(tmp_path, Script(end="complete"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.engine_ready, "the engine")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.entries and app.entries[0].status == "completed", "run 1")
+        await pilot.press("c")  # keep run 1 on the plots
+        await pilot.press("1")
+        app.query_one("#field-preset", Select).value = "demo-wide"
+        await wait_until(pilot, lambda: app.query_one("#field-width", Input).value == "64", "the preset")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(app.entries) == 2 and app.entries[0].status == "completed", "run 2")
+        app.draw_plots()
+        await pilot.pause()
+        accuracy = plots(app)["accuracy"]
+        assert [line.label for line in accuracy.lines] == ["demo-wide", "demo"]
+        assert accuracy.point_count == 82
+        loss = plots(app)["loss"]
+        assert [line.label for line in loss.lines] == ["demo-wide train loss", "demo-wide test loss",
+                                                       "demo train loss", "demo test loss"]
+        assert loss.log_y and not accuracy.log_y
+        await pilot.press("escape", "l")  # no plot focused: all of them
+        assert accuracy.log_y and loss.log_y
+        accuracy.focus()
+        await pilot.press("l")  # the focused one only
+        assert not accuracy.log_y and loss.log_y
+
+
+@sync
+async def test_a_screenshot_is_saved_where_the_app_says(tmp_path):
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        (svg,) = (tmp_path / "shots").glob("gradfail-*.svg")
+        assert svg.read_text().startswith("<svg")
+        assert any(str(svg.resolve()) in n.message for n in app._notifications)
+
+
+@sync
+async def test_quitting_stops_the_run_and_closes_the_engine(tmp_path):
+    app, engines = make_app(tmp_path, Script(end="hold", hold_at=100))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.engine_ready, "the engine")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.active and app.active.state.step == 100, "the run")
+        entry = app.active
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, "the app to exit")
+    assert not engines.last.alive()
+    assert engines.last.sent[-1] == {"cmd": "stop", "reason": "interrupted"}
+    assert read_manifest(entry.path)["status"] == "interrupted"
+
+
+@sync
+async def test_a_run_started_before_the_engine_is_ready_waits_for_it(tmp_path):
+    app, engines = make_app(tmp_path, Script(end="complete"), ready=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: engines.made, "the engine to be spawned")
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.entries[0].status == "waiting" and "waiting for the engine" in status_text(app)
+        assert "engine: starting" in status_text(app)
+        engines.last.announce()
+        await wait_until(pilot, lambda: app.entries[0].status == "completed", "the run")
+
+
+@sync
+async def test_resize_no_color_and_light_theme(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app, _ = make_app(tmp_path, Script(end="complete", snapshots=demo_snapshots()))
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.no_color
+        await wait_until(pilot, lambda: app.engine_ready, "the engine")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.entries and app.entries[0].status == "completed", "the run")
+        await pilot.press("c", "r")
+        await wait_until(pilot, lambda: len(app.entries) == 2 and app.entries[0].status == "completed", "run 2")
+        app.draw_plots()
+        await pilot.pause()
+        assert plots(app)["accuracy"].plt._figure._active.monitor.marker[0] == ["braille", "dot"]
+        await pilot.press("t")
+        assert not app.current_theme.dark
+        for size in [(80, 24), (60, 20), (200, 60), (120, 36)]:
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            app.draw_plots()
+            await pilot.pause()
+        assert app.screen.has_class("-wide") and len(plots(app)) == 2
