@@ -19,6 +19,7 @@ from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
 from engine.events import EngineReady, Event, RunFinished
 from engine.registry import get_family
 from engine.state import RunState
+from gradfail_tui.terminal_plot import format_value, render_plot
 
 EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1, "diverged": 3, "interrupted": 130}
 STOP_GRACE_S = 10.0  # how long a stopping run may take to say it has stopped
@@ -36,7 +37,7 @@ def exit_code(finished: RunFinished) -> int:
 
 
 def format_metrics(values: dict[str, float], names: tuple[str, ...] | list[str]) -> str:
-    return "  ".join(f"{name} {values[name]:.4g}" for name in names if name in values)
+    return "  ".join(f"{name} {format_value(values[name])}" for name in names if name in values)
 
 
 def format_duration(seconds: float | None) -> str:
@@ -64,7 +65,6 @@ def run_headless(request: RunRequest, run_dir: Path, console: Console) -> int:
         TextColumn("{task.fields[metrics]}"), console=console, refresh_per_second=10, transient=False)
     task = progress.add_task(request.label, total=None, rate="", eta="-", metrics="starting engine")
     wall_start = time.perf_counter()
-    last_plain = 0.0
     try:
         engine.start()
         with progress if console.is_terminal else _NoProgress():
@@ -83,7 +83,6 @@ def run_headless(request: RunRequest, run_dir: Path, console: Console) -> int:
 
 
 def _drive(engine, live, state, progress, task, headline, console) -> RunFinished:
-    ready = False
     last_plain = time.perf_counter()
     while True:
         item = engine.get(timeout=0.2)
@@ -92,7 +91,6 @@ def _drive(engine, live, state, progress, task, headline, console) -> RunFinishe
         if isinstance(item, EngineExited):
             return live.engine_died(item)
         if isinstance(item, EngineReady):
-            ready = True
             if not live.start(engine):
                 continue  # the engine died right away; its EngineExited comes next
             progress.update(task, metrics=f"engine ready (torch {item.torch_version})")
@@ -137,15 +135,16 @@ def _stop(engine: EngineProcess, live: LiveRun, state: RunState) -> RunFinished:
 def _print_summary(console: Console, spec, state: RunState, live: LiveRun, finished: RunFinished,
                    wall: float) -> None:
     colour = {"completed": "green", "stopped": "yellow", "interrupted": "yellow"}.get(finished.status, "red")
+    _print_figure(console, spec, state)
     table = Table(title=f"{state.label}: [{colour}]{finished.status}[/]", title_justify="left")
     table.add_column("metric")
     table.add_column("last", justify="right")
     for name, value in state.latest.items():
         metric = spec.metric(name)
-        table.add_row(metric.label if metric else name, f"{value:.4g}")
-    rate = state.step / wall if wall > 0 else 0
+        table.add_row(metric.label if metric else name, format_value(value))
     table.add_row("steps", f"{state.step:,} / {state.total_steps:,}")
-    table.add_row("wall time", f"{format_duration(wall)} ({rate:,.0f} steps/s overall)")
+    training = f"; training {state.step / state.t:,.0f} steps/s" if state.t > 0 and state.step else ""
+    table.add_row("wall time", f"{format_duration(wall)} (engine start included{training})")
     table.add_row("device", state.device_name or state.device or live.request.device)
     console.print(table)
     if finished.status not in ("completed", "stopped"):
@@ -153,6 +152,17 @@ def _print_summary(console: Console, spec, state: RunState, live: LiveRun, finis
     if live.record_error:
         console.print(f"[red]The run record is incomplete: {live.record_error}[/]")
     console.print(f"run record: {live.run_dir}")
+
+
+def _print_figure(console: Console, spec, state: RunState) -> None:
+    """The family's first panel (accuracy for parity) against the step, when there is a curve to show."""
+    panel = spec.metrics[0].panel
+    metrics = [m for m in spec.metrics if m.panel == panel and len(state.series.get(m.name, [])) >= 2]
+    if not metrics:
+        return
+    width = max(40, min(console.width, 100))
+    console.print(render_plot({m.label: state.series[m.name] for m in metrics}, f"{state.label}: {panel}",
+                              width=width, height=14, log_y=metrics[0].log_scale))
 
 
 class _NoProgress:

@@ -231,14 +231,19 @@ async def test_open_a_recorded_run_view_it_and_replay_it(tmp_path):
         assert plots(app)["accuracy"].point_count == 16
         assert "completed" in status_text(app)
 
-        await pilot.press("3")
-        await pilot.press("y")  # replay at 10x: 3 s of run in 0.3 s
-        await wait_until(pilot, lambda: app.replay is not None, "the replay")
+        await pilot.press("3", "minus", "minus", "minus")  # from 10x down to 1x
+        assert app.replay_speed == 1
+        await pilot.press("y")  # the run took 3.2 s
         replay = app.replay
-        assert "replay 10x" in status_text(app)
-        assert replay.position < len(replay.events)  # it starts from the beginning ...
+        assert replay is not None and replay.speed == 1
+        await pilot.pause(0.3)
+        assert 0 < replay.position < len(replay.events)  # it plays the events by their time ...
+        assert "replay 1x" in status_text(app)
+        await pilot.press("plus", "plus", "plus", "plus", "plus")
+        assert replay.speed == 50
         await wait_until(pilot, lambda: app.replay is None, "the replay's end", timeout=5)
-        assert replay.position == len(replay.events)  # ... and draws every event by its time
+        assert replay.position == len(replay.events)  # ... to the end
+        assert app.entry(str(good)).state.status == "completed"
         assert good.joinpath("events.jsonl").read_text().splitlines() == lines  # nothing rewritten
 
 
@@ -353,7 +358,7 @@ async def test_resize_no_color_and_light_theme(tmp_path, monkeypatch):
         await wait_until(pilot, lambda: len(app.entries) == 2 and app.entries[0].status == "completed", "run 2")
         app.draw_plots()
         await pilot.pause()
-        assert plots(app)["accuracy"].plt._figure._active.monitor.marker[0] == ["braille", "dot"]
+        assert plots(app)["accuracy"].markers == ["braille", "dot"]  # runs told apart without colour
         await pilot.press("t")
         assert not app.current_theme.dark
         for size in [(80, 24), (60, 20), (200, 60), (120, 36)]:

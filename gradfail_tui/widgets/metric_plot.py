@@ -33,6 +33,7 @@ class MetricPlot(CachedPlot):
         super().__init__(id=id, classes="panel metric-plot")
         self.panel = panel
         self.lines: list[Line] = []
+        self.markers: list[str] = []  # the marker of each line drawn last
         self.set_reactive(MetricPlot.log_y, log_y)
         self.border_title = panel
 
@@ -51,12 +52,14 @@ class MetricPlot(CachedPlot):
         plt.clear_figure()
         most = max(16, 2 * (self.size.width or 60))  # braille: two dots a column
         drawn = 0
+        self.markers = []
         for index, line in enumerate(self.lines):
             points = [(s, v) for s, v in line.points if math.isfinite(v) and (v > 0 or not self.log_y)]
             points = thin(points, most)
             if not points:
                 continue
-            plt.plot([s for s, _ in points], [v for _, v in points], label=line.label, marker=self.marker(index))
+            self.markers.append(self.marker(index))
+            plt.plot([s for s, _ in points], [v for _, v in points], label=line.label, marker=self.markers[-1])
             drawn += 1
         if self.log_y and drawn:
             plt.yscale("log")

@@ -1,10 +1,12 @@
 """PWL curves: the torch side. See the package docstring for the experiment (Sec. 4, Fig. 6).
 
-One trainer class runs all four learners; each learner is a small nn.Module (chosen from
-`LEARNERS` by the config's `trainer`) that holds its training inputs on the device and knows its
-loss, its prediction of the curve and what it reports about itself (filter, distance to W^-1,
-condition numbers). Losses are the original's: the linear learner's is the mean over the batch
-of the summed squared error over the n outputs; the others' the mean over every entry.
+One trainer class runs all four learners. Each learner is a small nn.Module, chosen from
+`LEARNERS` by the config's `trainer`, with one interface: `inputs(f)` turns float64 curves into
+what its loss reads (the curves, or the convolution's rows, whitened or not, built once per set),
+`loss(inputs, p)`, `decode(f, w)` (the curve it gives back), `report()` (filter or distance to
+W^-1), `cond()` and `table_rows()` (the conditioning diagnostic). Losses are the original's: the
+linear learner's is the mean over the batch of the summed squared error over the n outputs; the
+others' the mean over every entry.
 """
 
 from __future__ import annotations
@@ -37,15 +39,18 @@ class LinearLearner(nn.Module):
                  init: torch.Generator):
         super().__init__()
         self.u = nn.Parameter(torch.zeros(sets.n, sets.n, device=device, dtype=dtype))
-        self.w_inv = sets.w_inv.to(device, torch.float64)
+        self.w_inv = sets.w_inv.to(device)
         self.projector = taught_projector(sets).to(device)
         self.conditioning = conditioning.linear_problem(sets.w, sets.train_f)
 
-    def predict(self, f: torch.Tensor) -> torch.Tensor:
-        return f @ self.u
+    def inputs(self, f: torch.Tensor) -> torch.Tensor:
+        return f.to(self.u.dtype)
 
     def loss(self, f: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        return (self.predict(f) - p).square().sum(dim=1).mean()
+        return (f @ self.u - p).square().sum(dim=1).mean()
+
+    def decode(self, f: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return f @ self.u @ w
 
     def report(self) -> dict[str, float]:
         error = self.u.detach().double() - self.w_inv
@@ -83,18 +88,15 @@ class ConvLearner(nn.Module):
     def raw_filter(self) -> torch.Tensor:
         return self.whitener @ self.w
 
-    def rows(self, f: torch.Tensor) -> torch.Tensor:
-        """The inputs the filter sees: raw rows, or rows whitened in float64 then cast."""
+    def inputs(self, f: torch.Tensor) -> torch.Tensor:
+        """The rows the filter sees, whitened (or not) in float64, then cast."""
         return (filter_rows(f.double()) @ self.whitener64).to(self.w.dtype)
 
-    def predict(self, f: torch.Tensor) -> torch.Tensor:
-        return F.pad(filter_rows(f) @ self.raw_filter(), (TAPS - 1, 0))
-
-    def loss_on_rows(self, rows: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    def loss(self, rows: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(F.pad(rows @ self.w, (TAPS - 1, 0)), p)
 
-    def loss(self, f: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        return self.loss_on_rows(self.rows(f), p)
+    def decode(self, f: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return F.pad(filter_rows(f) @ self.raw_filter(), (TAPS - 1, 0)) @ w
 
     def report(self) -> dict[str, float]:
         values = self.raw_filter().detach().double().cpu()
@@ -129,11 +131,14 @@ class AutoEncoderLearner(nn.Module):
         data_cond, _ = conditioning.span_condition(conditioning.correlation(sets.train_f))
         self.conditioning = {"cond_data": data_cond}
 
-    def reconstruct(self, f: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(f))
+    def inputs(self, f: torch.Tensor) -> torch.Tensor:
+        return f.to(self.decoder[0].weight.dtype)
 
     def loss(self, f: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(self.reconstruct(f), f)
+        return F.mse_loss(self.decoder(self.encoder(f)), f)  # p is not used: it reconstructs f
+
+    def decode(self, f: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(f))
 
     def report(self) -> dict[str, float]:
         return {}
@@ -157,46 +162,36 @@ LEARNERS = {
 class PWLTrainer(Trainer):
     def __init__(self, config: PWLConfig, device: torch.device, seed: int):
         super().__init__(config, device, seed)
-        self.dtype = getattr(torch, config.dtype)
+        dtype = getattr(torch, config.dtype)
         # Two generators for the two fixed sets, so val_size does not change the training curves.
         sets = make_curve_sets(config.curves, config.n, config.pieces, config.train_size, config.val_size,
                                generator(seed, "data"), generator(seed, "eval"))
-        self.model = LEARNERS[config.trainer](config, sets, device, self.dtype, generator(seed, "init"))
+        self.model = LEARNERS[config.trainer](config, sets, device, dtype, generator(seed, "init"))
         self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr)
         self.batch_gen = generator(seed, "batch", device)
-        self.w = sets.w.to(device, self.dtype)
-        self.train_f = sets.train_f.to(device, self.dtype)
-        self.train_p = sets.train_p.to(device, self.dtype)
-        self.val_f = sets.val_f.to(device, self.dtype)
-        self.val_p = sets.val_p.to(device, self.dtype)
-        # The convolutions' inputs are the same every step: build (and whiten) them once.
-        self.train_rows = (self.model.rows(sets.train_f.to(device)) if isinstance(self.model, ConvLearner)
-                           else None)
+        self.w = sets.w.to(device, dtype)
+        # Every step reads the same inputs: build them once (for the convolutions, rows and whitening).
+        self.train_inputs = self.model.inputs(sets.train_f.to(device))
+        self.train_p = sets.train_p.to(device, dtype)
+        self.val_inputs = self.model.inputs(sets.val_f.to(device))
+        self.val_f = sets.val_f.to(device, dtype)
+        self.val_p = sets.val_p.to(device, dtype)
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         # Minibatches drawn from the training set with replacement, as in the original.
         idx = torch.randint(self.config.train_size, (self.config.batch,), generator=self.batch_gen,
                             device=self.device)
-        p = self.train_p.index_select(0, idx)
-        if self.train_rows is not None:
-            loss = self.model.loss_on_rows(self.train_rows.index_select(0, idx), p)
-        else:
-            loss = self.model.loss(self.train_f.index_select(0, idx), p)
+        loss = self.model.loss(self.train_inputs.index_select(0, idx), self.train_p.index_select(0, idx))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         return {"train_loss": loss.detach()}
 
-    def decoded(self, f: torch.Tensor) -> torch.Tensor:
-        """The curve the learner gives back: p W for the encoders, the reconstruction for the autoencoder."""
-        if isinstance(self.model, AutoEncoderLearner):
-            return self.model.reconstruct(f)
-        return self.model.predict(f) @ self.w
-
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:
-        values = {"val_loss": self.model.loss(self.val_f, self.val_p).item(),
-                  "curve_rmse": (self.decoded(self.val_f) - self.val_f).square().mean().sqrt().item(),
+        decoded = self.model.decode(self.val_f, self.w)
+        values = {"val_loss": self.model.loss(self.val_inputs, self.val_p).item(),
+                  "curve_rmse": (decoded - self.val_f).square().mean().sqrt().item(),
                   **self.model.report()}
         cond = self.model.cond()
         if cond is not None:
@@ -209,6 +204,8 @@ class PWLTrainer(Trainer):
             "title": f"{self.config.trainer}: conditioning at step {step}",
             "columns": ["quantity", "value", "ideal"], "rows": self.model.table_rows()})]
         every = self.config.curves_every
+        # Snapshots are taken at evaluations: send the curves at the first one at or after each
+        # multiple of curves_every (and at the start and the end).
         if step in (0, self.config.steps) or not every or step % every < self.config.eval_every:
             snaps.append(self.curves_snapshot(step))
         return snaps
@@ -217,7 +214,7 @@ class PWLTrainer(Trainer):
         """A few validation curves, original vs decoded, as in Fig. 6."""
         k = self.config.shown_curves
         original = self.val_f[:k].double().cpu()
-        decoded = self.decoded(self.val_f[:k]).double().cpu()
+        decoded = self.model.decode(self.val_f[:k], self.w).double().cpu()
         x = list(range(self.config.n))
         series = []
         for i in range(k):

@@ -1,0 +1,36 @@
+"""Plots printed into the terminal (not inside the TUI): the figure at the end of `gradfail run`."""
+
+from __future__ import annotations
+
+import math
+
+import plotext
+from rich.text import Text
+
+
+def render_plot(series: dict[str, list[tuple[float, float]]], title: str, x_label: str = "step",
+                width: int = 80, height: int = 14, log_y: bool = False) -> Text:
+    """Lines of (x, y) points, one per label, with a legend; returned as Rich text."""
+    plt = plotext  # plotext keeps one global figure; clear it first and build it to a string
+    plt.clear_figure()
+    plt.plot_size(width, height)
+    plt.theme("clear")
+    for label, points in series.items():
+        points = [(x, y) for x, y in points if math.isfinite(y) and (y > 0 or not log_y)]
+        if points:
+            xs, ys = zip(*points)
+            plt.plot(list(xs), list(ys), label=label, marker="braille")
+    if log_y:
+        plt.yscale("log")
+    plt.title(title)
+    plt.xlabel(x_label)
+    return Text.from_ansi(plt.build())
+
+
+def format_value(value: float) -> str:
+    """Numbers for tables and status lines: 0.5132, 1.000, 3.2e-07."""
+    if value == 0 or (1e-3 <= abs(value) < 1e5):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.2e}"
