@@ -3,7 +3,7 @@
 Protocol (one JSON object a line):
 - stdin, from the parent: {"cmd": "start", "run_id", "family", "config", "seed", "device", "preset"},
   {"cmd": "pause"}, {"cmd": "resume"}, {"cmd": "stop", "reason": "stopped"|"interrupted"},
-  {"cmd": "quit"}. End of input means the parent is gone: stop and exit.
+  {"cmd": "warmup"} (import what the first run would, while the user is still choosing), {"cmd": "quit"}. End of input means the parent is gone: stop and exit.
 - stdout, to the parent: events (engine/events.py), beginning with one EngineReady.
 Everything else the process prints (warnings, stray prints) goes to stderr, which the parent
 keeps for its error messages, so the event channel stays clean.
@@ -52,9 +52,6 @@ def main() -> int:
     from engine.events import EngineReady
     from engine.loop import Control
 
-    # The first optimizer built in a process imports much of torch (about 2 s here): pay that now,
-    # while the user is still choosing a run, not when the run starts.
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     emit(EngineReady(run_id="", t=0.0, torch_version=torch.__version__,
                      cuda=torch.cuda.is_available(), devices=devices))
@@ -88,6 +85,10 @@ def main() -> int:
         cmd = commands.get()
         if cmd.get("cmd") == "quit":
             return 0
+        if cmd.get("cmd") == "warmup":
+            # The first optimizer built in a process imports much of torch (about 2 s here). The TUI
+            # asks for this while the user is still choosing a run; `gradfail run` does not wait for it.
+            torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
         if cmd.get("cmd") == "start":
             state["control"] = Control()
             emit(run_one(cmd, emit, state["control"], versions))

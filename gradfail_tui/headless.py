@@ -101,6 +101,8 @@ def _drive(engine, live, state, progress, task, headline, console) -> RunFinishe
         state.apply(item)
         if isinstance(item, RunFinished):
             return item
+        if live.record_error:  # never train on without recording
+            return _stop(engine, live, state, "failed", f"stopped: {live.record_error}")
         progress.update(task, total=state.total_steps or None, completed=state.step,
                         rate=f"{state.steps_per_s():,.0f} steps/s" if state.steps_per_s() else "",
                         eta=format_duration(state.eta_s()), metrics=format_metrics(state.latest, headline))
@@ -109,9 +111,10 @@ def _drive(engine, live, state, progress, task, headline, console) -> RunFinishe
             console.print(f"step {state.step}/{state.total_steps}  {format_metrics(state.latest, headline)}")
 
 
-def _stop(engine: EngineProcess, live: LiveRun, state: RunState) -> RunFinished:
-    """Ask the engine to stop the run, keep recording until it says so, then close the record."""
-    engine.send("stop", reason="interrupted")
+def _stop(engine: EngineProcess, live: LiveRun, state: RunState, status: str = "interrupted",
+          message: str = "") -> RunFinished:
+    """Ask the engine to stop the run, keep recording until it has, then close the record with `status`."""
+    engine.send("stop", reason="interrupted" if status == "interrupted" else "stopped")
     deadline = time.perf_counter() + STOP_GRACE_S
     try:
         while time.perf_counter() < deadline:
@@ -119,14 +122,15 @@ def _stop(engine: EngineProcess, live: LiveRun, state: RunState) -> RunFinished:
             if isinstance(item, EngineExited):
                 break
             if isinstance(item, Event) and item.run_id == live.request.run_id:
+                if isinstance(item, RunFinished):
+                    state.step = item.step
+                    break
                 live.handle(item)
                 state.apply(item)
-                if isinstance(item, RunFinished):
-                    return item
     except (KeyboardInterrupt, Interrupted):
         pass  # a second Ctrl-C: stop waiting
-    finished = RunFinished(run_id=live.request.run_id, t=state.t, step=state.step, status="interrupted",
-                           message=f"interrupted at step {state.step}")
+    finished = RunFinished(run_id=live.request.run_id, t=state.t, step=state.step, status=status,
+                           message=message or f"{status} at step {state.step}")
     live.handle(finished)
     state.apply(finished)
     return finished

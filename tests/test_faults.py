@@ -96,3 +96,31 @@ def test_signals_end_the_run_interrupted_with_its_events_and_no_orphan(tmp_path,
     assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "interrupted"
     assert sum(e["type"] == "metrics" for e in events) >= 2
     assert workers and not any(pid_alive(w) for w in workers)
+
+
+def test_an_unusable_run_directory_is_named_before_anything_starts(tmp_path):
+    (tmp_path / "afile").write_text("not a directory")
+    result = gradfail("run", "--preset", "parity5", "--out", "afile/run", cwd=tmp_path)
+    assert result.returncode == 2 and "cannot create run directory afile/run" in " ".join(result.stderr.split())
+
+
+def test_a_full_disk_stops_the_run_instead_of_training_unrecorded(tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    def small_files():  # writes past 40 kB fail with EFBIG, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradfail_tui.cli", "run", "--family", "faulty", "--set", "steps=100000",
+         "--set", "step_sleep=0.0005", "--out", "r"], cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
+        timeout=120, preexec_fn=small_files)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "cannot append to r/events.jsonl" in text and "Traceback" not in proc.stdout + proc.stderr
+    manifest = read_manifest(tmp_path / "r")
+    assert manifest["status"] == "failed" and manifest["steps_done"] < 100_000
+    assert "cannot append" in manifest["message"]

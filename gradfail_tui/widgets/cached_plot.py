@@ -1,9 +1,12 @@
 """A PlotextPlot that builds its figure only when its data, size or theme changed.
 
-textual-plotext builds the whole figure on every render; Textual renders a widget again for
-reasons that have nothing to do with its data (a neighbour's layout, a tab switch), and a figure
-is 10-30 ms of pure Python. Subclasses own `self.plt`, keep plain lists and implement `replot()`
-(clear, plot, `self.changed()`), textual-plotext's own pattern.
+textual-plotext builds the whole figure on every render, and Textual renders a widget again for
+reasons that have nothing to do with its data (a neighbour's layout, a tab switch); a figure is
+10-30 ms of pure Python. Here `replot()` only says the data changed; the figure is drawn at the
+next render that needs it: `draw()` (clear, plot: textual-plotext's own pattern, on `self.plt`,
+never the global plotext module) and then the build. Drawing again from the data every time
+matters for more than speed: plotext turns the y values of a log axis to logs in place when it
+builds, so building one figure twice takes the log of a log.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ class CachedPlot(PlotextPlot):
         self._cache_key: tuple | None = None
         self._cache: Text | None = None
 
-    def changed(self) -> None:
-        """The figure's content changed: build it again on the next render."""
+    def replot(self) -> None:
+        """The data changed: draw the figure again at the next render."""
         self._version += 1
         self.refresh()
 
-    def replot(self) -> None:
+    def draw(self) -> None:
+        """Clear `self.plt` and plot the data on it (subclasses)."""
         raise NotImplementedError
 
     def marker(self, index: int) -> str:
@@ -42,6 +46,7 @@ class CachedPlot(PlotextPlot):
         key = (self._version, self.size.width, self.size.height, self.app.theme, self.theme)
         if key != self._cache_key or self._cache is None:
             started = time.perf_counter()
+            self.draw()
             self._cache = super().render()
             self._cache_key = key
             pacer = getattr(self.app, "pacer", None)

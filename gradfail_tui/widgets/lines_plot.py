@@ -17,7 +17,7 @@ class LinesPlot(CachedPlot):
         self.data = data
         self.replot()
 
-    def replot(self) -> None:
+    def draw(self) -> None:
         plt = self.plt
         plt.clear_figure()
         for index, series in enumerate(self.data.get("series") or []):
@@ -30,7 +30,6 @@ class LinesPlot(CachedPlot):
             plt.xlabel(str(self.data["x_label"]))
         if self.data.get("y_label"):
             plt.ylabel(str(self.data["y_label"]))
-        self.changed()
 
 
 def _finite(value: Any) -> bool:

@@ -35,7 +35,7 @@ class MetricPlot(CachedPlot):
         self.lines: list[Line] = []
         self.markers: list[str] = []  # the marker of each line drawn last
         self.set_reactive(MetricPlot.log_y, log_y)
-        self.border_title = panel
+        self.border_title = panel + (" (log)" if log_y else "")
 
     def set_lines(self, lines: list[Line]) -> None:
         self.lines = lines
@@ -44,10 +44,11 @@ class MetricPlot(CachedPlot):
     def point_count(self) -> int:
         return sum(len(line.points) for line in self.lines)
 
-    def watch_log_y(self) -> None:
+    def watch_log_y(self, log_y: bool) -> None:
+        self.border_title = self.panel + (" (log)" if log_y else "")
         self.replot()
 
-    def replot(self) -> None:
+    def draw(self) -> None:
         plt = self.plt
         plt.clear_figure()
         most = max(16, 2 * (self.size.width or 60))  # braille: two dots a column
@@ -64,7 +65,5 @@ class MetricPlot(CachedPlot):
         if self.log_y and drawn:
             plt.yscale("log")
         plt.xlabel("step")
-        self.border_title = self.panel + (" (log)" if self.log_y else "")
         if not drawn:
             plt.title("waiting for points")
-        self.changed()
