@@ -146,6 +146,18 @@ class RunRequest:
                 "device": self.device, "preset": self.preset}
 
 
+def start_command(requests: list[RunRequest]) -> dict[str, Any]:
+    """The engine's "start" command for one run, or for several seeds of one config trained together."""
+    if len(requests) == 1:
+        return requests[0].command()
+    first = requests[0]
+    if any((r.family, r.config, r.device, r.preset) != (first.family, first.config, first.device, first.preset)
+           for r in requests):
+        raise ValueError("runs trained together must share family, config, device and preset")
+    return {"run_ids": [r.run_id for r in requests], "seeds": [r.seed for r in requests], "family": first.family,
+            "config": first.config, "device": first.device, "preset": first.preset}
+
+
 class LiveRun:
     """A run in progress, seen from the parent: its events go to the record as they arrive."""
 

@@ -62,61 +62,87 @@ class StepFailed(Exception):
 
 def run_loop(trainer: Trainer, config: BaseConfig, run_id: str, emit: Callable[[Event], None],
              control: Control, started: float) -> RunFinished:
-    """Train for config.steps; returns the RunFinished event saying how the run ended."""
+    """Train one run for config.steps; returns the RunFinished event saying how it ended."""
+    return run_lanes(trainer, config, [run_id], emit, control, started)[0]
+
+
+def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Callable[[Event], None],
+              control: Control, started: float) -> list[RunFinished]:
+    """Train for config.steps; returns one RunFinished per run, saying how it ended.
+
+    A trainer with `lanes` > 1 trains several independent runs (seeds) at once: its step scalars
+    have one value per lane, its evaluations a list per metric, and each lane is reported as the
+    run `run_ids[lane]`. A lane that diverges ends alone; the others go on.
+    """
     total = config.steps
+    lanes = getattr(trainer, "lanes", 1)
+    assert len(run_ids) == lanes, "one run id per lane"
     clock = lambda: time.perf_counter() - started  # noqa: E731 - seconds since the run began
+    ended: dict[int, RunFinished] = {}  # lane -> how it ended, for lanes that ended early
+    live = lambda: [lane for lane in range(lanes) if lane not in ended]  # noqa: E731
+
+    def per_lane(value, lane: int):
+        return value[lane] if isinstance(value, (list, tuple)) else value
 
     def evaluate(step: int) -> None:
         values = _call(trainer.evaluate, "evaluate", step)
         if values:
-            emit(Metrics(run_id=run_id, t=clock(), step=step, values=values))
+            for lane in live():
+                emit(Metrics(run_id=run_ids[lane], t=clock(), step=step,
+                             values={k: per_lane(v, lane) for k, v in values.items()}))
         for snap in _call(trainer.snapshots, "snapshots", step):
-            emit(Snapshot(run_id=run_id, t=clock(), step=step, name=snap.name, kind=snap.kind, data=snap.data))
+            emit(Snapshot(run_id=run_ids[0], t=clock(), step=step, name=snap.name, kind=snap.kind, data=snap.data))
 
     evaluate(0)
     window: list[dict[str, torch.Tensor]] = []  # step scalars not yet read
-    sums: dict[str, float] = {}
+    sums: dict[str, torch.Tensor] = {}  # per lane
     count = 0
     last_emit = clock()
     step = 0
 
-    def drain(upto: int) -> int | None:
-        """Read the pending step scalars; returns the first step with a non-finite value, if any."""
+    def drain(upto: int) -> None:
+        """Read the pending step scalars; a lane with a non-finite value ends `diverged` at its first one."""
         nonlocal count
         if not window:
-            return None
+            return
         first = upto - len(window) + 1
         for key in window[0]:
-            values = torch.stack([w[key] for w in window]).float().cpu()
-            bad = (~torch.isfinite(values)).nonzero()
-            if bad.numel():
-                return first + int(bad[0])
-            sums[key] = sums.get(key, 0.0) + float(values.sum())
+            values = torch.stack([w[key] for w in window]).float().cpu().reshape(len(window), lanes)
+            finite = torch.isfinite(values)
+            for lane in live():
+                if not finite[:, lane].all():
+                    bad = first + int((~finite[:, lane]).nonzero()[0])
+                    ended[lane] = RunFinished(
+                        run_id=run_ids[lane], t=clock(), step=bad, status="diverged", error_kind="nan",
+                        message=f"the training {key.replace('_', ' ')} became NaN or infinite at step {bad}")
+                    emit(ended[lane])
+            sums[key] = sums.get(key, torch.zeros(lanes, dtype=torch.float64)) + values.double().sum(0)
         count += len(window)
         window.clear()
-        return None
 
     def flush_metrics() -> None:
         nonlocal count, last_emit
         if count:
-            emit(Metrics(run_id=run_id, t=clock(), step=step, values={k: v / count for k, v in sums.items()}))
+            for lane in live():
+                emit(Metrics(run_id=run_ids[lane], t=clock(), step=step,
+                             values={k: float(v[lane]) / count for k, v in sums.items()}))
         sums.clear()
         count = 0
         last_emit = clock()
 
-    def finished(status: str, message: str = "", error_kind: str = "") -> RunFinished:
-        return RunFinished(run_id=run_id, t=clock(), step=step, status=status, message=message,
-                           error_kind=error_kind)
+    def finish_all(status: str, message: str = "") -> list[RunFinished]:
+        for lane in live():
+            ended[lane] = RunFinished(run_id=run_ids[lane], t=clock(), step=step, status=status, message=message)
+        return [ended[lane] for lane in range(lanes)]
 
     for step in range(1, total + 1):
         window.append(_call(trainer.train_step, "train_step", step))
         due_eval = step % config.eval_every == 0 or step == total
         now = clock()
         if len(window) >= CHECK_EVERY or due_eval or now - last_emit >= 1 / EMIT_HZ or control.pending:
-            bad_step = drain(step)
-            if bad_step is not None:
-                step = bad_step
-                return finished("diverged", f"the training loss became NaN or infinite at step {bad_step}", "nan")
+            drain(step)
+            if not live():
+                return [ended[lane] for lane in range(lanes)]
             if now - last_emit >= 1 / EMIT_HZ or due_eval:
                 flush_metrics()
         if due_eval:
@@ -124,14 +150,17 @@ def run_loop(trainer: Trainer, config: BaseConfig, run_id: str, emit: Callable[[
         if control.pending:
             control.pending = False
             if control.paused:
-                emit(StatusChanged(run_id=run_id, t=clock(), step=step, status="paused"))
+                for lane in live():
+                    emit(StatusChanged(run_id=run_ids[lane], t=clock(), step=step, status="paused"))
                 control.wait_while_paused()
                 if control.stop_reason is None:
-                    emit(StatusChanged(run_id=run_id, t=clock(), step=step, status="running"))
+                    for lane in live():
+                        emit(StatusChanged(run_id=run_ids[lane], t=clock(), step=step, status="running"))
             if control.stop_reason is not None:
+                drain(step)
                 flush_metrics()
-                return finished(control.stop_reason, f"{control.stop_reason} at step {step} of {total}")
-    return finished("completed")
+                return finish_all(control.stop_reason, f"{control.stop_reason} at step {step} of {total}")
+    return finish_all("completed")
 
 
 def _call(fn, phase: str, step: int):

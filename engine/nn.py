@@ -61,7 +61,11 @@ class TF1Adam(torch.optim.Adam):
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, foreach=True)
+        params = list(params)
+        try:  # the fused kernel is ~4x faster on a CPU (torch >= 2.4); foreach where it is missing
+            super().__init__(params, lr=lr, betas=betas, eps=eps, fused=True)
+        except (RuntimeError, ValueError):
+            super().__init__(params, lr=lr, betas=betas, eps=eps, foreach=True)
         for group in self.param_groups:
             group["tf1_eps"] = eps
         self.tf1_step = 0  # TF1 counts steps once for the optimizer (its beta power accumulators)

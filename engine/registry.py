@@ -42,6 +42,9 @@ class FamilySpec:
     # more in synchronisation than it saves, and collapses when the other core is busy (the UI).
     cpu_threads: int | None = None
     headline: tuple[str, ...] = field(default=())  # metric names the CLI's progress line shows
+    # Whether the trainer can train several seeds as lanes of one batched model (`--seeds N`):
+    # its constructor then takes a list of seeds and its step scalars have one value per lane.
+    batched_seeds: bool = False
 
     def metric(self, name: str) -> MetricSpec | None:
         return next((m for m in self.metrics if m.name == name), None)

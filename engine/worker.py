@@ -1,9 +1,11 @@
 """The engine process: `python -m engine.worker`, started by engine.client.EngineProcess.
 
 Protocol (one JSON object a line):
-- stdin, from the parent: {"cmd": "start", "run_id", "family", "config", "seed", "device", "preset"},
+- stdin, from the parent: {"cmd": "start", "run_id", "family", "config", "seed", "device", "preset"}
+  (or "run_ids" and "seeds" lists: several seeds trained together, each recorded as its own run),
   {"cmd": "pause"}, {"cmd": "resume"}, {"cmd": "stop", "reason": "stopped"|"interrupted"},
-  {"cmd": "warmup"} (import what the first run would, while the user is still choosing), {"cmd": "quit"}. End of input means the parent is gone: stop and exit.
+  {"cmd": "warmup"} (import what the first run would, while the user is still choosing),
+  {"cmd": "quit"}. End of input means the parent is gone: stop and exit.
 - stdout, to the parent: events (engine/events.py), beginning with one EngineReady.
 Everything else the process prints (warnings, stray prints) goes to stderr, which the parent
 keeps for its error messages, so the event channel stays clean.
@@ -91,33 +93,44 @@ def main() -> int:
             torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
         if cmd.get("cmd") == "start":
             state["control"] = Control()
-            emit(run_one(cmd, emit, state["control"], versions))
+            for finished in run_one(cmd, emit, state["control"], versions):
+                emit(finished)
 
 
-def run_one(cmd: dict, emit, control, versions: dict):
-    """Run one training run to its end; returns the RunFinished event (never raises)."""
+def run_one(cmd: dict, emit, control, versions: dict) -> list:
+    """Run one training run (or one group of seeds trained together) to its end.
+
+    Returns the RunFinished event of each run (never raises). A group is asked for with
+    "run_ids" and "seeds" lists instead of "run_id" and "seed".
+    """
     import torch
 
     from engine.config import ConfigError, build_config, config_to_dict
     from engine.device import DeviceError, describe_device, resolve_device
     from engine.events import RunFinished, RunStarted
-    from engine.loop import StepFailed, run_loop
+    from engine.loop import StepFailed, run_lanes
     from engine.registry import get_family, load_trainer_class
 
     started = time.perf_counter()
-    run_id = cmd.get("run_id", "")
+    run_ids = list(cmd.get("run_ids") or [cmd.get("run_id", "")])
+    seeds = [int(s) for s in (cmd.get("seeds") or [cmd.get("seed", 0)])]
 
-    def failed(message: str, kind: str, tb: str = "", step: int = 0) -> RunFinished:
-        return RunFinished(run_id=run_id, t=time.perf_counter() - started, step=step, status="failed",
-                           message=message, error_kind=kind, traceback=tb)
+    def failed(message: str, kind: str, tb: str = "", step: int = 0) -> list:
+        return [RunFinished(run_id=run_id, t=time.perf_counter() - started, step=step, status="failed",
+                            message=message, error_kind=kind, traceback=tb) for run_id in run_ids]
 
     try:
         spec = get_family(cmd["family"])
         config = build_config(spec.config_cls, cmd.get("config", {}), source="run request")
+        if len(seeds) != len(run_ids):
+            raise ConfigError(["seeds: one run id per seed is needed"], "run request")
+        if len(seeds) > 1 and not spec.batched_seeds:
+            raise ConfigError([f"--seeds: the {spec.name} family cannot train several seeds in one model; "
+                               "run the seeds one after another"], "run request")
         device = resolve_device(cmd.get("device", "auto"))
         if device.type == "cpu" and spec.cpu_threads:
             torch.set_num_threads(spec.cpu_threads)
-        trainer = load_trainer_class(spec)(config, device, int(cmd.get("seed", 0)))
+        trainer = load_trainer_class(spec)(config, device, seeds if len(seeds) > 1 else seeds[0])
     except (ConfigError, DeviceError, LookupError) as exc:
         return failed(str(exc), "config")
     except (MemoryError, torch.OutOfMemoryError) as exc:
@@ -126,12 +139,13 @@ def run_one(cmd: dict, emit, control, versions: dict):
         return failed(f"{type(exc).__name__} while building the {cmd.get('family')} run: {exc}",
                       "crash", traceback.format_exc())
 
-    emit(RunStarted(run_id=run_id, t=time.perf_counter() - started, family=spec.name,
-                    config=config_to_dict(config), seed=int(cmd.get("seed", 0)), device=str(device),
-                    device_name=describe_device(device), total_steps=config.steps,
-                    preset=cmd.get("preset"), versions=versions))
+    for run_id, seed in zip(run_ids, seeds):
+        emit(RunStarted(run_id=run_id, t=time.perf_counter() - started, family=spec.name,
+                        config=config_to_dict(config), seed=seed, device=str(device),
+                        device_name=describe_device(device), total_steps=config.steps,
+                        preset=cmd.get("preset"), versions=versions))
     try:
-        return run_loop(trainer, config, run_id, emit, control, started)
+        return run_lanes(trainer, config, run_ids, emit, control, started)
     except StepFailed as exc:
         return failed(f"{spec.name}: {exc}", "crash", traceback.format_exc(), exc.step)
     except (MemoryError, torch.OutOfMemoryError) as exc:

@@ -25,6 +25,7 @@ app.add_typer(families_app, name="families")
 console = Console()
 err = Console(stderr=True)
 DEVICES = "auto, cpu, cuda or cuda:N"
+MAX_SEEDS = 1024
 
 
 def fail(problems: list[str] | str, code: int = 2) -> typer.Exit:
@@ -55,6 +56,7 @@ def run(
     set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a config field: --set d=12 (repeatable).")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Training steps (same as --set steps=N).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed; the same config, seed and device give the same numbers.")] = None,
+    seeds: Annotated[int, typer.Option(help="Train this many seeds (seed, seed+1, ...) together in one batched model; each is recorded as its own run.")] = 1,
     device: Annotated[str, typer.Option(help=f"Where to train: {DEVICES}.")] = "auto",
     out: Annotated[Optional[Path], typer.Option(help="The run directory (must be new or empty).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where new run directories go when --out is not given.")] = Path("runs"),
@@ -72,6 +74,8 @@ def run(
         raise fail(f"--device {device}: expected {DEVICES}")
     if seed is not None and seed < 0:
         raise fail(f"--seed {seed}: expected an integer >= 0")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise fail(f"--seeds {seeds}: expected an integer from 1 to {MAX_SEEDS}")
     try:
         overrides = parse_assignments(set_ or [])
         if steps is not None:
@@ -91,16 +95,21 @@ def run(
     except (PresetError, UnknownFamily) as exc:
         raise fail(str(exc).strip("'\""))
 
-    request = RunRequest(family=family_name, config=config_to_dict(config), seed=seed or 0,
-                         device=device, preset=preset_name)
+    if seeds > 1 and not get_family(family_name).batched_seeds:
+        raise fail(f"--seeds {seeds}: the {family_name} family cannot train several seeds in one model yet; "
+                   "run them one after another with --seed")
+    requests = [RunRequest(family=family_name, config=config_to_dict(config), seed=(seed or 0) + i,
+                           device=device, preset=preset_name) for i in range(seeds)]
+    label = requests[0].label + (f"-x{seeds}" if seeds > 1 else "")
     try:
-        run_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, request.label)
+        run_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, label)
+        run_dirs = [run_dir] if seeds == 1 else [claim_run_dir(run_dir / f"seed-{r.seed}") for r in requests]
     except RecordError as exc:
         raise fail(str(exc))
 
     from gradfail_tui.headless import run_headless
 
-    raise typer.Exit(code=run_headless(request, run_dir, console))
+    raise typer.Exit(code=run_headless(requests, run_dirs, console))
 
 
 @presets_app.callback()
@@ -199,6 +208,20 @@ def _valid_device(name: str) -> bool:
         return True
     prefix, _, index = name.partition(":")
     return prefix == "cuda" and index.isdigit()
+
+
+
+@app.command()
+def tui(
+    preset: Annotated[Optional[str], typer.Option("--preset", "-p", help="Open with this preset chosen (a name or a .toml file).")] = None,
+    start: Annotated[bool, typer.Option("--start", help="Start the preset's run at once.")] = False,
+    runs_dir: Annotated[Path, typer.Option(help="Where run records are kept and looked for.")] = Path("runs"),
+) -> None:
+    """Open the explorer: pick a family and settings, watch runs live, compare and replay them (= gradfail-tui)."""
+    from gradfail_tui.app import main as tui_main
+
+    args = ["--runs-dir", str(runs_dir)] + (["--preset", preset] if preset else []) + (["--start"] if start else [])
+    raise typer.Exit(code=tui_main(args))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""`gradfail run` without a screen: drive one run through the engine process and show it with Rich.
+"""`gradfail run` without a screen: drive runs through the engine process and show them with Rich.
 
 The same path the TUI uses (EngineProcess -> events -> LiveRun record + RunState), drawn as a
 Rich progress display on a terminal, or as a plain line every few seconds when the output is a
-file or a CI log.
+file or a CI log. One run, or several seeds of one config trained together (`--seeds N`), each
+recorded as its own run.
 """
 
 from __future__ import annotations
 
 import signal
+import statistics
 import time
 from pathlib import Path
 
@@ -15,25 +17,33 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
+from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest, start_command
 from engine.events import EngineReady, Event, RunFinished
-from engine.registry import get_family
+from engine.registry import FamilySpec, get_family
 from engine.state import RunState
 from gradfail_tui.terminal_plot import format_value, render_plot
 
-EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1, "diverged": 3, "interrupted": 130}
-STOP_GRACE_S = 10.0  # how long a stopping run may take to say it has stopped
+EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1, "diverged": 3, "interrupted": 130}  # README lists them
+STOP_GRACE_S = 10.0  # how long stopping runs may take to say they have stopped
 PLAIN_EVERY_S = 5.0  # seconds between progress lines when the output is not a terminal
+MAX_SEED_LINES = 6  # a group's figure draws each seed up to this many, else only their mean
 
 
 class Interrupted(Exception):
     """Ctrl-C, SIGTERM or SIGHUP (an SSH session dropping) arrived."""
 
 
-def exit_code(finished: RunFinished) -> int:
-    if finished.status == "failed" and finished.error_kind == "config":
+def exit_code(finished: list[RunFinished]) -> int:
+    """The worst outcome decides: interrupted, then bad input, failed, diverged; 0 if all completed."""
+    statuses = {f.status for f in finished}
+    if "interrupted" in statuses:
+        return 130
+    if any(f.status == "failed" and f.error_kind == "config" for f in finished):
         return 2
-    return EXIT_CODES.get(finished.status, 1)
+    for status in ("failed", "diverged"):
+        if status in statuses:
+            return EXIT_CODES[status]
+    return 0
 
 
 def format_metrics(values: dict[str, float], names: tuple[str, ...] | list[str]) -> str:
@@ -48,12 +58,58 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def run_headless(request: RunRequest, run_dir: Path, console: Console) -> int:
-    spec = get_family(request.family)
+class HeadlessSession:
+    """The runs of one `gradfail run`, their records and their states, fed by one engine process."""
+
+    def __init__(self, requests: list[RunRequest], run_dirs: list[Path]):
+        self.requests = requests
+        self.lives = {r.run_id: LiveRun(r, d) for r, d in zip(requests, run_dirs)}
+        self.states = {r.run_id: RunState(run_id=r.run_id, label=r.label) for r in requests}
+        self.finished: dict[str, RunFinished] = {}
+
+    @property
+    def done(self) -> bool:
+        return len(self.finished) == len(self.requests)
+
+    def handle(self, event: Event) -> None:
+        live = self.lives.get(event.run_id)
+        if live is None or event.run_id in self.finished:
+            return
+        live.handle(event)
+        self.states[event.run_id].apply(event)
+        if isinstance(event, RunFinished):
+            self.finished[event.run_id] = event
+
+    def record_error(self) -> str | None:
+        return next((live.record_error for live in self.lives.values() if live.record_error), None)
+
+    def end_all(self, status: str, message: str = "", error_kind: str = "", tb: str = "") -> None:
+        """Close every run not yet finished with this status (the engine can no longer say)."""
+        for run_id, state in self.states.items():
+            if run_id not in self.finished:
+                self.handle(RunFinished(run_id=run_id, t=state.t, step=state.step, status=status,
+                                        message=message or f"{status} at step {state.step}",
+                                        error_kind=error_kind, traceback=tb))
+
+    def progress_fields(self, headline) -> dict:
+        states = list(self.states.values())
+        lead = states[0]
+        if len(states) == 1:
+            metrics = format_metrics(lead.latest, headline)
+        else:
+            means = {name: statistics.fmean(s.latest[name] for s in states if name in s.latest)
+                     for name in headline if any(name in s.latest for s in states)}
+            metrics = f"mean of {len(states)} seeds: " + format_metrics(means, headline)
+        rate = lead.steps_per_s()
+        return dict(total=lead.total_steps or None, completed=lead.step, metrics=metrics,
+                    rate=f"{rate:,.0f} steps/s" if rate else "", eta=format_duration(lead.eta_s()))
+
+
+def run_headless(requests: list[RunRequest], run_dirs: list[Path], console: Console) -> int:
+    spec = get_family(requests[0].family)
     headline = spec.headline or tuple(m.name for m in spec.metrics)
-    state = RunState(run_id=request.run_id, label=request.label)
+    session = HeadlessSession(requests, run_dirs)
     engine = EngineProcess()
-    live = LiveRun(request, run_dir)
 
     def on_signal(signum, frame):
         raise Interrupted(signal.Signals(signum).name)
@@ -63,110 +119,145 @@ def run_headless(request: RunRequest, run_dir: Path, console: Console) -> int:
         SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
         TextColumn("{task.fields[metrics]}"), console=console, refresh_per_second=10, transient=False)
-    task = progress.add_task(request.label, total=None, rate="", eta="-", metrics="starting engine")
+    label = requests[0].label + (f" × {len(requests)} seeds" if len(requests) > 1 else "")
+    task = progress.add_task(label, total=None, rate="", eta="-", metrics="starting engine")
     wall_start = time.perf_counter()
     try:
         engine.start()
         with progress if console.is_terminal else _NoProgress():
             try:
-                finished = _drive(engine, live, state, progress, task, headline, console)
+                _drive(engine, session, progress, task, headline, console)
             except (KeyboardInterrupt, Interrupted):
-                progress.update(task, metrics="[yellow]interrupted: stopping the run…")
-                finished = _stop(engine, live, state)
+                progress.update(task, metrics="[yellow]interrupted: stopping…")
+                _stop(engine, session, "interrupted")
     finally:
         engine.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     wall = time.perf_counter() - wall_start
-    _print_summary(console, spec, state, live, finished, wall)
-    return exit_code(finished)
+    _print_summary(console, spec, session, wall)
+    return exit_code(list(session.finished.values()))
 
 
-def _drive(engine, live, state, progress, task, headline, console) -> RunFinished:
+def _drive(engine: EngineProcess, session: HeadlessSession, progress, task, headline, console) -> None:
     last_plain = time.perf_counter()
-    while True:
+    while not session.done:
         item = engine.get(timeout=0.2)
         if item is None:
             continue
         if isinstance(item, EngineExited):
-            return live.engine_died(item)
+            session.end_all("failed", item.describe(), "crash", item.stderr_tail)
+            return
         if isinstance(item, EngineReady):
-            if not live.start(engine):
-                continue  # the engine died right away; its EngineExited comes next
+            engine.send("start", **start_command(session.requests))  # if it fails, EngineExited follows
             progress.update(task, metrics=f"engine ready (torch {item.torch_version})")
             continue
-        if item.run_id != live.request.run_id:
-            continue
-        live.handle(item)
-        state.apply(item)
-        if isinstance(item, RunFinished):
-            return item
-        if live.record_error:  # never train on without recording
-            return _stop(engine, live, state, "failed", f"stopped: {live.record_error}")
-        progress.update(task, total=state.total_steps or None, completed=state.step,
-                        rate=f"{state.steps_per_s():,.0f} steps/s" if state.steps_per_s() else "",
-                        eta=format_duration(state.eta_s()), metrics=format_metrics(state.latest, headline))
+        session.handle(item)
+        if session.record_error() and not session.done:  # never train on without recording
+            _stop(engine, session, "failed", f"stopped: {session.record_error()}")
+            return
+        progress.update(task, **session.progress_fields(headline))
         if not console.is_terminal and time.perf_counter() - last_plain >= PLAIN_EVERY_S:
             last_plain = time.perf_counter()
-            console.print(f"step {state.step}/{state.total_steps}  {format_metrics(state.latest, headline)}")
+            fields = session.progress_fields(headline)
+            console.print(f"step {fields['completed']}/{fields['total']}  {fields['metrics']}")
 
 
-def _stop(engine: EngineProcess, live: LiveRun, state: RunState, status: str = "interrupted",
-          message: str = "") -> RunFinished:
-    """Ask the engine to stop the run, keep recording until it has, then close the record with `status`."""
+def _stop(engine: EngineProcess, session: HeadlessSession, status: str, message: str = "") -> None:
+    """Ask the engine to stop, keep recording until it has, then close the records with `status`."""
     engine.send("stop", reason="interrupted" if status == "interrupted" else "stopped")
     deadline = time.perf_counter() + STOP_GRACE_S
+    stopped: set[str] = set()
     try:
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and len(stopped | set(session.finished)) < len(session.requests):
             item = engine.get(timeout=0.2)
             if isinstance(item, EngineExited):
                 break
-            if isinstance(item, Event) and item.run_id == live.request.run_id:
-                if isinstance(item, RunFinished):
-                    state.step = item.step
-                    break
-                live.handle(item)
-                state.apply(item)
+            if isinstance(item, RunFinished):  # replaced below by the status this stop is for
+                if item.run_id in session.states:
+                    session.states[item.run_id].step = max(session.states[item.run_id].step, item.step)
+                stopped.add(item.run_id)
+            elif isinstance(item, Event):
+                session.handle(item)
     except (KeyboardInterrupt, Interrupted):
         pass  # a second Ctrl-C: stop waiting
-    finished = RunFinished(run_id=live.request.run_id, t=state.t, step=state.step, status=status,
-                           message=message or f"{status} at step {state.step}")
-    live.handle(finished)
-    state.apply(finished)
-    return finished
+    session.end_all(status, message)
 
 
-def _print_summary(console: Console, spec, state: RunState, live: LiveRun, finished: RunFinished,
-                   wall: float) -> None:
-    colour = {"completed": "green", "stopped": "yellow", "interrupted": "yellow"}.get(finished.status, "red")
-    _print_figure(console, spec, state)
-    table = Table(title=f"{state.label}: [{colour}]{finished.status}[/]", title_justify="left")
-    table.add_column("metric")
-    table.add_column("last", justify="right")
-    for name, value in state.latest.items():
-        metric = spec.metric(name)
-        table.add_row(metric.label if metric else name, format_value(value))
-    table.add_row("steps", f"{state.step:,} / {state.total_steps:,}")
-    training = f"; training {state.step / state.t:,.0f} steps/s" if state.t > 0 and state.step else ""
-    table.add_row("wall time", f"{format_duration(wall)} (engine start included{training})")
-    table.add_row("device", state.device_name or state.device or live.request.device)
+def _print_summary(console: Console, spec: FamilySpec, session: HeadlessSession, wall: float) -> None:
+    states = list(session.states.values())
+    finished = [session.finished[s.run_id] for s in states]
+    _print_figure(console, spec, states)
+    worst = next((f for f in finished if f.status not in ("completed", "stopped")), finished[0])
+    colour = {"completed": "green", "stopped": "yellow", "interrupted": "yellow"}.get(worst.status, "red")
+    lead = states[0]
+    if len(states) == 1:
+        table = Table(title=f"{lead.label}: [{colour}]{worst.status}[/]", title_justify="left")
+        table.add_column("metric")
+        table.add_column("last", justify="right")
+        for name, value in lead.latest.items():
+            metric = spec.metric(name)
+            table.add_row(metric.label if metric else name, format_value(value))
+    else:
+        table = _group_table(spec, session, states, colour, worst)
+    training = f"; training {lead.step / lead.t:,.0f} steps/s" if lead.t > 0 and lead.step else ""
+    if len(states) > 1 and training:
+        training += f" × {len(states)} seeds = {len(states) * lead.step / lead.t:,.0f} seed-steps/s"
+    facts = {"steps": f"{lead.step:,} / {lead.total_steps:,}",
+             "wall time": f"{format_duration(wall)} (engine start included{training})",
+             "device": lead.device_name or lead.device or session.requests[0].device}
+    if len(states) == 1:
+        for name, value in facts.items():
+            table.add_row(name, value)
     console.print(table)
-    if finished.status not in ("completed", "stopped"):
-        console.print(f"[{colour}]{finished.message or finished.status}[/]")
-    if live.record_error:
-        console.print(f"[red]The run record is incomplete: {live.record_error}[/]")
-    console.print(f"run record: {live.run_dir}")
+    if len(states) > 1:
+        console.print("  ·  ".join(f"{name} {value}" for name, value in facts.items()))
+    for f in finished:
+        if f.status not in ("completed", "stopped"):
+            console.print(f"[{colour}]{f.message or f.status}[/]")
+            break
+    if session.record_error():
+        console.print(f"[red]A run record is incomplete: {session.record_error()}[/]")
+    dirs = [live.run_dir for live in session.lives.values()]
+    console.print(f"run record: {dirs[0]}" if len(dirs) == 1 else f"run records: {dirs[0].parent}/ ({len(dirs)} runs)")
 
 
-def _print_figure(console: Console, spec, state: RunState) -> None:
+def _group_table(spec: FamilySpec, session: HeadlessSession, states: list[RunState], colour: str,
+                 worst: RunFinished) -> Table:
+    names = [m.name for m in spec.metrics if any(m.name in s.latest for s in states)]
+    table = Table(title=f"{states[0].label} × {len(states)} seeds: [{colour}]{worst.status}[/]", title_justify="left")
+    table.add_column("seed")
+    table.add_column("status")
+    for name in names:
+        table.add_column(name, justify="right")
+    for state in states:
+        table.add_row(str(state.seed), session.finished[state.run_id].status,
+                      *[format_value(state.latest[n]) if n in state.latest else "-" for n in names])
+    values = {n: [s.latest[n] for s in states if n in s.latest] for n in names}
+    table.add_row("mean ± sd", "", *[
+        f"{format_value(statistics.fmean(v))} ± {format_value(statistics.pstdev(v))}" if v else "-"
+        for v in values.values()])
+    return table
+
+
+def _print_figure(console: Console, spec: FamilySpec, states: list[RunState]) -> None:
     """The family's first panel (accuracy for parity) against the step, when there is a curve to show."""
     panel = spec.metrics[0].panel
-    metrics = [m for m in spec.metrics if m.panel == panel and len(state.series.get(m.name, [])) >= 2]
+    metrics = [m for m in spec.metrics if m.panel == panel and len(states[0].series.get(m.name, [])) >= 2]
     if not metrics:
         return
+    if len(states) == 1:
+        series = {m.label: states[0].series[m.name] for m in metrics}
+    else:  # several seeds: the first panel metric, per seed when few, and their mean
+        metric = metrics[0]
+        runs = [s.series.get(metric.name, []) for s in states]
+        series = {f"seed {s.seed}": points for s, points in zip(states, runs)} if len(states) <= MAX_SEED_LINES else {}
+        steps = sorted(set.intersection(*[{x for x, _ in points} for points in runs]))
+        by_step = [dict(points) for points in runs]
+        series[f"{metric.label}, mean"] = [(x, statistics.fmean(d[x] for d in by_step)) for x in steps]
     width = max(40, min(console.width, 100))
-    console.print(render_plot({m.label: state.series[m.name] for m in metrics}, f"{state.label}: {panel}",
-                              width=width, height=14, log_y=metrics[0].log_scale))
+    console.print(render_plot(series, f"{states[0].label}: {panel}", width=width, height=14,
+                              log_y=metrics[0].log_scale))
 
 
 class _NoProgress:

@@ -1,31 +1,43 @@
-"""The hand-written MLP step must be exactly the autograd step it replaces."""
+"""The hand-written MLP step must be exactly the autograd step it replaces, lane by lane."""
 
 import pytest
 import torch
 
-from engine.fastmlp import ManualMLPStep
+from engine.fastmlp import ManualMLP
 from engine.nn import hinge_loss, make_optimizer, mlp
 
 
 @pytest.mark.parametrize("loss_name, depth, optimizer", [
     ("hinge", 1, "sgd"), ("hinge", 3, "sgd"), ("squared", 2, "sgd"), ("hinge", 2, "adam"), ("squared", 1, "adam"),
 ])
-def test_manual_step_matches_autograd(loss_name, depth, optimizer):
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_manual_step_matches_autograd(loss_name, depth, optimizer, lanes):
     torch.manual_seed(0)
     sizes = [7] + [13] * depth + [1]
-    manual = mlp(sizes, torch.Generator().manual_seed(1)).double()
-    reference = mlp(sizes, torch.Generator().manual_seed(1)).double()
-    step = ManualMLPStep(manual, loss_name, optimizer, lr=0.05)
-    opt = make_optimizer(optimizer, reference.parameters(), lr=0.05)
+    manual_models = [mlp(sizes, torch.Generator().manual_seed(lane)).double() for lane in range(lanes)]
+    references = [mlp(sizes, torch.Generator().manual_seed(lane)).double() for lane in range(lanes)]
+    manual = ManualMLP(manual_models, loss_name, optimizer, lr=0.05)
+    optimizers = [make_optimizer(optimizer, r.parameters(), lr=0.05) for r in references]
     for _ in range(5):
-        x = torch.randn(11, 7, dtype=torch.float64)
-        y = torch.sign(torch.randn(11, dtype=torch.float64))
-        loss = step(x, y)
-        scores = reference(x).squeeze(1)
-        ref_loss = hinge_loss(scores, y) if loss_name == "hinge" else ((scores - y) ** 2).mean()
-        opt.zero_grad()
-        ref_loss.backward()
-        opt.step()
-        assert torch.allclose(loss, ref_loss.detach())
-    for p, q in zip(manual.parameters(), reference.parameters()):
-        assert torch.allclose(p, q, atol=1e-12)
+        x = torch.randn(lanes, 11, 7, dtype=torch.float64)
+        y = torch.sign(torch.randn(lanes, 11, dtype=torch.float64))
+        losses = manual.step(x, y)
+        for lane, (reference, opt) in enumerate(zip(references, optimizers)):
+            scores = reference(x[lane]).squeeze(1)
+            ref_loss = hinge_loss(scores, y[lane]) if loss_name == "hinge" else ((scores - y[lane]) ** 2).mean()
+            opt.zero_grad()
+            ref_loss.backward()
+            opt.step()
+            assert torch.allclose(losses[lane], ref_loss.detach())
+    for lane, reference in enumerate(references):
+        for i, layer in enumerate(m for m in reference if isinstance(m, torch.nn.Linear)):
+            assert torch.allclose(manual.weights[i][lane], layer.weight, atol=1e-12)
+            assert torch.allclose(manual.biases[i][lane], layer.bias, atol=1e-12)
+        assert torch.allclose(manual.forward(x)[lane].squeeze(1), reference(x[lane]).squeeze(1).detach())
+
+
+def test_one_lane_trains_the_model_itself():
+    model = mlp([4, 8, 1], torch.Generator().manual_seed(0))
+    before = model[0].weight.clone()
+    ManualMLP([model], "hinge", "sgd", lr=0.1).step(torch.randn(1, 5, 4), torch.ones(1, 5))
+    assert not torch.equal(before, model[0].weight)

@@ -78,6 +78,10 @@ class FlatConfig(BaseConfig):
                       low=1, high=10**9)
     eval_every: int = knob(100, "evaluate every this many steps", low=1)
 
+    def problems(self) -> list[str]:
+        return [f"{name}: got {value:g}, expected a number >= 0 and < 1 (Adam's averages must forget)"
+                for name, value in (("beta1", self.beta1), ("beta2", self.beta2)) if value >= 1]
+
 
 SPEC = FamilySpec(
     name="flat",
@@ -89,7 +93,8 @@ SPEC = FamilySpec(
     metrics=(
         MetricSpec("step_acc", "samples on the right step", "accuracy"),
         MetricSpec("sq_error", "squared error vs the labels (test)", "error", log_scale=True),
-        MetricSpec("train_loss", "train loss (squared error; cross-entropy for multiclass)", "loss", log_scale=True),
+        MetricSpec("train_loss", "train loss (squared error; cross-entropy for multiclass)", "loss",
+                   log_scale=True),
         MetricSpec("flatness", "share of activations passing zero gradient", "flatness"),
     ),
     cpu_threads=1,

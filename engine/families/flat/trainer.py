@@ -67,6 +67,10 @@ class Learner:
         """Share of the batch's activations whose derivative is (numerically) zero."""
         raise NotImplementedError
 
+    def reference_curves(self, r: torch.Tensor) -> list[dict]:
+        """Extra curves for the staircase plot, over the sorted r."""
+        return []
+
 
 class LinearLearner(Learner):
     """p = <v, x> + b through an activation."""
@@ -86,6 +90,10 @@ class SigmoidLearner(LinearLearner):
 
     def flatness(self, x):
         return (self.stairs.smooth_derivative(self.pre(x)) < self.config.flat_tol).float().mean().item()
+
+    def reference_curves(self, r):
+        # The paper's dashed magenta curve: what the learner would output with p = r exactly.
+        return [{"label": "non-flat approximation u~(r)", "x": r.tolist(), "y": self.stairs.smooth(r).tolist()}]
 
 
 class ForwardLearner(LinearLearner):
@@ -194,14 +202,14 @@ class FlatTrainer(Trainer):
         centre, spread = r.mean(), r.std()
         keep = ((r - centre).abs() <= self.config.zoom * spread).nonzero().flatten()
         keep = keep[r[keep].argsort()]
-        if keep.numel() > self.config.plot_points:  # evenly spaced in rank, ends included
-            keep = keep[torch.linspace(0, keep.numel() - 1, self.config.plot_points, device=keep.device).long()]
+        if keep.numel() > self.config.plot_points:
+            ranks = torch.linspace(0, keep.numel() - 1, self.config.plot_points, device=keep.device)
+            keep = keep[ranks.long()]  # evenly spaced in r's rank, both ends kept
         rs = r[keep]
-        series = [{"label": "label u(r)", "x": rs.tolist(), "y": self.stairs.u(rs).tolist()},
-                  {"label": f"prediction ({self.config.learner})", "x": rs.tolist(), "y": prediction[keep].tolist()}]
-        if self.config.learner == "sigmoid":
-            series.append({"label": "non-flat approximation u~(r)", "x": rs.tolist(),
-                           "y": self.stairs.smooth(rs).tolist()})
+        xs = rs.tolist()
+        series = [{"label": "label u(r)", "x": xs, "y": self.stairs.u(rs).tolist()},
+                  {"label": f"prediction ({self.config.learner})", "x": xs, "y": prediction[keep].tolist()}]
+        series += self.learner.reference_curves(rs)
         return [SnapshotData("staircase", "lines", {
             "title": f"prediction vs r near the mean of r (step {step})", "x_label": "r", "y_label": "output",
             "series": series})]

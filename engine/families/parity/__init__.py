@@ -62,5 +62,6 @@ SPEC = FamilySpec(
         MetricSpec("target_var_bound", "Theorem 1 bound G^2 / 2^d", "variance", log_scale=True),
     ),
     cpu_threads=1,
+    batched_seeds=True,
     headline=("train_loss", "test_acc"),
 )

@@ -85,13 +85,15 @@ class ParityVarianceTrainer(Trainer):
         slopes = self.fit()
         title = "target variance across parities vs d (log2)"
         if slopes:
-            title += f"; fit over d >= {self.config.fit_from}: variance {slopes[0]:+.3f}/d, bound {slopes[1]:+.3f}/d"
+            title += (f"; fit over d >= {self.config.fit_from}: "
+                      f"variance {slopes[0]:+.3f}/d, bound {slopes[1]:+.3f}/d")
         columns = ["d", "targets 2^d", "variance", "bound G^2/2^d", "variance / bound"]
         if self.config.by_order:
             columns += ["targets of order <= 2", "their share of the variance"]
         rows = []
         for r in self.rows:
-            row = [r["d"], 2 ** r["d"], f"{r['variance']:.4g}", f"{r['bound']:.4g}", f"{r['variance'] / r['bound']:.3f}"]
+            row = [r["d"], 2 ** r["d"], f"{r['variance']:.4g}", f"{r['bound']:.4g}",
+                   f"{r['variance'] / r['bound']:.3f}"]
             if self.config.by_order:
                 row += [1 + r["d"] + r["d"] * (r["d"] - 1) // 2, f"{r['low_order_share']:.3f}"]
             rows.append(row)

@@ -31,8 +31,9 @@ class PeriodicTrainer(Trainer):
         variance_gen = generator(seed, "variance", device)
         if config.variance_every:
             self.variance_x = torch.randn(config.variance_samples, config.d, generator=variance_gen, device=device)
-            self.variance_v = sphere_directions(config.variance_directions, config.d, config.r, variance_gen, device)
-        self.last_eval: tuple[int, torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # step, t, y, prediction
+            self.variance_v = sphere_directions(config.variance_directions, config.d, config.r, variance_gen,
+                                                device)
+        self.last_eval: tuple | None = None  # (step, t, y, prediction) of the latest evaluation
         self.variance_rows: list[tuple[int, SampledVariance]] = []
 
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -81,7 +82,8 @@ class PeriodicTrainer(Trainer):
         _, t, y, prediction = self.last_eval
         order = t.argsort()
         if order.numel() > self.config.plot_points:
-            order = order[torch.linspace(0, order.numel() - 1, self.config.plot_points, device=order.device).long()]
+            ranks = torch.linspace(0, order.numel() - 1, self.config.plot_points, device=order.device)
+            order = order[ranks.long()]  # evenly spaced in t's rank, both ends kept
         ts = t[order].tolist()
         snaps = [SnapshotData("projection", "lines", {
             "title": f"prediction vs t = <v*, x> (||v*|| = {self.config.r:g}, step {step})",

@@ -72,6 +72,8 @@ class ConvLearner(nn.Module):
 
     With `whiten` the rows are first multiplied by C^-1/2 (Sec. 4.1.3); the filter the run reports
     is then C^-1/2 w, the one applied to the raw rows, so both learners compare with (1, -2, 1).
+    The original pads p_0 = p_1 = 0, so with curves = prose a kink at x = 0 or 1 cannot be encoded
+    and such curves decode wrong even with the exact filter (the original curves have none there).
     """
 
     def __init__(self, config: PWLConfig, sets: CurveSets, device: torch.device, dtype: torch.dtype,

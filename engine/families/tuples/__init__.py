@@ -33,6 +33,8 @@ class TupleConfig(BaseConfig):
     adam: str = knob("tf1", "Adam's form: tf1 adds eps to sqrt(v) before the bias correction, as the "
                      "original's TensorFlow 1 did; torch adds it after", choices=("tf1", "torch"))
     batch: int = knob(200, "tuples per Adam step", low=1, high=100_000)
+    micro_batch: int = knob(0, "tuples per forward/backward pass inside one step (the update is the same); "
+                            "0: the whole batch on a GPU, about 256 images on a CPU", low=0, high=100_000)
     pool: int = knob(0, "0: fresh tuples every step; N: a fixed pool of N tuples walked in order and "
                      "reused, as the original's file of 500,000", low=0, high=100_000_000)
     eval_samples: int = knob(2000, "tuples in the fixed test set", low=1, high=1_000_000)
@@ -72,6 +74,6 @@ SPEC = FamilySpec(
         MetricSpec("snr_upper", "gradient SNR below resolution: upper bound", "snr", log_scale=True),
         MetricSpec("snr_resolution", "SNR resolution (about 1/T)", "snr", log_scale=True),
     ),
-    cpu_threads=2,
+    cpu_threads=1,
     headline=("train_loss", "test_acc", "image_acc"),
 )

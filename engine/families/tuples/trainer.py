@@ -6,12 +6,17 @@ import torch
 
 from engine.families.tuples import TupleConfig
 from engine.families.tuples.lines import Lines, make_batch, sample_lines
-from engine.families.tuples.model import TupleNet, losses, measure_snr
+from engine.families.tuples.model import TupleNet, images_per_pass, losses, measure_snr
 from engine.nn import make_optimizer, parameter_count
 from engine.seeding import generator
 from engine.trainer import SnapshotData, Trainer
 
-EVAL_CHUNK = 1000  # test tuples drawn and scored at a time (bounds evaluation's memory)
+
+def micro_batch(config: TupleConfig, device: torch.device) -> int:
+    """Tuples per forward/backward pass: the knob, or for 0 as many as `images_per_pass` allows."""
+    if config.micro_batch:
+        return min(config.micro_batch, config.batch)
+    return max(1, min(config.batch, images_per_pass(device) // config.k))
 
 
 class TupleTrainer(Trainer):
@@ -27,6 +32,7 @@ class TupleTrainer(Trainer):
         self.test_lines = sample_lines((config.eval_samples, config.k), generator(seed, "eval", device), device)
         self.pool = sample_lines((config.pool, config.k), self.data_gen, device) if config.pool else None
         self.cursor = 0
+        self.micro = micro_batch(config, device)
         self.last_snr: int | None = None
         self.last_snapshot: int | None = None
 
@@ -41,22 +47,31 @@ class TupleTrainer(Trainer):
         return lines
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
-        batch = make_batch(self.next_lines())
-        tuple_scores, image_scores = self.model(batch.images)
-        tuple_loss, image_loss = losses(tuple_scores, image_scores, batch.labels, batch.image_labels)
-        # End-to-end trains on the tuple's label alone; the image loss is only watched.
-        loss = tuple_loss + image_loss if self.config.approach == "dec" else tuple_loss
+        lines = self.next_lines()
+        batch, dec = self.config.batch, self.config.approach == "dec"
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        sums = torch.zeros(3, device=self.device)  # loss, tuple loss, image loss, each summed over passes
+        # One Adam step over the whole batch, its forward/backward in passes of `micro` tuples: the
+        # gradient is the same sum, and on a CPU small passes keep the conv activations in cache.
+        for start in range(0, batch, self.micro):
+            part = make_batch(lines[start : start + self.micro])
+            tuple_scores, image_scores = self.model(part.images)
+            tuple_loss, image_loss = losses(tuple_scores, image_scores, part.labels, part.image_labels)
+            # End-to-end trains on the tuple's label alone; the image loss is only watched.
+            loss = tuple_loss + image_loss if dec else tuple_loss
+            weight = part.labels.shape[0] / batch
+            (loss * weight).backward()
+            sums += torch.stack([loss, tuple_loss, image_loss]).detach() * weight
         self.optimizer.step()
-        return {"train_loss": loss.detach(), "tuple_loss": tuple_loss.detach(), "image_loss": image_loss.detach()}
+        return {"train_loss": sums[0], "tuple_loss": sums[1], "image_loss": sums[2]}
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:
         right = image_pos = image_neg = loss = 0.0
         total = self.config.eval_samples
-        for start in range(0, total, EVAL_CHUNK):
-            batch = make_batch(self.test_lines[start : start + EVAL_CHUNK])
+        chunk = max(1, images_per_pass(self.device) // self.config.k)
+        for start in range(0, total, chunk):
+            batch = make_batch(self.test_lines[start : start + chunk])
             tuple_scores, image_scores = self.model(batch.images)
             margin = tuple_scores * batch.labels
             right += (margin > 0).sum()  # the original's accuracy: p * y > 0 (a zero score is wrong)
@@ -86,7 +101,7 @@ class TupleTrainer(Trainer):
         """The gradient SNR at the current weights, on fresh tuples, of the loss this run trains."""
         c = self.config
         lines = sample_lines((c.snr_samples, c.k), self.snr_gen, self.device)
-        chunk = 4096 if c.snr_params != "n1" else 256  # all of N1: ~47k numbers per sample
+        chunk = 4096 if c.snr_params != "n1" else 128  # all of N1: ~47k numbers per sample
         return measure_snr(self.model, lines, group=c.snr_params, kind=c.approach, chunk=chunk)
 
     def snapshots(self, step: int) -> list[SnapshotData]:
