@@ -112,6 +112,24 @@ def run(
     raise typer.Exit(code=run_headless(requests, run_dirs, console))
 
 
+@app.command()
+def bench(
+    steps: Annotated[int, typer.Option(min=100, help="Steps per timed run.")] = 20_000,
+    reps: Annotated[int, typer.Option(min=1, help="Interleaved repetitions of each workload (the median is shown).")] = 2,
+    seeds: Annotated[int, typer.Option(min=2, max=1024, help="Seeds of the batched workload.")] = 16,
+    device: Annotated[str, typer.Option(help=f"Where the engine trains: {DEVICES}.")] = "cpu",
+) -> None:
+    """Time the engine against the straightforward PyTorch loop, as whole processes, and print the figures."""
+    if not _valid_device(device):
+        raise fail(f"--device {device}: expected {DEVICES}")
+    from gradfail_tui.bench import run_bench
+
+    try:
+        run_bench(console, steps, reps, seeds, device)
+    except RuntimeError as exc:
+        raise fail(f"a timed run failed: {exc}", code=1)
+
+
 @presets_app.callback()
 def presets_list(ctx: typer.Context) -> None:
     """List every preset with what it shows."""
