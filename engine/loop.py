@@ -122,7 +122,7 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
 
     def flush_metrics() -> None:
         nonlocal count, last_emit
-        if count:
+        if count and sums:  # a measurement family's steps may return no scalars at all
             for lane in live():
                 emit(Metrics(run_id=run_ids[lane], t=clock(), step=step,
                              values={k: float(v[lane]) / count for k, v in sums.items()}))

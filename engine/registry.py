@@ -45,6 +45,8 @@ class FamilySpec:
     # Whether the trainer can train several seeds as lanes of one batched model (`--seeds N`):
     # its constructor then takes a list of seeds and its step scalars have one value per lane.
     batched_seeds: bool = False
+    # Where the family stands in lists: the paper's order (parity 10, periodic 15, tuples 20, ...).
+    order: int = 100
 
     def metric(self, name: str) -> MetricSpec | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -58,8 +60,9 @@ class UnknownFamily(LookupError):
 
 
 def families() -> dict[str, FamilySpec]:
-    """Every family under engine/families that loads, by name, in a stable order."""
-    return _discover()[0]
+    """Every family under engine/families that loads, by name, in the paper's order."""
+    found = _discover()[0]
+    return {name: found[name] for name in sorted(found, key=lambda n: (found[n].order, n))}
 
 
 def family_errors() -> dict[str, str]:

@@ -93,3 +93,11 @@ def test_cuda_asked_for_without_cuda_is_a_clear_error(tmp_path):
     assert result.returncode == 2
     assert "--device cuda: this torch is a CPU-only build" in " ".join(result.stdout.split())
     assert read_manifest(tmp_path / "r")["status"] == "failed"
+
+
+def test_bench_prints_its_figures(tmp_path):
+    result = gradfail("bench", "--steps", "200", "--reps", "1", "--seeds", "2", cwd=tmp_path, timeout=300, COLUMNS="160")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for row in ("baseline loop (torch's default threads)", "baseline loop (1 thread)", "gradfail run --preset parity30",
+                "--seeds 2 (seed-steps/s)", "GFLOP/s on one thread", "4.84 MFLOP"):
+        assert row in result.stdout, row

@@ -63,5 +63,6 @@ SPEC = FamilySpec(
     ),
     cpu_threads=1,
     batched_seeds=True,
+    order=10,
     headline=("train_loss", "test_acc"),
 )

@@ -53,4 +53,5 @@ SPEC = FamilySpec(
     ),
     cpu_threads=1,
     headline=("n", "cond", "exponent"),
+    order=35,
 )
