@@ -99,3 +99,6 @@ def test_bad_settings_name_the_field():
         build_config(FlatConfig, {"learner": "backprop", "lr": -1})
     assert any(p.startswith("learner:") and "forward" in p for p in info.value.problems)
     assert any(p.startswith("lr:") for p in info.value.problems)
+    with pytest.raises(ConfigError) as info:
+        build_config(FlatConfig, {"beta2": 1})
+    assert info.value.problems[0].startswith("beta2:")

@@ -66,7 +66,7 @@ def test_per_input_gradients_match_autograd(depth):
 
 
 @pytest.mark.parametrize("loss", [hinge_loss, square_loss], ids=["hinge", "square"])
-@pytest.mark.parametrize("d,depth", [(3, 1), (5, 1), (6, 1), (4, 2), (5, 2)])
+@pytest.mark.parametrize("d,depth", [(3, 1), (5, 1), (4, 2)])
 def test_exact_parity_variance_matches_brute_force(d, depth, loss):
     model = network(d, depth, seed=d)
     brute = brute_force_gradients(model, d, loss)

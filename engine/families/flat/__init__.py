@@ -99,4 +99,5 @@ SPEC = FamilySpec(
     ),
     cpu_threads=1,
     headline=("sq_error", "step_acc"),
+    order=40,
 )

@@ -65,4 +65,5 @@ SPEC = FamilySpec(
     ),
     cpu_threads=1,
     headline=("d", "target_var", "target_var_bound"),
+    order=18,
 )

@@ -26,13 +26,7 @@ class PeriodicTrainer(Trainer):
         self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr)
         self.data_gen = generator(seed, "data", device)
         self.eval_gen = generator(seed, "eval", device)
-        # The variance is measured on one fixed sample of x and one fixed set of directions, so
-        # its changes over a run come from the weights alone.
-        variance_gen = generator(seed, "variance", device)
-        if config.variance_every:
-            self.variance_x = torch.randn(config.variance_samples, config.d, generator=variance_gen, device=device)
-            self.variance_v = sphere_directions(config.variance_directions, config.d, config.r, variance_gen,
-                                                device)
+        self.variance_probe: tuple[torch.Tensor, torch.Tensor] | None = None  # (x, directions), made once
         self.last_eval: tuple | None = None  # (step, t, y, prediction) of the latest evaluation
         self.variance_rows: list[tuple[int, SampledVariance]] = []
 
@@ -71,7 +65,14 @@ class PeriodicTrainer(Trainer):
 
     def measure_variance(self) -> SampledVariance:
         """Var over directions of norm r of the gradient at the current weights (fixed x and directions)."""
-        return periodic_target_variance(self.model, self.variance_x, self.variance_v, self.psi)
+        if self.variance_probe is None:
+            # One fixed sample of x and one fixed set of directions for the whole run, so the
+            # changes over a run come from the weights alone. The unit directions do not depend on
+            # r, so runs that differ only in r are measured on the same ones.
+            c, gen = self.config, generator(self.seed, "variance", self.device)
+            x = torch.randn(c.variance_samples, c.d, generator=gen, device=self.device)
+            self.variance_probe = (x, sphere_directions(c.variance_directions, c.d, c.r, gen, self.device))
+        return periodic_target_variance(self.model, *self.variance_probe, self.psi)
 
     @torch.no_grad()
     def snapshots(self, step: int) -> list[SnapshotData]:
