@@ -50,3 +50,11 @@ class Trainer:
 
     def parameter_count(self) -> int:
         return 0
+
+
+def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
+    """One update of `optimizer` on `loss`; returns the loss, detached (no device sync)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()

@@ -8,7 +8,7 @@ from torch import nn
 from engine.families.flat import FlatConfig, step_offsets
 from engine.nn import init_linear_, make_optimizer, mlp, parameter_count
 from engine.seeding import generator
-from engine.trainer import SnapshotData, Trainer
+from engine.trainer import SnapshotData, Trainer, descend
 
 
 class Staircase:
@@ -177,10 +177,7 @@ class FlatTrainer(Trainer):
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         x, _, label = self.sample(self.config.batch, self.data_gen)
         loss = self.learner.loss(x, label)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"train_loss": loss.detach()}
+        return {"train_loss": descend(self.optimizer, loss)}
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:

@@ -10,7 +10,7 @@ from engine.diagnostics.variance import (
 from engine.families.periodic import PeriodicConfig
 from engine.nn import make_optimizer, mlp, parameter_count
 from engine.seeding import generator
-from engine.trainer import SnapshotData, Trainer
+from engine.trainer import SnapshotData, Trainer, descend
 
 RESOLUTION_SE = 2  # an estimate within this many standard errors of 0 is not told apart from 0
 
@@ -39,10 +39,7 @@ class PeriodicTrainer(Trainer):
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         x, _, y = self.sample(self.config.batch, self.data_gen)
         loss = (self.model(x)[:, 0] - y).square().mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"train_loss": loss.detach()}
+        return {"train_loss": descend(self.optimizer, loss)}
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:

@@ -20,7 +20,7 @@ from engine.families.pwl import PWLConfig
 from engine.families.pwl.data import CurveSets, make_curve_sets, taught_projector
 from engine.nn import make_optimizer, mlp, parameter_count
 from engine.seeding import generator
-from engine.trainer import SnapshotData, Trainer
+from engine.trainer import SnapshotData, Trainer, descend
 
 IDEAL_FILTER = (1.0, -2.0, 1.0)  # W^-1 as a convolution (Lemma 1)
 TAPS = len(IDEAL_FILTER)
@@ -184,10 +184,7 @@ class PWLTrainer(Trainer):
         idx = torch.randint(self.config.train_size, (self.config.batch,), generator=self.batch_gen,
                             device=self.device)
         loss = self.model.loss(self.train_inputs.index_select(0, idx), self.train_p.index_select(0, idx))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"train_loss": loss.detach()}
+        return {"train_loss": descend(self.optimizer, loss)}
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:
