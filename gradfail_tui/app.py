@@ -17,17 +17,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
-from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Button, Footer, Input, Static, TabbedContent, TabPane
 
 from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
 from engine.events import Event, RunFinished, RunStarted, StatusChanged
@@ -41,14 +44,16 @@ from gradfail_tui.pacing import PLOT_CPU_BUDGET, RedrawPacer
 from gradfail_tui.session import REPLAY_SPEEDS, Replay, RunEntry, load_recorded, scan_recorded
 from gradfail_tui.widgets.config_form import ConfigForm, RunChoice
 from gradfail_tui.widgets.family_list import FamilyList
-from gradfail_tui.widgets.metric_plot import MetricPlot
-from gradfail_tui.widgets.runs_panel import RunsPanel
 from gradfail_tui.widgets.status_line import StatusLine
-from gradfail_tui.widgets.watch_view import WatchView
+
+if TYPE_CHECKING:  # imported when first needed, after the first frame (plotext is not free)
+    from gradfail_tui.widgets.runs_panel import RunsPanel
+    from gradfail_tui.widgets.watch_view import WatchView
 
 TICK_HZ = 10  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
 STOP_GRACE_S = 5.0  # on quit, how long a running run may take to say it has stopped
-RESTARTS = (3, 60.0)  # give up restarting an engine that died this many times in this many seconds
+RESTARTS = (3, 60.0)
+EXIT_GRACE_S = 3.0  # after SIGTERM / SIGHUP, how long Textual may take to restore the terminal  # give up restarting an engine that died this many times in this many seconds
 
 
 class GradfailApp(App):
@@ -122,10 +127,11 @@ class GradfailApp(App):
                         with Horizontal(id="actions"):
                             yield Button("Start (s)", id="start", variant="success", disabled=True, compact=True)
                             yield Static("", id="start-problems")
+            # The watch view and the runs panel are mounted just after the first frame.
             with TabPane("2 Watch", id="watch"):
-                yield WatchView(id="watch-view")
+                yield Vertical(id="watch-holder")
             with TabPane("3 Runs", id="runs"):
-                yield RunsPanel(id="runs-panel")
+                yield Vertical(id="runs-holder")
         yield Footer(show_command_palette=False, compact=True)
 
     @property
@@ -136,10 +142,48 @@ class GradfailApp(App):
     def tabs(self) -> TabbedContent:
         return self.query_one(TabbedContent)
 
-    async def on_mount(self) -> None:
-        self.query_one(RunsPanel).headline = {name: spec.headline for name, spec in self.families.items()}
+    @property
+    def watch_view(self) -> "WatchView":
+        return self.query_one("#watch-view")  # type: ignore[return-value]
+
+    @property
+    def runs_panel(self) -> "RunsPanel":
+        return self.query_one("#runs-panel")  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
         for problem in self.preset_problems:
             self.notify(problem, title="A preset did not load", severity="warning", timeout=8)
+        self.query_one(FamilyList).focus()
+        self.draw_status()
+        self._ticker = self.set_interval(1 / TICK_HZ, self._tick)
+        self.call_after_refresh(self._after_first_frame)
+        self._handle_signals(True)
+
+    def _handle_signals(self, install: bool) -> None:
+        """SIGTERM, and SIGHUP (the terminal or the SSH session went away), end the app as `q` does:
+        the run is stopped and recorded as interrupted, the engine closed."""
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                if install:
+                    loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self._signalled()))
+                else:
+                    loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or no signals here: the default (end at once) stays
+
+    async def _after_first_frame(self) -> None:
+        """What the first frame does not need: the engine (seconds: it imports torch), the plots
+        (plotext), the runs panel, the form, and the run records on disk."""
+        self.start_engine()
+        from gradfail_tui.widgets.runs_panel import RunsPanel
+        from gradfail_tui.widgets.watch_view import WatchView
+
+        await self.query_one("#watch-holder").mount(WatchView(id="watch-view"))
+        await self.query_one("#runs-holder").mount(
+            RunsPanel(headline={name: spec.headline for name, spec in self.families.items()}, id="runs-panel"))
+        if self.tabs.active == "runs" and self.focused is None:  # someone was quicker than the mount
+            self.query_one("#runs-table").focus()
         first = None
         if self.initial_preset:
             chosen = next((p for p in self.presets if p.name == self.initial_preset), None)
@@ -147,14 +191,9 @@ class GradfailApp(App):
         first = first or next(iter(self.families), None)
         if first:
             await self.pick_family(first, self.initial_preset)
-        self.query_one(FamilyList).focus()
-        self.set_interval(1 / TICK_HZ, self._tick)
-        # The first frame comes first; the engine (seconds: it imports torch) and the run records
-        # (disk) load behind it.
-        self.call_after_refresh(self.start_engine)
-        self.call_after_refresh(self.scan_runs)
+        self.scan_runs()
         if self.autostart:
-            self.call_after_refresh(self.action_start)
+            self.action_start()
 
     # -- the engine -----------------------------------------------------------------------------
     def start_engine(self) -> None:
@@ -170,6 +209,9 @@ class GradfailApp(App):
         except OSError as exc:
             self.call_from_thread(self.report, f"cannot start the engine process: {exc}")
             return
+        if self.closing:  # the app was closed while the engine started
+            engine.close()
+            return
         self.engine = engine
         self.bridge = EngineBridge(engine, self.post_message).start()
 
@@ -179,6 +221,9 @@ class GradfailApp(App):
         devices = ", ".join(ready.devices) or "cpu"
         self.engine_text = f"engine ready · torch {escape(ready.torch_version)} · devices: {escape(devices)}"
         self.form.set_devices(list(ready.devices))
+        if self.engine is not None:
+            # The first run's imports (about 2 s of torch), paid while the person is still choosing.
+            self.engine.send("warmup")
         if self.pending is not None:
             entry, self.pending = self.pending, None
             self._send_start(entry)
@@ -383,6 +428,14 @@ class GradfailApp(App):
         self._dirty.update(what)
 
     def _tick(self) -> None:
+        if self.closing:
+            return
+        try:
+            self._draw_due()
+        except NoMatches:  # the app is ending and its widgets are gone: nothing left to draw
+            pass
+
+    def _draw_due(self) -> None:
         if self.replay is not None and self.replay.advance():
             self.mark("plots", "status")
             if self.replay.done:
@@ -412,19 +465,19 @@ class GradfailApp(App):
 
     def draw_plots(self) -> None:
         """Redraw the plots now (the tick calls this when the pacer allows; tests call it directly)."""
+        view = self.watch_view
         self._dirty.discard("plots")
         with self.batch_update():
-            self.query_one(WatchView).show(self.shown_entries(), self.families)
+            view.show(self.shown_entries(), self.families)
         self.pacer.redrawn()
 
     def draw_runs(self) -> None:
-        panel = self.query_one(RunsPanel)
+        panel = self.runs_panel
         panel.show(self.entries, set(self.compared))
         panel.describe(self.entry(panel.highlighted_key()), self.replay_speed)
 
-    @on(DataTable.RowHighlighted, "#runs-table")
-    def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.query_one(RunsPanel).describe(self.entry(event.row_key.value), self.replay_speed)
+    def on_run_highlighted(self, message: msg.RunHighlighted) -> None:
+        self.runs_panel.describe(self.entry(message.key), self.replay_speed)
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
@@ -542,8 +595,13 @@ class GradfailApp(App):
             self.toggle_compare(self.primary)
 
     def action_log_scale(self) -> None:
+        from gradfail_tui.widgets.metric_plot import MetricPlot
+
         focused = self.focused if isinstance(self.focused, MetricPlot) else None
-        on_ = self.query_one(WatchView).toggle_log(focused)
+        try:
+            on_ = self.watch_view.toggle_log(focused)
+        except NoMatches:
+            return
         self.notify(f"log scale {'on' if on_ else 'off'}" + (f" for {focused.panel}" if focused else ""), timeout=2)
 
     def action_speed(self, direction: int) -> None:
@@ -561,8 +619,9 @@ class GradfailApp(App):
     def show_tab(self, tab: str) -> None:
         # Focus first: a focused widget left in a hidden pane would pull its tab back.
         target = {"setup": "#families", "runs": "#runs-table"}.get(tab)
-        if target:
-            self.query_one(target).focus()
+        found = self.query(target) if target else None
+        if found:
+            found.first().focus()
         else:
             self.screen.set_focus(None)
         self.tabs.active = tab
@@ -587,13 +646,23 @@ class GradfailApp(App):
         await self.shutdown()
         self.exit()
 
+    async def _signalled(self) -> None:
+        await self.shutdown()  # the run's record is closed and the engine gone: nothing is lost now
+        # With its terminal gone, Textual can block for ever writing the last frame to it; past
+        # this grace period, leave without it.
+        timer = threading.Timer(EXIT_GRACE_S, os._exit, (0,))
+        timer.daemon = True  # a normal exit does not wait for it
+        timer.start()
+        self.exit()
+
     # -- shutdown -------------------------------------------------------------------------------
     async def shutdown(self) -> None:
         """Stop the run (recorded as interrupted), close the engine: no orphan processes."""
         if self.closing:
             return
         self.closing = True
-        self.stop_replay()
+        self._ticker.stop()
+        self.replay = None
         if self.bridge is not None:
             self.bridge.stop()
         await asyncio.to_thread(self._finish_engine)
@@ -617,6 +686,7 @@ class GradfailApp(App):
             engine.close()
 
     def on_unmount(self) -> None:
+        self._handle_signals(False)
         # However the app ends (an exception, a signal), the engine must not outlive it.
         if not self.closing:
             self.closing = True

@@ -13,6 +13,7 @@ snapshot tests do not change whenever a real family gains a setting.
 
 from __future__ import annotations
 
+import json
 import math
 import queue
 import zlib
@@ -40,10 +41,10 @@ class Script:
     snapshots: list[tuple[str, str, dict]] = field(default_factory=list)  # (name, kind, data)
 
 
-def metric_value(name: str, panel: str, step: int, total: int, seed: int) -> float:
-    """A smooth, deterministic curve per metric: accuracies rise, losses fall, the rest wave."""
+def metric_value(name: str, panel: str, step: int, total: int, variant: int) -> float:
+    """A smooth, deterministic curve per metric and run: accuracies rise, losses fall, the rest wave."""
     x = step / max(total, 1)
-    phase = (zlib.crc32(name.encode()) % 100) / 100 + seed * 0.37
+    phase = (zlib.crc32(name.encode()) % 100) / 100 + (variant % 100) / 100
     if "acc" in name or "acc" in panel:
         return round(0.5 + 0.45 * (1 - math.exp(-4 * x)) + 0.02 * math.sin(40 * x + phase), 6)
     if "loss" in name or "loss" in panel:
@@ -115,8 +116,11 @@ class ScriptedEngine:
         spec = self.families[cmd["family"]]
         total = int(cmd["config"].get("steps", 1000))
         every = script.every or max(1, total // 40)
+        # The same config and seed give the same curves, as they would in the real engine.
+        variant = zlib.crc32(json.dumps([cmd["config"], cmd.get("seed", 0)], sort_keys=True).encode())
         self._run = run = {"id": cmd["run_id"], "spec": spec, "total": total, "every": every, "step": 0,
-                           "status": "running", "script": script, "seed": int(cmd.get("seed", 0))}
+                           "status": "running", "script": script, "seed": int(cmd.get("seed", 0)),
+                           "variant": variant}
         self._put(RunStarted(run_id=run["id"], t=0.0, family=spec.name, config=cmd["config"], seed=run["seed"],
                              device="cpu", device_name="cpu (scripted)", total_steps=total,
                              preset=cmd.get("preset"), versions={"gradfail": "scripted"}))
@@ -149,7 +153,8 @@ class ScriptedEngine:
     def _metrics(self, step: int) -> None:
         run = self._run
         run["step"] = step
-        values = {m.name: metric_value(m.name, m.panel, step, run["total"], run["seed"]) for m in run["spec"].metrics}
+        values = {m.name: metric_value(m.name, m.panel, step, run["total"], run["variant"])
+                  for m in run["spec"].metrics}
         self._put(Metrics(run_id=run["id"], t=self._t(), step=step, values=values))
 
     def _finish(self, status: str, message: str, error_kind: str = "") -> None:

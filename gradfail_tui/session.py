@@ -34,6 +34,7 @@ class RunEntry:
     manifest: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     events: list[Event] | None = None  # a recorded run's events
+    where: str = ""  # a recorded run's directory, relative to the runs directory
 
     @property
     def status(self) -> str:
@@ -53,9 +54,11 @@ def load_recorded(path: Path) -> RunEntry:
         return RunEntry(key=str(path), label=path.name, state=state, origin="recorded", path=path,
                         problems=[f"cannot read this record: {type(exc).__name__}: {exc}"], events=[])
     manifest = record.manifest
-    state = RunState.from_events(record.events, label=record.label, run_id=str(manifest.get("run_id", "")))
+    seed = manifest.get("seed")
+    label = record.label + (f" seed={seed}" if seed else "")
+    state = RunState.from_events(record.events, label=label, run_id=str(manifest.get("run_id", "")))
     fill_from_manifest(state, manifest)
-    return RunEntry(key=str(path), label=record.label, state=state, origin="recorded", path=path,
+    return RunEntry(key=str(path), label=label, state=state, origin="recorded", path=path, where=path.name,
                     manifest=manifest, problems=list(record.problems), events=record.events)
 
 
@@ -76,7 +79,13 @@ def fill_from_manifest(state: RunState, manifest: dict[str, Any]) -> None:
 
 
 def scan_recorded(base: Path, skip: set[Path]) -> list[RunEntry]:
-    return [load_recorded(path) for path in find_runs(base)[:MAX_RECORDED] if path.resolve() not in skip]
+    entries = []
+    for path in find_runs(base)[:MAX_RECORDED]:
+        if path.resolve() not in skip:
+            entry = load_recorded(path)
+            entry.where = str(path.relative_to(base))  # a group's runs: "<group>/seed-1"
+            entries.append(entry)
+    return entries
 
 
 class Replay:

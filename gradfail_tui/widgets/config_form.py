@@ -60,7 +60,7 @@ def as_text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-class ConfigForm(VerticalScroll):
+class ConfigForm(VerticalScroll, can_focus=False):  # Tab goes straight to the fields
     def __init__(self, presets: list[Preset], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.presets = presets
@@ -68,6 +68,7 @@ class ConfigForm(VerticalScroll):
         self.fields: list[Knob] = []
         self.devices: tuple[str, ...] = DEVICES
         self.problems: list[str] = ["no family chosen yet"]
+        self.applied_preset = NO_PRESET  # the preset whose values were last put in the fields
         self.border_title = "Settings"
 
     # -- building --------------------------------------------------------------------------
@@ -85,7 +86,7 @@ class ConfigForm(VerticalScroll):
             Vertical(Horizontal(Label("preset", classes="name"),
                                 Select(options, value=NO_PRESET, allow_blank=False, id="field-preset", classes="value",
                                        compact=True), classes="row"),
-                     Static("", id="preset-note", classes="note"), classes="field"),
+                     Static("", id="preset-note", classes="note -blank"), classes="field"),
         ]
         widgets += [self._field(k) for k in self.fields]
         widgets += [
@@ -98,6 +99,7 @@ class ConfigForm(VerticalScroll):
         ]
         await self.mount_all(widgets)
         self.scroll_home(animate=False)
+        self.applied_preset = NO_PRESET
         if preset:
             self.query_one("#field-preset", Select).value = preset
             self.apply_preset(preset)
@@ -138,6 +140,7 @@ class ConfigForm(VerticalScroll):
         return next((p for p in self.family_presets() if p.name == chosen), None)
 
     def apply_preset(self, name: str) -> None:
+        self.applied_preset = name
         chosen = next((p for p in self.family_presets() if p.name == name), None)
         values = chosen.values if chosen else {}
         for k in self.fields:
@@ -149,11 +152,15 @@ class ConfigForm(VerticalScroll):
         if chosen:
             note = escape(chosen.description) + (f"\n[i]paper:[/i] {escape(chosen.paper)}" if chosen.paper else "")
         self.query_one("#preset-note", Static).update(note)
+        self.query_one("#preset-note").set_class(not note, "-blank")
 
     @on(Select.Changed, "#field-preset")
     def _preset_changed(self, event: Select.Changed) -> None:
         event.stop()
-        self.apply_preset(str(event.value))
+        # The Select also reports the value it was built with, later: that must not wipe edits
+        # made in between. Only a change of preset puts a preset's values in the fields.
+        if str(event.value) != self.applied_preset:
+            self.apply_preset(str(event.value))
         self.check()
 
     @on(Input.Changed)

@@ -13,7 +13,7 @@ from textual.markup import escape
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
-from gradfail_tui.messages import CompareToggled, RunOpened
+from gradfail_tui.messages import CompareToggled, RunHighlighted, RunOpened
 from gradfail_tui.session import RunEntry
 
 COLUMNS = ("", "run", "status", "steps", "result", "family", "where")
@@ -54,10 +54,10 @@ class RunsTable(DataTable):
 
 
 class RunsPanel(Vertical):
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, headline: dict[str, tuple[str, ...]] | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Runs"
-        self.headline: dict[str, tuple[str, ...]] = {}  # family -> metric names worth a column
+        self.headline = headline or {}  # family -> the metric names worth showing first
 
     def compose(self):
         table = RunsTable(cursor_type="row", zebra_stripes=True, id="runs-table")
@@ -92,7 +92,7 @@ class RunsPanel(Vertical):
     def _cells(self, entry: RunEntry, compared: bool) -> tuple[str, ...]:
         names = self.headline.get(entry.state.family, ())
         steps = f"{entry.state.step:,}" + (f"/{entry.state.total_steps:,}" if entry.state.total_steps else "")
-        where = "this session" if entry.origin == "session" else (entry.path.name if entry.path else "")
+        where = "this session" if entry.origin == "session" else entry.where
         status = entry.status + (" ⚠" if entry.problems else "")
         return ("◆" if compared else "", entry.label, status, steps, result_text(entry, names),
                 entry.state.family or "?", where)
@@ -106,7 +106,7 @@ class RunsPanel(Vertical):
         if entry.state.message:
             lines.append(escape(entry.state.message))
         if entry.path:
-            lines.append(f"record: {escape(entry.path.name)}")
+            lines.append(f"record: {escape(entry.where or entry.path.name)}")
         config = entry.state.config or entry.manifest.get("config") or {}
         if config:
             lines.append("config: " + escape(", ".join(f"{k}={v}" for k, v in config.items())))
@@ -117,6 +117,11 @@ class RunsPanel(Vertical):
             lines += [f"[$warning]• {escape(p)}[/]" for p in entry.problems[:20]]
         lines.append(f"[dim]enter view · y replay at {speed:g}x (+/- to change) · space compare[/dim]")
         details.update("\n".join(lines))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(RunHighlighted(event.row_key.value))
 
     def highlighted_key(self) -> str | None:
         return self.table.current_key()

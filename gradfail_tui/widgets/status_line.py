@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from textual.app import RenderResult
+from textual.content import Content
 from textual.markup import escape
-from textual.widgets import Static
+from textual.widget import Widget
 
 from engine.state import RunState
-from gradfail_tui.headless import format_duration
 
 STATUS_STYLE = {
     "running": "$success", "completed": "$success", "paused": "$warning", "stopped": "$warning",
@@ -17,9 +18,14 @@ BAD = ("failed", "diverged")
 
 
 def run_text(state: RunState, note: str = "") -> str:
+    # Imported here, not at the top: headless pulls in plotext, which the first frame can do without.
+    from gradfail_tui.headless import format_duration
+
     status = state.status
     colour = STATUS_STYLE.get(status, "$foreground")
     parts = [f"[b]{escape(state.label)}[/b]", f"[{colour} b]● {escape(status)}[/]"]
+    if note:
+        parts.append(f"[$accent]{escape(note)}[/]")
     total = f"/{state.total_steps:,}" if state.total_steps else ""
     parts.append(f"step {state.step:,}{total}")
     if state.finished:  # the whole run's rate, once it is over
@@ -33,15 +39,20 @@ def run_text(state: RunState, note: str = "") -> str:
         parts.append(f"ETA {format_duration(state.eta_s())}")
     if state.device_name:
         parts.append(escape(state.device_name))
-    if note:
-        parts.append(f"[$accent]{escape(note)}[/]")
     return "  ".join(parts)
 
 
-class StatusLine(Static):
+class StatusLine(Widget):
+    """A Widget with its own render() rather than a Static: Static.update() asks for a new layout
+    of the whole screen each time, and this line changes several times a second while a run goes."""
+
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__("", id=id, markup=True)
+        super().__init__(id=id)
         self._text = ""
+        self._content = Content("")
+
+    def render(self) -> RenderResult:
+        return self._content
 
     def show(self, state: RunState | None, engine: str, note: str = "") -> None:
         """Two lines: the run shown (or a hint), then its message or the engine's state."""
@@ -59,6 +70,7 @@ class StatusLine(Static):
         for status in STATUS_STYLE:
             self.set_class(state is not None and state.status == status, f"-{status.replace(' ', '-')}")
         text = f"{first}\n{second}"
-        if text != self._text:  # an unchanged line costs nothing to "update"
+        if text != self._text:  # an unchanged line costs nothing
             self._text = text
-            self.update(text)
+            self._content = Content.from_markup(text)
+            self.refresh()

@@ -62,6 +62,10 @@ class WatchView(VerticalScroll):
     def show(self, entries: list[RunEntry], families: dict[str, FamilySpec]) -> None:
         """Draw these runs: the first is the primary one (its snapshots are shown)."""
         panels = panel_lines(entries, families) if entries else {}
+        # A panel none of these runs has a point for (a diagnostic switched off) is left out,
+        # unless nothing has points yet: then every panel says it is waiting.
+        with_points = {name: v for name, v in panels.items() if any(line.points for line in v[0])}
+        panels = with_points or panels
         snapshots = entries[0].state.snapshots if entries else {}
         layout = [f"plot:{p}" for p in panels] + [f"snapshot:{n}" for n in snapshots]
         if layout != self._layout:

@@ -1,0 +1,144 @@
+"""The explorer's parts on their own: the bridge, the pacer, replay, bitmaps, thinning, the entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from engine.client import EngineExited
+from engine.events import Metrics, RunFinished, RunStarted
+from gradfail_tui.app import main
+from gradfail_tui.bridge import EngineBridge
+from gradfail_tui.messages import EngineDied, EventsReceived
+from gradfail_tui.pacing import RedrawPacer
+from gradfail_tui.scripted import ScriptedEngine, demo_families
+from gradfail_tui.session import Replay, RunEntry, load_recorded
+from gradfail_tui.widgets.bitmap_view import braille, half_blocks, layout
+from gradfail_tui.widgets.metric_plot import thin
+from tests.conftest import ROOT
+from tests.test_tui_app import write_record
+
+
+def test_the_explorer_never_imports_torch():
+    code = ("import sys; import gradfail_tui.app, gradfail_tui.scripted, gradfail_tui.cli; "
+            "from gradfail_tui.app import build_app; build_app(); "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_pacer_keeps_plot_drawing_under_its_share_of_a_core():
+    clock = Clock()
+    pacer = RedrawPacer(max_hz=10, budget=0.05, clock=clock)
+    assert pacer.ready()
+    pacer.redrawn()
+    assert not pacer.ready()
+    clock.now = 0.1
+    assert pacer.ready()  # cheap plots: 10 a second
+    pacer.spent(0.04)  # the last redraw cost 40 ms: at 5% of a core, one every 0.8 s
+    pacer.redrawn()
+    clock.now = 0.5
+    assert not pacer.ready()
+    clock.now = 0.91
+    assert pacer.ready()
+    assert abs(pacer.interval - 0.8) < 1e-9
+
+
+class Posted(list):
+    def __call__(self, message):
+        self.append(message)
+
+
+def test_the_bridge_batches_events_and_holds_them_while_the_ui_is_busy():
+    engine = ScriptedEngine(demo_families(), ready=False).start()
+    posted = Posted()
+    bridge = EngineBridge(engine, posted, batch_hz=5).start()
+    engine.events.put(RunStarted(run_id="r", t=0, family="demo", config={}, seed=0, device="cpu",
+                                 device_name="cpu", total_steps=500))
+    for step in range(500):
+        engine.events.put(Metrics(run_id="r", t=step / 1000, step=step, values={"loss": 1.0}))
+    time.sleep(0.6)
+    # RunStarted went at once; the UI has not said it applied that batch, so the rest wait.
+    assert len(posted) == 1 and isinstance(posted[0], EventsReceived)
+    bridge.batch_applied()
+    deadline = time.monotonic() + 2
+    while len(posted) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    batches = [m.events for m in posted]
+    assert sum(len(b) for b in batches) == 501 and len(batches) == 2  # nothing lost, a few batches
+    bridge.batch_applied()
+    engine.events.put(RunFinished(run_id="r", t=1, step=500, status="completed"))
+    engine.events.put(EngineExited(0, ""))  # the last word of any engine: the thread ends
+    bridge._thread.join(2)
+    assert not bridge.running
+    assert isinstance(posted[-1], EngineDied) and isinstance(posted[-2].events[-1], RunFinished)
+
+
+def test_the_bridge_stops_when_asked():
+    engine = ScriptedEngine(demo_families(), ready=False).start()
+    bridge = EngineBridge(engine, Posted()).start()
+    started = time.monotonic()
+    bridge.stop()
+    assert not bridge.running and time.monotonic() - started < 1
+
+
+def test_replay_applies_events_by_their_time_at_the_chosen_speed(tmp_path):
+    entry = load_recorded(write_record(tmp_path, "r", steps=300, rate=100))  # 3 s of run
+    assert entry.status == "completed"
+    clock = Clock()
+    replay = Replay(entry, speed=2, clock=clock)
+    assert entry.state.step == 0 and not entry.state.series
+    clock.now = 0.5  # 1 s of run time: the events up to t = 1.0
+    replay.advance()
+    assert entry.state.step == 80 and entry.state.status == "running"
+    replay.toggle_pause()
+    clock.now = 5
+    replay.advance()
+    assert entry.state.step == 80  # paused
+    replay.toggle_pause()
+    replay.set_speed(100)
+    clock.now = 5.1
+    replay.advance()
+    assert replay.done and entry.state.status == "completed" and entry.state.step == 300
+
+
+def test_a_record_that_cannot_be_read_at_all_is_an_entry_with_its_problem(tmp_path):
+    path = tmp_path / "r"
+    path.mkdir()
+    (path / "events.jsonl").mkdir()  # a directory where a file should be
+    entry = load_recorded(path)
+    assert entry.problems and isinstance(entry, RunEntry) and entry.events == []
+
+
+def test_bitmaps_as_half_blocks_and_braille():
+    bits = [[1, 0, 1], [1, 1, 0], [0, 1, 1]]
+    assert half_blocks(bits) == ["█▄▀", " ▀▀"]
+    assert braille([[1, 1], [0, 0], [0, 0], [1, 1]]) == [chr(0x2800 + 0x01 + 0x08 + 0x40 + 0x80)]
+    placed = layout([("a", ["##", "##"]), ("bb", ["###"])], width=20)
+    assert placed == ["##  ###", "##", "a   bb"]
+    assert layout([("a", ["##"]), ("b", ["##"])], width=4) == ["##", "a", "##", "b"]  # wraps
+
+
+def test_thin_keeps_the_newest_point_and_bounds_the_count():
+    points = [(i, float(i)) for i in range(1000)]
+    kept = thin(points, 100)
+    assert len(kept) <= 101 and kept[0] == (0, 0.0) and kept[-1] == (999, 999.0)
+    assert thin(points[:50], 100) == points[:50]
+
+
+def test_the_entry_point_rejects_bad_arguments(capsys):
+    assert main(["--preset", "parity-nope"]) == 2
+    assert "unknown preset 'parity-nope'" in capsys.readouterr().err
+    assert main(["--start"]) == 2
+    assert "--start needs --preset" in capsys.readouterr().err
+

@@ -1,0 +1,102 @@
+"""Snapshots of the explorer's main screens at 80x24 and 120x36, from fixed, scripted data.
+
+The families, presets, runs and their numbers all come from gradfail_tui/scripted.py and
+fixed run records, so a snapshot only changes when the UI does. After a deliberate UI change:
+`pytest tests/test_tui_snapshots.py --snapshot-update`, then look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from gradfail_tui.scripted import Script, demo_snapshots
+from tests.test_tui_app import make_app, ready, type_into, wait_until, write_record
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
+
+
+async def settle(pilot) -> None:
+    """Draw the plots now and drop the notifications, so nothing depends on timing."""
+    pilot.app.draw_plots()
+    pilot.app.clear_notifications()
+    await pilot.pause()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_setup_screen(snap_compare, tmp_path, size):
+    app, _ = make_app(tmp_path)
+
+    async def first_screen(pilot):
+        await ready(pilot)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=first_screen)
+
+
+def test_setup_screen_with_an_invalid_value(snap_compare, tmp_path):
+    app, _ = make_app(tmp_path)
+
+    async def invalid(pilot):
+        await ready(pilot)
+        await type_into(pilot, app.query_one("#field-width", Input), "0")
+        await pilot.press("escape")  # no blinking cursor in the picture
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=invalid)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_watch_screen_after_a_run_with_every_snapshot_kind(snap_compare, tmp_path, size):
+    app, _ = make_app(tmp_path, Script(end="complete", snapshots=demo_snapshots()))
+
+    async def run(pilot):
+        await ready(pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.entries and app.entries[0].status == "completed", "the run")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run)
+
+
+def test_watch_screen_comparing_two_runs_after_a_failure(snap_compare, tmp_path):
+    app, engines = make_app(tmp_path, Script(end="complete"))
+
+    async def compare(pilot):
+        await ready(pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.entries and app.entries[0].status == "completed", "run 1")
+        await pilot.press("c", "1")
+        app.query_one("#field-preset").value = "demo-wide"
+        await wait_until(pilot, lambda: app.query_one("#field-width", Input).value == "64", "the preset")
+        engines.last.script = Script(end="fail", hold_at=240, message="RuntimeError in train_step at step 240")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(app.entries) == 2 and app.entries[0].state.finished, "run 2")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=compare)
+
+
+def test_runs_screen_with_a_damaged_record(snap_compare, tmp_path):
+    runs = tmp_path / "runs"
+    good = write_record(runs, "20260101-090000-demo")
+    cut = write_record(runs, "20260101-100000-demo-cut", steps=120, finished=None)
+    (cut / "run.json").unlink()
+    with open(cut / "events.jsonl", "a") as handle:
+        handle.write('{"type": "metrics", "run_id"\n')
+    for age, path in enumerate([cut, good]):  # newest first, whatever the clock says
+        os.utime(path, (1_800_000_000 - age, 1_800_000_000 - age))
+    app, _ = make_app(tmp_path)
+
+    async def runs_tab(pilot):
+        await ready(pilot)
+        await pilot.press("3")
+        table = app.query_one("#runs-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2, "the records")
+        table.move_cursor(row=0)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=runs_tab)
