@@ -29,7 +29,7 @@ def mlp(sizes: list[int], generator: torch.Generator) -> nn.Sequential:
 
 
 def make_optimizer(name: str, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8) -> torch.optim.Optimizer:
-    """SGD, Adam or TensorFlow 1's Adam ("adam_tf1") over `params`; foreach kernels update all tensors in a few calls."""
+    """SGD, Adam or TF1's Adam ("adam_tf1") over `params`; foreach kernels update all tensors in a few calls."""
     params = list(params)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, foreach=True)

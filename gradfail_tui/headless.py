@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -188,6 +189,8 @@ def _print_summary(console: Console, spec: FamilySpec, session: HeadlessSession,
     states = list(session.states.values())
     finished = [session.finished[s.run_id] for s in states]
     _print_figure(console, spec, states)
+    if len(states) == 1:
+        _print_snapshots(console, states[0])
     worst = next((f for f in finished if f.status not in ("completed", "stopped")), finished[0])
     colour = {"completed": "green", "stopped": "yellow", "interrupted": "yellow"}.get(worst.status, "red")
     lead = states[0]
@@ -195,9 +198,10 @@ def _print_summary(console: Console, spec: FamilySpec, session: HeadlessSession,
         table = Table(title=f"{lead.label}: [{colour}]{worst.status}[/]", title_justify="left")
         table.add_column("metric")
         table.add_column("last", justify="right")
+        table.add_column("at step", justify="right")  # metrics are measured on different schedules
         for name, value in lead.latest.items():
             metric = spec.metric(name)
-            table.add_row(metric.label if metric else name, format_value(value))
+            table.add_row(metric.label if metric else name, format_value(value), f"{lead.series[name][-1][0]:,}")
     else:
         table = _group_table(spec, session, states, colour, worst)
     training = f"; training {lead.step / lead.t:,.0f} steps/s" if lead.t > 0 and lead.step else ""
@@ -258,6 +262,26 @@ def _print_figure(console: Console, spec: FamilySpec, states: list[RunState]) ->
     width = max(40, min(console.width, 100))
     console.print(render_plot(series, f"{states[0].label}: {panel}", width=width, height=14,
                               log_y=metrics[0].log_scale))
+
+
+def _print_snapshots(console: Console, state: RunState) -> None:
+    """The run's last pictures that a terminal can show: "lines" as a plot, "table" as a table."""
+    width = max(40, min(console.width, 100))
+    for snap in state.snapshots.values():
+        data = snap.data
+        if snap.kind == "lines":
+            series = {s.get("label", f"series {i}"): list(zip(s.get("x", []), s.get("y", [])))
+                      for i, s in enumerate(data.get("series", []))}
+            console.print(render_plot(series, f"{data.get('title', snap.name)} (step {snap.step:,})",
+                                      x_label=data.get("x_label", ""), width=width, height=16,
+                                      log_y=bool(data.get("log_y"))))
+        elif snap.kind == "table":
+            table = Table(title=escape(str(data.get("title", snap.name))), title_justify="left")
+            for column in data.get("columns", []):
+                table.add_column(escape(str(column)))
+            for row in data.get("rows", []):
+                table.add_row(*[escape(format_value(c) if isinstance(c, float) else str(c)) for c in row])
+            console.print(table)
 
 
 class _NoProgress:

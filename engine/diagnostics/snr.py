@@ -13,7 +13,8 @@ Estimated from T per-sample gradients g_1 .. g_T with mean m:
   estimate is ||m||^2 - noise / T, which is unbiased and may come out negative;
 - resolution: whatever the true SNR, the estimate wobbles by about se = sqrt(2 tr(S^2)) / (T tr(S))
   (S the gradients' covariance: the spread of ||m||^2 around its mean), which is at most
-  sqrt(2) / T. The resolution is max(1 / T, 2 se). An estimate below it is no number at all:
+  sqrt(2) / T. The resolution is max(1 / T, 3 se): a zero signal passes it about once in 700
+  measurements (2 se let one in 40 through in long runs). An estimate below it is no number at all:
   it is reported as an upper bound, max(resolution, estimate + 2 se), never as a value.
   tr(S^2) is estimated from differences of pairs of gradients, (g_1 - g_2) / sqrt(2), which have
   covariance S and mean zero whatever the signal, so no pass over the data is needed twice.
@@ -40,7 +41,7 @@ class SNREstimate:
     noise: float  # E ||g - E g||^2
     snr: float  # signal / noise, bias-corrected
     se: float  # standard error of snr where the signal is small
-    resolution: float  # max(1 / T, 2 se): smaller values cannot be told from zero
+    resolution: float  # max(1 / T, RESOLUTION_SE * se): smaller values cannot be told from zero
     samples: int  # T
 
     @property
@@ -62,6 +63,7 @@ class SNREstimate:
         return f"{self.snr:.3g}" if self.resolved else f"< {self.upper:.2g}"
 
 
+RESOLUTION_SE = 3  # standard errors a value must clear to count as resolved
 MAX_PAIRS = 512  # difference vectors per chunk for tr(S^2): plenty for a standard error
 
 
@@ -103,7 +105,7 @@ class SNRAccumulator:
         trace_s2 = self.pair_sq / self.pairs if self.pairs else noise ** 2  # tr(S^2) <= tr(S)^2
         se = math.sqrt(2 * max(trace_s2, 0.0)) / (t * noise)
         snr = signal / noise
-        return SNREstimate(signal, noise, snr, se, max(1.0 / t, 2 * se), t)
+        return SNREstimate(signal, noise, snr, se, max(1.0 / t, RESOLUTION_SE * se), t)
 
 
 def combine(estimates: list[SNREstimate]) -> SNREstimate:
@@ -115,7 +117,7 @@ def combine(estimates: list[SNREstimate]) -> SNREstimate:
     se = math.sqrt(sum(e.se ** 2 for e in estimates)) / r
     samples = sum(e.samples for e in estimates)
     return SNREstimate(signal=sum(e.signal for e in estimates) / r, noise=sum(e.noise for e in estimates) / r,
-                       snr=snr, se=se, resolution=max(1.0 / samples, 2 * se), samples=samples)
+                       snr=snr, se=se, resolution=max(1.0 / samples, RESOLUTION_SE * se), samples=samples)
 
 
 def estimate_snr(grads: torch.Tensor) -> SNREstimate:

@@ -56,4 +56,5 @@ SPEC = FamilySpec(
     ),
     cpu_threads=1,
     headline=("objective", "expected_objective"),
+    order=25,
 )

@@ -8,7 +8,7 @@ from torch import nn
 from engine.families.stocks import StocksConfig
 from engine.nn import init_linear_, make_optimizer
 from engine.seeding import generator
-from engine.trainer import Trainer
+from engine.trainer import Trainer, descend
 
 
 class StocksTrainer(Trainer):
@@ -45,10 +45,7 @@ class StocksTrainer(Trainer):
             loss = -(z * p).sum(1).mean()
         else:  # decomposition ignores z and pays for the label instead
             loss = -p.gather(1, self.labels[inputs].unsqueeze(1)).mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"train_loss": loss.detach()}
+        return {"train_loss": descend(self.optimizer, loss)}
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:

@@ -5,9 +5,11 @@ and for each k = 1 .. k_max a fresh N2 on the first k images of each tuple; it m
 signal-to-noise ratio of the per-sample gradient of N1's last layer under the end-to-end loss
 and under the decomposition loss (the original's: the hinge of each tuple's first image alone).
 The metrics are the running means over the initialisations measured so far, so the figure sharpens
-as the steps go. Paper: end-to-end's SNR falls fast with k (below float32 precision for k >= 3);
-decomposition's stays constant. An estimate from T samples cannot resolve an SNR below about
-1 / T; such values are reported as upper bounds (`..._upper`), never as numbers.
+as the steps go. (With the first-image loss, decomposition's value is the same number for every k:
+that loss never sees N2 or the other images, and all k share N1 and the tuples.) Paper: end-to-end's
+SNR falls fast with k (below float32 precision for k >= 3); decomposition's stays constant. An
+estimate from T samples cannot resolve an SNR below about 1 / T; such values are reported as upper
+bounds (`..._upper`), never as numbers.
 
 Torch-free (config and description); the measurement is in `trainer.py`.
 """
@@ -38,7 +40,8 @@ def _metrics() -> tuple[MetricSpec, ...]:
     specs = []
     for approach, words in (("e2e", "end-to-end"), ("dec", "decomposition")):
         for k in range(1, MAX_K + 1):
-            specs.append(MetricSpec(f"{approach}_k{k}", f"{words} SNR, k = {k}", f"snr {approach}", log_scale=True))
+            specs.append(MetricSpec(f"{approach}_k{k}", f"{words} SNR, k = {k}", f"snr {approach}",
+                                    log_scale=True))
             specs.append(MetricSpec(f"{approach}_k{k}_upper", f"{words} SNR, k = {k}: below resolution, "
                                     "upper bound", f"snr {approach}", log_scale=True))
     specs.append(MetricSpec("resolution", "resolution of the mean SNR (about 1/T)", "snr e2e", log_scale=True))
@@ -55,4 +58,5 @@ SPEC = FamilySpec(
     metrics=_metrics(),
     cpu_threads=1,
     headline=("e2e_k1", "e2e_k4_upper", "dec_k4", "resolution"),
+    order=28,
 )

@@ -23,7 +23,7 @@ SNR_GROUPS = ("n1_last", "n1", "n2")
 
 @dataclass(frozen=True)
 class TupleConfig(BaseConfig):
-    k: int = knob(3, "images per tuple; the label is the parity of how many lines rise", low=1, high=16)
+    k: int = knob(3, "images per tuple; the label is the parity of how many have theta < pi/2", low=1, high=16)
     approach: str = knob("e2e", "e2e: hinge loss on the tuple's label only; dec: plus the hinge loss of "
                          "each image's score on the image's own label (decomposition)", choices=("e2e", "dec"))
     lr: float = knob(1e-3, "Adam learning rate", low=0, low_open=True)
@@ -76,4 +76,5 @@ SPEC = FamilySpec(
     ),
     cpu_threads=1,
     headline=("train_loss", "test_acc", "image_acc"),
+    order=20,
 )

@@ -56,14 +56,13 @@ def sample_lines(shape: tuple[int, ...], gen: torch.Generator, device: torch.dev
 def render(lines: Lines) -> torch.Tensor:
     """Draw lines of shape S as float images of shape S + (28, 28), 1 on the line and 0 elsewhere."""
     shape = lines.theta.shape
-    theta = lines.theta.reshape(-1, 1)
+    theta = lines.theta.reshape(-1, 1, 1)
     half = torch.floor(lines.length.reshape(-1, 1) / 2)
-    center = lines.center.reshape(-1, 2)
     j = torch.arange(-(MAX_HALF - 1), MAX_HALF, device=theta.device, dtype=theta.dtype)  # (21,)
-    rows = torch.trunc(center[:, :1] + j * torch.cos(theta))
-    cols = torch.trunc(center[:, 1:] + j * torch.sin(theta))
-    inside = (j.abs() < half) & (rows >= 0) & (rows < SIZE) & (cols >= 0) & (cols < SIZE)
-    flat = rows * SIZE + cols
+    direction = torch.cat([torch.cos(theta), torch.sin(theta)], 1)  # (n, 2, 1): row, column
+    points = torch.trunc(lines.center.reshape(-1, 2, 1) + direction * j)  # (n, 2, 21)
+    inside = (points.clamp(0, SIZE - 1) == points).all(1) & (j.abs() < half)
+    flat = points[:, 1].add(points[:, 0], alpha=SIZE)
     # The middle offset (j = 0) is the centre pixel, always inside: send the others there.
     flat = torch.where(inside, flat, flat[:, MAX_HALF - 1 : MAX_HALF]).long()
     images = torch.zeros(flat.shape[0], SIZE * SIZE, device=theta.device)
