@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # imported when first needed, after the first frame (plotext 
     from gradfail_tui.widgets.runs_panel import RunsPanel
     from gradfail_tui.widgets.watch_view import WatchView
 
-TICK_HZ = 10  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
+TICK_HZ = 5  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
 STOP_GRACE_S = 5.0  # on quit, how long a running run may take to say it has stopped
 RESTARTS = (3, 60.0)
 EXIT_GRACE_S = 3.0  # after SIGTERM / SIGHUP, how long Textual may take to restore the terminal  # give up restarting an engine that died this many times in this many seconds

@@ -24,7 +24,7 @@ from engine.client import EngineExited
 from engine.events import EngineReady, Event, RunFinished, RunStarted
 from gradfail_tui.messages import EngineDied, EngineLoaded, EventsReceived
 
-BATCH_HZ = 5  # batches of run events a second, at most (each redraws the status line)
+BATCH_HZ = 3  # batches of run events a second, at most (each redraws the status line)
 POLL_S = 0.05  # how long one get() waits, so the exit event is seen within this
 
 
