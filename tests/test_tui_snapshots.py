@@ -7,13 +7,11 @@ fixed run records, so a snapshot only changes when the UI does. After a delibera
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from gradfail_tui.scripted import Script, demo_snapshots
-from tests.test_tui_app import make_app, ready, type_into, wait_until, write_record
+from tests.test_tui_app import make_app, ready, type_into, wait_until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 
@@ -78,25 +76,3 @@ def test_watch_screen_comparing_two_runs_after_a_failure(snap_compare, tmp_path)
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=compare)
-
-
-def test_runs_screen_with_a_damaged_record(snap_compare, tmp_path):
-    runs = tmp_path / "runs"
-    good = write_record(runs, "20260101-090000-demo")
-    cut = write_record(runs, "20260101-100000-demo-cut", steps=120, finished=None)
-    (cut / "run.json").unlink()
-    with open(cut / "events.jsonl", "a") as handle:
-        handle.write('{"type": "metrics", "run_id"\n')
-    for age, path in enumerate([cut, good]):  # newest first, whatever the clock says
-        os.utime(path, (1_800_000_000 - age, 1_800_000_000 - age))
-    app, _ = make_app(tmp_path)
-
-    async def runs_tab(pilot):
-        await ready(pilot)
-        await pilot.press("3")
-        table = app.query_one("#runs-table", DataTable)
-        await wait_until(pilot, lambda: table.row_count == 2, "the records")
-        table.move_cursor(row=0)
-        await settle(pilot)
-
-    assert snap_compare(app, terminal_size=(120, 36), run_before=runs_tab)
