@@ -6,11 +6,21 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from engine.loop import Control, run_loop
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def train_in_process(trainer, config):
+    """Train `trainer` through the real run loop, in this process; returns how it ended and every event."""
+    events = []
+    finished = run_loop(trainer, config, "test", events.append, Control(), time.perf_counter())
+    return finished, events
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -1,7 +1,5 @@
 """Family 4, flat activations (Sec. 5): the staircase, the four learners, and forward-only winning."""
 
-import time
-
 import pytest
 import torch
 
@@ -9,8 +7,8 @@ from engine.config import ConfigError, build_config
 from engine.events import Metrics, Snapshot
 from engine.families.flat import LEARNERS, ORIGINAL_SCHEDULES, FlatConfig, step_offsets
 from engine.families.flat.trainer import FlatTrainer, Staircase
-from engine.loop import Control, run_loop
 from engine.presets import load_preset
+from tests.conftest import train_in_process
 
 
 def make(seed=0, **values):
@@ -21,8 +19,7 @@ def make(seed=0, **values):
 
 def train(seed=0, **values):
     trainer, config = make(seed, **values)
-    events = []
-    finished = run_loop(trainer, config, "test", events.append, Control(), time.perf_counter())
+    finished, events = train_in_process(trainer, config)
     assert finished.status == "completed", finished.message
     return trainer, [e for e in events if isinstance(e, Metrics) and "step_acc" in e.values], events
 

@@ -1,7 +1,5 @@
 """The parity family on tiny budgets that still check the paper's behaviour."""
 
-import time
-
 import pytest
 import torch
 
@@ -9,15 +7,14 @@ from engine.config import build_config
 from engine.events import Metrics
 from engine.families.parity import ParityConfig
 from engine.families.parity.trainer import ParityTrainer
-from engine.loop import Control, run_loop
+from tests.conftest import train_in_process
 
 
 def train(seed=0, **values):
     torch.set_num_threads(1)
     config = build_config(ParityConfig, values)
     trainer = ParityTrainer(config, torch.device("cpu"), seed)
-    events = []
-    finished = run_loop(trainer, config, "test", events.append, Control(), time.perf_counter())
+    finished, events = train_in_process(trainer, config)
     return trainer, finished, [e for e in events if isinstance(e, Metrics)]
 
 

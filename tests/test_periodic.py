@@ -1,7 +1,5 @@
 """The linear-periodic family (Theorem 2): learnable at small r, not at large r, and the variance behind it."""
 
-import time
-
 import pytest
 import torch
 
@@ -10,9 +8,9 @@ from engine.diagnostics.variance import PERIODIC_FUNCTIONS, periodic_target_vari
 from engine.events import Metrics, Snapshot
 from engine.families.periodic import PeriodicConfig
 from engine.families.periodic.trainer import PeriodicTrainer
-from engine.loop import Control, run_loop
 from engine.nn import mlp
 from engine.presets import load_preset
+from tests.conftest import train_in_process
 
 
 def trainer(seed=0, **values):
@@ -23,8 +21,7 @@ def trainer(seed=0, **values):
 
 def train(seed=0, **values):
     t, config = trainer(seed, **values)
-    events = []
-    finished = run_loop(t, config, "test", events.append, Control(), time.perf_counter())
+    finished, events = train_in_process(t, config)
     return t, finished, events
 
 

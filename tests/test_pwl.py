@@ -21,17 +21,15 @@ from engine.families.pwl.data import (
 from engine.families.pwl.trainer import IDEAL_FILTER, PWLTrainer, filter_rows
 from engine.families.pwl_condition import PWLConditionConfig
 from engine.families.pwl_condition.trainer import PWLConditionTrainer
-from engine.loop import Control, run_loop
 from engine.presets import load_preset
 from engine.seeding import generator
+from tests.conftest import train_in_process
 
 
 def run(trainer_cls, config, seed=0):
     """Train through the real run loop; returns the final metrics per step and the snapshots."""
     torch.set_num_threads(1)
-    events = []
-    finished = run_loop(trainer_cls(config, torch.device("cpu"), seed), config, "test", events.append,
-                        Control(), started=0.0)
+    finished, events = train_in_process(trainer_cls(config, torch.device("cpu"), seed), config)
     assert finished.status == "completed", finished.message
     metrics: dict[int, dict[str, float]] = {}
     for e in events:

@@ -1,7 +1,5 @@
 """The target-variance diagnostic (Theorems 1 and 2) against brute force, and the parity-variance sweep."""
 
-import time
-
 import pytest
 import torch
 
@@ -14,8 +12,8 @@ from engine.families.parity import ParityConfig
 from engine.families.parity.trainer import ParityTrainer
 from engine.families.parity_variance import ParityVarianceConfig
 from engine.families.parity_variance.trainer import ParityVarianceTrainer, log2_slope, square_loss
-from engine.loop import Control, run_loop
 from engine.nn import hinge_loss, mlp
+from tests.conftest import train_in_process
 
 
 def network(d, depth=1, width_mult=3, seed=0, jitter=0.3):
@@ -119,16 +117,10 @@ def test_variance_after_training_is_still_below_the_bound():
     assert 0 < measured.variance < measured.bound
 
 
-def run(trainer, config):
-    events = []
-    finished = run_loop(trainer, config, "test", events.append, Control(), time.perf_counter())
-    return finished, events
-
-
 def test_parity_run_streams_the_variance_on_its_schedule():
     torch.set_num_threads(1)
     config = build_config(ParityConfig, {"d": 8, "steps": 200, "eval_every": 50, "variance_every": 100})
-    finished, events = run(ParityTrainer(config, torch.device("cpu"), 0), config)
+    finished, events = train_in_process(ParityTrainer(config, torch.device("cpu"), 0), config)
     measured = {e.step: e.values for e in events if isinstance(e, Metrics) and "target_var" in e.values}
     assert finished.status == "completed" and sorted(measured) == [0, 100, 200]
     assert all(0 < v["target_var"] <= v["target_var_bound"] for v in measured.values())
@@ -143,7 +135,7 @@ def test_parity_refuses_the_variance_beyond_d16():
 
 def test_the_sweep_family_emits_variance_bound_slopes_and_pictures():
     config = build_config(ParityVarianceConfig, {"d_min": 3, "d_max": 9, "steps": 7, "inits": 1, "fit_from": 5})
-    finished, events = run(ParityVarianceTrainer(config, torch.device("cpu"), 0), config)
+    finished, events = train_in_process(ParityVarianceTrainer(config, torch.device("cpu"), 0), config)
     assert finished.status == "completed"
     metrics = [e.values for e in events if isinstance(e, Metrics) and "target_var" in e.values]
     assert [m["d"] for m in metrics] == [3, 4, 5, 6, 7, 8, 9]
