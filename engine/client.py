@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.events import Event, RunFinished, RunStarted, from_json
+from engine.events import Event, RunFinished, from_json
 from engine.record import RecordError, RunRecorder
 
 

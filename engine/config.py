@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import typing
 from dataclasses import dataclass, field
@@ -91,14 +92,14 @@ class BaseConfig:
 
 def knobs(config_cls: type[BaseConfig]) -> list[Knob]:
     """The declared fields of a config class, in declaration order."""
+    return list(_knobs(config_cls))
+
+
+@functools.cache  # resolving type hints is slow, and every preset read and form check asks
+def _knobs(config_cls: type[BaseConfig]) -> tuple[Knob, ...]:
     hints = typing.get_type_hints(config_cls)
-    result = []
-    for f in dataclasses.fields(config_cls):
-        meta = f.metadata.get("knob")
-        if meta is None:
-            continue
-        result.append(Knob(name=f.name, type=hints[f.name], default=f.default, **meta))
-    return result
+    return tuple(Knob(name=f.name, type=hints[f.name], default=f.default, **f.metadata["knob"])
+                 for f in dataclasses.fields(config_cls) if "knob" in f.metadata)
 
 
 def build_config(config_cls: type[BaseConfig], values: dict[str, Any], source: str = "") -> BaseConfig:

@@ -21,6 +21,13 @@ SCHEMA_VERSION = 1
 FINAL_STATUSES = ("completed", "stopped", "interrupted", "failed", "diverged")
 
 
+def worst_status(statuses) -> str:
+    """How a group of runs ended: its worst run's status (interrupted > failed > diverged > stopped)."""
+    severity = ("completed", "stopped", "diverged", "failed", "interrupted")
+    known = [s for s in statuses if s in severity]
+    return max(known, key=severity.index) if known else "not run"
+
+
 @dataclass
 class Event:
     TYPE: ClassVar[str] = ""

@@ -23,10 +23,13 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.config import BaseConfig, ConfigError, build_config, unknown_key_message
 from engine.registry import UnknownFamily, get_family
+
+if TYPE_CHECKING:
+    from engine.groups import GroupPreset
 
 TOP_LEVEL_KEYS = {"family": str, "description": str, "paper": str, "seed": int, "config": dict}
 
@@ -82,8 +85,8 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def load_preset(name_or_path: str) -> Preset:
-    """A preset by name, or by the path of a .toml file; PresetError says what was wrong."""
+def load_preset(name_or_path: str) -> "Preset | GroupPreset":
+    """A preset (single or group) by name, or by the path of a .toml file; PresetError says what was wrong."""
     candidate = Path(name_or_path).expanduser()
     if name_or_path.endswith(".toml") or os.sep in name_or_path:
         if not candidate.is_file():
@@ -98,13 +101,17 @@ def load_preset(name_or_path: str) -> Preset:
     return read_preset(paths[name_or_path])
 
 
-def read_preset(path: Path) -> Preset:
+def read_preset(path: Path) -> "Preset | GroupPreset":
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise PresetError(f"{path}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PresetError(f"{path}: cannot read: {exc}") from None
+    from engine.groups import is_group_data, read_group  # groups build on single presets
+
+    if is_group_data(data):
+        return read_group(path, data)
 
     problems = []
     for key, value in data.items():

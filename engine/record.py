@@ -215,3 +215,93 @@ def last_values(events: list[Event]) -> dict[str, float]:
         if isinstance(event, Metrics):
             values.update(event.values)
     return values
+
+
+# ---- groups: several runs recorded together (a group preset, or --seeds N) ---------------------
+
+GROUP_MANIFEST = "group.json"
+
+
+class GroupRecorder:
+    """Writes a group's manifest: what it runs, and, as it goes, how each run and the group ended.
+
+    The runs keep their own records in subdirectories; group.json only ties them together, so a
+    group whose manifest is lost still holds every run (and `read_group` rebuilds what it can).
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any]):
+        self.path = path
+        self.manifest = {"schema_version": SCHEMA_VERSION, "status": "running", "started_at": now_iso(),
+                         "ended_at": None, "versions": {"gradfail": __version__,
+                                                        "python": platform.python_version()},
+                         **manifest}
+        self.write()
+
+    def run_dir(self, number: int, label: str) -> Path:
+        """A member's directory: 01-d-5, 02-d-10, ... in the order the group runs them."""
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "run"
+        return claim_run_dir(self.path / f"{number:02d}-{safe}")
+
+    def update(self, **fields: Any) -> None:
+        self.manifest.update(fields)
+        self.write()
+
+    def set_member(self, number: int, **fields: Any) -> None:
+        """Update what group.json says of run `number` (1-based): its status, directory, steps."""
+        runs = self.manifest["runs"]
+        runs[number - 1] = {**runs[number - 1], **fields}
+        self.update(runs=runs)
+
+    def write(self) -> None:
+        tmp = self.path / (GROUP_MANIFEST + ".tmp")
+        try:
+            tmp.write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
+            os.replace(tmp, self.path / GROUP_MANIFEST)
+        except OSError as exc:
+            raise RecordError(f"cannot write {self.path / GROUP_MANIFEST}: {exc.strerror or exc}") from None
+
+
+@dataclass
+class RecordedGroup:
+    path: Path
+    manifest: dict[str, Any]
+    runs: list[tuple[str, RecordedRun]]  # (label, record), in the group's order
+    problems: list[str] = field(default_factory=list)
+
+
+def is_group_dir(path: Path) -> bool:
+    return (path / GROUP_MANIFEST).is_file() or (
+        path.is_dir() and not is_run_dir(path) and any(is_run_dir(sub) for sub in path.iterdir() if sub.is_dir()))
+
+
+def read_group(path: Path) -> RecordedGroup:
+    """Read a group's manifest and every run under it, naming what could not be read."""
+    problems: list[str] = []
+    manifest: dict[str, Any] = {}
+    try:
+        loaded = json.loads((path / GROUP_MANIFEST).read_text(encoding="utf-8"))
+        manifest = loaded if isinstance(loaded, dict) else {}
+        if not manifest:
+            problems.append(f"{GROUP_MANIFEST}: not a JSON object; the runs were found by their directories")
+    except FileNotFoundError:
+        problems.append(f"{GROUP_MANIFEST}: missing; the runs were found by their directories")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append(f"{GROUP_MANIFEST}: unreadable ({exc}); the runs were found by their directories")
+
+    listed = manifest.get("runs") if isinstance(manifest.get("runs"), list) else []
+    members: list[tuple[str, Path]] = []
+    for item in listed:
+        if isinstance(item, dict) and isinstance(item.get("dir"), str) and item["dir"]:
+            members.append((str(item.get("label", item["dir"])), path / item["dir"]))
+    if not members:
+        members = [(sub.name, sub) for sub in sorted(path.iterdir()) if sub.is_dir() and is_run_dir(sub)]
+    runs = []
+    for label, run_path in members:
+        if not is_run_dir(run_path):
+            problems.append(f"{label}: no run record in {run_path.name}/ (the run never started)")
+            continue
+        record = read_run(run_path)
+        problems += [f"{label}: {problem}" for problem in record.problems]
+        runs.append((label, record))
+    manifest.setdefault("status", "unknown")
+    return RecordedGroup(path=path, manifest=manifest, runs=runs, problems=problems)

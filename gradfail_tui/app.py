@@ -10,6 +10,12 @@ reach the app through the bridge (bridge.py) in batches and are folded into one 
 the same model the headless CLI draws; each live run is recorded by a LiveRun into its own
 directory under ./runs as the events arrive. `build_app` is the one factory, for the command
 line and for the tests, which pass a scripted engine instead of the real one.
+
+Group presets (the paper's figures: fig-parity, ...) are listed on the setup screen below the
+families. Starting one runs its runs one after another through the one engine process, each a
+run of its own recorded in the group's directory (the layout `gradfail run --preset fig-...`
+writes, so `gradfail report` reads both); the watch view overlays them with a band saying how far
+the group is and, once its last run has ended or `x` stopped it, the verdict on its claims.
 """
 
 from __future__ import annotations
@@ -33,17 +39,22 @@ from textual.markup import escape
 from textual.widgets import Button, Footer, Input, Static, TabbedContent, TabPane
 
 from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
-from engine.events import Event, RunFinished, RunStarted, StatusChanged
+from engine.events import Event, RunFinished, RunStarted, StatusChanged, worst_status
+from engine.config import config_to_dict
+from engine.groups import GroupPreset, judge
 from engine.presets import Preset, PresetError, load_preset, preset_paths, read_preset
-from engine.record import RecordError, new_run_dir
+from engine.record import GroupRecorder, RecordError, new_run_dir, now_iso
 from engine.registry import FamilySpec
 from engine.state import RunState
 from gradfail_tui import messages as msg
 from gradfail_tui.bridge import Backend, EngineBridge
 from gradfail_tui.pacing import PLOT_CPU_BUDGET, RedrawPacer
-from gradfail_tui.session import REPLAY_SPEEDS, Replay, RunEntry, load_recorded, scan_recorded
+from gradfail_tui.session import (
+    REPLAY_SPEEDS, GroupEntry, Replay, RunEntry, label_members, load_recorded, scan_groups, scan_recorded,
+)
 from gradfail_tui.widgets.config_form import ConfigForm, RunChoice
-from gradfail_tui.widgets.family_list import FamilyList
+from gradfail_tui.widgets.family_list import GROUP_PREFIX, FamilyList
+from gradfail_tui.widgets.group_form import GroupChoice, GroupForm
 from gradfail_tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:  # imported when first needed, after the first frame (plotext is not free)
@@ -82,11 +93,13 @@ class GradfailApp(App):
     def __init__(self, engine_factory: Callable[[], Backend], families: dict[str, FamilySpec],
                  presets: list[Preset], runs_dir: Path, family_errors: dict[str, str] | None = None,
                  preset: str | None = None, autostart: bool = False, screenshot_dir: Path | None = None,
-                 plot_budget: float = PLOT_CPU_BUDGET, preset_problems: list[str] | None = None) -> None:
+                 plot_budget: float = PLOT_CPU_BUDGET, preset_problems: list[str] | None = None,
+                 groups: list[GroupPreset] | None = None) -> None:
         super().__init__()
         self.engine_factory = engine_factory
         self.families = families
         self.presets = presets
+        self.group_presets = groups or []
         self.family_errors = family_errors or {}
         self.preset_problems = preset_problems or []
         self.runs_dir = runs_dir
@@ -111,7 +124,11 @@ class GradfailApp(App):
         self.compared: dict[str, None] = {}  # runs overlaid on the plots, in the order added
         self.replay: Replay | None = None
         self.replay_speed = 10
-        self.form_problems: list[str] = ["no family chosen yet"]
+        self.form_problems: list[str] = ["no family chosen yet"]  # those of the form on screen
+        self.setup_mode = "run"  # the form on the setup screen: "run" (a family) or "group" (a figure)
+        self.groups: list[GroupEntry] = []  # this session's groups (newest first), then recorded ones
+        self.live_group: GroupEntry | None = None  # the group whose runs the engine is going through
+        self.shown_group: GroupEntry | None = None  # the group on the watch view
         self._dirty = {"status", "plots", "runs"}
         self._last_runs_refresh = 0.0
 
@@ -121,9 +138,10 @@ class GradfailApp(App):
         with TabbedContent(initial="setup", id="tabs"):
             with TabPane("1 Setup", id="setup"):
                 with Horizontal(id="setup-body"):
-                    yield FamilyList(self.families, self.family_errors, id="families")
+                    yield FamilyList(self.families, self.family_errors, self.group_presets, id="families")
                     with Vertical(id="setup-right"):
                         yield ConfigForm(self.presets, id="form")
+                        yield GroupForm(id="group-form")
                         with Horizontal(id="actions"):
                             yield Button("Start (s)", id="start", variant="success", disabled=True, compact=True)
                             yield Static("", id="start-problems")
@@ -137,6 +155,10 @@ class GradfailApp(App):
     @property
     def form(self) -> ConfigForm:
         return self.query_one(ConfigForm)
+
+    @property
+    def group_form(self) -> GroupForm:
+        return self.query_one(GroupForm)
 
     @property
     def tabs(self) -> TabbedContent:
@@ -176,21 +198,22 @@ class GradfailApp(App):
         """What the first frame does not need: the engine (seconds: it imports torch), the plots
         (plotext), the runs panel, the form, and the run records on disk."""
         self.start_engine()
+        from gradfail_tui.widgets.group_panel import GroupPanel
         from gradfail_tui.widgets.runs_panel import RunsPanel
         from gradfail_tui.widgets.watch_view import WatchView
 
-        await self.query_one("#watch-holder").mount(WatchView(id="watch-view"))
+        await self.query_one("#watch-holder").mount(GroupPanel(id="group-panel"), WatchView(id="watch-view"))
+        self.query_one("#group-panel").display = False
         await self.query_one("#runs-holder").mount(
             RunsPanel(headline={name: spec.headline for name, spec in self.families.items()}, id="runs-panel"))
         if self.tabs.active == "runs" and self.focused is None:  # someone was quicker than the mount
             self.query_one("#runs-table").focus()
-        first = None
-        if self.initial_preset:
-            chosen = next((p for p in self.presets if p.name == self.initial_preset), None)
-            first = chosen.family if chosen else None
-        first = first or next(iter(self.families), None)
+        chosen = next((p for p in self.presets if p.name == self.initial_preset), None)
+        first = chosen.family if chosen else next(iter(self.families), None)
         if first:
-            await self.pick_family(first, self.initial_preset)
+            await self.pick_family(first, chosen.name if chosen else None)
+        if any(g.name == self.initial_preset for g in self.group_presets):
+            await self.pick_group(self.initial_preset)
         self.scan_runs()
         if self.autostart:
             self.action_start()
@@ -221,6 +244,7 @@ class GradfailApp(App):
         devices = ", ".join(ready.devices) or "cpu"
         self.engine_text = f"engine ready · torch {escape(ready.torch_version)} · devices: {escape(devices)}"
         self.form.set_devices(list(ready.devices))
+        self.group_form.set_devices(list(ready.devices))
         if self.engine is not None:
             # The first run's imports (about 2 s of torch), paid while the person is still choosing.
             self.engine.send("warmup")
@@ -304,13 +328,20 @@ class GradfailApp(App):
         except RecordError as exc:
             self.report(f"cannot record the run, so it was not started: {exc}")
             return None
-        label = self.unique_label(choice.label)
-        state = RunState(run_id=request.run_id, label=label, family=choice.family,
-                         total_steps=int(choice.config.get("steps", 0)), config=choice.config, seed=choice.seed)
-        entry = RunEntry(key=request.run_id, label=label, state=state, origin="session", path=run_dir,
-                         request=request, live=live)
+        self.leave_group()
+        entry = self.begin_run(request, live, self.unique_label(choice.label))
+        self.last_choice = choice
+        self.show_tab("watch")
+        return entry
+
+    def begin_run(self, request: RunRequest, live: LiveRun, label: str, where: str = "") -> RunEntry:
+        """A new run of this session on screen, sent to the engine (or waiting for it to be ready)."""
+        state = RunState(run_id=request.run_id, label=label, family=request.family,
+                         total_steps=int(request.config.get("steps", 0)), config=request.config, seed=request.seed)
+        entry = RunEntry(key=request.run_id, label=label, state=state, origin="session", path=live.run_dir,
+                         request=request, live=live, where=where)
         self.entries.insert(0, entry)  # newest first, above the recorded runs
-        self.active, self.last_choice = entry, choice
+        self.active = entry
         self.stop_replay()
         self.primary = entry.key
         if self.engine_ready and self.engine is not None:
@@ -318,10 +349,127 @@ class GradfailApp(App):
         else:
             self.pending = entry
             state.status = "waiting"
-        self.show_tab("watch")
         self.mark("status", "plots", "runs")
         self.refresh_bindings()
         return entry
+
+    # -- groups: a figure's runs, one after another ---------------------------------------------
+    def launch_group(self, choice: GroupChoice) -> GroupEntry | None:
+        from gradfail_tui.group_run import group_manifest  # headless, plotext: not for the first frame
+
+        group, scale = choice.group, choice.scale
+        try:
+            path = new_run_dir(self.runs_dir, group.record_label(scale))
+            recorder = GroupRecorder(path, group_manifest(group, choice.members, scale, choice.device))
+        except RecordError as exc:
+            self.report(f"cannot record the group, so it was not started: {exc}")
+            return None
+        entry = GroupEntry(key=f"group:{path}", name=group.name, title=group.title, origin="session",
+                           labels=[m.label for m in choice.members], plot=group.plot, log_y=group.log_y,
+                           scale=scale, path=path, statuses={m.label: "waiting" for m in choice.members},
+                           preset=group, members=list(choice.members), recorder=recorder, device=choice.device,
+                           started=time.monotonic())
+        self.groups.insert(0, entry)
+        self.live_group = entry
+        self.show_group(entry)
+        self.show_tab("watch")
+        self.next_group_run(entry)
+        return entry
+
+    def next_group_run(self, group: GroupEntry) -> None:
+        """Start the group's next run, or, when there is none (or it was stopped), judge it."""
+
+        if group.stopping or group.number >= len(group.members):
+            self.finish_group(group, "stopped" if group.stopping else None)
+            return
+        group.number += 1
+        member = group.members[group.number - 1]
+        request = RunRequest(family=member.family, config=config_to_dict(member.config), seed=member.seed,
+                             device=group.device, preset=member.preset)
+        try:
+            run_dir = group.recorder.run_dir(group.number, member.label)
+            live = LiveRun(request, run_dir)
+            group.recorder.set_member(group.number, status="running", dir=run_dir.name, run_id=request.run_id)
+        except RecordError as exc:
+            self.report(f"{group.name}: cannot record {member.label}, so the group ends here: {exc}")
+            group.number -= 1
+            self.finish_group(group, "failed")
+            return
+        group.statuses[member.label] = "running"
+        entry = self.begin_run(request, live, member.label, where=f"{group.path.name}/{run_dir.name}")
+        group.keys[member.label] = entry.key
+        if self.shown_group is group:
+            self.show_group(group, primary=entry.key)
+
+    def group_run_ended(self, group: GroupEntry, entry: RunEntry, finished: RunFinished) -> None:
+
+        label = next(label for label, key in group.keys.items() if key == entry.key)
+        number = group.labels.index(label) + 1
+        group.statuses[label] = finished.status
+        try:
+            group.recorder.set_member(number, status=finished.status, steps=finished.step)
+        except RecordError as exc:
+            self.report(f"{group.name}: the group record is incomplete: {exc}")
+        self.next_group_run(group)
+
+    def finish_group(self, group: GroupEntry, status: str | None) -> None:
+        """Judge the group on what its runs recorded; the runs it never reached are "not run".
+
+        `status` None: the worst of its runs' statuses (as `gradfail run` records it); "stopped" (x)
+        or "interrupted" (the explorer closed)."""
+
+        states = {}
+        for label, key in group.keys.items():
+            entry = self.entry(key)
+            if entry is None:
+                continue
+            if entry.live is not None and entry.live.finished is not None and not entry.state.finished:
+                entry.state.apply(entry.live.finished)  # ended as the explorer closed, after the last batch
+            group.statuses[label] = entry.state.status
+            states[label] = entry.state
+        group.verdict = judge(group.preset.claims, states)
+        if status is None:
+            status = worst_status(group.statuses.get(label, "") for label in group.labels)
+        group.status = status
+        try:
+            for number, label in enumerate(group.labels, 1):
+                if label not in group.keys:
+                    group.statuses[label] = "not run"
+                    group.recorder.set_member(number, status="not run")
+            group.recorder.update(status=status, ended_at=now_iso(), verdict=group.verdict.as_dict(),
+                                  wall_s=round(time.monotonic() - group.started, 1))
+        except RecordError as exc:
+            self.report(f"{group.name}: the group record is incomplete: {exc}")
+        if self.live_group is group:
+            self.live_group = None
+        if not self.closing:
+            severity = {"reproduced": "information", "not reproduced": "error"}.get(group.verdict.outcome, "warning")
+            self.notify(f"{escape(group.title)}: {escape(group.verdict.outcome)}", title="Verdict",
+                        severity=severity, timeout=8)
+            self.mark("status", "plots", "runs")
+            self.refresh_bindings()
+
+    def group_of(self, entry: RunEntry) -> GroupEntry | None:
+        return next((g for g in self.groups if entry.key in g.keys.values()), None)
+
+    def show_group(self, group: GroupEntry, primary: str | None = None) -> None:
+        """Overlay the group's runs (the comparison, in the group's order) and show its band."""
+        if self.shown_group is not None and self.shown_group is not group:
+            self.leave_group()
+        self.shown_group = group
+        keys = [group.keys[label] for label in group.labels if label in group.keys]
+        self.compared = {key: None for key in keys}
+        running = self.active.key if self.active is not None and self.active.key in keys else None
+        self.primary = primary or running or (keys[-1] if keys else None)
+        self.mark("status", "plots", "runs")
+
+    def leave_group(self) -> None:
+        """The watch view goes back to single runs: the group's runs leave the overlay."""
+        group, self.shown_group = self.shown_group, None
+        if group is not None:
+            for key in group.keys.values():
+                self.compared.pop(key, None)
+            self.mark("plots")
 
     def _send_start(self, entry: RunEntry) -> None:
         if not entry.live.start(self.engine):
@@ -330,6 +478,8 @@ class GradfailApp(App):
     def run_ended(self, entry: RunEntry, finished: RunFinished) -> None:
         if entry is self.active:
             self.active = None
+        group = self.live_group
+        in_group = group is not None and entry.key in group.keys.values()
         if self.pending is entry:
             self.pending = None
         where = f" (record: {entry.path})" if entry.path else ""
@@ -344,7 +494,9 @@ class GradfailApp(App):
             self.report(f"{entry.label}: the run record is incomplete: {entry.live.record_error}")
         self.mark("status", "runs", "plots")
         self.refresh_bindings()
-        if self.restart_after is entry:
+        if in_group:
+            self.group_run_ended(group, entry, finished)
+        elif self.restart_after is entry:
             self.restart_after = None
             if self.last_choice is not None:
                 self.launch(self.last_choice)
@@ -361,23 +513,61 @@ class GradfailApp(App):
     def _scan_runs(self) -> None:
         skip = {e.path.resolve() for e in self.entries if e.path is not None and e.origin == "session"}
         found = scan_recorded(self.runs_dir, skip)
-        self.call_from_thread(self._runs_found, found)
+        groups = scan_groups(self.runs_dir, {g.path.resolve() for g in self.groups
+                                             if g.path is not None and g.origin == "session"})
+        label_members(groups, found)
+        self.call_from_thread(self._runs_found, found, groups)
 
-    def _runs_found(self, found: list[RunEntry]) -> None:
+    def _runs_found(self, found: list[RunEntry], groups: list[GroupEntry] | None = None) -> None:
+        known_groups = {g.key: g for g in self.groups if g.origin == "recorded"}
+        shown = self.shown_group
+        recorded_groups = [g for g in groups or [] if g.key not in known_groups or known_groups[g.key] is not shown]
+        if shown is not None and shown.origin == "recorded":
+            recorded_groups = [shown if g.key == shown.key else g for g in recorded_groups]
+            if shown not in recorded_groups:
+                recorded_groups.append(shown)  # on screen: kept even if its directory has gone
+        self.groups = [g for g in self.groups if g.origin == "session"] + recorded_groups
         known = {e.key: e for e in self.entries if e.origin == "recorded"}
         recorded = [known.get(e.key, e) for e in found]
         # Keep a run that is on screen even if its directory has gone meanwhile.
         keep = [e for e in known.values() if e not in recorded and (e.key == self.primary or e.key in self.compared)]
+        if shown is not None and shown.origin == "recorded":  # the entries the band and the plots refer to
+            by_key = {e.key: e for e in recorded + keep}
+            for label, key in shown.keys.items():
+                if key in by_key:
+                    by_key[key].label = by_key[key].state.label = label
         self.entries = [e for e in self.entries if e.origin == "session"] + recorded + keep
         self.mark("runs")
 
     def on_run_opened(self, message: msg.RunOpened) -> None:
-        self.open_run(message.key, replay=message.replay)
+        if message.key.startswith(GROUP_PREFIX):
+            if message.replay:
+                self.notify("A group is not replayed as a whole: enter shows its runs; "
+                            "each of its runs can be replayed from its own row", severity="warning")
+                return
+            self.open_group(message.key)
+        else:
+            self.open_run(message.key, replay=message.replay)
+
+    def group(self, key: str | None) -> GroupEntry | None:
+        return next((g for g in self.groups if g.key == key), None) if key else None
+
+    def open_group(self, key: str) -> None:
+        group = self.group(key)
+        if group is None:
+            return
+        if not group.keys:
+            self.notify(f"{escape(group.name)}: none of its runs has a record to show", severity="warning")
+        self.stop_replay()
+        self.show_group(group)
+        self.show_tab("watch")
+        self.refresh_bindings()
 
     def open_run(self, key: str, replay: bool = False) -> None:
         entry = self.entry(key)
         if entry is None:
             return
+        self.leave_group()  # a run's own row shows that run alone; the group's row shows the group
         if entry.running:
             if replay:
                 self.notify(f"{entry.label} is still running: it can be replayed once it has ended",
@@ -405,7 +595,10 @@ class GradfailApp(App):
             self.mark("status", "plots")
 
     def on_compare_toggled(self, message: msg.CompareToggled) -> None:
-        self.toggle_compare(message.key)
+        if message.key.startswith(GROUP_PREFIX):
+            self.open_group(message.key)  # a group's runs are always overlaid
+        else:
+            self.toggle_compare(message.key)
 
     def toggle_compare(self, key: str) -> None:
         entry = self.entry(key)
@@ -421,6 +614,10 @@ class GradfailApp(App):
 
     def shown_entries(self) -> list[RunEntry]:
         keys = ([self.primary] if self.primary else []) + [k for k in self.compared if k != self.primary]
+        group = self.shown_group
+        if group is not None:  # the group's runs in the group's order, whichever is primary
+            ordered = [group.keys[label] for label in group.labels if group.keys.get(label) in keys]
+            keys = ordered + [k for k in keys if k not in ordered]
         return [e for e in (self.entry(k) for k in keys) if e is not None]
 
     # -- drawing --------------------------------------------------------------------------------
@@ -461,23 +658,49 @@ class GradfailApp(App):
             note = f"replay {self.replay.speed:g}x" + (" (paused)" if self.replay.paused else "")
         elif entry is not None and entry is self.pending:
             note = "waiting for the engine to load"
+        group = self.shown_group
+        if group is not None and group.running and entry is not None and entry.key in group.keys.values():
+            note = (note + " · " if note else "") + group.progress()
         self.query_one(StatusLine).show(entry.state if entry else None, self.engine_text, note)
 
     def draw_plots(self) -> None:
         """Redraw the plots now (the tick calls this when the pacer allows; tests call it directly)."""
         view = self.watch_view
         self._dirty.discard("plots")
+        group = self.shown_group
         with self.batch_update():
-            view.show(self.shown_entries(), self.families)
+            self.query_one("#group-panel").show(group)
+            if group is None:
+                view.show(self.shown_entries(), self.families)
+            else:
+                view.show(self.shown_entries(), self.families, metrics=group.plot,
+                          snapshots_of=self._group_snapshots(group), log_y=group.log_y)
         self.pacer.redrawn()
+
+    def _group_snapshots(self, group: GroupEntry) -> RunEntry | None:
+        """The run whose snapshots a group shows: the primary one, where the group's TOML asks for them."""
+        entry = self.entry(self.primary)
+        if entry is None:
+            return None
+        label = next((label for label, key in group.keys.items() if key == entry.key), None)
+        runs = group.preset.runs if group.preset is not None else ()  # a record keeps no such wish: the default
+        declared = next((run.get("snapshots") for run in runs if run["label"] == label), None)
+        return entry if (declared if declared is not None else not group.plot) else None
 
     def draw_runs(self) -> None:
         panel = self.runs_panel
-        panel.show(self.entries, set(self.compared))
-        panel.describe(self.entry(panel.highlighted_key()), self.replay_speed)
+        panel.show(self.entries, set(self.compared), self.groups)
+        self._describe(panel.highlighted_key())
 
     def on_run_highlighted(self, message: msg.RunHighlighted) -> None:
-        self.runs_panel.describe(self.entry(message.key), self.replay_speed)
+        self._describe(message.key)
+
+    def _describe(self, key: str | None) -> None:
+        group = self.group(key)
+        if group is not None:
+            self.runs_panel.describe_group(group)
+        else:
+            self.runs_panel.describe(self.entry(key), self.replay_speed)
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
@@ -494,6 +717,8 @@ class GradfailApp(App):
         if spec is None:
             return
         self.query_one(FamilyList).highlight_family(name)
+        self.setup_mode = "run"
+        self.query_one("#setup-right").remove_class("-group")
         await self.form.load(spec, preset)
 
     async def on_family_picked(self, message: msg.FamilyPicked) -> None:
@@ -502,13 +727,34 @@ class GradfailApp(App):
         if fields:
             fields.first().focus()
 
+    async def pick_group(self, name: str) -> None:
+        """Show a group preset (a figure) on the setup screen: its runs, its claims, its scales."""
+        group = next((g for g in self.group_presets if g.name == name), None)
+        if group is None:
+            return
+        self.query_one(FamilyList).highlight_family(GROUP_PREFIX + name)
+        self.setup_mode = "group"
+        self.query_one("#setup-right").add_class("-group")
+        await self.group_form.load(group)
+
+    async def on_group_picked(self, message: msg.GroupPicked) -> None:
+        await self.pick_group(message.name)
+        self.query_one("#group-scale").focus()
+
     def on_form_validated(self, message: msg.FormValidated) -> None:
+        if message.form != self.setup_mode:
+            return  # the form not on screen (a device list filled in, say)
         self.form_problems = message.problems
-        self.query_one("#start", Button).disabled = bool(message.problems)
-        self.query_one("#start-problems", Static).update(
+        try:
+            start, hint = self.query_one("#start", Button), self.query_one("#start-problems", Static)
+        except NoMatches:
+            return  # a late check while the app ends: its widgets are gone
+        start.disabled = bool(message.problems)
+        hint.update(
             f"[$error]✗ {escape(message.problems[0])}[/]" + (f" (+{len(message.problems) - 1} more)"
                                                               if len(message.problems) > 1 else "")
-            if message.problems else "[dim]Enter in a field, s or the button starts the run[/dim]")
+            if message.problems else "[dim]Enter in a field, s or the button starts the "
+                                     f"{'group' if message.form == 'group' else 'run'}[/dim]")
         self.refresh_bindings()
 
     @on(Button.Pressed, "#start")
@@ -534,12 +780,18 @@ class GradfailApp(App):
         if action in ("pause", "stop"):
             return True if running or self.replay is not None else None
         if action == "restart":
-            return True if self.last_choice is not None else None
+            return True if self.last_choice is not None and self.live_group is None else None
         if action == "compare":
             return True if self.primary else None
         return True
 
     def action_start(self) -> None:
+        if self.live_group is not None:
+            self.notify(f"{escape(self.live_group.name)} is going: x stops the group.", severity="warning")
+            return
+        if self.setup_mode == "group":
+            self.start_group()
+            return
         choice = self.form.choice()
         if choice is None:
             self.notify("Fix the settings first: " + escape("; ".join(self.form.problems)),
@@ -550,6 +802,18 @@ class GradfailApp(App):
             self.notify("A run is going: x stops it, r restarts it.", severity="warning")
             return
         self.launch(choice)
+
+    def start_group(self) -> None:
+        choice = self.group_form.choice()
+        if choice is None:
+            self.notify("Fix the settings first: " + escape("; ".join(self.group_form.problems)),
+                        severity="warning", timeout=6)
+            self.show_tab("setup")
+            return
+        if self.active is not None and self.active.running:
+            self.notify("A run is going: x stops it, then s starts the group.", severity="warning")
+            return
+        self.launch_group(choice)
 
     def action_pause(self) -> None:
         if self.replay is not None and (self.active is None or self.primary == self.replay.entry.key):
@@ -570,6 +834,9 @@ class GradfailApp(App):
         entry = self.active
         if entry is None:
             return
+        if self.live_group is not None and entry.key in self.live_group.keys.values():
+            self.live_group.stopping = True  # the run going is the group's last
+            self.notify(f"{escape(self.live_group.name)}: stopping; the runs after this one are not run", timeout=4)
         if entry is self.pending or self.engine is None:
             # Never reached the engine: end it here, with its record saying so.
             self.pending = None
@@ -666,6 +933,12 @@ class GradfailApp(App):
         if self.bridge is not None:
             self.bridge.stop()
         await asyncio.to_thread(self._finish_engine)
+        self._close_live_group()
+
+    def _close_live_group(self) -> None:
+        """The explorer is closing mid-group: the group is judged on what was recorded, "interrupted"."""
+        if self.live_group is not None:
+            self.finish_group(self.live_group, "interrupted")
 
     def _finish_engine(self) -> None:
         engine, entry = self.engine, self.active
@@ -693,40 +966,63 @@ class GradfailApp(App):
             if self.bridge is not None:
                 self.bridge.stop(timeout=0.5)
             self._finish_engine()
+            self._close_live_group()
 
 
-def load_presets(families: dict[str, FamilySpec]) -> tuple[list[Preset], list[str]]:
-    """Every preset that loads (for a family that exists), and a line for each that does not."""
-    presets, problems = [], []
+def load_presets(families: dict[str, FamilySpec]) -> tuple[list[Preset], list[GroupPreset], list[str]]:
+    """Every preset and group preset that loads (for families that exist), and a line for each that does not."""
+    presets, groups, problems = [], [], []
+    family_of: dict[str, str] = {}  # single preset -> its family, for the groups' runs
     for name, path in preset_paths().items():
         try:
             preset = read_preset(path)
-        except PresetError as exc:
+        except PresetError as exc:  # GroupError included
             problems.append(str(exc))
             continue
-        if preset.family in families:
-            presets.append(preset)
-    return presets, problems
+        if isinstance(preset, GroupPreset):
+            groups.append(preset)
+        else:
+            family_of[preset.name] = preset.family
+            if preset.family in families:
+                presets.append(preset)
+    # A group is offered when the app knows every family it runs (a scale may swap a run's preset).
+    def runs_known(group: GroupPreset) -> bool:
+        names = [run.get("family") or family_of.get(run.get("preset", "")) for run in group.runs]
+        names += [family_of.get(s.get("preset", "")) for run in group.runs for s in run.get("scales", {}).values()
+                  if isinstance(s, dict) and "preset" in s]
+        return all(name in families for name in names)
+
+    return presets, [g for g in groups if runs_known(g)], problems
 
 
 def build_app(engine_factory: Callable[[], Backend] | None = None, *,
               families: dict[str, FamilySpec] | None = None, presets: list[Preset] | None = None,
               runs_dir: Path = Path("runs"), preset: str | None = None, autostart: bool = False,
-              screenshot_dir: Path | None = None, plot_budget: float = PLOT_CPU_BUDGET) -> GradfailApp:
-    """The app, for the command line (defaults: the real engine, the registry) and for tests."""
+              screenshot_dir: Path | None = None, plot_budget: float = PLOT_CPU_BUDGET,
+              groups: list[GroupPreset] | None = None) -> GradfailApp:
+    """The app, for the command line (defaults: the real engine, the registry) and for tests.
+
+    `groups` (the figures) are read from the presets directory with the presets; tests that pass
+    `presets` get none unless they pass `groups` too."""
     from engine.registry import families as registry_families, family_errors
 
     errors = family_errors() if families is None else {}
     families = registry_families() if families is None else families
     preset_problems: list[str] = []
     if presets is None:
-        presets, preset_problems = load_presets(families)
-    if preset is not None and preset not in {p.name for p in presets}:
+        presets, found_groups, preset_problems = load_presets(families)
+        groups = found_groups if groups is None else groups
+    groups = groups or []
+    if preset is not None and preset not in {p.name for p in [*presets, *groups]}:
         chosen = load_preset(preset)  # a .toml path: PresetError says what is wrong with it
-        presets, preset = [*presets, chosen], chosen.name
+        if isinstance(chosen, GroupPreset):
+            groups = [*groups, chosen]
+        else:
+            presets = [*presets, chosen]
+        preset = chosen.name
     return GradfailApp(engine_factory or EngineProcess, families, presets, runs_dir, family_errors=errors,
                        preset=preset, autostart=autostart, screenshot_dir=screenshot_dir, plot_budget=plot_budget,
-                       preset_problems=preset_problems)
+                       preset_problems=preset_problems, groups=groups)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -60,12 +60,18 @@ def run(
     device: Annotated[str, typer.Option(help=f"Where to train: {DEVICES}.")] = "auto",
     out: Annotated[Optional[Path], typer.Option(help="The run directory (must be new or empty).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where new run directories go when --out is not given.")] = Path("runs"),
+    scale: Annotated[Optional[str], typer.Option(help="For a group preset (fig-*): 'default' (a CPU, minutes) or 'paper' (the original schedules).")] = None,
 ) -> None:
-    """Train one run headless, with a progress display, and keep its record in a run directory."""
+    """Train one run headless, with a progress display, and keep its record in a run directory.
+
+    A group preset (fig-parity, fig-tuples, ...) runs all its runs one after another, then draws the
+    figure and checks the paper's claim on the recorded numbers.
+    """
     from engine.client import RunRequest
     from engine.config import ConfigError, build_config, config_to_dict, parse_assignments
+    from engine.groups import GroupPreset
     from engine.presets import PresetError, load_preset
-    from engine.record import RecordError, claim_run_dir, new_run_dir
+    from engine.record import GroupRecorder, RecordError, claim_run_dir, new_run_dir
     from engine.registry import UnknownFamily, get_family
 
     if (preset is None) == (family is None):
@@ -82,6 +88,8 @@ def run(
             overrides["steps"] = str(steps)
         if preset is not None:
             chosen = load_preset(preset)
+            if isinstance(chosen, GroupPreset):
+                return _run_group(chosen, overrides, scale, seed, seeds, device, out, runs_dir)
             config = chosen.config(overrides)
             family_name, preset_name = chosen.family, chosen.name
             seed = seed if seed is not None else (chosen.seed or 0)
@@ -94,6 +102,8 @@ def run(
         raise fail([f"{where}{problem}" for problem in exc.problems])
     except (PresetError, UnknownFamily) as exc:
         raise fail(str(exc).strip("'\""))
+    if scale is not None:
+        raise fail(f"--scale {scale}: only group presets have scales (`gradfail presets` marks them 'group')")
 
     if seeds > 1 and not get_family(family_name).batched_seeds:
         raise fail(f"--seeds {seeds}: the {family_name} family cannot train several seeds in one model yet; "
@@ -104,12 +114,49 @@ def run(
     try:
         run_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, label)
         run_dirs = [run_dir] if seeds == 1 else [claim_run_dir(run_dir / f"seed-{r.seed}") for r in requests]
+        group_record = None
+        if seeds > 1:  # ties the seeds' records together, for `gradfail report` and the explorer
+            group_record = GroupRecorder(run_dir, {
+                "kind": "seeds", "preset": preset_name, "family": family_name,
+                "title": f"{label}: {seeds} seeds of one config", "plot": [get_family(family_name).metrics[0].name],
+                                    "claims": [], "runs": [{"label": f"seed {r.seed}", "dir": d.name}
+                                                           for r, d in zip(requests, run_dirs)]})
     except RecordError as exc:
         raise fail(str(exc))
 
     from gradfail_tui.headless import run_headless
 
-    raise typer.Exit(code=run_headless(requests, run_dirs, console))
+    raise typer.Exit(code=run_headless(requests, run_dirs, console, group_record))
+
+
+def _run_group(group, overrides: dict, scale: str | None, seed: int | None, seeds: int, device: str,
+               out: Path | None, runs_dir: Path) -> None:
+    """`gradfail run --preset fig-...`: every run of the group, one after another, and the verdict."""
+    from engine.config import ConfigError
+    from engine.groups import DEFAULT_SCALE, GroupError
+    from engine.record import RecordError, claim_run_dir, new_run_dir
+
+    if seeds > 1:
+        raise fail(f"--seeds {seeds}: a group preset runs each of its runs once; "
+                   "give --seed to run the group with other seeds")
+    scale = scale or DEFAULT_SCALE
+    try:
+        members = group.members(scale, overrides)
+    except GroupError as exc:
+        raise fail(str(exc))
+    except ConfigError as exc:
+        raise fail([f"{exc.source}: {p}" if exc.source and exc.source != "--set" else p for p in exc.problems])
+    if seed is not None:
+        import dataclasses
+
+        members = [dataclasses.replace(m, seed=seed) for m in members]
+    try:
+        group_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, group.record_label(scale))
+    except RecordError as exc:
+        raise fail(str(exc))
+    from gradfail_tui.group_run import run_group
+
+    raise typer.Exit(code=run_group(group, members, scale, device, group_dir, console))
 
 
 @app.command()
@@ -118,6 +165,8 @@ def bench(
     reps: Annotated[int, typer.Option(min=1, help="Interleaved repetitions of each workload (the median is shown).")] = 2,
     seeds: Annotated[int, typer.Option(min=2, max=1024, help="Seeds of the batched workload.")] = 16,
     device: Annotated[str, typer.Option(help=f"Where the engine trains: {DEVICES}.")] = "cpu",
+    tuple_steps: Annotated[int, typer.Option(min=0, help="Steps of the tuple CNN workload (k = 4, batch 200); "
+                                             "0 leaves it out.")] = 100,
 ) -> None:
     """Time the engine against the straightforward PyTorch loop, as whole processes, and print the figures."""
     if not _valid_device(device):
@@ -125,7 +174,7 @@ def bench(
     from gradfail_tui.bench import run_bench
 
     try:
-        run_bench(console, steps, reps, seeds, device)
+        run_bench(console, steps, reps, seeds, device, tuple_steps)
     except RuntimeError as exc:
         raise fail(f"a timed run failed: {exc}", code=1)
 
@@ -148,7 +197,7 @@ def presets_list(ctx: typer.Context) -> None:
         except PresetError as exc:
             problems.append(str(exc))
             continue
-        table.add_row(name, chosen.family, chosen.description)
+        table.add_row(name, getattr(chosen, "family", "group"), chosen.description)
     console.print(table)
     if problems:
         raise fail(problems, code=1)
@@ -158,6 +207,7 @@ def presets_list(ctx: typer.Context) -> None:
 def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .toml file.")]) -> None:
     """Print a preset's resolved config and what the paper found."""
     from engine.config import config_to_dict, knobs
+    from engine.groups import GroupPreset
     from engine.presets import PresetError, load_preset
     from engine.registry import get_family
 
@@ -165,6 +215,8 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
         chosen = load_preset(name)
     except PresetError as exc:
         raise fail(str(exc))
+    if isinstance(chosen, GroupPreset):
+        return _show_group(chosen)
     spec = get_family(chosen.family)
     console.print(f"[bold]{chosen.name}[/]  ({spec.title}, {spec.paper_ref})  {chosen.path}")
     if chosen.description:
@@ -180,6 +232,30 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
     console.print(table)
     if chosen.paper:
         console.print(f"[bold]The paper:[/] {chosen.paper}")
+
+
+def _show_group(group) -> None:
+    """A group preset: its runs at every scale, what each changes, and the claims it checks."""
+    from engine.config import config_to_dict
+    from engine.registry import get_family
+
+    console.print(f"[bold]{group.name}[/]  (group of {len(group.runs)} run{'s' if len(group.runs) > 1 else ''})  {group.path}")
+    console.print(f"{group.title}: {group.description}")
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("run", "scale", "preset / family", "differs from the family's defaults"):
+        table.add_column(column)
+    for scale in group.scales:
+        for member in group.members(scale):
+            defaults = config_to_dict(get_family(member.family).config_cls())
+            changed = {k: v for k, v in config_to_dict(member.config).items() if defaults.get(k) != v}
+            table.add_row(member.label, scale, member.preset or member.family,
+                          ", ".join(f"{k}={v}" for k, v in changed.items()))
+    console.print(table)
+    console.print("[bold]Claims checked:[/]")
+    for claim in group.claims:
+        console.print(f"  • {claim.says}", highlight=False)
+    if group.paper:
+        console.print(f"[bold]The paper:[/] {group.paper}")
 
 
 @families_app.callback()
@@ -240,6 +316,70 @@ def tui(
 
     args = ["--runs-dir", str(runs_dir)] + (["--preset", preset] if preset else []) + (["--start"] if start else [])
     raise typer.Exit(code=tui_main(args))
+
+
+@app.command()
+def report(
+    paths: Annotated[list[Path], typer.Argument(metavar="DIR...", help="Run directories and group directories (as `gradfail run` writes them); a section each.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The Markdown file; its SVG figures go in a folder beside it (report_files/ for report.md).")] = Path("report.md"),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing report (and the SVGs in its folder).")] = False,
+) -> None:
+    """Write a Markdown report of recorded runs: the verdict, the figures as SVG, the numbers, the config, the versions.
+
+    Reads the records only (nothing is trained again); a group's claims are judged again on what was recorded.
+    """
+    from gradfail_tui.report import ReportError, write_report
+
+    try:
+        written = write_report(paths, output, force=force)
+    except ReportError as exc:
+        raise fail(exc.problems)
+    from rich.markup import escape
+
+    for problem in written.problems:  # a damaged record still gets its report; these lines are in it too
+        err.print(f"[yellow]•[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    figures = f"{len(written.figures)} figure{'s' if len(written.figures) != 1 else ''}"
+    console.print(f"report: {written.path} ({figures} in {written.files_dir}/)", highlight=False)
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory, or a group's directory (every run, with a run column).", show_default=False)],
+    format_: Annotated[str, typer.Option("--format", "-f", help="csv (long form: run, step, t, metric, value) or jsonl (one object per metrics event).")] = "csv",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The file to write (standard output when not given).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file.")] = False,
+) -> None:
+    """Write a recorded run's metrics as CSV or JSON Lines, for plotting elsewhere."""
+    import io
+    import sys
+
+    from gradfail_tui.export import FORMATS, NotARecord, export_metrics
+
+    if format_ not in FORMATS:
+        raise fail(f"--format {format_}: expected {' or '.join(FORMATS)}")
+    if output is not None and output.exists() and not force:
+        raise fail(f"--output {output}: exists; give --force to replace it")
+    buffer = io.StringIO()
+    try:
+        problems = export_metrics(run_dir, format_, buffer)
+    except NotARecord as exc:
+        raise fail(str(exc))
+    from rich.markup import escape
+
+    for problem in problems:  # what a damaged record could not give; the rest is exported
+        err.print(f"[yellow]•[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    if output is None:
+        try:
+            sys.stdout.write(buffer.getvalue())
+            sys.stdout.flush()
+        except BrokenPipeError:  # `| head`: the reader has all it wanted
+            raise typer.Exit(code=0)
+        return
+    try:
+        output.write_text(buffer.getvalue(), encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"--output {output}: cannot write ({exc.strerror or exc})", code=1)
+    console.print(f"{format_}: {output}", highlight=False)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ recorded as its own run.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import statistics
 import time
@@ -19,7 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest, start_command
-from engine.events import EngineReady, Event, RunFinished
+from engine.events import EngineReady, Event, RunFinished, worst_status
+from engine.record import GroupRecorder, now_iso
 from engine.registry import FamilySpec, get_family
 from engine.state import RunState
 from gradfail_tui.terminal_plot import format_value, render_plot
@@ -106,42 +108,64 @@ class HeadlessSession:
                     rate=f"{rate:,.0f} steps/s" if rate else "", eta=format_duration(lead.eta_s()))
 
 
-def run_headless(requests: list[RunRequest], run_dirs: list[Path], console: Console) -> int:
+def run_headless(requests: list[RunRequest], run_dirs: list[Path], console: Console,
+                 group_record: GroupRecorder | None = None) -> int:
     spec = get_family(requests[0].family)
     headline = spec.headline or tuple(m.name for m in spec.metrics)
     session = HeadlessSession(requests, run_dirs)
     engine = EngineProcess()
-
-    def on_signal(signum, frame):
-        raise Interrupted(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    progress = Progress(
-        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
-        TextColumn("{task.fields[metrics]}"), console=console, refresh_per_second=10, transient=False)
+    progress = make_progress(console)
     label = requests[0].label + (f" × {len(requests)} seeds" if len(requests) > 1 else "")
     task = progress.add_task(label, total=None, rate="", eta="-", metrics="starting engine")
     wall_start = time.perf_counter()
     try:
-        engine.start()
-        with progress if console.is_terminal else _NoProgress():
-            try:
-                _drive(engine, session, progress, task, headline, console)
-            except (KeyboardInterrupt, Interrupted):
-                progress.update(task, metrics="[yellow]interrupted: stopping…")
-                _stop(engine, session, "interrupted")
+        with signals_interrupt():
+            engine.start()
+            with progress if console.is_terminal else _NoProgress():
+                try:
+                    drive(engine, session, progress, task, headline, console)
+                except (KeyboardInterrupt, Interrupted):
+                    progress.update(task, metrics="[yellow]interrupted: stopping…")
+                    stop_runs(engine, session, "interrupted")
     finally:
         engine.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     wall = time.perf_counter() - wall_start
+    if group_record is not None:
+        statuses = [session.finished[r.run_id].status for r in requests]
+        group_record.update(status=worst_status(statuses), ended_at=now_iso(),
+                            runs=[{**entry, "status": status}
+                                  for entry, status in zip(group_record.manifest["runs"], statuses)])
     _print_summary(console, spec, session, wall)
     return exit_code(list(session.finished.values()))
 
 
-def _drive(engine: EngineProcess, session: HeadlessSession, progress, task, headline, console) -> None:
+@contextlib.contextmanager
+def signals_interrupt():
+    """SIGTERM and SIGHUP (an SSH session dropping) raise Interrupted, as Ctrl-C raises KeyboardInterrupt."""
+    def on_signal(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def make_progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
+        TextColumn("{task.fields[metrics]}"), console=console, refresh_per_second=10, transient=False)
+
+
+def drive(engine: EngineProcess, session: HeadlessSession, progress, task, headline, console,
+          engine_ready: bool = False) -> None:
+    """Start the session's runs once the engine is ready and record their events until they finish."""
     last_plain = time.perf_counter()
+    if engine_ready:
+        engine.send("start", **start_command(session.requests))  # if it fails, EngineExited follows
     while not session.done:
         item = engine.get(timeout=0.2)
         if item is None:
@@ -150,21 +174,22 @@ def _drive(engine: EngineProcess, session: HeadlessSession, progress, task, head
             session.end_all("failed", item.describe(), "crash", item.stderr_tail)
             return
         if isinstance(item, EngineReady):
-            engine.send("start", **start_command(session.requests))  # if it fails, EngineExited follows
+            engine.send("start", **start_command(session.requests))
             progress.update(task, metrics=f"engine ready (torch {item.torch_version})")
             continue
         session.handle(item)
         if session.record_error() and not session.done:  # never train on without recording
-            _stop(engine, session, "failed", f"stopped: {session.record_error()}")
+            stop_runs(engine, session, "failed", f"stopped: {session.record_error()}")
             return
         progress.update(task, **session.progress_fields(headline))
         if not console.is_terminal and time.perf_counter() - last_plain >= PLAIN_EVERY_S:
             last_plain = time.perf_counter()
             fields = session.progress_fields(headline)
-            console.print(f"step {fields['completed']}/{fields['total']}  {fields['metrics']}")
+            console.print(f"{session.requests[0].label}: step {fields['completed']}/{fields['total']}  "
+                          f"{fields['metrics']}")
 
 
-def _stop(engine: EngineProcess, session: HeadlessSession, status: str, message: str = "") -> None:
+def stop_runs(engine: EngineProcess, session: HeadlessSession, status: str, message: str = "") -> None:
     """Ask the engine to stop, keep recording until it has, then close the records with `status`."""
     engine.send("stop", reason="interrupted" if status == "interrupted" else "stopped")
     deadline = time.perf_counter() + STOP_GRACE_S
@@ -188,9 +213,9 @@ def _stop(engine: EngineProcess, session: HeadlessSession, status: str, message:
 def _print_summary(console: Console, spec: FamilySpec, session: HeadlessSession, wall: float) -> None:
     states = list(session.states.values())
     finished = [session.finished[s.run_id] for s in states]
-    _print_figure(console, spec, states)
+    print_figure(console, spec, states)
     if len(states) == 1:
-        _print_snapshots(console, states[0])
+        print_snapshots(console, states[0])
     worst = next((f for f in finished if f.status not in ("completed", "stopped")), finished[0])
     colour = {"completed": "green", "stopped": "yellow", "interrupted": "yellow"}.get(worst.status, "red")
     lead = states[0]
@@ -244,7 +269,7 @@ def _group_table(spec: FamilySpec, session: HeadlessSession, states: list[RunSta
     return table
 
 
-def _print_figure(console: Console, spec: FamilySpec, states: list[RunState]) -> None:
+def print_figure(console: Console, spec: FamilySpec, states: list[RunState]) -> None:
     """The family's first panel (accuracy for parity) against the step, when there is a curve to show."""
     panel = spec.metrics[0].panel
     metrics = [m for m in spec.metrics if m.panel == panel and len(states[0].series.get(m.name, [])) >= 2]
@@ -264,7 +289,7 @@ def _print_figure(console: Console, spec: FamilySpec, states: list[RunState]) ->
                               log_y=metrics[0].log_scale))
 
 
-def _print_snapshots(console: Console, state: RunState) -> None:
+def print_snapshots(console: Console, state: RunState) -> None:
     """The run's last pictures that a terminal can show: "lines" as a plot, "table" as a table."""
     width = max(40, min(console.width, 100))
     for snap in state.snapshots.values():

@@ -43,9 +43,12 @@ class FamilyPicked(Message):
 
 @dataclass
 class FormValidated(Message):
-    """The config form was checked after an edit: `problems` is empty when it can start."""
+    """A setup form was checked after an edit: `problems` is empty when it can start.
+
+    `form` says which: "run" (the config form) or "group" (a group preset's form)."""
 
     problems: list[str]
+    form: str = "run"
 
 
 @dataclass
@@ -68,3 +71,10 @@ class CompareToggled(Message):
     """A run was added to, or taken out of, the plots' overlay."""
 
     key: str
+
+
+@dataclass
+class GroupPicked(Message):
+    """A group preset (a figure of the paper: several runs) was chosen on the setup screen."""
+
+    name: str

@@ -4,6 +4,10 @@ A `RunEntry` is one run as the UI sees it: a RunState (the same fold of events t
 and the report use) plus where it came from. Live runs also carry their LiveRun, which writes
 every event to the run record as it arrives; recorded runs carry what `read_run` could read and
 the problems it found. `Replay` feeds a recorded run's events back by their `t`.
+
+A `GroupEntry` is a group preset's runs seen together (fig-parity: d = 5, 10, 30): the group the
+explorer is running now, or a group record found on disk. Its runs are ordinary RunEntries; the
+group only knows them by key, in the group's order, and carries the claims' verdict.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from typing import Any
 
 from engine.client import LiveRun, RunRequest
 from engine.events import FINAL_STATUSES, Event
-from engine.record import find_runs, read_run
+from engine.groups import GroupPreset, MemberRun, Verdict, judge_record
+from engine.record import GroupRecorder, find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
 
 REPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 1000)
@@ -43,6 +48,84 @@ class RunEntry:
     @property
     def running(self) -> bool:
         return self.origin == "session" and not self.state.finished
+
+
+@dataclass
+class GroupEntry:
+    key: str  # "group:" + its directory
+    name: str  # the group preset's name
+    title: str
+    origin: str  # "session" (started here) or "recorded" (found on disk)
+    labels: list[str]  # its runs, in the group's order
+    plot: tuple[str, ...] = ()  # the metrics drawn, every run overlaid; () for all of them
+    log_y: bool = False
+    scale: str = ""
+    path: Path | None = None
+    keys: dict[str, str] = field(default_factory=dict)  # label -> RunEntry key, for the runs that exist
+    statuses: dict[str, str] = field(default_factory=dict)  # label -> how it ended; "not run" if it never started
+    status: str = "running"  # running, then its worst run's status (events.worst_status), stopped or interrupted
+    verdict: Verdict | None = None
+    problems: list[str] = field(default_factory=list)
+    # A group running in this session: what it runs, and its record.
+    preset: GroupPreset | None = None
+    members: list[MemberRun] = field(default_factory=list)
+    recorder: GroupRecorder | None = None
+    device: str = "auto"
+    number: int = 0  # the run going (1-based); 0 before the first
+    stopping: bool = False  # `x` was pressed: the run going is the last
+    started: float = 0.0  # time.monotonic() at the start, for the group's wall time
+
+    @property
+    def running(self) -> bool:
+        return self.origin == "session" and self.verdict is None
+
+    def progress(self) -> str:
+        """"run 2 of 3: d = 10" while it runs; how it ended once it has."""
+        if self.running and 1 <= self.number <= len(self.labels):
+            return f"run {self.number} of {len(self.labels)}: {self.labels[self.number - 1]}"
+        ran = sum(1 for s in self.statuses.values() if s != "not run")
+        return f"{self.status}: {ran} of {len(self.labels)} runs"
+
+
+def load_recorded_group(path: Path) -> GroupEntry:
+    """A group record as an entry, with its claims judged again from its runs' events; never raises."""
+    try:
+        record = read_group(path)
+        verdict = judge_record(record)
+    except Exception as exc:  # read_group is forgiving; this is for what even it did not foresee
+        return GroupEntry(key=f"group:{path}", name=path.name, title=path.name, origin="recorded", labels=[],
+                          path=path, status="unreadable", problems=[f"cannot read this group: {type(exc).__name__}: {exc}"])
+    manifest = record.manifest
+    listed = [r for r in manifest.get("runs", []) if isinstance(r, dict)] if isinstance(manifest.get("runs"), list) else []
+    labels = [str(r.get("label", r.get("dir", "?"))) for r in listed] or [label for label, _ in record.runs]
+    statuses = {str(r.get("label", r.get("dir", "?"))): str(r.get("status", "unknown")) for r in listed}
+    statuses.update({label: run.status for label, run in record.runs})
+    plot = manifest.get("plot") if isinstance(manifest.get("plot"), list) else []
+    return GroupEntry(key=f"group:{path}", name=str(manifest.get("preset") or path.name),
+                      title=str(manifest.get("title") or manifest.get("preset") or path.name), origin="recorded",
+                      labels=labels, plot=tuple(str(m) for m in plot), log_y=bool(manifest.get("log_y")),
+                      scale=str(manifest.get("scale") or ""), path=path,
+                      keys={label: str(run.path) for label, run in record.runs},
+                      statuses=statuses, status=str(manifest.get("status") or "unknown"), verdict=verdict,
+                      problems=list(record.problems))
+
+
+def scan_groups(base: Path, skip: set[Path]) -> list[GroupEntry]:
+    """The group records directly under `base` (newest first), but those in `skip`."""
+    if not base.is_dir():
+        return []
+    found = [p for p in base.iterdir() if p.is_dir() and p.resolve() not in skip and is_group_dir(p)]
+    found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return [load_recorded_group(path) for path in found[:MAX_RECORDED]]
+
+
+def label_members(groups: list[GroupEntry], entries: list[RunEntry]) -> None:
+    """A group's recorded runs go by their labels in the group ("d = 5"), as they did when it ran."""
+    by_key = {e.key: e for e in entries}
+    for group in groups:
+        for label, key in group.keys.items():
+            if key in by_key:
+                by_key[key].label = by_key[key].state.label = label
 
 
 def load_recorded(path: Path) -> RunEntry:

@@ -8,6 +8,11 @@ import plotext
 from rich.text import Text
 
 
+# One colour per line, in a fixed order, so a figure's legend tells its runs apart (plotext's "clear"
+# theme would draw every line alike). Rich drops them where colour is off (NO_COLOR, a log file).
+LINE_COLOURS = ("blue", "red", "green", "orange", "magenta", "cyan", "gray", "yellow")
+
+
 def render_plot(series: dict[str, list[tuple[float, float]]], title: str, x_label: str = "step",
                 width: int = 80, height: int = 14, log_y: bool = False) -> Text:
     """Lines of (x, y) points, one per label, with a legend; returned as Rich text."""
@@ -15,11 +20,12 @@ def render_plot(series: dict[str, list[tuple[float, float]]], title: str, x_labe
     plt.clear_figure()
     plt.plot_size(width, height)
     plt.theme("clear")
-    for label, points in series.items():
+    for number, (label, points) in enumerate(series.items()):
         points = [(x, y) for x, y in points if math.isfinite(y) and (y > 0 or not log_y)]
         if points:
             xs, ys = zip(*points)
-            plt.plot(list(xs), list(ys), label=label, marker="braille")
+            plt.plot(list(xs), list(ys), label=label, marker="braille",
+                     color=LINE_COLOURS[number % len(LINE_COLOURS)])
     if log_y:
         plt.yscale("log")
     plt.title(title)

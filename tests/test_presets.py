@@ -1,5 +1,6 @@
 import pytest
 
+from engine.groups import GroupPreset
 from engine.presets import PresetError, load_preset, preset_paths, read_preset
 from engine.registry import family_errors, get_family
 
@@ -14,7 +15,12 @@ def test_every_shipped_preset_is_valid_and_says_what_it_shows():
     for name, path in paths.items():
         preset = read_preset(path)
         assert preset.description, f"{name} has no description"
-        preset.config()  # resolves against its family
+        if isinstance(preset, GroupPreset):
+            for scale in preset.scales:
+                assert len(preset.members(scale)) == len(preset.runs)  # every run resolves at every scale
+            assert preset.claims, f"group {name} checks no claim"
+        else:
+            preset.config()  # resolves against its family
 
 
 def test_parity30_is_the_papers_experiment():

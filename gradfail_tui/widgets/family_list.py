@@ -1,4 +1,9 @@
-"""The failure families, each with the paper's claim in one line; Enter picks one."""
+"""The failure families, each with the paper's claim in one line, then the paper's figures; Enter picks one.
+
+The figures are the group presets (fig-parity, ...): several runs of those families, shown
+overlaid, with the paper's claim checked at the end. They come after the families, under a
+heading, marked ▣; their option ids are "group:<name>".
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,44 @@ from textual import on
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
+from engine.groups import GroupPreset
+from engine.presets import natural_key
 from engine.registry import FamilySpec
-from gradfail_tui.messages import FamilyPicked
+from gradfail_tui.messages import FamilyPicked, GroupPicked
+
+GROUP_PREFIX = "group:"
+GROUP_MARK = "▣"
+
+
+def runs_text(count: int) -> str:
+    return f"{count} run" + ("" if count == 1 else "s")
 
 
 class FamilyList(OptionList):
     def __init__(self, families: dict[str, FamilySpec], errors: dict[str, str] | None = None,
-                 *, id: str | None = None) -> None:
+                 groups: list[GroupPreset] | None = None, *, id: str | None = None) -> None:
         # Two lines a family: its title, and the claim cut to one line (the form shows it whole).
-        options = [Option(Text.assemble((spec.title, "bold"), "\n", (spec.claim, "italic"),
-                                        no_wrap=True, overflow="ellipsis"), id=name)
-                   for name, spec in families.items()]
+        options: list[Option | None] = [
+            Option(Text.assemble((spec.title, "bold"), "\n", (spec.claim, "italic"), no_wrap=True, overflow="ellipsis"),
+                   id=name)
+            for name, spec in families.items()]
         # A family that did not load says so here, rather than vanishing without a word.
         options += [Option(Text(f"{name}: did not load: {why}", style="italic"), id=f"!{name}", disabled=True)
                     for name, why in (errors or {}).items()]
+        if groups:
+            options += [None, Option(Text("Figures of the paper", style="bold"), id="!figures", disabled=True)]
+            # In the paper's order (Figure 1, 3, ..., then Theorem 1), whatever the files are called.
+            options += [Option(Text.assemble((f"{GROUP_MARK} {group.title}", "bold"), "\n",
+                                             (f"{runs_text(len(group.runs))} · {group.description}", "italic"),
+                                             no_wrap=True, overflow="ellipsis"), id=GROUP_PREFIX + group.name)
+                        for group in sorted(groups, key=lambda g: natural_key(g.title))]
         super().__init__(*options, id=id)
         self.border_title = "Families"
+        if groups:
+            self.border_subtitle = f"{GROUP_MARK} figures below"
 
     def highlight_family(self, name: str) -> None:
+        """Put the cursor on a family, or on a group given as "group:<name>"."""
         try:
             self.highlighted = self.get_option_index(name)
         except OptionDoesNotExist:  # an unknown name leaves the highlight where it is
@@ -33,5 +58,10 @@ class FamilyList(OptionList):
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        if event.option.id and not event.option.id.startswith("!"):
-            self.post_message(FamilyPicked(event.option.id))
+        option_id = event.option.id
+        if not option_id or option_id.startswith("!"):
+            return
+        if option_id.startswith(GROUP_PREFIX):
+            self.post_message(GroupPicked(option_id[len(GROUP_PREFIX):]))
+        else:
+            self.post_message(FamilyPicked(option_id))

@@ -3,6 +3,9 @@
 Enter views a run, `y` replays it (its events drawn over time at the chosen speed, nothing
 retrained), space adds it to or takes it out of the overlay of the plots. Below the table, the
 highlighted run's settings, how it ended, and anything wrong with its record.
+
+Groups (a figure of the paper: several runs) are rows of their own, marked ▣, above the runs:
+Enter (or space) opens one with its runs overlaid and its verdict; its runs are rows too.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
 from gradfail_tui.messages import CompareToggled, RunHighlighted, RunOpened
-from gradfail_tui.session import RunEntry
+from gradfail_tui.session import GroupEntry, RunEntry
 
 COLUMNS = ("", "run", "status", "steps", "result", "family", "where")
 
@@ -72,27 +75,49 @@ class RunsPanel(Vertical):
     def table(self) -> RunsTable:
         return self.query_one(RunsTable)
 
-    def show(self, entries: list[RunEntry], compared: set[str]) -> None:
-        """Show these runs in this order; rows only change where their cells did."""
+    def show(self, entries: list[RunEntry], compared: set[str], groups: list[GroupEntry] | None = None) -> None:
+        """Show these groups, then these runs, in this order; rows only change where their cells did."""
         table = self.table
-        keys = [e.key for e in entries]
+        rows = [(g.key, self._group_cells(g)) for g in groups or []]
+        rows += [(e.key, self._cells(e, e.key in compared)) for e in entries]
+        keys = [key for key, _ in rows]
         if [row.value for row in table.rows] != keys:
             current = table.current_key()
             table.clear()
-            for entry in entries:
-                table.add_row(*self._cells(entry, entry.key in compared), key=entry.key)
+            for key, cells in rows:
+                table.add_row(*cells, key=key)
             if current in keys:
                 table.move_cursor(row=keys.index(current), animate=False)
             return
-        for entry in entries:
-            for column, value in zip(COLUMNS, self._cells(entry, entry.key in compared)):
-                if table.get_cell(entry.key, column or "mark") != value:
-                    table.update_cell(entry.key, column or "mark", value)
+        for key, cells in rows:
+            for column, value in zip(COLUMNS, cells):
+                if table.get_cell(key, column or "mark") != value:
+                    table.update_cell(key, column or "mark", value)
+
+    @staticmethod
+    def _group_cells(group: GroupEntry) -> tuple[str, ...]:
+        ran = sum(1 for label in group.labels if group.statuses.get(label, "not run") != "not run")
+        where = "this session" if group.origin == "session" else (group.path.name if group.path else "")
+        result = f"verdict: {group.verdict.outcome}" if group.verdict else group.progress()
+        status = group.status + (" ⚠" if group.problems else "")
+        return ("▣", group.name, status, f"{ran}/{len(group.labels)} runs", result, "group", where)
+
+    def describe_group(self, group: GroupEntry) -> None:
+        from gradfail_tui.widgets.group_panel import group_text
+
+        lines = [group_text(group)]
+        if group.path:
+            lines.append(f"record: {escape(group.path.name)}/")
+        if group.problems:
+            lines.append(f"[$warning b]this record has {len(group.problems)} problem(s); shown is what could be read:[/]")
+            lines += [f"[$warning]• {escape(p)}[/]" for p in group.problems[:20]]
+        lines.append("[dim]enter view its runs overlaid, with the verdict[/dim]")
+        self.query_one("#run-details", Static).update("\n".join(lines))
 
     def _cells(self, entry: RunEntry, compared: bool) -> tuple[str, ...]:
         names = self.headline.get(entry.state.family, ())
         steps = f"{entry.state.step:,}" + (f"/{entry.state.total_steps:,}" if entry.state.total_steps else "")
-        where = "this session" if entry.origin == "session" else entry.where
+        where = (entry.where or "this session") if entry.origin == "session" else entry.where
         status = entry.status + (" ⚠" if entry.problems else "")
         return ("◆" if compared else "", entry.label, status, steps, result_text(entry, names),
                 entry.state.family or "?", where)

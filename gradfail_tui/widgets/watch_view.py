@@ -3,6 +3,7 @@
 Panels come from the families' MetricSpecs (metrics sharing `panel` share a plot) and snapshots
 from the Snapshot events, so any family is drawn without UI code of its own. With several runs
 (the primary one and those added to the comparison) every plot overlays them, with a legend.
+A group preset on screen limits the panels to its `plot` metrics, one panel each.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ def metric_specs(entry: RunEntry, families: dict[str, FamilySpec]) -> list[Metri
     return declared + [MetricSpec(name, name, name) for name in entry.state.series if name not in known]
 
 
-def panel_lines(entries: list[RunEntry], families: dict[str, FamilySpec]) -> dict[str, tuple[list[Line], bool]]:
-    """panel -> (its lines, whether it starts on a log axis), in the order the families declare them."""
+def panel_lines(entries: list[RunEntry], families: dict[str, FamilySpec],
+                metrics: tuple[str, ...] = ()) -> dict[str, tuple[list[Line], bool]]:
+    """panel -> (its lines, whether it starts on a log axis), in the order the families declare them.
+
+    With `metrics` (a group's `plot`), only those, each in a panel of its own named by its label."""
     panels: dict[str, tuple[list[Line], bool]] = {}
     names: list[str] = []  # what the legend calls each run: its label, made unique
     for entry in entries:
@@ -35,12 +39,16 @@ def panel_lines(entries: list[RunEntry], families: dict[str, FamilySpec]) -> dic
         while name in names:
             name, n = f"{entry.label} ({n})", n + 1
         names.append(name)
-        metrics = metric_specs(entry, families)
-        per_panel = {m.panel: sum(1 for n in metrics if n.panel == m.panel) for m in metrics}
-        for m in metrics:
+        specs = metric_specs(entry, families)
+        if metrics:
+            known = {m.name: m for m in specs}
+            specs = [known.get(name, MetricSpec(name, name, name)) for name in metrics]
+            specs = [MetricSpec(m.name, m.label, m.label, log_scale=m.log_scale) for m in specs]
+        per_panel = {m.panel: sum(1 for n in specs if n.panel == m.panel) for m in specs}
+        for m in specs:
             lines, log = panels.setdefault(m.panel, ([], False))
             panels[m.panel] = (lines, log or m.log_scale)
-            if len(entries) == 1:
+            if len(entries) == 1 and not metrics:  # a group's lines go by their runs, even the first alone
                 label = m.label
             else:
                 label = name if per_panel[m.panel] == 1 else f"{name} {m.label}"
@@ -59,14 +67,22 @@ class WatchView(VerticalScroll):
     def compose(self):
         yield Static(EMPTY, id="watch-empty")
 
-    def show(self, entries: list[RunEntry], families: dict[str, FamilySpec]) -> None:
-        """Draw these runs: the first is the primary one (its snapshots are shown)."""
-        panels = panel_lines(entries, families) if entries else {}
+    def show(self, entries: list[RunEntry], families: dict[str, FamilySpec], metrics: tuple[str, ...] = (),
+             snapshots_of: RunEntry | None = None, log_y: bool = False) -> None:
+        """Draw these runs, with the snapshots of the first (the primary one).
+
+        A group passes `metrics` (its `plot`: only these panels), `snapshots_of` (the run whose
+        snapshots are shown, or None for none) and `log_y` (its panels start on a log axis)."""
+        panels = panel_lines(entries, families, metrics) if entries else {}
+        if log_y:
+            panels = {name: (lines, True) for name, (lines, _) in panels.items()}
         # A panel none of these runs has a point for (a diagnostic switched off) is left out,
         # unless nothing has points yet: then every panel says it is waiting.
         with_points = {name: v for name, v in panels.items() if any(line.points for line in v[0])}
         panels = with_points or panels
-        snapshots = entries[0].state.snapshots if entries else {}
+        # A group's figure shows snapshots only of the run it names; a single run, its own.
+        source = snapshots_of if metrics or snapshots_of is not None else (entries[0] if entries else None)
+        snapshots = source.state.snapshots if source is not None else {}
         layout = [f"plot:{p}" for p in panels] + [f"snapshot:{n}" for n in snapshots]
         if layout != self._layout:
             self._rebuild(panels, list(snapshots), layout)
@@ -91,6 +107,7 @@ class WatchView(VerticalScroll):
         self._layout = layout
         count = len(widgets)
         self.set_class(count == 0, "-empty")
+        self.set_class(count == 1, "-single")  # one panel: the whole width
         # Textual CSS has no "number of children" selector: the grid's rows are set by class.
         for n in (1, 2, 3):
             self.set_class(count and (count + 1) // 2 == n, f"-rows-{n}")

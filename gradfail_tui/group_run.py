@@ -1,0 +1,160 @@
+"""`gradfail run --preset fig-parity`: a group preset's runs, one after another, then the figure and the verdict.
+
+Every run goes through one engine process (a fresh one if a run kills it) and keeps its own record
+in a subdirectory of the group's directory; group.json ties them together with the claims and,
+at the end, the verdict. A run that fails or diverges does not stop the group: the claims that
+need it come out "incomplete". Ctrl-C, SIGTERM or SIGHUP stop the group: the current run ends
+`interrupted`, the rest are marked as not run, and the verdict is judged on what was recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from engine.client import EngineProcess, RunRequest
+from engine.config import config_to_dict
+from engine.events import RunFinished, worst_status
+from engine.groups import INCOMPLETE, NOT_REPRODUCED, REPRODUCED, GroupPreset, MemberRun, Verdict, judge
+from engine.record import GroupRecorder, now_iso
+from engine.registry import get_family
+from engine.state import RunState
+from gradfail_tui.headless import (
+    HeadlessSession, Interrupted, _NoProgress, drive, exit_code, format_duration, make_progress, print_snapshots,
+    signals_interrupt, stop_runs,
+)
+from gradfail_tui.terminal_plot import format_value, render_plot
+
+VERDICT_COLOURS = {REPRODUCED: "green", NOT_REPRODUCED: "red", INCOMPLETE: "yellow"}
+
+
+def group_manifest(group: GroupPreset, members: list[MemberRun], scale: str, device: str) -> dict:
+    return {"kind": "group", "preset": group.name, "title": group.title, "description": group.description,
+            "paper": group.paper, "scale": scale, "device": device, "plot": list(group.plot),
+            "log_y": group.log_y, "claims": [claim.as_dict() for claim in group.claims],
+            "runs": [{"label": m.label, "family": m.family, "preset": m.preset, "seed": m.seed,
+                      "status": "waiting"} for m in members]}
+
+
+def run_group(group: GroupPreset, members: list[MemberRun], scale: str, device: str, group_dir: Path,
+              console: Console) -> int:
+    recorder = GroupRecorder(group_dir, group_manifest(group, members, scale, device))
+    states: dict[str, RunState] = {}
+    finished: list[RunFinished] = []
+    progress = make_progress(console)
+    overall = progress.add_task(f"{group.name} ({scale})", total=len(members), rate="", eta="-", metrics="")
+    engine = EngineProcess()
+    engine_ready = False
+    wall_start = time.perf_counter()
+    interrupted = False
+    try:
+        with signals_interrupt(), (progress if console.is_terminal else _NoProgress()):
+            engine.start()
+            for number, member in enumerate(members, 1):
+                spec = get_family(member.family)
+                request = RunRequest(family=member.family, config=config_to_dict(member.config), seed=member.seed,
+                                     device=device, preset=member.preset)
+                run_dir = recorder.run_dir(number, member.label)
+                recorder.set_member(number, status="running", dir=run_dir.name, run_id=request.run_id)
+                session = HeadlessSession([request], [run_dir])
+                session.states[request.run_id].label = member.label
+                task = progress.add_task(member.label, total=None, rate="", eta="-", metrics="starting")
+                progress.update(overall, metrics=f"run {number} of {len(members)}: {member.label}")
+                if not console.is_terminal:
+                    console.print(f"[bold]{group.name}[/]: run {number} of {len(members)}: {escape(member.label)}")
+                try:
+                    drive(engine, session, progress, task, spec.headline or tuple(m.name for m in spec.metrics),
+                          console, engine_ready=engine_ready)
+                except (KeyboardInterrupt, Interrupted):
+                    interrupted = True
+                    progress.update(task, metrics="[yellow]interrupted: stopping…")
+                    stop_runs(engine, session, "interrupted")
+                end = session.finished[request.run_id]
+                states[member.label] = session.states[request.run_id]
+                finished.append(end)
+                recorder.set_member(number, status=end.status, steps=end.step)
+                progress.update(task, completed=session.states[request.run_id].step, metrics=end.status)
+                progress.advance(overall)
+                if interrupted:
+                    break
+                engine_ready = engine.alive()
+                if not engine_ready:  # the run took the engine down: the next run gets a fresh one
+                    engine.close()
+                    engine = EngineProcess().start()
+    except (KeyboardInterrupt, Interrupted):
+        interrupted = True  # between runs, or while the engine started
+    finally:
+        engine.close()
+    for number in range(len(finished) + 1, len(members) + 1):
+        recorder.set_member(number, status="not run")
+    verdict = judge(group.claims, states)
+    status = "interrupted" if interrupted else worst_status(f.status for f in finished)
+    recorder.update(status=status, ended_at=now_iso(), verdict=verdict.as_dict(),
+                    wall_s=round(time.perf_counter() - wall_start, 1))
+    print_group(console, group, members, states, verdict, time.perf_counter() - wall_start)
+    console.print(f"group record: {group_dir}")
+    return 130 if interrupted else exit_code(finished)
+
+
+def print_group(console: Console, group: GroupPreset, members: list[MemberRun], states: dict[str, RunState],
+                verdict: Verdict, wall: float | None) -> None:
+    """The group's figures, its runs' table, and the claims with their verdict."""
+    width = max(40, min(console.width, 100))
+    specs = [get_family(m.family) for m in members]
+    for metric in group.plot:
+        figure = overlay_figure(group.title, metric, states, specs, group.log_y, width)
+        if figure is not None:
+            console.print(figure)
+    for member in members:
+        if member.label in states and _shows_snapshots(group, member):
+            print_snapshots(console, states[member.label])
+
+    table = Table(title=f"{group.name}: {len(states)} of {len(members)} runs", title_justify="left")
+    for column in ("run", "status", "steps", "last values"):
+        table.add_column(column, justify="right" if column == "steps" else "left")
+    for member in members:
+        state = states.get(member.label)
+        if state is None:
+            table.add_row(escape(member.label), "not run", "-", "")
+            continue
+        spec = get_family(member.family)
+        names = spec.headline or tuple(m.name for m in spec.metrics[:2])
+        values = "  ".join(f"{n} {format_value(state.latest[n])}" for n in names if n in state.latest)
+        table.add_row(escape(member.label), state.status, f"{state.step:,}", values)
+    console.print(table)
+    print_verdict(console, verdict)
+    if wall is not None:
+        console.print(f"wall time {format_duration(wall)}")
+
+
+def overlay_figure(title: str, metric: str, states: dict[str, RunState], specs, log_y: bool, width: int,
+                   height: int = 16):
+    """One metric of every run that has it, overlaid and labelled by run; None when no run has it."""
+    series = {label: state.series[metric] for label, state in states.items() if state.series.get(metric)}
+    if not series:
+        return None
+    described = next((spec.metric(metric) for spec in specs if spec is not None and spec.metric(metric)), None)
+    return render_plot(series, f"{title}: {described.label if described else metric}", width=width,
+                       height=height, log_y=log_y or bool(described and described.log_scale))
+
+
+def print_verdict(console: Console, verdict: Verdict) -> None:
+    claims = Table(title="The paper's claims, checked on the recorded numbers", title_justify="left")
+    claims.add_column("claim")
+    claims.add_column("verdict", no_wrap=True)
+    claims.add_column("numbers")
+    for result in verdict.results:
+        colour = VERDICT_COLOURS[result.outcome]
+        claims.add_row(escape(result.claim.says), f"[{colour}]{result.outcome}[/]", escape(result.detail))
+    console.print(claims)
+    colour = VERDICT_COLOURS[verdict.outcome]
+    console.print(f"[bold]Verdict:[/] [bold {colour}]{verdict.outcome}[/]")
+
+
+def _shows_snapshots(group: GroupPreset, member: MemberRun) -> bool:
+    declared = next(run for run in group.runs if run["label"] == member.label).get("snapshots")
+    return declared if declared is not None else not group.plot

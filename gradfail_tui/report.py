@@ -1,0 +1,503 @@
+"""`gradfail report`: a Markdown report of recorded runs and groups, read from their records alone.
+
+One section per directory given: for a group (`gradfail run --preset fig-...`) the paper's claim,
+the verdict judged again from the recorded numbers (so an interrupted group reads "incomplete"),
+its figures; for a single run, its family's figure. Then, for every run, the table of numbers,
+the decoded curves and other "lines" pictures at three moments (first, middle and last recorded,
+as the paper's Figure 6 shows them), "table" pictures as Markdown tables, the config (what differs
+from the family's defaults, and all of it folded), the versions and whatever of the record could
+not be read.
+
+The figures are the terminal's own (render_plot, print_figure, the explorer's bitmaps), printed
+into a recording Rich console and saved with `Console.export_svg`, one file each in a folder
+beside the report: report.md gets report_files/. Torch-free.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.text import Text
+
+from engine.config import config_to_dict
+from engine.events import Snapshot
+from engine.groups import GroupPreset, judge_record, recorded_states
+from engine.presets import PresetError, load_preset
+from engine.record import GROUP_MANIFEST, RecordedGroup, RecordedRun
+from engine.registry import FamilySpec, UnknownFamily, get_family
+from engine.state import RunState
+from gradfail_tui.export import NotARecord, check_record_dir, read_record
+from gradfail_tui.group_run import overlay_figure
+from gradfail_tui.headless import format_duration, print_figure, print_snapshots
+from gradfail_tui.terminal_plot import format_value
+
+FIGURE_WIDTH = 100  # terminal columns the figures are drawn at (the widest the terminal draws)
+FIGURE_HEIGHT = 16  # rows, as print_group draws a group's figure
+SNAPSHOT_WIDTH = 64  # three curves side by side in the report
+MOMENTS = ("first", "middle", "last")
+
+
+class ReportError(Exception):
+    """The report cannot be written; `problems` says why, one line each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class ReportWritten:
+    path: Path
+    files_dir: Path
+    figures: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what the records could not say (also in the report)
+
+
+def files_dir_for(output: Path) -> Path:
+    """Where the SVGs of `output` go: report.md -> report_files/."""
+    return output.with_name(output.stem + "_files")
+
+
+def write_report(paths: list[Path], output: Path, force: bool = False) -> ReportWritten:
+    """Write the report of the records at `paths` to `output`, its figures beside it.
+
+    Raises ReportError when a path holds no record or the report would replace one without `force`.
+    """
+    problems = []
+    for path in paths:
+        try:
+            check_record_dir(path)
+        except NotARecord as exc:
+            problems.append(str(exc))
+    files_dir = files_dir_for(output)
+    if output.is_dir():
+        problems.append(f"-o {output}: is a directory; give the Markdown file to write (report.md)")
+    elif output.exists() and not force:
+        problems.append(f"-o {output}: exists; give --force to replace it (and the figures in {files_dir.name}/)")
+    if files_dir.exists() and not files_dir.is_dir():
+        problems.append(f"{files_dir}: exists and is not a directory; the report's figures go there")
+    if problems:
+        raise ReportError(problems)
+
+    figures = Figures(files_dir)
+    written = ReportWritten(output, files_dir)
+    lines = ["# gradfail report", "",
+             "Written by `gradfail report` from the run records alone (nothing was trained again); "
+             "each claim is judged again on the recorded numbers.", ""]
+    for number, path in enumerate(paths, 1):
+        record = read_record(path)
+        figures.prefix = f"{number:02d}"
+        if isinstance(record, RecordedGroup):
+            lines += group_section(record, figures)
+        else:
+            lines += run_section(record, figures)
+        written.problems += [f"{path}: {p}" for p in record.problems + figures.take_problems()]
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        figures.save(clear_old=force)
+        output.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ReportError([f"cannot write the report: {exc.strerror or exc} ({exc.filename or output})"]) from None
+    written.figures = figures.paths
+    return written
+
+
+# ---- figures ---------------------------------------------------------------------------------
+
+class Figures:
+    """The report's SVG files: drawn as the terminal draws them, kept until `save`, linked by name."""
+
+    def __init__(self, files_dir: Path):
+        self.files_dir = files_dir
+        self.prefix = ""
+        self.svgs: dict[str, str] = {}
+        self.problems: list[str] = []
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.files_dir / name for name in self.svgs]
+
+    def add(self, name: str, title: str, draw, width: int = FIGURE_WIDTH) -> str | None:
+        """Record what `draw(console)` prints as an SVG; returns the Markdown image, or None if it drew nothing."""
+        console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True,
+                          color_system="truecolor", no_color=False)  # a file, not the user's terminal
+        draw(console)
+        if not console.export_text(clear=False).strip():
+            return None
+        stem = self._unique(f"{self.prefix}-{slug(name)}")
+        self.svgs[stem + ".svg"] = console.export_svg(title=title, unique_id=f"gf-{stem}")
+        return f"![{md_text(title)}]({self.files_dir.name}/{stem}.svg)"
+
+    def plot(self, name: str, title: str, renderable: RenderableType, width: int = FIGURE_WIDTH) -> str | None:
+        return self.add(name, title, lambda console: console.print(renderable), width)
+
+    def note(self, problem: str) -> None:
+        self.problems.append(problem)
+
+    def take_problems(self) -> list[str]:
+        taken, self.problems = self.problems, []
+        return taken
+
+    def save(self, clear_old: bool) -> None:
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        if clear_old:  # --force: figures of the replaced report must not linger beside the new one
+            for old in self.files_dir.glob("*.svg"):
+                old.unlink()
+        for name, svg in self.svgs.items():
+            (self.files_dir / name).write_text(svg, encoding="utf-8")
+
+    def _unique(self, stem: str) -> str:
+        candidate, n = stem, 2
+        while candidate + ".svg" in self.svgs:
+            candidate, n = f"{stem}-{n}", n + 1
+        return candidate
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-").lower() or "figure"
+
+
+# ---- sections --------------------------------------------------------------------------------
+
+@dataclass
+class Member:
+    """One run of a section: its label, its record, what it looked like at the end, its family."""
+
+    label: str
+    record: RecordedRun | None  # None: listed in group.json but never started
+    state: RunState | None
+    spec: FamilySpec | None
+    status: str = ""
+
+    @property
+    def family(self) -> str:
+        if self.state is not None and self.state.family:
+            return self.state.family
+        return str(self.record.manifest.get("family", "")) if self.record else ""
+
+
+def group_section(group: RecordedGroup, figures: Figures) -> list[str]:
+    manifest = group.manifest
+    title = str(manifest.get("title") or group.path.name)
+    states = recorded_states(group)
+    members = [Member(label, run, states[label], family_spec(states[label].family or run.manifest.get("family")))
+               for label, run in group.runs]
+    recorded = {m.label for m in members}
+    for item in manifest.get("runs") or []:  # runs the group never got to
+        if isinstance(item, dict) and item.get("label") not in recorded:
+            status = str(item.get("status", "not run"))
+            if status not in ("not run", "waiting"):  # it ran, but its directory is gone
+                status = f"no record ({GROUP_MANIFEST} says {status})"
+            members.append(Member(str(item.get("label", "?")), None, None, None, status))
+
+    lines = [f"## {md_text(title)}", ""]
+    facts = [f"`{group.path}`"]
+    for key, name in (("preset", "preset"), ("scale", "scale"), ("status", "status")):
+        if manifest.get(key):
+            facts.append(f"{name} {md_text(str(manifest[key]))}")
+    facts.append(f"{len(group.runs)} of {len(members)} runs recorded")
+    if isinstance(manifest.get("wall_s"), (int, float)):
+        facts.append(f"wall time {format_duration(manifest['wall_s'])}")
+    lines += [" · ".join(facts), ""]
+    if manifest.get("description"):
+        lines += [md_text(str(manifest["description"])), ""]
+    if manifest.get("paper"):
+        lines += [f"**The paper:** {md_text(str(manifest['paper']))}", ""]
+    lines += verdict_lines(group)
+    lines += group_figures(manifest, members, title, figures)
+    lines += runs_sections(members, figures, metrics_to_show(manifest, members))
+    lines += problems_lines(group.problems)
+    return lines
+
+
+def run_section(run: RecordedRun, figures: Figures) -> list[str]:
+    state = RunState.from_events(run.events, label=run.label, run_id=str(run.manifest.get("run_id", "")))
+    if not state.finished:  # the events end early (a lost parent); the manifest may know more
+        state.status = run.status
+    spec = family_spec(state.family or run.manifest.get("family"))
+    member = Member(run.label, run, state, spec)
+    title = run.label + (f" ({spec.title})" if spec else "")
+    lines = [f"## {md_text(title)}", "", f"`{run.path}` · status {run.status}", ""]
+    preset = single_preset(run.manifest.get("preset"))
+    if preset is not None and preset.description:
+        lines += [md_text(preset.description), ""]
+    if preset is not None and preset.paper:
+        lines += [f"**The paper:** {md_text(preset.paper)}", ""]
+    elif spec is not None:
+        lines += [f"**The paper** ({md_text(spec.paper_ref)}): {md_text(spec.claim)}", ""]
+    lines += ["**Verdict:** no claim checked: a single run states none "
+              "(the group presets, `gradfail run --preset fig-...`, check the paper's claims)", ""]
+    if spec is not None:
+        image = figures.add(f"{run.label}-figure", f"{run.label}", lambda c: print_figure(c, spec, [state]))
+        lines += [image, ""] if image else []
+    lines += runs_sections([member], figures, [m.name for m in spec.metrics] if spec else sorted(state.latest))
+    lines += problems_lines(run.problems)
+    return lines
+
+
+def verdict_lines(group: RecordedGroup) -> list[str]:
+    claims = [c for c in group.manifest.get("claims") or [] if isinstance(c, dict)]
+    if not claims:
+        seeds = group.manifest.get("kind") == "seeds" or (
+            group.runs and all(re.fullmatch(r"seed-\d+", label) for label, _ in group.runs))
+        if not seeds and any(p.startswith(GROUP_MANIFEST) for p in group.problems):
+            return [f"**Verdict: incomplete**: the claims are kept in {GROUP_MANIFEST}, which could not be read", ""]
+        return ["**Verdict:** no claim checked: this group states none (several seeds of one run)", ""]
+    try:
+        verdict = judge_record(group)
+    except TypeError as exc:  # a claim edited by hand into something Claim does not take
+        return [f"**Verdict: incomplete**: the claims in {GROUP_MANIFEST} cannot be read ({md_text(str(exc))})", ""]
+    lines = [f"**Verdict: {verdict.outcome}**", "", "| claim | outcome | numbers |", "|---|---|---|"]
+    for result in verdict.results:
+        lines.append(f"| {md_cell(result.claim.says)} | **{result.outcome}** | {md_cell(result.detail)} |")
+    recorded = group.manifest.get("verdict")
+    if isinstance(recorded, dict) and recorded.get("outcome") not in (None, verdict.outcome):
+        lines += ["", f"(When the group ended, the verdict recorded was \"{md_text(str(recorded['outcome']))}\"; "
+                      "the one above is judged again on the records as they are now.)"]
+    return lines + [""]
+
+
+def group_figures(manifest: dict[str, Any], members: list[Member], title: str, figures: Figures) -> list[str]:
+    """The group's metrics with every run overlaid (as `gradfail run` prints them at the end), or,
+    for a group of seeds, the family's figure with each seed and their mean; else each run's own."""
+    ran = [m for m in members if m.state is not None]
+    lines: list[str] = []
+    specs = {m.spec for m in ran}
+    seeds = manifest.get("kind") == "seeds" or (not manifest.get("kind") and
+                                                all(re.fullmatch(r"seed-\d+", m.label) for m in ran))
+    if seeds and len(specs) == 1 and None not in specs and ran:
+        spec = specs.pop()
+        image = figures.add("seeds", title, lambda c: print_figure(c, spec, [m.state for m in ran]))
+        return [image, ""] if image else []
+    plot = [p for p in manifest.get("plot") or [] if isinstance(p, str)]
+    if plot:
+        for metric in plot:
+            image = figures.plot(metric, f"{title}: {metric}", group_figure(title, metric, ran, bool(manifest.get("log_y"))))
+            lines += [image, ""] if image else [f"(no run recorded {metric})", ""]
+        return lines
+    for member in ran:
+        if member.spec is not None:
+            image = figures.add(f"{member.label}-figure", member.label,
+                                lambda c, m=member: print_figure(c, m.spec, [m.state]))
+            lines += [f"**{md_text(member.label)}**", "", image, ""] if image else []
+    return lines
+
+
+def group_figure(title: str, metric: str, members: list[Member], log_y: bool) -> Text:
+    """One metric of every run, overlaid: the figure `gradfail run` prints at the end of a group."""
+    figure = overlay_figure(title, metric, {m.label: m.state for m in members}, [m.spec for m in members], log_y,
+                            width=FIGURE_WIDTH, height=FIGURE_HEIGHT)
+    return figure if figure is not None else Text("")
+
+
+def metrics_to_show(manifest: dict[str, Any], members: list[Member]) -> list[str]:
+    """The plotted metrics, those the claims read, and each family's headline, in that order."""
+    names = [p for p in manifest.get("plot") or [] if isinstance(p, str)]
+    for claim in manifest.get("claims") or []:
+        if isinstance(claim, dict):
+            names += [claim[k] for k in ("metric", "over") if isinstance(claim.get(k), str)]
+    for member in members:
+        if member.spec is not None:
+            names += list(member.spec.headline or [m.name for m in member.spec.metrics[:2]])
+    return list(dict.fromkeys(names))
+
+
+# ---- per run: numbers, pictures, config, versions --------------------------------------------
+
+def runs_sections(members: list[Member], figures: Figures, metrics: list[str]) -> list[str]:
+    lines = ["### Runs", "", "| run | family | status | steps | wall time | how it ended |", "|---|---|---|---|---|---|"]
+    for m in members:
+        if m.state is None:
+            lines.append(f"| {md_cell(m.label)} |  | {md_cell(m.status)} | - | - |  |")
+            continue
+        total = f" / {m.state.total_steps:,}" if m.state.total_steps else ""
+        preset = m.record.manifest.get("preset") if m.record else None
+        family = m.family + (f" ({preset})" if preset else "")
+        lines.append(f"| {md_cell(m.label)} | {md_cell(family)} | {md_cell(m.state.status)} | {m.state.step:,}{total} "
+                     f"| {format_duration(m.state.t) if m.state.t else '-'} | {md_cell(m.state.message)} |")
+    lines += ["", "### Numbers", "",
+              "Each metric's last recorded value (and the step it was measured at), and the lowest and highest.",
+              "", "| run | metric | last | at step | min | max |", "|---|---|---|---|---|---|"]
+    for m in members:
+        if m.state is None:
+            continue
+        shown = [n for n in metrics if m.state.series.get(n)]
+        shown += [n + "_upper" for n in shown if m.state.series.get(n + "_upper") and n + "_upper" not in shown]
+        for name in shown:
+            points = m.state.series[name]
+            ys = [y for _, y in points]
+            lines.append(f"| {md_cell(m.label)} | `{name}` | {format_value(points[-1][1])} | {points[-1][0]:,} "
+                         f"| {format_value(min(ys))} | {format_value(max(ys))} |")
+    if lines[-1].startswith("|---"):
+        lines[-4:] = ["(no metric was recorded)"]
+    lines.append("")
+    for m in members:
+        if m.record is not None:
+            lines += snapshot_lines(m, figures)
+    lines += config_lines(members)
+    lines += versions_lines(members)
+    return lines
+
+
+def snapshot_lines(member: Member, figures: Figures) -> list[str]:
+    """Each picture the run recorded: "lines" at three moments, "images" and "table" as last seen."""
+    by_name: dict[str, list[Snapshot]] = {}
+    for event in member.record.events:
+        if isinstance(event, Snapshot):
+            by_name.setdefault(event.name, []).append(event)
+    lines: list[str] = []
+    for name, snaps in by_name.items():
+        last = snaps[-1]
+        title = str(last.data.get("title", name)) if isinstance(last.data, dict) else name
+        title = re.sub(r",? (at )?step [\d,]+$", "", title)  # the moments shown say their steps
+        heading = f"#### {md_text(member.label)}: {md_text(title)}"
+        try:
+            if last.kind == "lines":
+                chosen = three_moments(snaps)
+                images = [figures.add(f"{member.label}-{name}-{moment}", f"{member.label}: {name}, step {snap.step:,}",
+                                      lambda c, s=snap: print_snapshots(c, _alone(s)), width=SNAPSHOT_WIDTH)
+                          for moment, snap in chosen]
+                steps = ", ".join(f"{moment} recorded (step {snap.step:,})" for moment, snap in chosen)
+                lines += [heading, "", f"At the {steps}:", "", " ".join(i for i in images if i), ""]
+            elif last.kind == "table":
+                lines += [heading, "", f"At step {last.step:,}:", ""] + markdown_table(last.data) + [""]
+            elif last.kind == "images":
+                image = figures.add(f"{member.label}-{name}", f"{member.label}: {name}, step {last.step:,}",
+                                    lambda c: c.print(bitmaps(last.data)))
+                lines += [heading, "", f"At step {last.step:,}:", "", image or "(no images)", ""]
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # data a family or a hand wrote wrong
+            figures.note(f"{member.label}: snapshot {name!r} cannot be drawn ({type(exc).__name__}: {exc})")
+            lines += [heading, "", f"(cannot be drawn: {md_text(str(exc))})", ""]
+    return lines
+
+
+def three_moments(snaps: list[Snapshot]) -> list[tuple[str, Snapshot]]:
+    """The first, middle and last snapshot recorded (fewer when fewer were)."""
+    picks = dict(zip(MOMENTS, (0, len(snaps) // 2, len(snaps) - 1)))
+    seen: set[int] = set()
+    chosen = []
+    for moment, index in picks.items():
+        if index not in seen:
+            seen.add(index)
+            chosen.append((moment, snaps[index]))
+    return chosen
+
+
+def _alone(snap: Snapshot) -> RunState:
+    """A state holding only `snap`, so print_snapshots draws just it, as the terminal does."""
+    state = RunState(run_id=snap.run_id, label="")
+    state.snapshots[snap.name] = snap
+    return state
+
+
+def bitmaps(data: dict[str, Any]) -> Text:
+    """An "images" snapshot drawn as the explorer draws it: half blocks, labelled, wrapped."""
+    from gradfail_tui.widgets.bitmap_view import binarize, half_blocks, layout
+
+    images = [(str(img.get("label", "")), binarize(img.get("pixels"))) for img in data.get("images") or []
+              if isinstance(img, dict)]
+    drawn = [(label, half_blocks(bits)) for label, bits in images if bits and bits[0]]
+    return Text("\n".join(layout(drawn, FIGURE_WIDTH)), no_wrap=True) if drawn else Text("")
+
+
+def markdown_table(data: dict[str, Any]) -> list[str]:
+    columns = [str(c) for c in data.get("columns", [])]
+    rows = data.get("rows", [])
+    if not columns:
+        return ["(an empty table)"]
+    lines = ["| " + " | ".join(md_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = [format_value(c) if isinstance(c, float) else str(c) for c in row]
+        lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
+    return lines
+
+
+def config_lines(members: list[Member]) -> list[str]:
+    lines = ["### Config", ""]
+    for m in members:
+        if m.record is None:
+            continue
+        config = m.record.manifest.get("config") or (m.state.config if m.state else {})
+        seed = m.record.manifest.get("seed", m.state.seed if m.state else "?")
+        if not isinstance(config, dict):
+            lines += [f"- **{md_text(m.label)}**: config not recorded", ""]
+            continue
+        if m.spec is not None:
+            defaults = config_to_dict(m.spec.config_cls())
+            changed = {k: v for k, v in config.items() if defaults.get(k) != v}
+            differs = ", ".join(f"`{k} = {v}`" for k, v in changed.items()) or "none"
+            lines.append(f"- **{md_text(m.label)}** ({m.family}, seed {seed}): differs from the family's defaults: {differs}")
+        else:
+            lines.append(f"- **{md_text(m.label)}** (seed {seed}): the family {m.family or '?'} is not known to this "
+                         "gradfail, so its defaults cannot be compared")
+        lines += ["", "  <details><summary>the full config</summary>", "", "  ```json"]
+        lines += ["  " + line for line in json.dumps(config, indent=2, sort_keys=True).splitlines()]
+        lines += ["  ```", "", "  </details>", ""]
+    return lines
+
+
+def versions_lines(members: list[Member]) -> list[str]:
+    """gradfail, python, torch and the device, once for all runs that share them."""
+    by_setup: dict[str, list[str]] = {}
+    for m in members:
+        if m.record is None:
+            continue
+        manifest = m.record.manifest
+        versions = manifest.get("versions") if isinstance(manifest.get("versions"), dict) else {}
+        parts = [f"{name} {versions[name]}" for name in ("gradfail", "python", "torch") if versions.get(name)]
+        device = manifest.get("device_name") or (m.state.device_name if m.state else "") or manifest.get("device")
+        parts.append(f"device {device}" if device else "device not recorded")
+        by_setup.setdefault(" · ".join(parts) if len(parts) > 1 else "versions not recorded", []).append(m.label)
+    lines = ["### Versions", ""]
+    for setup, labels in by_setup.items():
+        who = "" if len(by_setup) == 1 else f" ({', '.join(labels)})"
+        lines.append(f"- {md_text(setup)}{md_text(who)}")
+    return lines + [""]
+
+
+def problems_lines(problems: list[str]) -> list[str]:
+    if not problems:
+        return []
+    return ["### Problems with the record", "",
+            "What could not be read; everything else above is what the record holds.", ""] + \
+        [f"- {md_text(p)}" for p in problems] + [""]
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def family_spec(name: Any) -> FamilySpec | None:
+    try:
+        return get_family(str(name)) if name else None
+    except UnknownFamily:
+        return None
+
+
+def single_preset(name: Any):
+    """The single-run preset a run was started from, for its description and the paper's words."""
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        preset = load_preset(name)
+    except PresetError:
+        return None  # renamed or removed since the run: the record still has its config
+    return None if isinstance(preset, GroupPreset) else preset
+
+
+def md_text(text: str) -> str:
+    """Plain text in Markdown, kept readable: escaped only where it would turn into code, emphasis,
+    a tag or a table's column (`<=` and test_acc stay as they are)."""
+    text = re.sub(r"([\\`*|])", r"\\\1", text)
+    text = re.sub(r"<(?=[A-Za-z/!?])", r"\\<", text)
+    text = re.sub(r"(?<!\w)_|_(?!\w)", r"\\_", text)
+    return text.replace("\n", " ")
+
+
+def md_cell(text: str) -> str:
+    return md_text(str(text))
+

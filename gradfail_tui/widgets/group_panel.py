@@ -1,0 +1,63 @@
+"""The group band of the watch view: which figure is on screen, how far its runs are, and the verdict.
+
+While a group runs: its title and "run 2 of 3: d = 10" with how each run ended so far. Once its
+last run has ended (or it was stopped), each claim with its outcome and the numbers it was
+judged on, and the overall verdict: the same words `gradfail run` and `gradfail report` print.
+Scrollable (Tab reaches it) when the claims outgrow a short terminal.
+"""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.markup import escape
+from textual.widgets import Static
+
+from engine.groups import INCOMPLETE, NOT_REPRODUCED, REPRODUCED
+from gradfail_tui.session import GroupEntry
+
+OUTCOME_STYLE = {REPRODUCED: ("$success", "✓"), NOT_REPRODUCED: ("$error", "✗"), INCOMPLETE: ("$warning", "?")}
+RUN_STYLE = {"completed": "$success", "running": "$accent", "failed": "$error", "diverged": "$error",
+             "not run": "$text-muted", "waiting": "$text-muted"}
+
+
+def group_text(group: GroupEntry) -> str:
+    head = f"[b]{escape(group.title)}[/b]  [dim]{escape(group.name)}" + (
+        f" · scale {escape(group.scale)}" if group.scale else "") + "[/dim]"
+    runs = "  ".join(f"{escape(label)} [{RUN_STYLE.get(group.statuses.get(label, 'waiting'), '$warning')}]"
+                     f"{escape(group.statuses.get(label, 'waiting'))}[/]" for label in group.labels)
+    lines = [head]
+    if group.running:
+        lines.append(f"[$accent b]{escape(group.progress())}[/]  [dim]·[/dim]  {runs}  [dim]· x stops the group[/dim]")
+        return "\n".join(lines)
+    if any(group.statuses.get(label) != "completed" for label in group.labels):
+        lines.append(runs)  # when all completed, the verdict line says so
+    verdict = group.verdict
+    if verdict is None:
+        return "\n".join(lines)
+    colour, _ = OUTCOME_STYLE.get(verdict.outcome, ("$warning", "?"))
+    lines.append(f"[b]Verdict:[/b] [{colour} b]{escape(verdict.outcome)}[/]  [dim]· {escape(group.progress())}[/dim]")
+    for result in verdict.results:
+        colour, mark = OUTCOME_STYLE.get(result.outcome, ("$warning", "?"))
+        lines.append(f"[{colour} b]{mark} {escape(result.outcome)}[/]  {escape(result.claim.says)}"
+                     f"\n    [dim]{escape(result.detail)}[/dim]")
+    if not verdict.results:
+        lines.append("[dim]this group states no claim to check[/dim]")
+    return "\n".join(lines)
+
+
+class GroupPanel(VerticalScroll):
+    can_focus = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = ""
+
+    def compose(self):
+        yield Static("", id="group-text")
+
+    def show(self, group: GroupEntry | None) -> None:
+        self.display = group is not None
+        text = group_text(group) if group is not None else ""
+        if text != self._text:
+            self._text = text
+            self.query_one("#group-text", Static).update(text)

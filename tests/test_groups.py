@@ -1,0 +1,182 @@
+"""Group presets: reading them, judging the paper's claims on recorded numbers, running them headless."""
+
+import json
+import signal
+import time
+
+import pytest
+
+from engine.events import Metrics, RunFinished, RunStarted
+from engine.groups import (
+    INCOMPLETE, NOT_REPRODUCED, REPRODUCED, Claim, GroupError, GroupPreset, Value, judge, judge_claim,
+)
+from engine.presets import PresetError, load_preset, preset_paths
+from engine.state import RunState
+from tests.conftest import gradfail, read_manifest, start_gradfail
+
+
+def state(label, series, status="completed"):
+    """A run as the judge sees it: its metric series and how it ended."""
+    events = [RunStarted(run_id=label, t=0.0, family="parity", preset=None, config={}, seed=0, device="cpu",
+                         device_name="cpu", total_steps=100, versions={})]
+    for name, points in series.items():
+        events += [Metrics(run_id=label, t=0.0, step=step, values={name: value}) for step, value in points]
+    events.append(RunFinished(run_id=label, t=0.0, step=100, status=status, message=""))
+    return RunState.from_events(events, label=label)
+
+
+def claim(**fields):
+    return Claim(**{"says": "a claim", "metric": "acc", "runs": ("a",), **fields})
+
+
+def test_thresholds_are_judged_on_the_chosen_statistic():
+    runs = {"a": state("a", {"acc": [(10, 0.5), (20, 0.97), (30, 0.96)]})}
+    assert judge_claim(claim(stat="last", at_least=0.95), runs).outcome == REPRODUCED
+    assert judge_claim(claim(stat="first", at_least=0.95), runs).outcome == NOT_REPRODUCED
+    assert judge_claim(claim(stat="max", at_most=0.6), runs).outcome == NOT_REPRODUCED
+    assert judge_claim(claim(stat="max", until_step=10, at_most=0.6), runs).outcome == REPRODUCED
+    result = judge_claim(claim(stat="mean", at_least=0.5, at_most=0.9), runs)
+    assert result.outcome == REPRODUCED and "0.81" in result.detail  # the numbers it was judged on
+
+
+def test_a_run_that_did_not_complete_or_lacks_the_metric_makes_a_claim_incomplete():
+    runs = {"a": state("a", {"acc": [(10, 0.99)]}, status="interrupted"), "b": state("b", {"loss": [(10, 1.0)]})}
+    assert judge_claim(claim(at_least=0.95), runs).outcome == INCOMPLETE
+    assert judge_claim(claim(runs=("b",), at_least=0.95), runs).outcome == INCOMPLETE
+    assert "did not run" in judge_claim(claim(runs=("c",), at_least=0.95), runs).detail
+
+
+def test_lowest_and_highest_compare_the_runs():
+    runs = {"a": state("a", {"err": [(5, 0.1)]}), "b": state("b", {"err": [(5, 0.3)]})}
+    assert judge_claim(claim(metric="err", runs=("a", "b"), lowest="a"), runs).outcome == REPRODUCED
+    assert judge_claim(claim(metric="err", runs=("a", "b"), highest="a"), runs).outcome == NOT_REPRODUCED
+
+
+def test_values_below_resolution_are_bounds_that_prove_only_what_they_can():
+    # e2e_k3 was below resolution: only its upper bound 6e-5 is recorded.
+    runs = {"a": state("a", {"k1": [(1, 8e-4)], "k3_upper": [(1, 6e-5)]})}
+    ratio = claim(metric="k1", over="k3")  # k1 / k3 >= 8e-4 / 6e-5 = 13.3: a lower bound
+    assert judge_claim(Claim(**{**ratio.__dict__, "at_least": 10}), runs).outcome == REPRODUCED
+    assert judge_claim(Claim(**{**ratio.__dict__, "at_least": 100}), runs).outcome == INCOMPLETE
+    assert judge_claim(Claim(**{**ratio.__dict__, "at_most": 5}), runs).outcome == NOT_REPRODUCED
+    assert judge_claim(claim(metric="k3", at_most=1e-4), runs).outcome == REPRODUCED
+    assert judge_claim(claim(metric="k3", at_least=1e-6), runs).outcome == INCOMPLETE
+    assert str(Value(6e-5, "upper")) == "<= 6e-05"
+
+
+def test_the_group_verdict_is_the_worst_claim():
+    runs = {"a": state("a", {"acc": [(10, 0.99)]})}
+    good, bad, unknown = claim(at_least=0.9), claim(at_most=0.5), claim(metric="nope", at_least=0.5)
+    assert judge([good], runs).outcome == REPRODUCED
+    assert judge([good, unknown], runs).outcome == INCOMPLETE
+    assert judge([good, unknown, bad], runs).outcome == NOT_REPRODUCED
+    assert judge([], runs).outcome == INCOMPLETE
+
+
+def test_every_shipped_group_resolves_at_every_scale():
+    groups = [load_preset(name) for name in preset_paths() if name.startswith(("fig-", "thm-"))]
+    assert {g.name for g in groups} >= {"fig-parity", "fig-tuples", "fig-stocks", "fig-snr", "fig-pwl",
+                                        "fig-flat", "thm-variance"}
+    for group in groups:
+        assert isinstance(group, GroupPreset) and "paper" in group.scales, group.name
+        for scale in group.scales:
+            assert [m.label for m in group.members(scale)] == group.labels
+
+
+def test_the_paper_scale_uses_the_original_schedules():
+    tuples = load_preset("fig-tuples")
+    default = {m.label: m.config for m in tuples.members()}
+    paper = {m.label: m.config for m in tuples.members("paper")}
+    assert paper["k = 3, end-to-end"].steps == 20_000 and paper["k = 3, end-to-end"].batch == 200
+    assert default["k = 3, end-to-end"].steps < 20_000
+
+
+def test_overrides_reach_the_runs_that_have_the_field(tmp_path):
+    pwl = load_preset("fig-pwl")
+    members = pwl.members(overrides={"batch": "20"})
+    assert {m.label: getattr(m.config, "batch", None) for m in members}["linear"] == 20
+    with pytest.raises(Exception, match="nope: no run of fig-pwl has this setting"):
+        pwl.members(overrides={"nope": "1"})
+    with pytest.raises(GroupError, match="--scale huge: fig-pwl has the scales default, paper"):
+        pwl.members("huge")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('title = "x"', "runs: expected one or more"),
+    ('[[runs]]\nlabel = "a"\npreset = "parity5"\ncolour = 1', "run 1: colour: unknown setting; known: label"),
+    ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[runs]]\nlabel = "a"\npreset = "parity10"', "'a' is used twice"),
+    ('[[runs]]\nlabel = "a"\npreset = "parity5"\nfamily = "parity"', "exactly one of preset"),
+    ('[[runs]]\nlabel = "a"\npreset = "parity5"\nconfig = { d = 0 }', "run 'a': d: got 0"),
+    ('[[runs]]\nlabel = "a"\npreset = "fig-parity"', "is itself a group"),
+    ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "acc"\nat_least = 1',
+     "'acc' is not a metric of the parity family"),
+    ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "test_acc"\nruns = ["b"]\nat_least = 1',
+     "no run is labelled 'b'"),
+    ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "test_acc"',
+     "say what is expected"),
+    ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "test_acc"\nstat = "median"\nat_least = 1',
+     "stat: got 'median'"),
+])
+def test_a_bad_group_file_names_the_file_the_place_and_the_problem(tmp_path, text, message):
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    with pytest.raises(PresetError) as error:
+        load_preset(str(path))
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+def write_group(tmp_path, runs, claims=""):
+    path = tmp_path / "group.toml"
+    path.write_text('title = "test group"\ndescription = "d"\nplot = ["test_acc"]\n' + runs + claims)
+    return path
+
+
+FAULTY_CLAIM = '[[claims]]\nsays = "a stays at chance"\nruns = ["a"]\nmetric = "test_acc"\nat_most = 0.6\n'
+
+
+def test_a_group_runs_on_after_a_run_fails_and_even_after_the_engine_dies(tmp_path):
+    path = write_group(tmp_path, (
+        '[[runs]]\nlabel = "a"\nfamily = "faulty"\nconfig = { steps = 60 }\n'
+        '[[runs]]\nlabel = "b"\nfamily = "faulty"\nconfig = { fault = "exit", at_step = 30 }\n'
+        '[[runs]]\nlabel = "c"\nfamily = "faulty"\nconfig = { fault = "raise", at_step = 30 }\n'
+        '[[runs]]\nlabel = "d"\nfamily = "faulty"\nconfig = { steps = 60 }\n'),
+        FAULTY_CLAIM + FAULTY_CLAIM.replace('["a"]', '["c"]'))
+    result = gradfail("run", "--preset", str(path), "--out", "g", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    group = json.loads((tmp_path / "g" / "group.json").read_text())
+    assert [r["status"] for r in group["runs"]] == ["completed", "failed", "failed", "completed"]
+    assert read_manifest(tmp_path / "g" / "04-d")["status"] == "completed"  # a fresh engine ran it
+    assert group["verdict"]["outcome"] == INCOMPLETE
+    assert [c["outcome"] for c in group["verdict"]["claims"]] == [REPRODUCED, INCOMPLETE]
+    assert "Verdict: incomplete" in result.stdout
+
+
+def test_an_interrupted_group_keeps_what_ran_and_marks_the_rest(tmp_path):
+    path = write_group(tmp_path, (
+        '[[runs]]\nlabel = "a"\nfamily = "faulty"\nconfig = { steps = 40 }\n'
+        '[[runs]]\nlabel = "b"\nfamily = "faulty"\nconfig = { steps = 100000, step_sleep = 0.01 }\n'
+        '[[runs]]\nlabel = "c"\nfamily = "faulty"\n'), FAULTY_CLAIM)
+    proc = start_gradfail("run", "--preset", str(path), "--out", "g", cwd=tmp_path)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (tmp_path / "g" / "02-b" / "events.jsonl").exists():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stdout + stderr
+    group = json.loads((tmp_path / "g" / "group.json").read_text())
+    assert group["status"] == "interrupted"
+    assert [r["status"] for r in group["runs"]] == ["completed", "interrupted", "not run"]
+    assert read_manifest(tmp_path / "g" / "02-b")["status"] == "interrupted"
+    assert group["verdict"]["outcome"] == REPRODUCED  # its one claim is about run a, which completed
+
+
+def test_group_presets_refuse_options_that_do_not_apply(tmp_path):
+    result = gradfail("run", "--preset", "fig-parity", "--seeds", "4", cwd=tmp_path)
+    assert result.returncode == 2 and "--seeds 4: a group preset runs each of its runs once" in result.stderr
+    result = gradfail("run", "--preset", "parity5", "--scale", "paper", cwd=tmp_path)
+    assert result.returncode == 2 and "only group presets have scales" in result.stderr
+    result = gradfail("run", "--preset", "fig-parity", "--scale", "huge", cwd=tmp_path)
+    assert result.returncode == 2 and "fig-parity has the scales default, paper" in result.stderr
+    assert not (tmp_path / "runs").exists()  # nothing recorded for a refused command

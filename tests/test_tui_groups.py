@@ -1,0 +1,297 @@
+"""Group presets in the explorer: a figure's runs one after another, overlaid, then the verdict.
+
+Over the scripted engine (the flow, the stop key, an engine that dies mid-group, a recorded group)
+and once over the real engine (a tiny two-run group; its record must be the one `gradfail run`
+writes, so `gradfail report` reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from textual.widgets import Input, Select
+
+from engine.client import EngineProcess
+from engine.config import config_to_dict
+from engine.events import Metrics, RunFinished, RunStarted
+from engine.groups import judge, judge_record
+from engine.presets import load_preset, read_preset
+from engine.record import GroupRecorder, RunRecorder, read_group
+from engine.registry import families as registry_families
+from gradfail_tui.app import build_app
+from gradfail_tui.group_run import group_manifest
+from gradfail_tui.scripted import Script
+from gradfail_tui.widgets.family_list import FamilyList
+from gradfail_tui.widgets.metric_plot import MetricPlot
+from tests.conftest import pid_alive
+from tests.test_tui_app import SIZE, make_app, ready, status_text, sync, type_into, wait_until
+
+ENGINE_READY_S = 60
+
+
+def parity_app(tmp_path: Path, *scripts: Script, **kwargs):
+    families = {"parity": registry_families()["parity"]}
+    return make_app(tmp_path, *scripts, families=families, presets=[], groups=[load_preset("fig-parity")], **kwargs)
+
+
+def band(app) -> str:
+    return str(app.query_one("#group-text").render())
+
+
+def accuracy_plot(app) -> MetricPlot:
+    plots = {p.panel: p for p in app.query(MetricPlot)}
+    assert list(plots) == ["test accuracy"], list(plots)  # the group's `plot`, nothing else
+    return plots["test accuracy"]
+
+
+async def choose_group(pilot, steps: str | None = None) -> None:
+    app = pilot.app
+    listing = app.query_one(FamilyList)
+    listing.focus()
+    await pilot.press("end", "enter")  # the figures come last in the list
+    await wait_until(pilot, lambda: app.setup_mode == "group" and app.group_form.members, "the group's form")
+    if steps is not None:
+        await type_into(pilot, app.query_one("#group-steps", Input), steps)
+    await wait_until(pilot, lambda: not app.form_problems, "a valid group form")
+    await pilot.press("escape")  # out of the fields: s is the Start key again
+
+
+def group_json(app) -> dict:
+    return json.loads((app.groups[0].path / "group.json").read_text())
+
+
+@sync
+async def test_the_setup_screen_offers_the_figures_with_their_runs_claims_and_scales(tmp_path):
+    app, _ = parity_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        options = [app.query_one(FamilyList).get_option_at_index(i).id
+                   for i in range(app.query_one(FamilyList).option_count)]
+        assert options[-1] == "group:fig-parity"
+        await choose_group(pilot)
+        assert app.form.display is False and app.group_form.display is True
+        runs = str(app.query_one("#group-runs").render())
+        for label, preset in (("d = 5", "parity5"), ("d = 10", "parity10"), ("d = 30", "parity30")):
+            assert label in runs and preset in runs
+        assert runs.count("20,000 steps") == 3
+        claims = str(app.query_one("#group-claims").render())
+        assert "d = 30 stays at chance" in claims and "d = 5 and d = 10 are learned" in claims
+        app.query_one("#group-scale", Select).value = "paper"
+        await wait_until(pilot, lambda: str(app.query_one("#group-runs").render()).count("50,000 steps") == 3,
+                         "the paper's schedule")
+        await type_into(pilot, app.query_one("#group-steps", Input), "0")
+        await wait_until(pilot, lambda: app.form_problems, "the bad steps marked")
+        assert "steps: got 0, expected an integer >= 1" in app.form_problems[0]
+        assert app.query_one("#start").disabled
+        await type_into(pilot, app.query_one("#group-steps", Input), "300")
+        await wait_until(pilot, lambda: str(app.query_one("#group-runs").render()).count("300 steps") == 3, "300")
+        # Back to a family: its own form again, and Start follows that form.
+        app.query_one(FamilyList).focus()
+        await pilot.press("home", "enter")
+        await wait_until(pilot, lambda: app.setup_mode == "run" and app.form.display, "the family's form")
+
+
+@sync
+async def test_a_group_runs_one_run_after_another_overlaid_and_ends_with_its_verdict(tmp_path):
+    app, engines = parity_app(tmp_path, Script(end="complete"))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await choose_group(pilot, steps="400")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.groups and app.groups[0].verdict is not None, "the verdict", timeout=20)
+        group = app.groups[0]
+        starts = [c for c in engines.last.sent if c["cmd"] == "start"]
+        assert [(c["preset"], c["config"]["d"], c["config"]["steps"]) for c in starts] == [
+            ("parity5", 5, 400), ("parity10", 10, 400), ("parity30", 30, 400)]
+        assert len(engines.made) == 1  # one engine process for the whole group
+        assert app.tabs.active == "watch"
+        app.draw_plots()
+        await pilot.pause()
+        plot = accuracy_plot(app)
+        assert [line.label for line in plot.lines] == ["d = 5", "d = 10", "d = 30"]
+        assert all(len(line.points) == 41 for line in plot.lines)
+        # The verdict is judged on the numbers the runs sent, and shown with them.
+        states = {label: app.entry(key).state for label, key in group.keys.items()}
+        expected = judge(load_preset("fig-parity").claims, states)
+        assert group.verdict.as_dict() == expected.as_dict()
+        text = band(app)
+        assert f"Verdict: {expected.outcome}" in text
+        for result in expected.results:
+            assert result.claim.says in text and result.detail in text
+        assert "run 3 of 3" not in text and "completed: 3 of 3 runs" in text
+        # The record is the one `gradfail run --preset fig-parity` writes.
+        manifest = group_json(app)
+        assert manifest["kind"] == "group" and manifest["preset"] == "fig-parity" and manifest["status"] == "completed"
+        assert [(r["label"], r["dir"], r["status"], r["steps"]) for r in manifest["runs"]] == [
+            ("d = 5", "01-d-5", "completed", 400), ("d = 10", "02-d-10", "completed", 400),
+            ("d = 30", "03-d-30", "completed", 400)]
+        assert manifest["verdict"] == expected.as_dict()
+        assert judge_record(read_group(group.path)).as_dict() == expected.as_dict()
+        assert group.path.parent == tmp_path / "runs"
+
+
+@sync
+async def test_the_progress_line_and_x_stop_the_group_the_rest_not_run(tmp_path):
+    app, engines = parity_app(tmp_path, Script(end="hold", hold_at=200))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await choose_group(pilot, steps="400")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.active is not None and app.active.state.step == 200, "run 1 held")
+        app.draw_status()
+        app.draw_plots()
+        await pilot.pause()
+        assert "run 1 of 3: d = 5" in status_text(app)
+        assert "run 1 of 3: d = 5" in band(app)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: app.groups[0].verdict is not None, "the verdict")
+        group = app.groups[0]
+        assert group.statuses == {"d = 5": "stopped", "d = 10": "not run", "d = 30": "not run"}
+        assert group.verdict.outcome == "incomplete"
+        assert [r.detail for r in group.verdict.results] == [
+            "d = 10 did not run; d = 5 stopped at step 200", "d = 30 did not run"]
+        assert [c["cmd"] for c in engines.last.sent].count("start") == 1
+        manifest = group_json(app)
+        assert manifest["status"] == "stopped"
+        assert [r["status"] for r in manifest["runs"]] == ["stopped", "not run", "not run"]
+        assert not (group.path / "02-d-10").exists()
+        app.draw_plots()
+        await pilot.pause()
+        assert "Verdict: incomplete" in band(app) and "d = 30 did not run" in band(app)
+        assert app.check_action("stop", ()) is None and app.live_group is None
+
+
+@sync
+async def test_an_engine_that_dies_mid_group_fails_that_run_and_a_new_one_runs_the_rest(tmp_path):
+    def script(cmd):  # the second run kills its engine; the others complete
+        return Script(end="die", hold_at=100) if cmd["preset"] == "parity10" else Script(end="complete")
+
+    app, engines = parity_app(tmp_path, script)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await choose_group(pilot, steps="400")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.groups and app.groups[0].verdict is not None, "the verdict", timeout=20)
+        group = app.groups[0]
+        assert group.statuses == {"d = 5": "completed", "d = 10": "failed", "d = 30": "completed"}
+        assert len(engines.made) == 2
+        assert group.status == "failed"  # its worst run
+        assert group.verdict.results[0].outcome == "incomplete"
+        assert "d = 10 failed at step 100" in group.verdict.results[0].detail
+        assert [r["status"] for r in group_json(app)["runs"]] == ["completed", "failed", "completed"]
+
+
+def record_group(base: Path, finals: dict[str, float]) -> Path:
+    """A fig-parity record written as `gradfail run` writes one, with these last accuracies."""
+    group = load_preset("fig-parity")
+    members = group.members(overrides={"steps": 200})
+    path = base / "20260101-000000-fig-parity"
+    path.mkdir(parents=True)
+    recorder = GroupRecorder(path, group_manifest(group, members, "default", "cpu"))
+    runs = recorder.manifest["runs"]
+    for number, member in enumerate(members, 1):
+        run_dir = recorder.run_dir(number, member.label)
+        run = RunRecorder(run_dir, {"run_id": f"r{number}", "family": "parity", "preset": member.preset,
+                                    "config": config_to_dict(member.config), "seed": 0})
+        run.append(RunStarted(run_id=f"r{number}", t=0.0, family="parity", config=config_to_dict(member.config),
+                              seed=0, device="cpu", device_name="cpu", total_steps=200, preset=member.preset))
+        for step in (0, 100, 200):
+            value = 0.5 if step == 0 else finals[member.label]
+            run.append(Metrics(run_id=f"r{number}", t=step / 100, step=step, values={"test_acc": value}))
+        run.append(RunFinished(run_id=f"r{number}", t=2.0, step=200, status="completed"))
+        run.finish("completed", step=200)
+        runs[number - 1] = {**runs[number - 1], "status": "completed", "dir": run_dir.name, "steps": 200}
+    recorder.update(runs=runs, status="completed")
+    return path
+
+
+@sync
+async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdict(tmp_path):
+    path = record_group(tmp_path / "runs", {"d = 5": 1.0, "d = 10": 0.97, "d = 30": 0.52})
+    app, _ = parity_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.groups, "the recorded group")
+        table = app.query_one("#runs-table")
+        await wait_until(pilot, lambda: table.row_count == 4, "a row for the group and one per run")
+        assert table.get_row_at(0)[1] == "fig-parity" and table.get_row_at(0)[0] == "▣"
+        assert {table.get_row_at(i)[1] for i in range(1, 4)} == {"d = 5", "d = 10", "d = 30"}
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.tabs.active == "watch", "the watch view")
+        app.draw_plots()
+        await pilot.pause()
+        plot = accuracy_plot(app)
+        assert [line.label for line in plot.lines] == ["d = 5", "d = 10", "d = 30"]
+        assert [line.points[-1][1] for line in plot.lines] == [1.0, 0.97, 0.52]
+        verdict = judge_record(read_group(path))
+        assert verdict.outcome == "reproduced"
+        text = band(app)
+        assert "Verdict: reproduced" in text
+        assert "last test_acc >= 0.95: d = 5: 1, d = 10: 0.97" in text
+        assert "max test_acc <= 0.6: d = 30: 0.52" in text
+        # Viewing a single run again leaves the figure: its band goes, the group's runs leave the overlay.
+        await pilot.press("3")
+        table.move_cursor(row=1)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.shown_group is None, "the single run")
+        app.draw_plots()
+        await pilot.pause()
+        assert app.query_one("#group-panel").display is False and len(app.shown_entries()) == 1
+
+
+@sync
+async def test_a_tiny_group_through_the_real_engine_leaves_the_record_gradfail_report_reads(tmp_path):
+    toml = tmp_path / "tiny-group.toml"
+    toml.write_text('''title = "Two small parities"
+description = "d = 3 and d = 4, a few hundred steps"
+plot = ["test_acc"]
+
+[[runs]]
+label = "d = 3"
+preset = "parity5"
+config = { d = 3, steps = 200, eval_every = 100 }
+
+[[runs]]
+label = "d = 4"
+preset = "parity5"
+config = { d = 4, steps = 200, eval_every = 100 }
+
+[[claims]]
+says = "both are evaluated"
+runs = ["d = 3", "d = 4"]
+metric = "test_acc"
+stat = "last"
+at_least = 0.0
+''')
+    group = read_preset(toml)
+    app = build_app(EngineProcess, families={"parity": registry_families()["parity"]}, presets=[], groups=[group],
+                    runs_dir=tmp_path / "runs", plot_budget=1.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.form.spec is not None, "the form")
+        await choose_group(pilot)
+        await wait_until(pilot, lambda: app.engine_ready, "the engine process", timeout=ENGINE_READY_S)
+        started = time.monotonic()
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.groups and app.groups[0].verdict is not None, "the group", timeout=90)
+        wall = time.monotonic() - started
+        group_entry = app.groups[0]
+        worker = app.engine.pid
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, "the app to exit", timeout=15)
+    assert group_entry.statuses == {"d = 3": "completed", "d = 4": "completed"}, group_entry.verdict
+    manifest = json.loads((group_entry.path / "group.json").read_text())
+    assert manifest["preset"] == "tiny-group" and manifest["status"] == "completed"
+    assert manifest["verdict"]["outcome"] == "reproduced" and wall < 60
+    record = read_group(group_entry.path)
+    assert not record.problems
+    assert [label for label, _ in record.runs] == ["d = 3", "d = 4"]
+    for (label, run), d in zip(record.runs, (3, 4)):
+        assert run.status == "completed" and run.manifest["config"]["d"] == d
+        assert [e.step for e in run.events if isinstance(e, Metrics) and "test_acc" in e.values] == [0, 100, 200]
+    assert judge_record(record).as_dict() == manifest["verdict"]
+    assert not pid_alive(worker)  # no orphan engine
