@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/tuples_bench.py            # everything (about a minute on 2 cores)
     .venv/bin/python benchmarks/tuples_bench.py --quick    # generator only
     python benchmarks/tuples_bench.py --presets tuple4-e2e-paper --device cuda   # run presets in-process
+    .venv/bin/python benchmarks/tuples_bench.py --schedule  # what evaluation and the SNR cost on their schedule
 
 The floor (issue 4): the vectorised generator makes at least 100x the images per second of the
 original's per-sample Python loop (read_rect_data.py), reimplemented faithfully below without its
@@ -94,6 +95,29 @@ def bench_training(threads: int, batch: int) -> None:
         print(f"  k = {k}, batch {batch}, {threads} thread(s): " + "   ".join(cells))
 
 
+def bench_schedule(preset: str, device: str) -> None:
+    """The time of a training step, an evaluation and a gradient-SNR measurement of `preset`,
+    and the share of the run that evaluation and diagnostics take on the preset's own schedule."""
+    from engine.presets import load_preset
+
+    config = load_preset(preset).config({})
+    torch_device = torch.device(device)
+    if torch_device.type == "cpu":
+        torch.set_num_threads(1)  # the family's setting
+    trainer = TupleTrainer(config, torch_device, seed=0)
+    seconds = {
+        "train step": 1 / best_rate(lambda: trainer.train_step(1), 1, seconds=3.0, repeats=2),
+        "evaluation": 1 / best_rate(lambda: trainer.evaluate(1), 1, seconds=2.0, repeats=2),
+        "gradient SNR": 1 / best_rate(trainer.snr, 1, seconds=2.0, repeats=2),
+    }
+    every = {"evaluation": config.eval_every, "gradient SNR": config.snr_every}
+    train = seconds["train step"]
+    print(f"{preset} on {device} (1 thread on a CPU): one step {train * 1000:.0f} ms")
+    for name, every_n in every.items():
+        share = seconds[name] / (every_n * train) if every_n else 0.0
+        print(f"  {name}: {seconds[name] * 1000:.0f} ms every {every_n} steps = {share:.1%} of the training time")
+
+
 def run_presets(names: list[str], device: str, seed: int, assignments: list[str]) -> None:
     """Run presets through the engine's own loop in this process (no engine process, no UI packages:
     for a bare GPU machine) and print one JSON line per preset: last and best metrics, time, steps/s."""
@@ -143,12 +167,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the generator only")
     parser.add_argument("--presets", nargs="*", help="instead: run these presets in-process and report them")
+    parser.add_argument("--schedule", action="store_true", help="instead: the cost of evaluation and the SNR "
+                        "on tuple4-e2e-paper's schedule")
     parser.add_argument("--device", default="cpu", help="device for --presets")
     parser.add_argument("--seed", type=int, default=0, help="seed for --presets")
     parser.add_argument("--set", action="append", default=[], help="key=value override for --presets")
     args = parser.parse_args()
     if args.presets:
         run_presets(args.presets, args.device, args.seed, args.set)
+        return
+    if args.schedule:
+        bench_schedule("tuple4-e2e-paper", args.device)
         return
     print("Line-image generator (28x28 images):")
     original = bench_original()

@@ -3,6 +3,11 @@
 - `parity`: the straightforward PyTorch loop of the parity experiment: nn.Sequential,
   torch.optim.SGD, loss.backward() every step, fresh data every step, and the same evaluation
   schedule (500 fresh samples every 100 steps): what a person would write from the paper.
+- `tuples`: the same for the line-image tuples of Sec. 3.1 (end-to-end, k images a tuple): the
+  family's own TupleNet as an nn.Module, torch.optim.Adam with the family's settings, the whole batch
+  through forward and loss.backward() every step, fresh tuples every step from the family's
+  generator, and the family's evaluation schedule (the fixed 2,000-tuple test set every 100 steps,
+  in batches of the training size).
 - `matmul`: the machine's matrix-multiply rate (GFLOP/s) on the threads given, the physical limit
   that `gradfail bench` reports the engine's arithmetic against.
 Each prints one JSON line, so `gradfail bench` can time them as whole processes and read them.
@@ -39,6 +44,33 @@ def parity_loop(d: int, steps: int, batch: int = 128, device: str = "cpu") -> di
     return {"steps": steps, "train_s": elapsed, "steps_per_s": steps / elapsed, "test_acc": acc}
 
 
+def tuples_loop(k: int, steps: int, batch: int = 200, device: str = "cpu", eval_every: int = 100,
+                eval_samples: int = 2000) -> dict:
+    from engine.families.tuples.lines import sample_tuples
+    from engine.families.tuples.model import TupleNet
+
+    gen = torch.Generator(device).manual_seed(0)
+    model = TupleNet(k, torch.Generator().manual_seed(0)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-5)
+    test = sample_tuples(eval_samples, k, gen, device)
+    acc = 0.0
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        tuples = sample_tuples(batch, k, gen, device)
+        scores, _ = model(tuples.images)
+        loss = torch.relu(1 - tuples.labels * scores).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % eval_every == 0 or step == steps:
+            with torch.no_grad():
+                right = sum(float((model(test.images[i : i + batch])[0] * test.labels[i : i + batch] > 0).sum())
+                            for i in range(0, eval_samples, batch))
+            acc = right / eval_samples
+    elapsed = time.perf_counter() - start
+    return {"steps": steps, "train_s": elapsed, "steps_per_s": steps / elapsed, "test_acc": acc}
+
+
 def matmul_rate(size: int = 384, seconds: float = 1.5, device: str = "cpu") -> dict:
     if device.startswith("cuda"):
         size = 8192  # a GPU needs a large product to reach its rate
@@ -61,8 +93,9 @@ def matmul_rate(size: int = 384, seconds: float = 1.5, device: str = "cpu") -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m engine.baselines")
-    parser.add_argument("what", choices=("parity", "matmul"))
-    parser.add_argument("--d", type=int, default=30)
+    parser.add_argument("what", choices=("parity", "tuples", "matmul"))
+    parser.add_argument("--d", type=int, default=30, help="parity: input dimension")
+    parser.add_argument("--k", type=int, default=4, help="tuples: images per tuple")
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")
@@ -71,9 +104,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.what == "parity":
         result = parity_loop(args.d, args.steps, device=args.device)
+    elif args.what == "tuples":
+        result = tuples_loop(args.k, args.steps, device=args.device)
     else:
         result = matmul_rate(device=args.device)
-    print(json.dumps({**result, "threads": torch.get_num_threads(), "torch": torch.__version__}))
+    device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
+    print(json.dumps({**result, "threads": torch.get_num_threads(), "torch": torch.__version__, "device": device}))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ schedule, honours pause / resume / stop from the parent, and reports everything 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Callable
@@ -80,6 +81,9 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
     clock = lambda: time.perf_counter() - started  # noqa: E731 - seconds since the run began
     ended: dict[int, RunFinished] = {}  # lane -> how it ended, for lanes that ended early
     live = lambda: [lane for lane in range(lanes) if lane not in ended]  # noqa: E731
+    # A measurement family (parity_variance, tuple_snr, pwl_condition) trains nothing: its step
+    # returns no scalars and its evaluations are its results, so a non-finite one is its divergence.
+    measures = getattr(trainer, "measures", False)
 
     def per_lane(value, lane: int):
         return value[lane] if isinstance(value, (list, tuple)) else value
@@ -88,12 +92,22 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
         values = _call(trainer.evaluate, "evaluate", step)
         if values:
             for lane in live():
-                emit(Metrics(run_id=run_ids[lane], t=clock(), step=step,
-                             values={k: per_lane(v, lane) for k, v in values.items()}))
+                lane_values = {k: per_lane(v, lane) for k, v in values.items()}
+                emit(Metrics(run_id=run_ids[lane], t=clock(), step=step, values=lane_values))
+                bad = [k for k, v in lane_values.items() if not math.isfinite(v)] if measures else []
+                if bad:
+                    ended[lane] = RunFinished(
+                        run_id=run_ids[lane], t=clock(), step=step, status="diverged", error_kind="nan",
+                        message=f"the measured {bad[0].replace('_', ' ')} came out NaN or infinite at step {step}")
+                    emit(ended[lane])
+            if not live():
+                return  # nothing left to picture: a run's record ends with its RunFinished
         for snap in _call(trainer.snapshots, "snapshots", step):
             emit(Snapshot(run_id=run_ids[0], t=clock(), step=step, name=snap.name, kind=snap.kind, data=snap.data))
 
     evaluate(0)
+    if not live():
+        return [ended[lane] for lane in range(lanes)]
     window: list[dict[str, torch.Tensor]] = []  # step scalars not yet read
     sums: dict[str, torch.Tensor] = {}  # per lane
     count = 0
@@ -147,6 +161,8 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
                 flush_metrics()
         if due_eval:
             evaluate(step)
+            if not live():
+                return [ended[lane] for lane in range(lanes)]
         if control.pending:
             control.pending = False
             if control.paused:

@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import queue
+import re
 import signal
 import sys
 import threading
@@ -50,6 +51,9 @@ def main() -> int:
 
     import torch
 
+    global DEFAULT_THREADS
+    DEFAULT_THREADS = torch.get_num_threads()
+
     from engine import __version__
     from engine.events import EngineReady
     from engine.loop import Control
@@ -69,6 +73,10 @@ def main() -> int:
             except (json.JSONDecodeError, AttributeError):
                 print(f"gradfail worker: ignoring a malformed command: {line!r}", file=sys.stderr)
                 continue
+            if name == "start":
+                # The run's Control exists from the moment its start is read, so a stop or pause
+                # sent right after a start (before the main loop takes it) reaches that run.
+                state["control"] = cmd["control"] = Control()
             control = state["control"]
             if name == "pause":
                 control.pause()
@@ -92,9 +100,11 @@ def main() -> int:
             # asks for this while the user is still choosing a run; `gradfail run` does not wait for it.
             torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
         if cmd.get("cmd") == "start":
-            state["control"] = Control()
-            for finished in run_one(cmd, emit, state["control"], versions):
+            for finished in run_one(cmd, emit, cmd.pop("control"), versions):
                 emit(finished)
+
+
+DEFAULT_THREADS = os.cpu_count() or 1  # replaced by torch's own default once torch is imported
 
 
 def run_one(cmd: dict, emit, control, versions: dict) -> list:
@@ -108,7 +118,7 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     from engine.config import ConfigError, build_config, config_to_dict
     from engine.device import DeviceError, describe_device, resolve_device
     from engine.events import RunFinished, RunStarted
-    from engine.loop import StepFailed, run_lanes
+    from engine.loop import StepFailed, _is_oom, run_lanes
     from engine.registry import get_family, load_trainer_class
 
     started = time.perf_counter()
@@ -128,14 +138,22 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
             raise ConfigError([f"--seeds: the {spec.name} family cannot train several seeds in one model; "
                                "run the seeds one after another"], "run request")
         device = resolve_device(cmd.get("device", "auto"))
-        if device.type == "cpu" and spec.cpu_threads:
-            torch.set_num_threads(spec.cpu_threads)
+        if device.type == "cpu":
+            # The family's choice for one run (small models lose more to thread sync than they gain);
+            # torch's default for seeds trained together, whose every op does a lane's work many times
+            # over (16 parity30 lanes: 1.5-1.7 ms a step on 2 threads against 2.3-2.9 on one, measured);
+            # set every run, since the previous run in this process may have set another.
+            single = spec.cpu_threads if len(seeds) == 1 else None
+            torch.set_num_threads(single or DEFAULT_THREADS)
         trainer = load_trainer_class(spec)(config, device, seeds if len(seeds) > 1 else seeds[0])
     except (ConfigError, DeviceError, LookupError) as exc:
         return failed(str(exc), "config")
     except (MemoryError, torch.OutOfMemoryError) as exc:
-        return failed(f"out of memory while building the model: {_first_line(exc)}", "oom")
+        return failed(f"out of memory while building the model: {_allocation(exc)}", "oom")
     except Exception as exc:  # a bug in the family's setup: report it, keep the engine alive
+        if _is_oom(exc):  # the CPU allocator says so with a RuntimeError
+            return failed(f"out of memory while building the model: {_allocation(exc)}; "
+                          "try a smaller width, batch or input size", "oom")
         return failed(f"{type(exc).__name__} while building the {cmd.get('family')} run: {exc}",
                       "crash", traceback.format_exc())
 
@@ -149,12 +167,18 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     except StepFailed as exc:
         return failed(f"{spec.name}: {exc}", "crash", traceback.format_exc(), exc.step)
     except (MemoryError, torch.OutOfMemoryError) as exc:
-        return failed(f"out of memory during training: {_first_line(exc)}; try a smaller batch or width",
+        return failed(f"out of memory during training: {_allocation(exc)}; try a smaller batch or width",
                       "oom")
     finally:
         del trainer
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def _allocation(exc: BaseException) -> str:
+    """What the allocator could not do, for people: "cannot allocate 625.0 GiB" (or its first line)."""
+    found = re.search(r"tried to allocate (\d+) bytes", str(exc))
+    return f"cannot allocate {int(found.group(1)) / 2**30:,.1f} GiB at once" if found else _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,31 +1,46 @@
 """`gradfail bench`: how fast the engine trains, against the straightforward loop, as whole processes.
 
 Every workload is timed as a person would time it: a fresh process each (Python start and torch
-import included), the engine as `gradfail run ... --steps N`, the baseline as
-`python -m engine.baselines parity --steps N` (nn.Sequential, torch.optim.SGD, backward every
-step), interleaved so both see the same machine. The engine's own figures (training steps/s,
-peak memory) come from its run record and /proc. Nothing here imports torch.
+import included), the engine as `gradfail run ... --steps N`, the baselines as
+`python -m engine.baselines parity|tuples --steps N` (nn.Module, torch.optim, backward every step,
+fresh data every step), interleaved so both see the same machine. The engine's own figures
+(training steps/s, threads, torch version, peak memory) come from its run record and /proc; its
+arithmetic is reported against the machine's measured matrix-multiply rate. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from rich.console import Console
 from rich.table import Table
+
 
 # FLOPs of one parity step with batch n, input d, hidden h: forward 2n(dh + h); backward the weight
 # gradients of both layers (as much again) and the hidden layer's input gradient (2nh).
 def parity_flops(d: int, batch: int = 128, width_mult: int = 10) -> float:
     h = width_mult * d
     return 4 * batch * (d * h + h) + 2 * batch * h
+
+
+# FLOPs of one tuple step (engine.families.tuples.model): per image, N1's forward is conv1
+# (28x28 outputs x 16 channels x 25 taps), conv2 (14x14 x 16 x 16 x 25), 784 -> 50 -> 100 -> 1;
+# backward, every layer's weight gradient (as much again) and every input gradient but conv1's (its
+# input is the image). N2 (k -> 100 -> 1 per tuple) is negligible and left out.
+def tuple_flops(k: int = 4, batch: int = 200) -> float:
+    conv1, conv2 = 2 * 28 * 28 * 16 * 25, 2 * 14 * 14 * 16 * 16 * 25
+    dense = 2 * (784 * 50 + 50 * 100 + 100)
+    forward = conv1 + conv2 + dense
+    return batch * k * (forward + forward + (forward - conv1))
 
 
 @dataclass
@@ -35,6 +50,9 @@ class Timed:
     lanes: int = 1
     train_steps_per_s: float | None = None  # inside the process, start-up excluded
     peak_rss_mb: dict[str, float] | None = None
+    threads: str = "?"  # the torch threads it trained on ("-" on a GPU)
+    device: str = "?"
+    torch: str = "?"
 
     @property
     def steps_per_s(self) -> float:
@@ -84,14 +102,24 @@ def engine_run(preset: str, steps: int, device: str, seeds: int = 1) -> Timed:
         record = out if seeds == 1 else out / "seed-0"
         last_t = 0.0
         for line in (record / "events.jsonl").read_text().splitlines():
-            last_t = max(last_t, json.loads(line).get("t", 0.0))
+            event = json.loads(line)
+            last_t = max(last_t, event.get("t", 0.0))
+            if event.get("kind") == "run_started" or "device_name" in event:
+                name = event.get("device_name", "")
+                threads = re.search(r"\((\d+) thread", name)
+                timed.threads = threads.group(1) if threads else "-"
+                timed.device = name
+                timed.torch = (event.get("versions") or {}).get("torch", "?")
         timed.train_steps_per_s = seeds * steps / last_t if last_t else None
     return timed
 
 
 def baseline_run(what: list[str], steps: int) -> Timed:
     timed, out = time_process([sys.executable, "-m", "engine.baselines", *what, "--steps", str(steps)], steps)
-    timed.train_steps_per_s = json.loads(out.strip().splitlines()[-1])["steps_per_s"]
+    result = json.loads(out.strip().splitlines()[-1])
+    timed.train_steps_per_s = result["steps_per_s"]
+    timed.threads, timed.torch = str(result["threads"]), result["torch"]
+    timed.device = result.get("device", "?")
     return timed
 
 
@@ -101,49 +129,110 @@ def matmul_gflops(device: str, threads: int) -> float:
     return json.loads(out.strip().splitlines()[-1])["gflops"]
 
 
-def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str) -> None:
-    console.print(f"Timing parity30 for {steps:,} steps, {reps} interleaved repetition(s), on {device} "
-                  "(whole processes: Python start and torch import included)...")
-    baseline_device = "cuda" if device.startswith("cuda") else "cpu"
-    workloads = {  # name -> (label, how to time it once)
-        "baseline": ("baseline loop (torch's default threads)",
-                     lambda: baseline_run(["parity", "--device", baseline_device], steps)),
-        "baseline1": ("baseline loop (1 thread)",
-                      lambda: baseline_run(["parity", "--device", baseline_device, "--threads", "1"], steps)),
-        "engine": ("gradfail run --preset parity30", lambda: engine_run("parity30", steps, device)),
-        "seeds": (f"  ... --seeds {seeds} (seed-steps/s)", lambda: engine_run("parity30", steps, device, seeds)),
+@dataclass
+class Workload:
+    label: str
+    time_once: Callable[[], Timed]
+    flops: float  # per step of one lane
+    baseline: str  # the name of the workload it is compared with
+    results: list[Timed] = field(default_factory=list)
+
+    def median(self, attr: str) -> float:
+        values = [getattr(t, attr) for t in self.results if getattr(t, attr) is not None]
+        return statistics.median(values) if values else float("nan")
+
+
+def workloads(steps: int, tuple_steps: int, seeds: int, device: str) -> dict[str, Workload]:
+    base_device = "cuda" if device.startswith("cuda") else "cpu"
+    parity = parity_flops(30)
+    chosen = {
+        "baseline": Workload("parity30: baseline loop (torch's default threads)",
+                             lambda: baseline_run(["parity", "--device", base_device], steps), parity, "baseline"),
+        "baseline1": Workload("parity30: baseline loop (1 thread)",
+                              lambda: baseline_run(["parity", "--device", base_device, "--threads", "1"], steps),
+                              parity, "baseline"),
+        "engine": Workload("gradfail run --preset parity30", lambda: engine_run("parity30", steps, device),
+                           parity, "baseline"),
+        "seeds": Workload(f"  ... --seeds {seeds} (seed-steps/s)",
+                          lambda: engine_run("parity30", steps, device, seeds), parity, "baseline"),
     }
-    results: dict[str, list[Timed]] = {name: [] for name in workloads}
+    if tuple_steps:
+        tuples = tuple_flops(4, 200)
+        chosen["tuples_baseline"] = Workload(
+            "tuples k=4: baseline loop (torch's default threads)",
+            lambda: baseline_run(["tuples", "--k", "4", "--device", base_device], tuple_steps),
+            tuples, "tuples_baseline")
+        chosen["tuples_baseline1"] = Workload(
+            "tuples k=4: baseline loop (1 thread)",
+            lambda: baseline_run(["tuples", "--k", "4", "--device", base_device, "--threads", "1"], tuple_steps),
+            tuples, "tuples_baseline")
+        chosen["tuples"] = Workload("gradfail run --preset tuple4-e2e-paper",
+                                    lambda: engine_run("tuple4-e2e-paper", tuple_steps, device), tuples,
+                                    "tuples_baseline")
+    return chosen
+
+
+def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str, tuple_steps: int = 100) -> None:
+    console.print(f"Timing parity30 for {steps:,} steps" + (f" and tuples (k = 4, batch 200) for {tuple_steps:,}"
+                                                         if tuple_steps else "")
+                  + f", {reps} interleaved repetition(s), on {device} "
+                  "(whole processes: Python start and torch import included)...")
+    chosen = workloads(steps, tuple_steps, seeds, device)
     for rep in range(reps):
-        for name, (_, timed) in workloads.items():
-            results[name].append(timed())
+        for work in chosen.values():
+            work.results.append(work.time_once())
         console.print(f"  repetition {rep + 1}: " + ", ".join(
-            f"{name} {results[name][-1].wall_s:.1f} s" for name in workloads))
-    gflops = matmul_gflops(baseline_device, threads=1)
-    flops = parity_flops(30)
+            f"{name} {work.results[-1].wall_s:.1f} s" for name, work in chosen.items()))
+    base_device = "cuda" if device.startswith("cuda") else "cpu"
+    # The physical limit: the matrix-multiply rate on the threads each workload trained on.
+    rate_key = lambda timed: timed.threads if base_device == "cpu" else "the GPU"  # noqa: E731
+    rates: dict[str, float] = {}
+    for work in chosen.values():
+        key = rate_key(work.results[-1])
+        if key not in rates:
+            rates[key] = matmul_gflops(base_device, int(key) if key.isdigit() else 0)
 
-    def median(name: str, attr: str) -> float:
-        return statistics.median(getattr(t, attr) for t in results[name])
-
-    base = median("baseline", "steps_per_s")
-    table = Table(title=f"gradfail bench: parity30, {device}", title_justify="left")
-    for column in ("workload", "steps/s", "ms/step", "vs baseline", "in-loop steps/s", "of matmul peak", "RSS MB"):
-        table.add_column(column, justify="left" if column == "workload" else "right")
-    for name, (label, _) in workloads.items():
-        rate = median(name, "steps_per_s")
-        in_loop = median(name, "train_steps_per_s")
-        rss = results[name][-1].peak_rss_mb or {}
+    columns = ("steps/s", "ms/step", "baseline", "vs baseline", "in loop", "MFLOP/step", "of matmul",
+               "threads", "RSS MB")
+    rows = []
+    for work in chosen.values():
+        rate, in_loop = work.median("steps_per_s"), work.median("train_steps_per_s")
+        base = chosen[work.baseline].median("steps_per_s")
+        last = work.results[-1]
+        rss = last.peak_rss_mb or {}
         memory = f"{rss['engine']:.0f} + {rss['parent']:.0f}" if rss.get("engine") else f"{rss.get('parent', 0):.0f}"
-        table.add_row(label, f"{rate:,.0f}", f"{1000 / rate:.3f}", f"{rate / base:.2f}x", f"{in_loop:,.0f}",
-                      f"{in_loop * flops / (gflops * 1e9):.1%}", memory)
-    console.print(table)
-    console.print(f"steps/s, ms/step and 'vs baseline': {steps:,} steps over the whole process's wall time, the median "
-                  f"of {reps}; in-loop: training alone. One parity30 step is {flops / 1e6:.2f} MFLOP; the matmul peak "
-                  f"is {gflops:.1f} GFLOP/s on one thread. RSS: engine + parent (the parent never imports torch). "
-                  f"Engine threads: 1 on the CPU (parity's setting); {_versions()}.")
+        rows.append((work.label, f"{rate:,.1f}" if rate < 100 else f"{rate:,.0f}", f"{1000 / rate:.3f}",
+                     f"{base:,.1f}" if base < 100 else f"{base:,.0f}", f"{rate / base:.2f}x",
+                     f"{in_loop:,.1f}" if in_loop < 100 else f"{in_loop:,.0f}", f"{work.flops / 1e6:,.2f}",
+                     f"{in_loop * work.flops / (rates[rate_key(last)] * 1e9):.1%}", last.threads, memory))
+    if console.width >= 130:
+        table = Table(title=f"gradfail bench on {device}", title_justify="left")
+        table.add_column("workload", no_wrap=True)
+        for column in columns:
+            table.add_column(column, justify="right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:  # a narrow terminal or a log: the same figures, one workload per paragraph, never squeezed away
+        console.print(f"[bold]gradfail bench on {device}[/]")
+        for label, *values in rows:
+            console.print(f"[bold]{label}[/]\n  " + "  ".join(f"{c}: {v}" for c, v in zip(columns, values)),
+                          highlight=False)
+    engine = chosen["engine"].results[-1]
+    console.print(
+        f"steps/s, ms/step and 'vs baseline': steps over the whole process's wall time, the median of {reps} "
+        f"({steps:,} parity steps" + (f", {tuple_steps:,} tuple steps" if tuple_steps else "") + "); baseline: the "
+        "steps/s of the loop it is compared with; in loop: steps/s of training alone (evaluation and diagnostics on "
+        "their schedules included); of matmul: the in-loop FLOP rate against the matrix-multiply rate measured on "
+        "the same threads. One parity30 step is "
+        f"{parity_flops(30) / 1e6:.2f} MFLOP"
+        + (f", one tuple step (k = 4, batch 200) {tuple_flops() / 1e3 ** 3:.2f} GFLOP" if tuple_steps else "")
+        + "; matmul rate measured here: " + ", ".join(
+            f"{gflops:.1f} GFLOP/s on {'one thread' if t == '1' else t + ' threads' if t.isdigit() else t}"
+            for t, gflops in rates.items())
+        + ". RSS: engine + parent (the parent never imports torch). "
+        f"Engine device: {engine.device}; torch {engine.torch}, Python {_python_version()}.")
 
 
-def _versions() -> str:
-    out = subprocess.run([sys.executable, "-c", "import torch, platform; print(torch.__version__, platform.python_version())"],
-                         capture_output=True, text=True).stdout.split()
-    return f"torch {out[0]}, Python {out[1]}" if len(out) == 2 else "torch version unknown"
+def _python_version() -> str:
+    return ".".join(str(v) for v in sys.version_info[:3])

@@ -1,5 +1,7 @@
 """`gradfail` as a person runs it: real processes, real run records."""
 
+import re
+
 import pytest
 
 from tests.conftest import gradfail, read_events, read_manifest
@@ -96,8 +98,13 @@ def test_cuda_asked_for_without_cuda_is_a_clear_error(tmp_path):
 
 
 def test_bench_prints_its_figures(tmp_path):
-    result = gradfail("bench", "--steps", "200", "--reps", "1", "--seeds", "2", cwd=tmp_path, timeout=300, COLUMNS="160")
+    # 100 columns: the narrow layout, one paragraph a workload (a table that wide would squeeze its numbers away)
+    result = gradfail("bench", "--steps", "200", "--reps", "1", "--seeds", "2", "--tuple-steps", "2", cwd=tmp_path,
+                      timeout=400, COLUMNS="100")
     assert result.returncode == 0, result.stdout + result.stderr
-    for row in ("baseline loop (torch's default threads)", "baseline loop (1 thread)", "gradfail run --preset parity30",
-                "--seeds 2 (seed-steps/s)", "GFLOP/s on one thread", "4.84 MFLOP"):
+    for row in ("parity30: baseline loop (torch's default threads)", "parity30: baseline loop (1 thread)",
+                "gradfail run --preset parity30", "--seeds 2 (seed-steps/s)", "tuples k=4: baseline loop (1 thread)",
+                "gradfail run --preset tuple4-e2e-paper", "GFLOP/s on one thread", "4.84 MFLOP", "7.24 GFLOP"):
         assert row in result.stdout, row
+    engine = result.stdout.split("gradfail run --preset parity30\n", 1)[1].splitlines()[0]
+    assert re.search(r"steps/s: [\d,.]+ +ms/step: [\d.]+ +baseline: [\d,.]+ +vs baseline: [\d.]+x", engine), engine

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from engine.fastmlp import ManualMLP
+from engine.fastmlp import ManualMLP, with_ones
 from engine.nn import hinge_loss, make_optimizer, mlp
 
 
@@ -21,7 +21,7 @@ def test_manual_step_matches_autograd(loss_name, depth, optimizer, lanes):
     for _ in range(5):
         x = torch.randn(lanes, 11, 7, dtype=torch.float64)
         y = torch.sign(torch.randn(lanes, 11, dtype=torch.float64))
-        losses = manual.step(x, y)
+        losses = manual.step(with_ones(x), y)
         for lane, (reference, opt) in enumerate(zip(references, optimizers)):
             scores = reference(x[lane]).squeeze(1)
             ref_loss = hinge_loss(scores, y[lane]) if loss_name == "hinge" else ((scores - y[lane]) ** 2).mean()
@@ -33,11 +33,11 @@ def test_manual_step_matches_autograd(loss_name, depth, optimizer, lanes):
         for i, layer in enumerate(m for m in reference if isinstance(m, torch.nn.Linear)):
             assert torch.allclose(manual.weights[i][lane], layer.weight, atol=1e-12)
             assert torch.allclose(manual.biases[i][lane], layer.bias, atol=1e-12)
-        assert torch.allclose(manual.forward(x)[lane].squeeze(1), reference(x[lane]).squeeze(1).detach())
+        assert torch.allclose(manual.forward(with_ones(x))[lane].squeeze(1), reference(x[lane]).squeeze(1).detach())
 
 
 def test_one_lane_trains_the_model_itself():
     model = mlp([4, 8, 1], torch.Generator().manual_seed(0))
     before = model[0].weight.clone()
-    ManualMLP([model], "hinge", "sgd", lr=0.1).step(torch.randn(1, 5, 4), torch.ones(1, 5))
+    ManualMLP([model], "hinge", "sgd", lr=0.1).step(with_ones(torch.randn(1, 5, 4)), torch.ones(1, 5))
     assert not torch.equal(before, model[0].weight)

@@ -73,3 +73,31 @@ def test_a_huge_learning_rate_diverges_at_the_first_bad_step():
     assert finished.status == "diverged" and 1 <= finished.step < 100
     # Every metric reported before the divergence was finite and before that step.
     assert all(e.step < finished.step for e in metrics if "train_loss" in e.values)
+
+
+def test_the_data_stream_does_not_depend_on_how_many_steps_a_refill_draws():
+    from engine.families.parity.trainer import ParityStream
+    from engine.seeding import generator
+
+    trainer, _, _ = train(seed=2, d=9, steps=1)
+    mask = trainer.subset_mask
+    streams = [ParityStream(mask, [generator(2, "data")], rows=16, block=block) for block in (1, 3, 7)]
+    for _ in range(10):
+        (x1, y1), (x3, y3), (x7, y7) = (s.next() for s in streams)
+        assert torch.equal(x1, x3) and torch.equal(x1, x7) and torch.equal(y1, y3) and torch.equal(y1, y7)
+        signs = x1[0, :, :-1]
+        assert torch.equal(x1[0, :, -1], torch.ones(16))  # the bias input engine.fastmlp takes
+        assert set(signs.unique().tolist()) <= {-1.0, 1.0}
+        assert torch.equal(y1[0, 0], signs[:, trainer.subset].prod(1))  # the target is the parity of the subset
+
+
+def test_the_input_bits_are_fair_coins():
+    from engine.families.parity.trainer import ParityStream
+    from engine.seeding import generator
+
+    stream = ParityStream(torch.ones(1, 1, 30, dtype=torch.bool), [generator(0, "data")], rows=1000, block=1)
+    signs = stream.next()[0][0, :, :-1]
+    # 30,000 fair coins: the mean of each column within 5 sd (0.03 * 5) and of all within 5 sd (0.0058 * 5)
+    assert signs.mean(0).abs().max() < 0.16 and abs(float(signs.mean())) < 0.03
+    # neighbouring bits independent: their product averages to ~0 as well
+    assert abs(float((signs[:, 1:] * signs[:, :-1]).mean())) < 0.03

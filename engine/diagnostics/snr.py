@@ -51,7 +51,9 @@ class SNREstimate:
     @property
     def upper(self) -> float:
         """An upper bound on the SNR (about 97.7% one-sided), for estimates below the resolution."""
-        return max(self.resolution, self.snr + 2 * self.se)
+        bound = self.snr + 2 * self.se
+        # max() drops a NaN (max(r, nan) is r): a broken estimate must not pass for a bound.
+        return bound if math.isnan(bound) else max(self.resolution, bound)
 
     def metrics(self, prefix: str = "snr") -> dict[str, float]:
         """{prefix: value} when resolved, else {prefix_upper: bound}; always {prefix_resolution}."""

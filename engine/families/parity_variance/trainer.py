@@ -29,6 +29,8 @@ def log2_slope(xs: list[float], ys: list[float]) -> float:
 
 
 class ParityVarianceTrainer(Trainer):
+    measures = True  # a measurement, not training: a non-finite result ends the run `diverged`
+
     def __init__(self, config: ParityVarianceConfig, device: torch.device, seed: int):
         super().__init__(config, device, seed)
         self.rows: list[dict] = []  # one per d measured so far

@@ -13,6 +13,8 @@ from engine.trainer import SnapshotData, Trainer
 
 
 class PWLConditionTrainer(Trainer):
+    measures = True  # a measurement, not training: a non-finite result ends the run `diverged`
+
     def __init__(self, config: PWLConditionConfig, device: torch.device, seed: int):
         super().__init__(config, device, seed)
         self.ns: list[int] = []
@@ -34,7 +36,11 @@ class PWLConditionTrainer(Trainer):
         return [c * c for c in self.cond_w]  # cond(W W^T) = cond(W)^2
 
     def fit(self) -> tuple[float, float] | None:
-        return conditioning.fit_power_law(self.ns, self.conds) if len(self.ns) >= 2 else None
+        # A non-finite point ends the run `diverged` (the loop checks what evaluate reports); a fit
+        # through it would not even be computed (lstsq fails on NaN), so there is none.
+        if len(self.ns) < 2 or not all(math.isfinite(c) for c in self.conds):
+            return None
+        return conditioning.fit_power_law(self.ns, self.conds)
 
     def evaluate(self, step: int) -> dict[str, float]:
         if not self.ns:

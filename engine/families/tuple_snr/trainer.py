@@ -20,6 +20,8 @@ RENDER_TUPLES = 4096  # tuples drawn at a time while computing N1's features
 
 
 class TupleSNRSweep(Trainer):
+    measures = True  # a measurement, not training: a non-finite result ends the run `diverged`
+
     def __init__(self, config: TupleSNRConfig, device: torch.device, seed: int):
         super().__init__(config, device, seed)
         self.init_gen = generator(seed, "init")

@@ -24,6 +24,14 @@ def images_per_pass(device: torch.device) -> int:
     return CPU_PASS_IMAGES if device.type == "cpu" else 1 << 16
 
 
+def place(module: nn.Module, device: torch.device) -> nn.Module:
+    """Move N1 (or a whole TupleNet) to `device`; on a CPU also into channels-last layout, where
+    oneDNN's convolutions and max-pooling are faster (a training step 1.5-1.7x, pooling alone 7x,
+    measured on one thread). Only the memory layout changes: the same numbers up to rounding."""
+    module = module.to(device)
+    return module.to(memory_format=torch.channels_last) if device.type == "cpu" else module
+
+
 def init_conv_(conv: nn.Conv2d, generator: torch.Generator, fan: int) -> nn.Conv2d:
     """The original's conv init: truncated normal (at 2 std) with std 1 / sqrt(fan), bias 0.
 

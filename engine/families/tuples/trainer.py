@@ -6,7 +6,7 @@ import torch
 
 from engine.families.tuples import TupleConfig
 from engine.families.tuples.lines import Lines, make_batch, sample_lines
-from engine.families.tuples.model import TupleNet, images_per_pass, losses, measure_snr
+from engine.families.tuples.model import TupleNet, images_per_pass, losses, measure_snr, place
 from engine.nn import make_optimizer, parameter_count
 from engine.seeding import generator
 from engine.trainer import SnapshotData, Trainer
@@ -22,7 +22,7 @@ def micro_batch(config: TupleConfig, device: torch.device) -> int:
 class TupleTrainer(Trainer):
     def __init__(self, config: TupleConfig, device: torch.device, seed: int):
         super().__init__(config, device, seed)
-        self.model = TupleNet(config.k, generator(seed, "init")).to(device)
+        self.model = place(TupleNet(config.k, generator(seed, "init")), device)
         optimizer = "adam_tf1" if config.adam == "tf1" else "adam"
         self.optimizer = make_optimizer(optimizer, self.model.parameters(), config.lr,
                                         betas=(config.beta1, config.beta2), eps=config.eps)
