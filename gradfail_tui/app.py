@@ -36,7 +36,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
-from textual.widgets import Button, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Button, Input, Static, TabbedContent, TabPane
 
 from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
 from engine.events import Event, RunFinished, RunStarted, StatusChanged, worst_status
@@ -55,6 +55,7 @@ from gradfail_tui.session import (
 from gradfail_tui.widgets.config_form import ConfigForm, RunChoice
 from gradfail_tui.widgets.family_list import GROUP_PREFIX, FamilyList
 from gradfail_tui.widgets.group_form import GroupChoice, GroupForm
+from gradfail_tui.widgets.keys_footer import KeysFooter
 from gradfail_tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:  # imported when first needed, after the first frame (plotext is not free)
@@ -150,7 +151,7 @@ class GradfailApp(App):
                 yield Vertical(id="watch-holder")
             with TabPane("3 Runs", id="runs"):
                 yield Vertical(id="runs-holder")
-        yield Footer(show_command_palette=False, compact=True)
+        yield KeysFooter(show_command_palette=False, compact=True)
 
     @property
     def form(self) -> ConfigForm:

@@ -13,7 +13,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from engine.events import Metrics, RunFinished, RunStarted, Snapshot

@@ -30,6 +30,13 @@ class CachedPlot(PlotextPlot):
         self._cache_key: tuple | None = None
         self._cache: Text | None = None
 
+    def on_unmount(self) -> None:
+        # PlotextPlot subscribes to the app's theme signal on mount (a lambda over the plot) and
+        # never unsubscribes; the signal's WeakKeyDictionary cannot drop an entry whose value holds
+        # its key (python/cpython#88846), so without this every plot the watch view replaces
+        # would live as long as the app.
+        self.app.theme_changed_signal.unsubscribe(self)
+
     def replot(self) -> None:
         """The data changed: draw the figure again at the next render."""
         self._version += 1

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from textual import on
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Label, Select, Static
 
 from engine.config import BaseConfig, ConfigError, Knob, build_config, config_to_dict, knobs
 from engine.presets import Preset
 from engine.registry import FamilySpec
 from gradfail_tui.messages import FormValidated
+from gradfail_tui.widgets.rebuilt_form import FieldInput, RebuiltForm
 
 SEED = Knob(name="seed", type=int, default=0, low=0,
             help="random seed: the same config, seed and device give the same numbers")
@@ -60,7 +61,9 @@ def as_text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-class ConfigForm(VerticalScroll, can_focus=False):  # Tab goes straight to the fields
+class ConfigForm(RebuiltForm):
+    device_select = "field-device"
+
     def __init__(self, presets: list[Preset], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.presets = presets
@@ -79,29 +82,28 @@ class ConfigForm(VerticalScroll, can_focus=False):  # Tab goes straight to the f
         """Show the fields of `spec`, filled with its defaults, or with `preset`'s values."""
         self.spec = spec
         self.fields = knobs(spec.config_cls) + [SEED]
-        await self.remove_children()
         options = [("family defaults", NO_PRESET)] + [(p.name, p.name) for p in self.family_presets()]
         widgets: list = [
             Static(f"[b]{escape(spec.title)}[/b]  ({escape(spec.paper_ref)})\n{escape(spec.claim)}", classes="family-info"),
             Vertical(Horizontal(Label("preset", classes="name"),
-                                Select(options, value=NO_PRESET, allow_blank=False, id="field-preset", classes="value",
-                                       compact=True), classes="row"),
-                     Static("", id="preset-note", classes="note -blank"), classes="field"),
+                                self.part(Select(options, value=NO_PRESET, allow_blank=False, id="field-preset",
+                                                 classes="value", compact=True)), classes="row"),
+                     self.part(Static("", id="preset-note", classes="note -blank")), classes="field"),
         ]
         widgets += [self._field(k) for k in self.fields]
         widgets += [
             Vertical(Horizontal(Label("device", classes="name"),
-                                Select([(d, d) for d in self.devices], value="auto", allow_blank=False,
-                                       id="field-device", classes="value", compact=True), classes="row"),
+                                self.part(Select([(d, d) for d in self.devices], value="auto", allow_blank=False,
+                                                 id="field-device", classes="value", compact=True)), classes="row"),
                      Static("where to train: auto takes the GPU when there is one", classes="help"),
                      classes="field"),
-            Static("", id="form-problems", classes="problem"),
+            self.part(Static("", id="form-problems", classes="problem")),
         ]
-        await self.mount_all(widgets)
+        await self.rebuild(widgets)
         self.scroll_home(animate=False)
         self.applied_preset = NO_PRESET
         if preset:
-            self.query_one("#field-preset", Select).value = preset
+            self.parts["field-preset"].value = preset
             self.apply_preset(preset)
         self.check()
 
@@ -111,29 +113,23 @@ class ConfigForm(VerticalScroll, can_focus=False):  # Tab goes straight to the f
             widget = Select([(c, c) for c in choices], value=as_text(k.default), allow_blank=False,
                             id=f"field-{k.name}", classes="value", compact=True)
         else:
-            widget = Input(as_text(k.default), id=f"field-{k.name}", classes="value",
-                           validators=[KnobValidator(k)], select_on_focus=False, compact=True)
+            widget = FieldInput(as_text(k.default), id=f"field-{k.name}", classes="value",
+                                validators=[KnobValidator(k)], select_on_focus=False, compact=True)
         # In a narrow terminal only the focused field shows its help (see app.tcss).
-        return Vertical(Horizontal(Label(k.name, classes="name"), widget, classes="row"),
-                        Static(f"{escape(k.help)} [dim]· {escape(k.allowed())} · default {escape(as_text(k.default))}[/dim]",
-                               classes="help"),
-                        Static("", id=f"problem-{k.name}", classes="problem"),
-                        classes="field", id=f"row-{k.name}")
+        return self.part(Vertical(
+            Horizontal(Label(k.name, classes="name"), self.part(widget), classes="row"),
+            Static(f"{escape(k.help)} [dim]· {escape(k.allowed())} · default {escape(as_text(k.default))}[/dim]",
+                   classes="help"),
+            self.part(Static("", id=f"problem-{k.name}", classes="problem")),
+            classes="field", id=f"row-{k.name}"))
 
-    def set_devices(self, devices: list[str]) -> None:
-        self.devices = tuple(dict.fromkeys(["auto", "cpu", *devices, "cuda"]))
-        for select in self.query("#field-device").results(Select):
-            current = select.value
-            select.set_options([(d, d) for d in self.devices])
-            select.value = current if current in self.devices else "auto"
 
     # -- values ----------------------------------------------------------------------------
     def raw(self, name: str) -> str:
-        widget = self.query_one(f"#field-{name}")
-        return str(widget.value)
+        return str(self.parts[f"field-{name}"].value)
 
     def set_raw(self, name: str, value: Any) -> None:
-        self.query_one(f"#field-{name}").value = as_text(value)
+        self.parts[f"field-{name}"].value = as_text(value)
 
     def preset(self) -> Preset | None:
         chosen = self.raw("preset") if self.spec else NO_PRESET
@@ -151,8 +147,8 @@ class ConfigForm(VerticalScroll, can_focus=False):  # Tab goes straight to the f
         note = ""
         if chosen:
             note = escape(chosen.description) + (f"\n[i]paper:[/i] {escape(chosen.paper)}" if chosen.paper else "")
-        self.query_one("#preset-note", Static).update(note)
-        self.query_one("#preset-note").set_class(not note, "-blank")
+        self.parts["preset-note"].update(note)
+        self.parts["preset-note"].set_class(not note, "-blank")
 
     @on(Select.Changed, "#field-preset")
     def _preset_changed(self, event: Select.Changed) -> None:
@@ -161,12 +157,6 @@ class ConfigForm(VerticalScroll, can_focus=False):  # Tab goes straight to the f
         # made in between. Only a change of preset puts a preset's values in the fields.
         if str(event.value) != self.applied_preset:
             self.apply_preset(str(event.value))
-        self.check()
-
-    @on(Input.Changed)
-    @on(Select.Changed)
-    def _edited(self, event) -> None:
-        event.stop()
         self.check()
 
     def check(self) -> list[str]:
@@ -193,10 +183,10 @@ class ConfigForm(VerticalScroll, can_focus=False):  # Tab goes straight to the f
                         general.append(line)
         for k in self.fields:
             why = field_problems.get(k.name, "")
-            self.query_one(f"#problem-{k.name}", Static).update(f"✗ {escape(why)}" if why else "")
-            self.query_one(f"#row-{k.name}").set_class(bool(why), "-invalid")
-            self.query_one(f"#problem-{k.name}").set_class(bool(why), "-shown")
-        form_problems = self.query_one("#form-problems", Static)
+            self.parts[f"problem-{k.name}"].update(f"✗ {escape(why)}" if why else "")
+            self.parts[f"row-{k.name}"].set_class(bool(why), "-invalid")
+            self.parts[f"problem-{k.name}"].set_class(bool(why), "-shown")
+        form_problems = self.parts["form-problems"]
         form_problems.update("\n".join(f"✗ {escape(p)}" for p in general))
         form_problems.set_class(bool(general), "-shown")
         self.problems = [f"{n}: {why}" for n, why in field_problems.items()] + general

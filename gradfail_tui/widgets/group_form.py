@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import on
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.markup import escape
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Label, Select, Static
 
 from engine.config import ConfigError, Knob
 from engine.groups import DEFAULT_SCALE, GroupError, GroupPreset, MemberRun
 from gradfail_tui.messages import FormValidated
 from gradfail_tui.widgets.config_form import DEVICES
 from gradfail_tui.widgets.family_list import runs_text
+from gradfail_tui.widgets.rebuilt_form import FieldInput, RebuiltForm
 
 STEPS = Knob(name="steps", type=int, default=0, low=1, help="training steps of every run")
 
@@ -35,7 +35,9 @@ class GroupChoice:
     device: str
 
 
-class GroupForm(VerticalScroll, can_focus=False):  # Tab goes straight to the fields
+class GroupForm(RebuiltForm):
+    device_select = "group-device"
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.group: GroupPreset | None = None
@@ -47,7 +49,6 @@ class GroupForm(VerticalScroll, can_focus=False):  # Tab goes straight to the fi
     async def load(self, group: GroupPreset) -> None:
         self.group = group
         self.border_title = f"Figure · {group.name}"
-        await self.remove_children()
         about = f"[b]{escape(group.title)}[/b]  ({escape(group.name)}, {runs_text(len(group.runs))})"
         if group.description:
             about += f"\n{escape(group.description)}"
@@ -55,24 +56,25 @@ class GroupForm(VerticalScroll, can_focus=False):  # Tab goes straight to the fi
             about += f"\n[i]paper:[/i] {escape(group.paper)}"
         scales = [(s + (" (CPU, minutes)" if s == DEFAULT_SCALE else " (the original schedule)"), s)
                   for s in group.scales]
-        await self.mount_all([
+        await self.rebuild([
             Static(about, classes="family-info"),
             Vertical(Horizontal(Label("scale", classes="name"),
-                                Select(scales, value=DEFAULT_SCALE, allow_blank=False, id="group-scale",
-                                       classes="value", compact=True), classes="row"),
+                                self.part(Select(scales, value=DEFAULT_SCALE, allow_blank=False, id="group-scale",
+                                                 classes="value", compact=True)), classes="row"),
                      classes="field"),
-            Vertical(Horizontal(Label("steps", classes="name"),
-                                Input("", placeholder="each run's own at this scale", id="group-steps",
-                                      classes="value", select_on_focus=False, compact=True), classes="row"),
+            self.part(Vertical(Horizontal(Label("steps", classes="name"),
+                                self.part(FieldInput("", placeholder="each run's own at this scale", id="group-steps",
+                                                     classes="value", select_on_focus=False, compact=True)),
+                                classes="row"),
                      Static(f"every run's steps, for a quick look [dim]· blank or {escape(STEPS.allowed())}[/dim]",
                             classes="help"),
-                     Static("", id="group-steps-problem", classes="problem"),
-                     classes="field", id="group-steps-row"),
+                     self.part(Static("", id="group-steps-problem", classes="problem")),
+                     classes="field", id="group-steps-row")),
             Vertical(Horizontal(Label("device", classes="name"),
-                                Select([(d, d) for d in self.devices], value="auto", allow_blank=False,
-                                       id="group-device", classes="value", compact=True), classes="row"),
+                                self.part(Select([(d, d) for d in self.devices], value="auto", allow_blank=False,
+                                                 id="group-device", classes="value", compact=True)), classes="row"),
                      classes="field"),
-            Static("", id="group-runs", classes="group-runs"),
+            self.part(Static("", id="group-runs", classes="group-runs")),
             Static(self._claims_text(group), id="group-claims", classes="group-claims"),
         ])
         self.scroll_home(animate=False)
@@ -84,18 +86,6 @@ class GroupForm(VerticalScroll, can_focus=False):  # Tab goes straight to the fi
         lines += [f"• {escape(claim.says)}" for claim in group.claims] or ["[dim](this group states no claim)[/dim]"]
         return "\n".join(lines)
 
-    def set_devices(self, devices: list[str]) -> None:
-        self.devices = tuple(dict.fromkeys(["auto", "cpu", *devices, "cuda"]))
-        for select in self.query("#group-device").results(Select):
-            current = select.value
-            select.set_options([(d, d) for d in self.devices])
-            select.value = current if current in self.devices else "auto"
-
-    @on(Input.Changed)
-    @on(Select.Changed)
-    def _edited(self, event) -> None:
-        event.stop()
-        self.check()
 
     def check(self) -> list[str]:
         """Resolve the runs at the chosen scale and steps, show them, post FormValidated."""
@@ -103,7 +93,7 @@ class GroupForm(VerticalScroll, can_focus=False):  # Tab goes straight to the fi
             return self.problems
         problems: list[str] = []
         overrides = {}
-        text = self.query_one("#group-steps", Input).value.strip()
+        text = self.parts["group-steps"].value.strip()
         if text:
             try:
                 overrides["steps"] = STEPS.parse(text)
@@ -113,16 +103,16 @@ class GroupForm(VerticalScroll, can_focus=False):  # Tab goes straight to the fi
         self.members = []
         if not problems:
             try:
-                self.members = self.group.members(str(self.query_one("#group-scale", Select).value), overrides,
+                self.members = self.group.members(str(self.parts["group-scale"].value), overrides,
                                                   source="the steps field")
             except ConfigError as exc:
                 problems += exc.problems
             except GroupError as exc:
                 problems.append(str(exc))
-        self.query_one("#group-steps-problem", Static).update(f"✗ {escape(steps_problem)}" if steps_problem else "")
-        self.query_one("#group-steps-problem").set_class(bool(steps_problem), "-shown")
-        self.query_one("#group-steps-row").set_class(bool(steps_problem), "-invalid")
-        self.query_one("#group-runs", Static).update(self._runs_text(problems))
+        self.parts["group-steps-problem"].update(f"✗ {escape(steps_problem)}" if steps_problem else "")
+        self.parts["group-steps-problem"].set_class(bool(steps_problem), "-shown")
+        self.parts["group-steps-row"].set_class(bool(steps_problem), "-invalid")
+        self.parts["group-runs"].update(self._runs_text(problems))
         self.problems = problems
         self.post_message(FormValidated(list(problems), form="group"))
         return problems
@@ -143,5 +133,5 @@ class GroupForm(VerticalScroll, can_focus=False):  # Tab goes straight to the fi
         """The validated group run the form describes, or None while it has problems."""
         if self.group is None or self.check():
             return None
-        return GroupChoice(group=self.group, scale=str(self.query_one("#group-scale", Select).value),
-                           members=list(self.members), device=str(self.query_one("#group-device", Select).value))
+        return GroupChoice(group=self.group, scale=str(self.parts["group-scale"].value),
+                           members=list(self.members), device=str(self.parts["group-device"].value))
