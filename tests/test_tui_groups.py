@@ -93,15 +93,20 @@ async def test_the_setup_screen_offers_the_figures_with_their_runs_claims_and_sc
         await wait_until(pilot, lambda: app.setup_mode == "run" and app.form.display, "the family's form")
 
 
+async def run_group_to_its_verdict(pilot, app):
+    """Pick fig-parity with 400 steps a run, start it, and wait until its verdict is in."""
+    await ready(pilot)
+    await choose_group(pilot, steps="400")
+    await pilot.press("s")
+    await wait_until(pilot, lambda: app.groups and app.groups[0].verdict is not None, "the verdict", timeout=20)
+    return app.groups[0]
+
+
 @sync
 async def test_a_group_runs_one_run_after_another_overlaid_and_ends_with_its_verdict(tmp_path):
     app, engines = parity_app(tmp_path, Script(end="complete"))
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await choose_group(pilot, steps="400")
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.groups and app.groups[0].verdict is not None, "the verdict", timeout=20)
-        group = app.groups[0]
+        group = await run_group_to_its_verdict(pilot, app)
         starts = [c for c in engines.last.sent if c["cmd"] == "start"]
         assert [(c["preset"], c["config"]["d"], c["config"]["steps"]) for c in starts] == [
             ("parity5", 5, 400), ("parity10", 10, 400), ("parity30", 30, 400)]
@@ -170,11 +175,7 @@ async def test_an_engine_that_dies_mid_group_fails_that_run_and_a_new_one_runs_t
 
     app, engines = parity_app(tmp_path, script)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await choose_group(pilot, steps="400")
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.groups and app.groups[0].verdict is not None, "the verdict", timeout=20)
-        group = app.groups[0]
+        group = await run_group_to_its_verdict(pilot, app)
         assert group.statuses == {"d = 5": "completed", "d = 10": "failed", "d = 30": "completed"}
         assert len(engines.made) == 2
         assert group.status == "failed"  # its worst run
