@@ -787,34 +787,25 @@ class GradfailApp(App):
         return True
 
     def action_start(self) -> None:
+        """Start what the Setup tab shows: the family's run, or the figure's group of runs."""
         if self.live_group is not None:
             self.notify(f"{escape(self.live_group.name)} is going: x stops the group.", severity="warning")
             return
-        if self.setup_mode == "group":
-            self.start_group()
-            return
-        choice = self.form.choice()
+        group = self.setup_mode == "group"
+        form = self.group_form if group else self.form
+        choice = form.choice()
         if choice is None:
-            self.notify("Fix the settings first: " + escape("; ".join(self.form.problems)),
-                        severity="warning", timeout=6)
+            self.notify("Fix the settings first: " + escape("; ".join(form.problems)), severity="warning", timeout=6)
             self.show_tab("setup")
             return
         if self.active is not None and self.active.running:
-            self.notify("A run is going: x stops it, r restarts it.", severity="warning")
+            self.notify("A run is going: x stops it, " + ("then s starts the group." if group else "r restarts it."),
+                        severity="warning")
             return
-        self.launch(choice)
-
-    def start_group(self) -> None:
-        choice = self.group_form.choice()
-        if choice is None:
-            self.notify("Fix the settings first: " + escape("; ".join(self.group_form.problems)),
-                        severity="warning", timeout=6)
-            self.show_tab("setup")
-            return
-        if self.active is not None and self.active.running:
-            self.notify("A run is going: x stops it, then s starts the group.", severity="warning")
-            return
-        self.launch_group(choice)
+        if group:
+            self.launch_group(choice)
+        else:
+            self.launch(choice)
 
     def action_pause(self) -> None:
         if self.replay is not None and (self.active is None or self.primary == self.replay.entry.key):

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest, start_command
-from engine.events import EngineReady, Event, RunFinished, worst_status
+from engine.events import EngineReady, Event, RunFinished, Snapshot, worst_status
 from engine.record import GroupRecorder, now_iso
 from engine.registry import FamilySpec, get_family
 from engine.state import RunState
@@ -293,20 +293,27 @@ def print_snapshots(console: Console, state: RunState) -> None:
     """The run's last pictures that a terminal can show: "lines" as a plot, "table" as a table."""
     width = max(40, min(console.width, 100))
     for snap in state.snapshots.values():
-        data = snap.data
-        if snap.kind == "lines":
-            series = {s.get("label", f"series {i}"): list(zip(s.get("x", []), s.get("y", [])))
-                      for i, s in enumerate(data.get("series", []))}
-            console.print(render_plot(series, f"{data.get('title', snap.name)} (step {snap.step:,})",
-                                      x_label=data.get("x_label", ""), width=width, height=16,
-                                      log_y=bool(data.get("log_y"))))
-        elif snap.kind == "table":
-            table = Table(title=escape(str(data.get("title", snap.name))), title_justify="left")
-            for column in data.get("columns", []):
-                table.add_column(escape(str(column)))
-            for row in data.get("rows", []):
-                table.add_row(*[escape(format_value(c) if isinstance(c, float) else str(c)) for c in row])
-            console.print(table)
+        drawn = snapshot_renderable(snap, width)
+        if drawn is not None:
+            console.print(drawn)
+
+
+def snapshot_renderable(snap: Snapshot, width: int):
+    """One snapshot as the terminal draws it ("lines" a plot, "table" a table); None for other kinds."""
+    data = snap.data
+    if snap.kind == "lines":
+        series = {s.get("label", f"series {i}"): list(zip(s.get("x", []), s.get("y", [])))
+                  for i, s in enumerate(data.get("series", []))}
+        return render_plot(series, f"{data.get('title', snap.name)} (step {snap.step:,})",
+                           x_label=data.get("x_label", ""), width=width, height=16, log_y=bool(data.get("log_y")))
+    if snap.kind == "table":
+        table = Table(title=escape(str(data.get("title", snap.name))), title_justify="left")
+        for column in data.get("columns", []):
+            table.add_column(escape(str(column)))
+        for row in data.get("rows", []):
+            table.add_row(*[escape(format_value(c) if isinstance(c, float) else str(c)) for c in row])
+        return table
+    return None
 
 
 class _NoProgress:

@@ -34,7 +34,7 @@ from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
 from gradfail_tui.export import NotARecord, check_record_dir, read_record
 from gradfail_tui.group_run import overlay_figure
-from gradfail_tui.headless import format_duration, print_figure, print_snapshots
+from gradfail_tui.headless import format_duration, print_figure, snapshot_renderable
 from gradfail_tui.terminal_plot import format_value
 
 FIGURE_WIDTH = 100  # terminal columns the figures are drawn at (the widest the terminal draws)
@@ -361,7 +361,8 @@ def snapshot_lines(member: Member, figures: Figures) -> list[str]:
             if last.kind == "lines":
                 chosen = three_moments(snaps)
                 images = [figures.add(f"{member.label}-{name}-{moment}", f"{member.label}: {name}, step {snap.step:,}",
-                                      lambda c, s=snap: print_snapshots(c, _alone(s)), width=SNAPSHOT_WIDTH)
+                                      lambda c, s=snap: c.print(snapshot_renderable(s, SNAPSHOT_WIDTH)),
+                                      width=SNAPSHOT_WIDTH)
                           for moment, snap in chosen]
                 steps = ", ".join(f"{moment} recorded (step {snap.step:,})" for moment, snap in chosen)
                 lines += [heading, "", f"At the {steps}:", "", " ".join(i for i in images if i), ""]
@@ -387,13 +388,6 @@ def three_moments(snaps: list[Snapshot]) -> list[tuple[str, Snapshot]]:
             seen.add(index)
             chosen.append((moment, snaps[index]))
     return chosen
-
-
-def _alone(snap: Snapshot) -> RunState:
-    """A state holding only `snap`, so print_snapshots draws just it, as the terminal does."""
-    state = RunState(run_id=snap.run_id, label="")
-    state.snapshots[snap.name] = snap
-    return state
 
 
 def bitmaps(data: dict[str, Any]) -> Text:

@@ -71,6 +71,25 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def family_threads(name: str):
+    """A module fixture: train on the threads the family's SPEC asks for, as the engine process would.
+
+    Use as `use_family_threads = family_threads("stocks")` at the top of a family's test module.
+    """
+    @pytest.fixture(autouse=True, scope="module")
+    def threads():
+        import torch
+
+        from engine.registry import get_family
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(get_family(name).cpu_threads or previous)
+        yield
+        torch.set_num_threads(previous)
+
+    return threads
+
+
 @pytest.fixture
 def faulty_family(monkeypatch):
     """Make the fault-injecting test family visible in this process too."""

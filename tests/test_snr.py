@@ -15,19 +15,14 @@ from engine.families.tuple_snr import TupleSNRConfig
 from engine.families.tuple_snr.trainer import TupleSNRSweep
 from engine.families.tuples.lines import render, sample_lines
 from engine.families.tuples.model import LOSS_KINDS, TupleNet, measure_snr
-from engine.registry import get_family
 from engine.seeding import generator
+
+from tests.conftest import family_threads
 
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def family_threads():
-    """Train on the threads the family's SPEC asks for (one: a second thread only thrashes a busy CPU)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(get_family("tuple_snr").cpu_threads or previous)
-    yield
-    torch.set_num_threads(previous)
+use_family_threads = family_threads("tuple_snr")
 
 
 def gaussian_grads(t: int, mean: torch.Tensor, std: float, seed: int = 0) -> torch.Tensor:

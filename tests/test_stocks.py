@@ -9,18 +9,13 @@ from engine.config import ConfigError, build_config
 from engine.families.stocks import StocksConfig
 from engine.families.stocks.trainer import StocksTrainer
 from engine.presets import load_preset
-from engine.registry import get_family
+
+from tests.conftest import family_threads
 
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def family_threads():
-    """Train on the threads the family's SPEC asks for (one: a second thread only thrashes a busy CPU)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(get_family("stocks").cpu_threads or previous)
-    yield
-    torch.set_num_threads(previous)
+use_family_threads = family_threads("stocks")
 
 
 def trainer(**values) -> StocksTrainer:

@@ -18,19 +18,14 @@ from engine.families.tuples.model import TupleNet
 from engine.families.tuples.trainer import TupleTrainer
 from engine.nn import TF1Adam, make_optimizer, parameter_count
 from engine.presets import load_preset
-from engine.registry import get_family
 from engine.seeding import generator
+
+from tests.conftest import family_threads
 
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def family_threads():
-    """Train on the threads the family's SPEC asks for (one: a second thread only thrashes a busy CPU)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(get_family("tuples").cpu_threads or previous)
-    yield
-    torch.set_num_threads(previous)
+use_family_threads = family_threads("tuples")
 
 
 def config(**values) -> TupleConfig:
