@@ -57,6 +57,9 @@ class EngineProcess:
         self._write_lock = threading.Lock()
 
     def start(self) -> "EngineProcess":
+        """Start the process, unless it has been started already."""
+        if self.proc is not None:
+            return self
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # The worker must import this same engine package, installed or from a source checkout.
         root = str(Path(__file__).resolve().parent.parent)
@@ -111,6 +114,12 @@ class EngineProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def discard(self) -> None:
+        """End a process that was never given a run (`gradfail run` with bad input) without waiting for it."""
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
 
     def _read_events(self) -> None:
         for line in self.proc.stdout:

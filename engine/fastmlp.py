@@ -2,15 +2,19 @@
 
 For the small MLPs of the parity experiment (d = 30: 9,601 parameters, batch 128) a step is a
 handful of tiny matrix products, and autograd's bookkeeping costs more than the arithmetic. So the
-step here is written out: a dozen tensor operations, each writing into a buffer allocated once.
-Every tensor carries a leading "lane" dimension: lane i is an independent network with its own
+step here is written out: about a dozen tensor operations, each writing into a buffer allocated
+once. Every tensor carries a leading "lane" dimension: lane i is an independent network with its own
 weights and data (one seed of `gradfail run --seeds N`), and all lanes advance in the same few
 batched products.
 
 Each layer's weight and bias live in one matrix, and each layer's input carries a trailing column of
 ones, so that one product computes x W^T + b and one product its gradient [dW | db]: no separate
-bias additions or bias sums. Callers pass inputs with that column (see `with_ones`).
-tests/test_fastmlp.py checks the gradients against autograd's, and the lanes against separate runs.
+bias additions or bias sums. Callers pass inputs with that column (see `with_ones`). All the
+matrices are views of one flat tensor, and all their gradients of another, so that the update is a
+single operation. The loss's gradient is computed up to a constant factor (the hinge's is the label
+where the margin is violated, its -1/n left out), which SGD folds into its step size: every
+operation saved is a few microseconds at these sizes, a few percent of a step (measured).
+tests/test_fastmlp.py checks the updated weights against autograd's, and the lanes against separate runs.
 """
 
 from __future__ import annotations
@@ -27,32 +31,38 @@ def with_ones(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x.new_ones(*x.shape[:-1], 1)], -1)
 
 
-def hinge_and_grad(scores: torch.Tensor, labels: torch.Tensor, buf: "_StepBuffers") -> torch.Tensor:
-    """Per-lane mean(relu(1 - y f)) over (L, 1, n) scores and labels; writes d loss / d f into buf.score_grad."""
-    margin = torch.addcmul(buf.one, labels, scores, value=-1, out=buf.scratch)  # 1 - y f
-    # d loss / d f = -y / n where 1 - y f > 0, else 0
-    _threshold_backward_out(labels, margin, 0, grad_input=buf.score_grad).mul_(buf.minus_inv_rows)
-    # A sum and a scale: a mean over two dimensions costs several times as much at these sizes (measured).
-    return margin.clamp_min_(0).sum(dim=(1, 2)).mul_(buf.inv_rows)
+def hinge_and_grad(scores: torch.Tensor, labels: torch.Tensor, buf: "_StepBuffers") -> tuple[torch.Tensor, float]:
+    """Per-lane mean(relu(1 - y f)) over (L, 1, n) scores and labels. Writes y where 1 - y f > 0 (else
+    0) into buf.score_grad and returns, with the loss, the factor -1/n that makes it d loss / d f."""
+    rows = scores.shape[2]
+    # (1 - y f) / n: the margin already divided by n, so that its positive part sums to the mean.
+    margin = torch.addcmul(buf.inv_rows, labels, scores, value=-1.0 / rows, out=buf.scratch)
+    _threshold_backward_out(labels, margin, 0, grad_input=buf.score_grad)
+    # A sum over one dimension: a mean, or a sum over two, costs twice as much at these sizes (measured).
+    margin.clamp_min_(0)
+    return buf.scratch_rows.sum(1), -1.0 / rows
 
 
-def squared_and_grad(scores: torch.Tensor, targets: torch.Tensor, buf: "_StepBuffers") -> torch.Tensor:
-    """Per-lane mean((f - y)^2); writes its gradient with respect to f into buf.score_grad."""
-    diff = torch.sub(scores, targets, out=buf.scratch)
-    torch.mul(diff, buf.two_inv_size, out=buf.score_grad)
-    return diff.square_().sum(dim=(1, 2)).mul_(buf.inv_size)
+def squared_and_grad(scores: torch.Tensor, targets: torch.Tensor, buf: "_StepBuffers") -> tuple[torch.Tensor, float]:
+    """Per-lane mean((f - y)^2). Writes f - y into buf.score_grad and returns, with the loss, the
+    factor 2 / (the number of values) that makes it the gradient with respect to f."""
+    diff = torch.sub(scores, targets, out=buf.score_grad)
+    torch.mul(diff, diff, out=buf.scratch)
+    return buf.scratch_rows.sum(1).mul_(buf.inv_size), 2.0 / diff[0].numel()
 
 
 LOSSES = {"hinge": hinge_and_grad, "squared": squared_and_grad}
 
 
 class _StepBuffers:
-    """Everything one training step writes, allocated once per batch shape."""
+    """Everything one training step writes but the gradients, allocated once per batch shape."""
 
     def __init__(self, hidden: list[torch.Tensor], output: torch.Tensor, rows: int):
         lanes, outputs, dtype, device = output.shape[0], output.shape[1], output.dtype, output.device
+        self.rows = rows
         # hidden[i]: the input of the layer above hidden layer i: its ReLU's output, then a column of ones.
         self.hidden = [torch.ones(lanes, rows, p.shape[2] + 1, dtype=dtype, device=device) for p in hidden]
+        self.hidden_t = [h.transpose(1, 2) for h in self.hidden]  # made once: a transpose is ~2 us a call
         self.relu = [h[..., :-1] for h in self.hidden]  # the part the ReLU writes
         # pre[i]: hidden layer i's output before its ReLU, contiguous: a product into a strided view
         # falls off MKL's batched path, and the ReLU's backward reads a contiguous mask ~4x faster.
@@ -60,13 +70,12 @@ class _StepBuffers:
         self.pre_grad = [torch.empty_like(p) for p in self.pre]  # the gradient flowing into pre[i]
         self.scores = torch.empty(lanes, outputs, rows, dtype=dtype, device=device)
         self.score_grad = torch.empty_like(self.scores)
+        self.score_grad_t = self.score_grad.transpose(1, 2)  # sample by sample: (L, n, out)
         self.scratch = torch.empty_like(self.scores)
-        self.grads = [torch.empty_like(p) for p in [*hidden, output]]  # the gradient of each stored matrix
+        self.scratch_rows = self.scratch.view(lanes, -1)  # a lane a row: what the losses sum over
         # Constants as 0-d tensors: an operation with a Python float costs ~4x one with a tensor (measured).
         constant = lambda value: torch.tensor(value, dtype=dtype, device=device)  # noqa: E731
-        size = rows * outputs  # what a mean over the outputs divides by
-        self.one, self.inv_size, self.two_inv_size = constant(1.0), constant(1.0 / size), constant(2.0 / size)
-        self.inv_rows, self.minus_inv_rows = constant(1.0 / rows), constant(-1.0 / rows)
+        self.inv_size, self.inv_rows = constant(1.0 / (rows * outputs)), constant(1.0 / rows)
 
 
 class ManualMLP:
@@ -90,9 +99,14 @@ class ManualMLP:
                                 for lane in per_model])
 
         last = len(per_model[0]) - 1
-        self.hidden = [rows(i).transpose(1, 2).contiguous() for i in range(last)]
-        self.output = rows(last).contiguous()
-        self.layers = [*self.hidden, self.output]  # what the optimizer updates, in place
+        stored = [rows(i).transpose(1, 2) for i in range(last)] + [rows(last)]  # the layouts above
+        first = stored[0]
+        self.flat = torch.empty(sum(s.numel() for s in stored), dtype=first.dtype, device=first.device)
+        self.flat_grad = torch.empty_like(self.flat)
+        self.layers, self.grads = self._views(self.flat, stored), self._views(self.flat_grad, stored)
+        for layer, values in zip(self.layers, stored):
+            layer.copy_(values)
+        self.hidden, self.output = self.layers[:-1], self.layers[-1]
         self.weights = [p[:, :-1, :].transpose(1, 2) for p in self.hidden] + [self.output[..., :-1]]  # (L, out, in)
         self.biases = [p[:, -1, :] for p in self.hidden] + [self.output[..., -1]]  # (L, out)
         if len(models) == 1:
@@ -103,11 +117,21 @@ class ManualMLP:
         self.buffers: _StepBuffers | None = None
         self.adam = None
         if optimizer == "adam":
-            # Adam is elementwise, so one Adam over the stacked [W | b] is each lane's own Adam on each
+            # Adam is elementwise, so one Adam over the flat parameters is each lane's own Adam on each
             # weight and bias; and its update is not the slow part: torch's implementation, fed our gradients.
-            self.adam = torch.optim.Adam(self.layers, lr=lr, foreach=True)
+            self.adam = torch.optim.Adam([self.flat], lr=lr, foreach=True)
+            self.flat.grad = self.flat_grad
         elif optimizer != "sgd":
             raise ValueError(f"unknown optimizer {optimizer!r}")
+
+    @staticmethod
+    def _views(flat: torch.Tensor, shaped_like: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Consecutive pieces of `flat`, shaped like the tensors given."""
+        views, offset = [], 0
+        for t in shaped_like:
+            views.append(flat[offset: offset + t.numel()].view(t.shape))
+            offset += t.numel()
+        return views
 
     @property
     def lanes(self) -> int:
@@ -121,42 +145,50 @@ class ManualMLP:
             h = with_ones(torch.bmm(h, p).relu_())
         return torch.bmm(self.output, h.transpose(1, 2))
 
-    def _buffers_for(self, rows: int) -> _StepBuffers:
-        if self.buffers is None or self.buffers.scores.shape[2] != rows:
-            self.buffers = _StepBuffers(self.hidden, self.output, rows)
-            if self.adam is not None:
-                for p, grad in zip(self.layers, self.buffers.grads):
-                    p.grad = grad  # Adam reads the gradients where each step writes them
-        return self.buffers
-
-    @torch.no_grad()
     def step(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """One update of every lane on its batch; returns the (L,) losses.
 
         x: (L, n, d + 1), its last column ones (`with_ones`); targets: (L, out, n), or (L, n) with one output.
+        No tensor here requires a gradient, so autograd records nothing without a no_grad context
+        (which would cost a few microseconds a step).
         """
-        buf = self._buffers_for(x.shape[1])
-        h = x
+        buf = self.buffers
+        if buf is None or buf.rows != x.shape[1]:
+            buf = self.buffers = _StepBuffers(self.hidden, self.output, x.shape[1])
+        grads = self.grads
+        h, h_t = x, None
         for i, p in enumerate(self.hidden):
             torch.clamp_min(torch.bmm(h, p, out=buf.pre[i]), 0, out=buf.relu[i])
-            h = buf.hidden[i]
-        scores = torch.bmm(self.output, h.transpose(1, 2), out=buf.scores)
-        loss = self.loss_and_grad(scores, targets.view(scores.shape), buf)
+            h, h_t = buf.hidden[i], buf.hidden_t[i]
+        scores = torch.bmm(self.output, x.transpose(1, 2) if h_t is None else h_t, out=buf.scores)
+        if targets.dim() == 2:  # (L, n): one output
+            targets = targets.unsqueeze(1)
+        loss, grad_scale = self.loss_and_grad(scores, targets, buf)
 
-        g = buf.score_grad  # (L, out, n)
-        torch.bmm(g, h, out=buf.grads[-1])  # the output layer's [dW | db] in one product
-        g = g.transpose(1, 2)  # from here on sample by sample: (L, n, out)
+        # From here on every gradient is the true one times grad_scale (folded into the update).
+        torch.bmm(buf.score_grad, h, out=grads[-1])  # the output layer's [dW | db] in one product
+        g = buf.score_grad_t  # sample by sample: (L, n, out)
         for i in range(len(self.hidden) - 1, -1, -1):
-            below, weight = buf.pre_grad[i], self.weights[i + 1]
+            layer_input_t = x.transpose(1, 2) if i == 0 else buf.hidden_t[i - 1]
+            weight = self.weights[i + 1]  # the layer above's, (L, out, in)
+            if i == 0 and weight.shape[1] == 1:
+                # The bottom layer under one output (parity's network): the gradient into its outputs
+                # is an outer product g w, so mask g's rows by the ReLU (pre is not needed after this)
+                # and multiply by w after the product: one pass over (n, width) instead of two.
+                masked = _threshold_backward_out(g, buf.pre[0], 0, grad_input=buf.pre[0])
+                torch.bmm(layer_input_t, masked, out=grads[0]).mul_(weight)
+                break
+            below = buf.pre_grad[i]
             if weight.shape[1] == 1:  # an outer product: a multiply, not a product with one column
                 torch.mul(g, weight, out=below)
             else:
                 torch.bmm(g, weight, out=below)
             g = _threshold_backward_out(below, buf.pre[i], 0, grad_input=below)  # through the ReLU
-            torch.bmm((x if i == 0 else buf.hidden[i - 1]).transpose(1, 2), g, out=buf.grads[i])
+            torch.bmm(layer_input_t, g, out=grads[i])
 
         if self.adam is None:
-            torch._foreach_add_(self.layers, buf.grads, alpha=-self.lr)
+            self.flat.add_(self.flat_grad, alpha=-self.lr * grad_scale)
         else:
+            self.flat_grad.mul_(grad_scale)
             self.adam.step()
         return loss

@@ -67,12 +67,7 @@ def run(
     A group preset (fig-parity, fig-tuples, ...) runs all its runs one after another, then draws the
     figure and checks the paper's claim on the recorded numbers.
     """
-    from engine.client import RunRequest
-    from engine.config import ConfigError, build_config, config_to_dict, parse_assignments
-    from engine.groups import GroupPreset
-    from engine.presets import PresetError, load_preset
-    from engine.record import GroupRecorder, RecordError, claim_run_dir, new_run_dir
-    from engine.registry import UnknownFamily, get_family
+    from engine.client import EngineProcess
 
     if (preset is None) == (family is None):
         raise fail("give exactly one of --preset NAME or --family NAME (see `gradfail presets`, `gradfail families`)")
@@ -82,6 +77,24 @@ def run(
         raise fail(f"--seed {seed}: expected an integer >= 0")
     if not 1 <= seeds <= MAX_SEEDS:
         raise fail(f"--seeds {seeds}: expected an integer from 1 to {MAX_SEEDS}")
+    # The engine starts first: its torch import (about 2 s) overlaps with reading the preset and this
+    # process's own imports. Bad input found below ends it at once; a run closes it when done.
+    engine = EngineProcess().start()
+    try:
+        _run(engine, preset, family, set_, steps, seed, seeds, device, out, runs_dir, scale)
+    finally:
+        engine.discard()
+
+
+def _run(engine, preset: str | None, family: str | None, set_: list[str] | None, steps: int | None,
+         seed: int | None, seeds: int, device: str, out: Path | None, runs_dir: Path, scale: str | None) -> None:
+    from engine.client import RunRequest
+    from engine.config import ConfigError, build_config, config_to_dict, parse_assignments
+    from engine.groups import GroupPreset
+    from engine.presets import PresetError, load_preset
+    from engine.record import GroupRecorder, RecordError, claim_run_dir, new_run_dir
+    from engine.registry import UnknownFamily, get_family
+
     try:
         overrides = parse_assignments(set_ or [])
         if steps is not None:
@@ -89,7 +102,7 @@ def run(
         if preset is not None:
             chosen = load_preset(preset)
             if isinstance(chosen, GroupPreset):
-                return _run_group(chosen, overrides, scale, seed, seeds, device, out, runs_dir)
+                return _run_group(engine, chosen, overrides, scale, seed, seeds, device, out, runs_dir)
             config = chosen.config(overrides)
             family_name, preset_name = chosen.family, chosen.name
             seed = seed if seed is not None else (chosen.seed or 0)
@@ -126,10 +139,10 @@ def run(
 
     from gradfail_tui.headless import run_headless
 
-    raise typer.Exit(code=run_headless(requests, run_dirs, console, group_record))
+    raise typer.Exit(code=run_headless(requests, run_dirs, console, group_record, engine))
 
 
-def _run_group(group, overrides: dict, scale: str | None, seed: int | None, seeds: int, device: str,
+def _run_group(engine, group, overrides: dict, scale: str | None, seed: int | None, seeds: int, device: str,
                out: Path | None, runs_dir: Path) -> None:
     """`gradfail run --preset fig-...`: every run of the group, one after another, and the verdict."""
     from engine.config import ConfigError
@@ -156,7 +169,7 @@ def _run_group(group, overrides: dict, scale: str | None, seed: int | None, seed
         raise fail(str(exc))
     from gradfail_tui.group_run import run_group
 
-    raise typer.Exit(code=run_group(group, members, scale, device, group_dir, console))
+    raise typer.Exit(code=run_group(group, members, scale, device, group_dir, console, engine))
 
 
 @app.command()

@@ -41,13 +41,15 @@ def group_manifest(group: GroupPreset, members: list[MemberRun], scale: str, dev
 
 
 def run_group(group: GroupPreset, members: list[MemberRun], scale: str, device: str, group_dir: Path,
-              console: Console) -> int:
+              console: Console, engine: EngineProcess | None = None) -> int:
+    """Run the members one after another through one engine (`engine`, if given; a fresh one after a
+    run that took it down), then judge the claims; returns the exit code."""
     recorder = GroupRecorder(group_dir, group_manifest(group, members, scale, device))
     states: dict[str, RunState] = {}
     finished: list[RunFinished] = []
     progress = make_progress(console)
     overall = progress.add_task(f"{group.name} ({scale})", total=len(members), rate="", eta="-", metrics="")
-    engine = EngineProcess()
+    engine = engine or EngineProcess()
     engine_ready = False
     wall_start = time.perf_counter()
     interrupted = False

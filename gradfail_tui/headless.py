@@ -109,11 +109,13 @@ class HeadlessSession:
 
 
 def run_headless(requests: list[RunRequest], run_dirs: list[Path], console: Console,
-                 group_record: GroupRecorder | None = None) -> int:
+                 group_record: GroupRecorder | None = None, engine: EngineProcess | None = None) -> int:
+    """Train the requests (one run, or seeds together) to their end; returns the exit code.
+    `engine`: one already started (or not), which this closes when done."""
     spec = get_family(requests[0].family)
     headline = spec.headline or tuple(m.name for m in spec.metrics)
     session = HeadlessSession(requests, run_dirs)
-    engine = EngineProcess()
+    engine = engine or EngineProcess()
     progress = make_progress(console)
     label = requests[0].label + (f" × {len(requests)} seeds" if len(requests) > 1 else "")
     task = progress.add_task(label, total=None, rate="", eta="-", metrics="starting engine")

@@ -16,7 +16,7 @@ def test_each_lane_matches_the_single_run_with_its_seed_over_100_steps():
     singles = [ParityTrainer(config, torch.device("cpu"), s) for s in seeds]
     batched_losses = torch.stack([batched.train_step(step)["train_loss"] for step in range(1, 101)])
     for lane, single in enumerate(singles):
-        single_losses = torch.stack([single.train_step(step)["train_loss"] for step in range(1, 101)])
+        single_losses = torch.cat([single.train_step(step)["train_loss"] for step in range(1, 101)])  # (1,) each
         assert torch.allclose(batched_losses[:, lane], single_losses, rtol=1e-4, atol=1e-5)
         assert torch.equal(batched.subset_mask[lane, 0].nonzero().flatten(), single.subset)
     evaluated = batched.evaluate(100)["test_acc"]
