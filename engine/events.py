@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -47,6 +48,12 @@ class RunStarted(Event):
     preset: str | None = None
     versions: dict[str, str] = field(default_factory=dict)  # gradfail, torch, python
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def cpu_threads(self) -> int | None:
+        """The CPU threads the run trains on, read from device_name; None on a GPU."""
+        found = re.search(r"\((\d+) thread", self.device_name) if self.device == "cpu" else None
+        return int(found.group(1)) if found else None
 
 
 @dataclass

@@ -48,7 +48,7 @@ from engine.registry import FamilySpec
 from engine.state import RunState
 from gradfail_tui import messages as msg
 from gradfail_tui.bridge import Backend, EngineBridge
-from gradfail_tui.pacing import PLOT_CPU_BUDGET, RedrawPacer
+from gradfail_tui.pacing import PLOT_CPU_BUDGET, RedrawPacer, plot_budget_for
 from gradfail_tui.session import (
     REPLAY_SPEEDS, GroupEntry, Replay, RunEntry, label_members, load_recorded, scan_groups, scan_recorded,
 )
@@ -94,7 +94,7 @@ class GradfailApp(App):
     def __init__(self, engine_factory: Callable[[], Backend], families: dict[str, FamilySpec],
                  presets: list[Preset], runs_dir: Path, family_errors: dict[str, str] | None = None,
                  preset: str | None = None, autostart: bool = False, screenshot_dir: Path | None = None,
-                 plot_budget: float = PLOT_CPU_BUDGET, preset_problems: list[str] | None = None,
+                 plot_budget: float | None = None, preset_problems: list[str] | None = None,
                  groups: list[GroupPreset] | None = None) -> None:
         super().__init__()
         self.engine_factory = engine_factory
@@ -107,7 +107,9 @@ class GradfailApp(App):
         self.screenshot_dir = screenshot_dir or Path("screenshots")
         self.initial_preset = preset
         self.autostart = autostart
-        self.pacer = RedrawPacer(budget=plot_budget)
+        # None: the plots' share of a core follows the run on screen (plot_budget_for); tests fix it.
+        self.pacer = RedrawPacer(budget=plot_budget or PLOT_CPU_BUDGET)
+        self.adaptive_plot_budget = plot_budget is None
 
         self.engine: Backend | None = None
         self.bridge: EngineBridge | None = None
@@ -306,6 +308,8 @@ class GradfailApp(App):
         if isinstance(event, RunFinished):
             self.run_ended(entry, event)
         elif isinstance(event, (RunStarted, StatusChanged)):
+            if isinstance(event, RunStarted) and self.adaptive_plot_budget and entry.key == self.primary:
+                self.pacer.budget = plot_budget_for(event.device, event.cpu_threads)
             self.mark("runs", "status")
             self.refresh_bindings()
 
@@ -990,7 +994,7 @@ def load_presets(families: dict[str, FamilySpec]) -> tuple[list[Preset], list[Gr
 def build_app(engine_factory: Callable[[], Backend] | None = None, *,
               families: dict[str, FamilySpec] | None = None, presets: list[Preset] | None = None,
               runs_dir: Path = Path("runs"), preset: str | None = None, autostart: bool = False,
-              screenshot_dir: Path | None = None, plot_budget: float = PLOT_CPU_BUDGET,
+              screenshot_dir: Path | None = None, plot_budget: float | None = None,
               groups: list[GroupPreset] | None = None) -> GradfailApp:
     """The app, for the command line (defaults: the real engine, the registry) and for tests.
 

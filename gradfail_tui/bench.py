@@ -11,7 +11,6 @@ arithmetic is reported against the machine's measured matrix-multiply rate. Noth
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from typing import Callable
 
 from rich.console import Console
 from rich.table import Table
+
+from engine.events import RunStarted, from_dict
 
 
 # FLOPs of one parity step with batch n, input d, hidden h: forward 2n(dh + h); backward the weight
@@ -104,12 +105,10 @@ def engine_run(preset: str, steps: int, device: str, seeds: int = 1) -> Timed:
         for line in (record / "events.jsonl").read_text().splitlines():
             event = json.loads(line)
             last_t = max(last_t, event.get("t", 0.0))
-            if event.get("kind") == "run_started" or "device_name" in event:
-                name = event.get("device_name", "")
-                threads = re.search(r"\((\d+) thread", name)
-                timed.threads = threads.group(1) if threads else "-"
-                timed.device = name
-                timed.torch = (event.get("versions") or {}).get("torch", "?")
+            if event.get("type") == RunStarted.TYPE:
+                started = from_dict(event)
+                timed.threads = str(started.cpu_threads or "-")
+                timed.device, timed.torch = started.device_name, started.versions.get("torch", "?")
         timed.train_steps_per_s = seeds * steps / last_t if last_t else None
     return timed
 

@@ -39,6 +39,7 @@ class Script:
     rate: float = 1000.0  # steps per second, for the events' times
     message: str = "injected failure"
     snapshots: list[tuple[str, str, dict]] = field(default_factory=list)  # (name, kind, data)
+    device_name: str = "cpu (scripted)"  # as the real engine names it: "cpu (1 thread)", a GPU's name
 
 
 def metric_value(name: str, panel: str, step: int, total: int, variant: int) -> float:
@@ -122,7 +123,7 @@ class ScriptedEngine:
                            "status": "running", "script": script, "seed": int(cmd.get("seed", 0)),
                            "variant": variant}
         self._put(RunStarted(run_id=run["id"], t=0.0, family=spec.name, config=cmd["config"], seed=run["seed"],
-                             device="cpu", device_name="cpu (scripted)", total_steps=total,
+                             device="cpu", device_name=script.device_name, total_steps=total,
                              preset=cmd.get("preset"), versions={"gradfail": "scripted"}))
         self._metrics(0)
         if script.end == "hold":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from engine.events import Metrics, RunFinished, RunStarted, Snapshot
 from engine.record import RunRecorder
 from engine.registry import families as registry_families
 from gradfail_tui.app import GradfailApp, build_app
+from gradfail_tui.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET
 from gradfail_tui.scripted import Script, ScriptedEngine, demo_families, demo_presets, demo_snapshots
 from gradfail_tui.widgets.metric_plot import MetricPlot
 from gradfail_tui.widgets.snapshot_panel import SnapshotPanel
@@ -55,8 +57,9 @@ class Engines:
 def make_app(tmp_path: Path, *scripts: Script, families=None, presets=None, **kwargs) -> tuple[GradfailApp, Engines]:
     families = families or demo_families()
     engines = Engines(families, *scripts, ready=kwargs.pop("ready", True))
+    kwargs.setdefault("plot_budget", 1.0)  # plots redrawn at once, whatever they cost
     app = build_app(engines, families=families, presets=demo_presets() if presets is None else presets,
-                    runs_dir=tmp_path / "runs", screenshot_dir=tmp_path / "shots", plot_budget=1.0, **kwargs)
+                    runs_dir=tmp_path / "runs", screenshot_dir=tmp_path / "shots", **kwargs)
     return app, engines
 
 
@@ -171,6 +174,18 @@ async def test_start_a_run_and_the_plots_receive_points(tmp_path):
         assert read_manifest(entry.path)["status"] == "completed"
         assert [c["cmd"] for c in engines.last.sent] == ["warmup", "start"]
         assert engines.last.sent[1]["config"]["width"] == 8 and engines.last.sent[1]["seed"] == 0
+
+
+@sync
+async def test_the_plots_redraw_more_often_while_the_engine_leaves_a_core_free(tmp_path):
+    app, _ = make_app(tmp_path, Script(end="hold", device_name="cpu (1 thread)"), plot_budget=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.pacer.budget == PLOT_CPU_BUDGET  # before any run: the cautious share
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.entries and app.entries[0].state.status == "running", "the run")
+        expected = SPARE_CORE_BUDGET if (os.cpu_count() or 1) > 1 else PLOT_CPU_BUDGET
+        assert app.pacer.budget == expected
 
 
 @sync

@@ -11,7 +11,7 @@ from engine.events import Metrics, RunFinished, RunStarted
 from gradfail_tui.app import main
 from gradfail_tui.bridge import EngineBridge
 from gradfail_tui.messages import EngineDied, EventsReceived
-from gradfail_tui.pacing import RedrawPacer
+from gradfail_tui.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET, RedrawPacer, plot_budget_for
 from gradfail_tui.scripted import ScriptedEngine, demo_families
 from gradfail_tui.session import Replay, RunEntry, load_recorded
 from gradfail_tui.widgets.bitmap_view import braille, half_blocks, layout
@@ -52,6 +52,24 @@ def test_the_pacer_keeps_plot_drawing_under_its_share_of_a_core():
     clock.now = 0.91
     assert pacer.ready()
     assert abs(pacer.interval - 0.8) < 1e-9
+
+
+def started(device: str, device_name: str) -> RunStarted:
+    return RunStarted(run_id="r", t=0.0, family="parity", config={}, seed=0, device=device,
+                      device_name=device_name, total_steps=10)
+
+
+def test_the_plots_get_more_of_a_core_only_when_the_engine_leaves_one_free():
+    one_thread, two_threads = started("cpu", "cpu (1 thread)"), started("cpu", "cpu (2 threads)")
+    gpu = started("cuda:0", "NVIDIA H200")
+    assert (one_thread.cpu_threads, two_threads.cpu_threads, gpu.cpu_threads) == (1, 2, None)
+    assert plot_budget_for(one_thread.device, one_thread.cpu_threads, cores=2) == SPARE_CORE_BUDGET
+    assert plot_budget_for(two_threads.device, two_threads.cpu_threads, cores=2) == PLOT_CPU_BUDGET
+    assert plot_budget_for(one_thread.device, one_thread.cpu_threads, cores=1) == PLOT_CPU_BUDGET
+    assert plot_budget_for(gpu.device, gpu.cpu_threads, cores=2) == SPARE_CORE_BUDGET
+    assert plot_budget_for(gpu.device, gpu.cpu_threads, cores=1) == PLOT_CPU_BUDGET
+    # A device name it cannot read counts as every core busy: the cautious share.
+    assert plot_budget_for("cpu", started("cpu", "cpu").cpu_threads, cores=2) == PLOT_CPU_BUDGET
 
 
 class Posted(list):
