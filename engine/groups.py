@@ -86,10 +86,6 @@ class Claim:
     from_step: int | None = None
     until_step: int | None = None
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Claim":
-        return cls(**{**data, "runs": tuple(data.get("runs", ()))})
-
     def as_dict(self) -> dict[str, Any]:
         """The claim as written in TOML (stored in the group's record, so a report needs no preset)."""
         data = {"says": self.says, "metric": self.metric, "runs": list(self.runs), "stat": self.stat}
@@ -116,6 +112,12 @@ class GroupPreset:
     def scales(self) -> list[str]:
         named = sorted({scale for run in self.runs for scale in run.get("scales", {})})
         return [DEFAULT_SCALE] + [s for s in named if s != DEFAULT_SCALE]
+
+    def shows_snapshots(self, label: str | None) -> bool:
+        """Whether run `label`'s snapshots are shown beside the figure: as its TOML says, else only
+        in a group that overlays no metric."""
+        declared = next((run.get("snapshots") for run in self.runs if run["label"] == label), None)
+        return declared if declared is not None else not self.plot
 
     def record_label(self, scale: str) -> str:
         """How the group's directories are named: fig-parity, fig-parity-paper."""
@@ -244,6 +246,8 @@ def parse_claims(raw: list[Any], families: dict[str, FamilySpec]) -> tuple[list[
             continue
         found = _check_keys(item, CLAIM_KEYS, where)
         runs = tuple(item.get("runs", list(families)))
+        if not runs:
+            found.append(f"{where}runs: names no run")
         for label in runs:
             if label not in families:
                 found.append(f"{where}runs: no run is labelled {label!r} (the runs: {', '.join(families)})")
@@ -431,16 +435,25 @@ def _window(points: list[tuple[int, float]], claim: Claim) -> list[tuple[int, fl
 
 
 def judge_record(group: "RecordedGroup") -> Verdict:
-    """Judge a recorded group again, from its manifest's claims and its runs' events alone."""
-    claims = [Claim.from_dict(c) for c in group.manifest.get("claims", []) if isinstance(c, dict)]
-    return judge(claims, recorded_states(group))
+    """Judge a recorded group again, from its manifest's claims and its runs' events alone.
+
+    The stored claims are checked by the rules a preset's are (a group.json edited by hand may hold
+    anything); GroupError lists what is wrong with them."""
+    states = recorded_states(group)
+    listed = {str(r.get("label")): str(r.get("family") or "") for r in group.manifest.get("runs", [])
+              if isinstance(r, dict)}  # runs that never recorded are listed here, not in `states`
+    families = {}
+    for label in {**listed, **states}:
+        try:
+            families[label] = get_family(states[label].family if label in states else listed[label])
+        except UnknownFamily:
+            pass  # its claims say "no run is labelled ...": nothing about it can be judged
+    stored = group.manifest.get("claims", [])
+    claims, problems = parse_claims(stored, families) if isinstance(stored, list) else ([], ["claims: expected a list"])
+    if problems:
+        raise GroupError(f"{group.path / 'group.json'}: " + "; ".join(problems))
+    return judge(claims, states)
 
 
 def recorded_states(group: "RecordedGroup") -> dict[str, RunState]:
-    states = {}
-    for label, run in group.runs:
-        state = RunState.from_events(run.events, label=label, run_id=str(run.manifest.get("run_id", "")))
-        if not state.finished:  # its events end early (a lost parent); the manifest may know more
-            state.status = run.status
-        states[label] = state
-    return states
+    return {label: RunState.from_record(run.events, run.manifest, label=label) for label, run in group.runs}

@@ -187,11 +187,12 @@ def _call(fn, phase: str, step: int):
     except torch.OutOfMemoryError:
         raise
     except Exception as exc:
-        if _is_oom(exc):
+        if is_out_of_memory(exc):
             raise MemoryError(str(exc)) from exc
         raise StepFailed(phase, step, exc) from exc
 
 
-def _is_oom(exc: BaseException) -> bool:
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception is an allocation failure: CUDA's, or the CPU allocator's RuntimeError."""
     text = str(exc)
     return "out of memory" in text or "can't allocate memory" in text or "DefaultCPUAllocator" in text

@@ -35,9 +35,37 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
+def safe_name(label: str, empty: str = "run") -> str:
+    """A label as a file or directory name: "d = 10" -> "d-10" (`empty` if nothing is left)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or empty
+
+
+def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    """Write `data` to `path` through a temporary file, so a reader never sees half a file (OSError if not)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json_object(path: Path, problems: list[str], otherwise: str) -> dict[str, Any]:
+    """The JSON object in `path`, or {} with a problem that ends with what was done `otherwise`."""
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"{path.name}: missing; {otherwise}")
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append(f"{path.name}: unreadable ({exc}); {otherwise}")
+        return {}
+    if not isinstance(loaded, dict):
+        problems.append(f"{path.name}: not a JSON object; {otherwise}")
+        return {}
+    return loaded
+
+
 def new_run_dir(base: Path, label: str) -> Path:
     """A fresh directory under `base`, named by time and label: runs/20261127-101500-parity30."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "run"
+    safe = safe_name(label)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1, 1000):
         path = base / (f"{stamp}-{safe}" if n == 1 else f"{stamp}-{safe}-{n}")
@@ -125,9 +153,7 @@ class RunRecorder:
         self._write_manifest()
 
     def _write_manifest(self) -> None:
-        tmp = self.path / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path / MANIFEST)
+        write_json_atomically(self.path / MANIFEST, self.manifest)
 
 
 @dataclass
@@ -155,17 +181,7 @@ def is_run_dir(path: Path) -> bool:
 def read_run(path: Path) -> RecordedRun:
     """Read a run record, keeping what can be read and naming what cannot."""
     problems: list[str] = []
-    manifest: dict[str, Any] = {}
-    try:
-        loaded = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            manifest = loaded
-        else:
-            problems.append(f"{MANIFEST}: not a JSON object; rebuilt from the events")
-    except FileNotFoundError:
-        problems.append(f"{MANIFEST}: missing; rebuilt from the events")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        problems.append(f"{MANIFEST}: unreadable ({exc}); rebuilt from the events")
+    manifest = read_json_object(path / MANIFEST, problems, "rebuilt from the events")
 
     events: list[Event] = []
     try:
@@ -239,8 +255,7 @@ class GroupRecorder:
 
     def run_dir(self, number: int, label: str) -> Path:
         """A member's directory: 01-d-5, 02-d-10, ... in the order the group runs them."""
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "run"
-        return claim_run_dir(self.path / f"{number:02d}-{safe}")
+        return claim_run_dir(self.path / f"{number:02d}-{safe_name(label)}")
 
     def update(self, **fields: Any) -> None:
         self.manifest.update(fields)
@@ -252,11 +267,15 @@ class GroupRecorder:
         runs[number - 1] = {**runs[number - 1], **fields}
         self.update(runs=runs)
 
+    def finish(self, status: str, **fields: Any) -> None:
+        """The group's end: every run that never started is marked "not run", then its status, the time
+        and `fields` (the verdict, the wall time) are written. Started runs keep what set_member said."""
+        runs = [run if run.get("dir") else {**run, "status": "not run"} for run in self.manifest["runs"]]
+        self.update(runs=runs, status=status, ended_at=now_iso(), **fields)
+
     def write(self) -> None:
-        tmp = self.path / (GROUP_MANIFEST + ".tmp")
         try:
-            tmp.write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
-            os.replace(tmp, self.path / GROUP_MANIFEST)
+            write_json_atomically(self.path / GROUP_MANIFEST, self.manifest)
         except OSError as exc:
             raise RecordError(f"cannot write {self.path / GROUP_MANIFEST}: {exc.strerror or exc}") from None
 
@@ -277,16 +296,7 @@ def is_group_dir(path: Path) -> bool:
 def read_group(path: Path) -> RecordedGroup:
     """Read a group's manifest and every run under it, naming what could not be read."""
     problems: list[str] = []
-    manifest: dict[str, Any] = {}
-    try:
-        loaded = json.loads((path / GROUP_MANIFEST).read_text(encoding="utf-8"))
-        manifest = loaded if isinstance(loaded, dict) else {}
-        if not manifest:
-            problems.append(f"{GROUP_MANIFEST}: not a JSON object; the runs were found by their directories")
-    except FileNotFoundError:
-        problems.append(f"{GROUP_MANIFEST}: missing; the runs were found by their directories")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        problems.append(f"{GROUP_MANIFEST}: unreadable ({exc}); the runs were found by their directories")
+    manifest = read_json_object(path / GROUP_MANIFEST, problems, "the runs were found by their directories")
 
     listed = manifest.get("runs") if isinstance(manifest.get("runs"), list) else []
     members: list[tuple[str, Path]] = []
@@ -305,3 +315,25 @@ def read_group(path: Path) -> RecordedGroup:
         runs.append((label, record))
     manifest.setdefault("status", "unknown")
     return RecordedGroup(path=path, manifest=manifest, runs=runs, problems=problems)
+
+
+class NotARecord(ValueError):
+    """The path is not a run record nor a group of them; the message says what was expected."""
+
+
+def check_record_dir(path: Path) -> None:
+    """NotARecord, saying what was expected, unless `path` is a run's or a group's directory."""
+    if not path.exists():
+        raise NotARecord(f"{path}: no such directory")
+    if not path.is_dir():
+        raise NotARecord(f"{path}: not a directory; give a run directory (run.json, events.jsonl) "
+                         "or a group's directory (group.json and a directory per run)")
+    if not (is_run_dir(path) or is_group_dir(path)):
+        raise NotARecord(f"{path}: not a run record (no run.json or events.jsonl in it) "
+                         "nor a group of runs (no group.json, no run directories under it)")
+
+
+def read_record(path: Path) -> RecordedRun | RecordedGroup:
+    """A run directory as a RecordedRun, a group's directory as a RecordedGroup; NotARecord otherwise."""
+    check_record_dir(path)
+    return read_run(path) if is_run_dir(path) else read_group(path)

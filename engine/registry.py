@@ -51,6 +51,10 @@ class FamilySpec:
     def metric(self, name: str) -> MetricSpec | None:
         return next((m for m in self.metrics if m.name == name), None)
 
+    def headline_metrics(self, most: int | None = None) -> tuple[str, ...]:
+        """The metrics a one-line summary shows: the headline, else the first `most` (all if None)."""
+        return self.headline or tuple(m.name for m in self.metrics[:most])
+
 
 class UnknownFamily(LookupError):
     def __init__(self, name: str, known: list[str]):

@@ -90,3 +90,25 @@ class RunState:
         for event in events:
             state.apply(event)
         return state
+
+    @classmethod
+    def from_record(cls, events: list[Event], manifest: dict[str, Any], label: str = "") -> "RunState":
+        """A recorded run: its events, then what they did not say taken from its manifest (run.json)."""
+        state = cls.from_events(events, label=label, run_id=str(manifest.get("run_id", "")))
+        state.fill_from_manifest(manifest)
+        return state
+
+    def fill_from_manifest(self, manifest: dict[str, Any]) -> None:
+        """What the events did not say (a record cut short): take it from the manifest."""
+        self.family = self.family or str(manifest.get("family") or "")
+        self.preset = self.preset or manifest.get("preset")
+        self.total_steps = self.total_steps or int(manifest.get("total_steps") or 0)
+        self.device_name = self.device_name or str(manifest.get("device_name") or manifest.get("device") or "")
+        status = manifest.get("status")
+        if not self.finished and status in FINAL_STATUSES:
+            self.status, self.message = status, str(manifest.get("message") or "")
+        elif not self.finished and status in ("running", "unknown", None):
+            # Nothing says how it ended: the process that wrote it went away mid-run.
+            self.status = "unknown" if not self.series else "cut short"
+        if not self.series and manifest.get("summary"):
+            self.latest = dict(manifest["summary"])

@@ -118,7 +118,7 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     from engine.config import ConfigError, build_config, config_to_dict
     from engine.device import DeviceError, describe_device, resolve_device
     from engine.events import RunFinished, RunStarted
-    from engine.loop import StepFailed, _is_oom, run_lanes
+    from engine.loop import StepFailed, is_out_of_memory, run_lanes
     from engine.registry import get_family, load_trainer_class
 
     started = time.perf_counter()
@@ -151,7 +151,7 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     except (MemoryError, torch.OutOfMemoryError) as exc:
         return failed(f"out of memory while building the model: {_allocation(exc)}", "oom")
     except Exception as exc:  # a bug in the family's setup: report it, keep the engine alive
-        if _is_oom(exc):  # the CPU allocator says so with a RuntimeError
+        if is_out_of_memory(exc):  # the CPU allocator says so with a RuntimeError
             return failed(f"out of memory while building the model: {_allocation(exc)}; "
                           "try a smaller width, batch or input size", "oom")
         return failed(f"{type(exc).__name__} while building the {cmd.get('family')} run: {exc}",

@@ -43,7 +43,7 @@ from engine.events import Event, RunFinished, RunStarted, StatusChanged, worst_s
 from engine.config import config_to_dict
 from engine.groups import GroupPreset, judge
 from engine.presets import Preset, PresetError, load_preset, preset_paths, read_preset
-from engine.record import GroupRecorder, RecordError, new_run_dir, now_iso
+from engine.record import GroupRecorder, RecordError, new_run_dir
 from engine.registry import FamilySpec
 from engine.state import RunState
 from gradfail_tui import messages as msg
@@ -107,7 +107,7 @@ class GradfailApp(App):
         self.screenshot_dir = screenshot_dir or Path("screenshots")
         self.initial_preset = preset
         self.autostart = autostart
-        # None: the plots' share of a core follows the run on screen (plot_budget_for); tests fix it.
+        # None: the plots' share of a core follows the run the engine trains (plot_budget_for); tests fix it.
         self.pacer = RedrawPacer(budget=plot_budget or PLOT_CPU_BUDGET)
         self.adaptive_plot_budget = plot_budget is None
 
@@ -308,7 +308,7 @@ class GradfailApp(App):
         if isinstance(event, RunFinished):
             self.run_ended(entry, event)
         elif isinstance(event, (RunStarted, StatusChanged)):
-            if isinstance(event, RunStarted) and self.adaptive_plot_budget and entry.key == self.primary:
+            if isinstance(event, RunStarted) and self.adaptive_plot_budget:  # the engine trains one run at a time
                 self.pacer.budget = plot_budget_for(event.device, event.cpu_threads)
             self.mark("runs", "status")
             self.refresh_bindings()
@@ -334,21 +334,22 @@ class GradfailApp(App):
             self.report(f"cannot record the run, so it was not started: {exc}")
             return None
         self.leave_group()
+        self.stop_replay()
         entry = self.begin_run(request, live, self.unique_label(choice.label))
+        self.primary = entry.key
         self.last_choice = choice
         self.show_tab("watch")
         return entry
 
     def begin_run(self, request: RunRequest, live: LiveRun, label: str, where: str = "") -> RunEntry:
-        """A new run of this session on screen, sent to the engine (or waiting for it to be ready)."""
+        """A new run of this session, sent to the engine (or waiting for it to be ready). What is on
+        screen is the caller's choice: a group's later runs do not take over another view."""
         state = RunState(run_id=request.run_id, label=label, family=request.family,
                          total_steps=int(request.config.get("steps", 0)), config=request.config, seed=request.seed)
         entry = RunEntry(key=request.run_id, label=label, state=state, origin="session", path=live.run_dir,
                          request=request, live=live, where=where)
         self.entries.insert(0, entry)  # newest first, above the recorded runs
         self.active = entry
-        self.stop_replay()
-        self.primary = entry.key
         if self.engine_ready and self.engine is not None:
             self._send_start(entry)
         else:
@@ -376,6 +377,7 @@ class GradfailApp(App):
                            started=time.monotonic())
         self.groups.insert(0, entry)
         self.live_group = entry
+        self.stop_replay()
         self.show_group(entry)
         self.show_tab("watch")
         self.next_group_run(entry)
@@ -424,24 +426,25 @@ class GradfailApp(App):
         or "interrupted" (the explorer closed)."""
 
         states = {}
-        for label, key in group.keys.items():
-            entry = self.entry(key)
-            if entry is None:
-                continue
-            if entry.live is not None and entry.live.finished is not None and not entry.state.finished:
-                entry.state.apply(entry.live.finished)  # ended as the explorer closed, after the last batch
-            group.statuses[label] = entry.state.status
-            states[label] = entry.state
-        group.verdict = judge(group.preset.claims, states)
-        if status is None:
-            status = worst_status(group.statuses.get(label, "") for label in group.labels)
-        group.status = status
         try:
-            for number, label in enumerate(group.labels, 1):
+            for label, key in group.keys.items():
+                entry = self.entry(key)
+                if entry is None:
+                    continue
+                if entry.live is not None and entry.live.finished is not None and not entry.state.finished:
+                    entry.state.apply(entry.live.finished)  # ended as the explorer closed, after the last batch
+                    group.recorder.set_member(group.labels.index(label) + 1, status=entry.state.status,
+                                              steps=entry.state.step)
+                group.statuses[label] = entry.state.status
+                states[label] = entry.state
+            group.verdict = judge(group.preset.claims, states)
+            if status is None:
+                status = worst_status(group.statuses.get(label, "") for label in group.labels)
+            group.status = status
+            for label in group.labels:
                 if label not in group.keys:
                     group.statuses[label] = "not run"
-                    group.recorder.set_member(number, status="not run")
-            group.recorder.update(status=status, ended_at=now_iso(), verdict=group.verdict.as_dict(),
+            group.recorder.finish(status, verdict=group.verdict.as_dict(),
                                   wall_s=round(time.monotonic() - group.started, 1))
         except RecordError as exc:
             self.report(f"{group.name}: the group record is incomplete: {exc}")
@@ -453,9 +456,6 @@ class GradfailApp(App):
                         severity=severity, timeout=8)
             self.mark("status", "plots", "runs")
             self.refresh_bindings()
-
-    def group_of(self, entry: RunEntry) -> GroupEntry | None:
-        return next((g for g in self.groups if entry.key in g.keys.values()), None)
 
     def show_group(self, group: GroupEntry, primary: str | None = None) -> None:
         """Overlay the group's runs (the comparison, in the group's order) and show its band."""
@@ -524,23 +524,20 @@ class GradfailApp(App):
         self.call_from_thread(self._runs_found, found, groups)
 
     def _runs_found(self, found: list[RunEntry], groups: list[GroupEntry] | None = None) -> None:
-        known_groups = {g.key: g for g in self.groups if g.origin == "recorded"}
         shown = self.shown_group
-        recorded_groups = [g for g in groups or [] if g.key not in known_groups or known_groups[g.key] is not shown]
-        if shown is not None and shown.origin == "recorded":
-            recorded_groups = [shown if g.key == shown.key else g for g in recorded_groups]
-            if shown not in recorded_groups:
-                recorded_groups.append(shown)  # on screen: kept even if its directory has gone
+        if shown is not None and shown.origin != "recorded":
+            shown = None  # a group of this session is not among the recorded ones
+        # The group on screen stays the same object, in its place in the list (the band refers to it).
+        recorded_groups = [shown if shown is not None and g.key == shown.key else g for g in groups or []]
+        if shown is not None and shown not in recorded_groups:
+            recorded_groups.append(shown)  # on screen: kept even if its directory has gone
         self.groups = [g for g in self.groups if g.origin == "session"] + recorded_groups
         known = {e.key: e for e in self.entries if e.origin == "recorded"}
         recorded = [known.get(e.key, e) for e in found]
         # Keep a run that is on screen even if its directory has gone meanwhile.
         keep = [e for e in known.values() if e not in recorded and (e.key == self.primary or e.key in self.compared)]
-        if shown is not None and shown.origin == "recorded":  # the entries the band and the plots refer to
-            by_key = {e.key: e for e in recorded + keep}
-            for label, key in shown.keys.items():
-                if key in by_key:
-                    by_key[key].label = by_key[key].state.label = label
+        if shown is not None:  # the entries the band and the plots refer to go by its labels
+            label_members([shown], recorded + keep)
         self.entries = [e for e in self.entries if e.origin == "session"] + recorded + keep
         self.mark("runs")
 
@@ -688,9 +685,9 @@ class GradfailApp(App):
         if entry is None:
             return None
         label = next((label for label, key in group.keys.items() if key == entry.key), None)
-        runs = group.preset.runs if group.preset is not None else ()  # a record keeps no such wish: the default
-        declared = next((run.get("snapshots") for run in runs if run["label"] == label), None)
-        return entry if (declared if declared is not None else not group.plot) else None
+        # A recorded group keeps no such wish: the default, snapshots where there is no overlay.
+        shows = group.preset.shows_snapshots(label) if group.preset is not None else not group.plot
+        return entry if shows else None
 
     def draw_runs(self) -> None:
         panel = self.runs_panel

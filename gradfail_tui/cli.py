@@ -111,8 +111,7 @@ def _run(engine, preset: str | None, family: str | None, set_: list[str] | None,
             config = build_config(spec.config_cls, overrides, source="--set")
             family_name, preset_name = spec.name, None
     except ConfigError as exc:
-        where = f"{exc.source}: " if exc.source and exc.source != "--set" else ""
-        raise fail([f"{where}{problem}" for problem in exc.problems])
+        raise fail(_config_problems(exc))
     except (PresetError, UnknownFamily) as exc:
         raise fail(str(exc).strip("'\""))
     if scale is not None:
@@ -142,6 +141,12 @@ def _run(engine, preset: str | None, family: str | None, set_: list[str] | None,
     raise typer.Exit(code=run_headless(requests, run_dirs, console, group_record, engine))
 
 
+def _config_problems(exc) -> list[str]:
+    """A ConfigError's problems, each prefixed with where it came from (a preset file), not for --set."""
+    where = f"{exc.source}: " if exc.source and exc.source != "--set" else ""
+    return [f"{where}{problem}" for problem in exc.problems]
+
+
 def _run_group(engine, group, overrides: dict, scale: str | None, seed: int | None, seeds: int, device: str,
                out: Path | None, runs_dir: Path) -> None:
     """`gradfail run --preset fig-...`: every run of the group, one after another, and the verdict."""
@@ -158,7 +163,7 @@ def _run_group(engine, group, overrides: dict, scale: str | None, seed: int | No
     except GroupError as exc:
         raise fail(str(exc))
     except ConfigError as exc:
-        raise fail([f"{exc.source}: {p}" if exc.source and exc.source != "--set" else p for p in exc.problems])
+        raise fail(_config_problems(exc))
     if seed is not None:
         import dataclasses
 
@@ -169,7 +174,11 @@ def _run_group(engine, group, overrides: dict, scale: str | None, seed: int | No
         raise fail(str(exc))
     from gradfail_tui.group_run import run_group
 
-    raise typer.Exit(code=run_group(group, members, scale, device, group_dir, console, engine))
+    try:
+        code = run_group(group, members, scale, device, group_dir, console, engine)
+    except RecordError as exc:  # group.json or a run's directory: what was recorded before stays
+        raise fail(f"the group stopped: {exc}", code=1)
+    raise typer.Exit(code=code)
 
 
 @app.command()
@@ -366,7 +375,8 @@ def export(
     import io
     import sys
 
-    from gradfail_tui.export import FORMATS, NotARecord, export_metrics
+    from engine.record import NotARecord
+    from gradfail_tui.export import FORMATS, export_metrics
 
     if format_ not in FORMATS:
         raise fail(f"--format {format_}: expected {' or '.join(FORMATS)}")

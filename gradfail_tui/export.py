@@ -28,31 +28,9 @@ from pathlib import Path
 from typing import TextIO
 
 from engine.events import Metrics
-from engine.record import RecordedGroup, RecordedRun, is_group_dir, is_run_dir, read_group, read_run
+from engine.record import RecordedGroup, RecordedRun, read_record
 
-FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = ("run", "step", "t", "metric", "value")
-
-
-class NotARecord(ValueError):
-    """The path is not a run record nor a group of them; the message says what was expected."""
-
-
-def check_record_dir(path: Path) -> None:
-    if not path.exists():
-        raise NotARecord(f"{path}: no such directory")
-    if not path.is_dir():
-        raise NotARecord(f"{path}: not a directory; give a run directory (run.json, events.jsonl) "
-                         "or a group's directory (group.json and a directory per run)")
-    if not (is_run_dir(path) or is_group_dir(path)):
-        raise NotARecord(f"{path}: not a run record (no run.json or events.jsonl in it) "
-                         "nor a group of runs (no group.json, no run directories under it)")
-
-
-def read_record(path: Path) -> RecordedRun | RecordedGroup:
-    """A run directory as a RecordedRun, a group's directory as a RecordedGroup; NotARecord otherwise."""
-    check_record_dir(path)
-    return read_run(path) if is_run_dir(path) else read_group(path)
 
 
 def named_runs(record: RecordedRun | RecordedGroup) -> list[tuple[str, RecordedRun]]:
@@ -77,39 +55,32 @@ def metrics_events(runs: list[tuple[str, RecordedRun]], problems: list[str]) -> 
             yield label, Metrics(run_id=event.run_id, t=float(event.t), step=event.step, values=values)
 
 
-def write_csv(runs: list[tuple[str, RecordedRun]], out: TextIO, problems: list[str]) -> int:
-    """The long table; returns the number of rows written."""
+def write_csv(runs: list[tuple[str, RecordedRun]], out: TextIO, problems: list[str]) -> None:
+    """The long table."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    rows = 0
     for label, event in metrics_events(runs, problems):
         for metric, value in event.values.items():
             writer.writerow((label, event.step, repr(event.t), metric, repr(value)))
-            rows += 1
-    return rows
 
 
-def write_jsonl(runs: list[tuple[str, RecordedRun]], out: TextIO, problems: list[str]) -> int:
-    """One line per metrics event; returns the number of lines written."""
-    lines = 0
+def write_jsonl(runs: list[tuple[str, RecordedRun]], out: TextIO, problems: list[str]) -> None:
+    """One line per metrics event."""
     for label, event in metrics_events(runs, problems):
         values = {name: (v if math.isfinite(v) else None) for name, v in event.values.items()}
         out.write(json.dumps({"run": label, "run_id": event.run_id, "step": event.step, "t": event.t,
                               "values": values}, allow_nan=False) + "\n")
-        lines += 1
-    return lines
 
 
 WRITERS = {"csv": write_csv, "jsonl": write_jsonl}
+FORMATS = tuple(WRITERS)
 
 
 def export_metrics(path: Path, fmt: str, out: TextIO) -> list[str]:
     """Write the metrics of the run or group at `path` to `out`; returns what could not be read.
 
-    Raises NotARecord for a path that holds no record and ValueError for an unknown format.
+    Raises NotARecord for a path that holds no record; `fmt` is one of FORMATS (the CLI checks it).
     """
-    if fmt not in WRITERS:
-        raise ValueError(f"--format {fmt}: expected {' or '.join(FORMATS)}")
     record = read_record(path)
     problems = list(record.problems)
     WRITERS[fmt](named_runs(record), out, problems)

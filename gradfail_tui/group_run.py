@@ -20,7 +20,7 @@ from engine.client import EngineProcess, RunRequest
 from engine.config import config_to_dict
 from engine.events import RunFinished, worst_status
 from engine.groups import INCOMPLETE, NOT_REPRODUCED, REPRODUCED, GroupPreset, MemberRun, Verdict, judge
-from engine.record import GroupRecorder, now_iso
+from engine.record import GroupRecorder
 from engine.registry import get_family
 from engine.state import RunState
 from gradfail_tui.headless import (
@@ -69,7 +69,7 @@ def run_group(group: GroupPreset, members: list[MemberRun], scale: str, device: 
                 if not console.is_terminal:
                     console.print(f"[bold]{group.name}[/]: run {number} of {len(members)}: {escape(member.label)}")
                 try:
-                    drive(engine, session, progress, task, spec.headline or tuple(m.name for m in spec.metrics),
+                    drive(engine, session, progress, task, spec.headline_metrics(),
                           console, engine_ready=engine_ready)
                 except (KeyboardInterrupt, Interrupted):
                     interrupted = True
@@ -91,12 +91,9 @@ def run_group(group: GroupPreset, members: list[MemberRun], scale: str, device: 
         interrupted = True  # between runs, or while the engine started
     finally:
         engine.close()
-    for number in range(len(finished) + 1, len(members) + 1):
-        recorder.set_member(number, status="not run")
     verdict = judge(group.claims, states)
     status = "interrupted" if interrupted else worst_status(f.status for f in finished)
-    recorder.update(status=status, ended_at=now_iso(), verdict=verdict.as_dict(),
-                    wall_s=round(time.perf_counter() - wall_start, 1))
+    recorder.finish(status, verdict=verdict.as_dict(), wall_s=round(time.perf_counter() - wall_start, 1))
     print_group(console, group, members, states, verdict, time.perf_counter() - wall_start)
     console.print(f"group record: {group_dir}")
     return 130 if interrupted else exit_code(finished)
@@ -112,7 +109,7 @@ def print_group(console: Console, group: GroupPreset, members: list[MemberRun], 
         if figure is not None:
             console.print(figure)
     for member in members:
-        if member.label in states and _shows_snapshots(group, member):
+        if member.label in states and group.shows_snapshots(member.label):
             print_snapshots(console, states[member.label])
 
     table = Table(title=f"{group.name}: {len(states)} of {len(members)} runs", title_justify="left")
@@ -124,7 +121,7 @@ def print_group(console: Console, group: GroupPreset, members: list[MemberRun], 
             table.add_row(escape(member.label), "not run", "-", "")
             continue
         spec = get_family(member.family)
-        names = spec.headline or tuple(m.name for m in spec.metrics[:2])
+        names = spec.headline_metrics(2)
         values = "  ".join(f"{n} {format_value(state.latest[n])}" for n in names if n in state.latest)
         table.add_row(escape(member.label), state.status, f"{state.step:,}", values)
     console.print(table)
@@ -157,6 +154,3 @@ def print_verdict(console: Console, verdict: Verdict) -> None:
     console.print(f"[bold]Verdict:[/] [bold {colour}]{verdict.outcome}[/]")
 
 
-def _shows_snapshots(group: GroupPreset, member: MemberRun) -> bool:
-    declared = next(run for run in group.runs if run["label"] == member.label).get("snapshots")
-    return declared if declared is not None else not group.plot

@@ -21,10 +21,10 @@ from rich.table import Table
 
 from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest, start_command
 from engine.events import EngineReady, Event, RunFinished, Snapshot, worst_status
-from engine.record import GroupRecorder, now_iso
+from engine.record import GroupRecorder, RecordError
 from engine.registry import FamilySpec, get_family
 from engine.state import RunState
-from gradfail_tui.terminal_plot import format_value, render_plot
+from gradfail_tui.terminal_plot import format_cell, format_value, render_plot
 
 EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1, "diverged": 3, "interrupted": 130}  # README lists them
 STOP_GRACE_S = 10.0  # how long stopping runs may take to say they have stopped
@@ -113,7 +113,7 @@ def run_headless(requests: list[RunRequest], run_dirs: list[Path], console: Cons
     """Train the requests (one run, or seeds together) to their end; returns the exit code.
     `engine`: one already started (or not), which this closes when done."""
     spec = get_family(requests[0].family)
-    headline = spec.headline or tuple(m.name for m in spec.metrics)
+    headline = spec.headline_metrics()
     session = HeadlessSession(requests, run_dirs)
     engine = engine or EngineProcess()
     progress = make_progress(console)
@@ -133,10 +133,13 @@ def run_headless(requests: list[RunRequest], run_dirs: list[Path], console: Cons
         engine.close()
     wall = time.perf_counter() - wall_start
     if group_record is not None:
-        statuses = [session.finished[r.run_id].status for r in requests]
-        group_record.update(status=worst_status(statuses), ended_at=now_iso(),
-                            runs=[{**entry, "status": status}
-                                  for entry, status in zip(group_record.manifest["runs"], statuses)])
+        ends = [session.finished[r.run_id] for r in requests]
+        try:
+            for number, end in enumerate(ends, 1):
+                group_record.set_member(number, status=end.status, steps=end.step)
+            group_record.finish(worst_status(end.status for end in ends))
+        except RecordError as exc:  # the runs' own records are complete; only the tie between them is not
+            console.print(f"[red]the group record is incomplete:[/] {escape(str(exc))}")
     _print_summary(console, spec, session, wall)
     return exit_code(list(session.finished.values()))
 
@@ -313,7 +316,7 @@ def snapshot_renderable(snap: Snapshot, width: int):
         for column in data.get("columns", []):
             table.add_column(escape(str(column)))
         for row in data.get("rows", []):
-            table.add_row(*[escape(format_value(c) if isinstance(c, float) else str(c)) for c in row])
+            table.add_row(*[escape(format_cell(c)) for c in row])
         return table
     return None
 

@@ -21,8 +21,9 @@ def plot_budget_for(device: str, cpu_threads: int | None, cores: int | None = No
     """The plots' share of a core while a run trains on `device` with `cpu_threads` threads (None on a
     GPU, where the engine keeps one core busy): a quarter of a core when the engine leaves one free,
     else 3%, so that watching never slows training down."""
-    busy = 1 if device.startswith("cuda") else (cpu_threads or cores or os.cpu_count() or 1)
-    return SPARE_CORE_BUDGET if busy < (cores or os.cpu_count() or 1) else PLOT_CPU_BUDGET
+    cores = cores or os.cpu_count() or 1
+    busy = 1 if device.startswith("cuda") else (cpu_threads or cores)
+    return SPARE_CORE_BUDGET if busy < cores else PLOT_CPU_BUDGET
 
 
 class RedrawPacer:

@@ -27,15 +27,16 @@ from rich.text import Text
 
 from engine.config import config_to_dict
 from engine.events import Snapshot
-from engine.groups import GroupPreset, judge_record, recorded_states
+from engine.groups import GroupError, GroupPreset, judge_record, recorded_states
 from engine.presets import PresetError, load_preset
-from engine.record import GROUP_MANIFEST, RecordedGroup, RecordedRun
+from engine.record import (
+    GROUP_MANIFEST, NotARecord, RecordedGroup, RecordedRun, check_record_dir, read_record, safe_name,
+)
 from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
-from gradfail_tui.export import NotARecord, check_record_dir, read_record
 from gradfail_tui.group_run import overlay_figure
 from gradfail_tui.headless import format_duration, print_figure, snapshot_renderable
-from gradfail_tui.terminal_plot import format_value
+from gradfail_tui.terminal_plot import format_cell, format_value
 
 FIGURE_WIDTH = 100  # terminal columns the figures are drawn at (the widest the terminal draws)
 FIGURE_HEIGHT = 16  # rows, as print_group draws a group's figure
@@ -160,7 +161,7 @@ class Figures:
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-").lower() or "figure"
+    return safe_name(text, empty="figure").lower()
 
 
 # ---- sections --------------------------------------------------------------------------------
@@ -217,9 +218,7 @@ def group_section(group: RecordedGroup, figures: Figures) -> list[str]:
 
 
 def run_section(run: RecordedRun, figures: Figures) -> list[str]:
-    state = RunState.from_events(run.events, label=run.label, run_id=str(run.manifest.get("run_id", "")))
-    if not state.finished:  # the events end early (a lost parent); the manifest may know more
-        state.status = run.status
+    state = RunState.from_record(run.events, run.manifest, label=run.label)
     spec = family_spec(state.family or run.manifest.get("family"))
     member = Member(run.label, run, state, spec)
     title = run.label + (f" ({spec.title})" if spec else "")
@@ -241,18 +240,24 @@ def run_section(run: RecordedRun, figures: Figures) -> list[str]:
     return lines
 
 
+def is_seed_group(manifest: dict[str, Any], labels: list[str]) -> bool:
+    """A `--seeds N` group: so its manifest says, or, with no manifest to say, its runs' directory names."""
+    kind = manifest.get("kind")
+    return kind == "seeds" or (not kind and bool(labels) and all(re.fullmatch(r"seed-\d+", x) for x in labels))
+
+
 def verdict_lines(group: RecordedGroup) -> list[str]:
     claims = [c for c in group.manifest.get("claims") or [] if isinstance(c, dict)]
     if not claims:
-        seeds = group.manifest.get("kind") == "seeds" or (
-            group.runs and all(re.fullmatch(r"seed-\d+", label) for label, _ in group.runs))
-        if not seeds and any(p.startswith(GROUP_MANIFEST) for p in group.problems):
+        if is_seed_group(group.manifest, [label for label, _ in group.runs]):
+            return ["**Verdict:** no claim checked: several seeds of one run state none", ""]
+        if any(p.startswith(GROUP_MANIFEST) for p in group.problems):
             return [f"**Verdict: incomplete**: the claims are kept in {GROUP_MANIFEST}, which could not be read", ""]
-        return ["**Verdict:** no claim checked: this group states none (several seeds of one run)", ""]
+        return ["**Verdict:** no claim checked: this group states none", ""]
     try:
         verdict = judge_record(group)
-    except TypeError as exc:  # a claim edited by hand into something Claim does not take
-        return [f"**Verdict: incomplete**: the claims in {GROUP_MANIFEST} cannot be read ({md_text(str(exc))})", ""]
+    except GroupError as exc:  # a claim edited by hand into something no preset may say
+        return [f"**Verdict: incomplete**: the claims in {GROUP_MANIFEST} cannot be judged ({md_text(str(exc))})", ""]
     lines = [f"**Verdict: {verdict.outcome}**", "", "| claim | outcome | numbers |", "|---|---|---|"]
     for result in verdict.results:
         lines.append(f"| {md_cell(result.claim.says)} | **{result.outcome}** | {md_cell(result.detail)} |")
@@ -269,9 +274,7 @@ def group_figures(manifest: dict[str, Any], members: list[Member], title: str, f
     ran = [m for m in members if m.state is not None]
     lines: list[str] = []
     specs = {m.spec for m in ran}
-    seeds = manifest.get("kind") == "seeds" or (not manifest.get("kind") and
-                                                all(re.fullmatch(r"seed-\d+", m.label) for m in ran))
-    if seeds and len(specs) == 1 and None not in specs and ran:
+    if is_seed_group(manifest, [m.label for m in ran]) and len(specs) == 1 and None not in specs and ran:
         spec = specs.pop()
         image = figures.add("seeds", title, lambda c: print_figure(c, spec, [m.state for m in ran]))
         return [image, ""] if image else []
@@ -304,7 +307,7 @@ def metrics_to_show(manifest: dict[str, Any], members: list[Member]) -> list[str
             names += [claim[k] for k in ("metric", "over") if isinstance(claim.get(k), str)]
     for member in members:
         if member.spec is not None:
-            names += list(member.spec.headline or [m.name for m in member.spec.metrics[:2]])
+            names += member.spec.headline_metrics(2)
     return list(dict.fromkeys(names))
 
 
@@ -407,7 +410,7 @@ def markdown_table(data: dict[str, Any]) -> list[str]:
         return ["(an empty table)"]
     lines = ["| " + " | ".join(md_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        cells = [format_value(c) if isinstance(c, float) else str(c) for c in row]
+        cells = [format_cell(c) for c in row]
         lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     return lines
 

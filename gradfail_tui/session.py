@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.client import LiveRun, RunRequest
-from engine.events import FINAL_STATUSES, Event
+from engine.events import Event
 from engine.groups import GroupPreset, MemberRun, Verdict, judge_record
 from engine.record import GroupRecorder, find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
@@ -83,8 +83,12 @@ class GroupEntry:
         """"run 2 of 3: d = 10" while it runs; how it ended once it has."""
         if self.running and 1 <= self.number <= len(self.labels):
             return f"run {self.number} of {len(self.labels)}: {self.labels[self.number - 1]}"
-        ran = sum(1 for s in self.statuses.values() if s != "not run")
-        return f"{self.status}: {ran} of {len(self.labels)} runs"
+        return f"{self.status}: {self.ran} of {len(self.labels)} runs"
+
+    @property
+    def ran(self) -> int:
+        """Runs that have started (running, or ended any way), not those waiting or never run."""
+        return sum(1 for label in self.labels if self.statuses.get(label, "not run") not in ("waiting", "not run"))
 
 
 def load_recorded_group(path: Path) -> GroupEntry:
@@ -139,26 +143,9 @@ def load_recorded(path: Path) -> RunEntry:
     manifest = record.manifest
     seed = manifest.get("seed")
     label = record.label + (f" seed={seed}" if seed else "")
-    state = RunState.from_events(record.events, label=label, run_id=str(manifest.get("run_id", "")))
-    fill_from_manifest(state, manifest)
+    state = RunState.from_record(record.events, manifest, label=label)
     return RunEntry(key=str(path), label=label, state=state, origin="recorded", path=path, where=path.name,
                     manifest=manifest, problems=list(record.problems), events=record.events)
-
-
-def fill_from_manifest(state: RunState, manifest: dict[str, Any]) -> None:
-    """What the events did not say (a record cut short): take it from the manifest."""
-    state.family = state.family or str(manifest.get("family") or "")
-    state.preset = state.preset or manifest.get("preset")
-    state.total_steps = state.total_steps or int(manifest.get("total_steps") or 0)
-    state.device_name = state.device_name or str(manifest.get("device_name") or manifest.get("device") or "")
-    status = manifest.get("status")
-    if not state.finished and status in FINAL_STATUSES:
-        state.status, state.message = status, str(manifest.get("message") or "")
-    elif not state.finished and status in ("running", "unknown", None):
-        # Nothing says how it ended: the process that wrote it went away mid-run.
-        state.status = "unknown" if not state.series else "cut short"
-    if not state.series and manifest.get("summary"):
-        state.latest = dict(manifest["summary"])
 
 
 def scan_recorded(base: Path, skip: set[Path]) -> list[RunEntry]:
@@ -208,7 +195,7 @@ class Replay:
             self.entry.state.apply(self.events[self.position])
             self.position += 1
         if self.done:
-            fill_from_manifest(self.entry.state, self.entry.manifest)
+            self.entry.state.fill_from_manifest(self.entry.manifest)
         return self.position > start
 
     def finish(self) -> None:

@@ -105,6 +105,20 @@ def test_a_group_cut_short_is_incomplete(recorded_group, tmp_path):
     assert f"the verdict recorded was \"{manifest['verdict']['outcome']}\"" in text
 
 
+def test_claims_edited_by_hand_are_named_not_judged(recorded_group, tmp_path):
+    group = tmp_path / "edited"
+    shutil.copytree(recorded_group, group)
+    manifest = json.loads((group / "group.json").read_text())
+    manifest["claims"][0] = {**manifest["claims"][0], "stat": "median"}
+    manifest["claims"].append({**manifest["claims"][0], "stat": "last", "runs": []})
+    (group / "group.json").write_text(json.dumps(manifest))
+    result = report("edited", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "report.md").read_text()
+    assert VERDICT_LINE.findall(text) == ["incomplete"]
+    assert "cannot be judged" in text and "stat: got 'median'" in text and "runs: names no run" in text
+
+
 def test_a_single_run_report(recorded_group, tmp_path):
     result = report(str(recorded_group / "01-d-5"), "-o", "one.md", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -18,6 +18,7 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from gradfail_tui.messages import CompareToggled, RunHighlighted, RunOpened
 from gradfail_tui.session import GroupEntry, RunEntry
+from gradfail_tui.widgets.family_list import GROUP_MARK
 
 COLUMNS = ("", "run", "status", "steps", "result", "family", "where")
 
@@ -96,11 +97,10 @@ class RunsPanel(Vertical):
 
     @staticmethod
     def _group_cells(group: GroupEntry) -> tuple[str, ...]:
-        ran = sum(1 for label in group.labels if group.statuses.get(label, "not run") != "not run")
         where = "this session" if group.origin == "session" else (group.path.name if group.path else "")
         result = f"verdict: {group.verdict.outcome}" if group.verdict else group.progress()
         status = group.status + (" ⚠" if group.problems else "")
-        return ("▣", group.name, status, f"{ran}/{len(group.labels)} runs", result, "group", where)
+        return (GROUP_MARK, group.name, status, f"{group.ran}/{len(group.labels)} runs", result, "group", where)
 
     def describe_group(self, group: GroupEntry) -> None:
         from gradfail_tui.widgets.group_panel import group_text
