@@ -25,7 +25,8 @@ from engine.config import BaseConfig
 
 @dataclass
 class SnapshotData:
-    """A non-scalar picture of the run; see engine.events.Snapshot for the kinds."""
+    """A non-scalar picture of the run; see engine.events.Snapshot for the kinds. Its "title" leaves
+    the step out: every view (the explorer, the headless summary, the report) adds it."""
 
     name: str
     kind: str  # "lines", "images" or "table"

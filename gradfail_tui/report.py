@@ -358,7 +358,6 @@ def snapshot_lines(member: Member, figures: Figures) -> list[str]:
     for name, snaps in by_name.items():
         last = snaps[-1]
         title = str(last.data.get("title", name)) if isinstance(last.data, dict) else name
-        title = re.sub(r",? (at )?step [\d,]+$", "", title)  # the moments shown say their steps
         heading = f"#### {md_text(member.label)}: {md_text(title)}"
         try:
             if last.kind == "lines":

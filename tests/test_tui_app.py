@@ -177,6 +177,19 @@ async def test_start_a_run_and_the_plots_receive_points(tmp_path):
 
 
 @sync
+async def test_the_device_field_offers_what_the_engine_has(tmp_path):
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        select = app.query_one("#field-device", Select)
+        select.value = "cpu"
+        app.form.set_devices(["cpu", "cuda:0"])
+        await pilot.pause()
+        assert [value for _, value in select._options] == ["auto", "cpu", "cuda:0", "cuda"]
+        assert select.value == "cpu"  # the choice is kept where it still exists
+
+
+@sync
 async def test_the_plots_redraw_more_often_while_the_engine_leaves_a_core_free(tmp_path):
     app, _ = make_app(tmp_path, Script(end="hold", device_name="cpu (1 thread)"), plot_budget=None)
     async with app.run_test(size=SIZE) as pilot:

@@ -25,7 +25,6 @@ from gradfail_tui.widgets.rebuilt_form import FieldInput, RebuiltForm
 
 SEED = Knob(name="seed", type=int, default=0, low=0,
             help="random seed: the same config, seed and device give the same numbers")
-DEVICES = ("auto", "cpu", "cuda")
 NO_PRESET = "-"
 LABEL_MAX = 36
 
@@ -69,7 +68,6 @@ class ConfigForm(RebuiltForm):
         self.presets = presets
         self.spec: FamilySpec | None = None
         self.fields: list[Knob] = []
-        self.devices: tuple[str, ...] = DEVICES
         self.problems: list[str] = ["no family chosen yet"]
         self.applied_preset = NO_PRESET  # the preset whose values were last put in the fields
         self.border_title = "Settings"
@@ -92,11 +90,7 @@ class ConfigForm(RebuiltForm):
         ]
         widgets += [self._field(k) for k in self.fields]
         widgets += [
-            Vertical(Horizontal(Label("device", classes="name"),
-                                self.part(Select([(d, d) for d in self.devices], value="auto", allow_blank=False,
-                                                 id="field-device", classes="value", compact=True)), classes="row"),
-                     Static("where to train: auto takes the GPU when there is one", classes="help"),
-                     classes="field"),
+            self.device_row("where to train: auto takes the GPU when there is one"),
             self.part(Static("", id="form-problems", classes="problem")),
         ]
         await self.rebuild(widgets)

@@ -18,7 +18,6 @@ from textual.widgets import Label, Select, Static
 from engine.config import ConfigError, Knob
 from engine.groups import DEFAULT_SCALE, GroupError, GroupPreset, MemberRun
 from gradfail_tui.messages import FormValidated
-from gradfail_tui.widgets.config_form import DEVICES
 from gradfail_tui.widgets.family_list import runs_text
 from gradfail_tui.widgets.rebuilt_form import FieldInput, RebuiltForm
 
@@ -41,7 +40,6 @@ class GroupForm(RebuiltForm):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.group: GroupPreset | None = None
-        self.devices: tuple[str, ...] = DEVICES
         self.problems: list[str] = ["no group chosen yet"]
         self.members: list[MemberRun] = []
         self.border_title = "Figure"
@@ -70,10 +68,7 @@ class GroupForm(RebuiltForm):
                             classes="help"),
                      self.part(Static("", id="group-steps-problem", classes="problem")),
                      classes="field", id="group-steps-row")),
-            Vertical(Horizontal(Label("device", classes="name"),
-                                self.part(Select([(d, d) for d in self.devices], value="auto", allow_blank=False,
-                                                 id="group-device", classes="value", compact=True)), classes="row"),
-                     classes="field"),
+            self.device_row(),
             self.part(Static("", id="group-runs", classes="group-runs")),
             Static(self._claims_text(group), id="group-claims", classes="group-claims"),
         ])

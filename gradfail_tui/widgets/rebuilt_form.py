@@ -19,11 +19,12 @@ from __future__ import annotations
 from typing import TypeVar
 
 from textual import on
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Input, Select
+from textual.widgets import Input, Label, Select, Static
 
 W = TypeVar("W", bound=Widget)
+DEVICES = ("auto", "cpu", "cuda")  # offered until the engine says which devices it has
 
 
 class FieldInput(Input):
@@ -38,6 +39,7 @@ class RebuiltForm(VerticalScroll, can_focus=False):  # Tab goes straight to the 
         super().__init__(id=id)
         self.parts: dict[str, Widget] = {}  # the widgets of the build on screen, by id
         self._next_parts: dict[str, Widget] = {}
+        self.devices: tuple[str, ...] = DEVICES
 
     def part(self, widget: W) -> W:
         """Name a widget of the next build (by its id) so that `parts` finds it; returns it."""
@@ -47,10 +49,18 @@ class RebuiltForm(VerticalScroll, can_focus=False):  # Tab goes straight to the 
 
     device_select = ""  # the id of the form's device Select
 
+    def device_row(self, help: str | None = None) -> Widget:
+        """The device field: a Select of `devices`, found in `parts` by `device_select`."""
+        select = self.part(Select([(d, d) for d in self.devices], value="auto", allow_blank=False,
+                                  id=self.device_select, classes="value", compact=True))
+        return Vertical(Horizontal(Label("device", classes="name"), select, classes="row"),
+                        *([Static(help, classes="help")] if help else []), classes="field")
+
     def set_devices(self, devices: list[str]) -> None:
         """Offer the engine's devices (known once it is ready), keeping the choice where it still exists."""
         self.devices = tuple(dict.fromkeys(["auto", "cpu", *devices, "cuda"]))
-        for select in self.query(f"#{self.device_select}").results(Select):
+        select = self.parts.get(self.device_select)
+        if isinstance(select, Select):
             current = select.value
             select.set_options([(d, d) for d in self.devices])
             select.value = current if current in self.devices else "auto"

@@ -208,7 +208,7 @@ class FlatTrainer(Trainer):
                   {"label": f"prediction ({self.config.learner})", "x": xs, "y": prediction[keep].tolist()}]
         series += self.learner.reference_curves(rs)
         return [SnapshotData("staircase", "lines", {
-            "title": f"prediction vs r near the mean of r (step {step})", "x_label": "r", "y_label": "output",
+            "title": "prediction vs r near the mean of r", "x_label": "r", "y_label": "output",
             "series": series})]
 
     def parameter_count(self) -> int:

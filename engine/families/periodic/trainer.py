@@ -84,7 +84,7 @@ class PeriodicTrainer(Trainer):
             order = order[ranks.long()]  # evenly spaced in t's rank, both ends kept
         ts = t[order].tolist()
         snaps = [SnapshotData("projection", "lines", {
-            "title": f"prediction vs t = <v*, x> (||v*|| = {self.config.r:g}, step {step})",
+            "title": f"prediction vs t = <v*, x> (||v*|| = {self.config.r:g})",
             "x_label": "t = <v*, x>", "y_label": "output",
             "series": [{"label": f"target {self.config.psi}(t)", "x": ts, "y": y[order].tolist()},
                        {"label": "prediction", "x": ts, "y": prediction[order].tolist()}]})]

@@ -200,7 +200,7 @@ class PWLTrainer(Trainer):
     @torch.no_grad()
     def snapshots(self, step: int) -> list[SnapshotData]:
         snaps = [SnapshotData("conditioning", "table", {
-            "title": f"{self.config.trainer}: conditioning at step {step}",
+            "title": f"{self.config.trainer}: conditioning",
             "columns": ["quantity", "value", "ideal"], "rows": self.model.table_rows()})]
         every = self.config.curves_every
         # Snapshots are taken at evaluations: send the curves at the first one at or after each
@@ -224,7 +224,7 @@ class PWLTrainer(Trainer):
             series.append({"label": f"decoded {i + 1}", "group": "decoded", "color": "red",
                            "x": x, "y": decoded[i].tolist()})
         return SnapshotData("curves", "lines", {
-            "title": f"{self.config.trainer}: validation curves, original vs decoded, step {step}",
+            "title": f"{self.config.trainer}: validation curves, original vs decoded",
             "x_label": "x", "y_label": "f(x)", "series": series})
 
     def parameter_count(self) -> int:

@@ -128,7 +128,7 @@ class TupleTrainer(Trainer):
                     "group": i, "y": y,
                 })
         title = (f"{shown} test {c.k}-tuples: label = +1 when an odd number have θ < π/2 "
-                 f"(Fig. 2); N1's scores at step {step}")
+                 "(Fig. 2), with N1's scores")
         return [SnapshotData("tuples", "images", {"title": title, "images": images})]
 
     def parameter_count(self) -> int:
