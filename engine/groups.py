@@ -298,7 +298,7 @@ class Value:
     """A number a claim reads from a run: exact, or only a bound ("upper": the truth is <= x)."""
 
     x: float
-    bound: str = "exact"  # exact, upper or lower
+    bound: str = "exact"  # exact, upper, lower, or unknown (a ratio of two bounds)
 
     def __str__(self) -> str:
         text = f"{self.x:.3g}"

@@ -50,7 +50,8 @@ from gradfail_tui import messages as msg
 from gradfail_tui.bridge import Backend, EngineBridge
 from gradfail_tui.pacing import PLOT_CPU_BUDGET, RedrawPacer, plot_budget_for
 from gradfail_tui.session import (
-    REPLAY_SPEEDS, GroupEntry, Replay, RunEntry, label_members, load_recorded, scan_groups, scan_recorded,
+    REPLAY_SPEEDS, GroupEntry, Replay, RunEntry, group_key, is_group_key, label_members, load_recorded, scan_groups,
+    scan_recorded,
 )
 from gradfail_tui.widgets.config_form import ConfigForm, RunChoice
 from gradfail_tui.widgets.family_list import GROUP_PREFIX, FamilyList
@@ -370,7 +371,7 @@ class GradfailApp(App):
         except RecordError as exc:
             self.report(f"cannot record the group, so it was not started: {exc}")
             return None
-        entry = GroupEntry(key=f"group:{path}", name=group.name, title=group.title, origin="session",
+        entry = GroupEntry(key=group_key(path), name=group.name, title=group.title, origin="session",
                            labels=[m.label for m in choice.members], plot=group.plot, log_y=group.log_y,
                            scale=scale, path=path, statuses={m.label: "waiting" for m in choice.members},
                            preset=group, members=list(choice.members), recorder=recorder, device=choice.device,
@@ -542,7 +543,7 @@ class GradfailApp(App):
         self.mark("runs")
 
     def on_run_opened(self, message: msg.RunOpened) -> None:
-        if message.key.startswith(GROUP_PREFIX):
+        if is_group_key(message.key):
             if message.replay:
                 self.notify("A group is not replayed as a whole: enter shows its runs; "
                             "each of its runs can be replayed from its own row", severity="warning")
@@ -597,7 +598,7 @@ class GradfailApp(App):
             self.mark("status", "plots")
 
     def on_compare_toggled(self, message: msg.CompareToggled) -> None:
-        if message.key.startswith(GROUP_PREFIX):
+        if is_group_key(message.key):
             self.open_group(message.key)  # a group's runs are always overlaid
         else:
             self.toggle_compare(message.key)

@@ -24,10 +24,10 @@ from engine.record import GroupRecorder
 from engine.registry import get_family
 from engine.state import RunState
 from gradfail_tui.headless import (
-    HeadlessSession, Interrupted, _NoProgress, drive, exit_code, format_duration, make_progress, print_snapshots,
-    signals_interrupt, stop_runs,
+    HeadlessSession, Interrupted, _NoProgress, drive_or_stop, exit_code, format_duration, format_metrics,
+    make_progress, print_snapshots, signals_interrupt,
 )
-from gradfail_tui.terminal_plot import format_value, render_plot
+from gradfail_tui.terminal_plot import render_plot
 
 VERDICT_COLOURS = {REPRODUCED: "green", NOT_REPRODUCED: "red", INCOMPLETE: "yellow"}
 
@@ -68,13 +68,8 @@ def run_group(group: GroupPreset, members: list[MemberRun], scale: str, device: 
                 progress.update(overall, metrics=f"run {number} of {len(members)}: {member.label}")
                 if not console.is_terminal:
                     console.print(f"[bold]{group.name}[/]: run {number} of {len(members)}: {escape(member.label)}")
-                try:
-                    drive(engine, session, progress, task, spec.headline_metrics(),
-                          console, engine_ready=engine_ready)
-                except (KeyboardInterrupt, Interrupted):
-                    interrupted = True
-                    progress.update(task, metrics="[yellow]interrupted: stopping…")
-                    stop_runs(engine, session, "interrupted")
+                interrupted = drive_or_stop(engine, session, progress, task, spec.headline_metrics(), console,
+                                            engine_ready=engine_ready)
                 end = session.finished[request.run_id]
                 states[member.label] = session.states[request.run_id]
                 finished.append(end)
@@ -100,7 +95,7 @@ def run_group(group: GroupPreset, members: list[MemberRun], scale: str, device: 
 
 
 def print_group(console: Console, group: GroupPreset, members: list[MemberRun], states: dict[str, RunState],
-                verdict: Verdict, wall: float | None) -> None:
+                verdict: Verdict, wall: float) -> None:
     """The group's figures, its runs' table, and the claims with their verdict."""
     width = max(40, min(console.width, 100))
     specs = [get_family(m.family) for m in members]
@@ -120,14 +115,11 @@ def print_group(console: Console, group: GroupPreset, members: list[MemberRun], 
         if state is None:
             table.add_row(escape(member.label), "not run", "-", "")
             continue
-        spec = get_family(member.family)
-        names = spec.headline_metrics(2)
-        values = "  ".join(f"{n} {format_value(state.latest[n])}" for n in names if n in state.latest)
+        values = format_metrics(state.latest, get_family(member.family).headline_metrics(2))
         table.add_row(escape(member.label), state.status, f"{state.step:,}", values)
     console.print(table)
     print_verdict(console, verdict)
-    if wall is not None:
-        console.print(f"wall time {format_duration(wall)}")
+    console.print(f"wall time {format_duration(wall)}")
 
 
 def overlay_figure(title: str, metric: str, states: dict[str, RunState], specs, log_y: bool, width: int,

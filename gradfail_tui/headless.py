@@ -124,11 +124,7 @@ def run_headless(requests: list[RunRequest], run_dirs: list[Path], console: Cons
         with signals_interrupt():
             engine.start()
             with progress if console.is_terminal else _NoProgress():
-                try:
-                    drive(engine, session, progress, task, headline, console)
-                except (KeyboardInterrupt, Interrupted):
-                    progress.update(task, metrics="[yellow]interrupted: stopping…")
-                    stop_runs(engine, session, "interrupted")
+                drive_or_stop(engine, session, progress, task, headline, console)
     finally:
         engine.close()
     wall = time.perf_counter() - wall_start
@@ -192,6 +188,19 @@ def drive(engine: EngineProcess, session: HeadlessSession, progress, task, headl
             fields = session.progress_fields(headline)
             console.print(f"{session.requests[0].label}: step {fields['completed']}/{fields['total']}  "
                           f"{fields['metrics']}")
+
+
+def drive_or_stop(engine: EngineProcess, session: HeadlessSession, progress, task, headline, console,
+                  engine_ready: bool = False) -> bool:
+    """`drive` the session's runs to their end; on Ctrl-C, SIGTERM or SIGHUP stop them and record them
+    as interrupted. Returns whether it was interrupted."""
+    try:
+        drive(engine, session, progress, task, headline, console, engine_ready=engine_ready)
+        return False
+    except (KeyboardInterrupt, Interrupted):
+        progress.update(task, metrics="[yellow]interrupted: stopping…")
+        stop_runs(engine, session, "interrupted")
+        return True
 
 
 def stop_runs(engine: EngineProcess, session: HeadlessSession, status: str, message: str = "") -> None:

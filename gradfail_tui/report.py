@@ -382,23 +382,15 @@ def snapshot_lines(member: Member, figures: Figures) -> list[str]:
 
 def three_moments(snaps: list[Snapshot]) -> list[tuple[str, Snapshot]]:
     """The first, middle and last snapshot recorded (fewer when fewer were)."""
-    picks = dict(zip(MOMENTS, (0, len(snaps) // 2, len(snaps) - 1)))
-    seen: set[int] = set()
-    chosen = []
-    for moment, index in picks.items():
-        if index not in seen:
-            seen.add(index)
-            chosen.append((moment, snaps[index]))
-    return chosen
+    indices = (0, len(snaps) // 2, len(snaps) - 1)
+    return [(moment, snaps[i]) for n, (moment, i) in enumerate(zip(MOMENTS, indices)) if i not in indices[:n]]
 
 
 def bitmaps(data: dict[str, Any]) -> Text:
     """An "images" snapshot drawn as the explorer draws it: half blocks, labelled, wrapped."""
-    from gradfail_tui.widgets.bitmap_view import binarize, half_blocks, layout
+    from gradfail_tui.widgets.bitmap_view import half_blocks, labelled_images, layout
 
-    images = [(str(img.get("label", "")), binarize(img.get("pixels"))) for img in data.get("images") or []
-              if isinstance(img, dict)]
-    drawn = [(label, half_blocks(bits)) for label, bits in images if bits and bits[0]]
+    drawn = [(label, half_blocks(bits)) for label, bits in labelled_images(data)]
     return Text("\n".join(layout(drawn, FIGURE_WIDTH)), no_wrap=True) if drawn else Text("")
 
 

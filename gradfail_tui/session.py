@@ -52,7 +52,7 @@ class RunEntry:
 
 @dataclass
 class GroupEntry:
-    key: str  # "group:" + its directory
+    key: str  # group_key(its directory)
     name: str  # the group preset's name
     title: str
     origin: str  # "session" (started here) or "recorded" (found on disk)
@@ -91,13 +91,24 @@ class GroupEntry:
         return sum(1 for label in self.labels if self.statuses.get(label, "not run") not in ("waiting", "not run"))
 
 
+GROUP_KEY = "group:"  # a group's key in the runs list: this, then its directory
+
+
+def group_key(path: Path) -> str:
+    return f"{GROUP_KEY}{path}"
+
+
+def is_group_key(key: str) -> bool:
+    return key.startswith(GROUP_KEY)
+
+
 def load_recorded_group(path: Path) -> GroupEntry:
     """A group record as an entry, with its claims judged again from its runs' events; never raises."""
     try:
         record = read_group(path)
         verdict = judge_record(record)
     except Exception as exc:  # read_group is forgiving; this is for what even it did not foresee
-        return GroupEntry(key=f"group:{path}", name=path.name, title=path.name, origin="recorded", labels=[],
+        return GroupEntry(key=group_key(path), name=path.name, title=path.name, origin="recorded", labels=[],
                           path=path, status="unreadable", problems=[f"cannot read this group: {type(exc).__name__}: {exc}"])
     manifest = record.manifest
     listed = [r for r in manifest.get("runs", []) if isinstance(r, dict)] if isinstance(manifest.get("runs"), list) else []
@@ -105,7 +116,7 @@ def load_recorded_group(path: Path) -> GroupEntry:
     statuses = {str(r.get("label", r.get("dir", "?"))): str(r.get("status", "unknown")) for r in listed}
     statuses.update({label: run.status for label, run in record.runs})
     plot = manifest.get("plot") if isinstance(manifest.get("plot"), list) else []
-    return GroupEntry(key=f"group:{path}", name=str(manifest.get("preset") or path.name),
+    return GroupEntry(key=group_key(path), name=str(manifest.get("preset") or path.name),
                       title=str(manifest.get("title") or manifest.get("preset") or path.name), origin="recorded",
                       labels=labels, plot=tuple(str(m) for m in plot), log_y=bool(manifest.get("log_y")),
                       scale=str(manifest.get("scale") or ""), path=path,

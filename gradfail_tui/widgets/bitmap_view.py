@@ -32,6 +32,13 @@ def binarize(pixels: Any) -> list[list[int]]:
     return [[_on(v) for v in row] + [0] * (width - len(row)) for row in rows]
 
 
+def labelled_images(data: dict[str, Any]) -> list[tuple[str, list[list[int]]]]:
+    """An "images" snapshot's pictures as (label, 0/1 rows), leaving out any without pixels."""
+    images = [(str(img.get("label", "")), binarize(img.get("pixels"))) for img in data.get("images") or []
+              if isinstance(img, dict)]
+    return [(label, bits) for label, bits in images if bits and bits[0]]
+
+
 def half_blocks(bits: list[list[int]]) -> list[str]:
     width = len(bits[0]) if bits else 0
     lines = []
@@ -91,9 +98,7 @@ class BitmapView(Widget):
         self.refresh()
 
     def render(self) -> RenderResult:
-        images = [(str(img.get("label", "")), binarize(img.get("pixels"))) for img in self.data.get("images") or []
-                  if isinstance(img, dict)]
-        images = [(label, bits) for label, bits in images if bits and bits[0]]
+        images = labelled_images(self.data)
         if not images:
             return Text("no images in this snapshot")
         width, height = max(self.size.width, 1), max(self.size.height, 1)
