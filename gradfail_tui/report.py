@@ -324,9 +324,7 @@ def runs_sections(members: list[Member], figures: Figures, metrics: list[str]) -
         family = m.family + (f" ({preset})" if preset else "")
         lines.append(f"| {md_cell(m.label)} | {md_cell(family)} | {md_cell(m.state.status)} | {m.state.step:,}{total} "
                      f"| {format_duration(m.state.t) if m.state.t else '-'} | {md_cell(m.state.message)} |")
-    lines += ["", "### Numbers", "",
-              "Each metric's last recorded value (and the step it was measured at), and the lowest and highest.",
-              "", "| run | metric | last | at step | min | max |", "|---|---|---|---|---|---|"]
+    rows = []
     for m in members:
         if m.state is None:
             continue
@@ -335,11 +333,14 @@ def runs_sections(members: list[Member], figures: Figures, metrics: list[str]) -
         for name in shown:
             points = m.state.series[name]
             ys = [y for _, y in points]
-            lines.append(f"| {md_cell(m.label)} | `{name}` | {format_value(points[-1][1])} | {points[-1][0]:,} "
-                         f"| {format_value(min(ys))} | {format_value(max(ys))} |")
-    if lines[-1].startswith("|---"):
-        lines[-4:] = ["(no metric was recorded)"]
-    lines.append("")
+            rows.append(f"| {md_cell(m.label)} | `{name}` | {format_value(points[-1][1])} | {points[-1][0]:,} "
+                        f"| {format_value(min(ys))} | {format_value(max(ys))} |")
+    lines += ["", "### Numbers", ""]
+    if rows:
+        lines += ["Each metric's last recorded value (and the step it was measured at), and the lowest and highest.",
+                  "", "| run | metric | last | at step | min | max |", "|---|---|---|---|---|---|", *rows, ""]
+    else:
+        lines += ["(no metric was recorded)", ""]
     for m in members:
         if m.record is not None:
             lines += snapshot_lines(m, figures)

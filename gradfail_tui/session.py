@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.client import LiveRun, RunRequest
 from engine.events import Event
-from engine.groups import GroupPreset, MemberRun, Verdict, judge_record
+from engine.groups import GroupError, GroupPreset, MemberRun, Verdict, judge_record
 from engine.record import GroupRecorder, find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
 
@@ -106,10 +106,15 @@ def load_recorded_group(path: Path) -> GroupEntry:
     """A group record as an entry, with its claims judged again from its runs' events; never raises."""
     try:
         record = read_group(path)
-        verdict = judge_record(record)
     except Exception as exc:  # read_group is forgiving; this is for what even it did not foresee
         return GroupEntry(key=group_key(path), name=path.name, title=path.name, origin="recorded", labels=[],
                           path=path, status="unreadable", problems=[f"cannot read this group: {type(exc).__name__}: {exc}"])
+    problems = list(record.problems)
+    try:
+        verdict: Verdict | None = judge_record(record)
+    except GroupError as exc:  # claims edited by hand: the runs are shown, the verdict is not given
+        verdict = None
+        problems.append(str(exc))
     manifest = record.manifest
     listed = [r for r in manifest.get("runs", []) if isinstance(r, dict)] if isinstance(manifest.get("runs"), list) else []
     labels = [str(r.get("label", r.get("dir", "?"))) for r in listed] or [label for label, _ in record.runs]
@@ -122,7 +127,7 @@ def load_recorded_group(path: Path) -> GroupEntry:
                       scale=str(manifest.get("scale") or ""), path=path,
                       keys={label: str(run.path) for label, run in record.runs},
                       statuses=statuses, status=str(manifest.get("status") or "unknown"), verdict=verdict,
-                      problems=list(record.problems))
+                      problems=problems)
 
 
 def scan_groups(base: Path, skip: set[Path]) -> list[GroupEntry]:

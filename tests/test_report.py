@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from engine.events import Metrics, RunFinished, RunStarted, Snapshot
 from engine.record import RunRecorder
 from gradfail_tui.cli import app
+from gradfail_tui.session import load_recorded_group
 from gradfail_tui.terminal_plot import format_value
 from tests.conftest import gradfail, read_events
 
@@ -117,6 +118,10 @@ def test_claims_edited_by_hand_are_named_not_judged(recorded_group, tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert VERDICT_LINE.findall(text) == ["incomplete"]
     assert "cannot be judged" in text and "stat: got 'median'" in text and "runs: names no run" in text
+    # The explorer opens it too: its runs, no verdict, and what is wrong among its problems.
+    entry = load_recorded_group(group)
+    assert entry.verdict is None and len(entry.keys) == 3
+    assert any("stat: got 'median'" in problem for problem in entry.problems)
 
 
 def test_a_single_run_report(recorded_group, tmp_path):
