@@ -23,6 +23,7 @@ from engine.registry import families as registry_families
 from gradfail_tui.app import build_app
 from gradfail_tui.group_run import group_manifest
 from gradfail_tui.scripted import Script
+from gradfail_tui.session import group_key
 from gradfail_tui.widgets.family_list import FamilyList
 from gradfail_tui.widgets.metric_plot import MetricPlot
 from tests.conftest import pid_alive
@@ -243,6 +244,29 @@ async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdic
         app.draw_plots()
         await pilot.pause()
         assert app.query_one("#group-panel").display is False and len(app.shown_entries()) == 1
+
+
+@sync
+async def test_a_groups_next_run_does_not_take_over_the_view_the_user_chose(tmp_path):
+    recorded = record_group(tmp_path / "runs", {"d = 5": 1.0, "d = 10": 0.97, "d = 30": 0.52})
+    app, engines = parity_app(tmp_path, Script(end="hold", hold_at=100))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await choose_group(pilot, steps="400")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.active is not None and app.active.state.step == 100, "run 1 held")
+        await pilot.press("3")  # meanwhile, the user looks at the figure recorded earlier
+        await wait_until(pilot, lambda: app.group(group_key(recorded)) is not None, "the recorded group")
+        app.open_group(group_key(recorded))
+        shown, primary = app.shown_group, app.primary
+        engine = engines.last
+        engine._advance(400)  # run 1 ends; the group starts run 2 on its own
+        engine._finish("completed", "")
+        live = app.groups[0]
+        await wait_until(pilot, lambda: live.number == 2 and app.active is not None
+                         and app.active.state.step == 100, "run 2 held")
+        assert app.shown_group is shown and app.primary == primary  # still the recorded figure
+        assert "run 2 of 3: d = 10" in live.progress() and live.ran == 2
 
 
 @sync
