@@ -23,6 +23,7 @@ from engine.config import build_config
 from engine.families.tuples import TupleConfig
 from engine.families.tuples.lines import SIZE, sample_tuples
 from engine.families.tuples.trainer import TupleTrainer
+from engine.worker import keep_freed_memory
 
 FLOOR_RATIO = 100
 
@@ -102,8 +103,6 @@ def bench_schedule(preset: str, device: str) -> None:
 
     config = load_preset(preset).config({})
     torch_device = torch.device(device)
-    if torch_device.type == "cpu":
-        torch.set_num_threads(1)  # the family's setting
     trainer = TupleTrainer(config, torch_device, seed=0)
     seconds = {
         "train step": 1 / best_rate(lambda: trainer.train_step(1), 1, seconds=3.0, repeats=2),
@@ -112,7 +111,8 @@ def bench_schedule(preset: str, device: str) -> None:
     }
     every = {"evaluation": config.eval_every, "gradient SNR": config.snr_every}
     train = seconds["train step"]
-    print(f"{preset} on {device} (1 thread on a CPU): one step {train * 1000:.0f} ms")
+    threads = f" ({torch.get_num_threads()} threads)" if torch_device.type == "cpu" else ""
+    print(f"{preset} on {device}{threads}: one step {train * 1000:.0f} ms")
     for name, every_n in every.items():
         share = seconds[name] / (every_n * train) if every_n else 0.0
         print(f"  {name}: {seconds[name] * 1000:.0f} ms every {every_n} steps = {share:.1%} of the training time")
@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for --presets")
     parser.add_argument("--set", action="append", default=[], help="key=value override for --presets")
     args = parser.parse_args()
+    keep_freed_memory()  # as the engine process does
     if args.presets:
         run_presets(args.presets, args.device, args.seed, args.set)
         return

@@ -29,7 +29,36 @@ import time
 import traceback
 
 
+# glibc malloc's knobs (malloc.h), and the values the engine sets: memory blocks up to 64 MB come
+# from the heap, and up to 512 MB of freed heap is kept for the next allocation.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+KEEP_FREED, HEAP_UP_TO = 512 << 20, 64 << 20
+
+
+def keep_freed_memory() -> None:
+    """Let malloc reuse freed memory instead of handing it back to the kernel at every free.
+
+    By default glibc gives multi-megabyte tensors their own mapping, or trims them off the heap
+    when freed, so a training step that makes and frees its activations gets fresh pages every
+    time, and the page faults cost more than the arithmetic: the tuple CNN's step took 170 ms
+    instead of 120 on 2 cores here (measured; the peak RSS was the same). PyTorch's CPU
+    performance guides suggest jemalloc or tcmalloc for this; this gets the same from the
+    allocator already loaded. Elsewhere than glibc this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(M_MMAP_THRESHOLD, HEAP_UP_TO)
+    mallopt(M_TRIM_THRESHOLD, KEEP_FREED)
+
+
 def main() -> int:
+    keep_freed_memory()
     # Keep fd 1 for events only: anything else printed to stdout goes to stderr instead.
     events_out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)

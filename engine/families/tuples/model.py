@@ -13,14 +13,17 @@ from engine.diagnostics.snr import SNRAccumulator, SNREstimate, per_sample_grads
 from engine.families.tuples.lines import Lines, render, tuple_labels
 from engine.nn import hinge_loss, init_linear_, mlp
 
-CPU_PASS_IMAGES = 256  # images per pass through N1 on a CPU: bigger passes overflow the cache (measured)
+# Images per pass through N1 on a CPU: a batch of 200 4-tuples at once. With the worker keeping
+# freed memory (engine.worker.keep_freed_memory), larger passes no longer pay for fresh pages:
+# 800 measured 10% faster a training step than 256, and 25% faster an evaluation.
+CPU_PASS_IMAGES = 800
 HEAD_VMAP = 1024  # samples per vmapped call through the head (measured: 6,000 at once is ~40x slower)
 FEATURES = 100  # width of N1's last hidden layer: the input of the layer whose SNR the paper measures
 
 
 def images_per_pass(device: torch.device) -> int:
-    """How many images to push through N1 at once: few on a CPU (its 28x28x16 activations then stay
-    in cache, 1.5-3x faster here), all of them on a GPU."""
+    """How many images to push through N1 at once: a bounded number on a CPU (its activations are
+    about 60 KB an image), all of them on a GPU."""
     return CPU_PASS_IMAGES if device.type == "cpu" else 1 << 16
 
 

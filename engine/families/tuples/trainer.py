@@ -52,7 +52,7 @@ class TupleTrainer(Trainer):
         self.optimizer.zero_grad(set_to_none=True)
         sums = torch.zeros(3, device=self.device)  # loss, tuple loss, image loss, each summed over passes
         # One Adam step over the whole batch, its forward/backward in passes of `micro` tuples: the
-        # gradient is the same sum, and on a CPU small passes keep the conv activations in cache.
+        # gradient is the same sum, and a large batch (or a large k) keeps a bounded memory on a CPU.
         for start in range(0, batch, self.micro):
             part = make_batch(lines[start : start + self.micro])
             tuple_scores, image_scores = self.model(part.images)
