@@ -187,8 +187,9 @@ def bench(
     reps: Annotated[int, typer.Option(min=1, help="Interleaved repetitions of each workload (the median is shown).")] = 2,
     seeds: Annotated[int, typer.Option(min=2, max=1024, help="Seeds of the batched workload.")] = 16,
     device: Annotated[str, typer.Option(help=f"Where the engine trains: {DEVICES}.")] = "cpu",
-    tuple_steps: Annotated[int, typer.Option(min=0, help="Steps of the tuple CNN workload (k = 4, batch 200); "
-                                             "0 leaves it out.")] = 100,
+    tuple_steps: Annotated[int, typer.Option(min=0, help="Steps of the tuple CNN workload (k = 4, batch 200): "
+                                             "500 is one period of its SNR schedule, and takes minutes; "
+                                             "0 leaves it out.")] = 500,
 ) -> None:
     """Time the engine against the straightforward PyTorch loop, as whole processes, and print the figures."""
     if not _valid_device(device):
