@@ -190,6 +190,23 @@ async def test_the_device_field_offers_what_the_engine_has(tmp_path):
 
 
 @sync
+async def test_devices_offered_while_the_form_rebuilds(tmp_path):
+    # The engine may say it is ready while a family's fields are still mounting (seen on a loaded machine:
+    # the device Select was not mounted yet and setting its options raised NoMatches).
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        loading = asyncio.ensure_future(app.form.load(app.form.spec))
+        await asyncio.sleep(0)  # the load is past building its widgets, and waits on the old ones' removal
+        assert not app.form.parts["field-device"].is_mounted
+        app.form.set_devices(["cpu", "cuda:0"])
+        await loading
+        await pilot.pause()
+        select = app.query_one("#field-device", Select)
+        assert [value for _, value in select._options] == ["auto", "cpu", "cuda:0", "cuda"]
+
+
+@sync
 async def test_the_plots_redraw_more_often_while_the_engine_leaves_a_core_free(tmp_path):
     app, _ = make_app(tmp_path, Script(end="hold", device_name="cpu (1 thread)"), plot_budget=None)
     async with app.run_test(size=SIZE) as pilot:

@@ -61,6 +61,9 @@ class RebuiltForm(VerticalScroll, can_focus=False):  # Tab goes straight to the 
         self.devices = tuple(dict.fromkeys(["auto", "cpu", *devices, "cuda"]))
         select = self.parts.get(self.device_select)
         if isinstance(select, Select):
+            if not select.is_mounted:  # a rebuild is mounting it (a Select takes options once mounted)
+                self.call_after_refresh(self.set_devices, devices)
+                return
             current = select.value
             select.set_options([(d, d) for d in self.devices])
             select.value = current if current in self.devices else "auto"
