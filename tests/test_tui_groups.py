@@ -94,11 +94,23 @@ async def test_the_setup_screen_offers_the_figures_with_their_runs_claims_and_sc
         await wait_until(pilot, lambda: app.setup_mode == "run" and app.form.display, "the family's form")
 
 
-async def run_group_to_its_verdict(pilot, app):
-    """Pick fig-parity with 400 steps a run, start it, and wait until its verdict is in."""
-    await ready(pilot)
+async def start_group(pilot) -> None:
+    """Pick fig-parity with 400 steps a run and start it."""
     await choose_group(pilot, steps="400")
     await pilot.press("s")
+
+
+async def start_group_held(pilot, step: int) -> None:
+    """Start fig-parity (400 steps a run) and wait until its first run is held at `step`."""
+    app = pilot.app
+    await start_group(pilot)
+    await wait_until(pilot, lambda: app.active is not None and app.active.state.step == step, "run 1 held")
+
+
+async def run_group_to_its_verdict(pilot, app):
+    """Start fig-parity (400 steps a run) and wait until its verdict is in."""
+    await ready(pilot)
+    await start_group(pilot)
     await wait_until(pilot, lambda: app.groups and app.groups[0].verdict is not None, "the verdict", timeout=20)
     return app.groups[0]
 
@@ -143,9 +155,7 @@ async def test_the_progress_line_and_x_stop_the_group_the_rest_not_run(tmp_path)
     app, engines = parity_app(tmp_path, Script(end="hold", hold_at=200))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await choose_group(pilot, steps="400")
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.active is not None and app.active.state.step == 200, "run 1 held")
+        await start_group_held(pilot, 200)
         app.draw_status()
         app.draw_plots()
         await pilot.pause()
@@ -252,9 +262,7 @@ async def test_a_groups_next_run_does_not_take_over_the_view_the_user_chose(tmp_
     app, engines = parity_app(tmp_path, Script(end="hold", hold_at=100))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await choose_group(pilot, steps="400")
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.active is not None and app.active.state.step == 100, "run 1 held")
+        await start_group_held(pilot, 100)
         await pilot.press("3")  # meanwhile, the user looks at the figure recorded earlier
         await wait_until(pilot, lambda: app.group(group_key(recorded)) is not None, "the recorded group")
         app.open_group(group_key(recorded))
