@@ -178,7 +178,7 @@ def workloads(steps: int, tuple_steps: int, seeds: int, device: str) -> dict[str
     return chosen
 
 
-def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str, tuple_steps: int = 500) -> None:
+def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str, tuple_steps: int) -> None:
     console.print(f"Timing parity30 for {steps:,} steps" + (f" and tuples (k = 4, batch 200) for {tuple_steps:,}"
                                                          if tuple_steps else "")
                   + f", {reps} interleaved repetition(s), on {device} "
