@@ -17,6 +17,8 @@ ends with a RunFinished event and the process waits for the next run; only a har
 
 from __future__ import annotations
 
+import gc
+import importlib
 import json
 import os
 import platform
@@ -57,6 +59,26 @@ def keep_freed_memory() -> None:
     mallopt(M_TRIM_THRESHOLD, KEEP_FREED)
 
 
+def import_torch_side():
+    """Import torch and the run loop with Python's cyclic garbage collector off; returns torch.
+
+    The collector runs full collections while torch's import creates its ~250,000 objects, each
+    walking all of them: with it off, the import takes 0.1-0.3 s less (of about 2 s, measured). What
+    the import leaves lives as long as the process, so it is then frozen (later collections skip it;
+    the import's own cyclic garbage, about 1 MB, stays) and collection resumes for everything made
+    afterwards, the runs' objects included.
+    """
+    gc.disable()
+    try:
+        import torch
+
+        importlib.import_module("engine.loop")  # the engine's torch side, which every run uses
+    finally:
+        gc.freeze()
+        gc.enable()
+    return torch
+
+
 def main() -> int:
     keep_freed_memory()
     # Keep fd 1 for events only: anything else printed to stdout goes to stderr instead.
@@ -78,7 +100,7 @@ def main() -> int:
             except (BrokenPipeError, OSError):
                 os._exit(0)  # the parent is gone; nobody is left to tell
 
-    import torch
+    torch = import_torch_side()
 
     global DEFAULT_THREADS
     DEFAULT_THREADS = torch.get_num_threads()

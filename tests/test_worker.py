@@ -1,5 +1,7 @@
 """The engine process's command protocol, driven as the UI drives it."""
 
+import subprocess
+import sys
 import time
 
 from engine.client import EngineProcess, RunRequest
@@ -25,3 +27,21 @@ def test_a_stop_sent_right_after_start_stops_that_run():
         assert finished.step < 1_000_000
     finally:
         engine.close()
+
+
+def test_torch_is_imported_with_the_collector_off_and_collection_resumes_after():
+    # In a fresh interpreter: the import's objects frozen (later collections skip them), the collector
+    # back on for what the runs make, and cyclic garbage made afterwards still collected.
+    code = ("import gc, weakref\n"
+            "from engine.worker import import_torch_side\n"
+            "seen = []\n"
+            "gc.callbacks.append(lambda phase, info: seen.append(phase))\n"
+            "torch = import_torch_side()\n"
+            "assert not seen, 'the collector ran during the import'\n"
+            "class Node: pass\n"
+            "a, b = Node(), Node(); a.other, b.other = b, a; alive = weakref.ref(a); del a, b\n"
+            "gc.collect()\n"
+            "print(gc.isenabled(), gc.get_freeze_count() > 100_000, alive() is None, 'torch' in repr(torch))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True", "True"]
