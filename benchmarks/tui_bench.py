@@ -215,7 +215,7 @@ def tui_run(work: Path, preset: Path) -> tuple[float, float, float, Path]:
 
 def headless_run(work: Path, preset: Path, n: int) -> Path:
     out = work / f"runs-headless-{n}"
-    subprocess.run([sys.executable, "-m", "gradfail_tui.cli", "run", "--preset", str(preset), "--out", str(out)],
+    subprocess.run([sys.executable, "-m", "gradfail_tui", "run", "--preset", str(preset), "--out", str(out)],
                    cwd=work, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     return out
 

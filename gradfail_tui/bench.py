@@ -98,7 +98,7 @@ def time_process(cmd: list[str], steps: int, lanes: int = 1) -> tuple[Timed, str
 def engine_run(preset: str, steps: int, device: str, seeds: int = 1) -> Timed:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        cmd = [sys.executable, "-m", "gradfail_tui.cli", "run", "--preset", preset, "--steps", str(steps),
+        cmd = [sys.executable, "-m", "gradfail_tui", "run", "--preset", preset, "--steps", str(steps),
                "--device", device, "--out", str(out)] + (["--seeds", str(seeds)] if seeds > 1 else [])
         timed, _ = time_process(cmd, steps, seeds)
         record = out if seeds == 1 else out / "seed-0"

@@ -68,6 +68,7 @@ def run(
     figure and checks the paper's claim on the recorded numbers.
     """
     from engine.client import EngineProcess
+    from gradfail_tui.launch import take_prestarted_engine
 
     if (preset is None) == (family is None):
         raise fail("give exactly one of --preset NAME or --family NAME (see `gradfail presets`, `gradfail families`)")
@@ -77,9 +78,10 @@ def run(
         raise fail(f"--seed {seed}: expected an integer >= 0")
     if not 1 <= seeds <= MAX_SEEDS:
         raise fail(f"--seeds {seeds}: expected an integer from 1 to {MAX_SEEDS}")
-    # The engine starts first: its torch import (about 2 s) overlaps with reading the preset and this
-    # process's own imports. Bad input found below ends it at once; a run closes it when done.
-    engine = EngineProcess().start()
+    # The engine starts before the preset is read (`gradfail` starts it before importing this module:
+    # gradfail_tui/launch.py): its torch import (about 2 s) overlaps with that and with this process's
+    # own imports. Bad input found below ends it at once; a run closes it when done.
+    engine = take_prestarted_engine() or EngineProcess().start()
     try:
         _run(engine, preset, family, set_, steps, seed, seeds, device, out, runs_dir, scale)
     finally:
@@ -404,7 +406,3 @@ def export(
     except OSError as exc:
         raise fail(f"--output {output}: cannot write ({exc.strerror or exc})", code=1)
     console.print(f"{format_}: {output}", highlight=False)
-
-
-if __name__ == "__main__":
-    app()

@@ -31,12 +31,12 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def gradfail(*args: str, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gradfail_tui.cli", *args], cwd=cwd, env=cli_env(**env),
+    return subprocess.run([sys.executable, "-m", "gradfail_tui", *args], cwd=cwd, env=cli_env(**env),
                           capture_output=True, text=True, timeout=timeout)
 
 
 def start_gradfail(*args: str, cwd: Path, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gradfail_tui.cli", *args], cwd=cwd, env=cli_env(**env),
+    return subprocess.Popen([sys.executable, "-m", "gradfail_tui", *args], cwd=cwd, env=cli_env(**env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -59,6 +59,20 @@ def children_of(pid: int) -> list[int]:
                 continue
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
             if ppid == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Processes whose environment has name=value (Linux /proc): what a command left running."""
+    wanted, found = f"{name}={value}".encode(), []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if wanted in environ.split(b"\0") and pid_alive(int(entry.name)):
                 found.append(int(entry.name))
     return found
 

@@ -1,10 +1,11 @@
 """`gradfail` as a person runs it: real processes, real run records."""
 
 import re
+import uuid
 
 import pytest
 
-from tests.conftest import gradfail, read_events, read_manifest
+from tests.conftest import gradfail, processes_with_env, read_events, read_manifest
 
 
 def test_help_and_version(tmp_path):
@@ -60,16 +61,19 @@ def test_runs_go_under_runs_with_unique_names_and_family_runs_work(tmp_path):
     (["run", "--preset", "parity30", "--set", "batch=0"], "batch: got 0, expected an integer >= 1"),
     (["run", "--preset", "parity30", "--set", "d"], "expected key=value"),
     (["run", "--preset", "parity30", "--device", "tpu"], "--device tpu: expected auto, cpu, cuda or cuda:N"),
+    (["run", "--preset", "parity30", "--steps", "abc"], "Invalid value for '--steps'"),
     (["run", "--preset", "parity30", "--family", "parity"], "give exactly one of --preset"),
     (["run"], "give exactly one of --preset"),
     (["presets", "show", "nope"], "unknown preset 'nope'"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
-    result = gradfail(*args, cwd=tmp_path)
+    mark = uuid.uuid4().hex  # in the environment of the command and of any engine process it starts
+    result = gradfail(*args, cwd=tmp_path, GRADFAIL_TEST_MARK=mark)
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split()), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "runs").exists()  # nothing was started
+    assert processes_with_env("GRADFAIL_TEST_MARK", mark) == []  # `run` starts its engine first: it was ended
 
 
 def test_a_broken_preset_file_is_named(tmp_path):

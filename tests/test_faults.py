@@ -194,7 +194,7 @@ def test_a_full_disk_stops_the_run_instead_of_training_unrecorded(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
 
     proc = subprocess.run(
-        [sys.executable, "-m", "gradfail_tui.cli", "run", "--family", "faulty", "--set", "steps=100000",
+        [sys.executable, "-m", "gradfail_tui", "run", "--family", "faulty", "--set", "steps=100000",
          "--set", "step_sleep=0.0005", "--out", "r"], cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
         timeout=120, preexec_fn=small_files)
     assert proc.returncode == 1, proc.stdout + proc.stderr
