@@ -145,10 +145,11 @@ class ManualMLP:
             h = with_ones(torch.bmm(h, p).relu_())
         return torch.bmm(self.output, h.transpose(1, 2))
 
-    def step(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def step(self, x: torch.Tensor, targets: torch.Tensor, x_t: torch.Tensor | None = None) -> torch.Tensor:
         """One update of every lane on its batch; returns the (L,) losses.
 
-        x: (L, n, d + 1), its last column ones (`with_ones`); targets: (L, out, n), or (L, n) with one output.
+        x: (L, n, d + 1), its last column ones (`with_ones`); targets: (L, out, n), or (L, n) with one output;
+        x_t: x.transpose(1, 2), from a caller that makes it once per buffer (a transpose is ~2 us a call).
         No tensor here requires a gradient, so autograd records nothing without a no_grad context
         (which would cost a few microseconds a step).
         """
@@ -156,11 +157,12 @@ class ManualMLP:
         if buf is None or buf.rows != x.shape[1]:
             buf = self.buffers = _StepBuffers(self.hidden, self.output, x.shape[1])
         grads = self.grads
-        h, h_t = x, None
+        x_t = x.transpose(1, 2) if x_t is None else x_t
+        h, h_t = x, x_t
         for i, p in enumerate(self.hidden):
             torch.clamp_min(torch.bmm(h, p, out=buf.pre[i]), 0, out=buf.relu[i])
             h, h_t = buf.hidden[i], buf.hidden_t[i]
-        scores = torch.bmm(self.output, x.transpose(1, 2) if h_t is None else h_t, out=buf.scores)
+        scores = torch.bmm(self.output, h_t, out=buf.scores)
         if targets.dim() == 2:  # (L, n): one output
             targets = targets.unsqueeze(1)
         loss, grad_scale = self.loss_and_grad(scores, targets, buf)
@@ -169,7 +171,7 @@ class ManualMLP:
         torch.bmm(buf.score_grad, h, out=grads[-1])  # the output layer's [dW | db] in one product
         g = buf.score_grad_t  # sample by sample: (L, n, out)
         for i in range(len(self.hidden) - 1, -1, -1):
-            layer_input_t = x.transpose(1, 2) if i == 0 else buf.hidden_t[i - 1]
+            layer_input_t = x_t if i == 0 else buf.hidden_t[i - 1]
             weight = self.weights[i + 1]  # the layer above's, (L, out, in)
             if i == 0 and weight.shape[1] == 1:
                 # The bottom layer under one output (parity's network): the gradient into its outputs

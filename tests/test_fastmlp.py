@@ -18,10 +18,12 @@ def test_manual_step_matches_autograd(loss_name, depth, optimizer, lanes):
     references = [mlp(sizes, torch.Generator().manual_seed(lane)).double() for lane in range(lanes)]
     manual = ManualMLP(manual_models, loss_name, optimizer, lr=0.05)
     optimizers = [make_optimizer(optimizer, r.parameters(), lr=0.05) for r in references]
-    for _ in range(5):
+    for step in range(5):
         x = torch.randn(lanes, 11, 7, dtype=torch.float64)
         y = torch.sign(torch.randn(lanes, 11, dtype=torch.float64))
-        losses = manual.step(with_ones(x), y)
+        inputs = with_ones(x)
+        # Every other step with the inputs' transpose given, as the parity trainer gives it.
+        losses = manual.step(inputs, y, inputs.transpose(1, 2) if step % 2 else None)
         for lane, (reference, opt) in enumerate(zip(references, optimizers)):
             scores = reference(x[lane]).squeeze(1)
             ref_loss = hinge_loss(scores, y[lane]) if loss_name == "hinge" else ((scores - y[lane]) ** 2).mean()

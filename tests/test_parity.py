@@ -83,8 +83,9 @@ def test_the_data_stream_does_not_depend_on_how_many_steps_a_refill_draws():
     mask = trainer.subset_mask
     streams = [ParityStream(mask, [generator(2, "data")], rows=16, block=block) for block in (1, 3, 7)]
     for _ in range(10):
-        (x1, y1), (x3, y3), (x7, y7) = (s.next() for s in streams)
+        (x1, x1_t, y1), (x3, _, y3), (x7, _, y7) = (s.next() for s in streams)
         assert torch.equal(x1, x3) and torch.equal(x1, x7) and torch.equal(y1, y3) and torch.equal(y1, y7)
+        assert torch.equal(x1_t, x1.transpose(1, 2))
         signs = x1[0, :, :-1]
         assert torch.equal(x1[0, :, -1], torch.ones(16))  # the bias input engine.fastmlp takes
         assert set(signs.unique().tolist()) <= {-1.0, 1.0}

@@ -57,12 +57,13 @@ class ParityStream:
         self.inputs = torch.ones(lanes, block, rows, d + 1, device=device)
         self.signs = self.inputs[..., :d]
         self.targets = torch.empty(lanes, block, 1, rows, device=device)
-        self.steps = [(self.inputs[:, t], self.targets[:, t]) for t in range(block)]
+        # Each step's inputs, the same transposed (what engine.fastmlp's backward multiplies by), targets.
+        self.steps = [(self.inputs[:, t], self.inputs[:, t].transpose(1, 2), self.targets[:, t]) for t in range(block)]
         self.next_step = block
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next step's inputs (lanes, rows, d + 1) and targets (lanes, 1, rows): views, valid until
-        the block is refilled."""
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The next step's inputs (lanes, rows, d + 1), the same transposed, and targets (lanes, 1, rows):
+        views, valid until the block is refilled."""
         if self.next_step == self.block:
             self.refill()
             self.next_step = 0
@@ -109,11 +110,12 @@ class ParityTrainer(Trainer):
         return self.subset_mask[0, 0].nonzero().flatten()
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
-        return {"train_loss": self.net.step(*self.train_data.next())}  # (lanes,): the loop reads it per lane
+        x, x_t, y = self.train_data.next()
+        return {"train_loss": self.net.step(x, y, x_t)}  # (lanes,): the loop reads it per lane
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float | list[float]]:
-        x, y = self.eval_data.next()
+        x, _, y = self.eval_data.next()
         scores = self.net.forward(x)
         # sign(0) counts as wrong, as in the original (tf.sign(0) = 0 != +-1).
         acc = (torch.sign(scores) == y).float().mean((1, 2)).tolist()
