@@ -130,7 +130,8 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
                         run_id=run_ids[lane], t=clock(), step=bad, status="diverged", error_kind="nan",
                         message=f"the training {key.replace('_', ' ')} became NaN or infinite at step {bad}")
                     emit(ended[lane])
-            sums[key] = sums.get(key, torch.zeros(lanes, dtype=torch.float64)) + values.double().sum(0)
+            total = values.double().sum(0)
+            sums[key] = sums[key] + total if key in sums else total
         count += len(window)
         window.clear()
 
