@@ -19,6 +19,8 @@ tests/test_fastmlp.py checks the updated weights against autograd's, and the lan
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -144,6 +146,36 @@ class ManualMLP:
         for p in self.hidden:
             h = with_ones(torch.bmm(h, p).relu_())
         return torch.bmm(self.output, h.transpose(1, 2))
+
+    def stepper(self, rows: int) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+        """`step` for batches of `rows` samples, as a function (x, targets (L, 1, n), x_t) -> losses.
+
+        For parity's own network (one hidden layer under one output, SGD, any loss) it is the same
+        operations as `step`, written out over local names: without `step`'s loops, shape checks and
+        attribute lookups, a parity30 step takes about 20 us less (of 170-190, measured). Any other
+        network gets `step` itself.
+        """
+        if len(self.hidden) != 1 or self.output.shape[1] != 1 or self.adam is not None:
+            return self.step
+        buf = self.buffers = _StepBuffers(self.hidden, self.output, rows)
+        bmm, clamp_min, loss_and_grad, threshold_backward = torch.bmm, torch.clamp_min, self.loss_and_grad, _threshold_backward_out
+        weight, output, out_weight = self.hidden[0], self.output, self.weights[1]
+        pre, relu, hidden, hidden_t = buf.pre[0], buf.relu[0], buf.hidden[0], buf.hidden_t[0]
+        scores, score_grad, score_grad_t = buf.scores, buf.score_grad, buf.score_grad_t
+        grad_hidden, grad_output = self.grads
+        flat, flat_grad, lr = self.flat, self.flat_grad, self.lr
+
+        def one_hidden_layer_step(x: torch.Tensor, targets: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
+            clamp_min(bmm(x, weight, out=pre), 0, out=relu)
+            loss, grad_scale = loss_and_grad(bmm(output, hidden_t, out=scores), targets, buf)
+            bmm(score_grad, hidden, out=grad_output)
+            # As in `step`: the bottom layer's outputs get the outer product g w, so g is masked by the
+            # ReLU first and the product multiplied by w after.
+            bmm(x_t, threshold_backward(score_grad_t, pre, 0, grad_input=pre), out=grad_hidden).mul_(out_weight)
+            flat.add_(flat_grad, alpha=-lr * grad_scale)
+            return loss
+
+        return one_hidden_layer_step
 
     def step(self, x: torch.Tensor, targets: torch.Tensor, x_t: torch.Tensor | None = None) -> torch.Tensor:
         """One update of every lane on its batch; returns the (L,) losses.

@@ -17,13 +17,14 @@ def test_manual_step_matches_autograd(loss_name, depth, optimizer, lanes):
     manual_models = [mlp(sizes, torch.Generator().manual_seed(lane)).double() for lane in range(lanes)]
     references = [mlp(sizes, torch.Generator().manual_seed(lane)).double() for lane in range(lanes)]
     manual = ManualMLP(manual_models, loss_name, optimizer, lr=0.05)
+    stepper = manual.stepper(rows=11)  # for depth 1 under SGD, the written-out step
     optimizers = [make_optimizer(optimizer, r.parameters(), lr=0.05) for r in references]
     for step in range(5):
         x = torch.randn(lanes, 11, 7, dtype=torch.float64)
         y = torch.sign(torch.randn(lanes, 11, dtype=torch.float64))
         inputs = with_ones(x)
-        # Every other step with the inputs' transpose given, as the parity trainer gives it.
-        losses = manual.step(inputs, y, inputs.transpose(1, 2) if step % 2 else None)
+        # Every other step through the stepper, with targets and transposed inputs as the parity trainer gives them.
+        losses = stepper(inputs, y.unsqueeze(1), inputs.transpose(1, 2)) if step % 2 else manual.step(inputs, y)
         for lane, (reference, opt) in enumerate(zip(references, optimizers)):
             scores = reference(x[lane]).squeeze(1)
             ref_loss = hinge_loss(scores, y[lane]) if loss_name == "hinge" else ((scores - y[lane]) ** 2).mean()
@@ -36,6 +37,15 @@ def test_manual_step_matches_autograd(loss_name, depth, optimizer, lanes):
             assert torch.allclose(manual.weights[i][lane], layer.weight, atol=1e-12)
             assert torch.allclose(manual.biases[i][lane], layer.bias, atol=1e-12)
         assert torch.allclose(manual.forward(with_ones(x))[lane].squeeze(1), reference(x[lane]).squeeze(1).detach())
+
+
+def test_the_stepper_is_written_out_for_one_hidden_layer_under_sgd_only():
+    def net(depth, optimizer):
+        return ManualMLP([mlp([5] + [8] * depth + [1], torch.Generator().manual_seed(0))], "hinge", optimizer, lr=0.1)
+
+    assert net(1, "sgd").stepper(4).__name__ == "one_hidden_layer_step"
+    for other in (net(2, "sgd"), net(1, "adam")):
+        assert other.stepper(4) == other.step
 
 
 def test_one_lane_trains_the_model_itself():
