@@ -48,33 +48,25 @@ def read_events(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines() if line.strip()]
 
 
-def children_of(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (Linux /proc)."""
-    found = []
+def _each_process(file: str):
+    """(pid, the text of /proc/<pid>/<file>) for every process whose file can be read (Linux)."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text()
+                yield int(entry.name), (entry / file).read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == pid:
-                found.append(int(entry.name))
-    return found
+
+
+def children_of(pid: int) -> list[int]:
+    """Processes whose parent is `pid`."""
+    return [child for child, stat in _each_process("stat") if int(stat.rsplit(")", 1)[1].split()[1]) == pid]
 
 
 def processes_with_env(name: str, value: str) -> list[int]:
-    """Processes whose environment has name=value (Linux /proc): what a command left running."""
-    wanted, found = f"{name}={value}".encode(), []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                environ = (entry / "environ").read_bytes()
-            except OSError:
-                continue
-            if wanted in environ.split(b"\0") and pid_alive(int(entry.name)):
-                found.append(int(entry.name))
-    return found
+    """Live processes whose environment has name=value: what a command left running."""
+    wanted = f"{name}={value}"
+    return [pid for pid, environ in _each_process("environ") if wanted in environ.split("\0") and pid_alive(pid)]
 
 
 def pid_alive(pid: int) -> bool:
