@@ -69,6 +69,11 @@ class HeadlessSession:
         self.lives = {r.run_id: LiveRun(r, d) for r, d in zip(requests, run_dirs)}
         self.states = {r.run_id: RunState(run_id=r.run_id, label=r.label) for r in requests}
         self.finished: dict[str, RunFinished] = {}
+        self.start_sent = False  # whether the engine was asked to train them (else there is nothing to stop)
+
+    def start(self, engine: EngineProcess) -> None:
+        """Ask the engine to train the runs; if it cannot be told, its EngineExited follows."""
+        self.start_sent = engine.send("start", **start_command(self.requests))
 
     @property
     def done(self) -> bool:
@@ -166,7 +171,7 @@ def drive(engine: EngineProcess, session: HeadlessSession, progress, task, headl
     """Start the session's runs once the engine is ready and record their events until they finish."""
     last_plain = time.perf_counter()
     if engine_ready:
-        engine.send("start", **start_command(session.requests))  # if it fails, EngineExited follows
+        session.start(engine)
     while not session.done:
         item = engine.get(timeout=0.2)
         if item is None:
@@ -175,7 +180,7 @@ def drive(engine: EngineProcess, session: HeadlessSession, progress, task, headl
             session.end_all("failed", item.describe(), "crash", item.stderr_tail)
             return
         if isinstance(item, EngineReady):
-            engine.send("start", **start_command(session.requests))
+            session.start(engine)
             progress.update(task, metrics=f"engine ready (torch {item.torch_version})")
             continue
         session.handle(item)
@@ -204,7 +209,11 @@ def drive_or_stop(engine: EngineProcess, session: HeadlessSession, progress, tas
 
 
 def stop_runs(engine: EngineProcess, session: HeadlessSession, status: str, message: str = "") -> None:
-    """Ask the engine to stop, keep recording until it has, then close the records with `status`."""
+    """Ask the engine to stop, keep recording until it has, then close the records with `status`.
+    Runs the engine was never asked to train (Ctrl-C while it was still starting) end at once."""
+    if not session.start_sent:
+        session.end_all(status, message)
+        return
     engine.send("stop", reason="interrupted" if status == "interrupted" else "stopped")
     deadline = time.perf_counter() + STOP_GRACE_S
     stopped: set[str] = set()

@@ -177,6 +177,26 @@ def test_signals_end_the_run_interrupted_with_its_events_and_no_orphan(tmp_path,
     assert workers and not any(pid_alive(w) for w in workers)
 
 
+def test_ctrl_c_while_the_engine_is_still_starting_ends_at_once(tmp_path):
+    # The engine takes seconds to import torch; a Ctrl-C before it is ready has no run to stop, so the
+    # record closes `interrupted` at once (it used to wait out the 10 s stop grace for an answer).
+    proc = start_gradfail("run", "--preset", "parity30", "--out", "r", cwd=tmp_path)
+    deadline = time.time() + 60
+    while not (tmp_path / "r" / "run.json").exists():  # the record exists: the signals are handled next
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.01)
+    time.sleep(0.2)
+    (engine,) = children_of(proc.pid)
+    assert not read_events(tmp_path / "r"), "the engine was already training; this test needs it starting"
+    sent = time.time()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in out + err, (out, err)
+    assert time.time() - sent < 5
+    assert read_manifest(tmp_path / "r")["status"] == "interrupted"
+    assert not pid_alive(engine)
+
+
 def test_an_unusable_run_directory_is_named_before_anything_starts(tmp_path):
     (tmp_path / "afile").write_text("not a directory")
     result = gradfail("run", "--preset", "parity5", "--out", "afile/run", cwd=tmp_path)
