@@ -116,7 +116,7 @@ class ManualMLP:
                 layer.weight.data, layer.bias.data = weight[0], bias[0]
         self.loss_and_grad = LOSSES[loss]
         self.lr = lr
-        self.buffers: _StepBuffers | None = None
+        self._stepper, self._stepper_rows = None, 0  # what `step` uses: `stepper` for the last batch size
         self.adam = None
         if optimizer == "adam":
             # Adam is elementwise, so one Adam over the flat parameters is each lane's own Adam on each
@@ -148,81 +148,67 @@ class ManualMLP:
         return torch.bmm(self.output, h.transpose(1, 2))
 
     def stepper(self, rows: int) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-        """`step` for batches of `rows` samples, as a function (x, targets (L, 1, n), x_t) -> losses.
+        """The training step for batches of `rows` samples: a function (x, targets, x_t) -> (L,) losses,
+        with x (L, n, d + 1) its last column ones (`with_ones`), targets (L, out, n) and x_t =
+        x.transpose(1, 2), which a caller makes once per buffer (a transpose is ~2 us a call).
 
-        For parity's own network (one hidden layer under one output, SGD, any loss) it is the same
-        operations as `step`, written out over local names: without `step`'s loops, shape checks and
-        attribute lookups, a parity30 step takes about 20 us less (of 170-190, measured). Any other
-        network gets `step` itself.
+        Everything a step touches (buffers, views, which backward each layer takes) is looked up here
+        once and bound to local names, so the step itself is only its tensor operations: for parity30
+        about 20 us less of a 170-190 us step than looking them up every step (measured). No tensor
+        here requires a gradient, so autograd records nothing without a no_grad context (which would
+        cost a few microseconds a step).
         """
-        if len(self.hidden) != 1 or self.output.shape[1] != 1 or self.adam is not None:
-            return self.step
-        buf = self.buffers = _StepBuffers(self.hidden, self.output, rows)
-        bmm, clamp_min, loss_and_grad, threshold_backward = torch.bmm, torch.clamp_min, self.loss_and_grad, _threshold_backward_out
-        weight, output, out_weight = self.hidden[0], self.output, self.weights[1]
-        pre, relu, hidden, hidden_t = buf.pre[0], buf.relu[0], buf.hidden[0], buf.hidden_t[0]
-        scores, score_grad, score_grad_t = buf.scores, buf.score_grad, buf.score_grad_t
-        grad_hidden, grad_output = self.grads
-        flat, flat_grad, lr = self.flat, self.flat_grad, self.lr
+        buf = _StepBuffers(self.hidden, self.output, rows)
+        bmm, clamp_min, mul, threshold_backward = torch.bmm, torch.clamp_min, torch.mul, _threshold_backward_out
+        loss_and_grad, output, grad_output = self.loss_and_grad, self.output, self.grads[-1]
+        score_grad, score_grad_t, scores = buf.score_grad, buf.score_grad_t, buf.scores
+        # Forward through the hidden layers: (weight, its input (None: the step's x), pre-ReLU, ReLU out).
+        forward = [(p, buf.hidden[i - 1] if i else None, buf.pre[i], buf.relu[i]) for i, p in enumerate(self.hidden)]
+        top, top_t = (buf.hidden[-1], buf.hidden_t[-1]) if self.hidden else (None, None)  # the output layer's input
+        # Backward through the hidden layers, top first: (the layer above's weight, whether it has one
+        # output, the layer's pre-ReLU values, where the gradient into them goes, its input^T (None: the
+        # step's x_t), its gradient).
+        # An outer product (one output above) is a multiply, not a product with one column.
+        backward = [(self.weights[i + 1], self.weights[i + 1].shape[1] == 1, buf.pre[i], buf.pre_grad[i],
+                     buf.hidden_t[i - 1] if i else None, self.grads[i]) for i in range(len(self.hidden) - 1, -1, -1)]
+        # The bottom layer under one output (parity's network): the gradient into its outputs is an
+        # outer product g w, so g's rows are masked by the ReLU (pre is not needed after this) and the
+        # product multiplied by w after it: one pass over (n, width) instead of two.
+        outer_bottom = bool(backward) and self.weights[1].shape[1] == 1
+        bottom_above, _, bottom_pre, _, _, bottom_grad = backward.pop() if outer_bottom else (None,) * 6
+        flat, flat_grad, lr, adam = self.flat, self.flat_grad, self.lr, self.adam
 
-        def one_hidden_layer_step(x: torch.Tensor, targets: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
-            clamp_min(bmm(x, weight, out=pre), 0, out=relu)
-            loss, grad_scale = loss_and_grad(bmm(output, hidden_t, out=scores), targets, buf)
-            bmm(score_grad, hidden, out=grad_output)
-            # As in `step`: the bottom layer's outputs get the outer product g w, so g is masked by the
-            # ReLU first and the product multiplied by w after.
-            bmm(x_t, threshold_backward(score_grad_t, pre, 0, grad_input=pre), out=grad_hidden).mul_(out_weight)
-            flat.add_(flat_grad, alpha=-lr * grad_scale)
+        def training_step(x: torch.Tensor, targets: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
+            for weight, layer_input, pre, relu in forward:
+                clamp_min(bmm(x if layer_input is None else layer_input, weight, out=pre), 0, out=relu)
+            loss, grad_scale = loss_and_grad(bmm(output, x_t if top_t is None else top_t, out=scores), targets, buf)
+            # From here on every gradient is the true one times grad_scale (folded into the update).
+            bmm(score_grad, x if top is None else top, out=grad_output)  # the output layer's [dW | db] at once
+            g = score_grad_t  # sample by sample: (L, n, out)
+            for above, outer, pre, below, input_t, grad in backward:
+                if outer:
+                    mul(g, above, out=below)
+                else:
+                    bmm(g, above, out=below)
+                g = threshold_backward(below, pre, 0, grad_input=below)  # through the ReLU
+                bmm(x_t if input_t is None else input_t, g, out=grad)
+            if outer_bottom:
+                bmm(x_t, threshold_backward(g, bottom_pre, 0, grad_input=bottom_pre), out=bottom_grad).mul_(bottom_above)
+            if adam is None:
+                flat.add_(flat_grad, alpha=-lr * grad_scale)
+            else:
+                flat_grad.mul_(grad_scale)
+                adam.step()
             return loss
 
-        return one_hidden_layer_step
+        return training_step
 
     def step(self, x: torch.Tensor, targets: torch.Tensor, x_t: torch.Tensor | None = None) -> torch.Tensor:
-        """One update of every lane on its batch; returns the (L,) losses.
-
-        x: (L, n, d + 1), its last column ones (`with_ones`); targets: (L, out, n), or (L, n) with one output;
-        x_t: x.transpose(1, 2), from a caller that makes it once per buffer (a transpose is ~2 us a call).
-        No tensor here requires a gradient, so autograd records nothing without a no_grad context
-        (which would cost a few microseconds a step).
-        """
-        buf = self.buffers
-        if buf is None or buf.rows != x.shape[1]:
-            buf = self.buffers = _StepBuffers(self.hidden, self.output, x.shape[1])
-        grads = self.grads
-        x_t = x.transpose(1, 2) if x_t is None else x_t
-        h, h_t = x, x_t
-        for i, p in enumerate(self.hidden):
-            torch.clamp_min(torch.bmm(h, p, out=buf.pre[i]), 0, out=buf.relu[i])
-            h, h_t = buf.hidden[i], buf.hidden_t[i]
-        scores = torch.bmm(self.output, h_t, out=buf.scores)
+        """One update of every lane on its batch (see `stepper`); returns the (L,) losses.
+        targets may also be (L, n) with one output; x_t is made here if not given."""
+        rows = x.shape[1]
+        if self._stepper is None or self._stepper_rows != rows:
+            self._stepper, self._stepper_rows = self.stepper(rows), rows
         if targets.dim() == 2:  # (L, n): one output
             targets = targets.unsqueeze(1)
-        loss, grad_scale = self.loss_and_grad(scores, targets, buf)
-
-        # From here on every gradient is the true one times grad_scale (folded into the update).
-        torch.bmm(buf.score_grad, h, out=grads[-1])  # the output layer's [dW | db] in one product
-        g = buf.score_grad_t  # sample by sample: (L, n, out)
-        for i in range(len(self.hidden) - 1, -1, -1):
-            layer_input_t = x_t if i == 0 else buf.hidden_t[i - 1]
-            weight = self.weights[i + 1]  # the layer above's, (L, out, in)
-            if i == 0 and weight.shape[1] == 1:
-                # The bottom layer under one output (parity's network): the gradient into its outputs
-                # is an outer product g w, so mask g's rows by the ReLU (pre is not needed after this)
-                # and multiply by w after the product: one pass over (n, width) instead of two.
-                masked = _threshold_backward_out(g, buf.pre[0], 0, grad_input=buf.pre[0])
-                torch.bmm(layer_input_t, masked, out=grads[0]).mul_(weight)
-                break
-            below = buf.pre_grad[i]
-            if weight.shape[1] == 1:  # an outer product: a multiply, not a product with one column
-                torch.mul(g, weight, out=below)
-            else:
-                torch.bmm(g, weight, out=below)
-            g = _threshold_backward_out(below, buf.pre[i], 0, grad_input=below)  # through the ReLU
-            torch.bmm(layer_input_t, g, out=grads[i])
-
-        if self.adam is None:
-            self.flat.add_(self.flat_grad, alpha=-self.lr * grad_scale)
-        else:
-            self.flat_grad.mul_(grad_scale)
-            self.adam.step()
-        return loss
+        return self._stepper(x, targets, x.transpose(1, 2) if x_t is None else x_t)

@@ -17,7 +17,7 @@ def test_manual_step_matches_autograd(loss_name, depth, optimizer, lanes):
     manual_models = [mlp(sizes, torch.Generator().manual_seed(lane)).double() for lane in range(lanes)]
     references = [mlp(sizes, torch.Generator().manual_seed(lane)).double() for lane in range(lanes)]
     manual = ManualMLP(manual_models, loss_name, optimizer, lr=0.05)
-    stepper = manual.stepper(rows=11)  # for depth 1 under SGD, the written-out step
+    stepper = manual.stepper(rows=11)  # the step as the parity trainer calls it
     optimizers = [make_optimizer(optimizer, r.parameters(), lr=0.05) for r in references]
     for step in range(5):
         x = torch.randn(lanes, 11, 7, dtype=torch.float64)
@@ -39,13 +39,20 @@ def test_manual_step_matches_autograd(loss_name, depth, optimizer, lanes):
         assert torch.allclose(manual.forward(with_ones(x))[lane].squeeze(1), reference(x[lane]).squeeze(1).detach())
 
 
-def test_the_stepper_is_written_out_for_one_hidden_layer_under_sgd_only():
-    def net(depth, optimizer):
-        return ManualMLP([mlp([5] + [8] * depth + [1], torch.Generator().manual_seed(0))], "hinge", optimizer, lr=0.1)
-
-    assert net(1, "sgd").stepper(4).__name__ == "one_hidden_layer_step"
-    for other in (net(2, "sgd"), net(1, "adam")):
-        assert other.stepper(4) == other.step
+def test_step_follows_a_change_of_batch_size():
+    # `step` uses the stepper made for its batch size, and makes another when the size changes.
+    model = mlp([5, 8, 8, 1], torch.Generator().manual_seed(0)).double()
+    reference = mlp([5, 8, 8, 1], torch.Generator().manual_seed(0)).double()
+    manual, opt = ManualMLP([model], "hinge", "sgd", lr=0.1), make_optimizer("sgd", reference.parameters(), lr=0.1)
+    for rows in (4, 9, 4):
+        x, y = torch.randn(1, rows, 5, dtype=torch.float64), torch.sign(torch.randn(1, rows, dtype=torch.float64))
+        loss = manual.step(with_ones(x), y)
+        ref_loss = hinge_loss(reference(x[0]).squeeze(1), y[0])
+        opt.zero_grad()
+        ref_loss.backward()
+        opt.step()
+        assert torch.allclose(loss[0], ref_loss.detach())
+    assert torch.allclose(model[0].weight, reference[0].weight, atol=1e-12)
 
 
 def test_one_lane_trains_the_model_itself():
