@@ -149,29 +149,33 @@ def baseline_device(device: str) -> str:
 
 
 def workloads(steps: int, tuple_steps: int, seeds: int, device: str) -> dict[str, Workload]:
+    """What `gradfail bench` times. The 1-thread baselines are timed on a CPU only: on a GPU the
+    size of torch's CPU thread pool does not change the training step."""
     base_device = baseline_device(device)
+    on_cpu = base_device == "cpu"
     parity = parity_flops(30)
-    chosen = {
-        "baseline": Workload("parity30: baseline loop (torch's default threads)",
-                             lambda: baseline_run(["parity", "--device", base_device], steps), parity, "baseline"),
-        "baseline1": Workload("parity30: baseline loop (1 thread)",
-                              lambda: baseline_run(["parity", "--device", base_device, "--threads", "1"], steps),
-                              parity, "baseline"),
-        "engine": Workload("gradfail run --preset parity30", lambda: engine_run("parity30", steps, device),
-                           parity, "baseline"),
-        "seeds": Workload(f"  ... --seeds {seeds} (seed-steps/s)",
-                          lambda: engine_run("parity30", steps, device, seeds), parity, "baseline"),
-    }
+    chosen = {"baseline": Workload("parity30: baseline loop (torch's default threads)",
+                                   lambda: baseline_run(["parity", "--device", base_device], steps), parity,
+                                   "baseline")}
+    if on_cpu:
+        chosen["baseline1"] = Workload(
+            "parity30: baseline loop (1 thread)",
+            lambda: baseline_run(["parity", "--device", base_device, "--threads", "1"], steps), parity, "baseline")
+    chosen["engine"] = Workload("gradfail run --preset parity30", lambda: engine_run("parity30", steps, device),
+                                parity, "baseline")
+    chosen["seeds"] = Workload(f"  ... --seeds {seeds} (seed-steps/s)",
+                               lambda: engine_run("parity30", steps, device, seeds), parity, "baseline")
     if tuple_steps:
         tuples = tuple_flops(4, 200)
         chosen["tuples_baseline"] = Workload(
             "tuples k=4: baseline loop (torch's default threads)",
             lambda: baseline_run(["tuples", "--k", "4", "--device", base_device], tuple_steps),
             tuples, "tuples_baseline")
-        chosen["tuples_baseline1"] = Workload(
-            "tuples k=4: baseline loop (1 thread)",
-            lambda: baseline_run(["tuples", "--k", "4", "--device", base_device, "--threads", "1"], tuple_steps),
-            tuples, "tuples_baseline")
+        if on_cpu:
+            chosen["tuples_baseline1"] = Workload(
+                "tuples k=4: baseline loop (1 thread)",
+                lambda: baseline_run(["tuples", "--k", "4", "--device", base_device, "--threads", "1"], tuple_steps),
+                tuples, "tuples_baseline")
         chosen["tuples"] = Workload("gradfail run --preset tuple4-e2e-paper",
                                     lambda: engine_run("tuple4-e2e-paper", tuple_steps, device), tuples,
                                     "tuples_baseline")

@@ -112,3 +112,12 @@ def test_bench_prints_its_figures(tmp_path):
         assert row in result.stdout, row
     engine = result.stdout.split("gradfail run --preset parity30\n", 1)[1].splitlines()[0]
     assert re.search(r"steps/s: [\d,.]+ +ms/step: [\d.]+ +baseline: [\d,.]+ +vs baseline: [\d.]+x", engine), engine
+
+
+def test_bench_times_the_one_thread_baselines_on_a_cpu_only():
+    from gradfail_tui.bench import workloads
+
+    cpu, gpu = workloads(200, 2, 2, "cpu"), workloads(200, 2, 2, "cuda:0")
+    assert {"baseline1", "tuples_baseline1"} <= set(cpu)
+    assert set(gpu) == set(cpu) - {"baseline1", "tuples_baseline1"}
+    assert all(chosen[w.baseline] for chosen in (cpu, gpu) for w in chosen.values())  # every ratio has its baseline
