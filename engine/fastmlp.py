@@ -20,6 +20,7 @@ tests/test_fastmlp.py checks the updated weights against autograd's, and the lan
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -33,27 +34,43 @@ def with_ones(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x.new_ones(*x.shape[:-1], 1)], -1)
 
 
-def hinge_and_grad(scores: torch.Tensor, labels: torch.Tensor, buf: "_StepBuffers") -> tuple[torch.Tensor, float]:
-    """Per-lane mean(relu(1 - y f)) over (L, 1, n) scores and labels. Writes y where 1 - y f > 0 (else
-    0) into buf.score_grad and returns, with the loss, the factor -1/n that makes it d loss / d f."""
+# How many steps' losses a stepper keeps unreduced at most; engine.loop reads them every 32 steps.
+PENDING = 64
+
+
+def hinge_terms(scores: torch.Tensor, labels: torch.Tensor, score_grad: torch.Tensor, terms: torch.Tensor,
+                inv_rows: torch.Tensor) -> float:
+    """The hinge loss mean(relu(1 - y f)) of (L, 1, n) scores and labels, up to its reduction: writes
+    (1 - y f) / n into `terms` (the loss is the sum of their positive parts, `hinge_reduce`) and y
+    where 1 - y f > 0 (else 0) into `score_grad`; returns the factor -1/n that makes it d loss / d f."""
     rows = scores.shape[2]
-    # (1 - y f) / n: the margin already divided by n, so that its positive part sums to the mean.
-    margin = torch.addcmul(buf.inv_rows, labels, scores, value=-1.0 / rows, out=buf.scratch)
-    _threshold_backward_out(labels, margin, 0, grad_input=buf.score_grad)
-    # A sum over one dimension: a mean, or a sum over two, costs twice as much at these sizes (measured).
-    margin.clamp_min_(0)
-    return buf.scratch_rows.sum(1), -1.0 / rows
+    margin = torch.addcmul(inv_rows, labels, scores, value=-1.0 / rows, out=terms)
+    _threshold_backward_out(labels, margin, 0, grad_input=score_grad)
+    return -1.0 / rows
 
 
-def squared_and_grad(scores: torch.Tensor, targets: torch.Tensor, buf: "_StepBuffers") -> tuple[torch.Tensor, float]:
-    """Per-lane mean((f - y)^2). Writes f - y into buf.score_grad and returns, with the loss, the
-    factor 2 / (the number of values) that makes it the gradient with respect to f."""
-    diff = torch.sub(scores, targets, out=buf.score_grad)
-    torch.mul(diff, diff, out=buf.scratch)
-    return buf.scratch_rows.sum(1).mul_(buf.inv_size), 2.0 / diff[0].numel()
+def hinge_reduce(terms: torch.Tensor, out: torch.Tensor) -> None:
+    """(k, L, 1, n) terms of `hinge_terms` -> (k, L) losses."""
+    torch.sum(terms.clamp_min_(0).flatten(2), 2, out=out)
 
 
-LOSSES = {"hinge": hinge_and_grad, "squared": squared_and_grad}
+def squared_terms(scores: torch.Tensor, targets: torch.Tensor, score_grad: torch.Tensor, terms: torch.Tensor,
+                  inv_rows: torch.Tensor) -> float:
+    """The squared loss mean((f - y)^2) up to its reduction: writes (f - y)^2 into `terms` and f - y
+    into `score_grad`; returns the factor 2 / (the number of values) that makes it d loss / d f."""
+    diff = torch.sub(scores, targets, out=score_grad)
+    torch.mul(diff, diff, out=terms)
+    return 2.0 / diff[0].numel()
+
+
+def squared_reduce(terms: torch.Tensor, out: torch.Tensor) -> None:
+    """(k, L, out, n) terms of `squared_terms` -> (k, L) losses."""
+    torch.sum(terms.flatten(2), 2, out=out).div_(terms[0, 0].numel())
+
+
+# Each loss in two parts: its terms and gradient, every step; its reduction to a number, once for
+# many steps (two operations a step fewer: about 6% of a parity30 step, measured).
+LOSSES = {"hinge": (hinge_terms, hinge_reduce), "squared": (squared_terms, squared_reduce)}
 
 
 class _StepBuffers:
@@ -73,11 +90,11 @@ class _StepBuffers:
         self.scores = torch.empty(lanes, outputs, rows, dtype=dtype, device=device)
         self.score_grad = torch.empty_like(self.scores)
         self.score_grad_t = self.score_grad.transpose(1, 2)  # sample by sample: (L, n, out)
-        self.scratch = torch.empty_like(self.scores)
-        self.scratch_rows = self.scratch.view(lanes, -1)  # a lane a row: what the losses sum over
-        # Constants as 0-d tensors: an operation with a Python float costs ~4x one with a tensor (measured).
-        constant = lambda value: torch.tensor(value, dtype=dtype, device=device)  # noqa: E731
-        self.inv_size, self.inv_rows = constant(1.0 / (rows * outputs)), constant(1.0 / rows)
+        # The loss terms of the last PENDING steps, not yet reduced, and the losses they reduce to.
+        self.terms = torch.empty(PENDING, lanes, outputs, rows, dtype=dtype, device=device)
+        self.losses = torch.empty(PENDING, lanes, dtype=dtype, device=device)
+        # A constant as a 0-d tensor: an operation with a Python float costs ~4x one with a tensor (measured).
+        self.inv_rows = torch.tensor(1.0 / rows, dtype=dtype, device=device)
 
 
 class ManualMLP:
@@ -114,7 +131,7 @@ class ManualMLP:
         if len(models) == 1:
             for layer, weight, bias in zip(per_model[0], self.weights, self.biases):
                 layer.weight.data, layer.bias.data = weight[0], bias[0]
-        self.loss_and_grad = LOSSES[loss]
+        self.loss = LOSSES[loss]
         self.lr = lr
         self._stepper, self._stepper_rows = None, 0  # what `step` uses: `stepper` for the last batch size
         self.adam = None
@@ -147,10 +164,14 @@ class ManualMLP:
             h = with_ones(torch.bmm(h, p).relu_())
         return torch.bmm(self.output, h.transpose(1, 2))
 
-    def stepper(self, rows: int) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-        """The training step for batches of `rows` samples: a function (x, targets, x_t) -> (L,) losses,
-        with x (L, n, d + 1) its last column ones (`with_ones`), targets (L, out, n) and x_t =
-        x.transpose(1, 2), which a caller makes once per buffer (a transpose is ~2 us a call).
+    def stepper(self, rows: int) -> "Stepper":
+        """The training step for batches of `rows` samples, and the `settle` that completes its losses.
+
+        `step(x, targets, x_t)` takes x (L, n, d + 1) its last column ones (`with_ones`), targets
+        (L, out, n) and x_t = x.transpose(1, 2), which a caller makes once per buffer (a transpose is
+        ~2 us a call), and returns the step's (L,) losses as a view whose values are written by the
+        next `settle()`, and stay until PENDING steps later: the losses of many steps are reduced in
+        one operation. The step settles by itself when PENDING steps are waiting.
 
         Everything a step touches (buffers, views, which backward each layer takes) is looked up here
         once and bound to local names, so the step itself is only its tensor operations: for parity30
@@ -160,8 +181,11 @@ class ManualMLP:
         """
         buf = _StepBuffers(self.hidden, self.output, rows)
         bmm, clamp_min, mul, threshold_backward = torch.bmm, torch.clamp_min, torch.mul, _threshold_backward_out
-        loss_and_grad, output, grad_output = self.loss_and_grad, self.output, self.grads[-1]
-        score_grad, score_grad_t, scores = buf.score_grad, buf.score_grad_t, buf.scores
+        loss_terms, loss_reduce = self.loss
+        output, grad_output = self.output, self.grads[-1]
+        score_grad, score_grad_t, scores, inv_rows = buf.score_grad, buf.score_grad_t, buf.scores, buf.inv_rows
+        terms, losses = buf.terms, buf.losses
+        term_rows, loss_rows = list(terms), list(losses)
         # Forward through the hidden layers: (weight, its input (None: the step's x), pre-ReLU, ReLU out).
         forward = [(p, buf.hidden[i - 1] if i else None, buf.pre[i], buf.relu[i]) for i, p in enumerate(self.hidden)]
         top, top_t = (buf.hidden[-1], buf.hidden_t[-1]) if self.hidden else (None, None)  # the output layer's input
@@ -177,11 +201,24 @@ class ManualMLP:
         outer_bottom = bool(backward) and self.weights[1].shape[1] == 1
         bottom_above, _, bottom_pre, _, _, bottom_grad = backward.pop() if outer_bottom else (None,) * 6
         flat, flat_grad, lr, adam = self.flat, self.flat_grad, self.lr, self.adam
+        pending = [0, 0]  # rows of `terms`: [the first not yet reduced, the next to write]
+
+        def settle() -> None:
+            first, end = pending
+            if end > first:
+                loss_reduce(terms[first:end], losses[first:end])
+                pending[0] = end
 
         def training_step(x: torch.Tensor, targets: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
+            row = pending[1]
+            if row == PENDING:
+                settle()
+                pending[0] = row = 0
+            pending[1] = row + 1
             for weight, layer_input, pre, relu in forward:
                 clamp_min(bmm(x if layer_input is None else layer_input, weight, out=pre), 0, out=relu)
-            loss, grad_scale = loss_and_grad(bmm(output, x_t if top_t is None else top_t, out=scores), targets, buf)
+            grad_scale = loss_terms(bmm(output, x_t if top_t is None else top_t, out=scores), targets, score_grad,
+                                    term_rows[row], inv_rows)
             # From here on every gradient is the true one times grad_scale (folded into the update).
             bmm(score_grad, x if top is None else top, out=grad_output)  # the output layer's [dW | db] at once
             g = score_grad_t  # sample by sample: (L, n, out)
@@ -199,16 +236,25 @@ class ManualMLP:
             else:
                 flat_grad.mul_(grad_scale)
                 adam.step()
-            return loss
+            return loss_rows[row]
 
-        return training_step
+        return Stepper(training_step, settle)
 
     def step(self, x: torch.Tensor, targets: torch.Tensor, x_t: torch.Tensor | None = None) -> torch.Tensor:
-        """One update of every lane on its batch (see `stepper`); returns the (L,) losses.
+        """One update of every lane on its batch (see `stepper`); returns the (L,) losses, settled.
         targets may also be (L, n) with one output; x_t is made here if not given."""
         rows = x.shape[1]
         if self._stepper is None or self._stepper_rows != rows:
             self._stepper, self._stepper_rows = self.stepper(rows), rows
         if targets.dim() == 2:  # (L, n): one output
             targets = targets.unsqueeze(1)
-        return self._stepper(x, targets, x.transpose(1, 2) if x_t is None else x_t)
+        losses = self._stepper.step(x, targets, x.transpose(1, 2) if x_t is None else x_t)
+        self._stepper.settle()
+        return losses.clone()
+
+
+class Stepper(NamedTuple):
+    """A training step and the `settle` that writes the losses it returned (see ManualMLP.stepper)."""
+
+    step: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+    settle: Callable[[], None]

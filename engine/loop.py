@@ -119,6 +119,7 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
         nonlocal count
         if not window:
             return
+        _call(lambda _: trainer.settle(), "train_step", upto)
         first = upto - len(window) + 1
         for key in window[0]:
             values = torch.stack([w[key] for w in window]).float().cpu().reshape(len(window), lanes)

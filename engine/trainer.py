@@ -10,7 +10,8 @@ A family's trainer subclasses `Trainer` and is named in its FamilySpec as "modul
 
 `train_step` must not synchronise with the device (no `.item()`, no `float(...)`): the loop reads
 its scalars in batches, checks them for NaN/inf there and averages them for the event stream.
-Any non-finite value it returns marks the run `diverged` at that step.
+Any non-finite value it returns marks the run `diverged` at that step. A trainer may leave the last
+reduction of its scalars to `settle()`, which the loop calls before it reads them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class Trainer:
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def settle(self) -> None:
+        """Write the values of the step scalars returned so far, where train_step left them pending
+        (engine.fastmlp reduces many steps' losses in one operation); most trainers have none."""
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:

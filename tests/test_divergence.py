@@ -61,6 +61,7 @@ def record_step_scalars(trainer) -> list[tuple[int, torch.Tensor]]:
 
     def train_step(step):
         scalars = step_fn(step)
+        trainer.settle()  # what the loop does before it reads them
         lanes = getattr(trainer, "lanes", 1)
         seen.append((step, torch.stack([v.detach().float().reshape(lanes) for v in scalars.values()])))
         return scalars

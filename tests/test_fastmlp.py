@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from engine.fastmlp import ManualMLP, with_ones
+from engine.fastmlp import PENDING, ManualMLP, with_ones
 from engine.nn import hinge_loss, make_optimizer, mlp
 
 
@@ -17,14 +17,18 @@ def test_manual_step_matches_autograd(loss_name, depth, optimizer, lanes):
     manual_models = [mlp(sizes, torch.Generator().manual_seed(lane)).double() for lane in range(lanes)]
     references = [mlp(sizes, torch.Generator().manual_seed(lane)).double() for lane in range(lanes)]
     manual = ManualMLP(manual_models, loss_name, optimizer, lr=0.05)
-    stepper = manual.stepper(rows=11)  # the step as the parity trainer calls it
+    stepper = manual.stepper(rows=11)  # the step as the parity trainer calls it, settled before its losses are read
     optimizers = [make_optimizer(optimizer, r.parameters(), lr=0.05) for r in references]
     for step in range(5):
         x = torch.randn(lanes, 11, 7, dtype=torch.float64)
         y = torch.sign(torch.randn(lanes, 11, dtype=torch.float64))
         inputs = with_ones(x)
         # Every other step through the stepper, with targets and transposed inputs as the parity trainer gives them.
-        losses = stepper(inputs, y.unsqueeze(1), inputs.transpose(1, 2)) if step % 2 else manual.step(inputs, y)
+        if step % 2:
+            losses = stepper.step(inputs, y.unsqueeze(1), inputs.transpose(1, 2))
+            stepper.settle()
+        else:
+            losses = manual.step(inputs, y)
         for lane, (reference, opt) in enumerate(zip(references, optimizers)):
             scores = reference(x[lane]).squeeze(1)
             ref_loss = hinge_loss(scores, y[lane]) if loss_name == "hinge" else ((scores - y[lane]) ** 2).mean()
@@ -53,6 +57,31 @@ def test_step_follows_a_change_of_batch_size():
         opt.step()
         assert torch.allclose(loss[0], ref_loss.detach())
     assert torch.allclose(model[0].weight, reference[0].weight, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss_name", ["hinge", "squared"])
+def test_losses_are_reduced_when_settled_many_steps_at_once(loss_name):
+    # The stepper leaves each step's loss to be reduced by `settle`, called here at uneven intervals,
+    # and by itself when PENDING steps are waiting: every step's loss must still be its own.
+    model = mlp([5, 8, 1], torch.Generator().manual_seed(0)).double()
+    reference = mlp([5, 8, 1], torch.Generator().manual_seed(0)).double()
+    manual, opt = ManualMLP([model], loss_name, "sgd", lr=0.1), make_optimizer("sgd", reference.parameters(), lr=0.1)
+    stepper = manual.stepper(rows=6)
+    unread: list[tuple[torch.Tensor, torch.Tensor]] = []  # (the stepper's loss view, the reference's loss)
+    for step in range(1, 2 * PENDING + 10):
+        x, y = torch.randn(1, 6, 5, dtype=torch.float64), torch.sign(torch.randn(1, 6, dtype=torch.float64))
+        scores = reference(x[0]).squeeze(1)
+        ref_loss = hinge_loss(scores, y[0]) if loss_name == "hinge" else ((scores - y[0]) ** 2).mean()
+        opt.zero_grad()
+        ref_loss.backward()
+        opt.step()
+        unread.append((stepper.step(with_ones(x), y.unsqueeze(1), with_ones(x).transpose(1, 2)), ref_loss.detach()))
+        if step % 13 == 0 or step == PENDING + 1:
+            stepper.settle()
+            for loss, ref in unread:
+                assert torch.allclose(loss[0], ref), step
+            unread.clear()
+    assert len(unread) == (2 * PENDING + 9) % 13  # the last ones, never settled, were not checked
 
 
 def test_one_lane_trains_the_model_itself():

@@ -99,7 +99,7 @@ class ParityTrainer(Trainer):
         self.model = models[0]  # with one seed, the trained network itself (ManualMLP trains it in place)
         self.subset_mask = masks.to(device)  # (lanes, 1, d): which coordinates each lane's target multiplies
         self.net = ManualMLP(models, "hinge", config.optimizer, config.lr)
-        self.net_step = self.net.stepper(config.batch)
+        self.net_step, self.net_settle = self.net.stepper(config.batch)
         step_bytes = self.lanes * config.batch * (config.d + 1) * 4
         self.train_data = ParityStream(self.subset_mask, [generator(s, "data", device) for s in seeds],
                                        config.batch, block=max(1, min(64, BLOCK_BYTES // step_bytes)))
@@ -112,7 +112,10 @@ class ParityTrainer(Trainer):
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         x, x_t, y = self.train_data.next()
-        return {"train_loss": self.net_step(x, y, x_t)}  # (lanes,): the loop reads it per lane
+        return {"train_loss": self.net_step(x, y, x_t)}  # (lanes,), once settled: the loop reads it per lane
+
+    def settle(self) -> None:
+        self.net_settle()
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float | list[float]]:
