@@ -191,8 +191,8 @@ def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str, 
     for rep in range(reps):
         for work in chosen.values():
             work.results.append(work.time_once())
-        console.print(f"  repetition {rep + 1}: " + ", ".join(
-            f"{name} {work.results[-1].wall_s:.1f} s" for name, work in chosen.items()))
+        console.print(f"  repetition {rep + 1}: " + ", ".join(_rep_cell(name, work, chosen) for name, work in chosen.items()),
+                      soft_wrap=True)  # one line a repetition, whatever the width: easy to read back from a log
     base_device = baseline_device(device)
     # The physical limit: the matrix-multiply rate on the threads each workload trained on.
     rate_key = lambda timed: timed.threads if base_device == "cpu" else "the GPU"  # noqa: E731
@@ -241,6 +241,14 @@ def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str, 
             for t, gflops in rates.items())
         + ". RSS: engine + parent (the parent never imports torch). "
         f"Engine device: {engine.device}; torch {engine.torch}, Python {platform.python_version()}.")
+
+
+def _rep_cell(name: str, work: Workload, chosen: dict[str, Workload]) -> str:
+    """One workload's wall time in the repetition just timed, with its ratio to its baseline in that
+    repetition: the spread of these ratios shows how far the machine's noise moves the median."""
+    timed, base = work.results[-1], chosen[work.baseline].results[-1]
+    ratio = "" if work.baseline == name else f" ({timed.steps_per_s / base.steps_per_s:.2f}x)"
+    return f"{name} {timed.wall_s:.1f} s{ratio}"
 
 
 def _rate(steps_per_s: float) -> str:

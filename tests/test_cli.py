@@ -110,6 +110,8 @@ def test_bench_prints_its_figures(tmp_path):
                 "gradfail run --preset parity30", "--seeds 2 (seed-steps/s)", "tuples k=4: baseline loop (1 thread)",
                 "gradfail run --preset tuple4-e2e-paper", "GFLOP/s on one thread", "4.84 MFLOP", "7.24 GFLOP"):
         assert row in result.stdout, row
+    assert re.search(r"repetition 1: baseline [\d.]+ s, baseline1 [\d.]+ s \([\d.]+x\), engine [\d.]+ s \([\d.]+x\)",
+                     result.stdout), result.stdout
     engine = result.stdout.split("gradfail run --preset parity30\n", 1)[1].splitlines()[0]
     assert re.search(r"steps/s: [\d,.]+ +ms/step: [\d.]+ +baseline: [\d,.]+ +vs baseline: [\d.]+x", engine), engine
 
