@@ -104,9 +104,15 @@ def bench_schedule(preset: str, device: str) -> None:
     config = load_preset(preset).config({})
     torch_device = torch.device(device)
     trainer = TupleTrainer(config, torch_device, seed=0)
-    # A GPU runs the step's kernels after the call returns: wait for them, or the rate is the launches'.
-    done = torch.cuda.synchronize if torch_device.type == "cuda" else (lambda: None)
-    synced = lambda fn: lambda: (fn(), done())  # noqa: E731
+    def synced(fn):
+        """fn, then a wait for the GPU's kernels: it runs them after the call returns, and without the
+        wait the rate would be their launches'."""
+        def call():
+            fn()
+            if torch_device.type == "cuda":
+                torch.cuda.synchronize(torch_device)
+        return call
+
     seconds = {
         "train step": 1 / best_rate(synced(lambda: trainer.train_step(1)), 1, seconds=3.0, repeats=2),
         "evaluation": 1 / best_rate(synced(lambda: trainer.evaluate(1)), 1, seconds=2.0, repeats=2),

@@ -149,33 +149,29 @@ def baseline_device(device: str) -> str:
 
 
 def workloads(steps: int, tuple_steps: int, seeds: int, device: str) -> dict[str, Workload]:
-    """What `gradfail bench` times. The 1-thread baselines are timed on a CPU only: on a GPU the
-    size of torch's CPU thread pool does not change the training step."""
+    """What `gradfail bench` times, each engine workload after the baselines it is compared with."""
     base_device = baseline_device(device)
-    on_cpu = base_device == "cpu"
+
+    def baselines(key: str, label: str, what: list[str], n: int, flops: float) -> dict[str, Workload]:
+        """The baseline loop on torch's default threads, and on a CPU on one thread as well (on a GPU the
+        size of torch's CPU thread pool does not change the training step)."""
+        cmd = [*what, "--device", base_device]
+        chosen = {key: Workload(f"{label}: baseline loop (torch's default threads)",
+                                lambda: baseline_run(cmd, n), flops, key)}
+        if base_device == "cpu":
+            chosen[key + "1"] = Workload(f"{label}: baseline loop (1 thread)",
+                                         lambda: baseline_run([*cmd, "--threads", "1"], n), flops, key)
+        return chosen
+
     parity = parity_flops(30)
-    chosen = {"baseline": Workload("parity30: baseline loop (torch's default threads)",
-                                   lambda: baseline_run(["parity", "--device", base_device], steps), parity,
-                                   "baseline")}
-    if on_cpu:
-        chosen["baseline1"] = Workload(
-            "parity30: baseline loop (1 thread)",
-            lambda: baseline_run(["parity", "--device", base_device, "--threads", "1"], steps), parity, "baseline")
+    chosen = baselines("baseline", "parity30", ["parity"], steps, parity)
     chosen["engine"] = Workload("gradfail run --preset parity30", lambda: engine_run("parity30", steps, device),
                                 parity, "baseline")
     chosen["seeds"] = Workload(f"  ... --seeds {seeds} (seed-steps/s)",
                                lambda: engine_run("parity30", steps, device, seeds), parity, "baseline")
     if tuple_steps:
         tuples = tuple_flops(4, 200)
-        chosen["tuples_baseline"] = Workload(
-            "tuples k=4: baseline loop (torch's default threads)",
-            lambda: baseline_run(["tuples", "--k", "4", "--device", base_device], tuple_steps),
-            tuples, "tuples_baseline")
-        if on_cpu:
-            chosen["tuples_baseline1"] = Workload(
-                "tuples k=4: baseline loop (1 thread)",
-                lambda: baseline_run(["tuples", "--k", "4", "--device", base_device, "--threads", "1"], tuple_steps),
-                tuples, "tuples_baseline")
+        chosen |= baselines("tuples_baseline", "tuples k=4", ["tuples", "--k", "4"], tuple_steps, tuples)
         chosen["tuples"] = Workload("gradfail run --preset tuple4-e2e-paper",
                                     lambda: engine_run("tuple4-e2e-paper", tuple_steps, device), tuples,
                                     "tuples_baseline")
