@@ -21,6 +21,8 @@ import time
 
 import torch
 
+from engine.device import DeviceError, resolve_device
+
 
 def parity_loop(d: int, steps: int, batch: int = 128, device: str = "cpu") -> dict:
     torch.manual_seed(0)
@@ -100,6 +102,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    try:
+        args.device = str(resolve_device(args.device))
+    except DeviceError as exc:  # "cuda" on a machine without it: say so, as `gradfail run` does
+        parser.exit(2, f"{exc}\n")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.what == "parity":

@@ -91,7 +91,9 @@ def time_process(cmd: list[str], steps: int, lanes: int = 1) -> tuple[Timed, str
     wall = time.perf_counter() - start
     out, err = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[1:4])} ... exited {proc.returncode}: {(err or out).strip()[-300:]}")
+        # Its last line says what went wrong: the message of a refusal, or the exception of a crash.
+        last = ((err or out).strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"{' '.join(cmd[1:4])} ... exited {proc.returncode}: {last}")
     return Timed(wall_s=wall, steps=steps, lanes=lanes, peak_rss_mb=peak), out
 
 

@@ -101,6 +101,17 @@ def test_cuda_asked_for_without_cuda_is_a_clear_error(tmp_path):
     assert read_manifest(tmp_path / "r")["status"] == "failed"
 
 
+def test_bench_on_a_gpu_that_is_not_there_says_so_without_a_traceback(tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the error path needs a machine without it")
+    result = gradfail("bench", "--device", "cuda", "--steps", "100", "--reps", "1", "--tuple-steps", "0", cwd=tmp_path)
+    assert result.returncode == 1
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "a timed run failed" in said and "--device cuda: this torch is a CPU-only build" in said, said
+    assert "Traceback" not in said and 'File "' not in said, said
+
+
 def test_bench_prints_its_figures(tmp_path):
     # 100 columns: the narrow layout, one paragraph a workload (a table that wide would squeeze its numbers away)
     result = gradfail("bench", "--steps", "200", "--reps", "1", "--seeds", "2", "--tuple-steps", "2", cwd=tmp_path,
