@@ -19,10 +19,10 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from engine.events import Event, RunFinished, from_json
-from engine.record import RecordError, RunRecorder
+from engine.config import BaseConfig, config_to_dict
+from engine.events import Event, from_json
 
 
 @dataclass
@@ -44,6 +44,16 @@ class EngineExited:
             how = f"exited with code {code}"
         last = self.stderr_tail.strip().splitlines()[-1:] or [""]
         return f"the engine process {how}" + (f": {last[0]}" if last[0] else "")
+
+
+class Backend(Protocol):
+    """What the orchestration needs of an engine: an EngineProcess, or a scripted stand-in in tests."""
+
+    def start(self) -> Backend: ...
+    def send(self, cmd: str, **fields: Any) -> bool: ...
+    def get(self, timeout: float | None = None) -> Event | EngineExited | None: ...
+    def alive(self) -> bool: ...
+    def close(self, timeout: float = 5.0) -> None: ...
 
 
 class EngineProcess:
@@ -140,7 +150,7 @@ class RunRequest:
     """What to run: everything the engine needs, already validated by the caller."""
 
     family: str
-    config: dict[str, Any]
+    config: BaseConfig
     seed: int = 0
     device: str = "auto"
     preset: str | None = None
@@ -150,8 +160,12 @@ class RunRequest:
     def label(self) -> str:
         return self.preset or self.family
 
+    def config_dict(self) -> dict[str, Any]:
+        return config_to_dict(self.config)
+
     def command(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "family": self.family, "config": self.config, "seed": self.seed,
+        """The engine's "start" command for this run (engine/worker.py reads it)."""
+        return {"run_id": self.run_id, "family": self.family, "config": self.config_dict(), "seed": self.seed,
                 "device": self.device, "preset": self.preset}
 
 
@@ -164,44 +178,4 @@ def start_command(requests: list[RunRequest]) -> dict[str, Any]:
            for r in requests):
         raise ValueError("runs trained together must share family, config, device and preset")
     return {"run_ids": [r.run_id for r in requests], "seeds": [r.seed for r in requests], "family": first.family,
-            "config": first.config, "device": first.device, "preset": first.preset}
-
-
-class LiveRun:
-    """A run in progress, seen from the parent: its events go to the record as they arrive."""
-
-    def __init__(self, request: RunRequest, run_dir: Path):
-        self.request = request
-        self.run_dir = run_dir
-        self.recorder = RunRecorder(run_dir, {
-            "run_id": request.run_id, "family": request.family, "preset": request.preset,
-            "config": request.config, "seed": request.seed, "device": request.device})
-        self.finished: RunFinished | None = None
-        self.record_error: str | None = None
-
-    def start(self, engine: EngineProcess) -> bool:
-        return engine.send("start", **self.request.command())
-
-    def handle(self, event: Event) -> None:
-        """Record an event of this run; a RunFinished closes the record."""
-        try:
-            self.recorder.append(event)
-        except RecordError as exc:
-            self.record_error = str(exc)
-        if isinstance(event, RunFinished):
-            self.finished = event
-            self._close(event.status, event.message, event.step)
-
-    def engine_died(self, exited: EngineExited) -> RunFinished:
-        """The engine ended mid-run: the record keeps every event received and ends `failed`."""
-        event = RunFinished(run_id=self.request.run_id, t=0.0, step=self.recorder.last_step,
-                            status="failed", message=exited.describe(), error_kind="crash",
-                            traceback=exited.stderr_tail)
-        self.handle(event)
-        return event
-
-    def _close(self, status: str, message: str, step: int) -> None:
-        try:
-            self.recorder.finish(status, message, step)
-        except OSError as exc:
-            self.record_error = f"cannot finish the record in {self.run_dir}: {exc}"
+            "config": first.config_dict(), "device": first.device, "preset": first.preset}

@@ -1,0 +1,106 @@
+"""Work the conductor schedules: a job hands out batches of runs, hears how each ended, and finishes.
+
+A job decides *what* runs next; the conductor decides *where* (which engine) and *when* (when an
+engine is free). `RunsJob` is one run, or the seeds of one config trained together (`--seeds N`,
+tied by a "seeds" group record); a group preset is a `GroupRun` (group.py), whose members go one
+after another. A sweep will be a job that hands out many batches at once. Torch-free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.client import RunRequest
+from engine.orchestration.runs import LiveRun, RunBatch
+from engine.record import GroupRecorder
+from engine.registry import get_family
+from engine.state import RunState
+from engine.status import RunStatus, worst_status
+
+
+class Job:
+    """The protocol between a job and the conductor, with what every job keeps."""
+
+    title = ""
+
+    def __init__(self) -> None:
+        self.stopping = False  # no batch is handed out any more (x, Ctrl-C, a closing app)
+        self.status: RunStatus | None = None  # set by finish()
+        self.lives: list[LiveRun] = []  # every run it has handed out, in order
+
+    def next_batch(self) -> RunBatch | None:
+        """The next batch to start now, or None (nothing left, or it waits for one in flight)."""
+        raise NotImplementedError
+
+    def batch_ended(self, batch: RunBatch) -> None:
+        """Every run of `batch` has ended (completed, failed, stopped, or its engine died)."""
+
+    @property
+    def exhausted(self) -> bool:
+        """No batch will come from it any more, and none is in flight: it can be finished."""
+        raise NotImplementedError
+
+    def finish(self, status: RunStatus | None = None, message: str = "") -> None:
+        """Close the job with `status`; by default `stopped` if it was stopped, else its worst run's ending.
+        `message`: why, for the runs it ends that never started."""
+        self.status = status or (RunStatus.STOPPED if self.stopping else
+                                 worst_status(live.state.status for live in self.lives))
+
+    @property
+    def finished(self) -> bool:
+        return self.status is not None
+
+    def states(self) -> dict[str, RunState]:
+        return {live.label: live.state for live in self.lives}
+
+
+class RunsJob(Job):
+    """One batch: a single run, or seeds of one config; with several seeds, a "seeds" group record
+    ties their run records together (for `gradfail report` and the explorer)."""
+
+    def __init__(self, lives: list[LiveRun], seeds_record: GroupRecorder | None = None):
+        super().__init__()
+        self.lives = lives
+        self.title = lives[0].label
+        self.batch = RunBatch(lives, job=self)
+        self.handed_out = False
+        self.seeds_record = seeds_record
+
+    @classmethod
+    def create(cls, requests: list[RunRequest], run_dirs: list[Path], group_dir: Path | None = None) -> RunsJob:
+        """Records for each request (RecordError if one cannot be written), and for several seeds
+        the group record in `group_dir`, where their directories are."""
+        lives = [LiveRun(request, run_dir) for request, run_dir in zip(requests, run_dirs, strict=True)]
+        record = None
+        if len(lives) > 1:
+            record = GroupRecorder(group_dir or run_dirs[0].parent, seeds_manifest(lives))
+        return cls(lives, record)
+
+    def next_batch(self) -> RunBatch | None:
+        if self.handed_out or self.stopping:
+            return None
+        self.handed_out = True
+        return self.batch
+
+    @property
+    def exhausted(self) -> bool:
+        return (self.handed_out and self.batch.done) or (self.stopping and not self.handed_out)
+
+    def finish(self, status: RunStatus | None = None, message: str = "") -> None:
+        if not self.handed_out:  # it never started: its runs end here, recorded as such
+            ending = status or RunStatus.STOPPED
+            self.batch.end_unfinished(ending, message or f"{ending} before it started")
+        super().finish(status or worst_status(live.state.status for live in self.lives))
+        if self.seeds_record is not None:
+            for number, live in enumerate(self.lives, 1):
+                self.seeds_record.set_member(number, status=live.state.status, steps=live.state.step)
+            self.seeds_record.finish(worst_status(live.state.status for live in self.lives))
+
+
+def seeds_manifest(lives: list[LiveRun]) -> dict:
+    """group.json of `gradfail run --seeds N`: one config, a run per seed, no claims."""
+    first = lives[0].request
+    label = f"{first.label}-x{len(lives)}"
+    return {"kind": "seeds", "preset": first.preset, "family": first.family,
+            "title": f"{label}: {len(lives)} seeds of one config", "plot": [get_family(first.family).metrics[0].name],
+            "claims": [], "runs": [{"label": f"seed {live.request.seed}", "dir": live.run_dir.name} for live in lives]}

@@ -1,0 +1,189 @@
+"""The orchestration layer on its own, over scripted engines: no Textual, no torch, no terminal.
+
+Each test drives a Conductor the way `gradfail run` does (blocking `run()`, `shutdown()` on Ctrl-C)
+and checks what a person would rely on: the records on disk, the states, how each run ended,
+which engine ran what, and what the listener was told.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.client import RunRequest
+from engine.config import build_config
+from engine.groups import Claim, GroupPreset, MemberRun
+from engine.orchestration import Conductor, GroupRun, Listener, RestartPolicy, RunsJob
+from engine.record import claim_run_dir, read_group, read_run
+from engine.status import RunStatus
+from gradfail_tui.scripted import DEMO, Script, ScriptedEngine, demo_families
+
+FAMILIES = demo_families()
+
+
+def demo_request(steps: int = 200, seed: int = 0, **values) -> RunRequest:
+    return RunRequest(family="demo", config=build_config(DEMO.config_cls, {"steps": steps, **values}), seed=seed,
+                      device="cpu")
+
+
+def single_job(tmp_path: Path, name: str = "run", **kwargs) -> RunsJob:
+    return RunsJob.create([demo_request(**kwargs)], [claim_run_dir(tmp_path / name)])
+
+
+class Engines:
+    """An engine factory that hands out scripted engines, one script each, and keeps them for the test."""
+
+    def __init__(self, *scripts: Script, ready: bool = True):
+        self.scripts = list(scripts)
+        self.ready = ready
+        self.made: list[ScriptedEngine] = []
+
+    def __call__(self) -> ScriptedEngine:
+        script = self.scripts.pop(0) if len(self.scripts) > 1 else (self.scripts[0] if self.scripts else Script())
+        self.made.append(ScriptedEngine(FAMILIES, script, ready=self.ready))
+        return self.made[-1]
+
+
+class Heard(Listener):
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def engine_lost(self, slot, exited, restarting):
+        self.lines.append(f"engine lost, restarting={restarting}")
+
+    def run_ended(self, live, finished):
+        self.lines.append(f"{live.label} {finished.status}")
+
+    def job_finished(self, job):
+        self.lines.append(f"job {job.title} {job.status}")
+
+    def problem(self, text):
+        self.lines.append(f"problem {text}")
+
+
+def conductor(factory: Engines, **kwargs) -> tuple[Conductor, Heard]:
+    heard = Heard()
+    return Conductor(factory, heard, **kwargs).start(), heard
+
+
+def test_a_run_is_recorded_and_folded_event_by_event(tmp_path):
+    c, heard = conductor(Engines(Script()))
+    job = c.submit(single_job(tmp_path))
+    c.run()
+    c.close()
+    live = job.lives[0]
+    record = read_run(tmp_path / "run")
+    assert record.manifest["status"] == "completed" and live.state.status == RunStatus.COMPLETED
+    assert len(record.events) == len(live.state.series["test_acc"]) + 2  # started, metrics..., finished
+    assert live.state.step == 200 and record.manifest["steps_done"] == 200
+    assert heard.lines == ["demo completed", "job demo completed"]
+
+
+def test_a_batch_waits_for_its_engine_to_be_ready(tmp_path):
+    engines = Engines(Script(), ready=False)
+    c, _ = conductor(engines)
+    job = c.submit(single_job(tmp_path))
+    c.pump(0.05)
+    assert job.lives[0].state.status == RunStatus.WAITING and engines.made[0].sent == []
+    engines.made[0].announce()
+    c.run()
+    assert [cmd["cmd"] for cmd in engines.made[0].sent] == ["start"]
+    assert job.status == RunStatus.COMPLETED
+
+
+def test_an_engine_that_dies_fails_its_run_and_the_next_job_gets_a_fresh_one(tmp_path):
+    engines = Engines(Script(end="die", message="boom"), Script())
+    c, heard = conductor(engines)
+    first = c.submit(single_job(tmp_path, "first"))
+    second = c.submit(single_job(tmp_path, "second"))
+    c.run()
+    c.close()
+    assert first.lives[0].finished.status == "failed" and first.lives[0].finished.error_kind == "crash"
+    assert "boom" in first.lives[0].finished.message
+    assert read_run(tmp_path / "first").manifest["status"] == "failed"
+    assert second.status == RunStatus.COMPLETED and len(engines.made) == 2
+    assert "engine lost, restarting=True" in heard.lines
+
+
+def test_engines_that_keep_dying_are_given_up_and_nothing_waits_for_ever(tmp_path):
+    engines = Engines(Script(end="die"))
+    c, heard = conductor(engines, policy=RestartPolicy(max_deaths=2, window_s=60))
+    jobs = [c.submit(single_job(tmp_path, f"r{i}")) for i in range(3)]
+    c.run()
+    assert [job.status for job in jobs] == ["failed"] * 3
+    assert "not run: the engine died 2 times" in jobs[2].lives[0].finished.message
+    assert heard.lines.count("engine lost, restarting=False") == 1 and len(engines.made) == 2
+    assert c.gave_up
+
+
+def test_jobs_spread_over_several_engines_at_once(tmp_path):
+    engines = Engines(Script(end="hold"))
+    c, _ = conductor(engines, engines=2)
+    jobs = [c.submit(single_job(tmp_path, f"r{i}")) for i in range(3)]
+    c.pump(0.05)
+    assert [slot.batch.job for slot in c.slots] == jobs[:2]  # two train, the third waits for a free engine
+    assert jobs[2].lives[0].state.status == RunStatus.WAITING
+    c.stop(jobs[0].lives[0].run_id)
+    c.pump(0.05)
+    assert c.slots[0].batch.job is jobs[2]
+    c.shutdown()
+    assert [job.status for job in jobs] == ["stopped", "interrupted", "interrupted"]
+    assert all(not engine.alive() for engine in engines.made)
+
+
+def test_shutdown_records_the_runs_interrupted_with_every_event_kept(tmp_path):
+    c, _ = conductor(Engines(Script(end="hold")))
+    job = c.submit(single_job(tmp_path))
+    c.pump(0.05)
+    c.shutdown()
+    record = read_run(tmp_path / "run")
+    assert record.manifest["status"] == "interrupted" and record.manifest["steps_done"] == 100
+    assert record.events[-1].status == "interrupted"
+    assert job.status == RunStatus.INTERRUPTED
+
+
+def test_stopping_a_run_the_engine_never_got_ends_it_at_once(tmp_path):
+    c, _ = conductor(Engines(Script(), ready=False))
+    job = c.submit(single_job(tmp_path))
+    c.stop(job.lives[0].run_id)
+    assert job.status == RunStatus.STOPPED
+    assert read_run(tmp_path / "run").manifest["status"] == "stopped"
+
+
+def demo_group(tmp_path: Path, labels=("a", "b", "c")) -> GroupPreset:
+    return GroupPreset(name="fig-demo", path=tmp_path / "fig-demo.toml", title="Demo figure", description="",
+                       paper="", plot=("test_acc",), log_y=False,
+                       runs=tuple({"label": label, "family": "demo"} for label in labels),
+                       claims=(Claim(says="every run learns", metric="test_acc", runs=tuple(labels), stat="last",
+                                     at_least=0.5),))
+
+
+def members(labels=("a", "b", "c")) -> list[MemberRun]:
+    return [MemberRun(label, "demo", None, build_config(DEMO.config_cls, {"steps": 100}), 0) for label in labels]
+
+
+def test_a_group_runs_its_members_in_order_and_judges_them(tmp_path):
+    scripts = iter([Script(), Script(end="fail", message="bad luck"), Script()])
+    c, heard = conductor(Engines(lambda cmd: next(scripts)))
+    group = c.submit(GroupRun(demo_group(tmp_path), members(), "default", "cpu", claim_run_dir(tmp_path / "g")))
+    c.run()
+    c.close()
+    manifest = json.loads((tmp_path / "g" / "group.json").read_text())
+    assert [r["status"] for r in manifest["runs"]] == ["completed", "failed", "completed"]
+    assert [r["dir"] for r in manifest["runs"]] == ["01-a", "02-b", "03-c"]
+    assert manifest["status"] == "failed" and manifest["verdict"]["outcome"] == "incomplete"
+    assert group.verdict.outcome == "incomplete" and "b failed" in group.verdict.results[0].detail
+    assert heard.lines == ["a completed", "b failed", "c completed", "job Demo figure failed"]
+    assert [label for label, _ in read_group(tmp_path / "g").runs] == ["a", "b", "c"]
+
+
+def test_a_stopped_group_marks_the_rest_not_run(tmp_path):
+    c, _ = conductor(Engines(Script(end="hold")))
+    group = c.submit(GroupRun(demo_group(tmp_path), members(), "default", "cpu", claim_run_dir(tmp_path / "g")))
+    c.pump(0.05)
+    c.stop_job(group)
+    c.run()
+    manifest = json.loads((tmp_path / "g" / "group.json").read_text())
+    assert [r["status"] for r in manifest["runs"]] == ["stopped", "not run", "not run"]
+    assert manifest["status"] == "stopped" and group.status_of("b") == "not run"
+    c.close()
