@@ -18,17 +18,6 @@ from typing import Any, ClassVar
 
 SCHEMA_VERSION = 1
 
-# How a run can end. "running" and "paused" are the states in between.
-FINAL_STATUSES = ("completed", "stopped", "interrupted", "failed", "diverged")
-
-
-def worst_status(statuses) -> str:
-    """How a group of runs ended: its worst run's status (interrupted > failed > diverged > stopped)."""
-    severity = ("completed", "stopped", "diverged", "failed", "interrupted")
-    known = [s for s in statuses if s in severity]
-    return max(known, key=severity.index) if known else "not run"
-
-
 @dataclass
 class Event:
     TYPE: ClassVar[str] = ""
@@ -84,26 +73,19 @@ class Snapshot(Event):
 
 
 @dataclass
-class Log(Event):
-    TYPE: ClassVar[str] = "log"
-    level: str  # "info", "warning", "error"
-    message: str
-
-
-@dataclass
 class StatusChanged(Event):
     """The run was paused or resumed (its end is a RunFinished)."""
 
     TYPE: ClassVar[str] = "status"
     step: int
-    status: str  # "running" or "paused"
+    status: str  # RunStatus.RUNNING or PAUSED
 
 
 @dataclass
 class RunFinished(Event):
     TYPE: ClassVar[str] = "run_finished"
     step: int  # the last step taken (for "diverged": the first step whose loss was not finite)
-    status: str  # one of FINAL_STATUSES
+    status: str  # a final RunStatus (engine/status.py)
     message: str = ""  # for people: why it ended, if not completed
     error_kind: str = ""  # "config" (bad input: the user can fix it), "crash", "oom", "nan"
     traceback: str = ""  # for "failed" inside the engine; kept in the record, not put on screen
@@ -120,7 +102,7 @@ class EngineReady(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.TYPE: cls for cls in (RunStarted, Metrics, Snapshot, Log, StatusChanged, RunFinished, EngineReady)
+    cls.TYPE: cls for cls in (RunStarted, Metrics, Snapshot, StatusChanged, RunFinished, EngineReady)
 }
 
 

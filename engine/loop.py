@@ -18,6 +18,7 @@ import torch
 
 from engine.config import BaseConfig
 from engine.events import Event, Metrics, RunFinished, Snapshot, StatusChanged
+from engine.status import RunStatus
 from engine.trainer import Trainer
 
 EMIT_HZ = 10  # training-metric events per second, at most
@@ -97,7 +98,7 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
                 bad = [k for k, v in lane_values.items() if not math.isfinite(v)] if measures else []
                 if bad:
                     ended[lane] = RunFinished(
-                        run_id=run_ids[lane], t=clock(), step=step, status="diverged", error_kind="nan",
+                        run_id=run_ids[lane], t=clock(), step=step, status=RunStatus.DIVERGED, error_kind="nan",
                         message=f"the measured {bad[0].replace('_', ' ')} came out NaN or infinite at step {step}")
                     emit(ended[lane])
             if not live():
@@ -128,7 +129,7 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
                 if not finite[:, lane].all():
                     bad = first + int((~finite[:, lane]).nonzero()[0])
                     ended[lane] = RunFinished(
-                        run_id=run_ids[lane], t=clock(), step=bad, status="diverged", error_kind="nan",
+                        run_id=run_ids[lane], t=clock(), step=bad, status=RunStatus.DIVERGED, error_kind="nan",
                         message=f"the training {key.replace('_', ' ')} became NaN or infinite at step {bad}")
                     emit(ended[lane])
             total = values.double().sum(0)
@@ -169,16 +170,16 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
             control.pending = False
             if control.paused:
                 for lane in live():
-                    emit(StatusChanged(run_id=run_ids[lane], t=clock(), step=step, status="paused"))
+                    emit(StatusChanged(run_id=run_ids[lane], t=clock(), step=step, status=RunStatus.PAUSED))
                 control.wait_while_paused()
                 if control.stop_reason is None:
                     for lane in live():
-                        emit(StatusChanged(run_id=run_ids[lane], t=clock(), step=step, status="running"))
+                        emit(StatusChanged(run_id=run_ids[lane], t=clock(), step=step, status=RunStatus.RUNNING))
             if control.stop_reason is not None:
                 drain(step)
                 flush_metrics()
                 return finish_all(control.stop_reason, f"{control.stop_reason} at step {step} of {total}")
-    return finish_all("completed")
+    return finish_all(RunStatus.COMPLETED)
 
 
 def _call(fn, phase: str, step: int):

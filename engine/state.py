@@ -10,9 +10,8 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import (
-    FINAL_STATUSES, Event, Log, Metrics, RunFinished, RunStarted, Snapshot, StatusChanged,
-)
+from engine.events import Event, Metrics, RunFinished, RunStarted, Snapshot, StatusChanged
+from engine.status import FINAL_STATUSES, RunStatus
 
 
 @dataclass
@@ -26,7 +25,7 @@ class RunState:
     device: str = ""
     device_name: str = ""
     total_steps: int = 0
-    status: str = "starting"
+    status: str = RunStatus.STARTING
     message: str = ""
     error_kind: str = ""
     step: int = 0
@@ -34,7 +33,6 @@ class RunState:
     series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # metric -> (step, value)
     latest: dict[str, float] = field(default_factory=dict)
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
-    logs: list[Log] = field(default_factory=list)
     _rate_points: collections.deque = field(default_factory=lambda: collections.deque(maxlen=64))
 
     def apply(self, event: Event) -> None:
@@ -43,7 +41,7 @@ class RunState:
             self.family, self.preset, self.config = event.family, event.preset, event.config
             self.seed, self.device, self.device_name = event.seed, event.device, event.device_name
             self.total_steps = event.total_steps
-            self.status = "running"
+            self.status = RunStatus.RUNNING
         elif isinstance(event, Metrics):
             self.step = max(self.step, event.step)
             for name, value in event.values.items():
@@ -52,8 +50,6 @@ class RunState:
             self._rate_points.append((event.t, event.step))
         elif isinstance(event, Snapshot):
             self.snapshots[event.name] = event
-        elif isinstance(event, Log):
-            self.logs.append(event)
         elif isinstance(event, StatusChanged):
             self.status = event.status
             self._rate_points.clear()  # a pause is not slowness
@@ -107,8 +103,8 @@ class RunState:
         status = manifest.get("status")
         if not self.finished and status in FINAL_STATUSES:
             self.status, self.message = status, str(manifest.get("message") or "")
-        elif not self.finished and status in ("running", "unknown", None):
+        elif not self.finished and status in (RunStatus.RUNNING, RunStatus.UNKNOWN, None):
             # Nothing says how it ended: the process that wrote it went away mid-run.
-            self.status = "unknown" if not self.series else "cut short"
+            self.status = RunStatus.UNKNOWN if not self.series else RunStatus.CUT_SHORT
         if not self.series and manifest.get("summary"):
             self.latest = dict(manifest["summary"])

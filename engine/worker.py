@@ -127,7 +127,7 @@ def main() -> int:
             if name == "start":
                 # The run's Control exists from the moment its start is read, so a stop or pause
                 # sent right after a start (before the main loop takes it) reaches that run.
-                state["control"] = cmd["control"] = Control()
+                state["control"] = Control()
             control = state["control"]
             if name == "pause":
                 control.pause()
@@ -136,14 +136,14 @@ def main() -> int:
             elif name == "stop":
                 control.stop(cmd.get("reason", "stopped"))
             else:
-                commands.put(cmd)
+                commands.put((cmd, control))
         state["control"].stop("interrupted")  # end of input: the parent has gone
-        commands.put({"cmd": "quit"})
+        commands.put(({"cmd": "quit"}, state["control"]))
 
     threading.Thread(target=read_commands, name="commands", daemon=True).start()
     versions = {"gradfail": __version__, "torch": torch.__version__, "python": platform.python_version()}
     while True:
-        cmd = commands.get()
+        cmd, control = commands.get()  # a start comes with the Control its run obeys
         if cmd.get("cmd") == "quit":
             return 0
         if cmd.get("cmd") == "warmup":
@@ -151,7 +151,7 @@ def main() -> int:
             # asks for this while the user is still choosing a run; `gradfail run` does not wait for it.
             torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
         if cmd.get("cmd") == "start":
-            for finished in run_one(cmd, emit, cmd.pop("control"), versions):
+            for finished in run_one(cmd, emit, control, versions):
                 emit(finished)
 
 
@@ -171,13 +171,14 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     from engine.events import RunFinished, RunStarted
     from engine.loop import StepFailed, is_out_of_memory, run_lanes
     from engine.registry import get_family, load_trainer_class
+    from engine.status import RunStatus
 
     started = time.perf_counter()
     run_ids = list(cmd.get("run_ids") or [cmd.get("run_id", "")])
     seeds = [int(s) for s in (cmd.get("seeds") or [cmd.get("seed", 0)])]
 
     def failed(message: str, kind: str, tb: str = "", step: int = 0) -> list:
-        return [RunFinished(run_id=run_id, t=time.perf_counter() - started, step=step, status="failed",
+        return [RunFinished(run_id=run_id, t=time.perf_counter() - started, step=step, status=RunStatus.FAILED,
                             message=message, error_kind=kind, traceback=tb) for run_id in run_ids]
 
     try:

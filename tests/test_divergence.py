@@ -159,7 +159,7 @@ def test_pwl_condition_a_nan_condition_number_is_a_divergence_at_its_n(monkeypat
 
 def test_tuple_snr_a_nan_gradient_is_a_divergence_not_an_upper_bound(monkeypatch):
     import engine.families.tuple_snr.trainer as module
-    from engine.diagnostics.snr import estimate_snr
+    from tests.reference import estimate_snr
 
     calls = []
 

@@ -48,7 +48,7 @@ class Heard(Listener):
     def __init__(self):
         self.lines: list[str] = []
 
-    def engine_lost(self, slot, exited, restarting):
+    def engine_lost(self, slot, exited, restarting, died):
         self.lines.append(f"engine lost, restarting={restarting}")
 
     def run_ended(self, live, finished):

@@ -8,9 +8,7 @@ import pytest
 import torch
 
 from engine.config import build_config
-from engine.diagnostics.snr import (
-    SNRAccumulator, combine, estimate_snr, gradient_snr, per_sample_grads,
-)
+from engine.diagnostics.snr import SNRAccumulator, combine, per_sample_grads
 from engine.families.tuple_snr import TupleSNRConfig
 from engine.families.tuple_snr.trainer import TupleSNRSweep
 from engine.families.tuples.lines import render, sample_lines
@@ -18,6 +16,7 @@ from engine.families.tuples.model import LOSS_KINDS, TupleNet, measure_snr
 from engine.seeding import generator
 
 from tests.conftest import family_threads
+from tests.reference import estimate_snr, gradient_snr
 
 CPU = torch.device("cpu")
 

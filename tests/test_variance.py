@@ -4,9 +4,7 @@ import pytest
 import torch
 
 from engine.config import ConfigError, build_config
-from engine.diagnostics.variance import (
-    all_inputs, all_target_gradients, mlp_gradients, parity_orders, parity_target_variance, walsh_hadamard,
-)
+from engine.diagnostics.variance import all_inputs, mlp_gradients, parity_orders, parity_target_variance, walsh_hadamard
 from engine.events import Metrics, Snapshot
 from engine.families.parity import ParityConfig
 from engine.families.parity.trainer import ParityTrainer
@@ -14,6 +12,7 @@ from engine.families.parity_variance import ParityVarianceConfig
 from engine.families.parity_variance.trainer import ParityVarianceTrainer, log2_slope, square_loss
 from engine.nn import hinge_loss, mlp
 from tests.conftest import train_in_process
+from tests.reference import all_target_gradients
 
 
 def network(d, depth=1, width_mult=3, seed=0, jitter=0.3):

@@ -122,13 +122,6 @@ def combine(estimates: list[SNREstimate]) -> SNREstimate:
                        snr=snr, se=se, resolution=max(1.0 / samples, RESOLUTION_SE * se), samples=samples)
 
 
-def estimate_snr(grads: torch.Tensor) -> SNREstimate:
-    """The SNR of a (T, P) block of per-sample gradients."""
-    acc = SNRAccumulator()
-    acc.add(grads)
-    return acc.estimate()
-
-
 def per_sample_grads(loss: Callable[..., torch.Tensor], params: dict[str, torch.Tensor],
                      *inputs: torch.Tensor) -> torch.Tensor:
     """(n, P): the gradient of loss(params, *one_sample) for each of the n samples in `inputs`.
@@ -138,14 +131,3 @@ def per_sample_grads(loss: Callable[..., torch.Tensor], params: dict[str, torch.
     """
     grads = vmap(grad(loss), in_dims=(None,) + (0,) * len(inputs))(params, *inputs)
     return torch.cat([g.reshape(g.shape[0], -1) for g in grads.values()], dim=1)
-
-
-def gradient_snr(loss: Callable[..., torch.Tensor], params: dict[str, torch.Tensor],
-                 inputs: tuple[torch.Tensor, ...], chunk: int = 1024) -> SNREstimate:
-    """The SNR of loss's per-sample gradient with respect to `params`, over all samples in `inputs`,
-    computed `chunk` samples at a time."""
-    acc = SNRAccumulator()
-    total = inputs[0].shape[0]
-    for start in range(0, total, chunk):
-        acc.add(per_sample_grads(loss, params, *(x[start : start + chunk] for x in inputs)))
-    return acc.estimate()

@@ -16,7 +16,7 @@ at d = 14). How, for a network with per-input gradient g(x) = d p_w(x) / dw:
 - For a label h(x) in {-1, +1}, any loss's derivative is l'(p, h) = alpha(x) + beta(x) h(x) with
   alpha, beta the half sum and half difference of l'(p, +1) and l'(p, -1). So every target's
   gradient is a shared part plus A_h = E_x[h(x) beta(x) g(x)]: the Walsh-Hadamard transform over
-  the inputs of beta g, one row per parity (`all_target_gradients`).
+  the inputs of beta g, one row per parity (tests/reference.py forms them all, to check this).
 - Parseval then gives the variance without forming any A_h:
   Var = 2^-d E_x[beta^2 ||g||^2] - ||E_h A_h||^2, with E_h A_h = 2^-d beta(1) g(1) (the input of all
   +1s, where every parity is +1). Since |beta| <= 1 for the hinge and the square loss, Var <= G^2/2^d.
@@ -222,20 +222,6 @@ def _order_energy(grads: MlpGradients, beta: torch.Tensor, d: int, chunk_floats:
             add((block[:, :, None] * a[:, None, :]).flatten(1))
             add(block)
     return (energy / size).tolist()
-
-
-def all_target_gradients(model: nn.Sequential, d: int, loss: Loss) -> torch.Tensor:
-    """grad F_h for every parity h at once, (2^d, P), by a transform of the dense per-input gradients.
-
-    Memory 2^d * P: meant for small d (tests, pictures); the variance itself needs none of it.
-    """
-    device = next(model.parameters()).device
-    grads = mlp_gradients(model, all_inputs(d, device))
-    alpha, beta = label_derivatives(loss, grads.scores)
-    g = grads.dense()
-    size = 1 << d
-    shared = (alpha[:, None] * g).mean(0)
-    return shared + walsh_hadamard(beta[:, None] * g) / size
 
 
 # ------------------------------------------------------------------------ linear-periodic

@@ -53,8 +53,9 @@ class Listener:
     """What the conductor reports; every method is optional (a display overrides what it shows)."""
 
     def engine_ready(self, slot: EngineSlot, ready: EngineReady) -> None: ...
-    def engine_lost(self, slot: EngineSlot, exited: EngineExited, restarting: bool) -> None: ...
-    def batch_started(self, batch: RunBatch) -> None: ...
+    def engine_lost(self, slot: EngineSlot, exited: EngineExited, restarting: bool,
+                    died: list[LiveRun]) -> None: ...  # `died`: the runs that ended with it
+    def batch_started(self, batch: RunBatch) -> None: ...  # handed to an engine, which may still be loading
     def run_event(self, live: LiveRun, event: Event) -> None: ...
     def run_ended(self, live: LiveRun, finished: RunFinished) -> None: ...
     def job_finished(self, job: Job) -> None: ...
@@ -104,19 +105,20 @@ class Conductor:
 
     def poll(self, timeout: float) -> list[tuple[EngineSlot, Event | EngineExited]]:
         """What the engines have said, waiting up to `timeout` for something when they are quiet."""
-        slots = [slot for slot in self.slots if slot.engine is not None]
+        # Each engine is read once here: another thread may replace a slot's engine meanwhile.
+        engines = [(slot, slot.engine) for slot in list(self.slots) if slot.engine is not None]
         items = []
-        for slot in slots:
+        for slot, engine in engines:
             for _ in range(POLL_MOST):
-                item = slot.engine.get(timeout=0)
+                item = engine.get(timeout=0)
                 if item is None:
                     break
                 items.append((slot, item))
-        if items or not slots:
+        if items or not engines:
             return items
-        wait = timeout / len(slots)
-        for slot in slots:
-            item = slot.engine.get(timeout=wait)
+        wait = timeout / len(engines)
+        for slot, engine in engines:
+            item = engine.get(timeout=wait)
             if item is not None:
                 return [(slot, item)]
         return []
@@ -158,7 +160,8 @@ class Conductor:
     def _engine_exited(self, slot: EngineSlot, exited: EngineExited) -> None:
         dead, slot.engine, slot.ready = slot.engine, None, False
         batch = slot.batch
-        if batch is not None and batch.sent:  # its runs died with it; a batch never sent waits for the next engine
+        died = [live for live in batch.lives if not live.ended] if batch is not None and batch.sent else []
+        if died:  # its runs died with it; a batch never sent waits for the next engine
             self._end_batch(slot, RunStatus.FAILED, exited.describe(), "crash", exited.stderr_tail)
         if dead is not None:
             dead.close()
@@ -168,7 +171,7 @@ class Conductor:
         if not restarting and self.gave_up is None:
             self.gave_up = (f"the engine died {self.policy.max_deaths} times within "
                             f"{self.policy.window_s:.0f} s ({exited.describe()})")
-        self.listener.engine_lost(slot, exited, restarting)
+        self.listener.engine_lost(slot, exited, restarting, died)
         if restarting:
             try:
                 slot.engine = self.engine_factory().start()
@@ -203,7 +206,8 @@ class Conductor:
                 if batch is not None:
                     slot.batch, slot.ending = batch, None
                     for live in batch.lives:
-                        live.state.status = RunStatus.WAITING if not slot.ready else RunStatus.STARTING
+                        live.state.status = RunStatus.WAITING
+                    self.listener.batch_started(batch)
                     self._send(slot)
                     break
         if self.closing:
@@ -231,7 +235,6 @@ class Conductor:
         if batch.sent:  # else the engine went away just now: its EngineExited brings a new one
             for live in batch.lives:
                 live.state.status = RunStatus.STARTING
-            self.listener.batch_started(batch)
 
     def _batch_ended(self, slot: EngineSlot) -> None:
         batch, slot.batch, slot.ending = slot.batch, None, None
@@ -299,7 +302,7 @@ class Conductor:
         if slot.batch.sent and slot.engine is not None and slot.engine.send("stop", reason=reason):
             return
         status, message = ending or (RunStatus(reason), "")
-        self._end_batch(slot, status, message or f"{reason} before the engine started it")
+        self._end_batch(slot, status, message or f"{reason} before the engine was ready")
 
     def shutdown(self, status: RunStatus = RunStatus.INTERRUPTED, message: str = "",
                  grace: float = STOP_GRACE_S) -> None:
