@@ -1,14 +1,14 @@
-"""The engine bridge: a reader thread between the engine's event queue and the UI (toolong's pattern).
+"""The engine bridge: a reader thread between the engines and the UI (toolong's pattern).
 
-The engine process can emit events faster than a terminal should be redrawn (ten metric events a
-second, plus evaluations and snapshots), and the UI must never block on a pipe. So one thread
-reads the engine with `get(timeout=...)`, gathers what arrives, and posts it to the app as one
-`EventsReceived` at most `BATCH_HZ` times a second; the app applies a whole batch inside
-`batch_update()`. At most one batch is in flight: while the UI is still applying one, new events
-join the next (the hand-over is a bounded queue of one), so a busy UI slows its own redraws,
-never the engine. Start and end of a run, the engine being ready and the engine dying are
-passed on at once. `EngineExited` is the last thing an engine ever says, so it doubles as the
-sentinel that ends the thread; `stop()` sets the exit event and joins.
+The engines can say more than a terminal should redraw (ten metric events a second, plus
+evaluations and snapshots), and the UI must never block on a pipe. So one thread polls the
+orchestration layer's engines (`Conductor.poll`, which only reads their queues), gathers what
+arrives, and posts it to the app as one `EngineItemsReceived` at most `BATCH_HZ` times a second;
+the app hands each item to `Conductor.handle` on the UI thread, inside `batch_update()`. At most
+one batch is in flight: while the UI is still applying one, new items join the next (the hand-over
+is a bounded queue of one), so a busy UI slows its own redraws, never the engine. The start and
+end of a run, an engine being ready and an engine dying are passed on at once. `stop()` sets the
+exit event and joins.
 """
 
 from __future__ import annotations
@@ -16,38 +16,29 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
 
 from textual.message import Message
 
 from engine.client import EngineExited
-from engine.events import EngineReady, Event, RunFinished, RunStarted
-from gradfail_tui.messages import EngineDied, EngineLoaded, EventsReceived
+from engine.events import EngineReady, RunFinished, RunStarted
+from gradfail_tui.messages import EngineItemsReceived
 
-BATCH_HZ = 3  # batches of run events a second, at most (each redraws the status line)
-POLL_S = 0.05  # how long one get() waits, so the exit event is seen within this
-
-
-class Backend(Protocol):
-    """What the app needs of an engine: engine.client.EngineProcess, or a scripted stand-in."""
-
-    def start(self) -> "Backend": ...
-    def send(self, cmd: str, **fields) -> bool: ...
-    def get(self, timeout: float | None = None) -> Event | EngineExited | None: ...
-    def alive(self) -> bool: ...
-    def close(self, timeout: float = 5.0) -> None: ...
+BATCH_HZ = 3  # batches a second, at most (each redraws the status line)
+POLL_S = 0.05  # how long one poll waits, so the exit event is seen within this
+URGENT = (RunStarted, RunFinished, EngineReady, EngineExited)
 
 
 class EngineBridge:
-    def __init__(self, engine: Backend, post: Callable[[Message], object], batch_hz: float = BATCH_HZ):
-        self.engine = engine
+    def __init__(self, poll: Callable[[float], list], post: Callable[[Message], object], batch_hz: float = BATCH_HZ):
+        self.poll = poll
         self.post = post
         self.interval = 1.0 / batch_hz
         self._exit = threading.Event()
         self._handoff: queue.Queue = queue.Queue(maxsize=1)  # a token: one batch in flight at most
         self._thread = threading.Thread(target=self._run, name="engine-bridge", daemon=True)
 
-    def start(self) -> "EngineBridge":
+    def start(self) -> EngineBridge:
         self._thread.start()
         return self
 
@@ -68,34 +59,23 @@ class EngineBridge:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        batch: list[Event] = []
+        batch: list = []
         last_post = 0.0
         while not self._exit.is_set():
-            item = self.engine.get(timeout=POLL_S)
-            urgent = False
-            if isinstance(item, EngineExited):
-                self._flush(batch, force=True)
-                self.post(EngineDied(item))
-                return
-            if isinstance(item, EngineReady):
-                self.post(EngineLoaded(item))
-            elif item is not None:
-                batch.append(item)
-                urgent = isinstance(item, (RunStarted, RunFinished))
+            arrived = self.poll(POLL_S)
+            batch += arrived
+            urgent = any(isinstance(item, URGENT) for _, item in arrived)
             now = time.monotonic()
-            if batch and (urgent or now - last_post >= self.interval):
-                if self._flush(batch, force=urgent):
-                    last_post = now
+            if batch and (urgent or now - last_post >= self.interval) and self._flush(batch, force=urgent):
+                last_post = now
 
-    def _flush(self, batch: list[Event], force: bool = False) -> bool:
+    def _flush(self, batch: list, force: bool = False) -> bool:
         """Post the batch if the UI has taken the previous one (or `force`); True if posted."""
-        if not batch:
-            return False
         try:
             self._handoff.put_nowait(True)
         except queue.Full:
             if not force:
-                return False  # the UI is still busy: these events join the next batch
-        self.post(EventsReceived(list(batch)))
+                return False  # the UI is still busy: these items join the next batch
+        self.post(EngineItemsReceived(list(batch)))
         batch.clear()
         return True

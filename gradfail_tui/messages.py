@@ -1,7 +1,7 @@
 """Messages of the explorer: small dataclasses named for what happened (posting's habit).
 
-The engine bridge posts the first three from its reader thread; the widgets post the others to
-say what the person did. Handlers live in app.py, one per intent.
+The engine bridge posts the first from its reader thread; the widgets post the others to say what
+the person did. Handlers live in app.py, one per intent.
 (Textual's Message initialises itself in `__post_init__`, so dataclasses work as they are.)
 """
 
@@ -12,28 +12,31 @@ from dataclasses import dataclass, field
 from textual.message import Message
 
 from engine.client import EngineExited
-from engine.events import EngineReady, Event
+from engine.events import Event
+from engine.orchestration import EngineSlot
+from gradfail_tui.choices import GroupChoice, RunChoice
 
 
 @dataclass
-class EngineLoaded(Message):
-    """The engine process has imported torch and waits for a run."""
+class EngineItemsReceived(Message):
+    """What the engines said since the last batch, oldest first, each with the slot it came from
+    (at most a few batches a second; the orchestration layer applies them on the UI thread)."""
 
-    ready: EngineReady
-
-
-@dataclass
-class EventsReceived(Message):
-    """Run events that arrived since the last batch, oldest first (at most a few batches a second)."""
-
-    events: list[Event] = field(default_factory=list)
+    items: list[tuple[EngineSlot, Event | EngineExited]] = field(default_factory=list)
 
 
 @dataclass
-class EngineDied(Message):
-    """The engine process ended; anything it was running has ended with it."""
+class RunRequested(Message):
+    """Start was asked for on the setup screen, with a family's validated run."""
 
-    exited: EngineExited
+    choice: RunChoice
+
+
+@dataclass
+class GroupRequested(Message):
+    """Start was asked for on the setup screen, with a figure's group of runs."""
+
+    choice: GroupChoice
 
 
 @dataclass

@@ -8,7 +8,6 @@ posts `FormValidated`; the app keeps Start disabled while there are problems.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from textual import on
@@ -20,6 +19,7 @@ from textual.widgets import Label, Select, Static
 from engine.config import BaseConfig, ConfigError, Knob, build_config, config_to_dict, knobs
 from engine.presets import Preset
 from engine.registry import FamilySpec
+from gradfail_tui.choices import RunChoice
 from gradfail_tui.messages import FormValidated
 from gradfail_tui.widgets.rebuilt_form import FieldInput, RebuiltForm
 
@@ -27,18 +27,6 @@ SEED = Knob(name="seed", type=int, default=0, low=0,
             help="random seed: the same config, seed and device give the same numbers")
 NO_PRESET = "-"
 LABEL_MAX = 36
-
-
-@dataclass(frozen=True)
-class RunChoice:
-    """What the form says to run, validated."""
-
-    family: str
-    config: dict[str, Any]
-    seed: int
-    device: str
-    preset: str | None  # only when the values are exactly the preset's
-    label: str
 
 
 class KnobValidator(Validator):
@@ -205,5 +193,5 @@ class ConfigForm(RebuiltForm):
         label = " ".join([name, *changed])
         if len(label) > LABEL_MAX:
             label = label[: LABEL_MAX - 1] + "…"
-        return RunChoice(family=self.spec.name, config=resolved, seed=seed, device=self.raw("device"),
+        return RunChoice(family=self.spec.name, config=config, seed=seed, device=self.raw("device"),
                          preset=preset.name if preset and not changed else None, label=label)

@@ -9,7 +9,6 @@ config form it posts `FormValidated` (form="group") after every change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
@@ -17,21 +16,12 @@ from textual.widgets import Label, Select, Static
 
 from engine.config import ConfigError, Knob
 from engine.groups import DEFAULT_SCALE, GroupError, GroupPreset, MemberRun
+from gradfail_tui.choices import GroupChoice
 from gradfail_tui.messages import FormValidated
 from gradfail_tui.widgets.family_list import runs_text
 from gradfail_tui.widgets.rebuilt_form import FieldInput, RebuiltForm
 
 STEPS = Knob(name="steps", type=int, default=0, low=1, help="training steps of every run")
-
-
-@dataclass(frozen=True)
-class GroupChoice:
-    """What the group form says to run, resolved."""
-
-    group: GroupPreset
-    scale: str
-    members: list[MemberRun]
-    device: str
 
 
 class GroupForm(RebuiltForm):

@@ -1,0 +1,609 @@
+"""gradfail-tui: the explorer, a Textual app over the orchestration layer.
+
+Pick a failure family, a preset or your own values (the form is generated from the family's
+config), start / pause / stop the run from the keyboard and watch its metrics and snapshots drawn
+live; compare runs in one plot; open or replay the records under ./runs; run a figure of the paper
+(a group preset) and read its verdict.
+
+The app only displays. The orchestration layer (engine/orchestration) drives the engine process
+(`python -m engine.worker`, which imports torch: the UI never does), records every event and folds
+it into the run's state; the bridge (bridge.py) brings the engine's items to the UI thread in
+batches, where the Conductor applies them and reports to the ExplorerListener (listener.py). What
+is on screen lives in a plain ExplorerModel (model.py). `build_app` is the one factory, for the
+command line and for the tests, which pass a scripted engine instead of the real one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.containers import Vertical
+from textual.markup import escape
+from textual.reactive import reactive
+from textual.widgets import TabbedContent, TabPane
+
+from engine.client import Backend, EngineProcess, RunRequest
+from engine.groups import GroupPreset
+from engine.orchestration import Conductor, GroupRun, RunsJob
+from engine.presets import Preset
+from engine.record import RecordError, new_run_dir
+from engine.registry import FamilySpec
+from engine.status import RunStatus
+from gradfail_tui import messages as msg
+from gradfail_tui.bridge import EngineBridge
+from gradfail_tui.choices import RunChoice
+from gradfail_tui.explorer.entries import RunEntry, is_group_key, label_members, scan_groups, scan_recorded
+from gradfail_tui.explorer.listener import ExplorerListener
+from gradfail_tui.explorer.model import ExplorerModel
+from gradfail_tui.pacing import PLOT_CPU_BUDGET, RedrawPacer
+from gradfail_tui.widgets.config_form import ConfigForm
+from gradfail_tui.widgets.group_form import GroupForm
+from gradfail_tui.widgets.keys_footer import KeysFooter
+from gradfail_tui.widgets.setup_pane import GROUP, SetupPane
+from gradfail_tui.widgets.status_line import StatusLine
+
+if TYPE_CHECKING:  # imported when first needed, after the first frame (plotext is not free)
+    from gradfail_tui.widgets.runs_panel import RunsPanel
+    from gradfail_tui.widgets.watch_view import WatchView
+
+TICK_HZ = 5  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
+EXIT_GRACE_S = 3.0  # after SIGTERM / SIGHUP, how long Textual may take to restore the terminal
+ENGINE_STARTING = "engine: starting (loading torch)…"
+
+
+class GradfailApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "gradfail"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    BINDINGS = [
+        Binding("s", "start", "Start", id="start"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("x", "stop", "Stop", id="stop"),
+        Binding("r", "restart", "Restart", id="restart"),
+        Binding("c", "compare", "Compare", id="compare"),
+        Binding("l", "log_scale", "Log", id="log-scale"),
+        Binding("ctrl+s", "svg", "SVG", id="screenshot", priority=True),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("1", "show_tab('setup')", "Setup", id="tab-setup", show=False),
+        Binding("2", "show_tab('watch')", "Watch", id="tab-watch", show=False),
+        Binding("3", "show_tab('runs')", "Runs", id="tab-runs", show=False),
+        Binding("t", "toggle_theme", "Theme", id="theme", show=False),
+        Binding("plus,equals_sign", "speed(1)", "Faster", id="faster", show=False),
+        Binding("minus", "speed(-1)", "Slower", id="slower", show=False),
+        Binding("escape", "leave_field", "Leave field", id="leave", show=False),
+    ]
+    engine_text: reactive[str] = reactive(ENGINE_STARTING, init=False)
+
+    def __init__(self, engine_factory: Callable[[], Backend], families: dict[str, FamilySpec],
+                 presets: list[Preset], runs_dir: Path, family_errors: dict[str, str] | None = None,
+                 preset: str | None = None, autostart: bool = False, screenshot_dir: Path | None = None,
+                 plot_budget: float | None = None, preset_problems: list[str] | None = None,
+                 groups: list[GroupPreset] | None = None) -> None:
+        super().__init__()
+        self.families = families
+        self.presets, self.group_presets = presets, groups or []
+        self.family_errors = family_errors or {}
+        self.preset_problems = preset_problems or []
+        self.runs_dir = runs_dir
+        self.screenshot_dir = screenshot_dir or Path("screenshots")
+        self.initial_preset, self.autostart = preset, autostart
+        # None: the plots' share of a core follows the run the engine trains (plot_budget_for); tests fix it.
+        self.pacer = RedrawPacer(budget=plot_budget or PLOT_CPU_BUDGET)
+        self.adaptive_plot_budget = plot_budget is None
+        self.model = ExplorerModel()
+        self.conductor = Conductor(engine_factory, ExplorerListener(self), warmup=True)
+        self.bridge: EngineBridge | None = None
+        self.last_choice: RunChoice | None = None
+        self.restart_after: RunEntry | None = None  # `r` on a running run: started again once it has stopped
+        self._stale = {"status", "plots", "runs"}  # what the next tick redraws (the plots as the pacer allows)
+        self._last_runs_refresh = 0.0
+
+    # -- layout ---------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        with TabbedContent(initial="setup", id="tabs"):
+            with TabPane("1 Setup", id="setup"):
+                yield SetupPane(self.families, self.family_errors, self.presets, self.group_presets, id="setup-body")
+            # The watch view and the runs panel are mounted just after the first frame.
+            with TabPane("2 Watch", id="watch"):
+                yield Vertical(id="watch-holder")
+            with TabPane("3 Runs", id="runs"):
+                yield Vertical(id="runs-holder")
+        yield KeysFooter(show_command_palette=False, compact=True)
+
+    @property
+    def setup(self) -> SetupPane:
+        return self.query_one(SetupPane)
+
+    @property
+    def form(self) -> ConfigForm:
+        return self.setup.form
+
+    @property
+    def group_form(self) -> GroupForm:
+        return self.setup.group_form
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one(TabbedContent)
+
+    @property
+    def watch_view(self) -> WatchView:
+        return self.query_one("#watch-view")  # type: ignore[return-value]
+
+    @property
+    def runs_panel(self) -> RunsPanel:
+        return self.query_one("#runs-panel")  # type: ignore[return-value]
+
+    @property
+    def engine_ready(self) -> bool:
+        return any(slot.ready for slot in self.conductor.slots)
+
+    def on_mount(self) -> None:
+        for problem in self.preset_problems:
+            self.notify(problem, title="A preset did not load", severity="warning", timeout=8)
+        self.query_one("#families").focus()
+        self.draw_status()
+        self._ticker = self.set_interval(1 / TICK_HZ, self._tick)
+        self.call_after_refresh(self._after_first_frame)
+        self._handle_signals(True)
+
+    def _handle_signals(self, install: bool) -> None:
+        """SIGTERM, and SIGHUP (the terminal or the SSH session went away), end the app as `q` does:
+        the run is stopped and recorded as interrupted, the engine closed."""
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                if install:
+                    loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self._signalled()))
+                else:
+                    loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or no signals here: the default (end at once) stays
+
+    async def _after_first_frame(self) -> None:
+        """What the first frame does not need: the engine (seconds: it imports torch), the plots
+        (plotext), the runs panel, the form, and the run records on disk."""
+        try:
+            self.conductor.start()
+            self.bridge = EngineBridge(self.conductor.poll, self.post_message).start()
+        except OSError as exc:
+            self.report(f"cannot start the engine process: {exc}")
+        from gradfail_tui.widgets.group_panel import GroupPanel
+        from gradfail_tui.widgets.runs_panel import RunsPanel
+        from gradfail_tui.widgets.watch_view import WatchView
+
+        await self.query_one("#watch-holder").mount(GroupPanel(id="group-panel"), WatchView(id="watch-view"))
+        self.query_one("#group-panel").display = False
+        await self.query_one("#runs-holder").mount(
+            RunsPanel(headline={name: spec.headline for name, spec in self.families.items()}, id="runs-panel"))
+        if self.tabs.active == "runs" and self.focused is None:  # someone was quicker than the mount
+            self.query_one("#runs-table").focus()
+        chosen = next((p for p in self.presets if p.name == self.initial_preset), None)
+        first = chosen.family if chosen else next(iter(self.families), None)
+        if first:
+            await self.setup.pick_family(first, chosen.name if chosen else None)
+        if any(g.name == self.initial_preset for g in self.group_presets):
+            await self.setup.pick_group(self.initial_preset)
+        self.scan_runs()
+        if self.autostart:
+            self.action_start()
+
+    # -- what the engines say -------------------------------------------------------------------
+    def on_engine_items_received(self, message: msg.EngineItemsReceived) -> None:
+        try:
+            with self.batch_update():
+                for slot, item in message.items:
+                    self.conductor.handle(slot, item)
+        finally:
+            if self.bridge is not None:
+                self.bridge.batch_applied()
+
+    def watch_engine_text(self) -> None:
+        self.stale("status")
+
+    def report(self, text: str, title: str = "Error") -> None:
+        """Every error the user must see goes through here: a notification that stays a while."""
+        self.notify(escape(text), title=title, severity="error", timeout=12)
+
+    # -- starting runs --------------------------------------------------------------------------
+    def on_run_requested(self, message: msg.RunRequested) -> None:
+        if self._busy(group=False):
+            return
+        choice = message.choice
+        request = RunRequest(family=choice.family, config=choice.config, seed=choice.seed, device=choice.device,
+                                 preset=choice.preset)
+        try:
+            job = RunsJob.create([request], [new_run_dir(self.runs_dir, choice.label)])
+        except RecordError as exc:
+            self.report(f"cannot record the run, so it was not started: {exc}")
+            return
+        job.lives[0].label = choice.label
+        self.model.add_run(job.lives[0])
+        self.last_choice = choice
+        self.show_tab("watch")
+        self.conductor.submit(job)
+
+    def on_group_requested(self, message: msg.GroupRequested) -> None:
+        if self._busy(group=True):
+            return
+        choice = message.choice
+        try:
+            path = new_run_dir(self.runs_dir, choice.group.record_label(choice.scale))
+            job = GroupRun(choice.group, choice.members, choice.scale, choice.device, path)
+        except RecordError as exc:
+            self.report(f"cannot record the group, so it was not started: {exc}")
+            return
+        self.model.add_group(job)
+        self.show_tab("watch")
+        self.conductor.submit(job)
+
+    def _busy(self, group: bool) -> bool:
+        """Whether something is going that a new start must wait for (and the person is told what)."""
+        live_group = self.model.live_group
+        if live_group is not None:
+            self.notify(f"{escape(live_group.name)} is going: x stops the group.", severity="warning")
+        elif self.model.active is not None:
+            self.notify("A run is going: x stops it, " + ("then s starts the group." if group else "r restarts it."),
+                        severity="warning")
+        else:
+            return False
+        return True
+
+    def run_ended(self, entry: RunEntry | None) -> None:
+        if entry is not None and entry is self.restart_after:
+            self.restart_after = None
+            if self.last_choice is not None:
+                self.post_message(msg.RunRequested(self.last_choice))
+
+    # -- actions --------------------------------------------------------------------------------
+    def refresh_bindings(self) -> None:
+        # The footer rebuilds itself on every refresh; only ask when a key's state has changed.
+        states = tuple(self.check_action(name, ()) for name in ("start", "pause", "stop", "restart", "compare"))
+        if states != getattr(self, "_binding_states", None):
+            self._binding_states = states
+            super().refresh_bindings()
+
+    def on_form_validated(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        running = self.model.active is not None
+        if action == "start":
+            return None if self.setup.problems else True
+        if action in ("pause", "stop"):
+            return True if running or self.model.replay is not None else None
+        if action == "restart":
+            return True if self.last_choice is not None and self.model.live_group is None else None
+        if action == "compare":
+            return True if self.model.primary else None
+        return True
+
+    def action_start(self) -> None:
+        """Start what the Setup tab shows: the family's run, or the figure's group of runs."""
+        if not self.setup.request_start():
+            self.show_tab("setup")
+
+    def action_pause(self) -> None:
+        if self.model.replaying_primary():
+            self.model.replay.toggle_pause()
+            self.stale("status")
+            return
+        entry = self.model.active
+        if entry is not None and entry.status in (RunStatus.RUNNING, RunStatus.PAUSED):
+            self.conductor.pause(entry.key, pause=entry.status == RunStatus.RUNNING)
+
+    def action_stop(self) -> None:
+        if self.model.replaying_primary():
+            self.notify(f"{self.model.replay.entry.label}: replay skipped to the end", timeout=3)
+            self.model.stop_replay()
+            self.stale("status", "plots")
+            self.refresh_bindings()
+            return
+        entry, group = self.model.active, self.model.live_group
+        if group is not None:
+            self.notify(f"{escape(group.name)}: stopping; the runs after this one are not run", timeout=4)
+            self.conductor.stop_job(group.job)
+        elif entry is not None:
+            self.conductor.stop(entry.key)
+
+    def action_restart(self) -> None:
+        if self.last_choice is None:
+            self.action_start()
+        elif self.model.active is not None:
+            self.restart_after = self.model.active
+            self.action_stop()
+        else:
+            self.post_message(msg.RunRequested(self.last_choice))
+
+    def action_compare(self) -> None:
+        if self.model.primary:
+            self.toggle_compare(self.model.primary)
+
+    def action_log_scale(self) -> None:
+        from gradfail_tui.widgets.metric_plot import MetricPlot
+
+        focused = self.focused if isinstance(self.focused, MetricPlot) else None
+        try:
+            on_ = self.watch_view.toggle_log(focused)
+        except NoMatches:
+            return
+        self.notify(f"log scale {'on' if on_ else 'off'}" + (f" for {focused.panel}" if focused else ""), timeout=2)
+
+    def action_speed(self, direction: int) -> None:
+        self.notify(f"replay speed {self.model.change_speed(direction):g}x", timeout=2)
+        self.stale("status", "runs")
+
+    def action_show_tab(self, tab: str) -> None:
+        self.show_tab(tab)
+
+    def show_tab(self, tab: str) -> None:
+        # Focus first: a focused widget left in a hidden pane would pull its tab back.
+        target = {"setup": "#families", "runs": "#runs-table"}.get(tab)
+        found = self.query(target) if target else None
+        if found:
+            found.first().focus()
+        else:
+            self.screen.set_focus(None)
+        self.tabs.active = tab
+
+    def action_leave_field(self) -> None:
+        self.screen.set_focus(None)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_svg(self) -> None:
+        try:
+            self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+            path = self.save_screenshot(filename=f"gradfail-{time.strftime('%Y%m%d-%H%M%S')}.svg",
+                                        path=str(self.screenshot_dir))
+        except OSError as exc:
+            self.report(f"cannot save the screenshot in {self.screenshot_dir}: {exc}")
+            return
+        self.notify(f"screenshot saved: {escape(str(Path(path).resolve()))}", title="SVG", timeout=8)
+
+    # -- the runs tab ---------------------------------------------------------------------------
+    def scan_runs(self) -> None:
+        self._scan_runs()
+
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
+    def _scan_runs(self) -> None:
+        runs, groups = self.model.session_paths()
+        found, found_groups = scan_recorded(self.runs_dir, runs), scan_groups(self.runs_dir, groups)
+        label_members(found_groups, found)
+        self.call_from_thread(self._runs_found, found, found_groups)
+
+    def _runs_found(self, found: list[RunEntry], groups: list) -> None:
+        self.model.recorded_found(found, groups)
+        self.stale("runs")
+
+    def on_run_opened(self, message: msg.RunOpened) -> None:
+        if is_group_key(message.key) and message.replay:
+            self.notify("A group is not replayed as a whole: enter shows its runs; "
+                        "each of its runs can be replayed from its own row", severity="warning")
+        elif is_group_key(message.key):
+            self.open_group(message.key)
+        else:
+            shown, notice = self.model.open_run(message.key, replay=message.replay)
+            if notice:
+                self.notify(escape(notice), severity="warning")
+            if shown:
+                self.show_tab("watch")
+            self.stale("status", "plots", "runs")
+            self.refresh_bindings()
+
+    def open_group(self, key: str) -> None:
+        group = self.model.group(key)
+        if group is None:
+            return
+        if not group.keys:
+            self.notify(f"{escape(group.name)}: none of its runs has a record to show", severity="warning")
+        self.model.stop_replay()
+        self.model.show_group(group)
+        self.show_tab("watch")
+        self.stale("status", "plots", "runs")
+        self.refresh_bindings()
+
+    def on_compare_toggled(self, message: msg.CompareToggled) -> None:
+        if is_group_key(message.key):
+            self.open_group(message.key)  # a group's runs are always overlaid
+        else:
+            self.toggle_compare(message.key)
+
+    def toggle_compare(self, key: str) -> None:
+        added = self.model.toggle_compare(key)
+        if added is not None:
+            label = self.model.entry(key).label
+            self.notify(f"{label}: " + ("overlaid on the plots" if added else "taken out of the comparison"), timeout=3)
+            self.stale("plots", "runs")
+
+    def on_run_highlighted(self, message: msg.RunHighlighted) -> None:
+        self._describe(message.key)
+
+    def _describe(self, key: str | None) -> None:
+        group = self.model.group(key)
+        if group is not None:
+            self.runs_panel.describe_group(group)
+        else:
+            self.runs_panel.describe(self.model.entry(key), self.model.replay_speed)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "runs":
+            self.stale("runs")
+            self.scan_runs()
+        elif event.pane.id == "watch":
+            self.stale("plots", "status")
+
+    # -- drawing --------------------------------------------------------------------------------
+    def stale(self, *views: str) -> None:
+        """These views ("status", "plots", "runs") are redrawn at the next tick (the plots as paced)."""
+        self._stale.update(views)
+
+    def _tick(self) -> None:
+        if self.conductor.closing:
+            return
+        try:
+            self._draw_due()
+        except NoMatches:  # the app is ending and its widgets are gone: nothing left to draw
+            pass
+
+    def _draw_due(self) -> None:
+        replay = self.model.replay
+        if replay is not None and replay.advance():
+            self.stale("plots", "status")
+            if replay.done:
+                self.notify(f"{replay.entry.label}: replay finished", timeout=4)
+                self.model.replay = None
+                self.refresh_bindings()
+        if "status" in self._stale:
+            self._stale.discard("status")
+            self.draw_status()
+        now = time.monotonic()
+        if self.tabs.active == "runs" and ("runs" in self._stale or (
+                self.model.active is not None and now - self._last_runs_refresh > 1.0)):
+            self._stale.discard("runs")
+            self._last_runs_refresh = now
+            self.runs_panel.show(self.model.entries, set(self.model.compared), self.model.groups)
+            self._describe(self.runs_panel.highlighted_key())
+        if "plots" in self._stale and self.tabs.active == "watch" and self.pacer.ready():
+            self.draw_plots()
+
+    def draw_status(self) -> None:
+        model = self.model
+        entry = model.entry(model.primary)
+        note = ""
+        if model.replay is not None and entry is model.replay.entry:
+            note = f"replay {model.replay.speed:g}x" + (" (paused)" if model.replay.paused else "")
+        elif entry is not None and entry.status == RunStatus.WAITING:
+            note = "waiting for the engine to load"
+        group = model.shown_group
+        if group is not None and group.running and entry is not None and entry.key in group.keys.values():
+            note = (note + " · " if note else "") + group.progress()
+        self.query_one(StatusLine).show(entry.state if entry else None, self.engine_text, note)
+
+    def draw_plots(self) -> None:
+        """Redraw the plots now (the tick calls this when the pacer allows; tests call it directly)."""
+        self._stale.discard("plots")
+        group = self.model.shown_group
+        with self.batch_update():
+            self.query_one("#group-panel").show(group)
+            if group is None:
+                self.watch_view.show(self.model.shown_entries(), self.families)
+            else:
+                self.watch_view.show(self.model.shown_entries(), self.families, metrics=group.plot,
+                                     snapshots_of=self.model.snapshots_source(), log_y=group.log_y)
+        self.pacer.redrawn()
+
+    # -- ending ---------------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        await self.shutdown()
+        self.exit()
+
+    async def _signalled(self) -> None:
+        await self.shutdown()  # the run's record is closed and the engine gone: nothing is lost now
+        # With its terminal gone, Textual can block for ever writing the last frame to it; past
+        # this grace period, leave without it.
+        timer = threading.Timer(EXIT_GRACE_S, os._exit, (0,))
+        timer.daemon = True  # a normal exit does not wait for it
+        timer.start()
+        self.exit()
+
+    async def shutdown(self) -> None:
+        """Stop the run (recorded as interrupted), judge a group on what it recorded, close the
+        engine: no orphan processes."""
+        if self.conductor.closing:
+            return
+        self._ticker.stop()
+        self.model.replay = None
+        if self.bridge is not None:
+            self.bridge.stop()
+        await asyncio.to_thread(self.conductor.shutdown, RunStatus.INTERRUPTED, "the explorer was closed")
+
+    def on_unmount(self) -> None:
+        self._handle_signals(False)
+        # However the app ends (an exception, a signal), the engine must not outlive it.
+        if not self.conductor.closing:
+            if self.bridge is not None:
+                self.bridge.stop(timeout=0.5)
+            self.conductor.shutdown(RunStatus.INTERRUPTED, "the explorer was closed")
+
+
+def build_app(engine_factory: Callable[[], Backend] | None = None, *,
+              families: dict[str, FamilySpec] | None = None, presets: list[Preset] | None = None,
+              runs_dir: Path = Path("runs"), preset: str | None = None, autostart: bool = False,
+              screenshot_dir: Path | None = None, plot_budget: float | None = None,
+              groups: list[GroupPreset] | None = None) -> GradfailApp:
+    """The app, for the command line (defaults: the real engine, the registry) and for tests.
+
+    `groups` (the figures) are read from the presets directory with the presets; tests that pass
+    `presets` get none unless they pass `groups` too. PresetError if `preset` names a bad file."""
+    from engine.presets import load_preset, scan_presets
+    from engine.registry import families as registry_families, family_errors
+
+    errors = family_errors() if families is None else {}
+    families = registry_families() if families is None else families
+    preset_problems: list[str] = []
+    if presets is None:
+        presets, found_groups, preset_problems = scan_presets(families)
+        groups = found_groups if groups is None else groups
+    groups = groups or []
+    if preset is not None and preset not in {p.name for p in [*presets, *groups]}:
+        chosen = load_preset(preset)  # a .toml path: PresetError says what is wrong with it
+        if isinstance(chosen, GroupPreset):
+            groups = [*groups, chosen]
+        else:
+            presets = [*presets, chosen]
+        preset = chosen.name
+    return GradfailApp(engine_factory or EngineProcess, families, presets, runs_dir, family_errors=errors,
+                       preset=preset, autostart=autostart, screenshot_dir=screenshot_dir, plot_budget=plot_budget,
+                       preset_problems=preset_problems, groups=groups)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    # argparse, not Typer: the first frame should not wait for imports it does not need.
+    parser = argparse.ArgumentParser(prog="gradfail-tui", description="The gradfail explorer (a terminal UI).")
+    parser.add_argument("--preset", "-p", help="open with this preset chosen (see `gradfail presets`)")
+    parser.add_argument("--start", action="store_true", help="start the preset's run at once")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run records go (default: runs)")
+    return parser.parse_args(argv)
+
+
+def run_explorer(preset: str | None = None, start: bool = False, runs_dir: Path = Path("runs")) -> int:
+    """Open the explorer in this terminal; returns the exit code. `gradfail tui` and `gradfail-tui` both come here."""
+    from engine.presets import PresetError
+
+    if start and not preset:
+        print("gradfail-tui: --start needs --preset NAME", file=sys.stderr)
+        return 2
+    try:
+        app = build_app(runs_dir=runs_dir, preset=preset, autostart=start)
+    except PresetError as exc:
+        print(f"gradfail-tui: {exc}", file=sys.stderr)
+        return 2
+    app.run()
+    return app.return_code or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_explorer(args.preset, args.start, args.runs_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

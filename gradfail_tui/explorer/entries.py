@@ -1,0 +1,255 @@
+"""The runs and groups the explorer knows: this session's and the records found on disk.
+
+A `RunEntry` is one run as the explorer lists and draws it: a RunState (the same fold of events
+the headless CLI and the report use) and where it came from. A run started here carries its
+LiveRun (engine/orchestration), which records and folds every event as it arrives; a recorded run
+carries what `read_run` could read and the problems it found. `Replay` feeds a recorded run's
+events back by their `t`.
+
+A `GroupEntry` is a group preset's runs seen together (fig-parity: d = 5, 10, 30): a group running
+here (its GroupRun job says how far it is and, at the end, the verdict) or a group record found on
+disk (its claims judged again from its runs' events). Its runs are ordinary RunEntries, known by
+key, in the group's order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.events import Event
+from engine.groups import GroupError, Verdict, judge_record
+from engine.orchestration import GroupRun, LiveRun
+from engine.record import find_runs, is_group_dir, read_group, read_run
+from engine.state import RunState
+from engine.status import RunStatus
+
+REPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 1000)
+MAX_RECORDED = 200  # newest run records listed; older ones stay on disk, untouched
+SESSION, RECORDED = "session", "recorded"  # where an entry comes from: started here, or found on disk
+
+
+@dataclass
+class RunEntry:
+    key: str
+    label: str
+    state: RunState
+    origin: str  # SESSION or RECORDED
+    path: Path | None = None
+    live: LiveRun | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    events: list[Event] | None = None  # a recorded run's events
+    where: str = ""  # a recorded run's directory, relative to the runs directory
+
+    @classmethod
+    def of_live(cls, live: LiveRun, label: str, where: str = "") -> RunEntry:
+        live.state.label = label
+        return cls(key=live.run_id, label=label, state=live.state, origin=SESSION, path=live.run_dir, live=live,
+                   where=where)
+
+    @property
+    def status(self) -> str:
+        return self.state.status
+
+    @property
+    def running(self) -> bool:
+        return self.live is not None and not self.live.ended
+
+
+@dataclass
+class GroupEntry:
+    key: str  # group_key(its directory)
+    name: str  # the group preset's name
+    title: str
+    origin: str  # SESSION or RECORDED
+    labels: list[str]  # its runs, in the group's order
+    plot: tuple[str, ...] = ()  # the metrics drawn, every run overlaid; () for all of them
+    log_y: bool = False
+    scale: str = ""
+    path: Path | None = None
+    keys: dict[str, str] = field(default_factory=dict)  # label -> RunEntry key, for the runs that exist
+    recorded_statuses: dict[str, str] = field(default_factory=dict)  # a record's: label -> how it ended
+    recorded_status: str = RunStatus.UNKNOWN
+    recorded_verdict: Verdict | None = None
+    problems: list[str] = field(default_factory=list)
+    job: GroupRun | None = None  # a group running (or run) in this session
+
+    @classmethod
+    def of_job(cls, job: GroupRun) -> GroupEntry:
+        group = job.preset
+        return cls(key=group_key(job.path), name=group.name, title=group.title, origin=SESSION, labels=job.labels,
+                   plot=group.plot, log_y=group.log_y, scale=job.scale, path=job.path, job=job)
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        """label -> how it stands: waiting, running, how it ended, or "not run"."""
+        if self.job is not None:
+            return {label: self.job.status_of(label) for label in self.labels}
+        return self.recorded_statuses
+
+    @property
+    def status(self) -> str:
+        if self.job is not None:
+            return self.job.status or RunStatus.RUNNING
+        return self.recorded_status
+
+    @property
+    def verdict(self) -> Verdict | None:
+        return self.job.verdict if self.job is not None else self.recorded_verdict
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and not self.job.finished
+
+    def shows_snapshots(self, label: str | None) -> bool:
+        """Whether a run's snapshots are shown beside the figure: as the preset says; a record keeps
+        no such wish, so the default there: snapshots where there is no overlay."""
+        return self.job.preset.shows_snapshots(label) if self.job is not None else not self.plot
+
+    def progress(self) -> str:
+        """"run 2 of 3: d = 10" while it runs; how it ended once it has."""
+        number = self.job.number if self.job is not None else 0
+        if self.running and 1 <= number <= len(self.labels):
+            return f"run {number} of {len(self.labels)}: {self.labels[number - 1]}"
+        return f"{self.status}: {self.ran} of {len(self.labels)} runs"
+
+    @property
+    def ran(self) -> int:
+        """Runs that have started (running, or ended any way), not those waiting or never run."""
+        statuses = self.statuses
+        return sum(1 for label in self.labels if statuses.get(label, RunStatus.NOT_RUN)
+                   not in (RunStatus.WAITING, RunStatus.NOT_RUN))
+
+
+GROUP_KEY = "group:"  # a group's key in the runs list: this, then its directory
+
+
+def group_key(path: Path) -> str:
+    return f"{GROUP_KEY}{path}"
+
+
+def is_group_key(key: str) -> bool:
+    return key.startswith(GROUP_KEY)
+
+
+def load_recorded_group(path: Path) -> GroupEntry:
+    """A group record as an entry, with its claims judged again from its runs' events; never raises."""
+    try:
+        record = read_group(path)
+    except Exception as exc:  # read_group is forgiving; this is for what even it did not foresee
+        return GroupEntry(key=group_key(path), name=path.name, title=path.name, origin=RECORDED, labels=[],
+                          path=path, recorded_status=RunStatus.UNREADABLE,
+                          problems=[f"cannot read this group: {type(exc).__name__}: {exc}"])
+    problems = list(record.problems)
+    try:
+        verdict: Verdict | None = judge_record(record)
+    except GroupError as exc:  # claims edited by hand: the runs are shown, the verdict is not given
+        verdict = None
+        problems.append(str(exc))
+    manifest = record.manifest
+    listed = [r for r in manifest.get("runs", []) if isinstance(r, dict)] if isinstance(manifest.get("runs"), list) else []
+    labels = [str(r.get("label", r.get("dir", "?"))) for r in listed] or [label for label, _ in record.runs]
+    statuses = {str(r.get("label", r.get("dir", "?"))): str(r.get("status", "unknown")) for r in listed}
+    statuses.update({label: run.status for label, run in record.runs})
+    plot = manifest.get("plot") if isinstance(manifest.get("plot"), list) else []
+    return GroupEntry(key=group_key(path), name=str(manifest.get("preset") or path.name),
+                      title=str(manifest.get("title") or manifest.get("preset") or path.name), origin=RECORDED,
+                      labels=labels, plot=tuple(str(m) for m in plot), log_y=bool(manifest.get("log_y")),
+                      scale=str(manifest.get("scale") or ""), path=path,
+                      keys={label: str(run.path) for label, run in record.runs},
+                      recorded_statuses=statuses, recorded_status=str(manifest.get("status") or RunStatus.UNKNOWN),
+                      recorded_verdict=verdict,
+                      problems=problems)
+
+
+def scan_groups(base: Path, skip: set[Path]) -> list[GroupEntry]:
+    """The group records directly under `base` (newest first), but those in `skip`."""
+    if not base.is_dir():
+        return []
+    found = [p for p in base.iterdir() if p.is_dir() and p.resolve() not in skip and is_group_dir(p)]
+    found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return [load_recorded_group(path) for path in found[:MAX_RECORDED]]
+
+
+def label_members(groups: list[GroupEntry], entries: list[RunEntry]) -> None:
+    """A group's recorded runs go by their labels in the group ("d = 5"), as they did when it ran."""
+    by_key = {e.key: e for e in entries}
+    for group in groups:
+        for label, key in group.keys.items():
+            if key in by_key:
+                by_key[key].label = by_key[key].state.label = label
+
+
+def load_recorded(path: Path) -> RunEntry:
+    """A run record as an entry; whatever is wrong with it ends up in `problems`, never raised."""
+    try:
+        record = read_run(path)
+    except Exception as exc:  # read_run is forgiving; this is for what even it did not foresee
+        state = RunState(run_id=path.name, label=path.name, status=RunStatus.UNREADABLE)
+        return RunEntry(key=str(path), label=path.name, state=state, origin=RECORDED, path=path,
+                        problems=[f"cannot read this record: {type(exc).__name__}: {exc}"], events=[])
+    manifest = record.manifest
+    seed = manifest.get("seed")
+    label = record.label + (f" seed={seed}" if seed else "")
+    state = RunState.from_record(record.events, manifest, label=label)
+    return RunEntry(key=str(path), label=label, state=state, origin=RECORDED, path=path, where=path.name,
+                    manifest=manifest, problems=list(record.problems), events=record.events)
+
+
+def scan_recorded(base: Path, skip: set[Path]) -> list[RunEntry]:
+    entries = []
+    for path in find_runs(base)[:MAX_RECORDED]:
+        if path.resolve() not in skip:
+            entry = load_recorded(path)
+            entry.where = str(path.relative_to(base))  # a group's runs: "<group>/seed-1"
+            entries.append(entry)
+    return entries
+
+
+class Replay:
+    """Plays a recorded run's events into a fresh RunState at `speed` times the pace they were made."""
+
+    def __init__(self, entry: RunEntry, speed: float, clock=time.monotonic):
+        self.entry = entry
+        self.events = list(entry.events or [])
+        self.speed = speed
+        self.clock = clock
+        self.position = 0  # events applied so far
+        self.played = 0.0  # run time (seconds of `t`) played so far
+        self.paused = False
+        self._last = clock()
+        entry.state = RunState(run_id=entry.state.run_id, label=entry.label)
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.events)
+
+    def set_speed(self, speed: float) -> None:
+        self.advance()
+        self.speed = speed
+
+    def toggle_pause(self) -> None:
+        self.advance()
+        self.paused = not self.paused
+
+    def advance(self) -> bool:
+        """Apply the events that are due; True if any were."""
+        now = self.clock()
+        if not self.paused:
+            self.played += (now - self._last) * self.speed
+        self._last = now
+        start = self.position
+        while self.position < len(self.events) and self.events[self.position].t <= self.played:
+            self.entry.state.apply(self.events[self.position])
+            self.position += 1
+        if self.done:
+            self.entry.state.fill_from_manifest(self.entry.manifest)
+        return self.position > start
+
+    def finish(self) -> None:
+        """Skip to the end."""
+        self.played = float("inf")
+        self.advance()

@@ -1,0 +1,99 @@
+"""What the orchestration layer reports, turned into what the explorer shows.
+
+The Conductor calls these on the UI thread (the app hands it the engines' items there): a run's
+events mark the views that draw it stale, a run's end is notified, a group's next run joins the
+model as it is handed to the engine, a group's end shows its verdict, an engine's readiness and
+death go to the status line. Nothing here drives an engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.markup import escape
+
+from engine.client import EngineExited
+from engine.events import EngineReady, Event, RunFinished, RunStarted, StatusChanged
+from engine.orchestration import EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch
+from engine.status import RunStatus
+from gradfail_tui.pacing import plot_budget_for
+
+if TYPE_CHECKING:
+    from gradfail_tui.explorer.app import GradfailApp
+
+VERDICT_SEVERITY = {"reproduced": "information", "not reproduced": "error"}  # else a warning
+
+
+class ExplorerListener(Listener):
+    def __init__(self, app: GradfailApp):
+        self.app = app
+        self.model = app.model
+
+    def engine_ready(self, slot: EngineSlot, ready: EngineReady) -> None:
+        devices = ", ".join(ready.devices) or "cpu"
+        self.app.engine_text = f"engine ready · torch {escape(ready.torch_version)} · devices: {escape(devices)}"
+        self.app.setup.set_devices(list(ready.devices))
+        self.app.refresh_bindings()
+
+    def engine_lost(self, slot: EngineSlot, exited: EngineExited, restarting: bool, died: list[LiveRun]) -> None:
+        if self.app.conductor.closing:
+            return
+        if not died:  # a run that died with it has said so itself
+            self.app.report(f"The engine process stopped: {exited.describe()}")
+        why = escape(self.app.conductor.gave_up or "")
+        self.app.engine_text = ("engine: restarting after it stopped…" if restarting else
+                                f"[$error]engine: {why}; restart gradfail-tui to try again[/]")
+        self.app.stale("status", "runs")
+
+    def batch_started(self, batch: RunBatch) -> None:
+        group = self._group_entry(batch.job)
+        if group is not None:
+            for live in batch.lives:
+                self.model.add_group_run(group, live)
+        self.app.stale("status", "plots", "runs")
+        self.app.refresh_bindings()
+
+    def run_event(self, live: LiveRun, event: Event) -> None:
+        if live.run_id == self.model.primary or live.run_id in self.model.compared:
+            self.app.stale("plots", "status")
+        if isinstance(event, (RunStarted, StatusChanged)):
+            if isinstance(event, RunStarted) and self.app.adaptive_plot_budget:
+                self.app.pacer.budget = plot_budget_for(event.device, event.cpu_threads)
+            self.app.stale("runs", "status")
+            self.app.refresh_bindings()
+
+    def run_ended(self, live: LiveRun, finished: RunFinished) -> None:
+        entry = self.model.entry(live.run_id)
+        label = entry.label if entry is not None else live.label
+        if self.app.conductor.closing:
+            return
+        if finished.status == RunStatus.COMPLETED:
+            self.app.notify(f"{label}: completed, {live.state.step:,} steps", timeout=5)
+        elif finished.status == RunStatus.STOPPED:
+            self.app.notify(f"{label}: {finished.message or 'stopped'}", timeout=5)
+        else:
+            self.app.report(f"{label}: {finished.status}: {finished.message or 'no reason given'} "
+                            f"(record: {live.run_dir})", title=f"Run {finished.status}")
+        if live.record_error:
+            self.app.report(f"{label}: the run record is incomplete: {live.record_error}")
+        self.app.stale("status", "runs", "plots")
+        self.app.refresh_bindings()
+        self.app.run_ended(entry)
+
+    def job_finished(self, job: Job) -> None:
+        group = self._group_entry(job)
+        if group is None or self.app.conductor.closing:
+            return
+        outcome = group.verdict.outcome
+        self.app.notify(f"{escape(group.title)}: {escape(outcome)}", title="Verdict",
+                        severity=VERDICT_SEVERITY.get(outcome, "warning"), timeout=8)
+        self.app.stale("status", "plots", "runs")
+        self.app.refresh_bindings()
+
+    def problem(self, text: str) -> None:
+        self.app.report(text)
+
+    def _group_entry(self, job: Job | None):
+        if not isinstance(job, GroupRun):
+            return None
+        return next((g for g in self.model.groups if g.job is job), None)

@@ -1,0 +1,188 @@
+"""What the explorer shows, as a plain object: the runs and groups it knows and which are on screen.
+
+The App wires this to widgets; everything here is decided without Textual, so a test can drive it
+directly (harlequin's and posting's habit: the domain in plain objects, the App thin). The model
+knows nothing of engines either: the orchestration layer trains and records the runs, the model
+only lists them and says what to draw.
+
+On screen: the *primary* run (the status line's, whose snapshots are drawn), the runs *compared*
+with it (overlaid on every plot), the *replay* going (a recorded run played back into a fresh
+state), and the *group* shown (its runs overlaid in the group's order, with its band).
+"""
+
+from __future__ import annotations
+
+from engine.orchestration import GroupRun, LiveRun
+from gradfail_tui.explorer.entries import (
+    REPLAY_SPEEDS, SESSION, GroupEntry, Replay, RunEntry, label_members, load_recorded,
+)
+
+
+class ExplorerModel:
+    def __init__(self, replay_speed: float = 10):
+        self.entries: list[RunEntry] = []  # this session's runs (newest first), then recorded ones
+        self.groups: list[GroupEntry] = []  # this session's groups (newest first), then recorded ones
+        self.primary: str | None = None  # the key of the run on screen
+        self.compared: dict[str, None] = {}  # runs overlaid on the plots, in the order added
+        self.replay: Replay | None = None
+        self.replay_speed = replay_speed
+        self.shown_group: GroupEntry | None = None
+
+    # -- looking up -------------------------------------------------------------------------------
+    def entry(self, key: str | None) -> RunEntry | None:
+        return next((e for e in self.entries if e.key == key), None) if key else None
+
+    def group(self, key: str | None) -> GroupEntry | None:
+        return next((g for g in self.groups if g.key == key), None) if key else None
+
+    @property
+    def active(self) -> RunEntry | None:
+        """The run of this session that has not ended (the explorer trains one at a time)."""
+        return next((e for e in self.entries if e.running), None)
+
+    @property
+    def live_group(self) -> GroupEntry | None:
+        return next((g for g in self.groups if g.running), None)
+
+    def group_of(self, entry: RunEntry) -> GroupEntry | None:
+        return next((g for g in self.groups if entry.key in g.keys.values()), None)
+
+    # -- runs of this session ---------------------------------------------------------------------
+    def unique_label(self, label: str) -> str:
+        taken = {e.label for e in self.entries if e.origin == SESSION}
+        n, candidate = 2, label
+        while candidate in taken:
+            candidate, n = f"{label} #{n}", n + 1
+        return candidate
+
+    def add_run(self, live: LiveRun) -> RunEntry:
+        """A run started from the form: it takes the screen (the group shown, a replay, step aside)."""
+        self.leave_group()
+        self.stop_replay()
+        entry = RunEntry.of_live(live, self.unique_label(live.label))
+        self.entries.insert(0, entry)  # newest first, above the recorded runs
+        self.primary = entry.key
+        return entry
+
+    def add_group(self, job: GroupRun) -> GroupEntry:
+        self.stop_replay()
+        group = GroupEntry.of_job(job)
+        self.groups.insert(0, group)
+        self.show_group(group)
+        return group
+
+    def add_group_run(self, group: GroupEntry, live: LiveRun) -> RunEntry:
+        """A group's next run; it becomes the primary one only while that group is on screen."""
+        entry = RunEntry.of_live(live, live.label, where=f"{group.path.name}/{live.run_dir.name}")
+        self.entries.insert(0, entry)
+        group.keys[live.label] = entry.key
+        if self.shown_group is group:
+            self.show_group(group, primary=entry.key)
+        return entry
+
+    # -- what is on screen -------------------------------------------------------------------------
+    def show_group(self, group: GroupEntry, primary: str | None = None) -> None:
+        """Overlay the group's runs (the comparison, in the group's order) and show its band."""
+        if self.shown_group is not None and self.shown_group is not group:
+            self.leave_group()
+        self.shown_group = group
+        keys = [group.keys[label] for label in group.labels if label in group.keys]
+        self.compared = {key: None for key in keys}
+        active = self.active
+        running = active.key if active is not None and active.key in keys else None
+        self.primary = primary or running or (keys[-1] if keys else None)
+
+    def leave_group(self) -> None:
+        """Back to single runs: the group's runs leave the overlay."""
+        group, self.shown_group = self.shown_group, None
+        if group is not None:
+            for key in group.keys.values():
+                self.compared.pop(key, None)
+
+    def open_run(self, key: str, replay: bool = False) -> tuple[bool, str | None]:
+        """Put a run on screen, replaying it if asked: (whether it is on screen now, what to tell the person)."""
+        entry = self.entry(key)
+        if entry is None:
+            return False, None
+        self.leave_group()  # a run's own row shows that run alone; the group's row shows the group
+        if entry.running:
+            self.primary = key
+            return True, f"{entry.label} is still running: it can be replayed once it has ended" if replay else None
+        if self.replay is not None and (replay or self.replay.entry is entry):
+            self.stop_replay()
+        if replay:
+            if entry.origin == SESSION and entry.path is not None:
+                entry.events = load_recorded(entry.path).events
+            if not entry.events:
+                return False, f"{entry.label}: its record holds no events to replay"
+            self.replay = Replay(entry, self.replay_speed)
+        self.primary = key
+        return True, None
+
+    def toggle_compare(self, key: str) -> bool | None:
+        """Add a run to the overlay or take it out; returns whether it is in it now (None: no such run)."""
+        if self.entry(key) is None:
+            return None
+        if key in self.compared:
+            del self.compared[key]
+            return False
+        self.compared[key] = None
+        return True
+
+    def shown_entries(self) -> list[RunEntry]:
+        """The runs drawn, primary first; a group's in the group's order, whichever is primary."""
+        keys = ([self.primary] if self.primary else []) + [k for k in self.compared if k != self.primary]
+        group = self.shown_group
+        if group is not None:
+            ordered = [group.keys[label] for label in group.labels if group.keys.get(label) in keys]
+            keys = ordered + [k for k in keys if k not in ordered]
+        return [e for e in (self.entry(k) for k in keys) if e is not None]
+
+    def snapshots_source(self) -> RunEntry | None:
+        """In a group, the run whose snapshots are drawn: the primary one, where the group shows them."""
+        group, entry = self.shown_group, self.entry(self.primary)
+        if group is None or entry is None:
+            return None
+        label = next((label for label, key in group.keys.items() if key == entry.key), None)
+        return entry if group.shows_snapshots(label) else None
+
+    # -- replay ------------------------------------------------------------------------------------
+    def replaying_primary(self) -> bool:
+        """Whether the keys p and x act on the replay (no run of this session is going, or the replay is on screen)."""
+        return self.replay is not None and (self.active is None or self.primary == self.replay.entry.key)
+
+    def stop_replay(self) -> None:
+        if self.replay is not None:
+            self.replay.finish()
+            self.replay = None
+
+    def change_speed(self, direction: int) -> float:
+        speeds = REPLAY_SPEEDS
+        index = min(range(len(speeds)), key=lambda i: abs(speeds[i] - self.replay_speed))
+        self.replay_speed = speeds[max(0, min(len(speeds) - 1, index + direction))]
+        if self.replay is not None:
+            self.replay.set_speed(self.replay_speed)
+        return self.replay_speed
+
+    # -- records found on disk ---------------------------------------------------------------------
+    def session_paths(self) -> tuple[set, set]:
+        """The directories of this session's runs and groups, which a scan of the disk leaves out."""
+        runs = {e.path.resolve() for e in self.entries if e.path is not None and e.origin == SESSION}
+        groups = {g.path.resolve() for g in self.groups if g.path is not None and g.origin == SESSION}
+        return runs, groups
+
+    def recorded_found(self, found: list[RunEntry], groups: list[GroupEntry]) -> None:
+        """Replace the recorded runs and groups with a fresh scan's, keeping what is on screen."""
+        shown = self.shown_group if self.shown_group is not None and self.shown_group.origin != SESSION else None
+        # The group on screen stays the same object, in its place in the list (the band refers to it).
+        recorded_groups = [shown if shown is not None and g.key == shown.key else g for g in groups]
+        if shown is not None and shown not in recorded_groups:
+            recorded_groups.append(shown)  # on screen: kept even if its directory has gone
+        self.groups = [g for g in self.groups if g.origin == SESSION] + recorded_groups
+        known = {e.key: e for e in self.entries if e.origin != SESSION}
+        recorded = [known.get(e.key, e) for e in found]
+        # Keep a run that is on screen even if its directory has gone meanwhile.
+        keep = [e for e in known.values() if e not in recorded and (e.key == self.primary or e.key in self.compared)]
+        if shown is not None:  # the entries the band and the plots refer to go by its labels
+            label_members([shown], recorded + keep)
+        self.entries = [e for e in self.entries if e.origin == SESSION] + recorded + keep

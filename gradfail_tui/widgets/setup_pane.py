@@ -1,0 +1,115 @@
+"""The Setup tab: the families and figures on the left, the form of the one picked on the right, Start.
+
+It owns what the form says: which form is shown (`mode`: a family's run or a figure's group) and
+its problems (Start stays disabled while there are any). Starting posts what to run, validated
+(`RunRequested` or `GroupRequested`); the app decides whether it can start now.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.reactive import reactive
+from textual.widgets import Button, Input, Static
+
+from engine.groups import GroupPreset
+from engine.presets import Preset
+from engine.registry import FamilySpec
+from gradfail_tui.messages import FamilyPicked, FormValidated, GroupPicked, GroupRequested, RunRequested
+from gradfail_tui.widgets.config_form import ConfigForm
+from gradfail_tui.widgets.family_list import GROUP_PREFIX, FamilyList
+from gradfail_tui.widgets.group_form import GroupForm
+
+RUN, GROUP = "run", "group"  # the two forms
+
+
+class SetupPane(Horizontal):
+    mode: reactive[str] = reactive(RUN, init=False)
+    problems: reactive[tuple[str, ...]] = reactive(("no family chosen yet",), init=False)
+
+    def __init__(self, families: dict[str, FamilySpec], family_errors: dict[str, str], presets: list[Preset],
+                 groups: list[GroupPreset], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.families, self.family_errors, self.presets, self.groups = families, family_errors, presets, groups
+
+    def compose(self):
+        yield FamilyList(self.families, self.family_errors, self.groups, id="families")
+        with Vertical(id="setup-right"):
+            yield ConfigForm(self.presets, id="form")
+            yield GroupForm(id="group-form")
+            with Horizontal(id="actions"):
+                yield Button("Start (s)", id="start", variant="success", disabled=True, compact=True)
+                yield Static("", id="start-problems")
+
+    @property
+    def form(self) -> ConfigForm:
+        return self.query_one(ConfigForm)
+
+    @property
+    def group_form(self) -> GroupForm:
+        return self.query_one(GroupForm)
+
+    def watch_mode(self, mode: str) -> None:
+        self.query_one("#setup-right").set_class(mode == GROUP, "-group")
+
+    def watch_problems(self, problems: tuple[str, ...]) -> None:
+        self.query_one("#start", Button).disabled = bool(problems)
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        self.query_one("#start-problems", Static).update(
+            f"[$error]✗ {escape(problems[0])}[/]{more}" if problems else
+            f"[dim]Enter in a field, s or the button starts the {self.mode}[/dim]")
+
+    # -- picking ---------------------------------------------------------------------------------
+    async def pick_family(self, name: str, preset: str | None = None) -> None:
+        spec = self.families.get(name)
+        if spec is None:
+            return
+        self.query_one(FamilyList).highlight_family(name)
+        self.mode = RUN
+        await self.form.load(spec, preset)
+
+    async def pick_group(self, name: str) -> None:
+        """Show a group preset (a figure): its runs, its claims, its scales."""
+        group = next((g for g in self.groups if g.name == name), None)
+        if group is None:
+            return
+        self.query_one(FamilyList).highlight_family(GROUP_PREFIX + name)
+        self.mode = GROUP
+        await self.group_form.load(group)
+
+    async def on_family_picked(self, message: FamilyPicked) -> None:
+        await self.pick_family(message.name)
+        fields = self.form.query(".value")
+        if fields:
+            fields.first().focus()
+
+    async def on_group_picked(self, message: GroupPicked) -> None:
+        await self.pick_group(message.name)
+        self.query_one("#group-scale").focus()
+
+    def set_devices(self, devices: list[str]) -> None:
+        self.form.set_devices(devices)
+        self.group_form.set_devices(devices)
+
+    def on_form_validated(self, message: FormValidated) -> None:
+        """Only the form on screen decides (the other one may check itself when devices arrive);
+        the message goes on up, so the app refreshes its keys."""
+        if message.form == self.mode:
+            self.problems = tuple(message.problems)
+
+    # -- starting --------------------------------------------------------------------------------
+    @on(Button.Pressed, "#start")
+    @on(Input.Submitted)
+    def _start_asked(self) -> None:
+        self.request_start()
+
+    def request_start(self) -> bool:
+        """Post what the form on screen says to run; False (and the form's problems shown) if it cannot."""
+        form = self.group_form if self.mode == GROUP else self.form
+        choice = form.choice()
+        if choice is None:
+            self.notify("Fix the settings first: " + escape("; ".join(form.problems)), severity="warning", timeout=6)
+            return False
+        self.post_message(GroupRequested(choice) if self.mode == GROUP else RunRequested(choice))
+        return True
