@@ -113,13 +113,7 @@ def read_preset(path: Path) -> "Preset | GroupPreset":
     if is_group_data(data):
         return read_group(path, data)
 
-    problems = []
-    for key, value in data.items():
-        expected = TOP_LEVEL_KEYS.get(key)
-        if expected is None:
-            problems.append(unknown_key_message(key, list(TOP_LEVEL_KEYS)))
-        elif not isinstance(value, expected) or isinstance(value, bool) and expected is int:
-            problems.append(f"{key}: expected {expected.__name__}, got {type(value).__name__}")
+    problems = check_keys(data, TOP_LEVEL_KEYS, "")
     if "family" not in data:
         problems.append("family: missing (which family does this preset configure?)")
     if problems:
@@ -135,3 +129,20 @@ def read_preset(path: Path) -> "Preset | GroupPreset":
         raise PresetError(f"{path}: [config] " + "; ".join(exc.problems)) from None
     return Preset(name=path.stem, path=path, family=spec.name, description=data.get("description", ""),
                   paper=data.get("paper", ""), seed=data.get("seed"), values=values)
+
+
+def check_keys(table: dict[str, Any], allowed: dict[str, Any], where: str) -> list[str]:
+    """What is wrong with a table's keys and their types, one line each, prefixed with `where`.
+
+    `allowed` maps each key to its type (or a tuple of types); a bool is not taken for a number,
+    though Python's bool is an int. Shared by every table of a preset file: a preset's top level,
+    a group's, its runs', its claims'."""
+    problems = []
+    for key, value in table.items():
+        expected = allowed.get(key)
+        if expected is None:
+            problems.append(where + unknown_key_message(key, list(allowed)))
+        elif not isinstance(value, expected) or (isinstance(value, bool) and expected in (int, (int, float))):
+            names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+            problems.append(f"{where}{key}: expected {names}, got {type(value).__name__}")
+    return problems

@@ -38,10 +38,11 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane
 
+from engine.claims import judge
 from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
 from engine.events import Event, RunFinished, RunStarted, StatusChanged, worst_status
 from engine.config import config_to_dict
-from engine.groups import GroupPreset, judge
+from engine.groups import GroupPreset
 from engine.presets import Preset, PresetError, load_preset, preset_paths, read_preset
 from engine.record import GroupRecorder, RecordError, new_run_dir
 from engine.registry import FamilySpec

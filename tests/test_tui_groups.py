@@ -13,10 +13,11 @@ from pathlib import Path
 
 from textual.widgets import Input, Select
 
+from engine.claims import judge
 from engine.client import EngineProcess
 from engine.config import config_to_dict
 from engine.events import Metrics, RunFinished, RunStarted
-from engine.groups import judge, judge_record
+from engine.groups import judge_record
 from engine.presets import load_preset, read_preset
 from engine.record import GroupRecorder, RunRecorder, read_group
 from engine.registry import families as registry_families
