@@ -23,7 +23,9 @@ differs at another scale (`--scale paper` swaps in the original's schedule):
     at_most = 0.6                     # and/or at_least; or lowest = / highest = a run's label
 
 A claim is a check on recorded numbers, so `gradfail report` can judge a run long after it ended;
-engine/claims.py reads and judges them. Torch-free.
+engine/claims.py reads and judges them. A run's preset is read through engine/presets.py, which
+knows nothing of groups; engine/catalog.py, above this module, tells a group file from a single
+preset's and lists both. Torch-free.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from engine.claims import Claim, Verdict, judge, parse_claims
 from engine.config import BaseConfig, ConfigError, build_config
-from engine.presets import PresetError, check_keys, load_preset
+from engine.presets import Preset, PresetError, check_keys, find_preset, read_single, read_toml
 from engine.registry import UnknownFamily, get_family
 from engine.state import RunState
 
@@ -98,15 +100,16 @@ class GroupPreset:
         return [run["label"] for run in self.runs]
 
     def members(self, scale: str = DEFAULT_SCALE, overrides: dict[str, Any] | None = None,
-                source: str = "--set", load=load_preset) -> list[MemberRun]:
+                source: str = "--set", load: Callable[[str], Preset] | None = None) -> list[MemberRun]:
         """The runs at `scale`, with `overrides` (--set, --steps) applied to every run that has the field.
+        `load` reads the single preset a run names (default `load_single`).
 
         Raises GroupError for an unknown scale, ConfigError for overrides no run accepts or a run rejects.
         """
         if scale not in self.scales:
             raise GroupError(f"--scale {scale}: {self.name} has the scales {', '.join(self.scales)}")
         overrides = overrides or {}
-        members = [resolve_member(self, run, scale, load) for run in self.runs]
+        members = [resolve_member(self, run, scale, load or load_single) for run in self.runs]
         unused = [key for key in overrides
                   if not any(key in get_family(m.family).config_cls.__dataclass_fields__ for m in members)]
         if unused:
@@ -124,7 +127,20 @@ def _values(config: BaseConfig) -> dict[str, Any]:
     return {name: getattr(config, name) for name in config.__dataclass_fields__}
 
 
-def resolve_member(group: GroupPreset, run: dict[str, Any], scale: str, load=load_preset) -> MemberRun:
+def load_single(name_or_path: str) -> Preset:
+    """The single-run preset a group's run names, by name or path.
+
+    A group there is refused by its file's content alone: its own runs are not resolved, so a group
+    naming itself, or another naming it back, cannot recurse."""
+    path = find_preset(name_or_path)
+    data = read_toml(path)
+    if is_group_data(data):
+        raise GroupError(f"preset {name_or_path} is itself a group; name a single-run preset")
+    return read_single(path, data)
+
+
+def resolve_member(group: GroupPreset, run: dict[str, Any], scale: str,
+                   load: Callable[[str], Preset] = load_single) -> MemberRun:
     at_scale = run.get("scales", {}).get(scale, {}) if scale != DEFAULT_SCALE else {}
     preset_name = at_scale.get("preset", run.get("preset"))
     where = f"{group.path}: run {run['label']!r}" + (f" at scale {scale}" if scale != DEFAULT_SCALE else "")
@@ -133,10 +149,10 @@ def resolve_member(group: GroupPreset, run: dict[str, Any], scale: str, load=loa
     if preset_name is not None:
         try:
             preset = load(preset_name)
+        except GroupError as exc:  # only `load` refusing a group: a single preset's errors are PresetErrors
+            raise GroupError(f"{where}: {exc}") from None
         except PresetError as exc:
             raise GroupError(f"{where}: preset: {exc}") from None
-        if isinstance(preset, GroupPreset):
-            raise GroupError(f"{where}: preset {preset_name} is itself a group; name a single-run preset")
         family, values = preset.family, {**preset.values, **values}
         seed = run.get("seed", preset.seed if preset.seed is not None else group.seed)
     else:
@@ -189,7 +205,7 @@ def read_group(path: Path, data: dict[str, Any]) -> GroupPreset:
                         description=data.get("description", ""), paper=data.get("paper", ""),
                         plot=tuple(data.get("plot", ())), log_y=data.get("log_y", False), runs=tuple(runs),
                         claims=(), seed=data.get("seed", 0))
-    load = functools.cache(load_preset)  # each scale names mostly the same presets
+    load = functools.cache(load_single)  # each scale names mostly the same presets
     try:
         families = {}
         for scale in group.scales:

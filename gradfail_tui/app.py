@@ -38,12 +38,13 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane
 
+from engine.catalog import load_preset, read_any
 from engine.claims import judge
 from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
 from engine.events import Event, RunFinished, RunStarted, StatusChanged, worst_status
 from engine.config import config_to_dict
 from engine.groups import GroupPreset
-from engine.presets import Preset, PresetError, load_preset, preset_paths, read_preset
+from engine.presets import Preset, PresetError, preset_paths
 from engine.record import GroupRecorder, RecordError, new_run_dir
 from engine.registry import FamilySpec
 from engine.state import RunState
@@ -970,7 +971,7 @@ def load_presets(families: dict[str, FamilySpec]) -> tuple[list[Preset], list[Gr
     family_of: dict[str, str] = {}  # single preset -> its family, for the groups' runs
     for name, path in preset_paths().items():
         try:
-            preset = read_preset(path)
+            preset = read_any(path)
         except PresetError as exc:  # GroupError included
             problems.append(str(exc))
             continue

@@ -6,10 +6,11 @@ import time
 
 import pytest
 
+from engine.catalog import load_preset
 from engine.claims import Claim, Outcome, Value, judge, judge_claim
 from engine.events import Metrics, RunFinished, RunStarted
 from engine.groups import GroupError, GroupPreset
-from engine.presets import PresetError, load_preset, preset_paths
+from engine.presets import PresetError, preset_paths
 from engine.state import RunState
 from tests.conftest import gradfail, read_manifest, start_gradfail
 
@@ -122,6 +123,13 @@ def test_a_bad_group_file_names_the_file_the_place_and_the_problem(tmp_path, tex
     with pytest.raises(PresetError) as error:
         load_preset(str(path))
     assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_a_group_naming_itself_is_refused_not_followed(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(f'[[runs]]\nlabel = "a"\npreset = "{path}"')
+    with pytest.raises(PresetError, match="is itself a group"):
+        load_preset(str(path))
 
 
 def write_group(tmp_path, runs, claims=""):
