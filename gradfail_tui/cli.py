@@ -210,24 +210,18 @@ def presets_list(ctx: typer.Context) -> None:
     """List every preset with what it shows."""
     if ctx.invoked_subcommand is not None:
         return
-    from engine.catalog import read_any
-    from engine.presets import PresetError, preset_paths
+    from engine.catalog import scan
 
+    catalog = scan()
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("preset", style="bold cyan", no_wrap=True)
     table.add_column("family", no_wrap=True)
     table.add_column("what it shows")
-    problems = []
-    for name, path in preset_paths().items():
-        try:
-            chosen = read_any(path)
-        except PresetError as exc:
-            problems.append(str(exc))
-            continue
-        table.add_row(name, getattr(chosen, "family", "group"), chosen.description)
+    for chosen in catalog.entries:
+        table.add_row(chosen.name, getattr(chosen, "family", "group"), chosen.description)
     console.print(table)
-    if problems:
-        raise fail(problems, code=1)
+    if catalog.problems:
+        raise fail(list(catalog.problems), code=1)
 
 
 @presets_app.command("show")
