@@ -239,7 +239,7 @@ def main() -> int:
     steps = args.steps or (40000 if args.quick else 80000)
 
     sys.path.insert(0, str(ROOT))
-    from engine.presets import load_preset
+    from engine.catalog import load_preset
 
     chosen = load_preset(args.preset)
     work = Path(tempfile.mkdtemp(prefix="gradfail-tui-bench-"))

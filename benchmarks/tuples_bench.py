@@ -99,7 +99,7 @@ def bench_training(threads: int, batch: int) -> None:
 def bench_schedule(preset: str, device: str) -> None:
     """The time of a training step, an evaluation and a gradient-SNR measurement of `preset`,
     and the share of the run that evaluation and diagnostics take on the preset's own schedule."""
-    from engine.presets import load_preset
+    from engine.catalog import load_preset
 
     config = load_preset(preset).config({})
     torch_device = torch.device(device)
@@ -135,7 +135,7 @@ def run_presets(names: list[str], device: str, seed: int, assignments: list[str]
     from engine.config import parse_assignments
     from engine.events import Metrics, Snapshot
     from engine.loop import Control, run_loop
-    from engine.presets import load_preset
+    from engine.catalog import load_preset
     from engine.registry import get_family, load_trainer_class
 
     for name in names:

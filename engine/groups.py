@@ -22,39 +22,34 @@ differs at another scale (`--scale paper` swaps in the original's schedule):
     stat = "max"                      # first, last, max, min or mean of the run's values
     at_most = 0.6                     # and/or at_least; or lowest = / highest = a run's label
 
-A claim is a check on recorded numbers, so `gradfail report` can judge a run long after it ended.
-`over = "metric"` makes the value a ratio of two of the run's metrics. When a metric was below
-what its estimator can resolve the family records `<metric>_upper` instead, and a claim uses it
-as an upper bound: a bound can prove "at most" but never "at least" (see `Value`). Torch-free.
+A claim is a check on recorded numbers, so `gradfail report` can judge a run long after it ended;
+engine/claims.py reads and judges them. A run's preset is read through engine/presets.py, which
+knows nothing of groups; engine/catalog.py, above this module, tells a group file from a single
+preset's and lists both. Torch-free.
 """
 
 from __future__ import annotations
 
 import functools
-import math
-import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from engine.config import BaseConfig, ConfigError, build_config, unknown_key_message
-from engine.presets import PresetError, load_preset
-from engine.registry import FamilySpec, UnknownFamily, get_family
+from engine.claims import Claim, Verdict, judge, parse_claims
+from engine.config import BaseConfig, ConfigError, build_config
+from engine.presets import Preset, PresetError, check_keys, find_preset, read_single, read_toml
+from engine.registry import UnknownFamily, get_family
 from engine.state import RunState
 
 if TYPE_CHECKING:
     from engine.record import RecordedGroup
 
 DEFAULT_SCALE = "default"
-STATS = ("first", "last", "max", "min", "mean")
-REPRODUCED, NOT_REPRODUCED, INCOMPLETE = "reproduced", "not reproduced", "incomplete"
 GROUP_KEYS = {"title": str, "description": str, "paper": str, "plot": list, "log_y": bool, "seed": int,
               "runs": list, "claims": list}
 RUN_KEYS = {"label": str, "preset": str, "family": str, "config": dict, "seed": int, "scales": dict,
             "snapshots": bool}
 SCALE_KEYS = {"preset": str, "config": dict}
-CLAIM_KEYS = {"says": str, "runs": list, "metric": str, "over": str, "stat": str, "at_least": (int, float),
-              "at_most": (int, float), "lowest": str, "highest": str, "from_step": int, "until_step": int}
 
 
 class GroupError(PresetError):
@@ -70,29 +65,6 @@ class MemberRun:
     preset: str | None
     config: BaseConfig
     seed: int
-
-
-@dataclass(frozen=True)
-class Claim:
-    says: str
-    metric: str
-    runs: tuple[str, ...]
-    stat: str = "last"
-    over: str | None = None
-    at_least: float | None = None
-    at_most: float | None = None
-    lowest: str | None = None
-    highest: str | None = None
-    from_step: int | None = None
-    until_step: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The claim as written in TOML (stored in the group's record, so a report needs no preset)."""
-        data = {"says": self.says, "metric": self.metric, "runs": list(self.runs), "stat": self.stat}
-        for key in ("over", "at_least", "at_most", "lowest", "highest", "from_step", "until_step"):
-            if getattr(self, key) is not None:
-                data[key] = getattr(self, key)
-        return data
 
 
 @dataclass(frozen=True)
@@ -128,15 +100,16 @@ class GroupPreset:
         return [run["label"] for run in self.runs]
 
     def members(self, scale: str = DEFAULT_SCALE, overrides: dict[str, Any] | None = None,
-                source: str = "--set", load=load_preset) -> list[MemberRun]:
+                source: str = "--set", load: Callable[[str], Preset] | None = None) -> list[MemberRun]:
         """The runs at `scale`, with `overrides` (--set, --steps) applied to every run that has the field.
+        `load` reads the single preset a run names (default `load_single`).
 
         Raises GroupError for an unknown scale, ConfigError for overrides no run accepts or a run rejects.
         """
         if scale not in self.scales:
             raise GroupError(f"--scale {scale}: {self.name} has the scales {', '.join(self.scales)}")
         overrides = overrides or {}
-        members = [resolve_member(self, run, scale, load) for run in self.runs]
+        members = [resolve_member(self, run, scale, load or load_single) for run in self.runs]
         unused = [key for key in overrides
                   if not any(key in get_family(m.family).config_cls.__dataclass_fields__ for m in members)]
         if unused:
@@ -154,7 +127,20 @@ def _values(config: BaseConfig) -> dict[str, Any]:
     return {name: getattr(config, name) for name in config.__dataclass_fields__}
 
 
-def resolve_member(group: GroupPreset, run: dict[str, Any], scale: str, load=load_preset) -> MemberRun:
+def load_single(name_or_path: str) -> Preset:
+    """The single-run preset a group's run names, by name or path.
+
+    A group there is refused by its file's content alone: its own runs are not resolved, so a group
+    naming itself, or another naming it back, cannot recurse."""
+    path = find_preset(name_or_path)
+    data = read_toml(path)
+    if is_group_data(data):
+        raise GroupError(f"preset {name_or_path} is itself a group; name a single-run preset")
+    return read_single(path, data)
+
+
+def resolve_member(group: GroupPreset, run: dict[str, Any], scale: str,
+                   load: Callable[[str], Preset] = load_single) -> MemberRun:
     at_scale = run.get("scales", {}).get(scale, {}) if scale != DEFAULT_SCALE else {}
     preset_name = at_scale.get("preset", run.get("preset"))
     where = f"{group.path}: run {run['label']!r}" + (f" at scale {scale}" if scale != DEFAULT_SCALE else "")
@@ -163,10 +149,10 @@ def resolve_member(group: GroupPreset, run: dict[str, Any], scale: str, load=loa
     if preset_name is not None:
         try:
             preset = load(preset_name)
+        except GroupError as exc:  # only `load` refusing a group: a single preset's errors are PresetErrors
+            raise GroupError(f"{where}: {exc}") from None
         except PresetError as exc:
             raise GroupError(f"{where}: preset: {exc}") from None
-        if isinstance(preset, GroupPreset):
-            raise GroupError(f"{where}: preset {preset_name} is itself a group; name a single-run preset")
         family, values = preset.family, {**preset.values, **values}
         seed = run.get("seed", preset.seed if preset.seed is not None else group.seed)
     else:
@@ -187,7 +173,7 @@ def is_group_data(data: dict[str, Any]) -> bool:
 
 def read_group(path: Path, data: dict[str, Any]) -> GroupPreset:
     """A group preset from its parsed TOML; GroupError names the file, the run or claim, and the key."""
-    problems = _check_keys(data, GROUP_KEYS, "")
+    problems = check_keys(data, GROUP_KEYS, "")
     runs = data.get("runs", [])
     if not runs or not all(isinstance(r, dict) for r in runs):
         problems.append("runs: expected one or more [[runs]] tables")
@@ -195,7 +181,7 @@ def read_group(path: Path, data: dict[str, Any]) -> GroupPreset:
     labels: list[str] = []
     for number, run in enumerate(runs, 1):
         where = f"run {number}: "
-        problems += _check_keys(run, RUN_KEYS, where)
+        problems += check_keys(run, RUN_KEYS, where)
         label = run.get("label")
         if not isinstance(label, str) or not label:
             problems.append(f"{where}label: missing (each run needs a unique label)")
@@ -208,7 +194,7 @@ def read_group(path: Path, data: dict[str, Any]) -> GroupPreset:
             if not isinstance(table, dict):
                 problems.append(f"{where}scales.{scale}: expected a table with preset and/or config")
             else:
-                problems += _check_keys(table, SCALE_KEYS, f"{where}scales.{scale}.")
+                problems += check_keys(table, SCALE_KEYS, f"{where}scales.{scale}.")
     for key in ("plot",):
         if not all(isinstance(m, str) for m in data.get(key, [])):
             problems.append(f"{key}: expected a list of metric names")
@@ -219,7 +205,7 @@ def read_group(path: Path, data: dict[str, Any]) -> GroupPreset:
                         description=data.get("description", ""), paper=data.get("paper", ""),
                         plot=tuple(data.get("plot", ())), log_y=data.get("log_y", False), runs=tuple(runs),
                         claims=(), seed=data.get("seed", 0))
-    load = functools.cache(load_preset)  # each scale names mostly the same presets
+    load = functools.cache(load_single)  # each scale names mostly the same presets
     try:
         families = {}
         for scale in group.scales:
@@ -236,203 +222,7 @@ def read_group(path: Path, data: dict[str, Any]) -> GroupPreset:
     return GroupPreset(**{**group.__dict__, "claims": tuple(claims)})
 
 
-def parse_claims(raw: list[Any], families: dict[str, FamilySpec]) -> tuple[list[Claim], list[str]]:
-    """Claims as declared, checked against the group's run labels and their families' metrics."""
-    claims, problems = [], []
-    for number, item in enumerate(raw, 1):
-        where = f"claim {number}: "
-        if not isinstance(item, dict):
-            problems.append(f"{where}expected a [[claims]] table")
-            continue
-        found = _check_keys(item, CLAIM_KEYS, where)
-        runs = tuple(item.get("runs", list(families)))
-        if not runs:
-            found.append(f"{where}runs: names no run")
-        for label in runs:
-            if label not in families:
-                found.append(f"{where}runs: no run is labelled {label!r} (the runs: {', '.join(families)})")
-        for key in ("says", "metric"):
-            if key not in item:
-                found.append(f"{where}{key}: missing")
-        if item.get("stat", "last") not in STATS:
-            found.append(f"{where}stat: got {item.get('stat')!r}, expected one of {', '.join(STATS)}")
-        kinds = [k for k in ("at_least", "at_most", "lowest", "highest") if k in item]
-        if not kinds or ({"lowest", "highest"} & set(kinds) and len(kinds) > 1):
-            found.append(f"{where}say what is expected: at_least and/or at_most = a number, "
-                         "or lowest / highest = a run's label")
-        for key in ("lowest", "highest"):
-            if key in item and item[key] not in runs:
-                found.append(f"{where}{key}: {item[key]!r} is not one of this claim's runs")
-        known = [families[label] for label in runs if label in families]
-        for key in ("metric", "over"):
-            if isinstance(item.get(key), str):
-                found += [f"{where}{key}: {p}" for p in _metric_problems(item[key], known)]
-        if found:
-            problems += found
-            continue
-        claims.append(Claim(runs=runs, **{k: v for k, v in item.items() if k != "runs"}))
-    return claims, problems
-
-
-def _check_keys(table: dict[str, Any], allowed: dict[str, Any], where: str) -> list[str]:
-    problems = []
-    for key, value in table.items():
-        expected = allowed.get(key)
-        if expected is None:
-            problems.append(where + unknown_key_message(key, list(allowed)))
-        elif not isinstance(value, expected) or (isinstance(value, bool) and expected in (int, (int, float))):
-            names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
-            problems.append(f"{where}{key}: expected {names}, got {type(value).__name__}")
-    return problems
-
-
-def _metric_problems(metric: str, specs) -> list[str]:
-    return [f"{metric!r} is not a metric of the {spec.name} family (it has {', '.join(m.name for m in spec.metrics)})"
-            for spec in set(specs) if spec.metric(metric) is None]
-
-
-# ---- judging ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Value:
-    """A number a claim reads from a run: exact, or only a bound ("upper": the truth is <= x)."""
-
-    x: float
-    bound: str = "exact"  # exact, upper, lower, or unknown (a ratio of two bounds)
-
-    def __str__(self) -> str:
-        text = f"{self.x:.3g}"
-        return {"upper": f"<= {text}", "lower": f">= {text}", "unknown": f"~{text}"}.get(self.bound, text)
-
-    def __truediv__(self, other: "Value") -> "Value":
-        x = self.x / other.x if other.x else math.inf
-        flip = {"upper": "lower", "lower": "upper", "exact": "exact"}
-        kinds = {self.bound, flip[other.bound]} - {"exact"}
-        return Value(x, kinds.pop() if len(kinds) == 1 else ("exact" if not kinds else "unknown"))
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    claim: Claim
-    outcome: str  # reproduced, not reproduced or incomplete
-    detail: str  # the numbers it was judged on
-
-
-@dataclass
-class Verdict:
-    outcome: str
-    results: list[ClaimResult] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome,
-                "claims": [{"says": r.claim.says, "outcome": r.outcome, "detail": r.detail} for r in self.results]}
-
-
-def judge(claims: list[Claim] | tuple[Claim, ...], runs: dict[str, RunState]) -> Verdict:
-    """Judge every claim on the runs' recorded numbers; the group is reproduced when all claims are."""
-    results = [judge_claim(claim, runs) for claim in claims]
-    outcomes = {r.outcome for r in results}
-    if not results:
-        overall = INCOMPLETE
-    elif NOT_REPRODUCED in outcomes:
-        overall = NOT_REPRODUCED
-    elif INCOMPLETE in outcomes:
-        overall = INCOMPLETE
-    else:
-        overall = REPRODUCED
-    return Verdict(overall, results)
-
-
-def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
-    missing = [label for label in claim.runs if label not in runs]
-    unfinished = [f"{label} {runs[label].status} at step {runs[label].step:,}"
-                  for label in claim.runs if label in runs and runs[label].status != "completed"]
-    if missing or unfinished:
-        why = [f"{label} did not run" for label in missing] + unfinished
-        return ClaimResult(claim, INCOMPLETE, "; ".join(why))
-    values: dict[str, Value] = {}
-    for label in claim.runs:
-        value = read_value(runs[label], claim)
-        if value is None:
-            return ClaimResult(claim, INCOMPLETE, f"{label}: no {describe_value(claim)} recorded")
-        values[label] = value
-    numbers = ", ".join(f"{label}: {value}" for label, value in values.items())
-    if claim.lowest or claim.highest:
-        target = claim.lowest or claim.highest
-        others = [v for label, v in values.items() if label != target]
-        if any(v.bound != "exact" for v in values.values()):
-            return ClaimResult(claim, INCOMPLETE, f"{describe_value(claim)} only bounded: {numbers}")
-        wins = all(values[target].x < v.x for v in others) if claim.lowest else \
-            all(values[target].x > v.x for v in others)
-        return ClaimResult(claim, REPRODUCED if wins else NOT_REPRODUCED, f"{describe_value(claim)}: {numbers}")
-    outcome = REPRODUCED
-    for value in values.values():
-        for result in (_at_least(value, claim.at_least), _at_most(value, claim.at_most)):
-            if result == NOT_REPRODUCED or (result == INCOMPLETE and outcome == REPRODUCED):
-                outcome = result
-    expected = " and ".join(part for part in (
-        f">= {claim.at_least:g}" if claim.at_least is not None else "",
-        f"<= {claim.at_most:g}" if claim.at_most is not None else "") if part)
-    return ClaimResult(claim, outcome, f"{describe_value(claim)} {expected}: {numbers}")
-
-
-def _at_least(value: Value, bound: float | None) -> str:
-    if bound is None:
-        return REPRODUCED
-    if value.bound in ("exact", "lower"):
-        return REPRODUCED if value.x >= bound else (NOT_REPRODUCED if value.bound == "exact" else INCOMPLETE)
-    return NOT_REPRODUCED if value.bound == "upper" and value.x < bound else INCOMPLETE
-
-
-def _at_most(value: Value, bound: float | None) -> str:
-    if bound is None:
-        return REPRODUCED
-    if value.bound in ("exact", "upper"):
-        return REPRODUCED if value.x <= bound else (NOT_REPRODUCED if value.bound == "exact" else INCOMPLETE)
-    return NOT_REPRODUCED if value.bound == "lower" and value.x > bound else INCOMPLETE
-
-
-def describe_value(claim: Claim) -> str:
-    what = claim.metric + (f" / {claim.over}" if claim.over else "")
-    window = ""
-    if claim.from_step is not None or claim.until_step is not None:
-        window = f" (steps {claim.from_step or 0:,}..{'' if claim.until_step is None else f'{claim.until_step:,}'})"
-    return f"{claim.stat} {what}{window}"
-
-
-def read_value(state: RunState, claim: Claim) -> Value | None:
-    value = _stat(state, claim.metric, claim)
-    if value is None or claim.over is None:
-        return value
-    over = _stat(state, claim.over, claim)
-    return None if over is None else value / over
-
-
-def _stat(state: RunState, metric: str, claim: Claim) -> Value | None:
-    """The claim's statistic of a metric over its window.
-
-    Where the family could not resolve the metric it recorded `<metric>_upper` (the truth is at most
-    that) instead; those points join the series as upper bounds, and any statistic that used one is
-    itself only an upper bound (max, min and mean are monotone in each point).
-    """
-    points = [(s, y, "exact") for s, y in _window(state.series.get(metric, []), claim)]
-    points += [(s, y, "upper") for s, y in _window(state.series.get(metric + "_upper", []), claim)]
-    if not points:
-        return None
-    points.sort(key=lambda p: p[0])
-    if claim.stat in ("first", "last"):
-        _, x, bound = points[0] if claim.stat == "first" else points[-1]
-        return Value(x, bound)
-    ys = [y for _, y, _ in points]
-    x = {"max": max(ys), "min": min(ys), "mean": statistics.fmean(ys)}[claim.stat]
-    return Value(x, "upper" if any(b == "upper" for _, _, b in points) else "exact")
-
-
-def _window(points: list[tuple[int, float]], claim: Claim) -> list[tuple[int, float]]:
-    low = claim.from_step if claim.from_step is not None else -math.inf
-    high = claim.until_step if claim.until_step is not None else math.inf
-    return [(s, y) for s, y in points if low <= s <= high]
-
+# ---- judging a record ------------------------------------------------------------------------
 
 def judge_record(group: "RecordedGroup") -> Verdict:
     """Judge a recorded group again, from its manifest's claims and its runs' events alone.

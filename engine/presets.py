@@ -13,6 +13,9 @@ They are searched in the directories named by $GRADFAIL_PRESETS (separated like 
 ~/.config/gradfail/presets, then the presets shipped with gradfail; the first file with a name
 wins, so a user's own `parity30.toml` shadows ours. A path to a .toml file works anywhere a name
 does. Every error names the file, the key and what was expected.
+
+This module knows single-run presets only. Group presets (engine/groups.py) are built on these, and
+engine/catalog.py, above both, is what reads a preset file of either kind and lists them all.
 """
 
 from __future__ import annotations
@@ -23,13 +26,10 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.config import BaseConfig, ConfigError, build_config, unknown_key_message
 from engine.registry import UnknownFamily, get_family
-
-if TYPE_CHECKING:
-    from engine.groups import GroupPreset
 
 TOP_LEVEL_KEYS = {"family": str, "description": str, "paper": str, "seed": int, "config": dict}
 
@@ -85,41 +85,35 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def load_preset(name_or_path: str) -> "Preset | GroupPreset":
-    """A preset (single or group) by name, or by the path of a .toml file; PresetError says what was wrong."""
+def find_preset(name_or_path: str) -> Path:
+    """The file of a preset named, or the .toml file given by its path; PresetError if there is none."""
     candidate = Path(name_or_path).expanduser()
     if name_or_path.endswith(".toml") or os.sep in name_or_path:
         if not candidate.is_file():
             raise PresetError(f"preset file {name_or_path} does not exist")
-        return read_preset(candidate)
+        return candidate
     paths = preset_paths()
     if name_or_path not in paths:
         close = difflib.get_close_matches(name_or_path, list(paths), n=4, cutoff=0.5)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise PresetError(f"unknown preset {name_or_path!r}.{hint} "
                           f"`gradfail presets` lists all {len(paths)}.")
-    return read_preset(paths[name_or_path])
+    return paths[name_or_path]
 
 
-def read_preset(path: Path) -> "Preset | GroupPreset":
+def read_toml(path: Path) -> dict[str, Any]:
+    """A preset file's parsed TOML, whichever kind of preset it holds."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise PresetError(f"{path}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PresetError(f"{path}: cannot read: {exc}") from None
-    from engine.groups import is_group_data, read_group  # groups build on single presets
 
-    if is_group_data(data):
-        return read_group(path, data)
 
-    problems = []
-    for key, value in data.items():
-        expected = TOP_LEVEL_KEYS.get(key)
-        if expected is None:
-            problems.append(unknown_key_message(key, list(TOP_LEVEL_KEYS)))
-        elif not isinstance(value, expected) or isinstance(value, bool) and expected is int:
-            problems.append(f"{key}: expected {expected.__name__}, got {type(value).__name__}")
+def read_single(path: Path, data: dict[str, Any]) -> Preset:
+    """A single-run preset from its parsed TOML; PresetError names the file, the key and the problem."""
+    problems = check_keys(data, TOP_LEVEL_KEYS, "")
     if "family" not in data:
         problems.append("family: missing (which family does this preset configure?)")
     if problems:
@@ -135,3 +129,20 @@ def read_preset(path: Path) -> "Preset | GroupPreset":
         raise PresetError(f"{path}: [config] " + "; ".join(exc.problems)) from None
     return Preset(name=path.stem, path=path, family=spec.name, description=data.get("description", ""),
                   paper=data.get("paper", ""), seed=data.get("seed"), values=values)
+
+
+def check_keys(table: dict[str, Any], allowed: dict[str, Any], where: str) -> list[str]:
+    """What is wrong with a table's keys and their types, one line each, prefixed with `where`.
+
+    `allowed` maps each key to its type (or a tuple of types); a bool is not taken for a number,
+    though Python's bool is an int. Shared by every table of a preset file: a preset's top level,
+    a group's, its runs', its claims'."""
+    problems = []
+    for key, value in table.items():
+        expected = allowed.get(key)
+        if expected is None:
+            problems.append(where + unknown_key_message(key, list(allowed)))
+        elif not isinstance(value, expected) or (isinstance(value, bool) and expected in (int, (int, float))):
+            names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+            problems.append(f"{where}{key}: expected {names}, got {type(value).__name__}")
+    return problems

@@ -38,11 +38,13 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane
 
+from engine.catalog import load_preset, scan
+from engine.claims import judge
 from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
 from engine.events import Event, RunFinished, RunStarted, StatusChanged, worst_status
 from engine.config import config_to_dict
-from engine.groups import GroupPreset, judge
-from engine.presets import Preset, PresetError, load_preset, preset_paths, read_preset
+from engine.groups import GroupPreset
+from engine.presets import Preset, PresetError
 from engine.record import GroupRecorder, RecordError, new_run_dir
 from engine.registry import FamilySpec
 from engine.state import RunState
@@ -963,32 +965,6 @@ class GradfailApp(App):
             self._close_live_group()
 
 
-def load_presets(families: dict[str, FamilySpec]) -> tuple[list[Preset], list[GroupPreset], list[str]]:
-    """Every preset and group preset that loads (for families that exist), and a line for each that does not."""
-    presets, groups, problems = [], [], []
-    family_of: dict[str, str] = {}  # single preset -> its family, for the groups' runs
-    for name, path in preset_paths().items():
-        try:
-            preset = read_preset(path)
-        except PresetError as exc:  # GroupError included
-            problems.append(str(exc))
-            continue
-        if isinstance(preset, GroupPreset):
-            groups.append(preset)
-        else:
-            family_of[preset.name] = preset.family
-            if preset.family in families:
-                presets.append(preset)
-    # A group is offered when the app knows every family it runs (a scale may swap a run's preset).
-    def runs_known(group: GroupPreset) -> bool:
-        names = [run.get("family") or family_of.get(run.get("preset", "")) for run in group.runs]
-        names += [family_of.get(s.get("preset", "")) for run in group.runs for s in run.get("scales", {}).values()
-                  if isinstance(s, dict) and "preset" in s]
-        return all(name in families for name in names)
-
-    return presets, [g for g in groups if runs_known(g)], problems
-
-
 def build_app(engine_factory: Callable[[], Backend] | None = None, *,
               families: dict[str, FamilySpec] | None = None, presets: list[Preset] | None = None,
               runs_dir: Path = Path("runs"), preset: str | None = None, autostart: bool = False,
@@ -1004,7 +980,9 @@ def build_app(engine_factory: Callable[[], Backend] | None = None, *,
     families = registry_families() if families is None else families
     preset_problems: list[str] = []
     if presets is None:
-        presets, found_groups, preset_problems = load_presets(families)
+        catalog = scan()
+        presets, found_groups = catalog.offered(families)
+        preset_problems = list(catalog.problems)
         groups = found_groups if groups is None else groups
     groups = groups or []
     if preset is not None and preset not in {p.name for p in [*presets, *groups]}:

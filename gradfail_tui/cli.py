@@ -91,9 +91,10 @@ def run(
 def _run(engine, preset: str | None, family: str | None, set_: list[str] | None, steps: int | None,
          seed: int | None, seeds: int, device: str, out: Path | None, runs_dir: Path, scale: str | None) -> None:
     from engine.client import RunRequest
+    from engine.catalog import load_preset
     from engine.config import ConfigError, build_config, config_to_dict, parse_assignments
     from engine.groups import GroupPreset
-    from engine.presets import PresetError, load_preset
+    from engine.presets import PresetError
     from engine.record import GroupRecorder, RecordError, claim_run_dir, new_run_dir
     from engine.registry import UnknownFamily, get_family
 
@@ -209,31 +210,27 @@ def presets_list(ctx: typer.Context) -> None:
     """List every preset with what it shows."""
     if ctx.invoked_subcommand is not None:
         return
-    from engine.presets import PresetError, preset_paths, read_preset
+    from engine.catalog import scan
 
+    catalog = scan()
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("preset", style="bold cyan", no_wrap=True)
     table.add_column("family", no_wrap=True)
     table.add_column("what it shows")
-    problems = []
-    for name, path in preset_paths().items():
-        try:
-            chosen = read_preset(path)
-        except PresetError as exc:
-            problems.append(str(exc))
-            continue
-        table.add_row(name, getattr(chosen, "family", "group"), chosen.description)
+    for chosen in catalog.entries:
+        table.add_row(chosen.name, getattr(chosen, "family", "group"), chosen.description)
     console.print(table)
-    if problems:
-        raise fail(problems, code=1)
+    if catalog.problems:
+        raise fail(list(catalog.problems), code=1)
 
 
 @presets_app.command("show")
 def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .toml file.")]) -> None:
     """Print a preset's resolved config and what the paper found."""
+    from engine.catalog import load_preset
     from engine.config import config_to_dict, knobs
     from engine.groups import GroupPreset
-    from engine.presets import PresetError, load_preset
+    from engine.presets import PresetError
     from engine.registry import get_family
 
     try:

@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from engine.claims import Outcome, Verdict, judge
 from engine.client import EngineProcess, RunRequest
 from engine.config import config_to_dict
 from engine.events import RunFinished, worst_status
-from engine.groups import INCOMPLETE, NOT_REPRODUCED, REPRODUCED, GroupPreset, MemberRun, Verdict, judge
+from engine.groups import GroupPreset, MemberRun
 from engine.record import GroupRecorder
 from engine.registry import get_family
 from engine.state import RunState
@@ -29,7 +30,7 @@ from gradfail_tui.headless import (
 )
 from gradfail_tui.terminal_plot import render_plot
 
-VERDICT_COLOURS = {REPRODUCED: "green", NOT_REPRODUCED: "red", INCOMPLETE: "yellow"}
+VERDICT_COLOURS = {Outcome.REPRODUCED: "green", Outcome.NOT_REPRODUCED: "red", Outcome.INCOMPLETE: "yellow"}
 
 
 def group_manifest(group: GroupPreset, members: list[MemberRun], scale: str, device: str) -> dict:

@@ -25,10 +25,11 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.text import Text
 
+from engine.catalog import load_preset
 from engine.config import config_to_dict
 from engine.events import Snapshot
 from engine.groups import GroupError, GroupPreset, judge_record, recorded_states
-from engine.presets import PresetError, load_preset
+from engine.presets import PresetError
 from engine.record import (
     GROUP_MANIFEST, NotARecord, RecordedGroup, RecordedRun, check_record_dir, read_record, safe_name,
 )

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.claims import Verdict
 from engine.client import LiveRun, RunRequest
 from engine.events import Event
-from engine.groups import GroupError, GroupPreset, MemberRun, Verdict, judge_record
+from engine.groups import GroupError, GroupPreset, MemberRun, judge_record
 from engine.record import GroupRecorder, find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
 

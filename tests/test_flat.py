@@ -7,7 +7,7 @@ from engine.config import ConfigError, build_config
 from engine.events import Metrics, Snapshot
 from engine.families.flat import LEARNERS, ORIGINAL_SCHEDULES, FlatConfig, step_offsets
 from engine.families.flat.trainer import FlatTrainer, Staircase
-from engine.presets import load_preset
+from engine.catalog import load_preset
 from tests.conftest import train_in_process
 
 

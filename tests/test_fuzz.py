@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.config import ConfigError, build_config, knobs, parse_assignments
-from engine.presets import PresetError, read_preset
+from engine.catalog import read_any
+from engine.presets import PresetError
 from engine.registry import families
 
 FAMILIES = sorted(families())
@@ -90,7 +91,7 @@ def test_preset_files_are_accepted_or_refused_naming_the_file(tmp_path, text):
     path = tmp_path / "fuzzed.toml"
     path.write_bytes(text.encode("utf-8", errors="replace"))  # hypothesis text may hold lone surrogates
     try:
-        preset = read_preset(path)
+        preset = read_any(path)
     except PresetError as exc:
         assert str(path) in str(exc)
         return

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from engine.catalog import load_preset
+from engine.claims import Claim, Outcome, Value, judge, judge_claim
 from engine.events import Metrics, RunFinished, RunStarted
-from engine.groups import (
-    INCOMPLETE, NOT_REPRODUCED, REPRODUCED, Claim, GroupError, GroupPreset, Value, judge, judge_claim,
-)
-from engine.presets import PresetError, load_preset, preset_paths
+from engine.groups import GroupError, GroupPreset
+from engine.presets import PresetError, preset_paths
 from engine.state import RunState
 from tests.conftest import gradfail, read_manifest, start_gradfail
 
@@ -31,46 +31,46 @@ def claim(**fields):
 
 def test_thresholds_are_judged_on_the_chosen_statistic():
     runs = {"a": state("a", {"acc": [(10, 0.5), (20, 0.97), (30, 0.96)]})}
-    assert judge_claim(claim(stat="last", at_least=0.95), runs).outcome == REPRODUCED
-    assert judge_claim(claim(stat="first", at_least=0.95), runs).outcome == NOT_REPRODUCED
-    assert judge_claim(claim(stat="max", at_most=0.6), runs).outcome == NOT_REPRODUCED
-    assert judge_claim(claim(stat="max", until_step=10, at_most=0.6), runs).outcome == REPRODUCED
+    assert judge_claim(claim(stat="last", at_least=0.95), runs).outcome == Outcome.REPRODUCED
+    assert judge_claim(claim(stat="first", at_least=0.95), runs).outcome == Outcome.NOT_REPRODUCED
+    assert judge_claim(claim(stat="max", at_most=0.6), runs).outcome == Outcome.NOT_REPRODUCED
+    assert judge_claim(claim(stat="max", until_step=10, at_most=0.6), runs).outcome == Outcome.REPRODUCED
     result = judge_claim(claim(stat="mean", at_least=0.5, at_most=0.9), runs)
-    assert result.outcome == REPRODUCED and "0.81" in result.detail  # the numbers it was judged on
+    assert result.outcome == Outcome.REPRODUCED and "0.81" in result.detail  # the numbers it was judged on
 
 
 def test_a_run_that_did_not_complete_or_lacks_the_metric_makes_a_claim_incomplete():
     runs = {"a": state("a", {"acc": [(10, 0.99)]}, status="interrupted"), "b": state("b", {"loss": [(10, 1.0)]})}
-    assert judge_claim(claim(at_least=0.95), runs).outcome == INCOMPLETE
-    assert judge_claim(claim(runs=("b",), at_least=0.95), runs).outcome == INCOMPLETE
+    assert judge_claim(claim(at_least=0.95), runs).outcome == Outcome.INCOMPLETE
+    assert judge_claim(claim(runs=("b",), at_least=0.95), runs).outcome == Outcome.INCOMPLETE
     assert "did not run" in judge_claim(claim(runs=("c",), at_least=0.95), runs).detail
 
 
 def test_lowest_and_highest_compare_the_runs():
     runs = {"a": state("a", {"err": [(5, 0.1)]}), "b": state("b", {"err": [(5, 0.3)]})}
-    assert judge_claim(claim(metric="err", runs=("a", "b"), lowest="a"), runs).outcome == REPRODUCED
-    assert judge_claim(claim(metric="err", runs=("a", "b"), highest="a"), runs).outcome == NOT_REPRODUCED
+    assert judge_claim(claim(metric="err", runs=("a", "b"), lowest="a"), runs).outcome == Outcome.REPRODUCED
+    assert judge_claim(claim(metric="err", runs=("a", "b"), highest="a"), runs).outcome == Outcome.NOT_REPRODUCED
 
 
 def test_values_below_resolution_are_bounds_that_prove_only_what_they_can():
     # e2e_k3 was below resolution: only its upper bound 6e-5 is recorded.
     runs = {"a": state("a", {"k1": [(1, 8e-4)], "k3_upper": [(1, 6e-5)]})}
     ratio = claim(metric="k1", over="k3")  # k1 / k3 >= 8e-4 / 6e-5 = 13.3: a lower bound
-    assert judge_claim(Claim(**{**ratio.__dict__, "at_least": 10}), runs).outcome == REPRODUCED
-    assert judge_claim(Claim(**{**ratio.__dict__, "at_least": 100}), runs).outcome == INCOMPLETE
-    assert judge_claim(Claim(**{**ratio.__dict__, "at_most": 5}), runs).outcome == NOT_REPRODUCED
-    assert judge_claim(claim(metric="k3", at_most=1e-4), runs).outcome == REPRODUCED
-    assert judge_claim(claim(metric="k3", at_least=1e-6), runs).outcome == INCOMPLETE
+    assert judge_claim(Claim(**{**ratio.__dict__, "at_least": 10}), runs).outcome == Outcome.REPRODUCED
+    assert judge_claim(Claim(**{**ratio.__dict__, "at_least": 100}), runs).outcome == Outcome.INCOMPLETE
+    assert judge_claim(Claim(**{**ratio.__dict__, "at_most": 5}), runs).outcome == Outcome.NOT_REPRODUCED
+    assert judge_claim(claim(metric="k3", at_most=1e-4), runs).outcome == Outcome.REPRODUCED
+    assert judge_claim(claim(metric="k3", at_least=1e-6), runs).outcome == Outcome.INCOMPLETE
     assert str(Value(6e-5, "upper")) == "<= 6e-05"
 
 
 def test_the_group_verdict_is_the_worst_claim():
     runs = {"a": state("a", {"acc": [(10, 0.99)]})}
     good, bad, unknown = claim(at_least=0.9), claim(at_most=0.5), claim(metric="nope", at_least=0.5)
-    assert judge([good], runs).outcome == REPRODUCED
-    assert judge([good, unknown], runs).outcome == INCOMPLETE
-    assert judge([good, unknown, bad], runs).outcome == NOT_REPRODUCED
-    assert judge([], runs).outcome == INCOMPLETE
+    assert judge([good], runs).outcome == Outcome.REPRODUCED
+    assert judge([good, unknown], runs).outcome == Outcome.INCOMPLETE
+    assert judge([good, unknown, bad], runs).outcome == Outcome.NOT_REPRODUCED
+    assert judge([], runs).outcome == Outcome.INCOMPLETE
 
 
 def test_every_shipped_group_resolves_at_every_scale():
@@ -125,6 +125,13 @@ def test_a_bad_group_file_names_the_file_the_place_and_the_problem(tmp_path, tex
     assert str(path) in str(error.value) and message in str(error.value)
 
 
+def test_a_group_naming_itself_is_refused_not_followed(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(f'[[runs]]\nlabel = "a"\npreset = "{path}"')
+    with pytest.raises(PresetError, match="is itself a group"):
+        load_preset(str(path))
+
+
 def write_group(tmp_path, runs, claims=""):
     path = tmp_path / "group.toml"
     path.write_text('title = "test group"\ndescription = "d"\nplot = ["test_acc"]\n' + runs + claims)
@@ -147,8 +154,8 @@ def test_a_group_runs_on_after_a_run_fails_and_even_after_the_engine_dies(tmp_pa
     group = json.loads((tmp_path / "g" / "group.json").read_text())
     assert [r["status"] for r in group["runs"]] == ["completed", "failed", "failed", "completed"]
     assert read_manifest(tmp_path / "g" / "04-d")["status"] == "completed"  # a fresh engine ran it
-    assert group["verdict"]["outcome"] == INCOMPLETE
-    assert [c["outcome"] for c in group["verdict"]["claims"]] == [REPRODUCED, INCOMPLETE]
+    assert group["verdict"]["outcome"] == Outcome.INCOMPLETE
+    assert [c["outcome"] for c in group["verdict"]["claims"]] == [Outcome.REPRODUCED, Outcome.INCOMPLETE]
     assert "Verdict: incomplete" in result.stdout
 
 
@@ -169,7 +176,7 @@ def test_an_interrupted_group_keeps_what_ran_and_marks_the_rest(tmp_path):
     assert group["status"] == "interrupted"
     assert [r["status"] for r in group["runs"]] == ["completed", "interrupted", "not run"]
     assert read_manifest(tmp_path / "g" / "02-b")["status"] == "interrupted"
-    assert group["verdict"]["outcome"] == REPRODUCED  # its one claim is about run a, which completed
+    assert group["verdict"]["outcome"] == Outcome.REPRODUCED  # its one claim is about run a, which completed
 
 
 def test_group_presets_refuse_options_that_do_not_apply(tmp_path):

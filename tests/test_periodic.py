@@ -9,7 +9,7 @@ from engine.events import Metrics, Snapshot
 from engine.families.periodic import PeriodicConfig
 from engine.families.periodic.trainer import PeriodicTrainer
 from engine.nn import mlp
-from engine.presets import load_preset
+from engine.catalog import load_preset
 from tests.conftest import train_in_process
 
 

@@ -1,7 +1,8 @@
 import pytest
 
+from engine.catalog import load_preset, read_any
 from engine.groups import GroupPreset
-from engine.presets import PresetError, load_preset, preset_paths, read_preset
+from engine.presets import PresetError, preset_paths
 from engine.registry import family_errors, get_family
 
 
@@ -13,7 +14,7 @@ def test_every_shipped_preset_is_valid_and_says_what_it_shows():
     paths = preset_paths()
     assert {"parity5", "parity10", "parity20", "parity30"} <= set(paths)
     for name, path in paths.items():
-        preset = read_preset(path)
+        preset = read_any(path)
         assert preset.description, f"{name} has no description"
         if isinstance(preset, GroupPreset):
             for scale in preset.scales:
@@ -42,26 +43,26 @@ def write(tmp_path, text, name="mine.toml"):
 def test_toml_syntax_error_names_the_file_and_line(tmp_path):
     path = write(tmp_path, 'family = "parity"\n[config]\nd = = 3\n')
     with pytest.raises(PresetError) as info:
-        read_preset(path)
+        read_any(path)
     assert str(path) in str(info.value) and "line 3" in str(info.value)
 
 
 def test_unknown_config_key_is_named_with_a_suggestion(tmp_path):
     path = write(tmp_path, 'family = "parity"\n[config]\nwidht_mult = 3\n')
     with pytest.raises(PresetError, match=r"widht_mult: unknown setting \(did you mean width_mult\?\)"):
-        read_preset(path)
+        read_any(path)
 
 
 def test_wrong_type_is_named(tmp_path):
     path = write(tmp_path, 'family = "parity"\n[config]\nd = "thirty"\n')
     with pytest.raises(PresetError, match="d: got 'thirty', expected an integer"):
-        read_preset(path)
+        read_any(path)
 
 
 def test_unknown_top_level_key_and_missing_family(tmp_path):
     path = write(tmp_path, 'famliy = "parity"\n')
     with pytest.raises(PresetError) as info:
-        read_preset(path)
+        read_any(path)
     assert "famliy: unknown setting (did you mean family?)" in str(info.value)
     assert "family: missing" in str(info.value)
 
@@ -69,7 +70,7 @@ def test_unknown_top_level_key_and_missing_family(tmp_path):
 def test_unknown_family_in_a_preset(tmp_path):
     path = write(tmp_path, 'family = "party"\n')
     with pytest.raises(PresetError, match="unknown family 'party'. Did you mean parity"):
-        read_preset(path)
+        read_any(path)
 
 
 def test_user_presets_directory_is_searched_first(tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ from engine.families.pwl.data import (
 from engine.families.pwl.trainer import IDEAL_FILTER, PWLTrainer, filter_rows
 from engine.families.pwl_condition import PWLConditionConfig
 from engine.families.pwl_condition.trainer import PWLConditionTrainer
-from engine.presets import load_preset
+from engine.catalog import load_preset
 from engine.seeding import generator
 from tests.conftest import train_in_process
 

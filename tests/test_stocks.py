@@ -8,7 +8,7 @@ import torch
 from engine.config import ConfigError, build_config
 from engine.families.stocks import StocksConfig
 from engine.families.stocks.trainer import StocksTrainer
-from engine.presets import load_preset
+from engine.catalog import load_preset
 
 from tests.conftest import family_threads
 

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from textual.widgets import Input, Select
 
+from engine.catalog import load_preset, read_any
+from engine.claims import judge
 from engine.client import EngineProcess
 from engine.config import config_to_dict
 from engine.events import Metrics, RunFinished, RunStarted
-from engine.groups import judge, judge_record
-from engine.presets import load_preset, read_preset
+from engine.groups import judge_record
 from engine.record import GroupRecorder, RunRecorder, read_group
 from engine.registry import families as registry_families
 from gradfail_tui.app import build_app
@@ -301,7 +302,7 @@ metric = "test_acc"
 stat = "last"
 at_least = 0.0
 ''')
-    group = read_preset(toml)
+    group = read_any(toml)
     app = build_app(EngineProcess, families={"parity": registry_families()["parity"]}, presets=[], groups=[group],
                     runs_dir=tmp_path / "runs", plot_budget=1.0)
     async with app.run_test(size=SIZE) as pilot:

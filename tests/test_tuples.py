@@ -17,7 +17,7 @@ from engine.families.tuples.lines import (
 from engine.families.tuples.model import TupleNet
 from engine.families.tuples.trainer import TupleTrainer
 from engine.nn import TF1Adam, make_optimizer, parameter_count
-from engine.presets import load_preset
+from engine.catalog import load_preset
 from engine.seeding import generator
 
 from tests.conftest import family_threads

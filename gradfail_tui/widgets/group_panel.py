@@ -12,10 +12,11 @@ from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import Static
 
-from engine.groups import INCOMPLETE, NOT_REPRODUCED, REPRODUCED
+from engine.claims import Outcome
 from gradfail_tui.session import GroupEntry
 
-OUTCOME_STYLE = {REPRODUCED: ("$success", "✓"), NOT_REPRODUCED: ("$error", "✗"), INCOMPLETE: ("$warning", "?")}
+OUTCOME_STYLE = {Outcome.REPRODUCED: ("$success", "✓"), Outcome.NOT_REPRODUCED: ("$error", "✗"),
+                 Outcome.INCOMPLETE: ("$warning", "?")}
 RUN_STYLE = {"completed": "$success", "running": "$accent", "failed": "$error", "diverged": "$error",
              "not run": "$text-muted", "waiting": "$text-muted"}
 

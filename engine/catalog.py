@@ -1,0 +1,71 @@
+"""The catalog: the one place that reads a preset file of either kind, and lists them all.
+
+A preset file holds a single-run preset (engine/presets.py) or a group preset (engine/groups.py);
+which one is decided here, by its content (a group names `[[runs]]`), so that neither of those
+modules needs the other's reader: groups build on single presets, and this module on both.
+`gradfail presets`, `gradfail run --preset`, the explorer and the report load presets through it.
+Torch-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.groups import GroupPreset, is_group_data, read_group
+from engine.presets import Preset, PresetError, find_preset, preset_paths, read_single, read_toml
+
+
+def read_any(path: Path) -> Preset | GroupPreset:
+    """The preset a file holds, single or group; PresetError (GroupError for a group) says what is wrong."""
+    data = read_toml(path)
+    return read_group(path, data) if is_group_data(data) else read_single(path, data)
+
+
+def load_preset(name_or_path: str) -> Preset | GroupPreset:
+    """A preset (single or group) by name, or by the path of a .toml file; PresetError says what was wrong."""
+    return read_any(find_preset(name_or_path))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every preset found in the search directories, and what was wrong with those that did not load."""
+
+    entries: tuple[Preset | GroupPreset, ...]  # in name order, singles and groups together
+    problems: tuple[str, ...]  # one line for each file that did not load, naming it
+
+    @property
+    def presets(self) -> list[Preset]:
+        return [entry for entry in self.entries if isinstance(entry, Preset)]
+
+    @property
+    def groups(self) -> list[GroupPreset]:
+        return [entry for entry in self.entries if isinstance(entry, GroupPreset)]
+
+    def offered(self, families: Container[str]) -> tuple[list[Preset], list[GroupPreset]]:
+        """The presets and groups an app that knows only `families` can run.
+
+        A group is offered when every family it runs is known, at every scale (a scale may swap a
+        run's preset, and so its family)."""
+        family_of = {preset.name: preset.family for preset in self.presets}  # for the groups' runs
+
+        def runs_known(group: GroupPreset) -> bool:
+            names = [run.get("family") or family_of.get(run.get("preset", "")) for run in group.runs]
+            names += [family_of.get(s.get("preset", "")) for run in group.runs for s in run.get("scales", {}).values()
+                      if isinstance(s, dict) and "preset" in s]
+            return all(name in families for name in names)
+
+        return ([p for p in self.presets if p.family in families],
+                [g for g in self.groups if runs_known(g)])
+
+
+def scan() -> Catalog:
+    """Read every preset file that wins its name in the search directories (presets.preset_paths)."""
+    entries, problems = [], []
+    for path in preset_paths().values():
+        try:
+            entries.append(read_any(path))
+        except PresetError as exc:  # GroupError included
+            problems.append(str(exc))
+    return Catalog(tuple(entries), tuple(problems))

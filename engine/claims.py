@@ -1,0 +1,249 @@
+"""Claims: the paper's results as checks on recorded numbers, and the verdict they give.
+
+A claim (a group preset's `[[claims]]` table: see engine/groups.py for the format) says which runs,
+which metric, which statistic of it and what is expected of it. It is judged on the runs' recorded
+series alone, so `gradfail report` can judge a run long after it ended, and a group's record keeps
+its claims (`Claim.as_dict`) to be judged again without its preset.
+
+`over = "metric"` makes the value a ratio of two of the run's metrics. When a metric was below
+what its estimator can resolve the family records `<metric>_upper` instead, and a claim uses it
+as an upper bound: a bound can prove "at most" but never "at least" (see `Value`). Torch-free.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from engine.presets import check_keys
+from engine.registry import FamilySpec
+from engine.state import RunState
+
+STATS = ("first", "last", "max", "min", "mean")
+CLAIM_KEYS = {"says": str, "runs": list, "metric": str, "over": str, "stat": str, "at_least": (int, float),
+              "at_most": (int, float), "lowest": str, "highest": str, "from_step": int, "until_step": int}
+
+
+class Outcome(StrEnum):
+    """A claim's outcome, and a group's. Strings, so records and reports hold the words themselves."""
+
+    REPRODUCED = "reproduced"
+    NOT_REPRODUCED = "not reproduced"
+    INCOMPLETE = "incomplete"  # a run did not complete, lacks the numbers, or they are only bounds
+
+
+@dataclass(frozen=True)
+class Claim:
+    says: str
+    metric: str
+    runs: tuple[str, ...]
+    stat: str = "last"
+    over: str | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+    lowest: str | None = None
+    highest: str | None = None
+    from_step: int | None = None
+    until_step: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The claim as written in TOML (stored in the group's record, so a report needs no preset)."""
+        data = {"says": self.says, "metric": self.metric, "runs": list(self.runs), "stat": self.stat}
+        for key in ("over", "at_least", "at_most", "lowest", "highest", "from_step", "until_step"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        return data
+
+
+def parse_claims(raw: list[Any], families: dict[str, FamilySpec]) -> tuple[list[Claim], list[str]]:
+    """Claims as declared, checked against the group's run labels and their families' metrics."""
+    claims, problems = [], []
+    for number, item in enumerate(raw, 1):
+        where = f"claim {number}: "
+        if not isinstance(item, dict):
+            problems.append(f"{where}expected a [[claims]] table")
+            continue
+        found = check_keys(item, CLAIM_KEYS, where)
+        runs = tuple(item.get("runs", list(families)))
+        if not runs:
+            found.append(f"{where}runs: names no run")
+        for label in runs:
+            if label not in families:
+                found.append(f"{where}runs: no run is labelled {label!r} (the runs: {', '.join(families)})")
+        for key in ("says", "metric"):
+            if key not in item:
+                found.append(f"{where}{key}: missing")
+        if item.get("stat", "last") not in STATS:
+            found.append(f"{where}stat: got {item.get('stat')!r}, expected one of {', '.join(STATS)}")
+        kinds = [k for k in ("at_least", "at_most", "lowest", "highest") if k in item]
+        if not kinds or ({"lowest", "highest"} & set(kinds) and len(kinds) > 1):
+            found.append(f"{where}say what is expected: at_least and/or at_most = a number, "
+                         "or lowest / highest = a run's label")
+        for key in ("lowest", "highest"):
+            if key in item and item[key] not in runs:
+                found.append(f"{where}{key}: {item[key]!r} is not one of this claim's runs")
+        known = [families[label] for label in runs if label in families]
+        for key in ("metric", "over"):
+            if isinstance(item.get(key), str):
+                found += [f"{where}{key}: {p}" for p in _metric_problems(item[key], known)]
+        if found:
+            problems += found
+            continue
+        claims.append(Claim(runs=runs, **{k: v for k, v in item.items() if k != "runs"}))
+    return claims, problems
+
+
+def _metric_problems(metric: str, specs) -> list[str]:
+    return [f"{metric!r} is not a metric of the {spec.name} family (it has {', '.join(m.name for m in spec.metrics)})"
+            for spec in set(specs) if spec.metric(metric) is None]
+
+
+# ---- judging ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Value:
+    """A number a claim reads from a run: exact, or only a bound ("upper": the truth is <= x)."""
+
+    x: float
+    bound: str = "exact"  # exact, upper, lower, or unknown (a ratio of two bounds)
+
+    def __str__(self) -> str:
+        text = f"{self.x:.3g}"
+        return {"upper": f"<= {text}", "lower": f">= {text}", "unknown": f"~{text}"}.get(self.bound, text)
+
+    def __truediv__(self, other: "Value") -> "Value":
+        x = self.x / other.x if other.x else math.inf
+        flip = {"upper": "lower", "lower": "upper", "exact": "exact"}
+        kinds = {self.bound, flip[other.bound]} - {"exact"}
+        return Value(x, kinds.pop() if len(kinds) == 1 else ("exact" if not kinds else "unknown"))
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: Claim
+    outcome: Outcome
+    detail: str  # the numbers it was judged on
+
+
+@dataclass
+class Verdict:
+    outcome: Outcome
+    results: list[ClaimResult] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome,
+                "claims": [{"says": r.claim.says, "outcome": r.outcome, "detail": r.detail} for r in self.results]}
+
+
+def judge(claims: list[Claim] | tuple[Claim, ...], runs: dict[str, RunState]) -> Verdict:
+    """Judge every claim on the runs' recorded numbers; the group is reproduced when all claims are."""
+    results = [judge_claim(claim, runs) for claim in claims]
+    outcomes = {r.outcome for r in results}
+    if not results:
+        overall = Outcome.INCOMPLETE
+    elif Outcome.NOT_REPRODUCED in outcomes:
+        overall = Outcome.NOT_REPRODUCED
+    elif Outcome.INCOMPLETE in outcomes:
+        overall = Outcome.INCOMPLETE
+    else:
+        overall = Outcome.REPRODUCED
+    return Verdict(overall, results)
+
+
+def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
+    missing = [label for label in claim.runs if label not in runs]
+    unfinished = [f"{label} {runs[label].status} at step {runs[label].step:,}"
+                  for label in claim.runs if label in runs and runs[label].status != "completed"]
+    if missing or unfinished:
+        why = [f"{label} did not run" for label in missing] + unfinished
+        return ClaimResult(claim, Outcome.INCOMPLETE, "; ".join(why))
+    values: dict[str, Value] = {}
+    for label in claim.runs:
+        value = read_value(runs[label], claim)
+        if value is None:
+            return ClaimResult(claim, Outcome.INCOMPLETE, f"{label}: no {describe_value(claim)} recorded")
+        values[label] = value
+    numbers = ", ".join(f"{label}: {value}" for label, value in values.items())
+    if claim.lowest or claim.highest:
+        target = claim.lowest or claim.highest
+        others = [v for label, v in values.items() if label != target]
+        if any(v.bound != "exact" for v in values.values()):
+            return ClaimResult(claim, Outcome.INCOMPLETE, f"{describe_value(claim)} only bounded: {numbers}")
+        wins = all(values[target].x < v.x for v in others) if claim.lowest else \
+            all(values[target].x > v.x for v in others)
+        return ClaimResult(claim, Outcome.REPRODUCED if wins else Outcome.NOT_REPRODUCED,
+                           f"{describe_value(claim)}: {numbers}")
+    outcome = Outcome.REPRODUCED
+    for value in values.values():
+        for result in (_at_least(value, claim.at_least), _at_most(value, claim.at_most)):
+            if result == Outcome.NOT_REPRODUCED or (result == Outcome.INCOMPLETE and outcome == Outcome.REPRODUCED):
+                outcome = result
+    expected = " and ".join(part for part in (
+        f">= {claim.at_least:g}" if claim.at_least is not None else "",
+        f"<= {claim.at_most:g}" if claim.at_most is not None else "") if part)
+    return ClaimResult(claim, outcome, f"{describe_value(claim)} {expected}: {numbers}")
+
+
+def _at_least(value: Value, bound: float | None) -> Outcome:
+    if bound is None:
+        return Outcome.REPRODUCED
+    if value.bound in ("exact", "lower"):
+        if value.x >= bound:
+            return Outcome.REPRODUCED
+        return Outcome.NOT_REPRODUCED if value.bound == "exact" else Outcome.INCOMPLETE
+    return Outcome.NOT_REPRODUCED if value.bound == "upper" and value.x < bound else Outcome.INCOMPLETE
+
+
+def _at_most(value: Value, bound: float | None) -> Outcome:
+    if bound is None:
+        return Outcome.REPRODUCED
+    if value.bound in ("exact", "upper"):
+        if value.x <= bound:
+            return Outcome.REPRODUCED
+        return Outcome.NOT_REPRODUCED if value.bound == "exact" else Outcome.INCOMPLETE
+    return Outcome.NOT_REPRODUCED if value.bound == "lower" and value.x > bound else Outcome.INCOMPLETE
+
+
+def describe_value(claim: Claim) -> str:
+    what = claim.metric + (f" / {claim.over}" if claim.over else "")
+    window = ""
+    if claim.from_step is not None or claim.until_step is not None:
+        window = f" (steps {claim.from_step or 0:,}..{'' if claim.until_step is None else f'{claim.until_step:,}'})"
+    return f"{claim.stat} {what}{window}"
+
+
+def read_value(state: RunState, claim: Claim) -> Value | None:
+    value = _stat(state, claim.metric, claim)
+    if value is None or claim.over is None:
+        return value
+    over = _stat(state, claim.over, claim)
+    return None if over is None else value / over
+
+
+def _stat(state: RunState, metric: str, claim: Claim) -> Value | None:
+    """The claim's statistic of a metric over its window.
+
+    Where the family could not resolve the metric it recorded `<metric>_upper` (the truth is at most
+    that) instead; those points join the series as upper bounds, and any statistic that used one is
+    itself only an upper bound (max, min and mean are monotone in each point).
+    """
+    points = [(s, y, "exact") for s, y in _window(state.series.get(metric, []), claim)]
+    points += [(s, y, "upper") for s, y in _window(state.series.get(metric + "_upper", []), claim)]
+    if not points:
+        return None
+    points.sort(key=lambda p: p[0])
+    if claim.stat in ("first", "last"):
+        _, x, bound = points[0] if claim.stat == "first" else points[-1]
+        return Value(x, bound)
+    ys = [y for _, y, _ in points]
+    x = {"max": max(ys), "min": min(ys), "mean": statistics.fmean(ys)}[claim.stat]
+    return Value(x, "upper" if any(b == "upper" for _, _, b in points) else "exact")
+
+
+def _window(points: list[tuple[int, float]], claim: Claim) -> list[tuple[int, float]]:
+    low = claim.from_step if claim.from_step is not None else -math.inf
+    high = claim.until_step if claim.until_step is not None else math.inf
+    return [(s, y) for s, y in points if low <= s <= high]
