@@ -12,7 +12,8 @@ from pathlib import Path
 
 from engine.client import RunRequest
 from engine.config import build_config
-from engine.groups import Claim, GroupPreset, MemberRun
+from engine.claims import Claim
+from engine.groups import GroupPreset, MemberRun
 from engine.orchestration import Conductor, GroupRun, Listener, RestartPolicy, RunsJob
 from engine.record import claim_run_dir, read_group, read_run
 from engine.status import RunStatus

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from engine.client import RunRequest
-from engine.groups import GroupPreset, MemberRun, Verdict, judge
+from engine.claims import Verdict, judge
+from engine.groups import GroupPreset, MemberRun
 from engine.orchestration.jobs import Job
 from engine.orchestration.runs import LiveRun, RunBatch
 from engine.record import GroupRecorder

@@ -553,14 +553,16 @@ def build_app(engine_factory: Callable[[], Backend] | None = None, *,
 
     `groups` (the figures) are read from the presets directory with the presets; tests that pass
     `presets` get none unless they pass `groups` too. PresetError if `preset` names a bad file."""
-    from engine.presets import load_preset, scan_presets
+    from engine.catalog import load_preset, scan
     from engine.registry import families as registry_families, family_errors
 
     errors = family_errors() if families is None else {}
     families = registry_families() if families is None else families
     preset_problems: list[str] = []
     if presets is None:
-        presets, found_groups, preset_problems = scan_presets(families)
+        catalog = scan()
+        presets, found_groups = catalog.offered(families)
+        preset_problems = list(catalog.problems)
         groups = found_groups if groups is None else groups
     groups = groups or []
     if preset is not None and preset not in {p.name for p in [*presets, *groups]}:

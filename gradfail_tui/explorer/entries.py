@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.events import Event
-from engine.groups import GroupError, Verdict, judge_record
+from engine.claims import Verdict
+from engine.groups import GroupError, judge_record
 from engine.orchestration import GroupRun, LiveRun
 from engine.record import find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
