@@ -24,9 +24,10 @@ from engine.record import GroupRecorder
 from engine.registry import get_family
 from engine.state import RunState
 from gradfail_tui.headless import (
-    HeadlessSession, Interrupted, _NoProgress, drive_or_stop, exit_code, format_duration, format_metrics,
-    make_progress, print_snapshots, signals_interrupt,
+    HeadlessSession, Interrupted, _NoProgress, drive_or_stop, exit_code, make_progress, print_snapshots,
+    signals_interrupt,
 )
+from gradfail_tui.render.format import format_duration, format_metrics
 from gradfail_tui.terminal_plot import render_plot
 
 VERDICT_COLOURS = {REPRODUCED: "green", NOT_REPRODUCED: "red", INCOMPLETE: "yellow"}

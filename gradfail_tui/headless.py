@@ -24,7 +24,8 @@ from engine.events import EngineReady, Event, RunFinished, Snapshot, worst_statu
 from engine.record import GroupRecorder, RecordError
 from engine.registry import FamilySpec, get_family
 from engine.state import RunState
-from gradfail_tui.terminal_plot import format_cell, format_value, render_plot
+from gradfail_tui.render.format import format_cell, format_duration, format_metrics, format_value
+from gradfail_tui.terminal_plot import render_plot
 
 EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1, "diverged": 3, "interrupted": 130}  # README lists them
 STOP_GRACE_S = 10.0  # how long stopping runs may take to say they have stopped
@@ -47,18 +48,6 @@ def exit_code(finished: list[RunFinished]) -> int:
         if status in statuses:
             return EXIT_CODES[status]
     return 0
-
-
-def format_metrics(values: dict[str, float], names: tuple[str, ...] | list[str]) -> str:
-    return "  ".join(f"{name} {format_value(values[name])}" for name in names if name in values)
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 class HeadlessSession:

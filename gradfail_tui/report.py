@@ -35,8 +35,9 @@ from engine.record import (
 from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
 from gradfail_tui.group_run import overlay_figure
-from gradfail_tui.headless import format_duration, print_figure, snapshot_renderable
-from gradfail_tui.terminal_plot import format_cell, format_value
+from gradfail_tui.headless import print_figure, snapshot_renderable
+from gradfail_tui.render.bitmaps import half_blocks, labelled_images, layout
+from gradfail_tui.render.format import format_cell, format_duration, format_value
 
 FIGURE_WIDTH = 100  # terminal columns the figures are drawn at (the widest the terminal draws)
 FIGURE_HEIGHT = 16  # rows, as print_group draws a group's figure
@@ -389,8 +390,6 @@ def three_moments(snaps: list[Snapshot]) -> list[tuple[str, Snapshot]]:
 
 def bitmaps(data: dict[str, Any]) -> Text:
     """An "images" snapshot drawn as the explorer draws it: half blocks, labelled, wrapped."""
-    from gradfail_tui.widgets.bitmap_view import half_blocks, labelled_images, layout
-
     drawn = [(label, half_blocks(bits)) for label, bits in labelled_images(data)]
     return Text("\n".join(layout(drawn, FIGURE_WIDTH)), no_wrap=True) if drawn else Text("")
 

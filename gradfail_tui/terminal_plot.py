@@ -31,17 +31,3 @@ def render_plot(series: dict[str, list[tuple[float, float]]], title: str, x_labe
     plt.title(title)
     plt.xlabel(x_label)
     return Text.from_ansi(plt.build())
-
-
-def format_cell(cell: object) -> str:
-    """A table cell: numbers as format_value writes them, anything else as text."""
-    return format_value(cell) if isinstance(cell, float) else str(cell)
-
-
-def format_value(value: float) -> str:
-    """Numbers for tables and status lines: 0.5132, 1.000, 3.2e-07."""
-    if value == 0 or (1e-3 <= abs(value) < 1e5):
-        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.2e}"

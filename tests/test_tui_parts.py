@@ -12,9 +12,9 @@ from gradfail_tui.app import main
 from gradfail_tui.bridge import EngineBridge
 from gradfail_tui.messages import EngineDied, EventsReceived
 from gradfail_tui.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET, RedrawPacer, plot_budget_for
+from gradfail_tui.render.bitmaps import braille, half_blocks, layout
 from gradfail_tui.scripted import ScriptedEngine, demo_families
 from gradfail_tui.session import Replay, RunEntry, load_recorded
-from gradfail_tui.widgets.bitmap_view import braille, half_blocks, layout
 from gradfail_tui.widgets.metric_plot import thin
 from tests.conftest import ROOT
 from tests.test_tui_app import write_record

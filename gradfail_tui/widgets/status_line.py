@@ -8,6 +8,7 @@ from textual.markup import escape
 from textual.widget import Widget
 
 from engine.state import RunState
+from gradfail_tui.render.format import format_duration
 
 STATUS_STYLE = {
     "running": "$success", "completed": "$success", "paused": "$warning", "stopped": "$warning",
@@ -18,9 +19,6 @@ BAD = ("failed", "diverged")
 
 
 def run_text(state: RunState, note: str = "") -> str:
-    # Imported here, not at the top: headless pulls in plotext, which the first frame can do without.
-    from gradfail_tui.headless import format_duration
-
     status = state.status
     colour = STATUS_STYLE.get(status, "$foreground")
     parts = [f"[b]{escape(state.label)}[/b]", f"[{colour} b]● {escape(status)}[/]"]
