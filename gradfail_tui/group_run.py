@@ -19,7 +19,7 @@ from rich.table import Table
 from engine.client import EngineProcess, RunRequest
 from engine.config import config_to_dict
 from engine.events import RunFinished, worst_status
-from engine.groups import INCOMPLETE, NOT_REPRODUCED, REPRODUCED, GroupPreset, MemberRun, Verdict, judge
+from engine.groups import GroupPreset, MemberRun, Verdict, judge
 from engine.record import GroupRecorder
 from engine.registry import get_family
 from engine.state import RunState
@@ -27,10 +27,9 @@ from gradfail_tui.headless import (
     HeadlessSession, Interrupted, _NoProgress, drive_or_stop, exit_code, make_progress, print_snapshots,
     signals_interrupt,
 )
+from gradfail_tui.render.colours import outcome_look, rich_colour
 from gradfail_tui.render.format import format_duration, format_metrics
 from gradfail_tui.terminal_plot import render_plot
-
-VERDICT_COLOURS = {REPRODUCED: "green", NOT_REPRODUCED: "red", INCOMPLETE: "yellow"}
 
 
 def group_manifest(group: GroupPreset, members: list[MemberRun], scale: str, device: str) -> dict:
@@ -140,10 +139,10 @@ def print_verdict(console: Console, verdict: Verdict) -> None:
     claims.add_column("verdict", no_wrap=True)
     claims.add_column("numbers")
     for result in verdict.results:
-        colour = VERDICT_COLOURS[result.outcome]
+        colour = rich_colour(outcome_look(result.outcome).tone)
         claims.add_row(escape(result.claim.says), f"[{colour}]{result.outcome}[/]", escape(result.detail))
     console.print(claims)
-    colour = VERDICT_COLOURS[verdict.outcome]
+    colour = rich_colour(outcome_look(verdict.outcome).tone)
     console.print(f"[bold]Verdict:[/] [bold {colour}]{verdict.outcome}[/]")
 
 

@@ -24,6 +24,7 @@ from engine.events import EngineReady, Event, RunFinished, Snapshot, worst_statu
 from engine.record import GroupRecorder, RecordError
 from engine.registry import FamilySpec, get_family
 from engine.state import RunState
+from gradfail_tui.render.colours import rich_colour, status_tone
 from gradfail_tui.render.format import format_cell, format_duration, format_metrics, format_value
 from gradfail_tui.terminal_plot import render_plot
 
@@ -229,7 +230,7 @@ def _print_summary(console: Console, spec: FamilySpec, session: HeadlessSession,
     if len(states) == 1:
         print_snapshots(console, states[0])
     worst = next((f for f in finished if f.status not in ("completed", "stopped")), finished[0])
-    colour = {"completed": "green", "stopped": "yellow", "interrupted": "yellow"}.get(worst.status, "red")
+    colour = rich_colour(status_tone(worst.status, unknown="error"))
     lead = states[0]
     if len(states) == 1:
         table = Table(title=f"{lead.label}: [{colour}]{worst.status}[/]", title_justify="left")

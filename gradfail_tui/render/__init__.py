@@ -2,6 +2,7 @@
 display (`gradfail run`), the report (`gradfail report`) and the explorer's status lines.
 
 - format: numbers, durations and metrics as text (cheap: the explorer's first frame uses it);
+- colours: how a run's status and a claim's outcome look, in Rich and in Textual (cheap too);
 - bitmaps: an "images" snapshot as half blocks or braille.
 
 Torch-free, and no Textual: the widgets import from here, never the other way round. Nothing is
