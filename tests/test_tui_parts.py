@@ -31,6 +31,20 @@ def test_the_explorer_never_imports_torch():
     assert result.stdout.strip() == "[]"
 
 
+def imported_by(module: str) -> list[str]:
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_the_status_line_draws_without_plotext_and_the_report_without_drivers_or_widgets():
+    assert not {"plotext", "torch"} & set(imported_by("gradfail_tui.widgets.status_line"))  # the first frame
+    ours = [m for m in imported_by("gradfail_tui.report") if m.startswith("gradfail_tui.")]
+    assert ours == ["gradfail_tui.render", "gradfail_tui.render.bitmaps", "gradfail_tui.render.format",
+                    "gradfail_tui.render.plots", "gradfail_tui.report"]
+
+
 class Clock:
     def __init__(self):
         self.now = 0.0
