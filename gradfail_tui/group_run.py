@@ -9,6 +9,7 @@ need it come out "incomplete". Ctrl-C, SIGTERM or SIGHUP stop the group: the cur
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -23,8 +24,7 @@ from engine.record import GroupRecorder
 from engine.registry import get_family
 from engine.state import RunState
 from gradfail_tui.headless import (
-    HeadlessSession, Interrupted, _NoProgress, drive_or_stop, exit_code, make_progress, print_snapshots,
-    signals_interrupt,
+    HeadlessSession, Interrupted, drive_or_stop, exit_code, make_progress, print_snapshots, signals_interrupt,
 )
 from gradfail_tui.render.format import format_duration
 from gradfail_tui.render.plots import figure_width, overlay_figure
@@ -53,7 +53,7 @@ def run_group(group: GroupPreset, members: list[MemberRun], scale: str, device: 
     wall_start = time.perf_counter()
     interrupted = False
     try:
-        with signals_interrupt(), (progress if console.is_terminal else _NoProgress()):
+        with signals_interrupt(), (progress if console.is_terminal else contextlib.nullcontext()):
             engine.start()
             for number, member in enumerate(members, 1):
                 spec = get_family(member.family)

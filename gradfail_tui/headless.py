@@ -116,7 +116,7 @@ def run_headless(requests: list[RunRequest], run_dirs: list[Path], console: Cons
     try:
         with signals_interrupt():
             engine.start()
-            with progress if console.is_terminal else _NoProgress():
+            with progress if console.is_terminal else contextlib.nullcontext():
                 drive_or_stop(engine, session, progress, task, headline, console)
     finally:
         engine.close()
@@ -251,11 +251,3 @@ def print_snapshots(console: Console, state: RunState) -> None:
         drawn = snapshot_renderable(snap, width)
         if drawn is not None:
             console.print(drawn)
-
-
-class _NoProgress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
