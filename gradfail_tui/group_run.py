@@ -9,28 +9,26 @@ need it come out "incomplete". Ctrl-C, SIGTERM or SIGHUP stop the group: the cur
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from engine.claims import Outcome, Verdict, judge
 from engine.client import EngineProcess, RunRequest
 from engine.config import config_to_dict
 from engine.events import RunFinished, worst_status
-from engine.groups import GroupPreset, MemberRun
+from engine.groups import GroupPreset, MemberRun, Verdict, judge
 from engine.record import GroupRecorder
 from engine.registry import get_family
 from engine.state import RunState
 from gradfail_tui.headless import (
-    HeadlessSession, Interrupted, _NoProgress, drive_or_stop, exit_code, format_duration, format_metrics,
-    make_progress, print_snapshots, signals_interrupt,
+    HeadlessSession, Interrupted, drive_or_stop, exit_code, make_progress, print_snapshots, signals_interrupt,
 )
-from gradfail_tui.terminal_plot import render_plot
-
-VERDICT_COLOURS = {Outcome.REPRODUCED: "green", Outcome.NOT_REPRODUCED: "red", Outcome.INCOMPLETE: "yellow"}
+from gradfail_tui.render.format import format_duration
+from gradfail_tui.render.plots import figure_width, overlay_figure
+from gradfail_tui.render.tables import group_table, verdict_line, verdict_table
 
 
 def group_manifest(group: GroupPreset, members: list[MemberRun], scale: str, device: str) -> dict:
@@ -55,7 +53,7 @@ def run_group(group: GroupPreset, members: list[MemberRun], scale: str, device: 
     wall_start = time.perf_counter()
     interrupted = False
     try:
-        with signals_interrupt(), (progress if console.is_terminal else _NoProgress()):
+        with signals_interrupt(), (progress if console.is_terminal else contextlib.nullcontext()):
             engine.start()
             for number, member in enumerate(members, 1):
                 spec = get_family(member.family)
@@ -98,7 +96,7 @@ def run_group(group: GroupPreset, members: list[MemberRun], scale: str, device: 
 def print_group(console: Console, group: GroupPreset, members: list[MemberRun], states: dict[str, RunState],
                 verdict: Verdict, wall: float) -> None:
     """The group's figures, its runs' table, and the claims with their verdict."""
-    width = max(40, min(console.width, 100))
+    width = figure_width(console.width)
     specs = [get_family(m.family) for m in members]
     for metric in group.plot:
         figure = overlay_figure(group.title, metric, states, specs, group.log_y, width)
@@ -107,43 +105,7 @@ def print_group(console: Console, group: GroupPreset, members: list[MemberRun], 
     for member in members:
         if member.label in states and group.shows_snapshots(member.label):
             print_snapshots(console, states[member.label])
-
-    table = Table(title=f"{group.name}: {len(states)} of {len(members)} runs", title_justify="left")
-    for column in ("run", "status", "steps", "last values"):
-        table.add_column(column, justify="right" if column == "steps" else "left")
-    for member in members:
-        state = states.get(member.label)
-        if state is None:
-            table.add_row(escape(member.label), "not run", "-", "")
-            continue
-        values = format_metrics(state.latest, get_family(member.family).headline_metrics(2))
-        table.add_row(escape(member.label), state.status, f"{state.step:,}", values)
-    console.print(table)
-    print_verdict(console, verdict)
+    console.print(group_table(group.name, members, states))
+    console.print(verdict_table(verdict))
+    console.print(verdict_line(verdict))
     console.print(f"wall time {format_duration(wall)}")
-
-
-def overlay_figure(title: str, metric: str, states: dict[str, RunState], specs, log_y: bool, width: int,
-                   height: int = 16):
-    """One metric of every run that has it, overlaid and labelled by run; None when no run has it."""
-    series = {label: state.series[metric] for label, state in states.items() if state.series.get(metric)}
-    if not series:
-        return None
-    described = next((spec.metric(metric) for spec in specs if spec is not None and spec.metric(metric)), None)
-    return render_plot(series, f"{title}: {described.label if described else metric}", width=width,
-                       height=height, log_y=log_y or bool(described and described.log_scale))
-
-
-def print_verdict(console: Console, verdict: Verdict) -> None:
-    claims = Table(title="The paper's claims, checked on the recorded numbers", title_justify="left")
-    claims.add_column("claim")
-    claims.add_column("verdict", no_wrap=True)
-    claims.add_column("numbers")
-    for result in verdict.results:
-        colour = VERDICT_COLOURS[result.outcome]
-        claims.add_row(escape(result.claim.says), f"[{colour}]{result.outcome}[/]", escape(result.detail))
-    console.print(claims)
-    colour = VERDICT_COLOURS[verdict.outcome]
-    console.print(f"[bold]Verdict:[/] [bold {colour}]{verdict.outcome}[/]")
-
-

@@ -17,19 +17,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest, start_command
-from engine.events import EngineReady, Event, RunFinished, Snapshot, worst_status
+from engine.events import EngineReady, Event, RunFinished, worst_status
 from engine.record import GroupRecorder, RecordError
 from engine.registry import FamilySpec, get_family
 from engine.state import RunState
-from gradfail_tui.terminal_plot import format_cell, format_value, render_plot
+from gradfail_tui.render.format import format_duration, format_metrics
+from gradfail_tui.render.plots import family_figure, figure_width, snapshot_renderable
+from gradfail_tui.render.tables import ending_line, facts_line, run_table, seeds_table, summary_facts
 
 EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1, "diverged": 3, "interrupted": 130}  # README lists them
 STOP_GRACE_S = 10.0  # how long stopping runs may take to say they have stopped
 PLAIN_EVERY_S = 5.0  # seconds between progress lines when the output is not a terminal
-MAX_SEED_LINES = 6  # a group's figure draws each seed up to this many, else only their mean
 
 
 class Interrupted(Exception):
@@ -47,18 +47,6 @@ def exit_code(finished: list[RunFinished]) -> int:
         if status in statuses:
             return EXIT_CODES[status]
     return 0
-
-
-def format_metrics(values: dict[str, float], names: tuple[str, ...] | list[str]) -> str:
-    return "  ".join(f"{name} {format_value(values[name])}" for name in names if name in values)
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 class HeadlessSession:
@@ -128,7 +116,7 @@ def run_headless(requests: list[RunRequest], run_dirs: list[Path], console: Cons
     try:
         with signals_interrupt():
             engine.start()
-            with progress if console.is_terminal else _NoProgress():
+            with progress if console.is_terminal else contextlib.nullcontext():
                 drive_or_stop(engine, session, progress, task, headline, console)
     finally:
         engine.close()
@@ -236,112 +224,30 @@ def stop_runs(engine: EngineProcess, session: HeadlessSession, status: str, mess
 def _print_summary(console: Console, spec: FamilySpec, session: HeadlessSession, wall: float) -> None:
     states = list(session.states.values())
     finished = [session.finished[s.run_id] for s in states]
-    print_figure(console, spec, states)
+    figure = family_figure(spec, states, figure_width(console.width))
+    if figure is not None:
+        console.print(figure)
     if len(states) == 1:
         print_snapshots(console, states[0])
     worst = next((f for f in finished if f.status not in ("completed", "stopped")), finished[0])
-    colour = {"completed": "green", "stopped": "yellow", "interrupted": "yellow"}.get(worst.status, "red")
-    lead = states[0]
+    facts = summary_facts(states, wall, session.requests[0].device)
     if len(states) == 1:
-        table = Table(title=f"{lead.label}: [{colour}]{worst.status}[/]", title_justify="left")
-        table.add_column("metric")
-        table.add_column("last", justify="right")
-        table.add_column("at step", justify="right")  # metrics are measured on different schedules
-        for name, value in lead.latest.items():
-            metric = spec.metric(name)
-            table.add_row(metric.label if metric else name, format_value(value), f"{lead.series[name][-1][0]:,}")
+        console.print(run_table(spec, states[0], worst.status, facts))
     else:
-        table = _group_table(spec, session, states, colour, worst)
-    training = f"; training {lead.step / lead.t:,.0f} steps/s" if lead.t > 0 and lead.step else ""
-    if len(states) > 1 and training:
-        training += f" × {len(states)} seeds = {len(states) * lead.step / lead.t:,.0f} seed-steps/s"
-    facts = {"steps": f"{lead.step:,} / {lead.total_steps:,}",
-             "wall time": f"{format_duration(wall)} (engine start included{training})",
-             "device": lead.device_name or lead.device or session.requests[0].device}
-    if len(states) == 1:
-        for name, value in facts.items():
-            table.add_row(name, value)
-    console.print(table)
-    if len(states) > 1:
-        console.print("  ·  ".join(f"{name} {value}" for name, value in facts.items()))
-    for f in finished:
-        if f.status not in ("completed", "stopped"):
-            console.print(f"[{colour}]{f.message or f.status}[/]")
-            break
+        console.print(seeds_table(spec, states, [f.status for f in finished], worst.status))
+        console.print(facts_line(facts))
+    if worst.status not in ("completed", "stopped"):
+        console.print(ending_line(worst.status, worst.message))
     if session.record_error():
         console.print(f"[red]A run record is incomplete: {session.record_error()}[/]")
     dirs = [live.run_dir for live in session.lives.values()]
     console.print(f"run record: {dirs[0]}" if len(dirs) == 1 else f"run records: {dirs[0].parent}/ ({len(dirs)} runs)")
 
 
-def _group_table(spec: FamilySpec, session: HeadlessSession, states: list[RunState], colour: str,
-                 worst: RunFinished) -> Table:
-    names = [m.name for m in spec.metrics if any(m.name in s.latest for s in states)]
-    table = Table(title=f"{states[0].label} × {len(states)} seeds: [{colour}]{worst.status}[/]", title_justify="left")
-    table.add_column("seed")
-    table.add_column("status")
-    for name in names:
-        table.add_column(name, justify="right")
-    for state in states:
-        table.add_row(str(state.seed), session.finished[state.run_id].status,
-                      *[format_value(state.latest[n]) if n in state.latest else "-" for n in names])
-    values = {n: [s.latest[n] for s in states if n in s.latest] for n in names}
-    table.add_row("mean ± sd", "", *[
-        f"{format_value(statistics.fmean(v))} ± {format_value(statistics.pstdev(v))}" if v else "-"
-        for v in values.values()])
-    return table
-
-
-def print_figure(console: Console, spec: FamilySpec, states: list[RunState]) -> None:
-    """The family's first panel (accuracy for parity) against the step, when there is a curve to show."""
-    panel = spec.metrics[0].panel
-    metrics = [m for m in spec.metrics if m.panel == panel and len(states[0].series.get(m.name, [])) >= 2]
-    if not metrics:
-        return
-    if len(states) == 1:
-        series = {m.label: states[0].series[m.name] for m in metrics}
-    else:  # several seeds: the first panel metric, per seed when few, and their mean
-        metric = metrics[0]
-        runs = [s.series.get(metric.name, []) for s in states]
-        series = {f"seed {s.seed}": points for s, points in zip(states, runs)} if len(states) <= MAX_SEED_LINES else {}
-        steps = sorted(set.intersection(*[{x for x, _ in points} for points in runs]))
-        by_step = [dict(points) for points in runs]
-        series[f"{metric.label}, mean"] = [(x, statistics.fmean(d[x] for d in by_step)) for x in steps]
-    width = max(40, min(console.width, 100))
-    console.print(render_plot(series, f"{states[0].label}: {panel}", width=width, height=14,
-                              log_y=metrics[0].log_scale))
-
-
 def print_snapshots(console: Console, state: RunState) -> None:
     """The run's last pictures that a terminal can show: "lines" as a plot, "table" as a table."""
-    width = max(40, min(console.width, 100))
+    width = figure_width(console.width)
     for snap in state.snapshots.values():
         drawn = snapshot_renderable(snap, width)
         if drawn is not None:
             console.print(drawn)
-
-
-def snapshot_renderable(snap: Snapshot, width: int):
-    """One snapshot as the terminal draws it ("lines" a plot, "table" a table); None for other kinds."""
-    data = snap.data
-    if snap.kind == "lines":
-        series = {s.get("label", f"series {i}"): list(zip(s.get("x", []), s.get("y", [])))
-                  for i, s in enumerate(data.get("series", []))}
-        return render_plot(series, f"{data.get('title', snap.name)} (step {snap.step:,})",
-                           x_label=data.get("x_label", ""), width=width, height=16, log_y=bool(data.get("log_y")))
-    if snap.kind == "table":
-        table = Table(title=escape(str(data.get("title", snap.name))), title_justify="left")
-        for column in data.get("columns", []):
-            table.add_column(escape(str(column)))
-        for row in data.get("rows", []):
-            table.add_row(*[escape(format_cell(c)) for c in row])
-        return table
-    return None
-
-
-class _NoProgress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -8,9 +8,9 @@ as the paper's Figure 6 shows them), "table" pictures as Markdown tables, the co
 from the family's defaults, and all of it folded), the versions and whatever of the record could
 not be read.
 
-The figures are the terminal's own (render_plot, print_figure, the explorer's bitmaps), printed
-into a recording Rich console and saved with `Console.export_svg`, one file each in a folder
-beside the report: report.md gets report_files/. Torch-free.
+The figures are the terminal's own (gradfail_tui.render: `gradfail run`'s figures, the explorer's
+bitmaps), printed into a recording Rich console and saved with `Console.export_svg`, one file each
+in a folder beside the report: report.md gets report_files/. Torch-free.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from engine.record import (
 )
 from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
-from gradfail_tui.group_run import overlay_figure
-from gradfail_tui.headless import format_duration, print_figure, snapshot_renderable
-from gradfail_tui.terminal_plot import format_cell, format_value
+from gradfail_tui.render.bitmaps import half_blocks, labelled_images, layout
+from gradfail_tui.render.format import format_cell, format_duration, format_value
+from gradfail_tui.render.plots import family_figure, overlay_figure, snapshot_renderable
 
 FIGURE_WIDTH = 100  # terminal columns the figures are drawn at (the widest the terminal draws)
 FIGURE_HEIGHT = 16  # rows, as print_group draws a group's figure
@@ -136,7 +136,9 @@ class Figures:
         self.svgs[stem + ".svg"] = console.export_svg(title=title, unique_id=f"gf-{stem}")
         return f"![{md_text(title)}]({self.files_dir.name}/{stem}.svg)"
 
-    def plot(self, name: str, title: str, renderable: RenderableType, width: int = FIGURE_WIDTH) -> str | None:
+    def plot(self, name: str, title: str, renderable: RenderableType | None, width: int = FIGURE_WIDTH) -> str | None:
+        if renderable is None:  # a figure with nothing to draw
+            return None
         return self.add(name, title, lambda console: console.print(renderable), width)
 
     def note(self, problem: str) -> None:
@@ -234,7 +236,7 @@ def run_section(run: RecordedRun, figures: Figures) -> list[str]:
     lines += ["**Verdict:** no claim checked: a single run states none "
               "(the group presets, `gradfail run --preset fig-...`, check the paper's claims)", ""]
     if spec is not None:
-        image = figures.add(f"{run.label}-figure", f"{run.label}", lambda c: print_figure(c, spec, [state]))
+        image = figures.plot(f"{run.label}-figure", f"{run.label}", family_figure(spec, [state], FIGURE_WIDTH))
         lines += [image, ""] if image else []
     lines += runs_sections([member], figures, [m.name for m in spec.metrics] if spec else sorted(state.latest))
     lines += problems_lines(run.problems)
@@ -277,7 +279,7 @@ def group_figures(manifest: dict[str, Any], members: list[Member], title: str, f
     specs = {m.spec for m in ran}
     if is_seed_group(manifest, [m.label for m in ran]) and len(specs) == 1 and None not in specs and ran:
         spec = specs.pop()
-        image = figures.add("seeds", title, lambda c: print_figure(c, spec, [m.state for m in ran]))
+        image = figures.plot("seeds", title, family_figure(spec, [m.state for m in ran], FIGURE_WIDTH))
         return [image, ""] if image else []
     plot = [p for p in manifest.get("plot") or [] if isinstance(p, str)]
     if plot:
@@ -287,17 +289,16 @@ def group_figures(manifest: dict[str, Any], members: list[Member], title: str, f
         return lines
     for member in ran:
         if member.spec is not None:
-            image = figures.add(f"{member.label}-figure", member.label,
-                                lambda c, m=member: print_figure(c, m.spec, [m.state]))
+            image = figures.plot(f"{member.label}-figure", member.label,
+                                 family_figure(member.spec, [member.state], FIGURE_WIDTH))
             lines += [f"**{md_text(member.label)}**", "", image, ""] if image else []
     return lines
 
 
-def group_figure(title: str, metric: str, members: list[Member], log_y: bool) -> Text:
+def group_figure(title: str, metric: str, members: list[Member], log_y: bool) -> Text | None:
     """One metric of every run, overlaid: the figure `gradfail run` prints at the end of a group."""
-    figure = overlay_figure(title, metric, {m.label: m.state for m in members}, [m.spec for m in members], log_y,
-                            width=FIGURE_WIDTH, height=FIGURE_HEIGHT)
-    return figure if figure is not None else Text("")
+    return overlay_figure(title, metric, {m.label: m.state for m in members}, [m.spec for m in members], log_y,
+                          width=FIGURE_WIDTH, height=FIGURE_HEIGHT)
 
 
 def metrics_to_show(manifest: dict[str, Any], members: list[Member]) -> list[str]:
@@ -390,8 +391,6 @@ def three_moments(snaps: list[Snapshot]) -> list[tuple[str, Snapshot]]:
 
 def bitmaps(data: dict[str, Any]) -> Text:
     """An "images" snapshot drawn as the explorer draws it: half blocks, labelled, wrapped."""
-    from gradfail_tui.widgets.bitmap_view import half_blocks, labelled_images, layout
-
     drawn = [(label, half_blocks(bits)) for label, bits in labelled_images(data)]
     return Text("\n".join(layout(drawn, FIGURE_WIDTH)), no_wrap=True) if drawn else Text("")
 

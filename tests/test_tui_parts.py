@@ -7,14 +7,16 @@ import sys
 import time
 
 from engine.client import EngineExited
-from engine.events import Metrics, RunFinished, RunStarted
+from engine.events import FINAL_STATUSES, Metrics, RunFinished, RunStarted
+from engine.groups import INCOMPLETE, NOT_REPRODUCED, REPRODUCED
 from gradfail_tui.app import main
 from gradfail_tui.bridge import EngineBridge
 from gradfail_tui.messages import EngineDied, EventsReceived
 from gradfail_tui.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET, RedrawPacer, plot_budget_for
+from gradfail_tui.render.bitmaps import braille, half_blocks, layout
+from gradfail_tui.render.colours import OUTCOMES, RUN_STATUSES, outcome_look, rich_colour, status_tone, textual_colour
 from gradfail_tui.scripted import ScriptedEngine, demo_families
 from gradfail_tui.session import Replay, RunEntry, load_recorded
-from gradfail_tui.widgets.bitmap_view import braille, half_blocks, layout
 from gradfail_tui.widgets.metric_plot import thin
 from tests.conftest import ROOT
 from tests.test_tui_app import write_record
@@ -27,6 +29,20 @@ def test_the_explorer_never_imports_torch():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def imported_by(module: str) -> list[str]:
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_the_status_line_draws_without_plotext_and_the_report_without_drivers_or_widgets():
+    assert not {"plotext", "torch"} & set(imported_by("gradfail_tui.widgets.status_line"))  # the first frame
+    ours = [m for m in imported_by("gradfail_tui.report") if m.startswith("gradfail_tui.")]
+    assert ours == ["gradfail_tui.render", "gradfail_tui.render.bitmaps", "gradfail_tui.render.format",
+                    "gradfail_tui.render.plots", "gradfail_tui.report"]
 
 
 class Clock:
@@ -145,6 +161,15 @@ def test_bitmaps_as_half_blocks_and_braille():
     placed = layout([("a", ["##", "##"]), ("bb", ["###"])], width=20)
     assert placed == ["##  ###", "##", "a   bb"]
     assert layout([("a", ["##"]), ("b", ["##"])], width=4) == ["##", "a", "##", "b"]  # wraps
+
+
+def test_one_look_for_each_status_and_outcome_in_rich_and_in_textual():
+    assert set(FINAL_STATUSES) <= set(RUN_STATUSES) and set(OUTCOMES) == {REPRODUCED, NOT_REPRODUCED, INCOMPLETE}
+    assert [rich_colour(status_tone(s)) for s in ("completed", "stopped", "failed")] == ["green", "yellow", "red"]
+    assert [textual_colour(status_tone(s)) for s in ("running", "waiting", "diverged")] == [
+        "$success", "$text-muted", "$error"]
+    assert textual_colour(status_tone("unknown")) == "$foreground"  # no colour for what the map does not know
+    assert outcome_look(NOT_REPRODUCED) == ("error", "✗") and outcome_look("?") == outcome_look(INCOMPLETE)
 
 
 def test_thin_keeps_the_newest_point_and_bounds_the_count():

@@ -12,19 +12,19 @@ from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import Static
 
-from engine.claims import Outcome
-from gradfail_tui.session import GroupEntry
+from gradfail_tui.render.colours import outcome_look, status_tone, textual_colour
+from gradfail_tui.explorer.entries import GroupEntry
 
-OUTCOME_STYLE = {Outcome.REPRODUCED: ("$success", "✓"), Outcome.NOT_REPRODUCED: ("$error", "✗"),
-                 Outcome.INCOMPLETE: ("$warning", "?")}
-RUN_STYLE = {"completed": "$success", "running": "$accent", "failed": "$error", "diverged": "$error",
-             "not run": "$text-muted", "waiting": "$text-muted"}
+
+def status_colour(status: str) -> str:
+    # A status the map does not know (a record that says too little) is worth a look: a warning, not plain.
+    return textual_colour(status_tone(status, unknown="warning"))
 
 
 def group_text(group: GroupEntry) -> str:
     head = f"[b]{escape(group.title)}[/b]  [dim]{escape(group.name)}" + (
         f" · scale {escape(group.scale)}" if group.scale else "") + "[/dim]"
-    runs = "  ".join(f"{escape(label)} [{RUN_STYLE.get(group.statuses.get(label, 'waiting'), '$warning')}]"
+    runs = "  ".join(f"{escape(label)} [{status_colour(group.statuses.get(label, 'waiting'))}]"
                      f"{escape(group.statuses.get(label, 'waiting'))}[/]" for label in group.labels)
     lines = [head]
     if group.running:
@@ -35,10 +35,11 @@ def group_text(group: GroupEntry) -> str:
     verdict = group.verdict
     if verdict is None:
         return "\n".join(lines)
-    colour, _ = OUTCOME_STYLE.get(verdict.outcome, ("$warning", "?"))
+    colour = textual_colour(outcome_look(verdict.outcome).tone)
     lines.append(f"[b]Verdict:[/b] [{colour} b]{escape(verdict.outcome)}[/]  [dim]· {escape(group.progress())}[/dim]")
     for result in verdict.results:
-        colour, mark = OUTCOME_STYLE.get(result.outcome, ("$warning", "?"))
+        look = outcome_look(result.outcome)
+        colour, mark = textual_colour(look.tone), look.mark
         lines.append(f"[{colour} b]{mark} {escape(result.outcome)}[/]  {escape(result.claim.says)}"
                      f"\n    [dim]{escape(result.detail)}[/dim]")
     if not verdict.results:

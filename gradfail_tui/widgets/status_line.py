@@ -8,21 +8,13 @@ from textual.markup import escape
 from textual.widget import Widget
 
 from engine.state import RunState
-
-STATUS_STYLE = {
-    "running": "$success", "completed": "$success", "paused": "$warning", "stopped": "$warning",
-    "interrupted": "$warning", "starting": "$accent", "waiting": "$accent",
-    "failed": "$error", "diverged": "$error", "cut short": "$warning",
-}
-BAD = ("failed", "diverged")
+from gradfail_tui.render.colours import RUN_STATUSES, status_tone, textual_colour
+from gradfail_tui.render.format import format_duration
 
 
 def run_text(state: RunState, note: str = "") -> str:
-    # Imported here, not at the top: headless pulls in plotext, which the first frame can do without.
-    from gradfail_tui.headless import format_duration
-
     status = state.status
-    colour = STATUS_STYLE.get(status, "$foreground")
+    colour = textual_colour(status_tone(status))
     parts = [f"[b]{escape(state.label)}[/b]", f"[{colour} b]● {escape(status)}[/]"]
     if note:
         parts.append(f"[$accent]{escape(note)}[/]")
@@ -61,13 +53,13 @@ class StatusLine(Widget):
             second = engine
         else:
             first = run_text(state, note)
-            if state.status in BAD or state.error_kind:
+            if status_tone(state.status) == "error" or state.error_kind:
                 second = f"[$error b]{escape(state.status)}:[/] [$error]{escape(state.message or state.status)}[/]"
             elif state.message and state.finished:
                 second = escape(state.message)
             else:
                 second = engine
-        for status in STATUS_STYLE:
+        for status in RUN_STATUSES:  # the border follows the status (app.tcss)
             self.set_class(state is not None and state.status == status, f"-{status.replace(' ', '-')}")
         text = f"{first}\n{second}"
         if text != self._text:  # an unchanged line costs nothing
