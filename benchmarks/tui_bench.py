@@ -153,7 +153,7 @@ def steps_per_s(run_dir: Path, skip_s: float = 2.0) -> float:
 
 def tui_command() -> list[str]:
     script = Path(sys.executable).with_name("gradfail-tui")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "gradfail_tui.app"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "gradfail_tui.explorer.app"]
 
 
 def first_frame(work: Path, repeats: int) -> None:

@@ -21,7 +21,8 @@ import time
 
 import torch
 
-from engine.device import DeviceError, resolve_device
+from engine.device import resolve_device
+from engine.device_names import DeviceError
 
 
 def parity_loop(d: int, steps: int, batch: int = 128, device: str = "cpu") -> dict:

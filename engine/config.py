@@ -128,6 +128,15 @@ def config_to_dict(config: BaseConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+def differences(values: dict[str, Any] | BaseConfig, base: BaseConfig) -> dict[str, Any]:
+    """The settings of `values` (a config, or one as a record stores it) that differ from `base`
+    (a family's defaults, or a preset's config), in `values`' order."""
+    if isinstance(values, BaseConfig):
+        values = config_to_dict(values)
+    reference = config_to_dict(base)
+    return {key: value for key, value in values.items() if reference.get(key) != value}
+
+
 def unknown_key_message(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from engine.claims import Claim, Verdict, judge, parse_claims
-from engine.config import BaseConfig, ConfigError, build_config
+from engine.config import BaseConfig, ConfigError, build_config, config_to_dict
 from engine.presets import Preset, PresetError, check_keys, find_preset, read_single, read_toml
 from engine.registry import UnknownFamily, get_family
 from engine.state import RunState
@@ -118,13 +118,9 @@ class GroupPreset:
         for member in members:
             fields = get_family(member.family).config_cls.__dataclass_fields__
             mine = {k: v for k, v in overrides.items() if k in fields}
-            config = build_config(type(member.config), {**_values(member.config), **mine}, source=source)
+            config = build_config(type(member.config), {**config_to_dict(member.config), **mine}, source=source)
             resolved.append(MemberRun(member.label, member.family, member.preset, config, member.seed))
         return resolved
-
-
-def _values(config: BaseConfig) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in config.__dataclass_fields__}
 
 
 def load_single(name_or_path: str) -> Preset:

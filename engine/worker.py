@@ -167,7 +167,8 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     import torch
 
     from engine.config import ConfigError, build_config, config_to_dict
-    from engine.device import DeviceError, describe_device, resolve_device
+    from engine.device import describe_device, resolve_device
+    from engine.device_names import DeviceError
     from engine.events import RunFinished, RunStarted
     from engine.loop import StepFailed, is_out_of_memory, run_lanes
     from engine.registry import get_family, load_trainer_class

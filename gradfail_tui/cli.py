@@ -6,6 +6,7 @@ families' torch-free specs and the preset files only.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,8 +25,25 @@ app.add_typer(families_app, name="families")
 
 console = Console()
 err = Console(stderr=True)
-DEVICES = "auto, cpu, cuda or cuda:N"
 MAX_SEEDS = 1024
+
+
+class ExportFormat(StrEnum):  # gradfail_tui.export.WRITERS, without importing it for every command
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def check_device(name: str) -> str:
+    """--device as the engine will read it (engine.device.check_device_name), refused here before anything starts."""
+    from engine.device_names import DEVICES, DeviceError, check_device_name
+
+    try:
+        return check_device_name(name)
+    except DeviceError as exc:
+        raise typer.BadParameter(f"{name}: expected {DEVICES}") from exc
+
+
+DEVICE_OPTION = typer.Option(callback=check_device, help="Where to train: auto, cpu, cuda or cuda:N.")
 
 
 def fail(problems: list[str] | str, code: int = 2) -> typer.Exit:
@@ -51,13 +69,14 @@ def main(
 
 @app.command()
 def run(
+    ctx: typer.Context,
     preset: Annotated[Optional[str], typer.Option("--preset", "-p", help="A preset name (see `gradfail presets`) or a .toml file.")] = None,
     family: Annotated[Optional[str], typer.Option("--family", "-f", help="A family, on its defaults (see `gradfail families`).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a config field: --set d=12 (repeatable).")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Training steps (same as --set steps=N).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same config, seed and device give the same numbers.")] = None,
-    seeds: Annotated[int, typer.Option(help="Train this many seeds (seed, seed+1, ...) together in one batched model; each is recorded as its own run.")] = 1,
-    device: Annotated[str, typer.Option(help=f"Where to train: {DEVICES}.")] = "auto",
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Random seed; the same config, seed and device give the same numbers.")] = None,
+    seeds: Annotated[int, typer.Option(min=1, max=MAX_SEEDS, help="Train this many seeds (seed, seed+1, ...) together in one batched model; each is recorded as its own run.")] = 1,
+    device: Annotated[str, DEVICE_OPTION] = "auto",
     out: Annotated[Optional[Path], typer.Option(help="The run directory (must be new or empty).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where new run directories go when --out is not given.")] = Path("runs"),
     scale: Annotated[Optional[str], typer.Option(help="For a group preset (fig-*): 'default' (a CPU, minutes) or 'paper' (the original schedules).")] = None,
@@ -68,20 +87,14 @@ def run(
     figure and checks the paper's claim on the recorded numbers.
     """
     from engine.client import EngineProcess
-    from gradfail_tui.launch import take_prestarted_engine
 
     if (preset is None) == (family is None):
         raise fail("give exactly one of --preset NAME or --family NAME (see `gradfail presets`, `gradfail families`)")
-    if not _valid_device(device):
-        raise fail(f"--device {device}: expected {DEVICES}")
-    if seed is not None and seed < 0:
-        raise fail(f"--seed {seed}: expected an integer >= 0")
-    if not 1 <= seeds <= MAX_SEEDS:
-        raise fail(f"--seeds {seeds}: expected an integer from 1 to {MAX_SEEDS}")
-    # The engine starts before the preset is read (`gradfail` starts it before importing this module:
-    # gradfail_tui/launch.py): its torch import (about 2 s) overlaps with that and with this process's
-    # own imports. Bad input found below ends it at once; a run closes it when done.
-    engine = take_prestarted_engine() or EngineProcess().start()
+    # The engine starts before the preset is read (`gradfail` starts it before importing this module,
+    # gradfail_tui/launch.py, and hands it over as the context's object): its torch import (about 2 s)
+    # overlaps with that and with this process's own imports. Bad input found below ends it at once;
+    # a run closes it when done.
+    engine = ctx.obj or EngineProcess().start()
     try:
         _run(engine, preset, family, set_, steps, seed, seeds, device, out, runs_dir, scale)
     finally:
@@ -90,12 +103,13 @@ def run(
 
 def _run(engine, preset: str | None, family: str | None, set_: list[str] | None, steps: int | None,
          seed: int | None, seeds: int, device: str, out: Path | None, runs_dir: Path, scale: str | None) -> None:
-    from engine.client import RunRequest
     from engine.catalog import load_preset
-    from engine.config import ConfigError, build_config, config_to_dict, parse_assignments
+    from engine.client import RunRequest
+    from engine.config import ConfigError, build_config, parse_assignments
     from engine.groups import GroupPreset
+    from engine.orchestration import RunsJob
     from engine.presets import PresetError
-    from engine.record import GroupRecorder, RecordError, claim_run_dir, new_run_dir
+    from engine.record import RecordError, claim_run_dir, new_run_dir
     from engine.registry import UnknownFamily, get_family
 
     try:
@@ -123,25 +137,19 @@ def _run(engine, preset: str | None, family: str | None, set_: list[str] | None,
     if seeds > 1 and not get_family(family_name).batched_seeds:
         raise fail(f"--seeds {seeds}: the {family_name} family cannot train several seeds in one model yet; "
                    "run them one after another with --seed")
-    requests = [RunRequest(family=family_name, config=config_to_dict(config), seed=(seed or 0) + i,
-                           device=device, preset=preset_name) for i in range(seeds)]
+    requests = [RunRequest(family=family_name, config=config, seed=(seed or 0) + i, device=device,
+                           preset=preset_name) for i in range(seeds)]
     label = requests[0].label + (f"-x{seeds}" if seeds > 1 else "")
     try:
         run_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, label)
         run_dirs = [run_dir] if seeds == 1 else [claim_run_dir(run_dir / f"seed-{r.seed}") for r in requests]
-        group_record = None
-        if seeds > 1:  # ties the seeds' records together, for `gradfail report` and the explorer
-            group_record = GroupRecorder(run_dir, {
-                "kind": "seeds", "preset": preset_name, "family": family_name,
-                "title": f"{label}: {seeds} seeds of one config", "plot": [get_family(family_name).metrics[0].name],
-                                    "claims": [], "runs": [{"label": f"seed {r.seed}", "dir": d.name}
-                                                           for r, d in zip(requests, run_dirs)]})
+        job = RunsJob.create(requests, run_dirs, group_dir=run_dir)
     except RecordError as exc:
         raise fail(str(exc))
 
-    from gradfail_tui.headless import run_headless
+    from gradfail_tui.headless import run_job
 
-    raise typer.Exit(code=run_headless(requests, run_dirs, console, group_record, engine))
+    raise typer.Exit(code=run_job(job, console, engine))
 
 
 def _config_problems(exc) -> list[str]:
@@ -153,8 +161,11 @@ def _config_problems(exc) -> list[str]:
 def _run_group(engine, group, overrides: dict, scale: str | None, seed: int | None, seeds: int, device: str,
                out: Path | None, runs_dir: Path) -> None:
     """`gradfail run --preset fig-...`: every run of the group, one after another, and the verdict."""
+    import dataclasses
+
     from engine.config import ConfigError
     from engine.groups import DEFAULT_SCALE, GroupError
+    from engine.orchestration import GroupRun
     from engine.record import RecordError, claim_run_dir, new_run_dir
 
     if seeds > 1:
@@ -168,20 +179,15 @@ def _run_group(engine, group, overrides: dict, scale: str | None, seed: int | No
     except ConfigError as exc:
         raise fail(_config_problems(exc))
     if seed is not None:
-        import dataclasses
-
         members = [dataclasses.replace(m, seed=seed) for m in members]
     try:
         group_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, group.record_label(scale))
+        job = GroupRun(group, members, scale, device, group_dir)
     except RecordError as exc:
         raise fail(str(exc))
-    from gradfail_tui.group_run import run_group
+    from gradfail_tui.headless import run_job
 
-    try:
-        code = run_group(group, members, scale, device, group_dir, console, engine)
-    except RecordError as exc:  # group.json or a run's directory: what was recorded before stays
-        raise fail(f"the group stopped: {exc}", code=1)
-    raise typer.Exit(code=code)
+    raise typer.Exit(code=run_job(job, console, engine))
 
 
 @app.command()
@@ -189,14 +195,12 @@ def bench(
     steps: Annotated[int, typer.Option(min=100, help="Steps per timed run.")] = 20_000,
     reps: Annotated[int, typer.Option(min=1, help="Interleaved repetitions of each workload (the median is shown).")] = 2,
     seeds: Annotated[int, typer.Option(min=2, max=1024, help="Seeds of the batched workload.")] = 16,
-    device: Annotated[str, typer.Option(help=f"Where the engine trains: {DEVICES}.")] = "cpu",
+    device: Annotated[str, DEVICE_OPTION] = "cpu",
     tuple_steps: Annotated[int, typer.Option(min=0, help="Steps of the tuple CNN workload (k = 4, batch 200): "
                                              "500 is one period of its SNR schedule, and takes minutes; "
                                              "0 leaves it out.")] = 500,
 ) -> None:
     """Time the engine against the straightforward PyTorch loop, as whole processes, and print the figures."""
-    if not _valid_device(device):
-        raise fail(f"--device {device}: expected {DEVICES}")
     from gradfail_tui.bench import run_bench
 
     try:
@@ -258,7 +262,7 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
 
 def _show_group(group) -> None:
     """A group preset: its runs at every scale, what each changes, and the claims it checks."""
-    from engine.config import config_to_dict
+    from engine.config import differences
     from engine.registry import get_family
 
     console.print(f"[bold]{group.name}[/]  (group of {len(group.runs)} run{'s' if len(group.runs) > 1 else ''})  {group.path}")
@@ -268,8 +272,7 @@ def _show_group(group) -> None:
         table.add_column(column)
     for scale in group.scales:
         for member in group.members(scale):
-            defaults = config_to_dict(get_family(member.family).config_cls())
-            changed = {k: v for k, v in config_to_dict(member.config).items() if defaults.get(k) != v}
+            changed = differences(member.config, get_family(member.family).config_cls())
             table.add_row(member.label, scale, member.preset or member.family,
                           ", ".join(f"{k}={v}" for k, v in changed.items()))
     console.print(table)
@@ -319,14 +322,6 @@ def families_show(name: Annotated[str, typer.Argument(help="A family name.")]) -
     console.print("metrics: " + ", ".join(f"{m.name} ({m.label})" for m in spec.metrics))
 
 
-def _valid_device(name: str) -> bool:
-    if name in ("auto", "cpu", "cuda"):
-        return True
-    prefix, _, index = name.partition(":")
-    return prefix == "cuda" and index.isdigit()
-
-
-
 @app.command()
 def tui(
     preset: Annotated[Optional[str], typer.Option("--preset", "-p", help="Open with this preset chosen (a name or a .toml file).")] = None,
@@ -334,10 +329,9 @@ def tui(
     runs_dir: Annotated[Path, typer.Option(help="Where run records are kept and looked for.")] = Path("runs"),
 ) -> None:
     """Open the explorer: pick a family and settings, watch runs live, compare and replay them (= gradfail-tui)."""
-    from gradfail_tui.app import main as tui_main
+    from gradfail_tui.explorer.app import run_explorer
 
-    args = ["--runs-dir", str(runs_dir)] + (["--preset", preset] if preset else []) + (["--start"] if start else [])
-    raise typer.Exit(code=tui_main(args))
+    raise typer.Exit(code=run_explorer(preset, start, runs_dir))
 
 
 @app.command()
@@ -367,7 +361,7 @@ def report(
 @app.command()
 def export(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory, or a group's directory (every run, with a run column).", show_default=False)],
-    format_: Annotated[str, typer.Option("--format", "-f", help="csv (long form: run, step, t, metric, value) or jsonl (one object per metrics event).")] = "csv",
+    format_: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv (long form: run, step, t, metric, value) or jsonl (one object per metrics event).")] = ExportFormat.csv,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The file to write (standard output when not given).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file.")] = False,
 ) -> None:
@@ -376,15 +370,13 @@ def export(
     import sys
 
     from engine.record import NotARecord
-    from gradfail_tui.export import FORMATS, export_metrics
+    from gradfail_tui.export import export_metrics
 
-    if format_ not in FORMATS:
-        raise fail(f"--format {format_}: expected {' or '.join(FORMATS)}")
     if output is not None and output.exists() and not force:
         raise fail(f"--output {output}: exists; give --force to replace it")
     buffer = io.StringIO()
     try:
-        problems = export_metrics(run_dir, format_, buffer)
+        problems = export_metrics(run_dir, format_.value, buffer)
     except NotARecord as exc:
         raise fail(str(exc))
     from rich.markup import escape
@@ -402,4 +394,4 @@ def export(
         output.write_text(buffer.getvalue(), encoding="utf-8")
     except OSError as exc:
         raise fail(f"--output {output}: cannot write ({exc.strerror or exc})", code=1)
-    console.print(f"{format_}: {output}", highlight=False)
+    console.print(f"{format_.value}: {output}", highlight=False)

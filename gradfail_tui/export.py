@@ -72,14 +72,13 @@ def write_jsonl(runs: list[tuple[str, RecordedRun]], out: TextIO, problems: list
                               "values": values}, allow_nan=False) + "\n")
 
 
-WRITERS = {"csv": write_csv, "jsonl": write_jsonl}
-FORMATS = tuple(WRITERS)
+WRITERS = {"csv": write_csv, "jsonl": write_jsonl}  # `gradfail export --format` offers these names
 
 
 def export_metrics(path: Path, fmt: str, out: TextIO) -> list[str]:
     """Write the metrics of the run or group at `path` to `out`; returns what could not be read.
 
-    Raises NotARecord for a path that holds no record; `fmt` is one of FORMATS (the CLI checks it).
+    Raises NotARecord for a path that holds no record; `fmt` is a key of WRITERS (the CLI checks it).
     """
     record = read_record(path)
     problems = list(record.problems)

@@ -1,9 +1,11 @@
-"""`gradfail run` without a screen: drive runs through the engine process and show them with Rich.
+"""`gradfail run` without a screen: what the orchestration layer reports, drawn with Rich.
 
-The same path the TUI uses (EngineProcess -> events -> LiveRun record + RunState), drawn as a
-Rich progress display on a terminal, or as a plain line every few seconds when the output is a
-file or a CI log. One run, or several seeds of one config trained together (`--seeds N`), each
-recorded as its own run.
+The orchestration layer (engine/orchestration) drives the engine, records every event and folds it
+into the runs' states, exactly as it does for the explorer; this module only displays: a Rich
+progress display on a terminal (a bar per run, and one for a group's runs), or a plain line every
+few seconds when the output is a file or a CI log; then the figure, the summary table and, for a
+group preset, the claims with their verdict. Ctrl-C, SIGTERM and SIGHUP (an SSH session dropping)
+stop the runs, which are recorded `interrupted` with everything they said before.
 """
 
 from __future__ import annotations
@@ -12,130 +14,32 @@ import contextlib
 import signal
 import statistics
 import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest, start_command
-from engine.events import EngineReady, Event, RunFinished, worst_status
-from engine.record import GroupRecorder, RecordError
-from engine.registry import FamilySpec, get_family
-from engine.state import RunState
+from engine.client import Backend, EngineExited
+from engine.events import EngineReady, Event, RunFinished
+from engine.orchestration import Conductor, EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch, RunsJob
+from engine.registry import get_family
+from engine.status import RunStatus, exit_code
 from gradfail_tui.render.format import format_duration, format_metrics
-from gradfail_tui.render.plots import family_figure, figure_width, snapshot_renderable
-from gradfail_tui.render.tables import ending_line, facts_line, run_table, seeds_table, summary_facts
+from gradfail_tui.render.plots import family_figure, figure_width, overlay_figure, snapshot_renderable
+from gradfail_tui.render.tables import (
+    ending_line, facts_line, group_table, run_table, seeds_table, summary_facts, verdict_line, verdict_table,
+)
 
-EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1, "diverged": 3, "interrupted": 130}  # README lists them
-STOP_GRACE_S = 10.0  # how long stopping runs may take to say they have stopped
 PLAIN_EVERY_S = 5.0  # seconds between progress lines when the output is not a terminal
 
 
 class Interrupted(Exception):
-    """Ctrl-C, SIGTERM or SIGHUP (an SSH session dropping) arrived."""
-
-
-def exit_code(finished: list[RunFinished]) -> int:
-    """The worst outcome decides: interrupted, then bad input, failed, diverged; 0 if all completed."""
-    statuses = {f.status for f in finished}
-    if "interrupted" in statuses:
-        return 130
-    if any(f.status == "failed" and f.error_kind == "config" for f in finished):
-        return 2
-    for status in ("failed", "diverged"):
-        if status in statuses:
-            return EXIT_CODES[status]
-    return 0
-
-
-class HeadlessSession:
-    """The runs of one `gradfail run`, their records and their states, fed by one engine process."""
-
-    def __init__(self, requests: list[RunRequest], run_dirs: list[Path]):
-        self.requests = requests
-        self.lives = {r.run_id: LiveRun(r, d) for r, d in zip(requests, run_dirs)}
-        self.states = {r.run_id: RunState(run_id=r.run_id, label=r.label) for r in requests}
-        self.finished: dict[str, RunFinished] = {}
-        self.start_sent = False  # whether the engine was asked to train them (else there is nothing to stop)
-
-    def start(self, engine: EngineProcess) -> None:
-        """Ask the engine to train the runs; if it cannot be told, its EngineExited follows."""
-        self.start_sent = engine.send("start", **start_command(self.requests))
-
-    @property
-    def done(self) -> bool:
-        return len(self.finished) == len(self.requests)
-
-    def handle(self, event: Event) -> None:
-        live = self.lives.get(event.run_id)
-        if live is None or event.run_id in self.finished:
-            return
-        live.handle(event)
-        self.states[event.run_id].apply(event)
-        if isinstance(event, RunFinished):
-            self.finished[event.run_id] = event
-
-    def record_error(self) -> str | None:
-        return next((live.record_error for live in self.lives.values() if live.record_error), None)
-
-    def end_all(self, status: str, message: str = "", error_kind: str = "", tb: str = "") -> None:
-        """Close every run not yet finished with this status (the engine can no longer say)."""
-        for run_id, state in self.states.items():
-            if run_id not in self.finished:
-                self.handle(RunFinished(run_id=run_id, t=state.t, step=state.step, status=status,
-                                        message=message or f"{status} at step {state.step}",
-                                        error_kind=error_kind, traceback=tb))
-
-    def progress_fields(self, headline) -> dict:
-        states = list(self.states.values())
-        lead = states[0]
-        if len(states) == 1:
-            metrics = format_metrics(lead.latest, headline)
-        else:
-            means = {name: statistics.fmean(s.latest[name] for s in states if name in s.latest)
-                     for name in headline if any(name in s.latest for s in states)}
-            metrics = f"mean of {len(states)} seeds: " + format_metrics(means, headline)
-        rate = lead.steps_per_s()
-        return dict(total=lead.total_steps or None, completed=lead.step, metrics=metrics,
-                    rate=f"{rate:,.0f} steps/s" if rate else "", eta=format_duration(lead.eta_s()))
-
-
-def run_headless(requests: list[RunRequest], run_dirs: list[Path], console: Console,
-                 group_record: GroupRecorder | None = None, engine: EngineProcess | None = None) -> int:
-    """Train the requests (one run, or seeds together) to their end; returns the exit code.
-    `engine`: one already started (or not), which this closes when done."""
-    spec = get_family(requests[0].family)
-    headline = spec.headline_metrics()
-    session = HeadlessSession(requests, run_dirs)
-    engine = engine or EngineProcess()
-    progress = make_progress(console)
-    label = requests[0].label + (f" × {len(requests)} seeds" if len(requests) > 1 else "")
-    task = progress.add_task(label, total=None, rate="", eta="-", metrics="starting engine")
-    wall_start = time.perf_counter()
-    try:
-        with signals_interrupt():
-            engine.start()
-            with progress if console.is_terminal else contextlib.nullcontext():
-                drive_or_stop(engine, session, progress, task, headline, console)
-    finally:
-        engine.close()
-    wall = time.perf_counter() - wall_start
-    if group_record is not None:
-        ends = [session.finished[r.run_id] for r in requests]
-        try:
-            for number, end in enumerate(ends, 1):
-                group_record.set_member(number, status=end.status, steps=end.step)
-            group_record.finish(worst_status(end.status for end in ends))
-        except RecordError as exc:  # the runs' own records are complete; only the tie between them is not
-            console.print(f"[red]the group record is incomplete:[/] {escape(str(exc))}")
-    _print_summary(console, spec, session, wall)
-    return exit_code(list(session.finished.values()))
+    """SIGTERM or SIGHUP arrived (Ctrl-C raises KeyboardInterrupt)."""
 
 
 @contextlib.contextmanager
 def signals_interrupt():
-    """SIGTERM and SIGHUP (an SSH session dropping) raise Interrupted, as Ctrl-C raises KeyboardInterrupt."""
+    """SIGTERM and SIGHUP raise Interrupted, as Ctrl-C raises KeyboardInterrupt."""
     def on_signal(signum, frame):
         raise Interrupted(signal.Signals(signum).name)
 
@@ -154,100 +58,161 @@ def make_progress(console: Console) -> Progress:
         TextColumn("{task.fields[metrics]}"), console=console, refresh_per_second=10, transient=False)
 
 
-def drive(engine: EngineProcess, session: HeadlessSession, progress, task, headline, console,
-          engine_ready: bool = False) -> None:
-    """Start the session's runs once the engine is ready and record their events until they finish."""
-    last_plain = time.perf_counter()
-    if engine_ready:
-        session.start(engine)
-    while not session.done:
-        item = engine.get(timeout=0.2)
-        if item is None:
-            continue
-        if isinstance(item, EngineExited):
-            session.end_all("failed", item.describe(), "crash", item.stderr_tail)
-            return
-        if isinstance(item, EngineReady):
-            session.start(engine)
-            progress.update(task, metrics=f"engine ready (torch {item.torch_version})")
-            continue
-        session.handle(item)
-        if session.record_error() and not session.done:  # never train on without recording
-            stop_runs(engine, session, "failed", f"stopped: {session.record_error()}")
-            return
-        progress.update(task, **session.progress_fields(headline))
-        if not console.is_terminal and time.perf_counter() - last_plain >= PLAIN_EVERY_S:
-            last_plain = time.perf_counter()
-            fields = session.progress_fields(headline)
-            console.print(f"{session.requests[0].label}: step {fields['completed']}/{fields['total']}  "
-                          f"{fields['metrics']}")
+def progress_fields(lives: list[LiveRun], headline: tuple[str, ...]) -> dict:
+    """A batch's bar: its lead run's step, rate and ETA; its metrics, or their mean over the seeds."""
+    states = [live.state for live in lives]
+    lead = states[0]
+    if len(states) == 1:
+        metrics = format_metrics(lead.latest, headline)
+    else:
+        means = {name: statistics.fmean(s.latest[name] for s in states if name in s.latest)
+                 for name in headline if any(name in s.latest for s in states)}
+        metrics = f"mean of {len(states)} seeds: " + format_metrics(means, headline)
+    rate = lead.steps_per_s()
+    return dict(total=lead.total_steps or None, completed=lead.step, metrics=metrics,
+                rate=f"{rate:,.0f} steps/s" if rate else "", eta=format_duration(lead.eta_s()))
 
 
-def drive_or_stop(engine: EngineProcess, session: HeadlessSession, progress, task, headline, console,
-                  engine_ready: bool = False) -> bool:
-    """`drive` the session's runs to their end; on Ctrl-C, SIGTERM or SIGHUP stop them and record them
-    as interrupted. Returns whether it was interrupted."""
-    try:
-        drive(engine, session, progress, task, headline, console, engine_ready=engine_ready)
-        return False
-    except (KeyboardInterrupt, Interrupted):
-        progress.update(task, metrics="[yellow]interrupted: stopping…")
-        stop_runs(engine, session, "interrupted")
-        return True
+class HeadlessDisplay(Listener):
+    """The live part: a bar per batch (and one for a group), or plain lines in a log."""
+
+    def __init__(self, console: Console, job: Job):
+        self.console = console
+        self.progress = make_progress(console)
+        self.bars: dict[str, tuple[RunBatch, int]] = {}  # run id -> its batch and the batch's bar
+        self.last_plain = time.perf_counter()
+        self.group = job if isinstance(job, GroupRun) else None
+        self.overall = None
+        if self.group is not None:
+            self.overall = self.progress.add_task(f"{job.preset.name} ({job.scale})", total=len(job.members),
+                                                  rate="", eta="-", metrics="")
+
+    def live(self):
+        """The progress display while the runs go (a log gets plain lines instead)."""
+        return self.progress if self.console.is_terminal else contextlib.nullcontext()
+
+    def batch_started(self, batch: RunBatch) -> None:
+        label = batch.lives[0].label + (f" × {len(batch.lives)} seeds" if len(batch.lives) > 1 else "")
+        task = self.progress.add_task(label, total=None, rate="", eta="-", metrics="starting engine")
+        self.bars.update({live.run_id: (batch, task) for live in batch.lives})
+        if self.group is not None:
+            where = f"run {self.group.number} of {len(self.group.members)}: {batch.lives[0].label}"
+            self.progress.update(self.overall, metrics=where)
+            if not self.console.is_terminal:
+                self.console.print(f"[bold]{self.group.preset.name}[/]: {escape(where)}")
+
+    def engine_ready(self, slot: EngineSlot, ready: EngineReady) -> None:
+        if slot.batch is not None:
+            _, task = self.bars[slot.batch.lives[0].run_id]
+            self.progress.update(task, metrics=f"engine ready (torch {ready.torch_version})")
+
+    def engine_lost(self, slot: EngineSlot, exited: EngineExited, restarting: bool, died: list[LiveRun]) -> None:
+        if not died:
+            self.console.print(f"[red]{escape(exited.describe())}[/]")
+
+    def run_event(self, live: LiveRun, event: Event) -> None:
+        batch, task = self.bars[live.run_id]
+        fields = progress_fields(batch.lives, get_family(live.request.family).headline_metrics())
+        self.progress.update(task, **fields)
+        if not self.console.is_terminal and time.perf_counter() - self.last_plain >= PLAIN_EVERY_S:
+            self.last_plain = time.perf_counter()
+            self.console.print(f"{live.label}: step {fields['completed']}/{fields['total']}  {fields['metrics']}")
+
+    def run_ended(self, live: LiveRun, finished: RunFinished) -> None:
+        if self.group is not None:
+            _, task = self.bars[live.run_id]
+            self.progress.update(task, completed=live.state.step, metrics=finished.status)
+            self.progress.advance(self.overall)
+
+    def problem(self, text: str) -> None:
+        self.console.print(f"[red]{escape(text)}[/]")
+
+    def interrupted(self) -> None:
+        for _, task in self.bars.values():
+            self.progress.update(task, metrics="[yellow]interrupted: stopping…")
 
 
-def stop_runs(engine: EngineProcess, session: HeadlessSession, status: str, message: str = "") -> None:
-    """Ask the engine to stop, keep recording until it has, then close the records with `status`.
-    Runs the engine was never asked to train (Ctrl-C while it was still starting) end at once."""
-    if not session.start_sent:
-        session.end_all(status, message)
-        return
-    engine.send("stop", reason="interrupted" if status == "interrupted" else "stopped")
-    deadline = time.perf_counter() + STOP_GRACE_S
-    stopped: set[str] = set()
-    try:
-        while time.perf_counter() < deadline and len(stopped | set(session.finished)) < len(session.requests):
-            item = engine.get(timeout=0.2)
-            if isinstance(item, EngineExited):
-                break
-            if isinstance(item, RunFinished):  # replaced below by the status this stop is for
-                if item.run_id in session.states:
-                    session.states[item.run_id].step = max(session.states[item.run_id].step, item.step)
-                stopped.add(item.run_id)
-            elif isinstance(item, Event):
-                session.handle(item)
-    except (KeyboardInterrupt, Interrupted):
-        pass  # a second Ctrl-C: stop waiting
-    session.end_all(status, message)
+def run_job(job: Job, console: Console, engine: Backend | None = None) -> int:
+    """Train a job's runs to their end through one engine (`engine`: one already started, which this
+    closes when done), show them, and return the exit code."""
+    display = HeadlessDisplay(console, job)
+    conductor = Conductor(listener=display, started=[engine] if engine is not None else None)
+    wall_start = time.perf_counter()
+    interrupted = False
+    with signals_interrupt():
+        try:
+            with display.live():
+                try:
+                    conductor.start()
+                    conductor.submit(job)
+                    conductor.run()
+                except (KeyboardInterrupt, Interrupted):
+                    interrupted = True
+                    display.interrupted()
+                    conductor.shutdown(RunStatus.INTERRUPTED)
+        except (KeyboardInterrupt, Interrupted):  # a second one: the records are closed; stop waiting
+            interrupted = True
+        finally:
+            conductor.close()
+    if not job.finished:  # the second interruption came before the job was closed
+        job.finish(RunStatus.INTERRUPTED)
+    wall = time.perf_counter() - wall_start
+    if isinstance(job, GroupRun):
+        print_group(console, job)
+    else:
+        print_runs(console, job, wall)
+    endings = [(live.state.status, live.finished.error_kind if live.finished else "") for live in job.lives]
+    return exit_code(endings + ([(RunStatus.INTERRUPTED, "")] if interrupted else []))
 
 
-def _print_summary(console: Console, spec: FamilySpec, session: HeadlessSession, wall: float) -> None:
-    states = list(session.states.values())
-    finished = [session.finished[s.run_id] for s in states]
+def print_runs(console: Console, job: RunsJob, wall: float) -> None:
+    """One run (or its seeds): the figure, its pictures, the summary table, where the record is."""
+    spec = get_family(job.lives[0].request.family)
+    states = [live.state for live in job.lives]
+    finished = [live.finished for live in job.lives]
     figure = family_figure(spec, states, figure_width(console.width))
     if figure is not None:
         console.print(figure)
     if len(states) == 1:
-        print_snapshots(console, states[0])
-    worst = next((f for f in finished if f.status not in ("completed", "stopped")), finished[0])
-    facts = summary_facts(states, wall, session.requests[0].device)
+        print_snapshots(console, job.lives[0])
+    worst = next((f for f in finished if f.status not in (RunStatus.COMPLETED, RunStatus.STOPPED)), finished[0])
+    facts = summary_facts(states, wall, job.lives[0].request.device)
     if len(states) == 1:
         console.print(run_table(spec, states[0], worst.status, facts))
     else:
         console.print(seeds_table(spec, states, [f.status for f in finished], worst.status))
         console.print(facts_line(facts))
-    if worst.status not in ("completed", "stopped"):
+    if worst.status not in (RunStatus.COMPLETED, RunStatus.STOPPED):
         console.print(ending_line(worst.status, worst.message))
-    if session.record_error():
-        console.print(f"[red]A run record is incomplete: {session.record_error()}[/]")
-    dirs = [live.run_dir for live in session.lives.values()]
+    if job.batch.record_error:
+        console.print(f"[red]A run record is incomplete: {job.batch.record_error}[/]")
+    dirs = [live.run_dir for live in job.lives]
     console.print(f"run record: {dirs[0]}" if len(dirs) == 1 else f"run records: {dirs[0].parent}/ ({len(dirs)} runs)")
 
 
-def print_snapshots(console: Console, state: RunState) -> None:
+def print_group(console: Console, job: GroupRun) -> None:
+    """The group's figures, its runs' table, the claims with their verdict, where the record is."""
+    group, states = job.preset, job.states()
+    width = figure_width(console.width)
+    specs = [get_family(m.family) for m in job.members]
+    for metric in group.plot:
+        figure = overlay_figure(group.title, metric, states, specs, group.log_y, width)
+        if figure is not None:
+            console.print(figure)
+    for live in job.lives:
+        if group.shows_snapshots(live.label):
+            print_snapshots(console, live)
+    console.print(group_table(group.name, job.members, states))
+    console.print(verdict_table(job.verdict))
+    console.print(verdict_line(job.verdict))
+    console.print(f"wall time {format_duration(job.wall_s)}")
+    console.print(f"group record: {job.path}")
+
+
+def print_snapshots(console: Console, live: LiveRun) -> None:
     """The run's last pictures that a terminal can show: "lines" as a plot, "table" as a table."""
     width = figure_width(console.width)
-    for snap in state.snapshots.values():
+    for snap in live.state.snapshots.values():
         drawn = snapshot_renderable(snap, width)
         if drawn is not None:
             console.print(drawn)

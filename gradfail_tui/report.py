@@ -26,7 +26,7 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 
 from engine.catalog import load_preset
-from engine.config import config_to_dict
+from engine.config import differences
 from engine.events import Snapshot
 from engine.groups import GroupError, GroupPreset, judge_record, recorded_states
 from engine.presets import PresetError
@@ -36,7 +36,7 @@ from engine.record import (
 from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
 from gradfail_tui.render.bitmaps import half_blocks, labelled_images, layout
-from gradfail_tui.render.format import format_cell, format_duration, format_value
+from gradfail_tui.render.format import format_cell, format_duration, format_value, unique_name
 from gradfail_tui.render.plots import family_figure, overlay_figure, snapshot_renderable
 
 FIGURE_WIDTH = 100  # terminal columns the figures are drawn at (the widest the terminal draws)
@@ -157,10 +157,7 @@ class Figures:
             (self.files_dir / name).write_text(svg, encoding="utf-8")
 
     def _unique(self, stem: str) -> str:
-        candidate, n = stem, 2
-        while candidate + ".svg" in self.svgs:
-            candidate, n = f"{stem}-{n}", n + 1
-        return candidate
+        return unique_name(stem, {name.removesuffix(".svg") for name in self.svgs}, "{name}-{n}")
 
 
 def slug(text: str) -> str:
@@ -418,8 +415,7 @@ def config_lines(members: list[Member]) -> list[str]:
             lines += [f"- **{md_text(m.label)}**: config not recorded", ""]
             continue
         if m.spec is not None:
-            defaults = config_to_dict(m.spec.config_cls())
-            changed = {k: v for k, v in config.items() if defaults.get(k) != v}
+            changed = differences(config, m.spec.config_cls())
             differs = ", ".join(f"`{k} = {v}`" for k, v in changed.items()) or "none"
             lines.append(f"- **{md_text(m.label)}** ({m.family}, seed {seed}): differs from the family's defaults: {differs}")
         else:

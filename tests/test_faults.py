@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.registry import families
-from gradfail_tui.app import build_app
+from gradfail_tui.explorer.app import build_app
 from tests.conftest import children_of, gradfail, pid_alive, read_events, read_manifest, start_gradfail
 from tests.test_tui_app import SIZE, sync, wait_until
 from tests.test_tui_engine import ENGINE_READY_S
@@ -231,14 +231,14 @@ async def run_in_the_explorer(pilot, family: str, **values):
     from tests.test_tui_app import wait_until
 
     app = pilot.app
-    await app.pick_family(family)
+    await app.setup.pick_family(family)
     for name, value in values.items():
         app.form.set_raw(name, value)
-    await wait_until(pilot, lambda: not app.form_problems, f"a valid {family} form")
-    count = len(app.entries)
+    await wait_until(pilot, lambda: not app.setup.problems, f"a valid {family} form")
+    count = len(app.model.entries)
     await pilot.press("escape", "s")
-    await wait_until(pilot, lambda: len(app.entries) > count and app.entries[0].state.finished, family, 60)
-    return app.entries[0]
+    await wait_until(pilot, lambda: len(app.model.entries) > count and app.model.entries[0].state.finished, family, 60)
+    return app.model.entries[0]
 
 
 @sync
@@ -250,7 +250,7 @@ async def test_the_explorer_reports_out_of_memory_and_a_broken_diagnostic_and_go
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.engine_ready and app.form.spec is not None, "the engine",
                          timeout=ENGINE_READY_S)
-        engine = app.engine.pid
+        engine = app.conductor.slots[0].engine.pid
         too_big = await run_in_the_explorer(pilot, "parity", d=4096, width_mult=10000)
         assert too_big.status == "failed" and too_big.state.error_kind == "oom"
         assert "out of memory while building the model: cannot allocate 625.0 GiB" in too_big.state.message
@@ -264,5 +264,5 @@ async def test_the_explorer_reports_out_of_memory_and_a_broken_diagnostic_and_go
         assert "Traceback" in read_events(broken.path)[-1]["traceback"]
 
         good = await run_in_the_explorer(pilot, "parity", d=5, width_mult=10, steps=300, eval_every=50)
-        assert good.status == "completed" and app.engine.pid == engine and app.is_running
+        assert good.status == "completed" and app.conductor.slots[0].engine.pid == engine and app.is_running
         await pilot.press("q")

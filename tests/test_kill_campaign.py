@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from engine.client import EngineExited, EngineProcess, LiveRun, RunRequest
-from engine.config import build_config, config_to_dict
+from engine.client import EngineExited, EngineProcess, RunRequest
+from engine.orchestration import LiveRun
+from engine.config import build_config
 from engine.events import EngineReady, Event, Metrics, RunFinished
 from engine.record import read_run
 from engine.registry import families
@@ -49,7 +50,7 @@ def test_sigkill_at_random_moments_never_loses_a_recorded_event(tmp_path, monkey
         family = names[kill % len(names)]
         config = build_config(families()[family].config_cls, {
             k: v for k, v in TRAINING_FAMILIES[family].items() if k in families()[family].config_cls.__dataclass_fields__})
-        request = RunRequest(family=family, config=config_to_dict(config), seed=kill, device="cpu")
+        request = RunRequest(family=family, config=config, seed=kill, device="cpu")
         run_dir = tmp_path / f"kill-{kill:02d}-{family}"
         run_dir.mkdir()
         engine = EngineProcess().start()
@@ -60,13 +61,13 @@ def test_sigkill_at_random_moments_never_loses_a_recorded_event(tmp_path, monkey
             if isinstance(item, EngineExited):
                 return True
             if isinstance(item, Event) and item.run_id == request.run_id:
-                live.handle(item)
+                live.apply(item)
                 handled.append(item)
             return False
 
         try:
             wait_for(engine, lambda item: isinstance(item, EngineReady))
-            assert live.start(engine)
+            assert engine.send("start", **request.command())
             wait_for(engine, lambda item: take(item) or isinstance(item, Metrics))
             deadline = time.time() + rng.uniform(0.0, 1.5)  # a random moment of the run
             while time.time() < deadline:
@@ -88,9 +89,11 @@ def test_sigkill_at_random_moments_never_loses_a_recorded_event(tmp_path, monkey
     try:
         wait_for(engine, lambda item: isinstance(item, EngineReady))
         (tmp_path / "after").mkdir()
-        after = LiveRun(RunRequest(family="parity", config={"d": 4, "steps": 200}, device="cpu"), tmp_path / "after")
-        after.start(engine)
-        wait_for(engine, lambda item: (after.handle(item) or after.finished is not None))
+        parity = families()["parity"].config_cls
+        after = LiveRun(RunRequest(family="parity", config=build_config(parity, {"d": 4, "steps": 200}), device="cpu"),
+                        tmp_path / "after")
+        engine.send("start", **after.request.command())
+        wait_for(engine, lambda item: (after.apply(item) or after.finished is not None))
         assert after.finished.status == "completed"
     finally:
         engine.close()

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from gradfail_tui.app import build_app
-from gradfail_tui.scripted import Script
+from gradfail_tui.explorer.app import build_app
+from tests.scripted import Script
 from tests.conftest import children_of
 from tests.test_tui_app import SIZE, make_app, ready, sync, wait_until
 from tests.test_tui_engine import ENGINE_READY_S
@@ -59,25 +59,25 @@ async def test_a_long_session_of_start_stop_cycles_leaks_nothing(tmp_path, capsy
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.engine_ready and app.form.spec is not None, "the engine",
                          timeout=ENGINE_READY_S)
-        engine = app.engine.pid
+        engine = app.conductor.slots[0].engine.pid
         for cycle in range(CYCLES):
             family = names[cycle % len(names)]
-            await app.pick_family(family)
+            await app.setup.pick_family(family)
             for name, value in FAMILY_CONFIGS[family].items():
                 app.form.set_raw(name, value)
-            await wait_until(pilot, lambda: not app.form_problems, f"cycle {cycle}: a valid {family} form")
+            await wait_until(pilot, lambda: not app.setup.problems, f"cycle {cycle}: a valid {family} form")
             await pilot.press("escape", "s")
-            await wait_until(pilot, lambda: app.active is not None and app.active.state.series,
+            await wait_until(pilot, lambda: app.model.active is not None and app.model.active.state.series,
                              f"cycle {cycle}: {family} to train", timeout=60)
-            entry = app.active
+            entry = app.model.active
             await pilot.press("x")
             await wait_until(pilot, lambda: entry.state.finished, f"cycle {cycle}: {family} to stop", timeout=60)
             assert entry.status == "stopped", (family, entry.state.message)
             if cycle + 1 == WARM_UP:
                 warm, warm_s = process_figures(), time.monotonic() - started
         end, wall_s = process_figures(), time.monotonic() - started
-        assert app.engine.pid == engine  # one engine for the whole session: it never died
-        assert len([e for e in app.entries if e.origin == "session"]) == CYCLES
+        assert app.conductor.slots[0].engine.pid == engine  # one engine for the whole session: it never died
+        assert len([e for e in app.model.entries if e.origin == "session"]) == CYCLES
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running, "the app to exit", timeout=15)
     after = process_figures()
@@ -114,11 +114,11 @@ async def test_the_widgets_the_explorer_removes_are_freed(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         for cycle, family in enumerate(["demo", "sweep", "demo", "sweep"]):
-            await app.pick_family(family)
-            await wait_until(pilot, lambda: not app.form_problems, f"a valid {family} form")
+            await app.setup.pick_family(family)
+            await wait_until(pilot, lambda: not app.setup.problems, f"a valid {family} form")
             await pilot.press("escape", "s")
-            await wait_until(pilot, lambda: app.active is not None and app.active.state.series, f"{family} to run")
-            entry = app.active
+            await wait_until(pilot, lambda: app.model.active is not None and app.model.active.state.series, f"{family} to run")
+            entry = app.model.active
             await pilot.pause(0.2)  # the plots drawn
             await pilot.press("x")
             await wait_until(pilot, lambda: entry.state.finished, f"{family} to stop")

@@ -17,7 +17,7 @@ from engine.groups import GroupPreset, MemberRun
 from engine.orchestration import Conductor, GroupRun, Listener, RestartPolicy, RunsJob
 from engine.record import claim_run_dir, read_group, read_run
 from engine.status import RunStatus
-from gradfail_tui.scripted import DEMO, Script, ScriptedEngine, demo_families
+from tests.scripted import DEMO, Script, ScriptedEngine, demo_families
 
 FAMILIES = demo_families()
 

@@ -16,7 +16,7 @@ from engine.events import Metrics, RunFinished, RunStarted, Snapshot
 from engine.record import RunRecorder
 from gradfail_tui.cli import app
 from gradfail_tui.render.format import format_value
-from gradfail_tui.session import load_recorded_group
+from gradfail_tui.explorer.entries import load_recorded_group
 from tests.conftest import gradfail, read_events
 
 VERDICT_LINE = re.compile(r"^\*\*Verdict: (reproduced|not reproduced|incomplete)\*\*", re.M)

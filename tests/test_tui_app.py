@@ -1,6 +1,6 @@
 """The explorer, driven by keys through Textual's Pilot, over a scripted engine (no torch, no clock).
 
-The scripted engine (gradfail_tui/scripted.py) speaks EngineProcess's interface and replays a
+The scripted engine (tests/scripted.py) speaks EngineProcess's interface and replays a
 fixed script, so these tests see exactly what a person would see from a real run, fast. The
 real engine process is exercised in test_tui_engine.py.
 """
@@ -19,11 +19,11 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 from engine.events import Metrics, RunFinished, RunStarted, Snapshot
 from engine.record import RunRecorder
 from engine.registry import families as registry_families
-from gradfail_tui.app import GradfailApp, build_app
-from gradfail_tui.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET
-from gradfail_tui.scripted import Script, ScriptedEngine, demo_families, demo_presets, demo_snapshots
-from gradfail_tui.widgets.metric_plot import MetricPlot
-from gradfail_tui.widgets.snapshot_panel import SnapshotPanel
+from gradfail_tui.explorer.app import GradfailApp, build_app
+from gradfail_tui.explorer.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET
+from tests.scripted import Script, ScriptedEngine, demo_families, demo_presets, demo_snapshots
+from gradfail_tui.explorer.widgets.metric_plot import MetricPlot
+from gradfail_tui.explorer.widgets.snapshot_panel import SnapshotPanel
 
 SIZE = (120, 36)
 
@@ -74,7 +74,7 @@ async def wait_until(pilot, predicate, what: str, timeout: float = 10.0) -> None
 async def ready(pilot, timeout: float = 10.0) -> None:
     """The engine has said it is ready and the form is filled in (both come just after the first frame)."""
     app = pilot.app
-    await wait_until(pilot, lambda: app.engine_ready and app.form.spec is not None and not app.form_problems,
+    await wait_until(pilot, lambda: app.engine_ready and app.form.spec is not None and not app.setup.problems,
                      "the engine and the form", timeout)
 
 
@@ -127,7 +127,7 @@ async def test_pick_a_family_and_an_invalid_value_is_marked_at_the_field(tmp_pat
         assert app.query_one("#start", Button).disabled
         await pilot.press("escape", "s")  # disabled, as the footer shows
         await pilot.pause()
-        assert app.entries == []
+        assert app.model.entries == []
         assert "d: got 0, expected an integer >= 1" in str(app.query_one("#start-problems", Static).render())
 
         await type_into(pilot, app.query_one("#field-d", Input), "5")
@@ -157,7 +157,7 @@ async def test_start_a_run_and_the_plots_receive_points(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.entries and app.entries[0].state.status == "completed", "the run's end")
+        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].state.status == "completed", "the run's end")
         app.draw_plots()
         await pilot.pause()
         shown = plots(app)
@@ -169,7 +169,7 @@ async def test_start_a_run_and_the_plots_receive_points(tmp_path):
         await status_shows(pilot, "completed", "step 400/400")
         assert app.tabs.active == "watch"
         # The run is recorded as it went, in a new directory under the runs directory.
-        entry = app.entries[0]
+        entry = app.model.entries[0]
         assert entry.path.parent == tmp_path / "runs"
         assert read_manifest(entry.path)["status"] == "completed"
         assert [c["cmd"] for c in engines.last.sent] == ["warmup", "start"]
@@ -213,7 +213,7 @@ async def test_the_plots_redraw_more_often_while_the_engine_leaves_a_core_free(t
         await ready(pilot)
         assert app.pacer.budget == PLOT_CPU_BUDGET  # before any run: the cautious share
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.entries and app.entries[0].state.status == "running", "the run")
+        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].state.status == "running", "the run")
         expected = SPARE_CORE_BUDGET if (os.cpu_count() or 1) > 1 else PLOT_CPU_BUDGET
         assert app.pacer.budget == expected
 
@@ -224,8 +224,8 @@ async def test_pause_resume_and_stop_from_the_keyboard(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.active and app.active.state.step == 100, "the first steps")
-        entry = app.active
+        await wait_until(pilot, lambda: app.model.active and app.model.active.state.step == 100, "the first steps")
+        entry = app.model.active
         await pilot.press("p")
         await wait_until(pilot, lambda: entry.state.status == "paused", "the pause")
         await status_shows(pilot, "paused")
@@ -237,8 +237,8 @@ async def test_pause_resume_and_stop_from_the_keyboard(tmp_path):
         assert read_manifest(entry.path)["status"] == "stopped"
         # Restart runs the same settings again, as a new run.
         await pilot.press("r")
-        await wait_until(pilot, lambda: len(app.entries) == 2 and app.active is not None, "the restarted run")
-        assert app.entries[0].state.config == entry.state.config and app.entries[0].key != entry.key
+        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.active is not None, "the restarted run")
+        assert app.model.entries[0].state.config == entry.state.config and app.model.entries[0].key != entry.key
 
 
 def write_record(base: Path, name: str, steps: int = 300, finished: str | None = "completed",
@@ -274,7 +274,7 @@ async def test_open_a_recorded_run_view_it_and_replay_it(tmp_path):
         await pilot.press("3")
         table = app.query_one("#runs-table", DataTable)
         await wait_until(pilot, lambda: table.row_count == 2, "the recorded runs")
-        by_key = {e.path.name: e for e in app.entries}
+        by_key = {e.path.name: e for e in app.model.entries}
         # The damaged record is listed with what could be read, and says what is wrong with it.
         assert by_key["20260101-000001-broken"].problems
         table.move_cursor(row=table.get_row_index(str(broken)))
@@ -282,30 +282,30 @@ async def test_open_a_recorded_run_view_it_and_replay_it(tmp_path):
         details = str(app.query_one("#run-details", Static).render())
         assert "problem" in details and "run.json: missing" in details and "skipped" in details
         await pilot.press("enter")  # viewing a broken record works too
-        await wait_until(pilot, lambda: app.primary == str(broken), "the broken run on screen")
+        await wait_until(pilot, lambda: app.model.primary == str(broken), "the broken run on screen")
 
         await pilot.press("3")
         table.move_cursor(row=table.get_row_index(str(good)))
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.tabs.active == "watch" and app.primary == str(good), "the view")
+        await wait_until(pilot, lambda: app.tabs.active == "watch" and app.model.primary == str(good), "the view")
         app.draw_plots()
         await pilot.pause()
         assert plots(app)["accuracy"].point_count == 16
         await status_shows(pilot, "completed")
 
         await pilot.press("3", "minus", "minus", "minus")  # from 10x down to 1x
-        assert app.replay_speed == 1
+        assert app.model.replay_speed == 1
         await pilot.press("y")  # the run took a minute
-        replay = app.replay
+        replay = app.model.replay
         assert replay is not None and replay.speed == 1
         await pilot.pause(0.3)
         assert 0 < replay.position < len(replay.events)  # it plays the events by their time ...
         await status_shows(pilot, "replay 1x")
         await pilot.press(*["plus"] * 7)
-        assert app.replay_speed == 1000 and replay.speed > 1
-        await wait_until(pilot, lambda: app.replay is None, "the replay's end")
+        assert app.model.replay_speed == 1000 and replay.speed > 1
+        await wait_until(pilot, lambda: app.model.replay is None, "the replay's end")
         assert replay.position == len(replay.events)  # ... to the end
-        assert app.entry(str(good)).state.status == "completed"
+        assert app.model.entry(str(good)).state.status == "completed"
         assert good.joinpath("events.jsonl").read_text().splitlines() == lines  # nothing rewritten
 
 
@@ -316,8 +316,8 @@ async def test_a_failing_run_and_a_dying_engine_are_reported_and_the_app_goes_on
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.entries and app.entries[0].state.finished, "the failed run")
-        failed = app.entries[0]
+        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].state.finished, "the failed run")
+        failed = app.model.entries[0]
         assert failed.status == "failed"
         await status_shows(pilot, "RuntimeError in train_step at step 100")
         assert any(n.severity == "error" and "RuntimeError" in n.message for n in app._notifications)
@@ -326,8 +326,8 @@ async def test_a_failing_run_and_a_dying_engine_are_reported_and_the_app_goes_on
         # The same engine takes the next run (this one's script kills the engine at step 60).
         engines.last.script = Script(end="die", hold_at=60, message="boom")
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.entries) == 2 and app.entries[0].state.finished, "the engine's death")
-        died = app.entries[0]
+        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].state.finished, "the engine's death")
+        died = app.model.entries[0]
         assert died.status == "failed" and died.state.step == 60
         await status_shows(pilot, "the engine process exited with code 17: RuntimeError: boom")
         assert read_manifest(died.path)["status"] == "failed"
@@ -335,7 +335,7 @@ async def test_a_failing_run_and_a_dying_engine_are_reported_and_the_app_goes_on
         await wait_until(pilot, lambda: len(engines.made) == 2 and app.engine_ready, "a new engine")
         engines.last.script = Script(end="complete")
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.entries) == 3 and app.entries[0].status == "completed", "a good run")
+        await wait_until(pilot, lambda: len(app.model.entries) == 3 and app.model.entries[0].status == "completed", "a good run")
         assert app.is_running
 
 
@@ -345,13 +345,13 @@ async def test_compare_overlays_runs_with_a_legend_and_log_toggles(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.entries and app.entries[0].status == "completed", "run 1")
+        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].status == "completed", "run 1")
         await pilot.press("c")  # keep run 1 on the plots
         await pilot.press("1")
         app.query_one("#field-preset", Select).value = "demo-wide"
         await wait_until(pilot, lambda: app.query_one("#field-width", Input).value == "64", "the preset")
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.entries) == 2 and app.entries[0].status == "completed", "run 2")
+        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].status == "completed", "run 2")
         app.draw_plots()
         await pilot.pause()
         accuracy = plots(app)["accuracy"]
@@ -385,8 +385,8 @@ async def test_quitting_stops_the_run_and_closes_the_engine(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.active and app.active.state.step == 100, "the run")
-        entry = app.active
+        await wait_until(pilot, lambda: app.model.active and app.model.active.state.step == 100, "the run")
+        entry = app.model.active
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running, "the app to exit")
     assert not engines.last.alive()
@@ -398,13 +398,13 @@ async def test_quitting_stops_the_run_and_closes_the_engine(tmp_path):
 async def test_a_run_started_before_the_engine_is_ready_waits_for_it(tmp_path):
     app, engines = make_app(tmp_path, Script(end="complete"), ready=False)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: engines.made and app.form.spec and not app.form_problems, "the form")
+        await wait_until(pilot, lambda: engines.made and app.form.spec and not app.setup.problems, "the form")
         await pilot.press("s")
         await pilot.pause()
-        assert app.entries[0].status == "waiting"
+        assert app.model.entries[0].status == "waiting"
         await status_shows(pilot, "waiting for the engine", "engine: starting")
         engines.last.announce()
-        await wait_until(pilot, lambda: app.entries[0].status == "completed", "the run")
+        await wait_until(pilot, lambda: app.model.entries[0].status == "completed", "the run")
 
 
 @sync
@@ -415,9 +415,9 @@ async def test_resize_no_color_and_light_theme(tmp_path, monkeypatch):
         assert app.no_color
         await ready(pilot)
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.entries and app.entries[0].status == "completed", "the run")
+        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].status == "completed", "the run")
         await pilot.press("c", "r")
-        await wait_until(pilot, lambda: len(app.entries) == 2 and app.entries[0].status == "completed", "run 2")
+        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].status == "completed", "run 2")
         app.draw_plots()
         await pilot.pause()
         assert plots(app)["accuracy"].markers == ["braille", "dot"]  # runs told apart without colour

@@ -7,7 +7,7 @@ import json
 from textual.widgets import Input
 
 from engine.registry import families as registry_families
-from gradfail_tui.app import build_app
+from gradfail_tui.explorer.app import build_app
 from tests.conftest import pid_alive
 from tests.test_tui_app import SIZE, plots, status_shows, status_text, sync, type_into, wait_until
 
@@ -25,11 +25,11 @@ async def test_a_tiny_parity_run_through_the_real_engine(tmp_path):
         for name, value in (("d", "5"), ("steps", "300"), ("eval_every", "50")):
             await type_into(pilot, app.query_one(f"#field-{name}", Input), value)
         await wait_until(pilot, lambda: app.engine_ready, "the engine process", timeout=ENGINE_READY_S)
-        worker = app.engine.pid
+        worker = app.conductor.slots[0].engine.pid
         assert pid_alive(worker)
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.entries and app.entries[0].state.finished, "the run", timeout=60)
-        entry = app.entries[0]
+        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].state.finished, "the run", timeout=60)
+        entry = app.model.entries[0]
         assert entry.status == "completed", entry.state.message
         assert entry.label == "parity steps=300 eval_every=50 d=5"  # what differs from the defaults
         app.draw_plots()
@@ -53,10 +53,10 @@ async def test_a_worker_that_dies_is_reported_and_a_new_one_takes_the_next_run(t
         app.query_one("#field-fault").value = "exit"
         await type_into(pilot, app.query_one("#field-at_step", Input), "60")
         await wait_until(pilot, lambda: app.engine_ready, "the engine process", timeout=ENGINE_READY_S)
-        first = app.engine.pid
+        first = app.conductor.slots[0].engine.pid
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.entries and app.entries[0].state.finished, "the death", timeout=60)
-        died = app.entries[0]
+        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].state.finished, "the death", timeout=60)
+        died = app.model.entries[0]
         assert died.status == "failed"
         assert "the engine process exited with code 17" in died.state.message
         await status_shows(pilot, "exited with code 17")
@@ -64,12 +64,12 @@ async def test_a_worker_that_dies_is_reported_and_a_new_one_takes_the_next_run(t
         assert steps[:3] == [0, 20, 40]  # what arrived before the death is kept
         # The app goes on: a new engine comes up and runs the next run.
         await wait_until(pilot, lambda: app.engine_ready, "a new engine", timeout=ENGINE_READY_S)
-        assert app.engine.pid != first and not pid_alive(first)
+        assert app.conductor.slots[0].engine.pid != first and not pid_alive(first)
         app.query_one("#field-fault").value = "none"
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: len(app.entries) == 2 and app.entries[0].state.finished, "run 2", timeout=60)
-        assert app.entries[0].status == "completed"
-        second = app.engine.pid
+        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].state.finished, "run 2", timeout=60)
+        assert app.model.entries[0].status == "completed"
+        second = app.conductor.slots[0].engine.pid
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running, "the app to exit", timeout=15)
     assert not pid_alive(second)

@@ -19,14 +19,14 @@ from engine.client import EngineProcess
 from engine.config import config_to_dict
 from engine.events import Metrics, RunFinished, RunStarted
 from engine.groups import judge_record
+from engine.orchestration import group_manifest
 from engine.record import GroupRecorder, RunRecorder, read_group
 from engine.registry import families as registry_families
-from gradfail_tui.app import build_app
-from gradfail_tui.group_run import group_manifest
-from gradfail_tui.scripted import Script
-from gradfail_tui.session import group_key
-from gradfail_tui.widgets.family_list import FamilyList
-from gradfail_tui.widgets.metric_plot import MetricPlot
+from gradfail_tui.explorer.app import build_app
+from tests.scripted import Script
+from gradfail_tui.explorer.entries import group_key
+from gradfail_tui.explorer.widgets.family_list import FamilyList
+from gradfail_tui.explorer.widgets.metric_plot import MetricPlot
 from tests.conftest import pid_alive
 from tests.test_tui_app import SIZE, make_app, ready, status_text, sync, type_into, wait_until
 
@@ -53,15 +53,15 @@ async def choose_group(pilot, steps: str | None = None) -> None:
     listing = app.query_one(FamilyList)
     listing.focus()
     await pilot.press("end", "enter")  # the figures come last in the list
-    await wait_until(pilot, lambda: app.setup_mode == "group" and app.group_form.members, "the group's form")
+    await wait_until(pilot, lambda: app.setup.mode == "group" and app.group_form.members, "the group's form")
     if steps is not None:
         await type_into(pilot, app.query_one("#group-steps", Input), steps)
-    await wait_until(pilot, lambda: not app.form_problems, "a valid group form")
+    await wait_until(pilot, lambda: not app.setup.problems, "a valid group form")
     await pilot.press("escape")  # out of the fields: s is the Start key again
 
 
 def group_json(app) -> dict:
-    return json.loads((app.groups[0].path / "group.json").read_text())
+    return json.loads((app.model.groups[0].path / "group.json").read_text())
 
 
 @sync
@@ -84,15 +84,15 @@ async def test_the_setup_screen_offers_the_figures_with_their_runs_claims_and_sc
         await wait_until(pilot, lambda: str(app.query_one("#group-runs").render()).count("50,000 steps") == 3,
                          "the paper's schedule")
         await type_into(pilot, app.query_one("#group-steps", Input), "0")
-        await wait_until(pilot, lambda: app.form_problems, "the bad steps marked")
-        assert "steps: got 0, expected an integer >= 1" in app.form_problems[0]
+        await wait_until(pilot, lambda: app.setup.problems, "the bad steps marked")
+        assert "steps: got 0, expected an integer >= 1" in app.setup.problems[0]
         assert app.query_one("#start").disabled
         await type_into(pilot, app.query_one("#group-steps", Input), "300")
         await wait_until(pilot, lambda: str(app.query_one("#group-runs").render()).count("300 steps") == 3, "300")
         # Back to a family: its own form again, and Start follows that form.
         app.query_one(FamilyList).focus()
         await pilot.press("home", "enter")
-        await wait_until(pilot, lambda: app.setup_mode == "run" and app.form.display, "the family's form")
+        await wait_until(pilot, lambda: app.setup.mode == "run" and app.form.display, "the family's form")
 
 
 async def start_group(pilot) -> None:
@@ -105,15 +105,15 @@ async def start_group_held(pilot, step: int) -> None:
     """Start fig-parity (400 steps a run) and wait until its first run is held at `step`."""
     app = pilot.app
     await start_group(pilot)
-    await wait_until(pilot, lambda: app.active is not None and app.active.state.step == step, "run 1 held")
+    await wait_until(pilot, lambda: app.model.active is not None and app.model.active.state.step == step, "run 1 held")
 
 
 async def run_group_to_its_verdict(pilot, app):
     """Start fig-parity (400 steps a run) and wait until its verdict is in."""
     await ready(pilot)
     await start_group(pilot)
-    await wait_until(pilot, lambda: app.groups and app.groups[0].verdict is not None, "the verdict", timeout=20)
-    return app.groups[0]
+    await wait_until(pilot, lambda: app.model.groups and app.model.groups[0].verdict is not None, "the verdict", timeout=20)
+    return app.model.groups[0]
 
 
 @sync
@@ -132,7 +132,7 @@ async def test_a_group_runs_one_run_after_another_overlaid_and_ends_with_its_ver
         assert [line.label for line in plot.lines] == ["d = 5", "d = 10", "d = 30"]
         assert all(len(line.points) == 41 for line in plot.lines)
         # The verdict is judged on the numbers the runs sent, and shown with them.
-        states = {label: app.entry(key).state for label, key in group.keys.items()}
+        states = {label: app.model.entry(key).state for label, key in group.keys.items()}
         expected = judge(load_preset("fig-parity").claims, states)
         assert group.verdict.as_dict() == expected.as_dict()
         text = band(app)
@@ -163,8 +163,8 @@ async def test_the_progress_line_and_x_stop_the_group_the_rest_not_run(tmp_path)
         assert "run 1 of 3: d = 5" in status_text(app)
         assert "run 1 of 3: d = 5" in band(app)
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.groups[0].verdict is not None, "the verdict")
-        group = app.groups[0]
+        await wait_until(pilot, lambda: app.model.groups[0].verdict is not None, "the verdict")
+        group = app.model.groups[0]
         assert group.statuses == {"d = 5": "stopped", "d = 10": "not run", "d = 30": "not run"}
         assert group.verdict.outcome == "incomplete"
         assert [r.detail for r in group.verdict.results] == [
@@ -177,7 +177,7 @@ async def test_the_progress_line_and_x_stop_the_group_the_rest_not_run(tmp_path)
         app.draw_plots()
         await pilot.pause()
         assert "Verdict: incomplete" in band(app) and "d = 30 did not run" in band(app)
-        assert app.check_action("stop", ()) is None and app.live_group is None
+        assert app.check_action("stop", ()) is None and app.model.live_group is None
 
 
 @sync
@@ -227,7 +227,7 @@ async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdic
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("3")
-        await wait_until(pilot, lambda: app.groups, "the recorded group")
+        await wait_until(pilot, lambda: app.model.groups, "the recorded group")
         table = app.query_one("#runs-table")
         await wait_until(pilot, lambda: table.row_count == 4, "a row for the group and one per run")
         assert table.get_row_at(0)[1] == "fig-parity" and table.get_row_at(0)[0] == "▣"
@@ -251,10 +251,10 @@ async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdic
         await pilot.press("3")
         table.move_cursor(row=1)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.shown_group is None, "the single run")
+        await wait_until(pilot, lambda: app.model.shown_group is None, "the single run")
         app.draw_plots()
         await pilot.pause()
-        assert app.query_one("#group-panel").display is False and len(app.shown_entries()) == 1
+        assert app.query_one("#group-panel").display is False and len(app.model.shown_entries()) == 1
 
 
 @sync
@@ -265,16 +265,16 @@ async def test_a_groups_next_run_does_not_take_over_the_view_the_user_chose(tmp_
         await ready(pilot)
         await start_group_held(pilot, 100)
         await pilot.press("3")  # meanwhile, the user looks at the figure recorded earlier
-        await wait_until(pilot, lambda: app.group(group_key(recorded)) is not None, "the recorded group")
+        await wait_until(pilot, lambda: app.model.group(group_key(recorded)) is not None, "the recorded group")
         app.open_group(group_key(recorded))
-        shown, primary = app.shown_group, app.primary
+        shown, primary = app.model.shown_group, app.model.primary
         engine = engines.last
         engine._advance(400)  # run 1 ends; the group starts run 2 on its own
         engine._finish("completed", "")
-        live = app.groups[0]
-        await wait_until(pilot, lambda: live.number == 2 and app.active is not None
-                         and app.active.state.step == 100, "run 2 held")
-        assert app.shown_group is shown and app.primary == primary  # still the recorded figure
+        live = app.model.groups[0]
+        await wait_until(pilot, lambda: live.job.number == 2 and app.model.active is not None
+                         and app.model.active.state.step == 100, "run 2 held")
+        assert app.model.shown_group is shown and app.model.primary == primary  # still the recorded figure
         assert "run 2 of 3: d = 10" in live.progress() and live.ran == 2
 
 
@@ -311,10 +311,10 @@ at_least = 0.0
         await wait_until(pilot, lambda: app.engine_ready, "the engine process", timeout=ENGINE_READY_S)
         started = time.monotonic()
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.groups and app.groups[0].verdict is not None, "the group", timeout=90)
+        await wait_until(pilot, lambda: app.model.groups and app.model.groups[0].verdict is not None, "the group", timeout=90)
         wall = time.monotonic() - started
-        group_entry = app.groups[0]
-        worker = app.engine.pid
+        group_entry = app.model.groups[0]
+        worker = app.conductor.slots[0].engine.pid
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running, "the app to exit", timeout=15)
     assert group_entry.statuses == {"d = 3": "completed", "d = 4": "completed"}, group_entry.verdict

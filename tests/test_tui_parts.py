@@ -7,24 +7,26 @@ import sys
 import time
 
 from engine.client import EngineExited
-from engine.events import FINAL_STATUSES, Metrics, RunFinished, RunStarted
-from engine.groups import INCOMPLETE, NOT_REPRODUCED, REPRODUCED
-from gradfail_tui.app import main
-from gradfail_tui.bridge import EngineBridge
-from gradfail_tui.messages import EngineDied, EventsReceived
-from gradfail_tui.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET, RedrawPacer, plot_budget_for
+from engine.claims import Outcome
+from engine.events import Metrics, RunFinished, RunStarted
+from engine.orchestration import Conductor
+from engine.status import FINAL_STATUSES
+from gradfail_tui.explorer.app import main
+from gradfail_tui.explorer.bridge import EngineBridge
+from gradfail_tui.explorer.messages import EngineItemsReceived
+from gradfail_tui.explorer.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET, RedrawPacer, plot_budget_for
 from gradfail_tui.render.bitmaps import braille, half_blocks, layout
 from gradfail_tui.render.colours import OUTCOMES, RUN_STATUSES, outcome_look, rich_colour, status_tone, textual_colour
-from gradfail_tui.scripted import ScriptedEngine, demo_families
-from gradfail_tui.session import Replay, RunEntry, load_recorded
-from gradfail_tui.widgets.metric_plot import thin
+from tests.scripted import ScriptedEngine, demo_families
+from gradfail_tui.explorer.entries import Replay, RunEntry, load_recorded
+from gradfail_tui.explorer.widgets.metric_plot import thin
 from tests.conftest import ROOT
 from tests.test_tui_app import write_record
 
 
 def test_the_explorer_never_imports_torch():
-    code = ("import sys; import gradfail_tui.app, gradfail_tui.scripted, gradfail_tui.cli; "
-            "from gradfail_tui.app import build_app; build_app(); "
+    code = ("import sys; import gradfail_tui.explorer.app, tests.scripted, gradfail_tui.cli; "
+            "from gradfail_tui.explorer.app import build_app; build_app(); "
             "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -39,7 +41,7 @@ def imported_by(module: str) -> list[str]:
 
 
 def test_the_status_line_draws_without_plotext_and_the_report_without_drivers_or_widgets():
-    assert not {"plotext", "torch"} & set(imported_by("gradfail_tui.widgets.status_line"))  # the first frame
+    assert not {"plotext", "torch"} & set(imported_by("gradfail_tui.explorer.widgets.status_line"))  # the first frame
     ours = [m for m in imported_by("gradfail_tui.report") if m.startswith("gradfail_tui.")]
     assert ours == ["gradfail_tui.render", "gradfail_tui.render.bitmaps", "gradfail_tui.render.format",
                     "gradfail_tui.render.plots", "gradfail_tui.report"]
@@ -94,33 +96,37 @@ class Posted(list):
 
 
 def test_the_bridge_batches_events_and_holds_them_while_the_ui_is_busy():
-    engine = ScriptedEngine(demo_families(), ready=False).start()
+    engine = ScriptedEngine(demo_families(), ready=False)
     posted = Posted()
-    bridge = EngineBridge(engine, posted, batch_hz=5).start()
+    bridge = EngineBridge(Conductor(lambda: engine).start().poll, posted, batch_hz=5).start()
     engine.events.put(RunStarted(run_id="r", t=0, family="demo", config={}, seed=0, device="cpu",
                                  device_name="cpu", total_steps=500))
     for step in range(500):
         engine.events.put(Metrics(run_id="r", t=step / 1000, step=step, values={"loss": 1.0}))
     time.sleep(0.6)
     # RunStarted went at once; the UI has not said it applied that batch, so the rest wait.
-    assert len(posted) == 1 and isinstance(posted[0], EventsReceived)
+    assert len(posted) == 1 and isinstance(posted[0], EngineItemsReceived)
     bridge.batch_applied()
     deadline = time.monotonic() + 2
     while len(posted) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    batches = [m.events for m in posted]
+    batches = [[item for _, item in m.items] for m in posted]
     assert sum(len(b) for b in batches) == 501 and len(batches) == 2  # nothing lost, a few batches
-    bridge.batch_applied()
+    # The end of a run and the death of an engine go at once, even while a batch is in flight.
     engine.events.put(RunFinished(run_id="r", t=1, step=500, status="completed"))
-    engine.events.put(EngineExited(0, ""))  # the last word of any engine: the thread ends
-    bridge._thread.join(2)
+    engine.events.put(EngineExited(0, ""))
+    deadline = time.monotonic() + 2
+    while not any(isinstance(item, EngineExited) for m in posted for _, item in m.items) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    said = [item for m in posted[2:] for _, item in m.items]
+    assert [type(item) for item in said] == [RunFinished, EngineExited]
+    bridge.stop()
     assert not bridge.running
-    assert isinstance(posted[-1], EngineDied) and isinstance(posted[-2].events[-1], RunFinished)
 
 
 def test_the_bridge_stops_when_asked():
-    engine = ScriptedEngine(demo_families(), ready=False).start()
-    bridge = EngineBridge(engine, Posted()).start()
+    engine = ScriptedEngine(demo_families(), ready=False)
+    bridge = EngineBridge(Conductor(lambda: engine).start().poll, Posted()).start()
     started = time.monotonic()
     bridge.stop()
     assert not bridge.running and time.monotonic() - started < 1
@@ -164,12 +170,12 @@ def test_bitmaps_as_half_blocks_and_braille():
 
 
 def test_one_look_for_each_status_and_outcome_in_rich_and_in_textual():
-    assert set(FINAL_STATUSES) <= set(RUN_STATUSES) and set(OUTCOMES) == {REPRODUCED, NOT_REPRODUCED, INCOMPLETE}
+    assert set(FINAL_STATUSES) <= set(RUN_STATUSES) and set(OUTCOMES) == set(Outcome)
     assert [rich_colour(status_tone(s)) for s in ("completed", "stopped", "failed")] == ["green", "yellow", "red"]
     assert [textual_colour(status_tone(s)) for s in ("running", "waiting", "diverged")] == [
         "$success", "$text-muted", "$error"]
     assert textual_colour(status_tone("unknown")) == "$foreground"  # no colour for what the map does not know
-    assert outcome_look(NOT_REPRODUCED) == ("error", "✗") and outcome_look("?") == outcome_look(INCOMPLETE)
+    assert outcome_look(Outcome.NOT_REPRODUCED) == ("error", "✗") and outcome_look("?") == outcome_look(Outcome.INCOMPLETE)
 
 
 def test_thin_keeps_the_newest_point_and_bounds_the_count():

@@ -80,7 +80,7 @@ def test_ctrl_c_sighup_sigterm_and_sigint_end_runs_interrupted_with_no_orphans(t
             runs = tmp_path / how.replace(",", "").replace(" ", "-")
             command = (f"cd {shlex.quote(str(tmp_path))} && exec env "
                        + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-                       + f" {shlex.quote(sys.executable)} -m gradfail_tui.app --preset slow.toml --start "
+                       + f" {shlex.quote(sys.executable)} -m gradfail_tui.explorer.app --preset slow.toml --start "
                        f"--runs-dir {shlex.quote(str(runs))}")
             terminals[how] = Terminal(server, f"t{len(terminals)}", command)
             terminals[how].runs = runs

@@ -1,6 +1,6 @@
 """Snapshots of the explorer's main screens at 80x24 and 120x36, from fixed, scripted data.
 
-The families, presets, runs and their numbers all come from gradfail_tui/scripted.py and
+The families, presets, runs and their numbers all come from tests/scripted.py and
 fixed run records, so a snapshot only changes when the UI does. After a deliberate UI change:
 `pytest tests/test_tui_snapshots.py --snapshot-update`, then look at the SVGs.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from gradfail_tui.scripted import Script, demo_snapshots
+from tests.scripted import Script, demo_snapshots
 from tests.test_tui_app import make_app, ready, type_into, wait_until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
@@ -54,7 +54,7 @@ def test_watch_screen_after_a_run_with_every_snapshot_kind(snap_compare, tmp_pat
     async def run(pilot):
         await ready(pilot)
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.entries and app.entries[0].status == "completed", "the run")
+        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].status == "completed", "the run")
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run)
@@ -66,13 +66,13 @@ def test_watch_screen_comparing_two_runs_after_a_failure(snap_compare, tmp_path)
     async def compare(pilot):
         await ready(pilot)
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.entries and app.entries[0].status == "completed", "run 1")
+        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].status == "completed", "run 1")
         await pilot.press("c", "1")
         app.query_one("#field-preset").value = "demo-wide"
         await wait_until(pilot, lambda: app.query_one("#field-width", Input).value == "64", "the preset")
         engines.last.script = Script(end="fail", hold_at=240, message="RuntimeError in train_step at step 240")
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.entries) == 2 and app.entries[0].state.finished, "run 2")
+        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].state.finished, "run 2")
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=compare)

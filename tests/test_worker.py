@@ -5,6 +5,8 @@ import sys
 import time
 
 from engine.client import EngineProcess, RunRequest
+from engine.config import build_config
+from engine.registry import get_family
 from engine.events import RunFinished
 
 
@@ -13,7 +15,8 @@ def test_a_stop_sent_right_after_start_stops_that_run():
     # start from its queue: the stop must reach the run that start begins, not the one before it.
     engine = EngineProcess().start()
     try:
-        request = RunRequest(family="parity", config={"d": 10, "steps": 1_000_000}, device="cpu")
+        config = build_config(get_family("parity").config_cls, {"d": 10, "steps": 1_000_000})
+        request = RunRequest(family="parity", config=config, device="cpu")
         engine.send("warmup")
         engine.send("start", **request.command())
         engine.send("stop", reason="stopped")

@@ -42,22 +42,22 @@ from engine.presets import Preset
 from engine.record import RecordError, new_run_dir
 from engine.registry import FamilySpec
 from engine.status import RunStatus
-from gradfail_tui import messages as msg
-from gradfail_tui.bridge import EngineBridge
-from gradfail_tui.choices import RunChoice
+from gradfail_tui.explorer import messages as msg
+from gradfail_tui.explorer.bridge import EngineBridge
+from gradfail_tui.explorer.choices import RunChoice
 from gradfail_tui.explorer.entries import RunEntry, is_group_key, label_members, scan_groups, scan_recorded
 from gradfail_tui.explorer.listener import ExplorerListener
 from gradfail_tui.explorer.model import ExplorerModel
-from gradfail_tui.pacing import PLOT_CPU_BUDGET, RedrawPacer
-from gradfail_tui.widgets.config_form import ConfigForm
-from gradfail_tui.widgets.group_form import GroupForm
-from gradfail_tui.widgets.keys_footer import KeysFooter
-from gradfail_tui.widgets.setup_pane import GROUP, SetupPane
-from gradfail_tui.widgets.status_line import StatusLine
+from gradfail_tui.explorer.pacing import PLOT_CPU_BUDGET, RedrawPacer
+from gradfail_tui.explorer.widgets.config_form import ConfigForm
+from gradfail_tui.explorer.widgets.group_form import GroupForm
+from gradfail_tui.explorer.widgets.keys_footer import KeysFooter
+from gradfail_tui.explorer.widgets.setup_pane import SetupPane
+from gradfail_tui.explorer.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:  # imported when first needed, after the first frame (plotext is not free)
-    from gradfail_tui.widgets.runs_panel import RunsPanel
-    from gradfail_tui.widgets.watch_view import WatchView
+    from gradfail_tui.explorer.widgets.runs_panel import RunsPanel
+    from gradfail_tui.explorer.widgets.watch_view import WatchView
 
 TICK_HZ = 5  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
 EXIT_GRACE_S = 3.0  # after SIGTERM / SIGHUP, how long Textual may take to restore the terminal
@@ -183,9 +183,9 @@ class GradfailApp(App):
             self.bridge = EngineBridge(self.conductor.poll, self.post_message).start()
         except OSError as exc:
             self.report(f"cannot start the engine process: {exc}")
-        from gradfail_tui.widgets.group_panel import GroupPanel
-        from gradfail_tui.widgets.runs_panel import RunsPanel
-        from gradfail_tui.widgets.watch_view import WatchView
+        from gradfail_tui.explorer.widgets.group_panel import GroupPanel
+        from gradfail_tui.explorer.widgets.runs_panel import RunsPanel
+        from gradfail_tui.explorer.widgets.watch_view import WatchView
 
         await self.query_one("#watch-holder").mount(GroupPanel(id="group-panel"), WatchView(id="watch-view"))
         self.query_one("#group-panel").display = False
@@ -284,7 +284,10 @@ class GradfailApp(App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         running = self.model.active is not None
         if action == "start":
-            return None if self.setup.problems else True
+            try:
+                return None if self.setup.problems else True
+            except NoMatches:  # the app is ending: its setup pane has gone
+                return None
         if action in ("pause", "stop"):
             return True if running or self.model.replay is not None else None
         if action == "restart":
@@ -335,7 +338,7 @@ class GradfailApp(App):
             self.toggle_compare(self.model.primary)
 
     def action_log_scale(self) -> None:
-        from gradfail_tui.widgets.metric_plot import MetricPlot
+        from gradfail_tui.explorer.widgets.metric_plot import MetricPlot
 
         focused = self.focused if isinstance(self.focused, MetricPlot) else None
         try:

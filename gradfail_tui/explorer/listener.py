@@ -16,7 +16,7 @@ from engine.client import EngineExited
 from engine.events import EngineReady, Event, RunFinished, RunStarted, StatusChanged
 from engine.orchestration import EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch
 from engine.status import RunStatus
-from gradfail_tui.pacing import plot_budget_for
+from gradfail_tui.explorer.pacing import plot_budget_for
 
 if TYPE_CHECKING:
     from gradfail_tui.explorer.app import GradfailApp

@@ -13,6 +13,7 @@ state), and the *group* shown (its runs overlaid in the group's order, with its 
 from __future__ import annotations
 
 from engine.orchestration import GroupRun, LiveRun
+from gradfail_tui.render.format import unique_name
 from gradfail_tui.explorer.entries import (
     REPLAY_SPEEDS, SESSION, GroupEntry, Replay, RunEntry, label_members, load_recorded,
 )
@@ -49,11 +50,7 @@ class ExplorerModel:
 
     # -- runs of this session ---------------------------------------------------------------------
     def unique_label(self, label: str) -> str:
-        taken = {e.label for e in self.entries if e.origin == SESSION}
-        n, candidate = 2, label
-        while candidate in taken:
-            candidate, n = f"{label} #{n}", n + 1
-        return candidate
+        return unique_name(label, {e.label for e in self.entries if e.origin == SESSION})
 
     def add_run(self, live: LiveRun) -> RunEntry:
         """A run started from the form: it takes the screen (the group shown, a replay, step aside)."""

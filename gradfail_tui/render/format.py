@@ -1,4 +1,4 @@
-"""Numbers, durations and metrics as text: for the headless display, the report and the explorer's status line.
+"""Numbers, durations, metrics and names as text: for the headless display, the report and the explorer's status line.
 
 Kept free of plotext and Rich: the explorer's status line imports it for its first frame.
 """
@@ -6,6 +6,16 @@ Kept free of plotext and Rich: the explorer's status line imports it for its fir
 from __future__ import annotations
 
 import math
+from collections.abc import Container
+
+
+def unique_name(name: str, taken: Container[str], pattern: str = "{name} #{n}") -> str:
+    """`name`, or the first of `pattern` with n = 2, 3, ... that is not taken (two runs of one preset
+    in a list, a legend, or a report's files)."""
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = pattern.format(name=name, n=n), n + 1
+    return candidate
 
 
 def format_value(value: float) -> str:

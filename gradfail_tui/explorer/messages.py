@@ -14,7 +14,7 @@ from textual.message import Message
 from engine.client import EngineExited
 from engine.events import Event
 from engine.orchestration import EngineSlot
-from gradfail_tui.choices import GroupChoice, RunChoice
+from gradfail_tui.explorer.choices import GroupChoice, RunChoice
 
 
 @dataclass

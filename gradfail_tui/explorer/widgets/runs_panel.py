@@ -16,9 +16,9 @@ from textual.markup import escape
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
-from gradfail_tui.messages import CompareToggled, RunHighlighted, RunOpened
-from gradfail_tui.session import GroupEntry, RunEntry
-from gradfail_tui.widgets.family_list import GROUP_MARK
+from gradfail_tui.explorer.messages import CompareToggled, RunHighlighted, RunOpened
+from gradfail_tui.explorer.entries import GroupEntry, RunEntry
+from gradfail_tui.explorer.widgets.family_list import GROUP_MARK
 
 COLUMNS = ("", "run", "status", "steps", "result", "family", "where")
 
@@ -103,7 +103,7 @@ class RunsPanel(Vertical):
         return (GROUP_MARK, group.name, status, f"{group.ran}/{len(group.labels)} runs", result, "group", where)
 
     def describe_group(self, group: GroupEntry) -> None:
-        from gradfail_tui.widgets.group_panel import group_text
+        from gradfail_tui.explorer.widgets.group_panel import group_text
 
         lines = [group_text(group)]
         if group.path:

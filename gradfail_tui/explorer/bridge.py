@@ -22,7 +22,7 @@ from textual.message import Message
 
 from engine.client import EngineExited
 from engine.events import EngineReady, RunFinished, RunStarted
-from gradfail_tui.messages import EngineItemsReceived
+from gradfail_tui.explorer.messages import EngineItemsReceived
 
 BATCH_HZ = 3  # batches a second, at most (each redraws the status line)
 POLL_S = 0.05  # how long one poll waits, so the exit event is seen within this

@@ -12,8 +12,8 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from engine.events import Snapshot
-from gradfail_tui.widgets.bitmap_view import BitmapView
-from gradfail_tui.widgets.lines_plot import LinesPlot
+from gradfail_tui.explorer.widgets.bitmap_view import BitmapView
+from gradfail_tui.explorer.widgets.lines_plot import LinesPlot
 
 
 class SnapshotPanel(Vertical):

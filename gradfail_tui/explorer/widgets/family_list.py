@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 from engine.groups import GroupPreset
 from engine.presets import natural_key
 from engine.registry import FamilySpec
-from gradfail_tui.messages import FamilyPicked, GroupPicked
+from gradfail_tui.explorer.messages import FamilyPicked, GroupPicked
 
 GROUP_PREFIX = "group:"
 GROUP_MARK = "▣"

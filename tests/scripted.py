@@ -197,14 +197,14 @@ class SweepConfig(BaseConfig):
 
 DEMO = FamilySpec(
     name="demo", title="Demo (scripted)", claim="a made-up family whose runs are scripted: accuracy rises, loss falls",
-    paper_ref="none", config_cls=DemoConfig, trainer="gradfail_tui.scripted:NoTrainer",
+    paper_ref="none", config_cls=DemoConfig, trainer="tests.scripted:NoTrainer",
     metrics=(MetricSpec("test_acc", "test accuracy", "accuracy"),
              MetricSpec("train_loss", "train loss", "loss", log_scale=True),
              MetricSpec("test_loss", "test loss", "loss", log_scale=True)),
     headline=("test_acc",))
 SWEEP = FamilySpec(
     name="sweep", title="Sweep (scripted)", claim="a made-up measurement: one value per sweep point",
-    paper_ref="none", config_cls=SweepConfig, trainer="gradfail_tui.scripted:NoTrainer",
+    paper_ref="none", config_cls=SweepConfig, trainer="tests.scripted:NoTrainer",
     metrics=(MetricSpec("snr", "signal to noise", "snr", log_scale=True),))
 
 

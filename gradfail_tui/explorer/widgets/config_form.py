@@ -16,12 +16,12 @@ from textual.markup import escape
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Label, Select, Static
 
-from engine.config import BaseConfig, ConfigError, Knob, build_config, config_to_dict, knobs
+from engine.config import BaseConfig, ConfigError, Knob, build_config, differences, knobs
 from engine.presets import Preset
 from engine.registry import FamilySpec
-from gradfail_tui.choices import RunChoice
-from gradfail_tui.messages import FormValidated
-from gradfail_tui.widgets.rebuilt_form import FieldInput, RebuiltForm
+from gradfail_tui.explorer.choices import RunChoice
+from gradfail_tui.explorer.messages import FormValidated
+from gradfail_tui.explorer.widgets.rebuilt_form import FieldInput, RebuiltForm
 
 SEED = Knob(name="seed", type=int, default=0, low=0,
             help="random seed: the same config, seed and device give the same numbers")
@@ -185,8 +185,7 @@ class ConfigForm(RebuiltForm):
         preset = self.preset()
         base = build_config(self.spec.config_cls, preset.values) if preset else self.spec.config_cls()
         base_seed = (preset.seed or 0) if preset else 0
-        resolved, defaults = config_to_dict(config), config_to_dict(base)
-        changed = [f"{k}={as_text(v)}" for k, v in resolved.items() if defaults.get(k) != v]
+        changed = [f"{k}={as_text(v)}" for k, v in differences(config, base).items()]
         if seed != base_seed:
             changed.append(f"seed={seed}")
         name = preset.name if preset else self.spec.name

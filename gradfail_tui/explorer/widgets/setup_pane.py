@@ -16,10 +16,10 @@ from textual.widgets import Button, Input, Static
 from engine.groups import GroupPreset
 from engine.presets import Preset
 from engine.registry import FamilySpec
-from gradfail_tui.messages import FamilyPicked, FormValidated, GroupPicked, GroupRequested, RunRequested
-from gradfail_tui.widgets.config_form import ConfigForm
-from gradfail_tui.widgets.family_list import GROUP_PREFIX, FamilyList
-from gradfail_tui.widgets.group_form import GroupForm
+from gradfail_tui.explorer.messages import FamilyPicked, FormValidated, GroupPicked, GroupRequested, RunRequested
+from gradfail_tui.explorer.widgets.config_form import ConfigForm
+from gradfail_tui.explorer.widgets.family_list import GROUP_PREFIX, FamilyList
+from gradfail_tui.explorer.widgets.group_form import GroupForm
 
 RUN, GROUP = "run", "group"  # the two forms
 

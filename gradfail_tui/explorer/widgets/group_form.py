@@ -16,10 +16,10 @@ from textual.widgets import Label, Select, Static
 
 from engine.config import ConfigError, Knob
 from engine.groups import DEFAULT_SCALE, GroupError, GroupPreset, MemberRun
-from gradfail_tui.choices import GroupChoice
-from gradfail_tui.messages import FormValidated
-from gradfail_tui.widgets.family_list import runs_text
-from gradfail_tui.widgets.rebuilt_form import FieldInput, RebuiltForm
+from gradfail_tui.explorer.choices import GroupChoice
+from gradfail_tui.explorer.messages import FormValidated
+from gradfail_tui.explorer.widgets.family_list import runs_text
+from gradfail_tui.explorer.widgets.rebuilt_form import FieldInput, RebuiltForm
 
 STEPS = Knob(name="steps", type=int, default=0, low=1, help="training steps of every run")
 

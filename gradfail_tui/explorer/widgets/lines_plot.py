@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gradfail_tui.widgets.cached_plot import CachedPlot
+from gradfail_tui.explorer.widgets.cached_plot import CachedPlot
 
 
 class LinesPlot(CachedPlot):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from textual.reactive import reactive
 
-from gradfail_tui.widgets.cached_plot import CachedPlot
+from gradfail_tui.explorer.widgets.cached_plot import CachedPlot
 
 
 @dataclass

@@ -12,9 +12,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.registry import FamilySpec, MetricSpec
-from gradfail_tui.session import RunEntry
-from gradfail_tui.widgets.metric_plot import Line, MetricPlot
-from gradfail_tui.widgets.snapshot_panel import SnapshotPanel
+from gradfail_tui.explorer.entries import RunEntry
+from gradfail_tui.render.format import unique_name
+from gradfail_tui.explorer.widgets.metric_plot import Line, MetricPlot
+from gradfail_tui.explorer.widgets.snapshot_panel import SnapshotPanel
 
 EMPTY = "Nothing to watch yet: start a run with [b]s[/b], or open one on [b]Runs[/b] (key 3)."
 
@@ -35,9 +36,7 @@ def panel_lines(entries: list[RunEntry], families: dict[str, FamilySpec],
     panels: dict[str, tuple[list[Line], bool]] = {}
     names: list[str] = []  # what the legend calls each run: its label, made unique
     for entry in entries:
-        name, n = entry.label, 2
-        while name in names:
-            name, n = f"{entry.label} ({n})", n + 1
+        name = unique_name(entry.label, names, "{name} ({n})")
         names.append(name)
         specs = metric_specs(entry, families)
         if metrics:
