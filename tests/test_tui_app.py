@@ -158,7 +158,7 @@ async def test_start_a_run_and_the_plots_receive_points(tmp_path):
         await ready(pilot)
         await pilot.press("s")
         await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].state.status == "completed", "the run's end")
-        app.draw_plots()
+        app.redraws.draw_plots()
         await pilot.pause()
         shown = plots(app)
         assert set(shown) == {"accuracy", "loss"}  # metrics grouped by MetricSpec.panel
@@ -288,7 +288,7 @@ async def test_open_a_recorded_run_view_it_and_replay_it(tmp_path):
         table.move_cursor(row=table.get_row_index(str(good)))
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.tabs.active == "watch" and app.model.primary == str(good), "the view")
-        app.draw_plots()
+        app.redraws.draw_plots()
         await pilot.pause()
         assert plots(app)["accuracy"].point_count == 16
         await status_shows(pilot, "completed")
@@ -352,7 +352,7 @@ async def test_compare_overlays_runs_with_a_legend_and_log_toggles(tmp_path):
         await wait_until(pilot, lambda: app.query_one("#field-width", Input).value == "64", "the preset")
         await pilot.press("s")
         await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].status == "completed", "run 2")
-        app.draw_plots()
+        app.redraws.draw_plots()
         await pilot.pause()
         accuracy = plots(app)["accuracy"]
         assert [line.label for line in accuracy.lines] == ["demo-wide", "demo"]
@@ -418,7 +418,7 @@ async def test_resize_no_color_and_light_theme(tmp_path, monkeypatch):
         await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].status == "completed", "the run")
         await pilot.press("c", "r")
         await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].status == "completed", "run 2")
-        app.draw_plots()
+        app.redraws.draw_plots()
         await pilot.pause()
         assert plots(app)["accuracy"].markers == ["braille", "dot"]  # runs told apart without colour
         await pilot.press("t")
@@ -426,6 +426,6 @@ async def test_resize_no_color_and_light_theme(tmp_path, monkeypatch):
         for size in [(80, 24), (60, 20), (200, 60), (120, 36)]:
             await pilot.resize_terminal(*size)
             await pilot.pause()
-            app.draw_plots()
+            app.redraws.draw_plots()
             await pilot.pause()
         assert app.screen.has_class("-wide") and len(plots(app)) == 2

@@ -32,7 +32,7 @@ async def test_a_tiny_parity_run_through_the_real_engine(tmp_path):
         entry = app.model.entries[0]
         assert entry.status == "completed", entry.state.message
         assert entry.label == "parity steps=300 eval_every=50 d=5"  # what differs from the defaults
-        app.draw_plots()
+        app.redraws.draw_plots()
         await pilot.pause()
         accuracy = plots(app)["accuracy"]
         assert [s for s, _ in accuracy.lines[0].points] == [0, 50, 100, 150, 200, 250, 300]

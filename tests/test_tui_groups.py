@@ -126,7 +126,7 @@ async def test_a_group_runs_one_run_after_another_overlaid_and_ends_with_its_ver
             ("parity5", 5, 400), ("parity10", 10, 400), ("parity30", 30, 400)]
         assert len(engines.made) == 1  # one engine process for the whole group
         assert app.tabs.active == "watch"
-        app.draw_plots()
+        app.redraws.draw_plots()
         await pilot.pause()
         plot = accuracy_plot(app)
         assert [line.label for line in plot.lines] == ["d = 5", "d = 10", "d = 30"]
@@ -157,8 +157,8 @@ async def test_the_progress_line_and_x_stop_the_group_the_rest_not_run(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await start_group_held(pilot, 200)
-        app.draw_status()
-        app.draw_plots()
+        app.redraws.draw_status()
+        app.redraws.draw_plots()
         await pilot.pause()
         assert "run 1 of 3: d = 5" in status_text(app)
         assert "run 1 of 3: d = 5" in band(app)
@@ -174,7 +174,7 @@ async def test_the_progress_line_and_x_stop_the_group_the_rest_not_run(tmp_path)
         assert manifest["status"] == "stopped"
         assert [r["status"] for r in manifest["runs"]] == ["stopped", "not run", "not run"]
         assert not (group.path / "02-d-10").exists()
-        app.draw_plots()
+        app.redraws.draw_plots()
         await pilot.pause()
         assert "Verdict: incomplete" in band(app) and "d = 30 did not run" in band(app)
         assert app.check_action("stop", ()) is None and app.model.live_group is None
@@ -236,7 +236,7 @@ async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdic
         table.move_cursor(row=0)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.tabs.active == "watch", "the watch view")
-        app.draw_plots()
+        app.redraws.draw_plots()
         await pilot.pause()
         plot = accuracy_plot(app)
         assert [line.label for line in plot.lines] == ["d = 5", "d = 10", "d = 30"]
@@ -252,7 +252,7 @@ async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdic
         table.move_cursor(row=1)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.model.shown_group is None, "the single run")
-        app.draw_plots()
+        app.redraws.draw_plots()
         await pilot.pause()
         assert app.query_one("#group-panel").display is False and len(app.model.shown_entries()) == 1
 

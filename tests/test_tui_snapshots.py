@@ -18,7 +18,7 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36"
 
 async def settle(pilot) -> None:
     """Draw the plots now and drop the notifications, so nothing depends on timing."""
-    pilot.app.draw_plots()
+    pilot.app.redraws.draw_plots()
     pilot.app.clear_notifications()
     await pilot.pause()
     await pilot.pause()

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -35,20 +32,22 @@ from textual.markup import escape
 from textual.reactive import reactive
 from textual.widgets import TabbedContent, TabPane
 
-from engine.client import Backend, EngineProcess, RunRequest
+from engine.client import Backend, EngineProcess
 from engine.groups import GroupPreset
-from engine.orchestration import Conductor, GroupRun, RunsJob
+from engine.orchestration import Conductor
 from engine.presets import Preset
-from engine.record import RecordError, new_run_dir
+from engine.record import RecordError
 from engine.registry import FamilySpec
 from engine.status import RunStatus
 from gradfail_tui.explorer import messages as msg
 from gradfail_tui.explorer.bridge import EngineBridge
-from gradfail_tui.explorer.choices import RunChoice
-from gradfail_tui.explorer.entries import RunEntry, is_group_key, label_members, scan_groups, scan_recorded
+from gradfail_tui.explorer.choices import GroupChoice, RunChoice
+from gradfail_tui.explorer.entries import RunEntry, is_group_key
 from gradfail_tui.explorer.listener import ExplorerListener
 from gradfail_tui.explorer.model import ExplorerModel
+from gradfail_tui.explorer.signals import handle_signals, release_signals
 from gradfail_tui.explorer.pacing import PLOT_CPU_BUDGET, RedrawPacer
+from gradfail_tui.explorer.redraws import TICK_HZ, Redraws
 from gradfail_tui.explorer.widgets.config_form import ConfigForm
 from gradfail_tui.explorer.widgets.group_form import GroupForm
 from gradfail_tui.explorer.widgets.keys_footer import KeysFooter
@@ -59,8 +58,6 @@ if TYPE_CHECKING:  # imported when first needed, after the first frame (plotext 
     from gradfail_tui.explorer.widgets.runs_panel import RunsPanel
     from gradfail_tui.explorer.widgets.watch_view import WatchView
 
-TICK_HZ = 5  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
-EXIT_GRACE_S = 3.0  # after SIGTERM / SIGHUP, how long Textual may take to restore the terminal
 ENGINE_STARTING = "engine: starting (loading torch)…"
 
 
@@ -105,12 +102,11 @@ class GradfailApp(App):
         self.pacer = RedrawPacer(budget=plot_budget or PLOT_CPU_BUDGET)
         self.adaptive_plot_budget = plot_budget is None
         self.model = ExplorerModel()
+        self.redraws = Redraws(self, self.pacer)
         self.conductor = Conductor(engine_factory, ExplorerListener(self), warmup=True)
         self.bridge: EngineBridge | None = None
         self.last_choice: RunChoice | None = None
         self.restart_after: RunEntry | None = None  # `r` on a running run: started again once it has stopped
-        self._stale = {"status", "plots", "runs"}  # what the next tick redraws (the plots as the pacer allows)
-        self._last_runs_refresh = 0.0
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -157,23 +153,10 @@ class GradfailApp(App):
         for problem in self.preset_problems:
             self.notify(problem, title="A preset did not load", severity="warning", timeout=8)
         self.query_one("#families").focus()
-        self.draw_status()
-        self._ticker = self.set_interval(1 / TICK_HZ, self._tick)
+        self.redraws.draw_status()
+        self._ticker = self.set_interval(1 / TICK_HZ, self.redraws.tick)
         self.call_after_refresh(self._after_first_frame)
-        self._handle_signals(True)
-
-    def _handle_signals(self, install: bool) -> None:
-        """SIGTERM, and SIGHUP (the terminal or the SSH session went away), end the app as `q` does:
-        the run is stopped and recorded as interrupted, the engine closed."""
-        try:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                if install:
-                    loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self._signalled()))
-                else:
-                    loop.remove_signal_handler(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread, or no signals here: the default (end at once) stays
+        handle_signals(self.shutdown, self.exit)
 
     async def _after_first_frame(self) -> None:
         """What the first frame does not need: the engine (seconds: it imports torch), the plots
@@ -189,8 +172,8 @@ class GradfailApp(App):
 
         await self.query_one("#watch-holder").mount(GroupPanel(id="group-panel"), WatchView(id="watch-view"))
         self.query_one("#group-panel").display = False
-        await self.query_one("#runs-holder").mount(
-            RunsPanel(headline={name: spec.headline for name, spec in self.families.items()}, id="runs-panel"))
+        headline = {name: spec.headline for name, spec in self.families.items()}
+        await self.query_one("#runs-holder").mount(RunsPanel(self.model, self.runs_dir, headline, id="runs-panel"))
         if self.tabs.active == "runs" and self.focused is None:  # someone was quicker than the mount
             self.query_one("#runs-table").focus()
         chosen = next((p for p in self.presets if p.name == self.initial_preset), None)
@@ -199,7 +182,7 @@ class GradfailApp(App):
             await self.setup.pick_family(first, chosen.name if chosen else None)
         if any(g.name == self.initial_preset for g in self.group_presets):
             await self.setup.pick_group(self.initial_preset)
-        self.scan_runs()
+        self.runs_panel.scan()
         if self.autostart:
             self.action_start()
 
@@ -222,35 +205,25 @@ class GradfailApp(App):
 
     # -- starting runs --------------------------------------------------------------------------
     def on_run_requested(self, message: msg.RunRequested) -> None:
-        if self._busy(group=False):
-            return
-        choice = message.choice
-        request = RunRequest(family=choice.family, config=choice.config, seed=choice.seed, device=choice.device,
-                                 preset=choice.preset)
-        try:
-            job = RunsJob.create([request], [new_run_dir(self.runs_dir, choice.label)])
-        except RecordError as exc:
-            self.report(f"cannot record the run, so it was not started: {exc}")
-            return
-        job.lives[0].label = choice.label
-        self.model.add_run(job.lives[0])
-        self.last_choice = choice
-        self.show_tab("watch")
-        self.conductor.submit(job)
+        if not self._busy(group=False) and (job := self._job(message.choice)) is not None:
+            self.model.add_run(job.lives[0])
+            self.last_choice = message.choice
+            self.show_tab("watch")
+            self.conductor.submit(job)
 
     def on_group_requested(self, message: msg.GroupRequested) -> None:
-        if self._busy(group=True):
-            return
-        choice = message.choice
+        if not self._busy(group=True) and (job := self._job(message.choice)) is not None:
+            self.model.add_group(job)
+            self.show_tab("watch")
+            self.conductor.submit(job)
+
+    def _job(self, choice: RunChoice | GroupChoice):
         try:
-            path = new_run_dir(self.runs_dir, choice.group.record_label(choice.scale))
-            job = GroupRun(choice.group, choice.members, choice.scale, choice.device, path)
+            return choice.job(self.runs_dir)
         except RecordError as exc:
-            self.report(f"cannot record the group, so it was not started: {exc}")
-            return
-        self.model.add_group(job)
-        self.show_tab("watch")
-        self.conductor.submit(job)
+            self.report(f"cannot record the {'group' if isinstance(choice, GroupChoice) else 'run'}, "
+                        f"so it was not started: {exc}")
+            return None
 
     def _busy(self, group: bool) -> bool:
         """Whether something is going that a new start must wait for (and the person is told what)."""
@@ -381,20 +354,6 @@ class GradfailApp(App):
         self.notify(f"screenshot saved: {escape(str(Path(path).resolve()))}", title="SVG", timeout=8)
 
     # -- the runs tab ---------------------------------------------------------------------------
-    def scan_runs(self) -> None:
-        self._scan_runs()
-
-    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
-    def _scan_runs(self) -> None:
-        runs, groups = self.model.session_paths()
-        found, found_groups = scan_recorded(self.runs_dir, runs), scan_groups(self.runs_dir, groups)
-        label_members(found_groups, found)
-        self.call_from_thread(self._runs_found, found, found_groups)
-
-    def _runs_found(self, found: list[RunEntry], groups: list) -> None:
-        self.model.recorded_found(found, groups)
-        self.stale("runs")
-
     def on_run_opened(self, message: msg.RunOpened) -> None:
         if is_group_key(message.key) and message.replay:
             self.notify("A group is not replayed as a whole: enter shows its runs; "
@@ -435,96 +394,22 @@ class GradfailApp(App):
             self.notify(f"{label}: " + ("overlaid on the plots" if added else "taken out of the comparison"), timeout=3)
             self.stale("plots", "runs")
 
-    def on_run_highlighted(self, message: msg.RunHighlighted) -> None:
-        self._describe(message.key)
-
-    def _describe(self, key: str | None) -> None:
-        group = self.model.group(key)
-        if group is not None:
-            self.runs_panel.describe_group(group)
-        else:
-            self.runs_panel.describe(self.model.entry(key), self.model.replay_speed)
-
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "runs":
             self.stale("runs")
-            self.scan_runs()
+            self.runs_panel.scan()
         elif event.pane.id == "watch":
             self.stale("plots", "status")
 
     # -- drawing --------------------------------------------------------------------------------
     def stale(self, *views: str) -> None:
         """These views ("status", "plots", "runs") are redrawn at the next tick (the plots as paced)."""
-        self._stale.update(views)
-
-    def _tick(self) -> None:
-        if self.conductor.closing:
-            return
-        try:
-            self._draw_due()
-        except NoMatches:  # the app is ending and its widgets are gone: nothing left to draw
-            pass
-
-    def _draw_due(self) -> None:
-        replay = self.model.replay
-        if replay is not None and replay.advance():
-            self.stale("plots", "status")
-            if replay.done:
-                self.notify(f"{replay.entry.label}: replay finished", timeout=4)
-                self.model.replay = None
-                self.refresh_bindings()
-        if "status" in self._stale:
-            self._stale.discard("status")
-            self.draw_status()
-        now = time.monotonic()
-        if self.tabs.active == "runs" and ("runs" in self._stale or (
-                self.model.active is not None and now - self._last_runs_refresh > 1.0)):
-            self._stale.discard("runs")
-            self._last_runs_refresh = now
-            self.runs_panel.show(self.model.entries, set(self.model.compared), self.model.groups)
-            self._describe(self.runs_panel.highlighted_key())
-        if "plots" in self._stale and self.tabs.active == "watch" and self.pacer.ready():
-            self.draw_plots()
-
-    def draw_status(self) -> None:
-        model = self.model
-        entry = model.entry(model.primary)
-        note = ""
-        if model.replay is not None and entry is model.replay.entry:
-            note = f"replay {model.replay.speed:g}x" + (" (paused)" if model.replay.paused else "")
-        elif entry is not None and entry.status == RunStatus.WAITING:
-            note = "waiting for the engine to load"
-        group = model.shown_group
-        if group is not None and group.running and entry is not None and entry.key in group.keys.values():
-            note = (note + " · " if note else "") + group.progress()
-        self.query_one(StatusLine).show(entry.state if entry else None, self.engine_text, note)
-
-    def draw_plots(self) -> None:
-        """Redraw the plots now (the tick calls this when the pacer allows; tests call it directly)."""
-        self._stale.discard("plots")
-        group = self.model.shown_group
-        with self.batch_update():
-            self.query_one("#group-panel").show(group)
-            if group is None:
-                self.watch_view.show(self.model.shown_entries(), self.families)
-            else:
-                self.watch_view.show(self.model.shown_entries(), self.families, metrics=group.plot,
-                                     snapshots_of=self.model.snapshots_source(), log_y=group.log_y)
-        self.pacer.redrawn()
+        self.redraws.mark(*views)
 
     # -- ending ---------------------------------------------------------------------------------
     async def action_quit(self) -> None:
         await self.shutdown()
-        self.exit()
-
-    async def _signalled(self) -> None:
-        await self.shutdown()  # the run's record is closed and the engine gone: nothing is lost now
-        # With its terminal gone, Textual can block for ever writing the last frame to it; past
-        # this grace period, leave without it.
-        timer = threading.Timer(EXIT_GRACE_S, os._exit, (0,))
-        timer.daemon = True  # a normal exit does not wait for it
-        timer.start()
         self.exit()
 
     async def shutdown(self) -> None:
@@ -539,7 +424,7 @@ class GradfailApp(App):
         await asyncio.to_thread(self.conductor.shutdown, RunStatus.INTERRUPTED, "the explorer was closed")
 
     def on_unmount(self) -> None:
-        self._handle_signals(False)
+        release_signals()
         # However the app ends (an exception, a signal), the engine must not outlive it.
         if not self.conductor.closing:
             if self.bridge is not None:

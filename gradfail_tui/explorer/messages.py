@@ -63,13 +63,6 @@ class RunOpened(Message):
 
 
 @dataclass
-class RunHighlighted(Message):
-    """The cursor of the runs panel moved to this run."""
-
-    key: str
-
-
-@dataclass
 class CompareToggled(Message):
     """A run was added to, or taken out of, the plots' overlay."""
 

@@ -13,6 +13,7 @@ state), and the *group* shown (its runs overlaid in the group's order, with its 
 from __future__ import annotations
 
 from engine.orchestration import GroupRun, LiveRun
+from engine.status import RunStatus
 from gradfail_tui.render.format import unique_name
 from gradfail_tui.explorer.entries import (
     REPLAY_SPEEDS, SESSION, GroupEntry, Replay, RunEntry, label_members, load_recorded,
@@ -134,6 +135,18 @@ class ExplorerModel:
             ordered = [group.keys[label] for label in group.labels if group.keys.get(label) in keys]
             keys = ordered + [k for k in keys if k not in ordered]
         return [e for e in (self.entry(k) for k in keys) if e is not None]
+
+    def status_note(self) -> str:
+        """What the status line adds about the primary run: a replay's speed, a wait, a group's progress."""
+        entry, replay, group = self.entry(self.primary), self.replay, self.shown_group
+        notes = []
+        if replay is not None and entry is replay.entry:
+            notes.append(f"replay {replay.speed:g}x" + (" (paused)" if replay.paused else ""))
+        elif entry is not None and entry.status == RunStatus.WAITING:
+            notes.append("waiting for the engine to load")
+        if group is not None and group.running and entry is not None and entry.key in group.keys.values():
+            notes.append(group.progress())
+        return " · ".join(notes)
 
     def snapshots_source(self) -> RunEntry | None:
         """In a group, the run whose snapshots are drawn: the primary one, where the group shows them."""

@@ -10,14 +10,18 @@ Enter (or space) opens one with its runs overlaid and its verdict; its runs are 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from textual import work
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.markup import escape
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
-from gradfail_tui.explorer.messages import CompareToggled, RunHighlighted, RunOpened
-from gradfail_tui.explorer.entries import GroupEntry, RunEntry
+from gradfail_tui.explorer.entries import GroupEntry, RunEntry, label_members, scan_groups, scan_recorded
+from gradfail_tui.explorer.messages import CompareToggled, RunOpened
+from gradfail_tui.explorer.model import ExplorerModel
 from gradfail_tui.explorer.widgets.family_list import GROUP_MARK
 
 COLUMNS = ("", "run", "status", "steps", "result", "family", "where")
@@ -58,10 +62,40 @@ class RunsTable(DataTable):
 
 
 class RunsPanel(Vertical):
-    def __init__(self, headline: dict[str, tuple[str, ...]] | None = None, *, id: str | None = None) -> None:
+    """The Runs tab over the explorer's model: it lists what the model knows and scans the runs
+    directory for records (in a worker thread) when asked; choices go up as messages."""
+
+    def __init__(self, model: ExplorerModel, runs_dir: Path, headline: dict[str, tuple[str, ...]] | None = None,
+                 *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Runs"
+        self.model = model
+        self.runs_dir = runs_dir
         self.headline = headline or {}  # family -> the metric names worth showing first
+
+    def redraw(self) -> None:
+        """The rows as the model has them, and the highlighted one's details."""
+        self.show(self.model.entries, set(self.model.compared), self.model.groups)
+        self.describe_key(self.highlighted_key())
+
+    def describe_key(self, key: str | None) -> None:
+        group = self.model.group(key)
+        if group is not None:
+            self.describe_group(group)
+        else:
+            self.describe(self.model.entry(key), self.model.replay_speed)
+
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
+    def scan(self) -> None:
+        """Read the records under the runs directory (this session's own are known already)."""
+        runs, groups = self.model.session_paths()
+        found, found_groups = scan_recorded(self.runs_dir, runs), scan_groups(self.runs_dir, groups)
+        label_members(found_groups, found)
+        self.app.call_from_thread(self._found, found, found_groups)
+
+    def _found(self, found: list[RunEntry], groups: list[GroupEntry]) -> None:
+        self.model.recorded_found(found, groups)
+        self.redraw()
 
     def compose(self):
         table = RunsTable(cursor_type="row", zebra_stripes=True, id="runs-table")
@@ -146,7 +180,7 @@ class RunsPanel(Vertical):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.post_message(RunHighlighted(event.row_key.value))
+            self.describe_key(event.row_key.value)
 
     def highlighted_key(self) -> str | None:
         return self.table.current_key()

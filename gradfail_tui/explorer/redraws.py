@@ -1,0 +1,80 @@
+"""What the explorer redraws, and when: views are marked stale as events arrive and drawn on the tick.
+
+The status line and the runs table are cheap and drawn at the next tick (the runs table only while
+its tab is shown, and once a second while a run goes); the plots cost 10-30 ms of plotext each, so
+they wait for the pacer (pacing.py), which keeps their share of a core small while the engine
+trains. A replay advances on the same tick.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from textual.css.query import NoMatches
+
+from gradfail_tui.explorer.pacing import RedrawPacer
+
+if TYPE_CHECKING:
+    from gradfail_tui.explorer.app import GradfailApp
+
+TICK_HZ = 5  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
+VIEWS = ("status", "plots", "runs")
+
+
+class Redraws:
+    def __init__(self, app: GradfailApp, pacer: RedrawPacer):
+        self.app = app
+        self.model = app.model
+        self.pacer = pacer
+        self.stale: set[str] = set(VIEWS)
+        self._last_runs = 0.0
+
+    def mark(self, *views: str) -> None:
+        self.stale.update(views)
+
+    def tick(self) -> None:
+        if self.app.conductor.closing:
+            return
+        try:
+            self._draw_due()
+        except NoMatches:  # the app is ending and its widgets are gone: nothing left to draw
+            pass
+
+    def _draw_due(self) -> None:
+        app, replay = self.app, self.model.replay
+        if replay is not None and replay.advance():
+            self.mark("plots", "status")
+            if replay.done:
+                app.notify(f"{replay.entry.label}: replay finished", timeout=4)
+                self.model.replay = None
+                app.refresh_bindings()
+        if "status" in self.stale:
+            self.draw_status()
+        now = time.monotonic()
+        tab = app.tabs.active
+        if tab == "runs" and ("runs" in self.stale or (self.model.active is not None and now - self._last_runs > 1.0)):
+            self.stale.discard("runs")
+            self._last_runs = now
+            app.runs_panel.redraw()
+        if "plots" in self.stale and tab == "watch" and self.pacer.ready():
+            self.draw_plots()
+
+    def draw_status(self) -> None:
+        self.stale.discard("status")
+        entry = self.model.entry(self.model.primary)
+        self.app.query_one("#status").show(entry.state if entry else None, self.app.engine_text,
+                                           self.model.status_note())
+
+    def draw_plots(self) -> None:
+        """Redraw the plots now (the tick calls this when the pacer allows; tests call it directly)."""
+        self.stale.discard("plots")
+        group, view = self.model.shown_group, self.app.watch_view
+        with self.app.batch_update():
+            self.app.query_one("#group-panel").show(group)
+            if group is None:
+                view.show(self.model.shown_entries(), self.app.families)
+            else:
+                view.show(self.model.shown_entries(), self.app.families, metrics=group.plot,
+                          snapshots_of=self.model.snapshots_source(), log_y=group.log_y)
+        self.pacer.redrawn()
