@@ -12,8 +12,8 @@ docs/architecture.md tells the whole story.
 
 from engine.orchestration.conductor import STOP_GRACE_S, Conductor, EngineSlot, Listener, RestartPolicy
 from engine.orchestration.group import GroupRun, group_manifest
-from engine.orchestration.jobs import Job, RunsJob
-from engine.orchestration.runs import LiveRun, RunBatch
+from engine.orchestration.jobs import Job, RunBatch, RunsJob
+from engine.orchestration.runs import LiveRun
 
 __all__ = ["STOP_GRACE_S", "Conductor", "EngineSlot", "GroupRun", "Job", "Listener", "LiveRun", "RestartPolicy",
            "RunBatch", "RunsJob", "group_manifest"]

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 from engine.client import Backend, EngineExited, EngineProcess
 from engine.events import EngineReady, Event, RunFinished
-from engine.orchestration.jobs import Job
-from engine.orchestration.runs import LiveRun, RunBatch
+from engine.orchestration.jobs import Job, RunBatch
+from engine.orchestration.runs import LiveRun
 from engine.record import RecordError
 from engine.status import RunStatus
 

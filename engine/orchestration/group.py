@@ -16,8 +16,8 @@ from pathlib import Path
 from engine.client import RunRequest
 from engine.claims import Verdict, judge
 from engine.groups import GroupPreset, MemberRun
-from engine.orchestration.jobs import Job
-from engine.orchestration.runs import LiveRun, RunBatch
+from engine.orchestration.jobs import Job, RunBatch
+from engine.orchestration.runs import LiveRun
 from engine.record import GroupRecorder
 from engine.status import RunStatus
 

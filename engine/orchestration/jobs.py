@@ -9,13 +9,48 @@ after another. A sweep will be a job that hands out many batches at once. Torch-
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from engine.client import RunRequest
-from engine.orchestration.runs import LiveRun, RunBatch
+from engine.client import RunRequest, start_command
+from engine.orchestration.runs import LiveRun
 from engine.record import GroupRecorder
 from engine.registry import get_family
 from engine.state import RunState
 from engine.status import RunStatus, worst_status
+
+
+class RunBatch:
+    """What one "start" command trains: one run, or several seeds of one config trained together as
+    lanes of one model (the engine answers with one RunFinished per run); `job` made it."""
+
+    def __init__(self, lives: list[LiveRun], job: Job | None = None):
+        if not lives:
+            raise ValueError("a batch needs at least one run")
+        self.lives = lives
+        self.job = job
+        self.sent = False  # whether the engine was asked to train it (else there is nothing to stop)
+
+    def command(self) -> dict[str, Any]:
+        return start_command([live.request for live in self.lives])
+
+    def live(self, run_id: str) -> LiveRun | None:
+        return next((live for live in self.lives if live.run_id == run_id), None)
+
+    @property
+    def done(self) -> bool:
+        return all(live.ended for live in self.lives)
+
+    @property
+    def record_error(self) -> str | None:
+        return next((live.record_error for live in self.lives if live.record_error), None)
+
+    def end_unfinished(self, status: RunStatus, message: str = "", error_kind: str = "",
+                       traceback: str = "") -> list[LiveRun]:
+        """End every run not ended yet with this status; returns them."""
+        ended = [live for live in self.lives if not live.ended]
+        for live in ended:
+            live.end(status, message, error_kind, traceback)
+        return ended
 
 
 class Job:

@@ -2,24 +2,18 @@
 
 A `LiveRun` is one run: its request, its record on disk and its `RunState`. `apply` is the one
 place where an event reaches both (record first, so nothing shown is ever missing from the
-record). A `RunBatch` is what one "start" command trains: one run, or several seeds of one config
-trained together as lanes of one model; the engine answers with one RunFinished per run.
-Torch-free.
+record). Torch-free.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from engine.client import EngineExited, RunRequest, start_command
+from engine.client import EngineExited, RunRequest
 from engine.events import Event, RunFinished
 from engine.record import RecordError, RunRecorder
 from engine.state import RunState
 from engine.status import RunStatus
-
-if TYPE_CHECKING:
-    from engine.orchestration.jobs import Job
 
 
 class LiveRun:
@@ -73,36 +67,3 @@ class LiveRun:
 
     def engine_died(self, exited: EngineExited) -> RunFinished:
         return self.end(RunStatus.FAILED, exited.describe(), "crash", exited.stderr_tail)
-
-
-class RunBatch:
-    """The runs of one start command; `job` is the work it belongs to (set by the job that made it)."""
-
-    def __init__(self, lives: list[LiveRun], job: Job | None = None):
-        if not lives:
-            raise ValueError("a batch needs at least one run")
-        self.lives = lives
-        self.job = job
-        self.sent = False  # whether the engine was asked to train it (else there is nothing to stop)
-
-    def command(self) -> dict[str, Any]:
-        return start_command([live.request for live in self.lives])
-
-    def live(self, run_id: str) -> LiveRun | None:
-        return next((live for live in self.lives if live.run_id == run_id), None)
-
-    @property
-    def done(self) -> bool:
-        return all(live.ended for live in self.lives)
-
-    @property
-    def record_error(self) -> str | None:
-        return next((live.record_error for live in self.lives if live.record_error), None)
-
-    def end_unfinished(self, status: RunStatus, message: str = "", error_kind: str = "",
-                       traceback: str = "") -> list[LiveRun]:
-        """End every run not ended yet with this status; returns them."""
-        ended = [live for live in self.lives if not live.ended]
-        for live in ended:
-            live.end(status, message, error_kind, traceback)
-        return ended

@@ -8,8 +8,7 @@ death go to the status line. Nothing here drives an engine.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from textual.app import App
 from textual.markup import escape
 
 from engine.client import EngineExited
@@ -18,14 +17,13 @@ from engine.orchestration import EngineSlot, GroupRun, Job, Listener, LiveRun, R
 from engine.status import RunStatus
 from gradfail_tui.explorer.pacing import plot_budget_for
 
-if TYPE_CHECKING:
-    from gradfail_tui.explorer.app import GradfailApp
 
 VERDICT_SEVERITY = {"reproduced": "information", "not reproduced": "error"}  # else a warning
 
 
 class ExplorerListener(Listener):
-    def __init__(self, app: GradfailApp):
+    def __init__(self, app: App):
+        """`app`: the GradfailApp (typed as App: importing it here would make an import cycle)."""
         self.app = app
         self.model = app.model
 

@@ -9,21 +9,19 @@ trains. A replay advances on the same tick.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
-
+from textual.app import App
 from textual.css.query import NoMatches
 
 from gradfail_tui.explorer.pacing import RedrawPacer
 
-if TYPE_CHECKING:
-    from gradfail_tui.explorer.app import GradfailApp
 
 TICK_HZ = 5  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
 VIEWS = ("status", "plots", "runs")
 
 
 class Redraws:
-    def __init__(self, app: GradfailApp, pacer: RedrawPacer):
+    def __init__(self, app: App, pacer: RedrawPacer):
+        """`app`: the GradfailApp (typed as App: importing it here would make an import cycle)."""
         self.app = app
         self.model = app.model
         self.pacer = pacer
