@@ -87,9 +87,18 @@ class HeadlessDisplay(Listener):
             self.overall = self.progress.add_task(f"{job.preset.name} ({job.scale})", total=len(job.members),
                                                   rate="", eta="-", metrics="")
 
+    @contextlib.contextmanager
     def live(self):
         """The progress display while the runs go (a log gets plain lines instead)."""
-        return self.progress if self.console.is_terminal else contextlib.nullcontext()
+        if not self.console.is_terminal:
+            yield
+            return
+        self.progress.start()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):  # the terminal went away (an SSH session dropped)
+                self.progress.stop()
 
     def batch_started(self, batch: RunBatch) -> None:
         label = batch.lives[0].label + (f" × {len(batch.lives)} seeds" if len(batch.lives) > 1 else "")
@@ -157,10 +166,10 @@ def run_job(job: Job, console: Console, engine: Backend | None = None) -> int:
     if not job.finished:  # the second interruption came before the job was closed
         job.finish(RunStatus.INTERRUPTED)
     wall = time.perf_counter() - wall_start
-    if isinstance(job, GroupRun):
-        print_group(console, job)
-    else:
-        print_runs(console, job, wall)
+    try:
+        print_group(console, job) if isinstance(job, GroupRun) else print_runs(console, job, wall)
+    except OSError:
+        pass  # the terminal went away: the records are complete, and there is nothing left to show them on
     endings = [(live.state.status, live.finished.error_kind if live.finished else "") for live in job.lives]
     return exit_code(endings + ([(RunStatus.INTERRUPTED, "")] if interrupted else []))
 

@@ -93,6 +93,7 @@ class Conductor:
         self.jobs: list[Job] = []
         self.closing = False
         self.gave_up: str | None = None  # why engines are no longer restarted
+        self.display_lost: OSError | None = None  # the listener could no longer write (see _tell)
 
     # -- engines -----------------------------------------------------------------------------------
     def start(self) -> Conductor:
@@ -135,7 +136,7 @@ class Conductor:
             slot.ready = True
             if self.warmup and not self.closing:
                 slot.engine.send("warmup")
-            self.listener.engine_ready(slot, item)
+            self._tell("engine_ready", slot, item)
             self._send(slot)
         else:
             self._run_event(slot, item)
@@ -149,9 +150,9 @@ class Conductor:
             status, message = slot.ending
             event = dataclasses.replace(event, status=status, message=message or event.message)
         live.apply(event)
-        self.listener.run_event(live, event)
+        self._tell("run_event", live, event)
         if isinstance(event, RunFinished):
-            self.listener.run_ended(live, event)
+            self._tell("run_ended", live, event)
             if batch.done:
                 self._batch_ended(slot)
         elif live.record_error and slot.ending is None:  # never train on without recording
@@ -171,7 +172,7 @@ class Conductor:
         if not restarting and self.gave_up is None:
             self.gave_up = (f"the engine died {self.policy.max_deaths} times within "
                             f"{self.policy.window_s:.0f} s ({exited.describe()})")
-        self.listener.engine_lost(slot, exited, restarting, died)
+        self._tell("engine_lost", slot, exited, restarting, died)
         if restarting:
             try:
                 slot.engine = self.engine_factory().start()
@@ -180,6 +181,18 @@ class Conductor:
         if slot.engine is None and not any(s.engine for s in self.slots):
             self._abandon(self.gave_up or exited.describe())
         self._schedule()
+
+    def _tell(self, what: str, *args) -> None:
+        """Report to the listener. A display that cannot write any more (its terminal closed under it,
+        an SSH session dropped, a broken pipe) is told nothing more, and the runs go on being
+        recorded: losing the display must never lose the record. Any other error of a display is a
+        bug, and is raised."""
+        if self.display_lost is not None:
+            return
+        try:
+            getattr(self.listener, what)(*args)
+        except OSError as exc:
+            self.display_lost = exc
 
     # -- jobs --------------------------------------------------------------------------------------
     def submit(self, job: Job) -> Job:
@@ -207,7 +220,7 @@ class Conductor:
                     slot.batch, slot.ending = batch, None
                     for live in batch.lives:
                         live.state.status = RunStatus.WAITING
-                    self.listener.batch_started(batch)
+                    self._tell("batch_started", batch)
                     self._send(slot)
                     break
         if self.closing:
@@ -222,7 +235,7 @@ class Conductor:
         try:
             return job.next_batch()
         except RecordError as exc:  # a member's record cannot be made: the job ends here
-            self.listener.problem(f"{job.title}: cannot record the next run, so it ends here: {exc}")
+            self._tell("problem", f"{job.title}: cannot record the next run, so it ends here: {exc}")
             job.stopping = True
             self._finish(job, RunStatus.FAILED)
             return None
@@ -242,7 +255,7 @@ class Conductor:
             try:
                 batch.job.batch_ended(batch)
             except RecordError as exc:  # the runs' own records are complete; only the tie between them is not
-                self.listener.problem(f"{batch.job.title}: the group record is incomplete: {exc}")
+                self._tell("problem", f"{batch.job.title}: the group record is incomplete: {exc}")
         self._schedule()
 
     def _end_batch(self, slot: EngineSlot, status: RunStatus, message: str = "", error_kind: str = "",
@@ -250,16 +263,16 @@ class Conductor:
         """End the slot's batch here (the engine cannot say): every run not ended yet gets `status`."""
         batch = slot.batch
         for live in batch.end_unfinished(status, message, error_kind, traceback):
-            self.listener.run_event(live, live.finished)
-            self.listener.run_ended(live, live.finished)
+            self._tell("run_event", live, live.finished)
+            self._tell("run_ended", live, live.finished)
         self._batch_ended(slot)
 
     def _finish(self, job: Job, status: RunStatus | None = None, message: str = "") -> None:
         try:
             job.finish(status, message)
         except RecordError as exc:
-            self.listener.problem(f"{job.title}: the group record is incomplete: {exc}")
-        self.listener.job_finished(job)
+            self._tell("problem", f"{job.title}: the group record is incomplete: {exc}")
+        self._tell("job_finished", job)
 
     def _abandon(self, why: str) -> None:
         """No engine is left and none will be started: what waits for one ends `failed`."""
@@ -315,22 +328,23 @@ class Conductor:
         for job in self.jobs:
             job.stopping = True
         reason = "interrupted" if status is RunStatus.INTERRUPTED else "stopped"
-        for slot in self.slots:
-            if slot.batch is not None:
-                self._stop_slot(slot, reason, (status, message))
-        deadline = time.monotonic() + grace
         try:
+            for slot in self.slots:
+                if slot.batch is not None:
+                    self._stop_slot(slot, reason, (status, message))
+            deadline = time.monotonic() + grace
             while any(slot.batch is not None for slot in self.slots) and time.monotonic() < deadline:
                 self.pump(0.1)
         except KeyboardInterrupt:
-            pass
-        for slot in self.slots:
-            if slot.batch is not None:
-                self._end_batch(slot, status, message)
-        for job in self.jobs:
-            if not job.finished:
-                self._finish(job, status, message)
-        self.close()
+            pass  # a second Ctrl-C: stop waiting, end what is left here
+        finally:  # whatever happened above, every record is closed and every engine ends
+            for slot in self.slots:
+                if slot.batch is not None:
+                    self._end_batch(slot, status, message)
+            for job in self.jobs:
+                if not job.finished:
+                    self._finish(job, status, message)
+            self.close()
 
     def close(self) -> None:
         """Close every engine: no process outlives its owner."""
