@@ -52,6 +52,7 @@ class SetupPane(Horizontal):
 
     def watch_mode(self, mode: str) -> None:
         self.query_one("#setup-right").set_class(mode == GROUP, "-group")
+        self.watch_problems(self.problems)  # the hint names what Start starts
 
     def watch_problems(self, problems: tuple[str, ...]) -> None:
         self.query_one("#start", Button).disabled = bool(problems)
