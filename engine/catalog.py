@@ -13,14 +13,14 @@ from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.groups import GroupPreset, is_group_data, read_group
+from engine.groups import GroupPreset, is_group_data, parse_group
 from engine.presets import Preset, PresetError, find_preset, preset_paths, read_single, read_toml
 
 
 def read_any(path: Path) -> Preset | GroupPreset:
     """The preset a file holds, single or group; PresetError (GroupError for a group) says what is wrong."""
     data = read_toml(path)
-    return read_group(path, data) if is_group_data(data) else read_single(path, data)
+    return parse_group(path, data) if is_group_data(data) else read_single(path, data)
 
 
 def load_preset(name_or_path: str) -> Preset | GroupPreset:

@@ -167,7 +167,7 @@ def is_group_data(data: dict[str, Any]) -> bool:
     return "runs" in data or ("family" not in data and bool({"title", "claims", "plot"} & data.keys()))
 
 
-def read_group(path: Path, data: dict[str, Any]) -> GroupPreset:
+def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
     """A group preset from its parsed TOML; GroupError names the file, the run or claim, and the key."""
     problems = check_keys(data, GROUP_KEYS, "")
     runs = data.get("runs", [])
