@@ -14,7 +14,7 @@ matrices are views of one flat tensor, and all their gradients of another, so th
 single operation. The loss's gradient is computed up to a constant factor (the hinge's is the label
 where the margin is violated, its -1/n left out), which SGD folds into its step size: every
 operation saved is a few microseconds at these sizes, a few percent of a step (measured).
-tests/test_fastmlp.py checks the updated weights against autograd's, and the lanes against separate runs.
+tests/engine/test_fastmlp.py checks the updated weights against autograd's, and the lanes against separate runs.
 """
 
 from __future__ import annotations

@@ -77,6 +77,11 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def skip_unless_allocations_can_fail() -> None:
+    if Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1":
+        pytest.skip("this kernel grants any allocation (vm.overcommit_memory = 1): the OOM killer would answer")
+
+
 def family_threads(name: str):
     """A module fixture: train on the threads the family's SPEC asks for, as the engine process would.
 

@@ -16,7 +16,7 @@ at d = 14). How, for a network with per-input gradient g(x) = d p_w(x) / dw:
 - For a label h(x) in {-1, +1}, any loss's derivative is l'(p, h) = alpha(x) + beta(x) h(x) with
   alpha, beta the half sum and half difference of l'(p, +1) and l'(p, -1). So every target's
   gradient is a shared part plus A_h = E_x[h(x) beta(x) g(x)]: the Walsh-Hadamard transform over
-  the inputs of beta g, one row per parity (tests/reference.py forms them all, to check this).
+  the inputs of beta g, one row per parity (tests/engine/reference.py forms them all, to check this).
 - Parseval then gives the variance without forming any A_h:
   Var = 2^-d E_x[beta^2 ||g||^2] - ||E_h A_h||^2, with E_h A_h = 2^-d beta(1) g(1) (the input of all
   +1s, where every parity is +1). Since |beta| <= 1 for the hinge and the square loss, Var <= G^2/2^d.

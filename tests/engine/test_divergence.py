@@ -8,7 +8,7 @@ sum of sigmoids, bounded, and its gradient vanishes as they saturate), so a NaN 
 weights. The measurement families (parity_variance, tuple_snr, pwl_condition) train nothing: for
 them a divergence is a measurement that comes out NaN or infinite, injected into the diagnostic
 they call, and reported at the step that measured it. (Through the CLI and the engine process:
-tests/test_faults.py.)
+tests/cli/test_faults.py.)
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def test_pwl_condition_a_nan_condition_number_is_a_divergence_at_its_n(monkeypat
 
 def test_tuple_snr_a_nan_gradient_is_a_divergence_not_an_upper_bound(monkeypatch):
     import engine.families.tuple_snr.trainer as module
-    from tests.reference import estimate_snr
+    from tests.engine.reference import estimate_snr
 
     calls = []
 

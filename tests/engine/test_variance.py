@@ -12,7 +12,7 @@ from engine.families.parity_variance import ParityVarianceConfig
 from engine.families.parity_variance.trainer import ParityVarianceTrainer, log2_slope, square_loss
 from engine.nn import hinge_loss, mlp
 from tests.conftest import train_in_process
-from tests.reference import all_target_gradients
+from tests.engine.reference import all_target_gradients
 
 
 def network(d, depth=1, width_mult=3, seed=0, jitter=0.3):

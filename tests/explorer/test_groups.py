@@ -23,14 +23,12 @@ from engine.orchestration import group_manifest
 from engine.record import GroupRecorder, RunRecorder, read_group
 from engine.registry import families as registry_families
 from gradfail_tui.explorer.app import build_app
-from tests.scripted import Script
 from gradfail_tui.explorer.entries import group_key
 from gradfail_tui.explorer.widgets.family_list import FamilyList
 from gradfail_tui.explorer.widgets.metric_plot import MetricPlot
 from tests.conftest import pid_alive
-from tests.test_tui_app import SIZE, make_app, ready, status_text, sync, type_into, wait_until
-
-ENGINE_READY_S = 60
+from tests.explorer.pilot import ENGINE_READY_S, SIZE, make_app, ready, status_text, sync, type_into, wait_until
+from tests.scripted import Script
 
 
 def parity_app(tmp_path: Path, *scripts: Script, **kwargs):

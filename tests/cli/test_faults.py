@@ -1,17 +1,17 @@
-"""Faults: a diverging loss, an exception in a step or a diagnostic, out of memory, a dying engine,
-Ctrl-C / SIGTERM / SIGHUP to the CLI, an unusable or full run directory."""
+"""Faults seen from `gradfail run`: a diverging loss, an exception in a step, out of memory, a dying engine,
+Ctrl-C / SIGTERM / SIGHUP to the CLI, an unusable or full run directory.
+
+(A broken diagnostic in the engine's own run function: tests/engine/test_faults.py; faults in the
+explorer: tests/explorer/test_faults.py.)
+"""
 
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from engine.registry import families
-from gradfail_tui.explorer.app import build_app
-from tests.conftest import children_of, gradfail, pid_alive, read_events, read_manifest, start_gradfail
-from tests.test_tui_app import SIZE, sync, wait_until
-from tests.test_tui_engine import ENGINE_READY_S
+from tests.conftest import (children_of, gradfail, pid_alive, read_events, read_manifest,
+                            skip_unless_allocations_can_fail, start_gradfail)
 
 
 def test_nan_loss_ends_diverged_at_that_step(tmp_path):
@@ -43,66 +43,6 @@ def test_an_exception_in_the_family_is_one_clear_line_and_a_failed_record(tmp_pa
     if phase != "build":
         assert f"in {phase} at step 40" in finished["message"]
         assert any(e["type"] == "metrics" and e["step"] == 20 for e in read_events(tmp_path / "r"))
-
-
-# A real diagnostic of each family that has one, broken from the inside: where the family calls it,
-# and the first step at which it runs with the config below (the training families' measure at 0).
-DIAGNOSTICS = {
-    "parity": ("engine.families.parity.trainer", "parity_target_variance", "evaluate", 0,
-               {"d": 4, "steps": 40, "eval_every": 10, "variance_every": 20}),
-    "periodic": ("engine.families.periodic.trainer", "periodic_target_variance", "evaluate", 0,
-                 {"d": 3, "batch": 8, "eval_samples": 16, "variance_every": 20, "variance_directions": 4,
-                  "variance_samples": 16, "steps": 40, "eval_every": 10}),
-    "flat": ("engine.families.flat.trainer", "ForwardLearner.flatness", "evaluate", 0,
-             {"learner": "forward", "d": 4, "batch": 8, "eval_samples": 16, "steps": 40, "eval_every": 10}),
-    "pwl": ("engine.diagnostics.conditioning", "format_cond", "snapshots", 0,
-            {"trainer": "conv", "n": 9, "train_size": 16, "val_size": 4, "batch": 4, "steps": 40, "eval_every": 10}),
-    "tuples": ("engine.families.tuples.trainer", "measure_snr", "evaluate", 0,
-               {"k": 1, "batch": 4, "eval_samples": 8, "snr_every": 20, "snr_samples": 16, "show_tuples": 0,
-                "steps": 40, "eval_every": 10}),
-    "tuple_snr": ("engine.families.tuple_snr.trainer", "measure_snr", "train_step", 1,
-                  {"k_max": 1, "samples": 16, "steps": 2}),
-    "pwl_condition": ("engine.diagnostics.conditioning", "condition_number", "train_step", 1,
-                      {"n_min": 10, "n_step": 10, "steps": 3}),
-}
-
-
-@pytest.mark.parametrize("family", list(DIAGNOSTICS))
-def test_an_exception_in_a_diagnostic_names_the_family_phase_and_step(family, monkeypatch):
-    """In-process through the worker's own run function: the run fails with one clear line, its
-    traceback is kept for the record, and the engine is ready for the next run."""
-    import importlib
-
-    from engine.loop import Control
-    from engine.worker import run_one
-
-    module_name, function, phase, step, config = DIAGNOSTICS[family]
-    owner_path, _, name = f"{module_name}.{function}".rpartition(".")
-    owner = importlib.import_module(module_name)
-    for part in owner_path[len(module_name) + 1:].split(".") if owner_path != module_name else []:
-        owner = getattr(owner, part)
-    assert callable(getattr(owner, name))  # the diagnostic is still called this
-
-    def broken(*args, **kwargs):
-        raise ValueError("injected: the diagnostic broke")
-
-    monkeypatch.setattr(owner, name, broken)
-    events = []
-    (finished,) = run_one({"run_id": "r", "family": family, "config": config, "seed": 0, "device": "cpu"},
-                          events.append, Control(), {})
-    assert (finished.status, finished.error_kind, finished.step) == ("failed", "crash", step), finished
-    assert finished.message == (f"{family}: ValueError in {phase} at step {step}: injected: the diagnostic broke")
-    assert "injected: the diagnostic broke" in finished.traceback  # kept for whoever debugs it
-    assert events and events[0].TYPE == "run_started"  # what came before is there to be recorded
-    monkeypatch.undo()
-    (again,) = run_one({"run_id": "r2", "family": family, "config": config, "seed": 0, "device": "cpu"},
-                       [].append, Control(), {})
-    assert again.status == "completed", again
-
-
-def skip_unless_allocations_can_fail() -> None:
-    if Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1":
-        pytest.skip("this kernel grants any allocation (vm.overcommit_memory = 1): the OOM killer would answer")
 
 
 def test_a_model_too_big_for_memory_is_a_clear_out_of_memory_error(tmp_path):
@@ -223,46 +163,3 @@ def test_a_full_disk_stops_the_run_instead_of_training_unrecorded(tmp_path):
     manifest = read_manifest(tmp_path / "r")
     assert manifest["status"] == "failed" and manifest["steps_done"] < 100_000
     assert "cannot append" in manifest["message"]
-
-
-
-async def run_in_the_explorer(pilot, family: str, **values):
-    """Fill the form for `family` with `values`, start the run and wait for its end; returns its RunEntry."""
-    from tests.test_tui_app import wait_until
-
-    app = pilot.app
-    await app.setup.pick_family(family)
-    for name, value in values.items():
-        app.form.set_raw(name, value)
-    await wait_until(pilot, lambda: not app.setup.problems, f"a valid {family} form")
-    count = len(app.model.entries)
-    await pilot.press("escape", "s")
-    await wait_until(pilot, lambda: len(app.model.entries) > count and app.model.entries[0].state.finished, family, 60)
-    return app.model.entries[0]
-
-
-@sync
-async def test_the_explorer_reports_out_of_memory_and_a_broken_diagnostic_and_goes_on(tmp_path, faulty_family):
-    """Through the real engine process: neither takes the UI, or the engine, down."""
-    skip_unless_allocations_can_fail()
-    app = build_app(families={name: families()[name] for name in ("parity", "faulty")}, runs_dir=tmp_path / "runs",
-                    plot_budget=1.0)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.engine_ready and app.form.spec is not None, "the engine",
-                         timeout=ENGINE_READY_S)
-        engine = app.conductor.slots[0].engine.pid
-        too_big = await run_in_the_explorer(pilot, "parity", d=4096, width_mult=10000)
-        assert too_big.status == "failed" and too_big.state.error_kind == "oom"
-        assert "out of memory while building the model: cannot allocate 625.0 GiB" in too_big.state.message
-        assert any("out of memory" in n.message and n.severity == "error" for n in app._notifications)
-        assert read_manifest(too_big.path)["status"] == "failed"
-
-        broken = await run_in_the_explorer(pilot, "faulty", fault="raise", phase="snapshots", at_step=40, steps=100)
-        assert broken.status == "failed"
-        assert "faulty: RuntimeError in snapshots at step 40: injected fault in snapshots" in broken.state.message
-        assert [s for s, _ in broken.state.series["test_acc"]] == [0, 20, 40]  # kept up to the fault
-        assert "Traceback" in read_events(broken.path)[-1]["traceback"]
-
-        good = await run_in_the_explorer(pilot, "parity", d=5, width_mult=10, steps=300, eval_every=50)
-        assert good.status == "completed" and app.conductor.slots[0].engine.pid == engine and app.is_running
-        await pilot.press("q")

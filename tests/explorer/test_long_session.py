@@ -1,6 +1,6 @@
 """A long session: the explorer, over the real engine process, through 120 start/stop cycles.
 
-Run it with `python -m pytest -m slow tests/test_long_session.py` (a few minutes on 2 cores); it
+Run it with `python -m pytest -m slow tests/explorer/test_long_session.py` (a few minutes on 2 cores); it
 prints its figures. The fast test at the end checks the cause of the leak it once found, in the
 default suite: every widget the explorer removes (form fields, plots, footer keys) is freed. Pilot drives the app in this process, so this process is the UI process: its
 resident memory (VmRSS) after 120 cycles must be within 20% of what it was after the warm-up
@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 
 from gradfail_tui.explorer.app import build_app
-from tests.scripted import Script
 from tests.conftest import children_of
-from tests.test_tui_app import SIZE, make_app, ready, sync, wait_until
-from tests.test_tui_engine import ENGINE_READY_S
+from tests.explorer.pilot import ENGINE_READY_S, SIZE, make_app, ready, sync, wait_until
+from tests.scripted import Script
 
 CYCLES = 120
 MAX_GROWTH = 0.20  # of the warm-up RSS

@@ -2,7 +2,7 @@
 
 The families, presets, runs and their numbers all come from tests/scripted.py and
 fixed run records, so a snapshot only changes when the UI does. After a deliberate UI change:
-`pytest tests/test_tui_snapshots.py --snapshot-update`, then look at the SVGs.
+`pytest tests/explorer/test_snapshots.py --snapshot-update`, then look at the SVGs.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
+from tests.explorer.pilot import make_app, ready, type_into, wait_until
 from tests.scripted import Script, demo_snapshots
-from tests.test_tui_app import make_app, ready, type_into, wait_until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 

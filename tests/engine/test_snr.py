@@ -16,7 +16,7 @@ from engine.families.tuples.model import LOSS_KINDS, TupleNet, measure_snr
 from engine.seeding import generator
 
 from tests.conftest import family_threads
-from tests.reference import estimate_snr, gradient_snr
+from tests.engine.reference import estimate_snr, gradient_snr
 
 CPU = torch.device("cpu")
 

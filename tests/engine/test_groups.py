@@ -1,8 +1,7 @@
-"""Group presets: reading them, judging the paper's claims on recorded numbers, running them headless."""
+"""Group presets: reading them, and judging the paper's claims on recorded numbers.
 
-import json
-import signal
-import time
+(Running them headless, with `gradfail run --preset fig-...`: tests/cli/test_groups.py.)
+"""
 
 import pytest
 
@@ -12,7 +11,6 @@ from engine.events import Metrics, RunFinished, RunStarted
 from engine.groups import GroupError, GroupPreset
 from engine.presets import PresetError, preset_paths
 from engine.state import RunState
-from tests.conftest import gradfail, read_manifest, start_gradfail
 
 
 def state(label, series, status="completed"):
@@ -130,60 +128,3 @@ def test_a_group_naming_itself_is_refused_not_followed(tmp_path):
     path.write_text(f'[[runs]]\nlabel = "a"\npreset = "{path}"')
     with pytest.raises(PresetError, match="is itself a group"):
         load_preset(str(path))
-
-
-def write_group(tmp_path, runs, claims=""):
-    path = tmp_path / "group.toml"
-    path.write_text('title = "test group"\ndescription = "d"\nplot = ["test_acc"]\n' + runs + claims)
-    return path
-
-
-FAULTY_CLAIM = '[[claims]]\nsays = "a stays at chance"\nruns = ["a"]\nmetric = "test_acc"\nat_most = 0.6\n'
-
-
-def test_a_group_runs_on_after_a_run_fails_and_even_after_the_engine_dies(tmp_path):
-    path = write_group(tmp_path, (
-        '[[runs]]\nlabel = "a"\nfamily = "faulty"\nconfig = { steps = 60 }\n'
-        '[[runs]]\nlabel = "b"\nfamily = "faulty"\nconfig = { fault = "exit", at_step = 30 }\n'
-        '[[runs]]\nlabel = "c"\nfamily = "faulty"\nconfig = { fault = "raise", at_step = 30 }\n'
-        '[[runs]]\nlabel = "d"\nfamily = "faulty"\nconfig = { steps = 60 }\n'),
-        FAULTY_CLAIM + FAULTY_CLAIM.replace('["a"]', '["c"]'))
-    result = gradfail("run", "--preset", str(path), "--out", "g", cwd=tmp_path)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    group = json.loads((tmp_path / "g" / "group.json").read_text())
-    assert [r["status"] for r in group["runs"]] == ["completed", "failed", "failed", "completed"]
-    assert read_manifest(tmp_path / "g" / "04-d")["status"] == "completed"  # a fresh engine ran it
-    assert group["verdict"]["outcome"] == Outcome.INCOMPLETE
-    assert [c["outcome"] for c in group["verdict"]["claims"]] == [Outcome.REPRODUCED, Outcome.INCOMPLETE]
-    assert "Verdict: incomplete" in result.stdout
-
-
-def test_an_interrupted_group_keeps_what_ran_and_marks_the_rest(tmp_path):
-    path = write_group(tmp_path, (
-        '[[runs]]\nlabel = "a"\nfamily = "faulty"\nconfig = { steps = 40 }\n'
-        '[[runs]]\nlabel = "b"\nfamily = "faulty"\nconfig = { steps = 100000, step_sleep = 0.01 }\n'
-        '[[runs]]\nlabel = "c"\nfamily = "faulty"\n'), FAULTY_CLAIM)
-    proc = start_gradfail("run", "--preset", str(path), "--out", "g", cwd=tmp_path)
-    deadline = time.time() + 60
-    while time.time() < deadline and not (tmp_path / "g" / "02-b" / "events.jsonl").exists():
-        time.sleep(0.2)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 130, stdout + stderr
-    group = json.loads((tmp_path / "g" / "group.json").read_text())
-    assert group["status"] == "interrupted"
-    assert [r["status"] for r in group["runs"]] == ["completed", "interrupted", "not run"]
-    assert read_manifest(tmp_path / "g" / "02-b")["status"] == "interrupted"
-    assert group["verdict"]["outcome"] == Outcome.REPRODUCED  # its one claim is about run a, which completed
-
-
-def test_group_presets_refuse_options_that_do_not_apply(tmp_path):
-    result = gradfail("run", "--preset", "fig-parity", "--seeds", "4", cwd=tmp_path)
-    assert result.returncode == 2 and "--seeds 4: a group preset runs each of its runs once" in result.stderr
-    result = gradfail("run", "--preset", "parity5", "--scale", "paper", cwd=tmp_path)
-    assert result.returncode == 2 and "only group presets have scales" in result.stderr
-    result = gradfail("run", "--preset", "fig-parity", "--scale", "huge", cwd=tmp_path)
-    assert result.returncode == 2 and "fig-parity has the scales default, paper" in result.stderr
-    assert not (tmp_path / "runs").exists()  # nothing recorded for a refused command

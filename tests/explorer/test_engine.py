@@ -9,9 +9,7 @@ from textual.widgets import Input
 from engine.registry import families as registry_families
 from gradfail_tui.explorer.app import build_app
 from tests.conftest import pid_alive
-from tests.test_tui_app import SIZE, plots, status_shows, status_text, sync, type_into, wait_until
-
-ENGINE_READY_S = 60  # the worker imports torch: seconds on a busy 2-core machine
+from tests.explorer.pilot import ENGINE_READY_S, SIZE, plots, status_shows, status_text, sync, type_into, wait_until
 
 
 @sync

@@ -1,9 +1,10 @@
-"""The explorer's parts on their own: the bridge, the pacer, replay, bitmaps, thinning, the entry point."""
+"""The explorer's parts on their own: the bridge, the pacer, replay, bitmaps, colours, thinning, the entry point.
+
+(What they may import is checked in tests/test_imports.py.)
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 from engine.client import EngineExited
@@ -13,38 +14,14 @@ from engine.orchestration import Conductor
 from engine.status import FINAL_STATUSES
 from gradfail_tui.explorer.app import main
 from gradfail_tui.explorer.bridge import EngineBridge
+from gradfail_tui.explorer.entries import Replay, RunEntry, load_recorded
 from gradfail_tui.explorer.messages import EngineItemsReceived
 from gradfail_tui.explorer.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET, RedrawPacer, plot_budget_for
+from gradfail_tui.explorer.widgets.metric_plot import thin
 from gradfail_tui.render.bitmaps import braille, half_blocks, layout
 from gradfail_tui.render.colours import OUTCOMES, RUN_STATUSES, outcome_look, rich_colour, status_tone, textual_colour
+from tests.explorer.pilot import write_record
 from tests.scripted import ScriptedEngine, demo_families
-from gradfail_tui.explorer.entries import Replay, RunEntry, load_recorded
-from gradfail_tui.explorer.widgets.metric_plot import thin
-from tests.conftest import ROOT
-from tests.test_tui_app import write_record
-
-
-def test_the_explorer_never_imports_torch():
-    code = ("import sys; import gradfail_tui.explorer.app, tests.scripted, gradfail_tui.cli; "
-            "from gradfail_tui.explorer.app import build_app; build_app(); "
-            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
-
-
-def imported_by(module: str) -> list[str]:
-    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
-
-
-def test_the_status_line_draws_without_plotext_and_the_report_without_drivers_or_widgets():
-    assert not {"plotext", "torch"} & set(imported_by("gradfail_tui.explorer.widgets.status_line"))  # the first frame
-    ours = [m for m in imported_by("gradfail_tui.report") if m.startswith("gradfail_tui.")]
-    assert ours == ["gradfail_tui.render", "gradfail_tui.render.bitmaps", "gradfail_tui.render.format",
-                    "gradfail_tui.render.plots", "gradfail_tui.report"]
 
 
 class Clock:
