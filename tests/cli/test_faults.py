@@ -5,12 +5,16 @@ Ctrl-C / SIGTERM / SIGHUP to the CLI, an unusable or full run directory.
 explorer: tests/explorer/test_faults.py.)
 """
 
+import os
+import pty
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.conftest import (children_of, gradfail, pid_alive, read_events, read_manifest,
+from tests.conftest import (children_of, cli_env, gradfail, pid_alive, read_events, read_manifest,
                             skip_unless_allocations_can_fail, start_gradfail)
 
 
@@ -163,3 +167,26 @@ def test_a_full_disk_stops_the_run_instead_of_training_unrecorded(tmp_path):
     manifest = read_manifest(tmp_path / "r")
     assert manifest["status"] == "failed" and manifest["steps_done"] < 100_000
     assert "cannot append" in manifest["message"]
+
+
+def test_a_terminal_that_goes_away_mid_run_leaves_the_record_closed_and_no_engine(tmp_path):
+    """An SSH session dropping under `gradfail run`: SIGHUP, and every write to the terminal fails (EIO).
+    The run must still end `interrupted` with its events, and no engine may be left behind."""
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "gradfail_tui", "run", "--family", "faulty", "--set", "step_sleep=0.01",
+                             "--set", "steps=100000", "--out", "r"], cwd=tmp_path, env=cli_env(),
+                            stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True)
+    os.close(terminal)
+    try:
+        wait_for_metrics(tmp_path / "r", proc)
+        workers = children_of(proc.pid)
+        os.close(main)  # the terminal is gone: writes to it now fail
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    manifest = read_manifest(tmp_path / "r")
+    assert manifest["status"] == "interrupted" and manifest["steps_done"] > 0
+    assert read_events(tmp_path / "r")[-1]["status"] == "interrupted"
+    assert workers and not any(pid_alive(w) for w in workers)

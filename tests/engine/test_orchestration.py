@@ -188,3 +188,23 @@ def test_a_stopped_group_marks_the_rest_not_run(tmp_path):
     assert [r["status"] for r in manifest["runs"]] == ["stopped", "not run", "not run"]
     assert manifest["status"] == "stopped" and group.status_of("b") == "not run"
     c.close()
+
+
+class Gone(Heard):
+    """A display whose terminal went away: every write fails, as it does on a closed pty."""
+
+    def run_event(self, live, event):
+        raise OSError(5, "Input/output error")
+
+
+def test_a_display_that_cannot_write_any_more_never_stops_the_recording(tmp_path):
+    c, _ = conductor(Engines(Script(end="hold")))
+    c.listener = Gone()
+    job = c.submit(single_job(tmp_path))
+    c.pump(0.05)  # the engine says it is ready: the run starts
+    c.pump(0.05)  # its events, which the display can no longer show
+    assert c.display_lost is not None and job.lives[0].state.step == 100  # folded all the same
+    c.shutdown()
+    record = read_run(tmp_path / "run")
+    assert record.manifest["status"] == "interrupted" and record.events[-1].status == "interrupted"
+    assert len(record.events) == len(job.lives[0].state.series["test_acc"]) + 2
