@@ -52,9 +52,16 @@ class Terminal:
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        self.proc = subprocess.Popen(argv, cwd=cwd, stdin=slave, stdout=slave, stderr=slave, close_fds=True,
-                                     env={**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
-                                          **(env or {})}, preexec_fn=controlling_terminal)
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            close_fds=True,
+            env={**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", **(env or {})},
+            preexec_fn=controlling_terminal,
+        )
         os.close(slave)
         self.output = bytearray()
         self.frames: list[float] = []  # when each frame ended
@@ -84,7 +91,7 @@ class Terminal:
             with self._lock:
                 # A marker split between two reads is counted once: the carried-over prefix is
                 # too short to hold a whole one.
-                joined = bytes(self.output[-(len(FRAME_END) - 1):]) + chunk
+                joined = bytes(self.output[-(len(FRAME_END) - 1) :]) + chunk
                 self.output += chunk
                 self.frames += [now] * joined.count(FRAME_END)
                 for marker in self.watch_for:
@@ -179,8 +186,10 @@ def idle_cpu(work: Path, seconds: float) -> None:
     frames_before = len(term.frames)
     time.sleep(seconds)
     used = (cpu_seconds(term.proc.pid) - before) / (time.perf_counter() - start)
-    print(f"UI CPU, idle:            {100 * used:.1f}% of a core  "
-          f"({(len(term.frames) - frames_before) / seconds:.1f} frames/s)")
+    print(
+        f"UI CPU, idle:            {100 * used:.1f}% of a core  "
+        f"({(len(term.frames) - frames_before) / seconds:.1f} frames/s)"
+    )
     term.quit()
 
 
@@ -215,8 +224,13 @@ def tui_run(work: Path, preset: Path) -> tuple[float, float, float, Path]:
 
 def headless_run(work: Path, preset: Path, n: int) -> Path:
     out = work / f"runs-headless-{n}"
-    subprocess.run([sys.executable, "-m", "gradfail_tui", "run", "--preset", str(preset), "--out", str(out)],
-                   cwd=work, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    subprocess.run(
+        [sys.executable, "-m", "gradfail_tui", "run", "--preset", str(preset), "--out", str(out)],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     return out
 
 
@@ -233,7 +247,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repetition each, shorter runs")
     parser.add_argument("--preset", default="parity10", help="the preset trained (default parity10)")
-    parser.add_argument("--steps", type=int, default=None, help="steps per run (default 80000, quick 40000: the engine trains parity10 at ~5,000 steps/s)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="steps per run (default 80000, quick 40000: the engine trains parity10 at ~5,000 steps/s)",
+    )
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
     steps = args.steps or (40000 if args.quick else 80000)
@@ -245,8 +264,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="gradfail-tui-bench-"))
     preset = work / f"{chosen.name}-bench.toml"
     values = {**chosen.values, "steps": steps}
-    preset.write_text(f'family = "{chosen.family}"\ndescription = "benchmark"\n[config]\n'
-                      + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()))
+    preset.write_text(
+        f'family = "{chosen.family}"\ndescription = "benchmark"\n[config]\n'
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+    )
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
     try:
         first_frame(work, repeats)

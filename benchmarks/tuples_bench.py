@@ -48,9 +48,9 @@ def original_loop(n: int, k: int, rng: np.random.RandomState) -> None:
                     pt = (center + sgn * unit_vec * step).astype(np.int32)
                     for dx, dy in product([0], repeat=2):
                         ptpt = pt + np.array([dx, dy])
-                        if all((0 <= ptpt) * (ptpt < SIZE)):
+                        if all((ptpt >= 0) * (ptpt < SIZE)):
                             x[j, ptpt[0], ptpt[1]] = 1
-        y = (-1 + 2 * np.mod(y, 2))
+        y = -1 + 2 * np.mod(y, 2)
 
 
 def best_rate(fn, units: int, seconds: float = 1.0, repeats: int = 3) -> float:
@@ -72,8 +72,7 @@ def bench_generator(threads: int) -> float:
     rates = {}
     for batch, k in ((200, 4), (2000, 4), (10_000, 1)):
         rates[batch * k] = best_rate(lambda: sample_tuples(batch, k, gen, "cpu"), batch * k)
-        print(f"  vectorised, {threads} thread(s), {batch * k:>6} images a call: "
-              f"{rates[batch * k]:>12,.0f} images/s")
+        print(f"  vectorised, {threads} thread(s), {batch * k:>6} images a call: {rates[batch * k]:>12,.0f} images/s")
     return min(rates.values())
 
 
@@ -104,13 +103,16 @@ def bench_schedule(preset: str, device: str) -> None:
     config = load_preset(preset).config({})
     torch_device = torch.device(device)
     trainer = TupleTrainer(config, torch_device, seed=0)
+
     def synced(fn):
         """fn, then a wait for the GPU's kernels: it runs them after the call returns, and without the
         wait the rate would be their launches'."""
+
         def call():
             fn()
             if torch_device.type == "cuda":
                 torch.cuda.synchronize(torch_device)
+
         return call
 
     seconds = {
@@ -132,10 +134,10 @@ def run_presets(names: list[str], device: str, seed: int, assignments: list[str]
     for a bare GPU machine) and print one JSON line per preset: last and best metrics, time, steps/s."""
     import json
 
+    from engine.catalog import load_preset
     from engine.config import parse_assignments
     from engine.events import Metrics, Snapshot
     from engine.loop import Control, run_loop
-    from engine.catalog import load_preset
     from engine.registry import get_family, load_trainer_class
 
     for name in names:
@@ -155,29 +157,56 @@ def run_presets(names: list[str], device: str, seed: int, assignments: list[str]
                     last[key] = value
                     best[key] = max(best.get(key, value), value)
                 if "test_acc" in event.values and event.step % every == 0:
-                    curve.append((event.step, round(event.values["test_acc"], 3),
-                                  round(event.values.get("image_acc", 0), 3)))
-                    print(json.dumps({"preset": name, "step": event.step, "test_acc": curve[-1][1],
-                                      "image_acc": curve[-1][2], "t": round(event.t, 1)}), flush=True)
+                    curve.append(
+                        (event.step, round(event.values["test_acc"], 3), round(event.values.get("image_acc", 0), 3))
+                    )
+                    print(
+                        json.dumps(
+                            {
+                                "preset": name,
+                                "step": event.step,
+                                "test_acc": curve[-1][1],
+                                "image_acc": curve[-1][2],
+                                "t": round(event.t, 1),
+                            }
+                        ),
+                        flush=True,
+                    )
             elif isinstance(event, Snapshot) and event.kind == "table":
                 tables[event.name] = event.data["rows"]
 
         started = time.perf_counter()
         finished = run_loop(trainer, config, name, emit, Control(), started)
         wall = time.perf_counter() - started
-        print(json.dumps({"preset": name, "overrides": assignments, "status": finished.status,
-                          "steps": finished.step, "wall_s": round(wall, 1),
-                          "steps_per_s": round(finished.step / wall, 2), "device": device, "last": last,
-                          "best": {k: v for k, v in best.items() if k in ("test_acc", "image_acc")},
-                          "curve": curve, "tables": tables}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "preset": name,
+                    "overrides": assignments,
+                    "status": finished.status,
+                    "steps": finished.step,
+                    "wall_s": round(wall, 1),
+                    "steps_per_s": round(finished.step / wall, 2),
+                    "device": device,
+                    "last": last,
+                    "best": {k: v for k, v in best.items() if k in ("test_acc", "image_acc")},
+                    "curve": curve,
+                    "tables": tables,
+                }
+            ),
+            flush=True,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the generator only")
     parser.add_argument("--presets", nargs="*", help="instead: run these presets in-process and report them")
-    parser.add_argument("--schedule", action="store_true", help="instead: the cost of evaluation and the SNR "
-                        "on tuple4-e2e-paper's schedule")
+    parser.add_argument(
+        "--schedule",
+        action="store_true",
+        help="instead: the cost of evaluation and the SNR on tuple4-e2e-paper's schedule",
+    )
     parser.add_argument("--device", default="cpu", help="device for --presets")
     parser.add_argument("--seed", type=int, default=0, help="seed for --presets")
     parser.add_argument("--set", action="append", default=[], help="key=value override for --presets")

@@ -47,8 +47,9 @@ def parity_loop(d: int, steps: int, batch: int = 128, device: str = "cpu") -> di
     return {"steps": steps, "train_s": elapsed, "steps_per_s": steps / elapsed, "test_acc": acc}
 
 
-def tuples_loop(k: int, steps: int, batch: int = 200, device: str = "cpu", eval_every: int = 100,
-                eval_samples: int = 2000) -> dict:
+def tuples_loop(
+    k: int, steps: int, batch: int = 200, device: str = "cpu", eval_every: int = 100, eval_samples: int = 2000
+) -> dict:
     from engine.families.tuples.lines import sample_tuples
     from engine.families.tuples.model import TupleNet
 
@@ -67,8 +68,10 @@ def tuples_loop(k: int, steps: int, batch: int = 200, device: str = "cpu", eval_
         optimizer.step()
         if step % eval_every == 0 or step == steps:
             with torch.no_grad():
-                right = sum(float((model(test.images[i : i + batch])[0] * test.labels[i : i + batch] > 0).sum())
-                            for i in range(0, eval_samples, batch))
+                right = sum(
+                    float((model(test.images[i : i + batch])[0] * test.labels[i : i + batch] > 0).sum())
+                    for i in range(0, eval_samples, batch)
+                )
             acc = right / eval_samples
     elapsed = time.perf_counter() - start
     return {"steps": steps, "train_s": elapsed, "steps_per_s": steps / elapsed, "test_acc": acc}

@@ -52,12 +52,15 @@ class Catalog:
 
         def runs_known(group: GroupPreset) -> bool:
             names = [run.get("family") or family_of.get(run.get("preset", "")) for run in group.runs]
-            names += [family_of.get(s.get("preset", "")) for run in group.runs for s in run.get("scales", {}).values()
-                      if isinstance(s, dict) and "preset" in s]
+            names += [
+                family_of.get(s.get("preset", ""))
+                for run in group.runs
+                for s in run.get("scales", {}).values()
+                if isinstance(s, dict) and "preset" in s
+            ]
             return all(name in families for name in names)
 
-        return ([p for p in self.presets if p.family in families],
-                [g for g in self.groups if runs_known(g)])
+        return ([p for p in self.presets if p.family in families], [g for g in self.groups if runs_known(g)])
 
 
 def scan() -> Catalog:

@@ -23,8 +23,19 @@ from engine.registry import FamilySpec
 from engine.state import RunState
 
 STATS = ("first", "last", "max", "min", "mean")
-CLAIM_KEYS = {"says": str, "runs": list, "metric": str, "over": str, "stat": str, "at_least": (int, float),
-              "at_most": (int, float), "lowest": str, "highest": str, "from_step": int, "until_step": int}
+CLAIM_KEYS = {
+    "says": str,
+    "runs": list,
+    "metric": str,
+    "over": str,
+    "stat": str,
+    "at_least": (int, float),
+    "at_most": (int, float),
+    "lowest": str,
+    "highest": str,
+    "from_step": int,
+    "until_step": int,
+}
 
 
 class Outcome(StrEnum):
@@ -80,8 +91,9 @@ def parse_claims(raw: list[Any], families: dict[str, FamilySpec]) -> tuple[list[
             found.append(f"{where}stat: got {item.get('stat')!r}, expected one of {', '.join(STATS)}")
         kinds = [k for k in ("at_least", "at_most", "lowest", "highest") if k in item]
         if not kinds or ({"lowest", "highest"} & set(kinds) and len(kinds) > 1):
-            found.append(f"{where}say what is expected: at_least and/or at_most = a number, "
-                         "or lowest / highest = a run's label")
+            found.append(
+                f"{where}say what is expected: at_least and/or at_most = a number, or lowest / highest = a run's label"
+            )
         for key in ("lowest", "highest"):
             if key in item and item[key] not in runs:
                 found.append(f"{where}{key}: {item[key]!r} is not one of this claim's runs")
@@ -97,11 +109,15 @@ def parse_claims(raw: list[Any], families: dict[str, FamilySpec]) -> tuple[list[
 
 
 def _metric_problems(metric: str, specs) -> list[str]:
-    return [f"{metric!r} is not a metric of the {spec.name} family (it has {', '.join(m.name for m in spec.metrics)})"
-            for spec in set(specs) if spec.metric(metric) is None]
+    return [
+        f"{metric!r} is not a metric of the {spec.name} family (it has {', '.join(m.name for m in spec.metrics)})"
+        for spec in set(specs)
+        if spec.metric(metric) is None
+    ]
 
 
 # ---- judging ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Value:
@@ -114,7 +130,7 @@ class Value:
         text = f"{self.x:.3g}"
         return {"upper": f"<= {text}", "lower": f">= {text}", "unknown": f"~{text}"}.get(self.bound, text)
 
-    def __truediv__(self, other: "Value") -> "Value":
+    def __truediv__(self, other: Value) -> Value:
         x = self.x / other.x if other.x else math.inf
         flip = {"upper": "lower", "lower": "upper", "exact": "exact"}
         kinds = {self.bound, flip[other.bound]} - {"exact"}
@@ -134,8 +150,10 @@ class Verdict:
     results: list[ClaimResult] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome,
-                "claims": [{"says": r.claim.says, "outcome": r.outcome, "detail": r.detail} for r in self.results]}
+        return {
+            "outcome": self.outcome,
+            "claims": [{"says": r.claim.says, "outcome": r.outcome, "detail": r.detail} for r in self.results],
+        }
 
 
 def judge(claims: list[Claim] | tuple[Claim, ...], runs: dict[str, RunState]) -> Verdict:
@@ -155,8 +173,11 @@ def judge(claims: list[Claim] | tuple[Claim, ...], runs: dict[str, RunState]) ->
 
 def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
     missing = [label for label in claim.runs if label not in runs]
-    unfinished = [f"{label} {runs[label].status} at step {runs[label].step:,}"
-                  for label in claim.runs if label in runs and runs[label].status != "completed"]
+    unfinished = [
+        f"{label} {runs[label].status} at step {runs[label].step:,}"
+        for label in claim.runs
+        if label in runs and runs[label].status != "completed"
+    ]
     if missing or unfinished:
         why = [f"{label} did not run" for label in missing] + unfinished
         return ClaimResult(claim, Outcome.INCOMPLETE, "; ".join(why))
@@ -172,18 +193,25 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
         others = [v for label, v in values.items() if label != target]
         if any(v.bound != "exact" for v in values.values()):
             return ClaimResult(claim, Outcome.INCOMPLETE, f"{describe_value(claim)} only bounded: {numbers}")
-        wins = all(values[target].x < v.x for v in others) if claim.lowest else \
-            all(values[target].x > v.x for v in others)
-        return ClaimResult(claim, Outcome.REPRODUCED if wins else Outcome.NOT_REPRODUCED,
-                           f"{describe_value(claim)}: {numbers}")
+        wins = (
+            all(values[target].x < v.x for v in others) if claim.lowest else all(values[target].x > v.x for v in others)
+        )
+        return ClaimResult(
+            claim, Outcome.REPRODUCED if wins else Outcome.NOT_REPRODUCED, f"{describe_value(claim)}: {numbers}"
+        )
     outcome = Outcome.REPRODUCED
     for value in values.values():
         for result in (_at_least(value, claim.at_least), _at_most(value, claim.at_most)):
             if result == Outcome.NOT_REPRODUCED or (result == Outcome.INCOMPLETE and outcome == Outcome.REPRODUCED):
                 outcome = result
-    expected = " and ".join(part for part in (
-        f">= {claim.at_least:g}" if claim.at_least is not None else "",
-        f"<= {claim.at_most:g}" if claim.at_most is not None else "") if part)
+    expected = " and ".join(
+        part
+        for part in (
+            f">= {claim.at_least:g}" if claim.at_least is not None else "",
+            f"<= {claim.at_most:g}" if claim.at_most is not None else "",
+        )
+        if part
+    )
     return ClaimResult(claim, outcome, f"{describe_value(claim)} {expected}: {numbers}")
 
 

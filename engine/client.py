@@ -66,7 +66,7 @@ class EngineProcess:
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         self._write_lock = threading.Lock()
 
-    def start(self) -> "EngineProcess":
+    def start(self) -> EngineProcess:
         """Start the process, unless it has been started already."""
         if self.proc is not None:
             return self
@@ -75,11 +75,19 @@ class EngineProcess:
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = subprocess.Popen(
-            [self.python, "-m", "engine.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env, text=True, encoding="utf-8", errors="replace", bufsize=1,
+            [self.python, "-m", "engine.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
             # Its own session: Ctrl-C in the terminal reaches the parent only, which then stops the
             # run cleanly and records it as interrupted.
-            start_new_session=True)
+            start_new_session=True,
+        )
         threading.Thread(target=self._read_events, name="engine-events", daemon=True).start()
         threading.Thread(target=self._read_stderr, name="engine-stderr", daemon=True).start()
         return self
@@ -165,8 +173,14 @@ class RunRequest:
 
     def command(self) -> dict[str, Any]:
         """The engine's "start" command for this run (engine/worker.py reads it)."""
-        return {"run_id": self.run_id, "family": self.family, "config": self.config_dict(), "seed": self.seed,
-                "device": self.device, "preset": self.preset}
+        return {
+            "run_id": self.run_id,
+            "family": self.family,
+            "config": self.config_dict(),
+            "seed": self.seed,
+            "device": self.device,
+            "preset": self.preset,
+        }
 
 
 def start_command(requests: list[RunRequest]) -> dict[str, Any]:
@@ -174,8 +188,16 @@ def start_command(requests: list[RunRequest]) -> dict[str, Any]:
     if len(requests) == 1:
         return requests[0].command()
     first = requests[0]
-    if any((r.family, r.config, r.device, r.preset) != (first.family, first.config, first.device, first.preset)
-           for r in requests):
+    if any(
+        (r.family, r.config, r.device, r.preset) != (first.family, first.config, first.device, first.preset)
+        for r in requests
+    ):
         raise ValueError("runs trained together must share family, config, device and preset")
-    return {"run_ids": [r.run_id for r in requests], "seeds": [r.seed for r in requests], "family": first.family,
-            "config": first.config_dict(), "device": first.device, "preset": first.preset}
+    return {
+        "run_ids": [r.run_id for r in requests],
+        "seeds": [r.seed for r in requests],
+        "family": first.family,
+        "config": first.config_dict(),
+        "device": first.device,
+        "preset": first.preset,
+    }

@@ -71,8 +71,15 @@ class Knob:
                 raise ValueError(f"got {_fmt(value)}, expected {self.allowed()}")
 
 
-def knob(default: Any, help: str, *, low: float | None = None, high: float | None = None,
-         low_open: bool = False, choices: tuple[str, ...] | None = None) -> Any:
+def knob(
+    default: Any,
+    help: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
     """Declare a config field with its default, help text and bounds (see `Knob`)."""
     meta = {"help": help, "low": low, "high": high, "low_open": low_open, "choices": choices}
     return field(default=default, metadata={"knob": meta})
@@ -98,8 +105,11 @@ def knobs(config_cls: type[BaseConfig]) -> list[Knob]:
 @functools.cache  # resolving type hints is slow, and every preset read and form check asks
 def _knobs(config_cls: type[BaseConfig]) -> tuple[Knob, ...]:
     hints = typing.get_type_hints(config_cls)
-    return tuple(Knob(name=f.name, type=hints[f.name], default=f.default, **f.metadata["knob"])
-                 for f in dataclasses.fields(config_cls) if "knob" in f.metadata)
+    return tuple(
+        Knob(name=f.name, type=hints[f.name], default=f.default, **f.metadata["knob"])
+        for f in dataclasses.fields(config_cls)
+        if "knob" in f.metadata
+    )
 
 
 def build_config(config_cls: type[BaseConfig], values: dict[str, Any], source: str = "") -> BaseConfig:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 SCHEMA_VERSION = 1
 
+
 @dataclass
 class Event:
     TYPE: ClassVar[str] = ""

@@ -38,8 +38,9 @@ def with_ones(x: torch.Tensor) -> torch.Tensor:
 PENDING = 64
 
 
-def hinge_terms(scores: torch.Tensor, labels: torch.Tensor, score_grad: torch.Tensor, terms: torch.Tensor,
-                inv_rows: torch.Tensor) -> float:
+def hinge_terms(
+    scores: torch.Tensor, labels: torch.Tensor, score_grad: torch.Tensor, terms: torch.Tensor, inv_rows: torch.Tensor
+) -> float:
     """The hinge loss mean(relu(1 - y f)) of (L, 1, n) scores and labels, up to its reduction: writes
     (1 - y f) / n into `terms` (the loss is the sum of their positive parts, `hinge_reduce`) and y
     where 1 - y f > 0 (else 0) into `score_grad`; returns the factor -1/n that makes it d loss / d f."""
@@ -54,8 +55,9 @@ def hinge_reduce(terms: torch.Tensor, out: torch.Tensor) -> None:
     torch.sum(terms.clamp_min_(0).flatten(2), 2, out=out)
 
 
-def squared_terms(scores: torch.Tensor, targets: torch.Tensor, score_grad: torch.Tensor, terms: torch.Tensor,
-                  inv_rows: torch.Tensor) -> float:
+def squared_terms(
+    scores: torch.Tensor, targets: torch.Tensor, score_grad: torch.Tensor, terms: torch.Tensor, inv_rows: torch.Tensor
+) -> float:
     """The squared loss mean((f - y)^2) up to its reduction: writes (f - y)^2 into `terms` and f - y
     into `score_grad`; returns the factor 2 / (the number of values) that makes it d loss / d f."""
     diff = torch.sub(scores, targets, out=score_grad)
@@ -113,9 +115,11 @@ class ManualMLP:
 
     def __init__(self, models: list[nn.Sequential], loss: str, optimizer: str, lr: float):
         per_model = [[m for m in model if isinstance(m, nn.Linear)] for model in models]
+
         def rows(i: int) -> torch.Tensor:  # layer i of every lane as [W | b], (L, out, in + 1)
-            return torch.stack([torch.cat([lane[i].weight.detach(), lane[i].bias.detach()[:, None]], 1)
-                                for lane in per_model])
+            return torch.stack(
+                [torch.cat([lane[i].weight.detach(), lane[i].bias.detach()[:, None]], 1) for lane in per_model]
+            )
 
         last = len(per_model[0]) - 1
         stored = [rows(i).transpose(1, 2) for i in range(last)] + [rows(last)]  # the layouts above
@@ -148,7 +152,7 @@ class ManualMLP:
         """Consecutive pieces of `flat`, shaped like the tensors given."""
         views, offset = [], 0
         for t in shaped_like:
-            views.append(flat[offset: offset + t.numel()].view(t.shape))
+            views.append(flat[offset : offset + t.numel()].view(t.shape))
             offset += t.numel()
         return views
 
@@ -164,7 +168,7 @@ class ManualMLP:
             h = with_ones(torch.bmm(h, p).relu_())
         return torch.bmm(self.output, h.transpose(1, 2))
 
-    def stepper(self, rows: int) -> "Stepper":
+    def stepper(self, rows: int) -> Stepper:
         """The training step for batches of `rows` samples, and the `settle` that completes its losses.
 
         `step(x, targets, x_t)` takes x (L, n, d + 1) its last column ones (`with_ones`), targets
@@ -193,8 +197,17 @@ class ManualMLP:
         # output, the layer's pre-ReLU values, where the gradient into them goes, its input^T (None: the
         # step's x_t), its gradient).
         # An outer product (one output above) is a multiply, not a product with one column.
-        backward = [(self.weights[i + 1], self.weights[i + 1].shape[1] == 1, buf.pre[i], buf.pre_grad[i],
-                     buf.hidden_t[i - 1] if i else None, self.grads[i]) for i in range(len(self.hidden) - 1, -1, -1)]
+        backward = [
+            (
+                self.weights[i + 1],
+                self.weights[i + 1].shape[1] == 1,
+                buf.pre[i],
+                buf.pre_grad[i],
+                buf.hidden_t[i - 1] if i else None,
+                self.grads[i],
+            )
+            for i in range(len(self.hidden) - 1, -1, -1)
+        ]
         # The bottom layer under one output (parity's network): the gradient into its outputs is an
         # outer product g w, so g's rows are masked by the ReLU (pre is not needed after this) and the
         # product multiplied by w after it: one pass over (n, width) instead of two.
@@ -217,8 +230,9 @@ class ManualMLP:
             pending[1] = row + 1
             for weight, layer_input, pre, relu in forward:
                 clamp_min(bmm(x if layer_input is None else layer_input, weight, out=pre), 0, out=relu)
-            grad_scale = loss_terms(bmm(output, x_t if top_t is None else top_t, out=scores), targets, score_grad,
-                                    term_rows[row], inv_rows)
+            grad_scale = loss_terms(
+                bmm(output, x_t if top_t is None else top_t, out=scores), targets, score_grad, term_rows[row], inv_rows
+            )
             # From here on every gradient is the true one times grad_scale (folded into the update).
             bmm(score_grad, x if top is None else top, out=grad_output)  # the output layer's [dW | db] at once
             g = score_grad_t  # sample by sample: (L, n, out)
@@ -230,7 +244,9 @@ class ManualMLP:
                 g = threshold_backward(below, pre, 0, grad_input=below)  # through the ReLU
                 bmm(x_t if input_t is None else input_t, g, out=grad)
             if outer_bottom:
-                bmm(x_t, threshold_backward(g, bottom_pre, 0, grad_input=bottom_pre), out=bottom_grad).mul_(bottom_above)
+                bmm(x_t, threshold_backward(g, bottom_pre, 0, grad_input=bottom_pre), out=bottom_grad).mul_(
+                    bottom_above
+                )
             if adam is None:
                 flat.add_(flat_grad, alpha=-lr * grad_scale)
             else:

@@ -31,9 +31,10 @@ preset's and lists both. Torch-free.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from engine.claims import Claim, Verdict, judge, parse_claims
 from engine.config import BaseConfig, ConfigError, build_config, config_to_dict
@@ -45,10 +46,17 @@ if TYPE_CHECKING:
     from engine.record import RecordedGroup
 
 DEFAULT_SCALE = "default"
-GROUP_KEYS = {"title": str, "description": str, "paper": str, "plot": list, "log_y": bool, "seed": int,
-              "runs": list, "claims": list}
-RUN_KEYS = {"label": str, "preset": str, "family": str, "config": dict, "seed": int, "scales": dict,
-            "snapshots": bool}
+GROUP_KEYS = {
+    "title": str,
+    "description": str,
+    "paper": str,
+    "plot": list,
+    "log_y": bool,
+    "seed": int,
+    "runs": list,
+    "claims": list,
+}
+RUN_KEYS = {"label": str, "preset": str, "family": str, "config": dict, "seed": int, "scales": dict, "snapshots": bool}
 SCALE_KEYS = {"preset": str, "config": dict}
 
 
@@ -99,8 +107,13 @@ class GroupPreset:
     def labels(self) -> list[str]:
         return [run["label"] for run in self.runs]
 
-    def members(self, scale: str = DEFAULT_SCALE, overrides: dict[str, Any] | None = None,
-                source: str = "--set", load: Callable[[str], Preset] | None = None) -> list[MemberRun]:
+    def members(
+        self,
+        scale: str = DEFAULT_SCALE,
+        overrides: dict[str, Any] | None = None,
+        source: str = "--set",
+        load: Callable[[str], Preset] | None = None,
+    ) -> list[MemberRun]:
         """The runs at `scale`, with `overrides` (--set, --steps) applied to every run that has the field.
         `load` reads the single preset a run names (default `load_single`).
 
@@ -110,8 +123,11 @@ class GroupPreset:
             raise GroupError(f"--scale {scale}: {self.name} has the scales {', '.join(self.scales)}")
         overrides = overrides or {}
         members = [resolve_member(self, run, scale, load or load_single) for run in self.runs]
-        unused = [key for key in overrides
-                  if not any(key in get_family(m.family).config_cls.__dataclass_fields__ for m in members)]
+        unused = [
+            key
+            for key in overrides
+            if not any(key in get_family(m.family).config_cls.__dataclass_fields__ for m in members)
+        ]
         if unused:
             raise ConfigError([f"{key}: no run of {self.name} has this setting" for key in unused], source)
         resolved = []
@@ -135,8 +151,9 @@ def load_single(name_or_path: str) -> Preset:
     return read_single(path, data)
 
 
-def resolve_member(group: GroupPreset, run: dict[str, Any], scale: str,
-                   load: Callable[[str], Preset] = load_single) -> MemberRun:
+def resolve_member(
+    group: GroupPreset, run: dict[str, Any], scale: str, load: Callable[[str], Preset] = load_single
+) -> MemberRun:
     at_scale = run.get("scales", {}).get(scale, {}) if scale != DEFAULT_SCALE else {}
     preset_name = at_scale.get("preset", run.get("preset"))
     where = f"{group.path}: run {run['label']!r}" + (f" at scale {scale}" if scale != DEFAULT_SCALE else "")
@@ -162,6 +179,7 @@ def resolve_member(group: GroupPreset, run: dict[str, Any], scale: str,
 
 # ---- reading ---------------------------------------------------------------------------------
 
+
 def is_group_data(data: dict[str, Any]) -> bool:
     """A group names runs; a file with a group's keys but no runs is a group missing them."""
     return "runs" in data or ("family" not in data and bool({"title", "claims", "plot"} & data.keys()))
@@ -185,7 +203,7 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
             problems.append(f"{where}label: {label!r} is used twice")
         labels.append(label if isinstance(label, str) else f"run {number}")
         if ("preset" in run) == ("family" in run):
-            problems.append(f"{where}give exactly one of preset = \"NAME\" or family = \"NAME\"")
+            problems.append(f'{where}give exactly one of preset = "NAME" or family = "NAME"')
         for scale, table in run.get("scales", {}).items():
             if not isinstance(table, dict):
                 problems.append(f"{where}scales.{scale}: expected a table with preset and/or config")
@@ -197,10 +215,18 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
     if problems:
         raise GroupError(f"{path}: " + "; ".join(problems))
 
-    group = GroupPreset(name=path.stem, path=path, title=data.get("title", path.stem),
-                        description=data.get("description", ""), paper=data.get("paper", ""),
-                        plot=tuple(data.get("plot", ())), log_y=data.get("log_y", False), runs=tuple(runs),
-                        claims=(), seed=data.get("seed", 0))
+    group = GroupPreset(
+        name=path.stem,
+        path=path,
+        title=data.get("title", path.stem),
+        description=data.get("description", ""),
+        paper=data.get("paper", ""),
+        plot=tuple(data.get("plot", ())),
+        log_y=data.get("log_y", False),
+        runs=tuple(runs),
+        claims=(),
+        seed=data.get("seed", 0),
+    )
     load = functools.cache(load_single)  # each scale names mostly the same presets
     try:
         families = {}
@@ -220,14 +246,16 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
 
 # ---- judging a record ------------------------------------------------------------------------
 
-def judge_record(group: "RecordedGroup") -> Verdict:
+
+def judge_record(group: RecordedGroup) -> Verdict:
     """Judge a recorded group again, from its manifest's claims and its runs' events alone.
 
     The stored claims are checked by the rules a preset's are (a group.json edited by hand may hold
     anything); GroupError lists what is wrong with them."""
     states = recorded_states(group)
-    listed = {str(r.get("label")): str(r.get("family") or "") for r in group.manifest.get("runs", [])
-              if isinstance(r, dict)}  # runs that never recorded are listed here, not in `states`
+    listed = {
+        str(r.get("label")): str(r.get("family") or "") for r in group.manifest.get("runs", []) if isinstance(r, dict)
+    }  # runs that never recorded are listed here, not in `states`
     families = {}
     for label in {**listed, **states}:
         try:
@@ -241,5 +269,5 @@ def judge_record(group: "RecordedGroup") -> Verdict:
     return judge(claims, states)
 
 
-def recorded_states(group: "RecordedGroup") -> dict[str, RunState]:
+def recorded_states(group: RecordedGroup) -> dict[str, RunState]:
     return {label: RunState.from_record(run.events, run.manifest, label=label) for label, run in group.runs}

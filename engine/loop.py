@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -62,14 +62,21 @@ class StepFailed(Exception):
         super().__init__(f"{type(cause).__name__} in {phase} at step {step}: {cause}")
 
 
-def run_loop(trainer: Trainer, config: BaseConfig, run_id: str, emit: Callable[[Event], None],
-             control: Control, started: float) -> RunFinished:
+def run_loop(
+    trainer: Trainer, config: BaseConfig, run_id: str, emit: Callable[[Event], None], control: Control, started: float
+) -> RunFinished:
     """Train one run for config.steps; returns the RunFinished event saying how it ended."""
     return run_lanes(trainer, config, [run_id], emit, control, started)[0]
 
 
-def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Callable[[Event], None],
-              control: Control, started: float) -> list[RunFinished]:
+def run_lanes(
+    trainer: Trainer,
+    config: BaseConfig,
+    run_ids: list[str],
+    emit: Callable[[Event], None],
+    control: Control,
+    started: float,
+) -> list[RunFinished]:
     """Train for config.steps; returns one RunFinished per run, saying how it ended.
 
     A trainer with `lanes` > 1 trains several independent runs (seeds) at once: its step scalars
@@ -98,8 +105,13 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
                 bad = [k for k, v in lane_values.items() if not math.isfinite(v)] if measures else []
                 if bad:
                     ended[lane] = RunFinished(
-                        run_id=run_ids[lane], t=clock(), step=step, status=RunStatus.DIVERGED, error_kind="nan",
-                        message=f"the measured {bad[0].replace('_', ' ')} came out NaN or infinite at step {step}")
+                        run_id=run_ids[lane],
+                        t=clock(),
+                        step=step,
+                        status=RunStatus.DIVERGED,
+                        error_kind="nan",
+                        message=f"the measured {bad[0].replace('_', ' ')} came out NaN or infinite at step {step}",
+                    )
                     emit(ended[lane])
             if not live():
                 return  # nothing left to picture: a run's record ends with its RunFinished
@@ -129,8 +141,13 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
                 if not finite[:, lane].all():
                     bad = first + int((~finite[:, lane]).nonzero()[0])
                     ended[lane] = RunFinished(
-                        run_id=run_ids[lane], t=clock(), step=bad, status=RunStatus.DIVERGED, error_kind="nan",
-                        message=f"the training {key.replace('_', ' ')} became NaN or infinite at step {bad}")
+                        run_id=run_ids[lane],
+                        t=clock(),
+                        step=bad,
+                        status=RunStatus.DIVERGED,
+                        error_kind="nan",
+                        message=f"the training {key.replace('_', ' ')} became NaN or infinite at step {bad}",
+                    )
                     emit(ended[lane])
             total = values.double().sum(0)
             sums[key] = sums[key] + total if key in sums else total
@@ -141,8 +158,14 @@ def run_lanes(trainer: Trainer, config: BaseConfig, run_ids: list[str], emit: Ca
         nonlocal count, last_emit
         if count and sums:  # a measurement family's steps may return no scalars at all
             for lane in live():
-                emit(Metrics(run_id=run_ids[lane], t=clock(), step=step,
-                             values={k: float(v[lane]) / count for k, v in sums.items()}))
+                emit(
+                    Metrics(
+                        run_id=run_ids[lane],
+                        t=clock(),
+                        step=step,
+                        values={k: float(v[lane]) / count for k, v in sums.items()},
+                    )
+                )
         sums.clear()
         count = 0
         last_emit = clock()

@@ -96,8 +96,7 @@ def find_preset(name_or_path: str) -> Path:
     if name_or_path not in paths:
         close = difflib.get_close_matches(name_or_path, list(paths), n=4, cutoff=0.5)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise PresetError(f"unknown preset {name_or_path!r}.{hint} "
-                          f"`gradfail presets` lists all {len(paths)}.")
+        raise PresetError(f"unknown preset {name_or_path!r}.{hint} `gradfail presets` lists all {len(paths)}.")
     return paths[name_or_path]
 
 
@@ -127,8 +126,15 @@ def read_single(path: Path, data: dict[str, Any]) -> Preset:
         build_config(spec.config_cls, values, source=str(path))
     except ConfigError as exc:
         raise PresetError(f"{path}: [config] " + "; ".join(exc.problems)) from None
-    return Preset(name=path.stem, path=path, family=spec.name, description=data.get("description", ""),
-                  paper=data.get("paper", ""), seed=data.get("seed"), values=values)
+    return Preset(
+        name=path.stem,
+        path=path,
+        family=spec.name,
+        description=data.get("description", ""),
+        paper=data.get("paper", ""),
+        seed=data.get("seed"),
+        values=values,
+    )
 
 
 def check_keys(table: dict[str, Any], allowed: dict[str, Any], where: str) -> list[str]:

@@ -14,13 +14,19 @@ import platform
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from engine import __version__
 from engine.events import (
-    SCHEMA_VERSION, Event, Metrics, RunFinished, RunStarted, from_dict, to_json,
+    SCHEMA_VERSION,
+    Event,
+    Metrics,
+    RunFinished,
+    RunStarted,
+    from_dict,
+    to_json,
 )
 
 MANIFEST = "run.json"
@@ -32,7 +38,7 @@ class RecordError(OSError):
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    return datetime.now(UTC).astimezone().isoformat(timespec="seconds")
 
 
 def safe_name(label: str, empty: str = "run") -> str:
@@ -84,8 +90,9 @@ def claim_run_dir(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise RecordError(f"--out {path}: exists and is not a directory")
     if path.is_dir() and any(path.iterdir()):
-        raise RecordError(f"--out {path}: directory is not empty; choose a new one "
-                          "(gradfail never writes over a recorded run)")
+        raise RecordError(
+            f"--out {path}: directory is not empty; choose a new one (gradfail never writes over a recorded run)"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -107,10 +114,9 @@ class RunRecorder:
             "summary": {},
             **manifest,
         }
-        self.manifest.setdefault("versions", {}).update(
-            {"gradfail": __version__, "python": platform.python_version()})
+        self.manifest.setdefault("versions", {}).update({"gradfail": __version__, "python": platform.python_version()})
         try:
-            self._events = open(path / EVENTS, "a", encoding="utf-8")
+            self._events = open(path / EVENTS, "a", encoding="utf-8")  # noqa: SIM115 (open while the run records)
             self._write_manifest()
         except OSError as exc:
             raise RecordError(f"cannot write the run record in {path}: {exc.strerror or exc}") from None
@@ -125,8 +131,12 @@ class RunRecorder:
             raise RecordError(f"cannot append to {self.path / EVENTS}: {exc.strerror or exc}") from None
         if isinstance(event, RunStarted):
             self.manifest.update(
-                device=event.device, device_name=event.device_name, config=event.config,
-                total_steps=event.total_steps, seed=event.seed)
+                device=event.device,
+                device_name=event.device_name,
+                config=event.config,
+                total_steps=event.total_steps,
+                seed=event.seed,
+            )
             self.manifest["versions"].update(event.versions)
             self._write_manifest()
         elif isinstance(event, Metrics):
@@ -137,15 +147,20 @@ class RunRecorder:
     def last_step(self) -> int:
         return self._last_step
 
-    def finish(self, status: str, message: str = "", step: int | None = None,
-               extra: dict[str, Any] | None = None) -> None:
+    def finish(
+        self, status: str, message: str = "", step: int | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         """Close the record with how the run ended. Safe to call twice (the first call wins)."""
         if self.manifest.get("ended_at"):
             return
         self.manifest.update(
-            status=status, message=message, ended_at=now_iso(),
+            status=status,
+            message=message,
+            ended_at=now_iso(),
             steps_done=self._last_step if step is None else step,
-            summary=dict(self._metrics), **(extra or {}))
+            summary=dict(self._metrics),
+            **(extra or {}),
+        )
         try:
             self._events.close()
         except OSError:
@@ -247,10 +262,14 @@ class GroupRecorder:
 
     def __init__(self, path: Path, manifest: dict[str, Any]):
         self.path = path
-        self.manifest = {"schema_version": SCHEMA_VERSION, "status": "running", "started_at": now_iso(),
-                         "ended_at": None, "versions": {"gradfail": __version__,
-                                                        "python": platform.python_version()},
-                         **manifest}
+        self.manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "status": "running",
+            "started_at": now_iso(),
+            "ended_at": None,
+            "versions": {"gradfail": __version__, "python": platform.python_version()},
+            **manifest,
+        }
         self.write()
 
     def run_dir(self, number: int, label: str) -> Path:
@@ -290,7 +309,8 @@ class RecordedGroup:
 
 def is_group_dir(path: Path) -> bool:
     return (path / GROUP_MANIFEST).is_file() or (
-        path.is_dir() and not is_run_dir(path) and any(is_run_dir(sub) for sub in path.iterdir() if sub.is_dir()))
+        path.is_dir() and not is_run_dir(path) and any(is_run_dir(sub) for sub in path.iterdir() if sub.is_dir())
+    )
 
 
 def read_group(path: Path) -> RecordedGroup:
@@ -326,11 +346,15 @@ def check_record_dir(path: Path) -> None:
     if not path.exists():
         raise NotARecord(f"{path}: no such directory")
     if not path.is_dir():
-        raise NotARecord(f"{path}: not a directory; give a run directory (run.json, events.jsonl) "
-                         "or a group's directory (group.json and a directory per run)")
+        raise NotARecord(
+            f"{path}: not a directory; give a run directory (run.json, events.jsonl) "
+            "or a group's directory (group.json and a directory per run)"
+        )
     if not (is_run_dir(path) or is_group_dir(path)):
-        raise NotARecord(f"{path}: not a run record (no run.json or events.jsonl in it) "
-                         "nor a group of runs (no group.json, no run directories under it)")
+        raise NotARecord(
+            f"{path}: not a run record (no run.json or events.jsonl in it) "
+            "nor a group of runs (no group.json, no run directories under it)"
+        )
 
 
 def read_record(path: Path) -> RecordedRun | RecordedGroup:

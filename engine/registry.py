@@ -78,8 +78,11 @@ def family_errors() -> dict[str, str]:
 def _discover() -> tuple[dict[str, FamilySpec], dict[str, str]]:
     import engine.families as package
 
-    names = [f"{package.__name__}.{info.name}"
-             for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name) if info.ispkg]
+    names = [
+        f"{package.__name__}.{info.name}"
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name)
+        if info.ispkg
+    ]
     # Extra family modules, e.g. the fault-injecting family the reliability tests run through the
     # real engine process (tests/faulty_family.py).
     names += [n.strip() for n in os.environ.get("GRADFAIL_FAMILY_MODULES", "").split(",") if n.strip()]

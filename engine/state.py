@@ -81,14 +81,14 @@ class RunState:
         return max(0.0, (self.total_steps - self.step) / rate)
 
     @classmethod
-    def from_events(cls, events: list[Event], label: str = "", run_id: str = "") -> "RunState":
+    def from_events(cls, events: list[Event], label: str = "", run_id: str = "") -> RunState:
         state = cls(run_id=run_id, label=label)
         for event in events:
             state.apply(event)
         return state
 
     @classmethod
-    def from_record(cls, events: list[Event], manifest: dict[str, Any], label: str = "") -> "RunState":
+    def from_record(cls, events: list[Event], manifest: dict[str, Any], label: str = "") -> RunState:
         """A recorded run: its events, then what they did not say taken from its manifest (run.json)."""
         state = cls.from_events(events, label=label, run_id=str(manifest.get("run_id", "")))
         state.fill_from_manifest(manifest)

@@ -52,13 +52,22 @@ class RunStatus(StrEnum):
             return None
 
 
-_SEVERITY = {status: rank for rank, status in enumerate((
-    RunStatus.COMPLETED, RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.FAILED, RunStatus.INTERRUPTED))}
+_SEVERITY = {
+    status: rank
+    for rank, status in enumerate(
+        (RunStatus.COMPLETED, RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.FAILED, RunStatus.INTERRUPTED)
+    )
+}
 FINAL_STATUSES = frozenset(_SEVERITY)
 
 BAD_INPUT_EXIT = 2  # the run's config was refused: nothing was trained (and the CLI's own bad input)
-EXIT_CODES = {RunStatus.COMPLETED: 0, RunStatus.STOPPED: 0, RunStatus.FAILED: 1, RunStatus.DIVERGED: 3,
-              RunStatus.INTERRUPTED: 130}
+EXIT_CODES = {
+    RunStatus.COMPLETED: 0,
+    RunStatus.STOPPED: 0,
+    RunStatus.FAILED: 1,
+    RunStatus.DIVERGED: 3,
+    RunStatus.INTERRUPTED: 130,
+}
 
 
 def is_final(status: object) -> bool:

@@ -30,7 +30,6 @@ import threading
 import time
 import traceback
 
-
 # glibc malloc's knobs (malloc.h), and the values the engine sets: memory blocks up to 64 MB come
 # from the heap, and up to 512 MB of freed heap is kept for the next allocation.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
@@ -110,8 +109,9 @@ def main() -> int:
     from engine.loop import Control
 
     devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    emit(EngineReady(run_id="", t=0.0, torch_version=torch.__version__,
-                     cuda=torch.cuda.is_available(), devices=devices))
+    emit(
+        EngineReady(run_id="", t=0.0, torch_version=torch.__version__, cuda=torch.cuda.is_available(), devices=devices)
+    )
 
     commands: queue.Queue = queue.Queue()
     state = {"control": Control()}
@@ -179,8 +179,18 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     seeds = [int(s) for s in (cmd.get("seeds") or [cmd.get("seed", 0)])]
 
     def failed(message: str, kind: str, tb: str = "", step: int = 0) -> list:
-        return [RunFinished(run_id=run_id, t=time.perf_counter() - started, step=step, status=RunStatus.FAILED,
-                            message=message, error_kind=kind, traceback=tb) for run_id in run_ids]
+        return [
+            RunFinished(
+                run_id=run_id,
+                t=time.perf_counter() - started,
+                step=step,
+                status=RunStatus.FAILED,
+                message=message,
+                error_kind=kind,
+                traceback=tb,
+            )
+            for run_id in run_ids
+        ]
 
     try:
         spec = get_family(cmd["family"])
@@ -188,8 +198,13 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
         if len(seeds) != len(run_ids):
             raise ConfigError(["seeds: one run id per seed is needed"], "run request")
         if len(seeds) > 1 and not spec.batched_seeds:
-            raise ConfigError([f"--seeds: the {spec.name} family cannot train several seeds in one model; "
-                               "run the seeds one after another"], "run request")
+            raise ConfigError(
+                [
+                    f"--seeds: the {spec.name} family cannot train several seeds in one model; "
+                    "run the seeds one after another"
+                ],
+                "run request",
+            )
         device = resolve_device(cmd.get("device", "auto"))
         if device.type == "cpu":
             # The family's choice for one run (small models lose more to thread sync than they gain);
@@ -205,23 +220,35 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
         return failed(f"out of memory while building the model: {_allocation(exc)}", "oom")
     except Exception as exc:  # a bug in the family's setup: report it, keep the engine alive
         if is_out_of_memory(exc):  # the CPU allocator says so with a RuntimeError
-            return failed(f"out of memory while building the model: {_allocation(exc)}; "
-                          "try a smaller width, batch or input size", "oom")
-        return failed(f"{type(exc).__name__} while building the {cmd.get('family')} run: {exc}",
-                      "crash", traceback.format_exc())
+            return failed(
+                f"out of memory while building the model: {_allocation(exc)}; try a smaller width, batch or input size",
+                "oom",
+            )
+        return failed(
+            f"{type(exc).__name__} while building the {cmd.get('family')} run: {exc}", "crash", traceback.format_exc()
+        )
 
     for run_id, seed in zip(run_ids, seeds):
-        emit(RunStarted(run_id=run_id, t=time.perf_counter() - started, family=spec.name,
-                        config=config_to_dict(config), seed=seed, device=str(device),
-                        device_name=describe_device(device), total_steps=config.steps,
-                        preset=cmd.get("preset"), versions=versions))
+        emit(
+            RunStarted(
+                run_id=run_id,
+                t=time.perf_counter() - started,
+                family=spec.name,
+                config=config_to_dict(config),
+                seed=seed,
+                device=str(device),
+                device_name=describe_device(device),
+                total_steps=config.steps,
+                preset=cmd.get("preset"),
+                versions=versions,
+            )
+        )
     try:
         return run_lanes(trainer, config, run_ids, emit, control, started)
     except StepFailed as exc:
         return failed(f"{spec.name}: {exc}", "crash", traceback.format_exc(), exc.step)
     except (MemoryError, torch.OutOfMemoryError) as exc:
-        return failed(f"out of memory during training: {_allocation(exc)}; try a smaller batch or width",
-                      "oom")
+        return failed(f"out of memory during training: {_allocation(exc)}; try a smaller batch or width", "oom")
     finally:
         del trainer
         if torch.cuda.is_available():

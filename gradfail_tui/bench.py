@@ -17,9 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -100,8 +100,20 @@ def time_process(cmd: list[str], steps: int, lanes: int = 1) -> tuple[Timed, str
 def engine_run(preset: str, steps: int, device: str, seeds: int = 1) -> Timed:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        cmd = [sys.executable, "-m", "gradfail_tui", "run", "--preset", preset, "--steps", str(steps),
-               "--device", device, "--out", str(out)] + (["--seeds", str(seeds)] if seeds > 1 else [])
+        cmd = [
+            sys.executable,
+            "-m",
+            "gradfail_tui",
+            "run",
+            "--preset",
+            preset,
+            "--steps",
+            str(steps),
+            "--device",
+            device,
+            "--out",
+            str(out),
+        ] + (["--seeds", str(seeds)] if seeds > 1 else [])
         timed, _ = time_process(cmd, steps, seeds)
         record = out if seeds == 1 else out / "seed-0"
         first_t = last_t = 0.0
@@ -127,8 +139,9 @@ def baseline_run(what: list[str], steps: int) -> Timed:
 
 
 def matmul_gflops(device: str, threads: int) -> float:
-    _, out = time_process([sys.executable, "-m", "engine.baselines", "matmul", "--threads", str(threads),
-                           "--device", device], 0)
+    _, out = time_process(
+        [sys.executable, "-m", "engine.baselines", "matmul", "--threads", str(threads), "--device", device], 0
+    )
     return json.loads(out.strip().splitlines()[-1])["gflops"]
 
 
@@ -158,39 +171,53 @@ def workloads(steps: int, tuple_steps: int, seeds: int, device: str) -> dict[str
         """The baseline loop on torch's default threads, and on a CPU on one thread as well (on a GPU the
         size of torch's CPU thread pool does not change the training step)."""
         cmd = [*what, "--device", base_device]
-        chosen = {key: Workload(f"{label}: baseline loop (torch's default threads)",
-                                lambda: baseline_run(cmd, n), flops, key)}
+        chosen = {
+            key: Workload(f"{label}: baseline loop (torch's default threads)", lambda: baseline_run(cmd, n), flops, key)
+        }
         if base_device == "cpu":
-            chosen[key + "1"] = Workload(f"{label}: baseline loop (1 thread)",
-                                         lambda: baseline_run([*cmd, "--threads", "1"], n), flops, key)
+            chosen[key + "1"] = Workload(
+                f"{label}: baseline loop (1 thread)", lambda: baseline_run([*cmd, "--threads", "1"], n), flops, key
+            )
         return chosen
 
     parity = parity_flops(30)
     chosen = baselines("baseline", "parity30", ["parity"], steps, parity)
-    chosen["engine"] = Workload("gradfail run --preset parity30", lambda: engine_run("parity30", steps, device),
-                                parity, "baseline")
-    chosen["seeds"] = Workload(f"  ... --seeds {seeds} (seed-steps/s)",
-                               lambda: engine_run("parity30", steps, device, seeds), parity, "baseline")
+    chosen["engine"] = Workload(
+        "gradfail run --preset parity30", lambda: engine_run("parity30", steps, device), parity, "baseline"
+    )
+    chosen["seeds"] = Workload(
+        f"  ... --seeds {seeds} (seed-steps/s)",
+        lambda: engine_run("parity30", steps, device, seeds),
+        parity,
+        "baseline",
+    )
     if tuple_steps:
         tuples = tuple_flops(4, 200)
         chosen |= baselines("tuples_baseline", "tuples k=4", ["tuples", "--k", "4"], tuple_steps, tuples)
-        chosen["tuples"] = Workload("gradfail run --preset tuple4-e2e-paper",
-                                    lambda: engine_run("tuple4-e2e-paper", tuple_steps, device), tuples,
-                                    "tuples_baseline")
+        chosen["tuples"] = Workload(
+            "gradfail run --preset tuple4-e2e-paper",
+            lambda: engine_run("tuple4-e2e-paper", tuple_steps, device),
+            tuples,
+            "tuples_baseline",
+        )
     return chosen
 
 
 def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str, tuple_steps: int) -> None:
-    console.print(f"Timing parity30 for {steps:,} steps" + (f" and tuples (k = 4, batch 200) for {tuple_steps:,}"
-                                                         if tuple_steps else "")
-                  + f", {reps} interleaved repetition(s), on {device} "
-                  "(whole processes: Python start and torch import included)...")
+    console.print(
+        f"Timing parity30 for {steps:,} steps"
+        + (f" and tuples (k = 4, batch 200) for {tuple_steps:,}" if tuple_steps else "")
+        + f", {reps} interleaved repetition(s), on {device} "
+        "(whole processes: Python start and torch import included)..."
+    )
     chosen = workloads(steps, tuple_steps, seeds, device)
     for rep in range(reps):
         for work in chosen.values():
             work.results.append(work.time_once())
-        console.print(f"  repetition {rep + 1}: " + ", ".join(_rep_cell(name, work, chosen) for name, work in chosen.items()),
-                      soft_wrap=True)  # one line a repetition, whatever the width: easy to read back from a log
+        console.print(
+            f"  repetition {rep + 1}: " + ", ".join(_rep_cell(name, work, chosen) for name, work in chosen.items()),
+            soft_wrap=True,
+        )  # one line a repetition, whatever the width: easy to read back from a log
     base_device = baseline_device(device)
     # The physical limit: the matrix-multiply rate on the threads each workload trained on.
     rate_key = lambda timed: timed.threads if base_device == "cpu" else "the GPU"  # noqa: E731
@@ -200,8 +227,17 @@ def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str, 
         if key not in rates:
             rates[key] = matmul_gflops(base_device, int(key) if key.isdigit() else 0)
 
-    columns = ("steps/s", "ms/step", "baseline", "vs baseline", "in loop", "MFLOP/step", "of matmul",
-               "threads", "RSS MB")
+    columns = (
+        "steps/s",
+        "ms/step",
+        "baseline",
+        "vs baseline",
+        "in loop",
+        "MFLOP/step",
+        "of matmul",
+        "threads",
+        "RSS MB",
+    )
     rows = []
     for work in chosen.values():
         rate, in_loop = work.median("steps_per_s"), work.median("train_steps_per_s")
@@ -209,9 +245,20 @@ def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str, 
         last = work.results[-1]
         rss = last.peak_rss_mb or {}
         memory = f"{rss['engine']:.0f} + {rss['parent']:.0f}" if rss.get("engine") else f"{rss.get('parent', 0):.0f}"
-        rows.append((work.label, _rate(rate), f"{1000 / rate:.3f}", _rate(base), f"{rate / base:.2f}x",
-                     _rate(in_loop), f"{work.flops / 1e6:,.2f}",
-                     f"{in_loop * work.flops / (rates[rate_key(last)] * 1e9):.1%}", last.threads, memory))
+        rows.append(
+            (
+                work.label,
+                _rate(rate),
+                f"{1000 / rate:.3f}",
+                _rate(base),
+                f"{rate / base:.2f}x",
+                _rate(in_loop),
+                f"{work.flops / 1e6:,.2f}",
+                f"{in_loop * work.flops / (rates[rate_key(last)] * 1e9):.1%}",
+                last.threads,
+                memory,
+            )
+        )
     if console.width >= 130:
         table = Table(title=f"gradfail bench on {device}", title_justify="left")
         table.add_column("workload", no_wrap=True)
@@ -223,8 +270,9 @@ def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str, 
     else:  # a narrow terminal or a log: the same figures, one workload per paragraph, never squeezed away
         console.print(f"[bold]gradfail bench on {device}[/]")
         for label, *values in rows:
-            console.print(f"[bold]{label}[/]\n  " + "  ".join(f"{c}: {v}" for c, v in zip(columns, values)),
-                          highlight=False)
+            console.print(
+                f"[bold]{label}[/]\n  " + "  ".join(f"{c}: {v}" for c, v in zip(columns, values)), highlight=False
+            )
     engine = chosen["engine"].results[-1]
     console.print(
         f"steps/s, ms/step and 'vs baseline': steps over the whole process's wall time, the median of {reps} "
@@ -233,12 +281,15 @@ def run_bench(console: Console, steps: int, reps: int, seeds: int, device: str, 
         "device to the end (evaluation and diagnostics on their schedules included); of matmul: the in-loop FLOP "
         "rate against the matrix-multiply rate measured on the same threads. One parity30 step is "
         f"{parity_flops(30) / 1e6:.2f} MFLOP"
-        + (f", one tuple step (k = 4, batch 200) {tuple_flops() / 1e3 ** 3:.2f} GFLOP" if tuple_steps else "")
-        + "; matmul rate measured here: " + ", ".join(
+        + (f", one tuple step (k = 4, batch 200) {tuple_flops() / 1e3**3:.2f} GFLOP" if tuple_steps else "")
+        + "; matmul rate measured here: "
+        + ", ".join(
             f"{gflops:.1f} GFLOP/s on {'one thread' if t == '1' else t + ' threads' if t.isdigit() else t}"
-            for t, gflops in rates.items())
+            for t, gflops in rates.items()
+        )
         + ". RSS: engine + parent (the parent never imports torch). "
-        f"Engine device: {engine.device}; torch {engine.torch}, Python {platform.python_version()}.")
+        f"Engine device: {engine.device}; torch {engine.torch}, Python {platform.python_version()}."
+    )
 
 
 def _rep_cell(name: str, work: Workload, chosen: dict[str, Workload]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,8 +16,12 @@ from rich.table import Table
 
 from engine import __version__
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
-                  help="See, live, why gradient-based deep learning fails where it fails.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    help="See, live, why gradient-based deep learning fails where it fails.",
+)
 presets_app = typer.Typer(help="List the presets, or show one.", invoke_without_command=True)
 families_app = typer.Typer(help="List the failure families and their settings.", invoke_without_command=True)
 app.add_typer(presets_app, name="presets")
@@ -61,8 +65,10 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True,
-                                                    help="Show the version and exit.")] = None,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit."),
+    ] = None,
 ) -> None:
     """See, live, why gradient-based deep learning fails where it fails."""
 
@@ -70,16 +76,38 @@ def main(
 @app.command()
 def run(
     ctx: typer.Context,
-    preset: Annotated[Optional[str], typer.Option("--preset", "-p", help="A preset name (see `gradfail presets`) or a .toml file.")] = None,
-    family: Annotated[Optional[str], typer.Option("--family", "-f", help="A family, on its defaults (see `gradfail families`).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a config field: --set d=12 (repeatable).")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Training steps (same as --set steps=N).")] = None,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Random seed; the same config, seed and device give the same numbers.")] = None,
-    seeds: Annotated[int, typer.Option(min=1, max=MAX_SEEDS, help="Train this many seeds (seed, seed+1, ...) together in one batched model; each is recorded as its own run.")] = 1,
+    preset: Annotated[
+        str | None, typer.Option("--preset", "-p", help="A preset name (see `gradfail presets`) or a .toml file.")
+    ] = None,
+    family: Annotated[
+        str | None, typer.Option("--family", "-f", help="A family, on its defaults (see `gradfail families`).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", "-s", help="Override a config field: --set d=12 (repeatable).")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps (same as --set steps=N).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Random seed; the same config, seed and device give the same numbers.")
+    ] = None,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_SEEDS,
+            help="Train this many seeds (seed, seed+1, ...) together in one batched model; each is recorded as its own run.",
+        ),
+    ] = 1,
     device: Annotated[str, DEVICE_OPTION] = "auto",
-    out: Annotated[Optional[Path], typer.Option(help="The run directory (must be new or empty).")] = None,
-    runs_dir: Annotated[Path, typer.Option(help="Where new run directories go when --out is not given.")] = Path("runs"),
-    scale: Annotated[Optional[str], typer.Option(help="For a group preset (fig-*): 'default' (a CPU, minutes) or 'paper' (the original schedules).")] = None,
+    out: Annotated[Path | None, typer.Option(help="The run directory (must be new or empty).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where new run directories go when --out is not given.")] = Path(
+        "runs"
+    ),
+    scale: Annotated[
+        str | None,
+        typer.Option(
+            help="For a group preset (fig-*): 'default' (a CPU, minutes) or 'paper' (the original schedules)."
+        ),
+    ] = None,
 ) -> None:
     """Train one run headless, with a progress display, and keep its record in a run directory.
 
@@ -101,8 +129,19 @@ def run(
         engine.discard()
 
 
-def _run(engine, preset: str | None, family: str | None, set_: list[str] | None, steps: int | None,
-         seed: int | None, seeds: int, device: str, out: Path | None, runs_dir: Path, scale: str | None) -> None:
+def _run(
+    engine,
+    preset: str | None,
+    family: str | None,
+    set_: list[str] | None,
+    steps: int | None,
+    seed: int | None,
+    seeds: int,
+    device: str,
+    out: Path | None,
+    runs_dir: Path,
+    scale: str | None,
+) -> None:
     from engine.catalog import load_preset
     from engine.client import RunRequest
     from engine.config import ConfigError, build_config, parse_assignments
@@ -128,24 +167,28 @@ def _run(engine, preset: str | None, family: str | None, set_: list[str] | None,
             config = build_config(spec.config_cls, overrides, source="--set")
             family_name, preset_name = spec.name, None
     except ConfigError as exc:
-        raise fail(_config_problems(exc))
+        raise fail(_config_problems(exc)) from None
     except (PresetError, UnknownFamily) as exc:
-        raise fail(str(exc).strip("'\""))
+        raise fail(str(exc).strip("'\"")) from None
     if scale is not None:
         raise fail(f"--scale {scale}: only group presets have scales (`gradfail presets` marks them 'group')")
 
     if seeds > 1 and not get_family(family_name).batched_seeds:
-        raise fail(f"--seeds {seeds}: the {family_name} family cannot train several seeds in one model yet; "
-                   "run them one after another with --seed")
-    requests = [RunRequest(family=family_name, config=config, seed=(seed or 0) + i, device=device,
-                           preset=preset_name) for i in range(seeds)]
+        raise fail(
+            f"--seeds {seeds}: the {family_name} family cannot train several seeds in one model yet; "
+            "run them one after another with --seed"
+        )
+    requests = [
+        RunRequest(family=family_name, config=config, seed=(seed or 0) + i, device=device, preset=preset_name)
+        for i in range(seeds)
+    ]
     label = requests[0].label + (f"-x{seeds}" if seeds > 1 else "")
     try:
         run_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, label)
         run_dirs = [run_dir] if seeds == 1 else [claim_run_dir(run_dir / f"seed-{r.seed}") for r in requests]
         job = RunsJob.create(requests, run_dirs, group_dir=run_dir)
     except RecordError as exc:
-        raise fail(str(exc))
+        raise fail(str(exc)) from None
 
     from gradfail_tui.headless import run_job
 
@@ -158,8 +201,17 @@ def _config_problems(exc) -> list[str]:
     return [f"{where}{problem}" for problem in exc.problems]
 
 
-def _run_group(engine, group, overrides: dict, scale: str | None, seed: int | None, seeds: int, device: str,
-               out: Path | None, runs_dir: Path) -> None:
+def _run_group(
+    engine,
+    group,
+    overrides: dict,
+    scale: str | None,
+    seed: int | None,
+    seeds: int,
+    device: str,
+    out: Path | None,
+    runs_dir: Path,
+) -> None:
     """`gradfail run --preset fig-...`: every run of the group, one after another, and the verdict."""
     import dataclasses
 
@@ -169,22 +221,23 @@ def _run_group(engine, group, overrides: dict, scale: str | None, seed: int | No
     from engine.record import RecordError, claim_run_dir, new_run_dir
 
     if seeds > 1:
-        raise fail(f"--seeds {seeds}: a group preset runs each of its runs once; "
-                   "give --seed to run the group with other seeds")
+        raise fail(
+            f"--seeds {seeds}: a group preset runs each of its runs once; give --seed to run the group with other seeds"
+        )
     scale = scale or DEFAULT_SCALE
     try:
         members = group.members(scale, overrides)
     except GroupError as exc:
-        raise fail(str(exc))
+        raise fail(str(exc)) from None
     except ConfigError as exc:
-        raise fail(_config_problems(exc))
+        raise fail(_config_problems(exc)) from None
     if seed is not None:
         members = [dataclasses.replace(m, seed=seed) for m in members]
     try:
         group_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, group.record_label(scale))
         job = GroupRun(group, members, scale, device, group_dir)
     except RecordError as exc:
-        raise fail(str(exc))
+        raise fail(str(exc)) from None
     from gradfail_tui.headless import run_job
 
     raise typer.Exit(code=run_job(job, console, engine))
@@ -193,12 +246,20 @@ def _run_group(engine, group, overrides: dict, scale: str | None, seed: int | No
 @app.command()
 def bench(
     steps: Annotated[int, typer.Option(min=100, help="Steps per timed run.")] = 20_000,
-    reps: Annotated[int, typer.Option(min=1, help="Interleaved repetitions of each workload (the median is shown).")] = 2,
+    reps: Annotated[
+        int, typer.Option(min=1, help="Interleaved repetitions of each workload (the median is shown).")
+    ] = 2,
     seeds: Annotated[int, typer.Option(min=2, max=1024, help="Seeds of the batched workload.")] = 16,
     device: Annotated[str, DEVICE_OPTION] = "cpu",
-    tuple_steps: Annotated[int, typer.Option(min=0, help="Steps of the tuple CNN workload (k = 4, batch 200): "
-                                             "500 is one period of its SNR schedule, and takes minutes; "
-                                             "0 leaves it out.")] = 500,
+    tuple_steps: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Steps of the tuple CNN workload (k = 4, batch 200): "
+            "500 is one period of its SNR schedule, and takes minutes; "
+            "0 leaves it out.",
+        ),
+    ] = 500,
 ) -> None:
     """Time the engine against the straightforward PyTorch loop, as whole processes, and print the figures."""
     from gradfail_tui.bench import run_bench
@@ -206,7 +267,7 @@ def bench(
     try:
         run_bench(console, steps, reps, seeds, device, tuple_steps)
     except RuntimeError as exc:
-        raise fail(f"a timed run failed: {exc}", code=1)
+        raise fail(f"a timed run failed: {exc}", code=1) from None
 
 
 @presets_app.callback()
@@ -240,7 +301,7 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
     try:
         chosen = load_preset(name)
     except PresetError as exc:
-        raise fail(str(exc))
+        raise fail(str(exc)) from None
     if isinstance(chosen, GroupPreset):
         return _show_group(chosen)
     spec = get_family(chosen.family)
@@ -265,7 +326,9 @@ def _show_group(group) -> None:
     from engine.config import differences
     from engine.registry import get_family
 
-    console.print(f"[bold]{group.name}[/]  (group of {len(group.runs)} run{'s' if len(group.runs) > 1 else ''})  {group.path}")
+    console.print(
+        f"[bold]{group.name}[/]  (group of {len(group.runs)} run{'s' if len(group.runs) > 1 else ''})  {group.path}"
+    )
     console.print(f"{group.title}: {group.description}")
     table = Table(show_edge=False, pad_edge=False)
     for column in ("run", "scale", "preset / family", "differs from the family's defaults"):
@@ -273,8 +336,9 @@ def _show_group(group) -> None:
     for scale in group.scales:
         for member in group.members(scale):
             changed = differences(member.config, get_family(member.family).config_cls())
-            table.add_row(member.label, scale, member.preset or member.family,
-                          ", ".join(f"{k}={v}" for k, v in changed.items()))
+            table.add_row(
+                member.label, scale, member.preset or member.family, ", ".join(f"{k}={v}" for k, v in changed.items())
+            )
     console.print(table)
     console.print("[bold]Claims checked:[/]")
     for claim in group.claims:
@@ -311,7 +375,7 @@ def families_show(name: Annotated[str, typer.Argument(help="A family name.")]) -
     try:
         spec = get_family(name)
     except UnknownFamily as exc:
-        raise fail(str(exc).strip("'\""))
+        raise fail(str(exc).strip("'\"")) from None
     console.print(f"[bold]{spec.title}[/] ({spec.paper_ref}): {spec.claim}")
     table = Table(show_edge=False, pad_edge=False)
     for column in ("setting", "default", "allowed", "help"):
@@ -324,7 +388,9 @@ def families_show(name: Annotated[str, typer.Argument(help="A family name.")]) -
 
 @app.command()
 def tui(
-    preset: Annotated[Optional[str], typer.Option("--preset", "-p", help="Open with this preset chosen (a name or a .toml file).")] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", "-p", help="Open with this preset chosen (a name or a .toml file).")
+    ] = None,
     start: Annotated[bool, typer.Option("--start", help="Start the preset's run at once.")] = False,
     runs_dir: Annotated[Path, typer.Option(help="Where run records are kept and looked for.")] = Path("runs"),
 ) -> None:
@@ -336,9 +402,25 @@ def tui(
 
 @app.command()
 def report(
-    paths: Annotated[list[Path], typer.Argument(metavar="DIR...", help="Run directories and group directories (as `gradfail run` writes them); a section each.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The Markdown file; its SVG figures go in a folder beside it (report_files/ for report.md).")] = Path("report.md"),
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing report (and the SVGs in its folder).")] = False,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="DIR...",
+            help="Run directories and group directories (as `gradfail run` writes them); a section each.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The Markdown file; its SVG figures go in a folder beside it (report_files/ for report.md).",
+        ),
+    ] = Path("report.md"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing report (and the SVGs in its folder).")
+    ] = False,
 ) -> None:
     """Write a Markdown report of recorded runs: the verdict, the figures as SVG, the numbers, the config, the versions.
 
@@ -349,7 +431,7 @@ def report(
     try:
         written = write_report(paths, output, force=force)
     except ReportError as exc:
-        raise fail(exc.problems)
+        raise fail(exc.problems) from None
     from rich.markup import escape
 
     for problem in written.problems:  # a damaged record still gets its report; these lines are in it too
@@ -360,9 +442,25 @@ def report(
 
 @app.command()
 def export(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory, or a group's directory (every run, with a run column).", show_default=False)],
-    format_: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv (long form: run, step, t, metric, value) or jsonl (one object per metrics event).")] = ExportFormat.csv,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The file to write (standard output when not given).")] = None,
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RUN_DIR",
+            help="A run directory, or a group's directory (every run, with a run column).",
+            show_default=False,
+        ),
+    ],
+    format_: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="csv (long form: run, step, t, metric, value) or jsonl (one object per metrics event).",
+        ),
+    ] = ExportFormat.csv,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="The file to write (standard output when not given).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file.")] = False,
 ) -> None:
     """Write a recorded run's metrics as CSV or JSON Lines, for plotting elsewhere."""
@@ -378,7 +476,7 @@ def export(
     try:
         problems = export_metrics(run_dir, format_.value, buffer)
     except NotARecord as exc:
-        raise fail(str(exc))
+        raise fail(str(exc)) from None
     from rich.markup import escape
 
     for problem in problems:  # what a damaged record could not give; the rest is exported
@@ -388,10 +486,10 @@ def export(
             sys.stdout.write(buffer.getvalue())
             sys.stdout.flush()
         except BrokenPipeError:  # `| head`: the reader has all it wanted
-            raise typer.Exit(code=0)
+            raise typer.Exit(code=0) from None
         return
     try:
         output.write_text(buffer.getvalue(), encoding="utf-8")
     except OSError as exc:
-        raise fail(f"--output {output}: cannot write ({exc.strerror or exc})", code=1)
+        raise fail(f"--output {output}: cannot write ({exc.strerror or exc})", code=1) from None
     console.print(f"{format_.value}: {output}", highlight=False)

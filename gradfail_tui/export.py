@@ -68,8 +68,13 @@ def write_jsonl(runs: list[tuple[str, RecordedRun]], out: TextIO, problems: list
     """One line per metrics event."""
     for label, event in metrics_events(runs, problems):
         values = {name: (v if math.isfinite(v) else None) for name, v in event.values.items()}
-        out.write(json.dumps({"run": label, "run_id": event.run_id, "step": event.step, "t": event.t,
-                              "values": values}, allow_nan=False) + "\n")
+        out.write(
+            json.dumps(
+                {"run": label, "run_id": event.run_id, "step": event.step, "t": event.t, "values": values},
+                allow_nan=False,
+            )
+            + "\n"
+        )
 
 
 WRITERS = {"csv": write_csv, "jsonl": write_jsonl}  # `gradfail export --format` offers these names

@@ -27,7 +27,14 @@ from engine.status import RunStatus, exit_code
 from gradfail_tui.render.format import format_duration, format_metrics
 from gradfail_tui.render.plots import family_figure, figure_width, overlay_figure, snapshot_renderable
 from gradfail_tui.render.tables import (
-    ending_line, facts_line, group_table, run_table, seeds_table, summary_facts, verdict_line, verdict_table,
+    ending_line,
+    facts_line,
+    group_table,
+    run_table,
+    seeds_table,
+    summary_facts,
+    verdict_line,
+    verdict_table,
 )
 
 PLAIN_EVERY_S = 5.0  # seconds between progress lines when the output is not a terminal
@@ -40,6 +47,7 @@ class Interrupted(Exception):
 @contextlib.contextmanager
 def signals_interrupt():
     """SIGTERM and SIGHUP raise Interrupted, as Ctrl-C raises KeyboardInterrupt."""
+
     def on_signal(signum, frame):
         raise Interrupted(signal.Signals(signum).name)
 
@@ -53,9 +61,18 @@ def signals_interrupt():
 
 def make_progress(console: Console) -> Progress:
     return Progress(
-        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
-        TextColumn("{task.fields[metrics]}"), console=console, refresh_per_second=10, transient=False)
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA {task.fields[eta]}"),
+        TextColumn("{task.fields[metrics]}"),
+        console=console,
+        refresh_per_second=10,
+        transient=False,
+    )
 
 
 def progress_fields(lives: list[LiveRun], headline: tuple[str, ...]) -> dict:
@@ -65,12 +82,20 @@ def progress_fields(lives: list[LiveRun], headline: tuple[str, ...]) -> dict:
     if len(states) == 1:
         metrics = format_metrics(lead.latest, headline)
     else:
-        means = {name: statistics.fmean(s.latest[name] for s in states if name in s.latest)
-                 for name in headline if any(name in s.latest for s in states)}
+        means = {
+            name: statistics.fmean(s.latest[name] for s in states if name in s.latest)
+            for name in headline
+            if any(name in s.latest for s in states)
+        }
         metrics = f"mean of {len(states)} seeds: " + format_metrics(means, headline)
     rate = lead.steps_per_s()
-    return dict(total=lead.total_steps or None, completed=lead.step, metrics=metrics,
-                rate=f"{rate:,.0f} steps/s" if rate else "", eta=format_duration(lead.eta_s()))
+    return dict(
+        total=lead.total_steps or None,
+        completed=lead.step,
+        metrics=metrics,
+        rate=f"{rate:,.0f} steps/s" if rate else "",
+        eta=format_duration(lead.eta_s()),
+    )
 
 
 class HeadlessDisplay(Listener):
@@ -84,8 +109,9 @@ class HeadlessDisplay(Listener):
         self.group = job if isinstance(job, GroupRun) else None
         self.overall = None
         if self.group is not None:
-            self.overall = self.progress.add_task(f"{job.preset.name} ({job.scale})", total=len(job.members),
-                                                  rate="", eta="-", metrics="")
+            self.overall = self.progress.add_task(
+                f"{job.preset.name} ({job.scale})", total=len(job.members), rate="", eta="-", metrics=""
+            )
 
     @contextlib.contextmanager
     def live(self):

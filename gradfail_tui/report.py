@@ -31,7 +31,13 @@ from engine.events import Snapshot
 from engine.groups import GroupError, GroupPreset, judge_record, recorded_states
 from engine.presets import PresetError
 from engine.record import (
-    GROUP_MANIFEST, NotARecord, RecordedGroup, RecordedRun, check_record_dir, read_record, safe_name,
+    GROUP_MANIFEST,
+    NotARecord,
+    RecordedGroup,
+    RecordedRun,
+    check_record_dir,
+    read_record,
+    safe_name,
 )
 from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
@@ -89,9 +95,13 @@ def write_report(paths: list[Path], output: Path, force: bool = False) -> Report
 
     figures = Figures(files_dir)
     written = ReportWritten(output, files_dir)
-    lines = ["# gradfail report", "",
-             "Written by `gradfail report` from the run records alone (nothing was trained again); "
-             "each claim is judged again on the recorded numbers.", ""]
+    lines = [
+        "# gradfail report",
+        "",
+        "Written by `gradfail report` from the run records alone (nothing was trained again); "
+        "each claim is judged again on the recorded numbers.",
+        "",
+    ]
     for number, path in enumerate(paths, 1):
         record = read_record(path)
         figures.prefix = f"{number:02d}"
@@ -112,6 +122,7 @@ def write_report(paths: list[Path], output: Path, force: bool = False) -> Report
 
 # ---- figures ---------------------------------------------------------------------------------
 
+
 class Figures:
     """The report's SVG files: drawn as the terminal draws them, kept until `save`, linked by name."""
 
@@ -127,8 +138,9 @@ class Figures:
 
     def add(self, name: str, title: str, draw, width: int = FIGURE_WIDTH) -> str | None:
         """Record what `draw(console)` prints as an SVG; returns the Markdown image, or None if it drew nothing."""
-        console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True,
-                          color_system="truecolor", no_color=False)  # a file, not the user's terminal
+        console = Console(
+            record=True, width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor", no_color=False
+        )  # a file, not the user's terminal
         draw(console)
         if not console.export_text(clear=False).strip():
             return None
@@ -166,6 +178,7 @@ def slug(text: str) -> str:
 
 # ---- sections --------------------------------------------------------------------------------
 
+
 @dataclass
 class Member:
     """One run of a section: its label, its record, what it looked like at the end, its family."""
@@ -187,8 +200,10 @@ def group_section(group: RecordedGroup, figures: Figures) -> list[str]:
     manifest = group.manifest
     title = str(manifest.get("title") or group.path.name)
     states = recorded_states(group)
-    members = [Member(label, run, states[label], family_spec(states[label].family or run.manifest.get("family")))
-               for label, run in group.runs]
+    members = [
+        Member(label, run, states[label], family_spec(states[label].family or run.manifest.get("family")))
+        for label, run in group.runs
+    ]
     recorded = {m.label for m in members}
     for item in manifest.get("runs") or []:  # runs the group never got to
         if isinstance(item, dict) and item.get("label") not in recorded:
@@ -230,8 +245,11 @@ def run_section(run: RecordedRun, figures: Figures) -> list[str]:
         lines += [f"**The paper:** {md_text(preset.paper)}", ""]
     elif spec is not None:
         lines += [f"**The paper** ({md_text(spec.paper_ref)}): {md_text(spec.claim)}", ""]
-    lines += ["**Verdict:** no claim checked: a single run states none "
-              "(the group presets, `gradfail run --preset fig-...`, check the paper's claims)", ""]
+    lines += [
+        "**Verdict:** no claim checked: a single run states none "
+        "(the group presets, `gradfail run --preset fig-...`, check the paper's claims)",
+        "",
+    ]
     if spec is not None:
         image = figures.plot(f"{run.label}-figure", f"{run.label}", family_figure(spec, [state], FIGURE_WIDTH))
         lines += [image, ""] if image else []
@@ -263,8 +281,11 @@ def verdict_lines(group: RecordedGroup) -> list[str]:
         lines.append(f"| {md_cell(result.claim.says)} | **{result.outcome}** | {md_cell(result.detail)} |")
     recorded = group.manifest.get("verdict")
     if isinstance(recorded, dict) and recorded.get("outcome") not in (None, verdict.outcome):
-        lines += ["", f"(When the group ended, the verdict recorded was \"{md_text(str(recorded['outcome']))}\"; "
-                      "the one above is judged again on the records as they are now.)"]
+        lines += [
+            "",
+            f'(When the group ended, the verdict recorded was "{md_text(str(recorded["outcome"]))}"; '
+            "the one above is judged again on the records as they are now.)",
+        ]
     return lines + [""]
 
 
@@ -281,21 +302,31 @@ def group_figures(manifest: dict[str, Any], members: list[Member], title: str, f
     plot = [p for p in manifest.get("plot") or [] if isinstance(p, str)]
     if plot:
         for metric in plot:
-            image = figures.plot(metric, f"{title}: {metric}", group_figure(title, metric, ran, bool(manifest.get("log_y"))))
+            image = figures.plot(
+                metric, f"{title}: {metric}", group_figure(title, metric, ran, bool(manifest.get("log_y")))
+            )
             lines += [image, ""] if image else [f"(no run recorded {metric})", ""]
         return lines
     for member in ran:
         if member.spec is not None:
-            image = figures.plot(f"{member.label}-figure", member.label,
-                                 family_figure(member.spec, [member.state], FIGURE_WIDTH))
+            image = figures.plot(
+                f"{member.label}-figure", member.label, family_figure(member.spec, [member.state], FIGURE_WIDTH)
+            )
             lines += [f"**{md_text(member.label)}**", "", image, ""] if image else []
     return lines
 
 
 def group_figure(title: str, metric: str, members: list[Member], log_y: bool) -> Text | None:
     """One metric of every run, overlaid: the figure `gradfail run` prints at the end of a group."""
-    return overlay_figure(title, metric, {m.label: m.state for m in members}, [m.spec for m in members], log_y,
-                          width=FIGURE_WIDTH, height=FIGURE_HEIGHT)
+    return overlay_figure(
+        title,
+        metric,
+        {m.label: m.state for m in members},
+        [m.spec for m in members],
+        log_y,
+        width=FIGURE_WIDTH,
+        height=FIGURE_HEIGHT,
+    )
 
 
 def metrics_to_show(manifest: dict[str, Any], members: list[Member]) -> list[str]:
@@ -312,8 +343,14 @@ def metrics_to_show(manifest: dict[str, Any], members: list[Member]) -> list[str
 
 # ---- per run: numbers, pictures, config, versions --------------------------------------------
 
+
 def runs_sections(members: list[Member], figures: Figures, metrics: list[str]) -> list[str]:
-    lines = ["### Runs", "", "| run | family | status | steps | wall time | how it ended |", "|---|---|---|---|---|---|"]
+    lines = [
+        "### Runs",
+        "",
+        "| run | family | status | steps | wall time | how it ended |",
+        "|---|---|---|---|---|---|",
+    ]
     for m in members:
         if m.state is None:
             lines.append(f"| {md_cell(m.label)} |  | {md_cell(m.status)} | - | - |  |")
@@ -321,8 +358,10 @@ def runs_sections(members: list[Member], figures: Figures, metrics: list[str]) -
         total = f" / {m.state.total_steps:,}" if m.state.total_steps else ""
         preset = m.record.manifest.get("preset") if m.record else None
         family = m.family + (f" ({preset})" if preset else "")
-        lines.append(f"| {md_cell(m.label)} | {md_cell(family)} | {md_cell(m.state.status)} | {m.state.step:,}{total} "
-                     f"| {format_duration(m.state.t) if m.state.t else '-'} | {md_cell(m.state.message)} |")
+        lines.append(
+            f"| {md_cell(m.label)} | {md_cell(family)} | {md_cell(m.state.status)} | {m.state.step:,}{total} "
+            f"| {format_duration(m.state.t) if m.state.t else '-'} | {md_cell(m.state.message)} |"
+        )
     rows = []
     for m in members:
         if m.state is None:
@@ -332,12 +371,20 @@ def runs_sections(members: list[Member], figures: Figures, metrics: list[str]) -
         for name in shown:
             points = m.state.series[name]
             ys = [y for _, y in points]
-            rows.append(f"| {md_cell(m.label)} | `{name}` | {format_value(points[-1][1])} | {points[-1][0]:,} "
-                        f"| {format_value(min(ys))} | {format_value(max(ys))} |")
+            rows.append(
+                f"| {md_cell(m.label)} | `{name}` | {format_value(points[-1][1])} | {points[-1][0]:,} "
+                f"| {format_value(min(ys))} | {format_value(max(ys))} |"
+            )
     lines += ["", "### Numbers", ""]
     if rows:
-        lines += ["Each metric's last recorded value (and the step it was measured at), and the lowest and highest.",
-                  "", "| run | metric | last | at step | min | max |", "|---|---|---|---|---|---|", *rows, ""]
+        lines += [
+            "Each metric's last recorded value (and the step it was measured at), and the lowest and highest.",
+            "",
+            "| run | metric | last | at step | min | max |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
     else:
         lines += ["(no metric was recorded)", ""]
     for m in members:
@@ -362,17 +409,25 @@ def snapshot_lines(member: Member, figures: Figures) -> list[str]:
         try:
             if last.kind == "lines":
                 chosen = three_moments(snaps)
-                images = [figures.add(f"{member.label}-{name}-{moment}", f"{member.label}: {name}, step {snap.step:,}",
-                                      lambda c, s=snap: c.print(snapshot_renderable(s, SNAPSHOT_WIDTH)),
-                                      width=SNAPSHOT_WIDTH)
-                          for moment, snap in chosen]
+                images = [
+                    figures.add(
+                        f"{member.label}-{name}-{moment}",
+                        f"{member.label}: {name}, step {snap.step:,}",
+                        lambda c, s=snap: c.print(snapshot_renderable(s, SNAPSHOT_WIDTH)),
+                        width=SNAPSHOT_WIDTH,
+                    )
+                    for moment, snap in chosen
+                ]
                 steps = ", ".join(f"{moment} recorded (step {snap.step:,})" for moment, snap in chosen)
                 lines += [heading, "", f"At the {steps}:", "", " ".join(i for i in images if i), ""]
             elif last.kind == "table":
                 lines += [heading, "", f"At step {last.step:,}:", ""] + markdown_table(last.data) + [""]
             elif last.kind == "images":
-                image = figures.add(f"{member.label}-{name}", f"{member.label}: {name}, step {last.step:,}",
-                                    lambda c: c.print(bitmaps(last.data)))
+                image = figures.add(
+                    f"{member.label}-{name}",
+                    f"{member.label}: {name}, step {last.step:,}",
+                    lambda c, data=last.data: c.print(bitmaps(data)),
+                )
                 lines += [heading, "", f"At step {last.step:,}:", "", image or "(no images)", ""]
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # data a family or a hand wrote wrong
             figures.note(f"{member.label}: snapshot {name!r} cannot be drawn ({type(exc).__name__}: {exc})")
@@ -417,10 +472,14 @@ def config_lines(members: list[Member]) -> list[str]:
         if m.spec is not None:
             changed = differences(config, m.spec.config_cls())
             differs = ", ".join(f"`{k} = {v}`" for k, v in changed.items()) or "none"
-            lines.append(f"- **{md_text(m.label)}** ({m.family}, seed {seed}): differs from the family's defaults: {differs}")
+            lines.append(
+                f"- **{md_text(m.label)}** ({m.family}, seed {seed}): differs from the family's defaults: {differs}"
+            )
         else:
-            lines.append(f"- **{md_text(m.label)}** (seed {seed}): the family {m.family or '?'} is not known to this "
-                         "gradfail, so its defaults cannot be compared")
+            lines.append(
+                f"- **{md_text(m.label)}** (seed {seed}): the family {m.family or '?'} is not known to this "
+                "gradfail, so its defaults cannot be compared"
+            )
         lines += ["", "  <details><summary>the full config</summary>", "", "  ```json"]
         lines += ["  " + line for line in json.dumps(config, indent=2, sort_keys=True).splitlines()]
         lines += ["  ```", "", "  </details>", ""]
@@ -449,12 +508,20 @@ def versions_lines(members: list[Member]) -> list[str]:
 def problems_lines(problems: list[str]) -> list[str]:
     if not problems:
         return []
-    return ["### Problems with the record", "",
-            "What could not be read; everything else above is what the record holds.", ""] + \
-        [f"- {md_text(p)}" for p in problems] + [""]
+    return (
+        [
+            "### Problems with the record",
+            "",
+            "What could not be read; everything else above is what the record holds.",
+            "",
+        ]
+        + [f"- {md_text(p)}" for p in problems]
+        + [""]
+    )
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
 
 def family_spec(name: Any) -> FamilySpec | None:
     try:
@@ -485,4 +552,3 @@ def md_text(text: str) -> str:
 
 def md_cell(text: str) -> str:
     return md_text(str(text))
-

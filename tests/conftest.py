@@ -24,20 +24,33 @@ def train_in_process(trainer, config):
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", COLUMNS="120",
-               GRADFAIL_FAMILY_MODULES="tests.faulty_family")
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", COLUMNS="120", GRADFAIL_FAMILY_MODULES="tests.faulty_family"
+    )
     env.update(extra)
     return env
 
 
 def gradfail(*args: str, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gradfail_tui", *args], cwd=cwd, env=cli_env(**env),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "gradfail_tui", *args],
+        cwd=cwd,
+        env=cli_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def start_gradfail(*args: str, cwd: Path, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gradfail_tui", *args], cwd=cwd, env=cli_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gradfail_tui", *args],
+        cwd=cwd,
+        env=cli_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def read_manifest(run_dir: Path) -> dict:
@@ -87,6 +100,7 @@ def family_threads(name: str):
 
     Use as `use_family_threads = family_threads("stocks")` at the top of a family's test module.
     """
+
     @pytest.fixture(autouse=True, scope="module")
     def threads():
         import torch

@@ -25,7 +25,12 @@ class FaultyConfig(BaseConfig):
 
 
 SPEC = FamilySpec(
-    name="faulty", title="Faulty (tests only)", claim="fails on purpose", paper_ref="-",
-    config_cls=FaultyConfig, trainer="tests.faulty_trainer:FaultyTrainer",
+    name="faulty",
+    title="Faulty (tests only)",
+    claim="fails on purpose",
+    paper_ref="-",
+    config_cls=FaultyConfig,
+    trainer="tests.faulty_trainer:FaultyTrainer",
     metrics=(MetricSpec("train_loss", "train loss", "loss"), MetricSpec("test_acc", "test accuracy", "accuracy")),
-    cpu_threads=1)
+    cpu_threads=1,
+)

@@ -17,10 +17,10 @@ import json
 import math
 import queue
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
 from pathlib import Path
+from typing import Any
 
 from engine.client import EngineExited
 from engine.config import BaseConfig, knob
@@ -54,8 +54,12 @@ def metric_value(name: str, panel: str, step: int, total: int, variant: int) -> 
 
 
 class ScriptedEngine:
-    def __init__(self, families: dict[str, FamilySpec], script: Script | Callable[[dict], Script] | None = None,
-                 ready: bool = True):
+    def __init__(
+        self,
+        families: dict[str, FamilySpec],
+        script: Script | Callable[[dict], Script] | None = None,
+        ready: bool = True,
+    ):
         self.families = families
         self.script = script or Script()
         self.ready = ready
@@ -65,7 +69,7 @@ class ScriptedEngine:
         self._alive = False
         self._run: dict[str, Any] | None = None
 
-    def start(self) -> "ScriptedEngine":
+    def start(self) -> ScriptedEngine:
         self._alive = True
         if self.ready:
             self.announce()
@@ -119,12 +123,31 @@ class ScriptedEngine:
         every = script.every or max(1, total // 40)
         # The same config and seed give the same curves, as they would in the real engine.
         variant = zlib.crc32(json.dumps([cmd["config"], cmd.get("seed", 0)], sort_keys=True).encode())
-        self._run = run = {"id": cmd["run_id"], "spec": spec, "total": total, "every": every, "step": 0,
-                           "status": "running", "script": script, "seed": int(cmd.get("seed", 0)),
-                           "variant": variant}
-        self._put(RunStarted(run_id=run["id"], t=0.0, family=spec.name, config=cmd["config"], seed=run["seed"],
-                             device="cpu", device_name=script.device_name, total_steps=total,
-                             preset=cmd.get("preset"), versions={"gradfail": "scripted"}))
+        self._run = run = {
+            "id": cmd["run_id"],
+            "spec": spec,
+            "total": total,
+            "every": every,
+            "step": 0,
+            "status": "running",
+            "script": script,
+            "seed": int(cmd.get("seed", 0)),
+            "variant": variant,
+        }
+        self._put(
+            RunStarted(
+                run_id=run["id"],
+                t=0.0,
+                family=spec.name,
+                config=cmd["config"],
+                seed=run["seed"],
+                device="cpu",
+                device_name=script.device_name,
+                total_steps=total,
+                preset=cmd.get("preset"),
+                versions={"gradfail": "scripted"},
+            )
+        )
         self._metrics(0)
         if script.end == "hold":
             self._advance(script.hold_at if script.hold_at is not None else total // 2)
@@ -154,14 +177,18 @@ class ScriptedEngine:
     def _metrics(self, step: int) -> None:
         run = self._run
         run["step"] = step
-        values = {m.name: metric_value(m.name, m.panel, step, run["total"], run["variant"])
-                  for m in run["spec"].metrics}
+        values = {
+            m.name: metric_value(m.name, m.panel, step, run["total"], run["variant"]) for m in run["spec"].metrics
+        }
         self._put(Metrics(run_id=run["id"], t=self._t(), step=step, values=values))
 
     def _finish(self, status: str, message: str, error_kind: str = "") -> None:
         run = self._run
-        self._put(RunFinished(run_id=run["id"], t=self._t(), step=run["step"], status=status, message=message,
-                              error_kind=error_kind))
+        self._put(
+            RunFinished(
+                run_id=run["id"], t=self._t(), step=run["step"], status=status, message=message, error_kind=error_kind
+            )
+        )
         self._run = None
 
     def _t(self) -> float:
@@ -196,16 +223,28 @@ class SweepConfig(BaseConfig):
 
 
 DEMO = FamilySpec(
-    name="demo", title="Demo (scripted)", claim="a made-up family whose runs are scripted: accuracy rises, loss falls",
-    paper_ref="none", config_cls=DemoConfig, trainer="tests.scripted:NoTrainer",
-    metrics=(MetricSpec("test_acc", "test accuracy", "accuracy"),
-             MetricSpec("train_loss", "train loss", "loss", log_scale=True),
-             MetricSpec("test_loss", "test loss", "loss", log_scale=True)),
-    headline=("test_acc",))
+    name="demo",
+    title="Demo (scripted)",
+    claim="a made-up family whose runs are scripted: accuracy rises, loss falls",
+    paper_ref="none",
+    config_cls=DemoConfig,
+    trainer="tests.scripted:NoTrainer",
+    metrics=(
+        MetricSpec("test_acc", "test accuracy", "accuracy"),
+        MetricSpec("train_loss", "train loss", "loss", log_scale=True),
+        MetricSpec("test_loss", "test loss", "loss", log_scale=True),
+    ),
+    headline=("test_acc",),
+)
 SWEEP = FamilySpec(
-    name="sweep", title="Sweep (scripted)", claim="a made-up measurement: one value per sweep point",
-    paper_ref="none", config_cls=SweepConfig, trainer="tests.scripted:NoTrainer",
-    metrics=(MetricSpec("snr", "signal to noise", "snr", log_scale=True),))
+    name="sweep",
+    title="Sweep (scripted)",
+    claim="a made-up measurement: one value per sweep point",
+    paper_ref="none",
+    config_cls=SweepConfig,
+    trainer="tests.scripted:NoTrainer",
+    metrics=(MetricSpec("snr", "signal to noise", "snr", log_scale=True),),
+)
 
 
 def demo_families() -> dict[str, FamilySpec]:
@@ -213,12 +252,26 @@ def demo_families() -> dict[str, FamilySpec]:
 
 
 def demo_presets() -> list[Preset]:
-    return [Preset(name="demo-wide", path=Path("demo-wide.toml"), family="demo",
-                   description="a wider demo network", paper="nothing: it is made up", seed=3,
-                   values={"width": 64}),
-            Preset(name="demo-adam", path=Path("demo-adam.toml"), family="demo",
-                   description="the demo with Adam", paper="", seed=None,
-                   values={"optimizer": "adam", "lr": 0.001})]
+    return [
+        Preset(
+            name="demo-wide",
+            path=Path("demo-wide.toml"),
+            family="demo",
+            description="a wider demo network",
+            paper="nothing: it is made up",
+            seed=3,
+            values={"width": 64},
+        ),
+        Preset(
+            name="demo-adam",
+            path=Path("demo-adam.toml"),
+            family="demo",
+            description="the demo with Adam",
+            paper="",
+            seed=None,
+            values={"optimizer": "adam", "lr": 0.001},
+        ),
+    ]
 
 
 def demo_snapshots() -> list[tuple[str, str, dict]]:
@@ -227,11 +280,31 @@ def demo_snapshots() -> list[tuple[str, str, dict]]:
     ring = [[1 if 2 <= abs(x - 5) + abs(y - 5) <= 4 else 0 for x in range(11)] for y in range(11)]
     cross = [[1 if x == y or x + y == 10 else 0 for x in range(11)] for y in range(11)]
     return [
-        ("curve", "lines", {"title": "decoded curve", "x_label": "x", "y_label": "f(x)",
-                            "series": [{"label": "target", "x": xs, "y": [abs(x - 1.5) for x in xs]},
-                                       {"label": "learned", "x": xs, "y": [abs(x - 1.5) * 0.8 + 0.1 for x in xs]}]}),
-        ("digits", "images", {"title": "inputs", "images": [{"label": "ring", "pixels": ring},
-                                                            {"label": "cross", "pixels": cross}]}),
-        ("per_k", "table", {"title": "SNR by k", "columns": ["k", "end-to-end", "decomposition"],
-                            "rows": [[1, 0.31, 0.52], [2, 0.0042, 0.5], [3, 1.2e-07, 0.49]]}),
+        (
+            "curve",
+            "lines",
+            {
+                "title": "decoded curve",
+                "x_label": "x",
+                "y_label": "f(x)",
+                "series": [
+                    {"label": "target", "x": xs, "y": [abs(x - 1.5) for x in xs]},
+                    {"label": "learned", "x": xs, "y": [abs(x - 1.5) * 0.8 + 0.1 for x in xs]},
+                ],
+            },
+        ),
+        (
+            "digits",
+            "images",
+            {"title": "inputs", "images": [{"label": "ring", "pixels": ring}, {"label": "cross", "pixels": cross}]},
+        ),
+        (
+            "per_k",
+            "table",
+            {
+                "title": "SNR by k",
+                "columns": ["k", "end-to-end", "decomposition"],
+                "rows": [[1, 0.31, 0.52], [2, 0.0042, 0.5], [3, 1.2e-07, 0.49]],
+            },
+        ),
     ]

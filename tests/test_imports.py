@@ -13,17 +13,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ROOT
 
 OUR_PACKAGES = ("engine", "gradfail_tui")
 
 
 def test_the_explorer_never_imports_torch():
-    code = ("import sys; import gradfail_tui.explorer.app, tests.scripted, gradfail_tui.cli; "
-            "from gradfail_tui.explorer.app import build_app; build_app(); "
-            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
+    code = (
+        "import sys; import gradfail_tui.explorer.app, tests.scripted, gradfail_tui.cli; "
+        "from gradfail_tui.explorer.app import build_app; build_app(); "
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
@@ -39,28 +39,36 @@ def imported_by(module: str) -> list[str]:
 def test_the_status_line_draws_without_plotext_and_the_report_without_drivers_or_widgets():
     assert not {"plotext", "torch"} & set(imported_by("gradfail_tui.explorer.widgets.status_line"))  # the first frame
     ours = [m for m in imported_by("gradfail_tui.report") if m.startswith("gradfail_tui.")]
-    assert ours == ["gradfail_tui.render", "gradfail_tui.render.bitmaps", "gradfail_tui.render.format",
-                    "gradfail_tui.render.plots", "gradfail_tui.report"]
+    assert ours == [
+        "gradfail_tui.render",
+        "gradfail_tui.render.bitmaps",
+        "gradfail_tui.render.format",
+        "gradfail_tui.render.plots",
+        "gradfail_tui.report",
+    ]
 
 
 def test_the_ui_side_never_imports_torch():
-    code = ("import sys, engine.registry, engine.presets, engine.client, engine.record, engine.state, "
-            "gradfail_tui.cli, gradfail_tui.headless\n"
-            "engine.registry.families(); engine.presets.preset_paths()\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, engine.registry, engine.presets, engine.client, engine.record, engine.state, "
+        "gradfail_tui.cli, gradfail_tui.headless\n"
+        "engine.registry.families(); engine.presets.preset_paths()\n"
+        "print('torch' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
 
 def test_family_modules_stay_torch_free():
-    code = ("import sys, engine.families.pwl, engine.families.pwl_condition; "
-            "sys.exit('torch' in sys.modules)")
+    code = "import sys, engine.families.pwl, engine.families.pwl_condition; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_config_module_is_torch_free():
-    code = ("import sys, engine.families.tuples, engine.families.tuple_snr, engine.families.stocks; "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, engine.families.tuples, engine.families.tuple_snr, engine.families.stocks; "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -101,8 +109,9 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> dict[str, int
                 source = ".".join(base + ([node.module] if node.module else []))
             else:
                 source = node.module or ""
-            targets = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules else source
-                       for alias in node.names]
+            targets = [
+                f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules else source for alias in node.names
+            ]
         else:
             continue
         for target in map(ours, targets):
@@ -153,11 +162,10 @@ def import_cycles(graph: dict[str, dict[str, int]]) -> list[str]:
         cycles = []
         for member in sorted(component):
             cycle = shortest_cycle(graph, member)
-            rotated = cycle[cycle.index(min(cycle[:-1])):-1] + cycle[: cycle.index(min(cycle[:-1])) + 1]
+            rotated = cycle[cycle.index(min(cycle[:-1])) : -1] + cycle[: cycle.index(min(cycle[:-1])) + 1]
             if rotated not in cycles:
                 cycles.append(rotated)
-        lines += [" -> ".join(f"{a} (line {graph[a][b]})" for a, b in zip(c, c[1:])) + f" -> {c[-1]}"
-                  for c in cycles]
+        lines += [" -> ".join(f"{a} (line {graph[a][b]})" for a, b in zip(c, c[1:])) + f" -> {c[-1]}" for c in cycles]
     return lines
 
 

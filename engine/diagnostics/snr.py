@@ -28,8 +28,8 @@ named parameters and per-sample inputs.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch.func import grad, vmap
@@ -104,7 +104,7 @@ class SNRAccumulator:
         signal = mean_sq - noise / t
         if noise == 0.0:  # every sample gave the same gradient: nothing is noise
             return SNREstimate(signal, 0.0, math.inf if signal > 0 else 0.0, 0.0, 1.0 / t, t)
-        trace_s2 = self.pair_sq / self.pairs if self.pairs else noise ** 2  # tr(S^2) <= tr(S)^2
+        trace_s2 = self.pair_sq / self.pairs if self.pairs else noise**2  # tr(S^2) <= tr(S)^2
         se = math.sqrt(2 * max(trace_s2, 0.0)) / (t * noise)
         snr = signal / noise
         return SNREstimate(signal, noise, snr, se, max(1.0 / t, RESOLUTION_SE * se), t)
@@ -116,14 +116,21 @@ def combine(estimates: list[SNREstimate]) -> SNREstimate:
         raise ValueError("nothing to combine")
     r = len(estimates)
     snr = sum(e.snr for e in estimates) / r
-    se = math.sqrt(sum(e.se ** 2 for e in estimates)) / r
+    se = math.sqrt(sum(e.se**2 for e in estimates)) / r
     samples = sum(e.samples for e in estimates)
-    return SNREstimate(signal=sum(e.signal for e in estimates) / r, noise=sum(e.noise for e in estimates) / r,
-                       snr=snr, se=se, resolution=max(1.0 / samples, RESOLUTION_SE * se), samples=samples)
+    return SNREstimate(
+        signal=sum(e.signal for e in estimates) / r,
+        noise=sum(e.noise for e in estimates) / r,
+        snr=snr,
+        se=se,
+        resolution=max(1.0 / samples, RESOLUTION_SE * se),
+        samples=samples,
+    )
 
 
-def per_sample_grads(loss: Callable[..., torch.Tensor], params: dict[str, torch.Tensor],
-                     *inputs: torch.Tensor) -> torch.Tensor:
+def per_sample_grads(
+    loss: Callable[..., torch.Tensor], params: dict[str, torch.Tensor], *inputs: torch.Tensor
+) -> torch.Tensor:
     """(n, P): the gradient of loss(params, *one_sample) for each of the n samples in `inputs`.
 
     `loss` takes the parameter dict and one sample's slice of each input (no batch dimension) and

@@ -36,8 +36,8 @@ it corrects for.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -46,6 +46,7 @@ Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # mean loss of (sco
 
 
 # ---------------------------------------------------------------- per-input gradients of an MLP
+
 
 @dataclass
 class MlpGradients:
@@ -116,6 +117,7 @@ def label_derivatives(loss: Loss, scores: torch.Tensor) -> tuple[torch.Tensor, t
 
 # --------------------------------------------------------------------------- Walsh-Hadamard
 
+
 def all_inputs(d: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Every x in {-1, +1}^d, row n having x_i = -1 where bit i of n is set (row 0 is all +1s)."""
     n = torch.arange(1 << d, device=device)
@@ -161,6 +163,7 @@ def walsh_hadamard(t: torch.Tensor, block_bits: int = 6) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------- parities
 
+
 @dataclass
 class ParityVariance:
     d: int
@@ -170,8 +173,9 @@ class ParityVariance:
     order_energy: list[float] | None = None  # E_h ||A_h||^2 split by the parity's order 0..d
 
 
-def parity_target_variance(model: nn.Sequential, d: int, loss: Loss, *, by_order: bool = False,
-                           chunk_floats: int = 1 << 24) -> ParityVariance:
+def parity_target_variance(
+    model: nn.Sequential, d: int, loss: Loss, *, by_order: bool = False, chunk_floats: int = 1 << 24
+) -> ParityVariance:
     """Exact target variance of `model` over all 2^d parities and all 2^d inputs (see the docstring).
 
     `loss(scores, labels)` is the training loss (a batch mean). `by_order` also splits the energy by
@@ -184,7 +188,7 @@ def parity_target_variance(model: nn.Sequential, d: int, loss: Loss, *, by_order
     sq = grads.sq_norms()
     size = 1 << d
     # E_h A_h = 2^-d beta(x0) g(x0): every parity is +1 at row 0, and sum_h h(x) = 0 elsewhere.
-    mean_sq = (beta[0] ** 2 * sq[0]).item() / size ** 2
+    mean_sq = (beta[0] ** 2 * sq[0]).item() / size**2
     variance = (beta.square() * sq).mean().item() / size - mean_sq
     g2 = sq.mean().item()
     result = ParityVariance(d=d, variance=variance, bound=g2 / size, g2=g2)
@@ -218,13 +222,14 @@ def _order_energy(grads: MlpGradients, beta: torch.Tensor, d: int, chunk_floats:
     for delta, a in zip(grads.deltas[1:], grads.inputs[1:]):
         rows = max(1, chunk_floats // (size * a.shape[1]))
         for start in range(0, delta.shape[1], rows):
-            block = delta[:, start:start + rows]
+            block = delta[:, start : start + rows]
             add((block[:, :, None] * a[:, None, :]).flatten(1))
             add(block)
     return (energy / size).tolist()
 
 
 # ------------------------------------------------------------------------ linear-periodic
+
 
 @dataclass
 class SampledVariance:
@@ -236,9 +241,14 @@ class SampledVariance:
     samples: int
 
 
-def periodic_target_variance(model: nn.Sequential, x: torch.Tensor, directions: torch.Tensor,
-                             psi: Callable[[torch.Tensor], torch.Tensor], *,
-                             chunk_floats: int = 1 << 22) -> SampledVariance:
+def periodic_target_variance(
+    model: nn.Sequential,
+    x: torch.Tensor,
+    directions: torch.Tensor,
+    psi: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    chunk_floats: int = 1 << 22,
+) -> SampledVariance:
     """Target variance of the squared loss over targets psi(<v, x>), v = the rows of `directions`.
 
     With the squared loss l = (p - y)^2 / 2 the gradient is E_x[(p - psi_v) g]; only -E_x[psi_v g]
@@ -263,16 +273,23 @@ def periodic_target_variance(model: nn.Sequential, x: torch.Tensor, directions: 
         rows = slice(start, start + chunk)
         means += targets[:, rows] @ grads.dense(rows)
     means /= n
-    diagonal = targets.square() @ sq / n ** 2
+    diagonal = targets.square() @ sq / n**2
     terms = (means.square().sum(1) - diagonal) * n / (n - 1)  # unbiased for ||E_x[psi~_v g]||^2
     variance = terms.sum().item() / (k - 1)
     stderr = terms.std().item() * math.sqrt(k) / (k - 1)
-    return SampledVariance(variance=variance, stderr=stderr, floor=diagonal.mean().item() * k / (k - 1),
-                           g2=sq.mean().item(), directions=k, samples=n)
+    return SampledVariance(
+        variance=variance,
+        stderr=stderr,
+        floor=diagonal.mean().item() * k / (k - 1),
+        g2=sq.mean().item(),
+        directions=k,
+        samples=n,
+    )
 
 
-def sphere_directions(count: int, d: int, radius: float, generator: torch.Generator,
-                      device: torch.device | str = "cpu") -> torch.Tensor:
+def sphere_directions(
+    count: int, d: int, radius: float, generator: torch.Generator, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """`count` directions uniform on the sphere of the given radius in R^d."""
     v = torch.randn(count, d, generator=generator, device=device)
     return radius * v / v.norm(dim=1, keepdim=True)

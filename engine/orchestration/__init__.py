@@ -15,5 +15,16 @@ from engine.orchestration.group import GroupRun, group_manifest
 from engine.orchestration.jobs import Job, RunBatch, RunsJob
 from engine.orchestration.runs import LiveRun
 
-__all__ = ["STOP_GRACE_S", "Conductor", "EngineSlot", "GroupRun", "Job", "Listener", "LiveRun", "RestartPolicy",
-           "RunBatch", "RunsJob", "group_manifest"]
+__all__ = [
+    "STOP_GRACE_S",
+    "Conductor",
+    "EngineSlot",
+    "GroupRun",
+    "Job",
+    "Listener",
+    "LiveRun",
+    "RestartPolicy",
+    "RunBatch",
+    "RunsJob",
+    "group_manifest",
+]

@@ -53,8 +53,9 @@ class Listener:
     """What the conductor reports; every method is optional (a display overrides what it shows)."""
 
     def engine_ready(self, slot: EngineSlot, ready: EngineReady) -> None: ...
-    def engine_lost(self, slot: EngineSlot, exited: EngineExited, restarting: bool,
-                    died: list[LiveRun]) -> None: ...  # `died`: the runs that ended with it
+    def engine_lost(
+        self, slot: EngineSlot, exited: EngineExited, restarting: bool, died: list[LiveRun]
+    ) -> None: ...  # `died`: the runs that ended with it
     def batch_started(self, batch: RunBatch) -> None: ...  # handed to an engine, which may still be loading
     def run_event(self, live: LiveRun, event: Event) -> None: ...
     def run_ended(self, live: LiveRun, finished: RunFinished) -> None: ...
@@ -78,9 +79,15 @@ class EngineSlot:
 
 
 class Conductor:
-    def __init__(self, engine_factory: Callable[[], Backend] = EngineProcess, listener: Listener | None = None,
-                 engines: int = 1, started: list[Backend] | None = None, warmup: bool = False,
-                 policy: RestartPolicy | None = None):
+    def __init__(
+        self,
+        engine_factory: Callable[[], Backend] = EngineProcess,
+        listener: Listener | None = None,
+        engines: int = 1,
+        started: list[Backend] | None = None,
+        warmup: bool = False,
+        policy: RestartPolicy | None = None,
+    ):
         """`started`: engines already started (gradfail run starts its own before its imports), used
         for the first slots. `warmup`: ask a ready engine to import what a first run would (the
         explorer does, while the person is still choosing)."""
@@ -170,8 +177,10 @@ class Conductor:
             return
         restarting = self.gave_up is None and self.policy.allows_restart(time.monotonic())
         if not restarting and self.gave_up is None:
-            self.gave_up = (f"the engine died {self.policy.max_deaths} times within "
-                            f"{self.policy.window_s:.0f} s ({exited.describe()})")
+            self.gave_up = (
+                f"the engine died {self.policy.max_deaths} times within "
+                f"{self.policy.window_s:.0f} s ({exited.describe()})"
+            )
         self._tell("engine_lost", slot, exited, restarting, died)
         if restarting:
             try:
@@ -258,8 +267,9 @@ class Conductor:
                 self._tell("problem", f"{batch.job.title}: the group record is incomplete: {exc}")
         self._schedule()
 
-    def _end_batch(self, slot: EngineSlot, status: RunStatus, message: str = "", error_kind: str = "",
-                   traceback: str = "") -> None:
+    def _end_batch(
+        self, slot: EngineSlot, status: RunStatus, message: str = "", error_kind: str = "", traceback: str = ""
+    ) -> None:
         """End the slot's batch here (the engine cannot say): every run not ended yet gets `status`."""
         batch = slot.batch
         for live in batch.end_unfinished(status, message, error_kind, traceback):
@@ -317,8 +327,9 @@ class Conductor:
         status, message = ending or (RunStatus(reason), "")
         self._end_batch(slot, status, message or f"{reason} before the engine was ready")
 
-    def shutdown(self, status: RunStatus = RunStatus.INTERRUPTED, message: str = "",
-                 grace: float = STOP_GRACE_S) -> None:
+    def shutdown(
+        self, status: RunStatus = RunStatus.INTERRUPTED, message: str = "", grace: float = STOP_GRACE_S
+    ) -> None:
         """Stop and drain: stop every run, record what arrives until they have stopped (or `grace` has
         passed), end the rest with `status`, finish every job with it, close the engines. Blocking;
         a second Ctrl-C stops the wait, not the recording."""

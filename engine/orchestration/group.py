@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from engine.client import RunRequest
 from engine.claims import Verdict, judge
+from engine.client import RunRequest
 from engine.groups import GroupPreset, MemberRun
 from engine.orchestration.jobs import Job, RunBatch
 from engine.orchestration.runs import LiveRun
@@ -23,11 +23,22 @@ from engine.status import RunStatus
 
 
 def group_manifest(group: GroupPreset, members: list[MemberRun], scale: str, device: str) -> dict:
-    return {"kind": "group", "preset": group.name, "title": group.title, "description": group.description,
-            "paper": group.paper, "scale": scale, "device": device, "plot": list(group.plot),
-            "log_y": group.log_y, "claims": [claim.as_dict() for claim in group.claims],
-            "runs": [{"label": m.label, "family": m.family, "preset": m.preset, "seed": m.seed,
-                      "status": RunStatus.WAITING} for m in members]}
+    return {
+        "kind": "group",
+        "preset": group.name,
+        "title": group.title,
+        "description": group.description,
+        "paper": group.paper,
+        "scale": scale,
+        "device": device,
+        "plot": list(group.plot),
+        "log_y": group.log_y,
+        "claims": [claim.as_dict() for claim in group.claims],
+        "runs": [
+            {"label": m.label, "family": m.family, "preset": m.preset, "seed": m.seed, "status": RunStatus.WAITING}
+            for m in members
+        ],
+    }
 
 
 class GroupRun(Job):
@@ -65,8 +76,9 @@ class GroupRun(Job):
         if self.in_flight is not None or self.stopping or self.number >= len(self.members):
             return None
         member = self.members[self.number]
-        request = RunRequest(family=member.family, config=member.config, seed=member.seed, device=self.device,
-                             preset=member.preset)
+        request = RunRequest(
+            family=member.family, config=member.config, seed=member.seed, device=self.device, preset=member.preset
+        )
         run_dir = self.recorder.run_dir(self.number + 1, member.label)
         live = LiveRun(request, run_dir, label=member.label)
         self.number += 1
@@ -91,4 +103,3 @@ class GroupRun(Job):
         self.verdict = judge(self.preset.claims, self.states())
         self.wall_s = time.monotonic() - self.started
         self.recorder.finish(self.status, verdict=self.verdict.as_dict(), wall_s=round(self.wall_s, 1))
-

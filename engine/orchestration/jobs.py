@@ -44,8 +44,9 @@ class RunBatch:
     def record_error(self) -> str | None:
         return next((live.record_error for live in self.lives if live.record_error), None)
 
-    def end_unfinished(self, status: RunStatus, message: str = "", error_kind: str = "",
-                       traceback: str = "") -> list[LiveRun]:
+    def end_unfinished(
+        self, status: RunStatus, message: str = "", error_kind: str = "", traceback: str = ""
+    ) -> list[LiveRun]:
         """End every run not ended yet with this status; returns them."""
         ended = [live for live in self.lives if not live.ended]
         for live in ended:
@@ -78,8 +79,9 @@ class Job:
     def finish(self, status: RunStatus | None = None, message: str = "") -> None:
         """Close the job with `status`; by default `stopped` if it was stopped, else its worst run's ending.
         `message`: why, for the runs it ends that never started."""
-        self.status = status or (RunStatus.STOPPED if self.stopping else
-                                 worst_status(live.state.status for live in self.lives))
+        self.status = status or (
+            RunStatus.STOPPED if self.stopping else worst_status(live.state.status for live in self.lives)
+        )
 
     @property
     def finished(self) -> bool:
@@ -136,6 +138,12 @@ def seeds_manifest(lives: list[LiveRun]) -> dict:
     """group.json of `gradfail run --seeds N`: one config, a run per seed, no claims."""
     first = lives[0].request
     label = f"{first.label}-x{len(lives)}"
-    return {"kind": "seeds", "preset": first.preset, "family": first.family,
-            "title": f"{label}: {len(lives)} seeds of one config", "plot": [get_family(first.family).metrics[0].name],
-            "claims": [], "runs": [{"label": f"seed {live.request.seed}", "dir": live.run_dir.name} for live in lives]}
+    return {
+        "kind": "seeds",
+        "preset": first.preset,
+        "family": first.family,
+        "title": f"{label}: {len(lives)} seeds of one config",
+        "plot": [get_family(first.family).metrics[0].name],
+        "claims": [],
+        "runs": [{"label": f"seed {live.request.seed}", "dir": live.run_dir.name} for live in lives],
+    }

@@ -22,12 +22,27 @@ class LiveRun:
         self.run_dir = run_dir
         self.label = label or request.label
         config = request.config_dict()
-        self.recorder = RunRecorder(run_dir, {
-            "run_id": request.run_id, "family": request.family, "preset": request.preset,
-            "config": config, "seed": request.seed, "device": request.device})
-        self.state = RunState(run_id=request.run_id, label=self.label, family=request.family,
-                              preset=request.preset, config=config, seed=request.seed,
-                              total_steps=request.config.steps, status=RunStatus.WAITING)
+        self.recorder = RunRecorder(
+            run_dir,
+            {
+                "run_id": request.run_id,
+                "family": request.family,
+                "preset": request.preset,
+                "config": config,
+                "seed": request.seed,
+                "device": request.device,
+            },
+        )
+        self.state = RunState(
+            run_id=request.run_id,
+            label=self.label,
+            family=request.family,
+            preset=request.preset,
+            config=config,
+            seed=request.seed,
+            total_steps=request.config.steps,
+            status=RunStatus.WAITING,
+        )
         self.finished: RunFinished | None = None
         self.record_error: str | None = None
 
@@ -59,9 +74,15 @@ class LiveRun:
     def end(self, status: RunStatus, message: str = "", error_kind: str = "", traceback: str = "") -> RunFinished:
         """End the run here, where the engine can no longer say how it ended (it died, it never got the
         run, it did not answer a stop in time); the record keeps every event received before."""
-        event = RunFinished(run_id=self.run_id, t=self.state.t, step=self.state.step, status=status,
-                            message=message or f"{status} at step {self.state.step:,}", error_kind=error_kind,
-                            traceback=traceback)
+        event = RunFinished(
+            run_id=self.run_id,
+            t=self.state.t,
+            step=self.state.step,
+            status=status,
+            message=message or f"{status} at step {self.state.step:,}",
+            error_kind=error_kind,
+            traceback=traceback,
+        )
         self.apply(event)
         return event
 

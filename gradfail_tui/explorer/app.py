@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.css.query import NoMatches
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.reactive import reactive
 from textual.widgets import TabbedContent, TabPane
@@ -45,9 +45,9 @@ from gradfail_tui.explorer.choices import GroupChoice, RunChoice
 from gradfail_tui.explorer.entries import RunEntry, is_group_key
 from gradfail_tui.explorer.listener import ExplorerListener
 from gradfail_tui.explorer.model import ExplorerModel
-from gradfail_tui.explorer.signals import handle_signals, release_signals
 from gradfail_tui.explorer.pacing import PLOT_CPU_BUDGET, RedrawPacer
 from gradfail_tui.explorer.redraws import TICK_HZ, Redraws
+from gradfail_tui.explorer.signals import handle_signals, release_signals
 from gradfail_tui.explorer.widgets.config_form import ConfigForm
 from gradfail_tui.explorer.widgets.group_form import GroupForm
 from gradfail_tui.explorer.widgets.keys_footer import KeysFooter
@@ -85,11 +85,20 @@ class GradfailApp(App):
     ]
     engine_text: reactive[str] = reactive(ENGINE_STARTING, init=False)
 
-    def __init__(self, engine_factory: Callable[[], Backend], families: dict[str, FamilySpec],
-                 presets: list[Preset], runs_dir: Path, family_errors: dict[str, str] | None = None,
-                 preset: str | None = None, autostart: bool = False, screenshot_dir: Path | None = None,
-                 plot_budget: float | None = None, preset_problems: list[str] | None = None,
-                 groups: list[GroupPreset] | None = None) -> None:
+    def __init__(
+        self,
+        engine_factory: Callable[[], Backend],
+        families: dict[str, FamilySpec],
+        presets: list[Preset],
+        runs_dir: Path,
+        family_errors: dict[str, str] | None = None,
+        preset: str | None = None,
+        autostart: bool = False,
+        screenshot_dir: Path | None = None,
+        plot_budget: float | None = None,
+        preset_problems: list[str] | None = None,
+        groups: list[GroupPreset] | None = None,
+    ) -> None:
         super().__init__()
         self.families = families
         self.presets, self.group_presets = presets, groups or []
@@ -221,8 +230,10 @@ class GradfailApp(App):
         try:
             return choice.job(self.runs_dir)
         except RecordError as exc:
-            self.report(f"cannot record the {'group' if isinstance(choice, GroupChoice) else 'run'}, "
-                        f"so it was not started: {exc}")
+            self.report(
+                f"cannot record the {'group' if isinstance(choice, GroupChoice) else 'run'}, "
+                f"so it was not started: {exc}"
+            )
             return None
 
     def _busy(self, group: bool) -> bool:
@@ -231,8 +242,10 @@ class GradfailApp(App):
         if live_group is not None:
             self.notify(f"{escape(live_group.name)} is going: x stops the group.", severity="warning")
         elif self.model.active is not None:
-            self.notify("A run is going: x stops it, " + ("then s starts the group." if group else "r restarts it."),
-                        severity="warning")
+            self.notify(
+                "A run is going: x stops it, " + ("then s starts the group." if group else "r restarts it."),
+                severity="warning",
+            )
         else:
             return False
         return True
@@ -346,8 +359,9 @@ class GradfailApp(App):
     def action_svg(self) -> None:
         try:
             self.screenshot_dir.mkdir(parents=True, exist_ok=True)
-            path = self.save_screenshot(filename=f"gradfail-{time.strftime('%Y%m%d-%H%M%S')}.svg",
-                                        path=str(self.screenshot_dir))
+            path = self.save_screenshot(
+                filename=f"gradfail-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=str(self.screenshot_dir)
+            )
         except OSError as exc:
             self.report(f"cannot save the screenshot in {self.screenshot_dir}: {exc}")
             return
@@ -356,8 +370,11 @@ class GradfailApp(App):
     # -- the runs tab ---------------------------------------------------------------------------
     def on_run_opened(self, message: msg.RunOpened) -> None:
         if is_group_key(message.key) and message.replay:
-            self.notify("A group is not replayed as a whole: enter shows its runs; "
-                        "each of its runs can be replayed from its own row", severity="warning")
+            self.notify(
+                "A group is not replayed as a whole: enter shows its runs; "
+                "each of its runs can be replayed from its own row",
+                severity="warning",
+            )
         elif is_group_key(message.key):
             self.open_group(message.key)
         else:
@@ -432,17 +449,25 @@ class GradfailApp(App):
             self.conductor.shutdown(RunStatus.INTERRUPTED, "the explorer was closed")
 
 
-def build_app(engine_factory: Callable[[], Backend] | None = None, *,
-              families: dict[str, FamilySpec] | None = None, presets: list[Preset] | None = None,
-              runs_dir: Path = Path("runs"), preset: str | None = None, autostart: bool = False,
-              screenshot_dir: Path | None = None, plot_budget: float | None = None,
-              groups: list[GroupPreset] | None = None) -> GradfailApp:
+def build_app(
+    engine_factory: Callable[[], Backend] | None = None,
+    *,
+    families: dict[str, FamilySpec] | None = None,
+    presets: list[Preset] | None = None,
+    runs_dir: Path = Path("runs"),
+    preset: str | None = None,
+    autostart: bool = False,
+    screenshot_dir: Path | None = None,
+    plot_budget: float | None = None,
+    groups: list[GroupPreset] | None = None,
+) -> GradfailApp:
     """The app, for the command line (defaults: the real engine, the registry) and for tests.
 
     `groups` (the figures) are read from the presets directory with the presets; tests that pass
     `presets` get none unless they pass `groups` too. PresetError if `preset` names a bad file."""
     from engine.catalog import load_preset, scan
-    from engine.registry import families as registry_families, family_errors
+    from engine.registry import families as registry_families
+    from engine.registry import family_errors
 
     errors = family_errors() if families is None else {}
     families = registry_families() if families is None else families
@@ -460,9 +485,19 @@ def build_app(engine_factory: Callable[[], Backend] | None = None, *,
         else:
             presets = [*presets, chosen]
         preset = chosen.name
-    return GradfailApp(engine_factory or EngineProcess, families, presets, runs_dir, family_errors=errors,
-                       preset=preset, autostart=autostart, screenshot_dir=screenshot_dir, plot_budget=plot_budget,
-                       preset_problems=preset_problems, groups=groups)
+    return GradfailApp(
+        engine_factory or EngineProcess,
+        families,
+        presets,
+        runs_dir,
+        family_errors=errors,
+        preset=preset,
+        autostart=autostart,
+        screenshot_dir=screenshot_dir,
+        plot_budget=plot_budget,
+        preset_problems=preset_problems,
+        groups=groups,
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

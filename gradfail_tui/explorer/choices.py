@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 from engine.client import RunRequest
@@ -26,8 +25,9 @@ class RunChoice:
 
     def job(self, runs_dir: Path) -> RunsJob:
         """The run, with its record in a new directory under `runs_dir` (RecordError if it cannot be made)."""
-        request = RunRequest(family=self.family, config=self.config, seed=self.seed, device=self.device,
-                             preset=self.preset)
+        request = RunRequest(
+            family=self.family, config=self.config, seed=self.seed, device=self.device, preset=self.preset
+        )
         job = RunsJob.create([request], [new_run_dir(runs_dir, self.label)])
         job.lives[0].label = self.label
         return job

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.events import Event
 from engine.claims import Verdict
+from engine.events import Event
 from engine.groups import GroupError, judge_record
 from engine.orchestration import GroupRun, LiveRun
 from engine.record import find_runs, is_group_dir, read_group, read_run
@@ -48,8 +48,9 @@ class RunEntry:
     @classmethod
     def of_live(cls, live: LiveRun, label: str, where: str = "") -> RunEntry:
         live.state.label = label
-        return cls(key=live.run_id, label=label, state=live.state, origin=SESSION, path=live.run_dir, live=live,
-                   where=where)
+        return cls(
+            key=live.run_id, label=label, state=live.state, origin=SESSION, path=live.run_dir, live=live, where=where
+        )
 
     @property
     def status(self) -> str:
@@ -81,8 +82,18 @@ class GroupEntry:
     @classmethod
     def of_job(cls, job: GroupRun) -> GroupEntry:
         group = job.preset
-        return cls(key=group_key(job.path), name=group.name, title=group.title, origin=SESSION, labels=job.labels,
-                   plot=group.plot, log_y=group.log_y, scale=job.scale, path=job.path, job=job)
+        return cls(
+            key=group_key(job.path),
+            name=group.name,
+            title=group.title,
+            origin=SESSION,
+            labels=job.labels,
+            plot=group.plot,
+            log_y=group.log_y,
+            scale=job.scale,
+            path=job.path,
+            job=job,
+        )
 
     @property
     def statuses(self) -> dict[str, str]:
@@ -111,7 +122,7 @@ class GroupEntry:
         return self.job.preset.shows_snapshots(label) if self.job is not None else not self.plot
 
     def progress(self) -> str:
-        """"run 2 of 3: d = 10" while it runs; how it ended once it has."""
+        """ "run 2 of 3: d = 10" while it runs; how it ended once it has."""
         number = self.job.number if self.job is not None else 0
         if self.running and 1 <= number <= len(self.labels):
             return f"run {number} of {len(self.labels)}: {self.labels[number - 1]}"
@@ -121,8 +132,11 @@ class GroupEntry:
     def ran(self) -> int:
         """Runs that have started (running, or ended any way), not those waiting or never run."""
         statuses = self.statuses
-        return sum(1 for label in self.labels if statuses.get(label, RunStatus.NOT_RUN)
-                   not in (RunStatus.WAITING, RunStatus.NOT_RUN))
+        return sum(
+            1
+            for label in self.labels
+            if statuses.get(label, RunStatus.NOT_RUN) not in (RunStatus.WAITING, RunStatus.NOT_RUN)
+        )
 
 
 GROUP_KEY = "group:"  # a group's key in the runs list: this, then its directory
@@ -141,9 +155,16 @@ def load_recorded_group(path: Path) -> GroupEntry:
     try:
         record = read_group(path)
     except Exception as exc:  # read_group is forgiving; this is for what even it did not foresee
-        return GroupEntry(key=group_key(path), name=path.name, title=path.name, origin=RECORDED, labels=[],
-                          path=path, recorded_status=RunStatus.UNREADABLE,
-                          problems=[f"cannot read this group: {type(exc).__name__}: {exc}"])
+        return GroupEntry(
+            key=group_key(path),
+            name=path.name,
+            title=path.name,
+            origin=RECORDED,
+            labels=[],
+            path=path,
+            recorded_status=RunStatus.UNREADABLE,
+            problems=[f"cannot read this group: {type(exc).__name__}: {exc}"],
+        )
     problems = list(record.problems)
     try:
         verdict: Verdict | None = judge_record(record)
@@ -151,19 +172,29 @@ def load_recorded_group(path: Path) -> GroupEntry:
         verdict = None
         problems.append(str(exc))
     manifest = record.manifest
-    listed = [r for r in manifest.get("runs", []) if isinstance(r, dict)] if isinstance(manifest.get("runs"), list) else []
+    listed = (
+        [r for r in manifest.get("runs", []) if isinstance(r, dict)] if isinstance(manifest.get("runs"), list) else []
+    )
     labels = [str(r.get("label", r.get("dir", "?"))) for r in listed] or [label for label, _ in record.runs]
     statuses = {str(r.get("label", r.get("dir", "?"))): str(r.get("status", "unknown")) for r in listed}
     statuses.update({label: run.status for label, run in record.runs})
     plot = manifest.get("plot") if isinstance(manifest.get("plot"), list) else []
-    return GroupEntry(key=group_key(path), name=str(manifest.get("preset") or path.name),
-                      title=str(manifest.get("title") or manifest.get("preset") or path.name), origin=RECORDED,
-                      labels=labels, plot=tuple(str(m) for m in plot), log_y=bool(manifest.get("log_y")),
-                      scale=str(manifest.get("scale") or ""), path=path,
-                      keys={label: str(run.path) for label, run in record.runs},
-                      recorded_statuses=statuses, recorded_status=str(manifest.get("status") or RunStatus.UNKNOWN),
-                      recorded_verdict=verdict,
-                      problems=problems)
+    return GroupEntry(
+        key=group_key(path),
+        name=str(manifest.get("preset") or path.name),
+        title=str(manifest.get("title") or manifest.get("preset") or path.name),
+        origin=RECORDED,
+        labels=labels,
+        plot=tuple(str(m) for m in plot),
+        log_y=bool(manifest.get("log_y")),
+        scale=str(manifest.get("scale") or ""),
+        path=path,
+        keys={label: str(run.path) for label, run in record.runs},
+        recorded_statuses=statuses,
+        recorded_status=str(manifest.get("status") or RunStatus.UNKNOWN),
+        recorded_verdict=verdict,
+        problems=problems,
+    )
 
 
 def scan_groups(base: Path, skip: set[Path]) -> list[GroupEntry]:
@@ -190,14 +221,30 @@ def load_recorded(path: Path) -> RunEntry:
         record = read_run(path)
     except Exception as exc:  # read_run is forgiving; this is for what even it did not foresee
         state = RunState(run_id=path.name, label=path.name, status=RunStatus.UNREADABLE)
-        return RunEntry(key=str(path), label=path.name, state=state, origin=RECORDED, path=path,
-                        problems=[f"cannot read this record: {type(exc).__name__}: {exc}"], events=[])
+        return RunEntry(
+            key=str(path),
+            label=path.name,
+            state=state,
+            origin=RECORDED,
+            path=path,
+            problems=[f"cannot read this record: {type(exc).__name__}: {exc}"],
+            events=[],
+        )
     manifest = record.manifest
     seed = manifest.get("seed")
     label = record.label + (f" seed={seed}" if seed else "")
     state = RunState.from_record(record.events, manifest, label=label)
-    return RunEntry(key=str(path), label=label, state=state, origin=RECORDED, path=path, where=path.name,
-                    manifest=manifest, problems=list(record.problems), events=record.events)
+    return RunEntry(
+        key=str(path),
+        label=label,
+        state=state,
+        origin=RECORDED,
+        path=path,
+        where=path.name,
+        manifest=manifest,
+        problems=list(record.problems),
+        events=record.events,
+    )
 
 
 def scan_recorded(base: Path, skip: set[Path]) -> list[RunEntry]:

@@ -17,7 +17,6 @@ from engine.orchestration import EngineSlot, GroupRun, Job, Listener, LiveRun, R
 from engine.status import RunStatus
 from gradfail_tui.explorer.pacing import plot_budget_for
 
-
 VERDICT_SEVERITY = {"reproduced": "information", "not reproduced": "error"}  # else a warning
 
 
@@ -39,8 +38,11 @@ class ExplorerListener(Listener):
         if not died:  # a run that died with it has said so itself
             self.app.report(f"The engine process stopped: {exited.describe()}")
         why = escape(self.app.conductor.gave_up or "")
-        self.app.engine_text = ("engine: restarting after it stopped…" if restarting else
-                                f"[$error]engine: {why}; restart gradfail-tui to try again[/]")
+        self.app.engine_text = (
+            "engine: restarting after it stopped…"
+            if restarting
+            else f"[$error]engine: {why}; restart gradfail-tui to try again[/]"
+        )
         self.app.stale("status", "runs")
 
     def batch_started(self, batch: RunBatch) -> None:
@@ -70,8 +72,10 @@ class ExplorerListener(Listener):
         elif finished.status == RunStatus.STOPPED:
             self.app.notify(f"{label}: {finished.message or 'stopped'}", timeout=5)
         else:
-            self.app.report(f"{label}: {finished.status}: {finished.message or 'no reason given'} "
-                            f"(record: {live.run_dir})", title=f"Run {finished.status}")
+            self.app.report(
+                f"{label}: {finished.status}: {finished.message or 'no reason given'} (record: {live.run_dir})",
+                title=f"Run {finished.status}",
+            )
         if live.record_error:
             self.app.report(f"{label}: the run record is incomplete: {live.record_error}")
         self.app.stale("status", "runs", "plots")
@@ -83,8 +87,12 @@ class ExplorerListener(Listener):
         if group is None or self.app.conductor.closing:
             return
         outcome = group.verdict.outcome
-        self.app.notify(f"{escape(group.title)}: {escape(outcome)}", title="Verdict",
-                        severity=VERDICT_SEVERITY.get(outcome, "warning"), timeout=8)
+        self.app.notify(
+            f"{escape(group.title)}: {escape(outcome)}",
+            title="Verdict",
+            severity=VERDICT_SEVERITY.get(outcome, "warning"),
+            timeout=8,
+        )
         self.app.stale("status", "plots", "runs")
         self.app.refresh_bindings()
 

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 from engine.orchestration import GroupRun, LiveRun
 from engine.status import RunStatus
-from gradfail_tui.render.format import unique_name
 from gradfail_tui.explorer.entries import (
-    REPLAY_SPEEDS, SESSION, GroupEntry, Replay, RunEntry, label_members, load_recorded,
+    REPLAY_SPEEDS,
+    SESSION,
+    GroupEntry,
+    Replay,
+    RunEntry,
+    label_members,
+    load_recorded,
 )
+from gradfail_tui.render.format import unique_name
 
 
 class ExplorerModel:

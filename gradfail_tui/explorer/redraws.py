@@ -9,11 +9,11 @@ trains. A replay advances on the same tick.
 from __future__ import annotations
 
 import time
+
 from textual.app import App
 from textual.css.query import NoMatches
 
 from gradfail_tui.explorer.pacing import RedrawPacer
-
 
 TICK_HZ = 5  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
 VIEWS = ("status", "plots", "runs")
@@ -61,8 +61,9 @@ class Redraws:
     def draw_status(self) -> None:
         self.stale.discard("status")
         entry = self.model.entry(self.model.primary)
-        self.app.query_one("#status").show(entry.state if entry else None, self.app.engine_text,
-                                           self.model.status_note())
+        self.app.query_one("#status").show(
+            entry.state if entry else None, self.app.engine_text, self.model.status_note()
+        )
 
     def draw_plots(self) -> None:
         """Redraw the plots now (the tick calls this when the pacer allows; tests call it directly)."""
@@ -73,6 +74,11 @@ class Redraws:
             if group is None:
                 view.show(self.model.shown_entries(), self.app.families)
             else:
-                view.show(self.model.shown_entries(), self.app.families, metrics=group.plot,
-                          snapshots_of=self.model.snapshots_source(), log_y=group.log_y)
+                view.show(
+                    self.model.shown_entries(),
+                    self.app.families,
+                    metrics=group.plot,
+                    snapshots_of=self.model.snapshots_source(),
+                    log_y=group.log_y,
+                )
         self.pacer.redrawn()

@@ -19,6 +19,7 @@ SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 def handle_signals(shutdown: Callable[[], Awaitable[None]], exit_app: Callable[[], None]) -> None:
     """On SIGTERM or SIGHUP: await `shutdown()`, then `exit_app()`, and leave for sure after the grace."""
+
     async def signalled() -> None:
         await shutdown()  # the run's record is closed and the engine gone: nothing is lost now
         timer = threading.Timer(EXIT_GRACE_S, os._exit, (0,))

@@ -11,8 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 HALF = {(0, 0): " ", (1, 0): "▀", (0, 1): "▄", (1, 1): "█"}
-BRAILLE_BITS = ((0, 0, 0x01), (0, 1, 0x08), (1, 0, 0x02), (1, 1, 0x10), (2, 0, 0x04), (2, 1, 0x20),
-                (3, 0, 0x40), (3, 1, 0x80))  # (row, column, bit) inside one 4x2 braille cell
+BRAILLE_BITS = (
+    (0, 0, 0x01),
+    (0, 1, 0x08),
+    (1, 0, 0x02),
+    (1, 1, 0x10),
+    (2, 0, 0x04),
+    (2, 1, 0x20),
+    (3, 0, 0x40),
+    (3, 1, 0x80),
+)  # (row, column, bit) inside one 4x2 braille cell
 GAP = 2
 
 
@@ -31,8 +39,11 @@ def binarize(pixels: Any) -> list[list[int]]:
 
 def labelled_images(data: dict[str, Any]) -> list[tuple[str, list[list[int]]]]:
     """An "images" snapshot's pictures as (label, 0/1 rows), leaving out any without pixels."""
-    images = [(str(img.get("label", "")), binarize(img.get("pixels"))) for img in data.get("images") or []
-              if isinstance(img, dict)]
+    images = [
+        (str(img.get("label", "")), binarize(img.get("pixels")))
+        for img in data.get("images") or []
+        if isinstance(img, dict)
+    ]
     return [(label, bits) for label, bits in images if bits and bits[0]]
 
 
@@ -73,8 +84,11 @@ def layout(images: list[tuple[str, list[str]]], width: int) -> list[str]:
             cell_widths = [max(max((len(line) for line in d), default=0), 1) for _, d in row]
             height = max((len(d) for _, d in row), default=0)
             for i in range(height):
-                out.append((" " * GAP).join(d[i].ljust(cw) if i < len(d) else " " * cw
-                                            for (_, d), cw in zip(row, cell_widths)).rstrip())
+                out.append(
+                    (" " * GAP)
+                    .join(d[i].ljust(cw) if i < len(d) else " " * cw for (_, d), cw in zip(row, cell_widths))
+                    .rstrip()
+                )
             if row:
                 out.append((" " * GAP).join(lab[:cw].ljust(cw) for (lab, _), cw in zip(row, cell_widths)).rstrip())
             row, used = [], 0

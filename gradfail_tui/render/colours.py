@@ -20,10 +20,15 @@ class Look(NamedTuple):
 
 # Tones: success ended (or goes) as it should; warning ended short of its end, or cannot say;
 # error went wrong; accent is on its way; muted has not begun. plain: no colour of its own.
-RICH = {"success": "green", "warning": "yellow", "error": "red", "accent": "cyan", "muted": "dim",
-        "plain": "default"}
-TEXTUAL = {"success": "$success", "warning": "$warning", "error": "$error", "accent": "$accent",
-           "muted": "$text-muted", "plain": "$foreground"}
+RICH = {"success": "green", "warning": "yellow", "error": "red", "accent": "cyan", "muted": "dim", "plain": "default"}
+TEXTUAL = {
+    "success": "$success",
+    "warning": "$warning",
+    "error": "$error",
+    "accent": "$accent",
+    "muted": "$text-muted",
+    "plain": "$foreground",
+}
 
 RUN_STATUSES = {
     "starting": Look("accent", "●"),

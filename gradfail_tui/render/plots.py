@@ -33,8 +33,14 @@ def figure_width(columns: int) -> int:
     return max(40, min(columns, 100))
 
 
-def render_plot(series: dict[str, list[tuple[float, float]]], title: str, x_label: str = "step",
-                width: int = 80, height: int = 14, log_y: bool = False) -> Text:
+def render_plot(
+    series: dict[str, list[tuple[float, float]]],
+    title: str,
+    x_label: str = "step",
+    width: int = 80,
+    height: int = 14,
+    log_y: bool = False,
+) -> Text:
     """Lines of (x, y) points, one per label, with a legend; returned as Rich text."""
     plt = plotext  # plotext keeps one global figure; clear it first and build it to a string
     plt.clear_figure()
@@ -44,8 +50,7 @@ def render_plot(series: dict[str, list[tuple[float, float]]], title: str, x_labe
         points = [(x, y) for x, y in points if math.isfinite(y) and (y > 0 or not log_y)]
         if points:
             xs, ys = zip(*points)
-            plt.plot(list(xs), list(ys), label=label, marker="braille",
-                     color=LINE_COLOURS[number % len(LINE_COLOURS)])
+            plt.plot(list(xs), list(ys), label=label, marker="braille", color=LINE_COLOURS[number % len(LINE_COLOURS)])
     if log_y:
         plt.yscale("log")
     plt.title(title)
@@ -72,25 +77,39 @@ def family_figure(spec: FamilySpec, states: list[RunState], width: int) -> Text 
     return render_plot(series, f"{states[0].label}: {panel}", width=width, height=14, log_y=metrics[0].log_scale)
 
 
-def overlay_figure(title: str, metric: str, states: dict[str, RunState], specs, log_y: bool, width: int,
-                   height: int = 16) -> Text | None:
+def overlay_figure(
+    title: str, metric: str, states: dict[str, RunState], specs, log_y: bool, width: int, height: int = 16
+) -> Text | None:
     """One metric of every run that has it, overlaid and labelled by run; None when no run has it."""
     series = {label: state.series[metric] for label, state in states.items() if state.series.get(metric)}
     if not series:
         return None
     described = next((spec.metric(metric) for spec in specs if spec is not None and spec.metric(metric)), None)
-    return render_plot(series, f"{title}: {described.label if described else metric}", width=width,
-                       height=height, log_y=log_y or bool(described and described.log_scale))
+    return render_plot(
+        series,
+        f"{title}: {described.label if described else metric}",
+        width=width,
+        height=height,
+        log_y=log_y or bool(described and described.log_scale),
+    )
 
 
 def snapshot_renderable(snap: Snapshot, width: int) -> Text | Table | None:
     """One snapshot as the terminal draws it ("lines" a plot, "table" a table); None for other kinds."""
     data = snap.data
     if snap.kind == "lines":
-        series = {s.get("label", f"series {i}"): list(zip(s.get("x", []), s.get("y", [])))
-                  for i, s in enumerate(data.get("series", []))}
-        return render_plot(series, f"{data.get('title', snap.name)} (step {snap.step:,})",
-                           x_label=data.get("x_label", ""), width=width, height=16, log_y=bool(data.get("log_y")))
+        series = {
+            s.get("label", f"series {i}"): list(zip(s.get("x", []), s.get("y", [])))
+            for i, s in enumerate(data.get("series", []))
+        }
+        return render_plot(
+            series,
+            f"{data.get('title', snap.name)} (step {snap.step:,})",
+            x_label=data.get("x_label", ""),
+            width=width,
+            height=16,
+            log_y=bool(data.get("log_y")),
+        )
     if snap.kind == "table":
         table = Table(title=escape(str(data.get("title", snap.name))), title_justify="left")
         for column in data.get("columns", []):

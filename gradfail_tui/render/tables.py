@@ -43,9 +43,11 @@ def summary_facts(states: list[RunState], wall: float, requested_device: str) ->
     training = f"; training {lead.step / lead.t:,.0f} steps/s" if lead.t > 0 and lead.step else ""
     if len(states) > 1 and training:
         training += f" × {len(states)} seeds = {len(states) * lead.step / lead.t:,.0f} seed-steps/s"
-    return {"steps": f"{lead.step:,} / {lead.total_steps:,}",
-            "wall time": f"{format_duration(wall)} (engine start included{training})",
-            "device": lead.device_name or lead.device or requested_device}
+    return {
+        "steps": f"{lead.step:,} / {lead.total_steps:,}",
+        "wall time": f"{format_duration(wall)} (engine start included{training})",
+        "device": lead.device_name or lead.device or requested_device,
+    }
 
 
 def facts_line(facts: dict[str, str]) -> str:
@@ -76,12 +78,18 @@ def seeds_table(spec: FamilySpec, states: list[RunState], statuses: list[str], s
     for name in names:
         table.add_column(name, justify="right")
     for state, seed_status in zip(states, statuses):
-        table.add_row(str(state.seed), seed_status,
-                      *[format_value(state.latest[n]) if n in state.latest else "-" for n in names])
+        table.add_row(
+            str(state.seed), seed_status, *[format_value(state.latest[n]) if n in state.latest else "-" for n in names]
+        )
     values = {n: [s.latest[n] for s in states if n in s.latest] for n in names}
-    table.add_row("mean ± sd", "", *[
-        f"{format_value(statistics.fmean(v))} ± {format_value(statistics.pstdev(v))}" if v else "-"
-        for v in values.values()])
+    table.add_row(
+        "mean ± sd",
+        "",
+        *[
+            f"{format_value(statistics.fmean(v))} ± {format_value(statistics.pstdev(v))}" if v else "-"
+            for v in values.values()
+        ],
+    )
     return table
 
 

@@ -51,24 +51,39 @@ def test_runs_go_under_runs_with_unique_names_and_family_runs_work(tmp_path):
     assert len(runs) == 2 and all(read_manifest(r)["status"] == "completed" for r in runs)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", "--preset", "party30"], "unknown preset 'party30'. Did you mean parity30"),
-    (["run", "--family", "partiy"], "unknown family 'partiy'. Did you mean parity"),
-    (["run", "--preset", "parity30", "--set", "widht_mult=3"], "widht_mult: unknown setting (did you mean width_mult?)"),
-    (["run", "--preset", "parity30", "--set", "d=abc"], "d: got 'abc', expected an integer"),
-    (["run", "--preset", "parity30", "--set", "d=0"], "d: got 0, expected an integer >= 1"),
-    (["run", "--preset", "parity30", "--set", "lr=0"], "lr: got 0, expected a number > 0"),
-    (["run", "--preset", "parity30", "--set", "batch=0"], "batch: got 0, expected an integer >= 1"),
-    (["run", "--preset", "parity30", "--set", "d"], "expected key=value"),
-    (["run", "--preset", "parity30", "--device", "tpu"], "Invalid value for '--device': tpu: expected auto, cpu, cuda or cuda:N"),
-    (["run", "--preset", "parity30", "--seed", "-1"], "Invalid value for '--seed': Input should be greater than or equal to 0"),
-    (["run", "--preset", "parity30", "--seeds", "2000"], "Invalid value for '--seeds': Input should be less than or equal to 1024"),
-    (["bench", "--device", "cuda:x"], "Invalid value for '--device': cuda:x: expected auto, cpu, cuda or cuda:N"),
-    (["run", "--preset", "parity30", "--steps", "abc"], "Invalid value for '--steps'"),
-    (["run", "--preset", "parity30", "--family", "parity"], "give exactly one of --preset"),
-    (["run"], "give exactly one of --preset"),
-    (["presets", "show", "nope"], "unknown preset 'nope'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--preset", "party30"], "unknown preset 'party30'. Did you mean parity30"),
+        (["run", "--family", "partiy"], "unknown family 'partiy'. Did you mean parity"),
+        (
+            ["run", "--preset", "parity30", "--set", "widht_mult=3"],
+            "widht_mult: unknown setting (did you mean width_mult?)",
+        ),
+        (["run", "--preset", "parity30", "--set", "d=abc"], "d: got 'abc', expected an integer"),
+        (["run", "--preset", "parity30", "--set", "d=0"], "d: got 0, expected an integer >= 1"),
+        (["run", "--preset", "parity30", "--set", "lr=0"], "lr: got 0, expected a number > 0"),
+        (["run", "--preset", "parity30", "--set", "batch=0"], "batch: got 0, expected an integer >= 1"),
+        (["run", "--preset", "parity30", "--set", "d"], "expected key=value"),
+        (
+            ["run", "--preset", "parity30", "--device", "tpu"],
+            "Invalid value for '--device': tpu: expected auto, cpu, cuda or cuda:N",
+        ),
+        (
+            ["run", "--preset", "parity30", "--seed", "-1"],
+            "Invalid value for '--seed': Input should be greater than or equal to 0",
+        ),
+        (
+            ["run", "--preset", "parity30", "--seeds", "2000"],
+            "Invalid value for '--seeds': Input should be less than or equal to 1024",
+        ),
+        (["bench", "--device", "cuda:x"], "Invalid value for '--device': cuda:x: expected auto, cpu, cuda or cuda:N"),
+        (["run", "--preset", "parity30", "--steps", "abc"], "Invalid value for '--steps'"),
+        (["run", "--preset", "parity30", "--family", "parity"], "give exactly one of --preset"),
+        (["run"], "give exactly one of --preset"),
+        (["presets", "show", "nope"], "unknown preset 'nope'"),
+    ],
+)
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
     mark = uuid.uuid4().hex  # in the environment of the command and of any engine process it starts
     result = gradfail(*args, cwd=tmp_path, GRADFAIL_TEST_MARK=mark)
@@ -87,7 +102,10 @@ def test_a_broken_preset_file_is_named(tmp_path):
 
 
 def test_out_never_overwrites_a_recorded_run(tmp_path):
-    assert gradfail("run", "--family", "parity", "--set", "d=4", "--steps", "20", "--out", "r", cwd=tmp_path).returncode == 0
+    assert (
+        gradfail("run", "--family", "parity", "--set", "d=4", "--steps", "20", "--out", "r", cwd=tmp_path).returncode
+        == 0
+    )
     before = (tmp_path / "r" / "events.jsonl").read_text()
     result = gradfail("run", "--family", "parity", "--steps", "20", "--out", "r", cwd=tmp_path)
     assert result.returncode == 2 and "directory is not empty" in " ".join(result.stderr.split())
@@ -117,15 +135,36 @@ def test_bench_on_a_gpu_that_is_not_there_says_so_without_a_traceback(tmp_path):
 
 def test_bench_prints_its_figures(tmp_path):
     # 100 columns: the narrow layout, one paragraph a workload (a table that wide would squeeze its numbers away)
-    result = gradfail("bench", "--steps", "200", "--reps", "1", "--seeds", "2", "--tuple-steps", "2", cwd=tmp_path,
-                      timeout=400, COLUMNS="100")
+    result = gradfail(
+        "bench",
+        "--steps",
+        "200",
+        "--reps",
+        "1",
+        "--seeds",
+        "2",
+        "--tuple-steps",
+        "2",
+        cwd=tmp_path,
+        timeout=400,
+        COLUMNS="100",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    for row in ("parity30: baseline loop (torch's default threads)", "parity30: baseline loop (1 thread)",
-                "gradfail run --preset parity30", "--seeds 2 (seed-steps/s)", "tuples k=4: baseline loop (1 thread)",
-                "gradfail run --preset tuple4-e2e-paper", "GFLOP/s on one thread", "4.84 MFLOP", "7.24 GFLOP"):
+    for row in (
+        "parity30: baseline loop (torch's default threads)",
+        "parity30: baseline loop (1 thread)",
+        "gradfail run --preset parity30",
+        "--seeds 2 (seed-steps/s)",
+        "tuples k=4: baseline loop (1 thread)",
+        "gradfail run --preset tuple4-e2e-paper",
+        "GFLOP/s on one thread",
+        "4.84 MFLOP",
+        "7.24 GFLOP",
+    ):
         assert row in result.stdout, row
-    assert re.search(r"repetition 1: baseline [\d.]+ s, baseline1 [\d.]+ s \([\d.]+x\), engine [\d.]+ s \([\d.]+x\)",
-                     result.stdout), result.stdout
+    assert re.search(
+        r"repetition 1: baseline [\d.]+ s, baseline1 [\d.]+ s \([\d.]+x\), engine [\d.]+ s \([\d.]+x\)", result.stdout
+    ), result.stdout
     engine = result.stdout.split("gradfail run --preset parity30\n", 1)[1].splitlines()[0]
     assert re.search(r"steps/s: [\d,.]+ +ms/step: [\d.]+ +baseline: [\d,.]+ +vs baseline: [\d.]+x", engine), engine
 

@@ -16,16 +16,43 @@ from tests.conftest import gradfail, read_events
 def write_run(path, run_id="r1", steps=(0, 50, 100)):
     """A parity record as the engine writes it: training metrics and evaluations at different steps, a NaN."""
     path.mkdir(parents=True)
-    recorder = RunRecorder(path, {"run_id": run_id, "family": "parity", "preset": "parity5",
-                                  "config": {"d": 5}, "seed": 0, "device": "cpu"})
-    recorder.append(RunStarted(run_id=run_id, t=0.1, family="parity", config={"d": 5}, seed=0, device="cpu",
-                               device_name="cpu (1 thread)", total_steps=steps[-1], preset="parity5"))
+    recorder = RunRecorder(
+        path,
+        {"run_id": run_id, "family": "parity", "preset": "parity5", "config": {"d": 5}, "seed": 0, "device": "cpu"},
+    )
+    recorder.append(
+        RunStarted(
+            run_id=run_id,
+            t=0.1,
+            family="parity",
+            config={"d": 5},
+            seed=0,
+            device="cpu",
+            device_name="cpu (1 thread)",
+            total_steps=steps[-1],
+            preset="parity5",
+        )
+    )
     for step in steps:
         recorder.append(Metrics(run_id=run_id, t=0.1 + step / 7, step=step, values={"test_acc": 0.5 + step / 300}))
-        recorder.append(Metrics(run_id=run_id, t=0.2 + step / 7, step=step + 3,
-                                values={"train_loss": 1 / (step + 3), "grad_norm": math.nan if step == 50 else 0.25}))
-    recorder.append(Snapshot(run_id=run_id, t=1.0, step=steps[-1], name="s", kind="table",
-                             data={"title": "t", "columns": ["a"], "rows": [[1]]}))
+        recorder.append(
+            Metrics(
+                run_id=run_id,
+                t=0.2 + step / 7,
+                step=step + 3,
+                values={"train_loss": 1 / (step + 3), "grad_norm": math.nan if step == 50 else 0.25},
+            )
+        )
+    recorder.append(
+        Snapshot(
+            run_id=run_id,
+            t=1.0,
+            step=steps[-1],
+            name="s",
+            kind="table",
+            data={"title": "t", "columns": ["a"], "rows": [[1]]},
+        )
+    )
     recorder.append(RunFinished(run_id=run_id, t=1.1, step=steps[-1], status="completed"))
     recorder.finish("completed", step=steps[-1])
     return path
@@ -33,8 +60,9 @@ def write_run(path, run_id="r1", steps=(0, 50, 100)):
 
 def write_group(path):
     path.mkdir()
-    recorder = GroupRecorder(path, {"kind": "group", "runs": [{"label": "d = 5", "dir": "01-d-5"},
-                                                             {"label": "d = 10", "dir": "02-d-10"}]})
+    recorder = GroupRecorder(
+        path, {"kind": "group", "runs": [{"label": "d = 5", "dir": "01-d-5"}, {"label": "d = 10", "dir": "02-d-10"}]}
+    )
     write_run(path / "01-d-5", "a")
     write_run(path / "02-d-10", "b", steps=(0, 100))
     recorder.update(status="completed")
@@ -48,8 +76,12 @@ def export(*args, cwd):
 
 def recorded_values(run_dir):
     """(step, t, metric, value) for every value of every metrics event of events.jsonl."""
-    return [(e["step"], e["t"], name, value) for e in read_events(run_dir) if e["type"] == "metrics"
-            for name, value in e["values"].items()]
+    return [
+        (e["step"], e["t"], name, value)
+        for e in read_events(run_dir)
+        if e["type"] == "metrics"
+        for name, value in e["values"].items()
+    ]
 
 
 def same(a, b):

@@ -14,8 +14,16 @@ import time
 
 import pytest
 
-from tests.conftest import (children_of, cli_env, gradfail, pid_alive, read_events, read_manifest,
-                            skip_unless_allocations_can_fail, start_gradfail)
+from tests.conftest import (
+    children_of,
+    cli_env,
+    gradfail,
+    pid_alive,
+    read_events,
+    read_manifest,
+    skip_unless_allocations_can_fail,
+    start_gradfail,
+)
 
 
 def test_nan_loss_ends_diverged_at_that_step(tmp_path):
@@ -27,7 +35,9 @@ def test_nan_loss_ends_diverged_at_that_step(tmp_path):
 
 
 def test_nan_in_a_step_of_a_family_is_found_at_the_exact_step(tmp_path):
-    result = gradfail("run", "--family", "faulty", "--set", "fault=nan", "--set", "at_step=77", "--out", "r", cwd=tmp_path)
+    result = gradfail(
+        "run", "--family", "faulty", "--set", "fault=nan", "--set", "at_step=77", "--out", "r", cwd=tmp_path
+    )
     assert result.returncode == 3
     finished = read_events(tmp_path / "r")[-1]
     assert finished["status"] == "diverged" and finished["step"] == 77
@@ -35,8 +45,20 @@ def test_nan_in_a_step_of_a_family_is_found_at_the_exact_step(tmp_path):
 
 @pytest.mark.parametrize("phase", ["train_step", "evaluate", "snapshots", "build"])
 def test_an_exception_in_the_family_is_one_clear_line_and_a_failed_record(tmp_path, phase):
-    result = gradfail("run", "--family", "faulty", "--set", "fault=raise", "--set", f"phase={phase}",
-                      "--set", "at_step=40" if phase != "build" else "at_step=0", "--out", "r", cwd=tmp_path)
+    result = gradfail(
+        "run",
+        "--family",
+        "faulty",
+        "--set",
+        "fault=raise",
+        "--set",
+        f"phase={phase}",
+        "--set",
+        "at_step=40" if phase != "build" else "at_step=0",
+        "--out",
+        "r",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "RuntimeError" in result.stdout and "injected fault" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
@@ -51,8 +73,9 @@ def test_an_exception_in_the_family_is_one_clear_line_and_a_failed_record(tmp_pa
 
 def test_a_model_too_big_for_memory_is_a_clear_out_of_memory_error(tmp_path):
     skip_unless_allocations_can_fail()
-    result = gradfail("run", "--preset", "parity30", "--set", "d=4096", "--set", "width_mult=10000",
-                      "--out", "r", cwd=tmp_path)
+    result = gradfail(
+        "run", "--preset", "parity30", "--set", "d=4096", "--set", "width_mult=10000", "--out", "r", cwd=tmp_path
+    )
     text = " ".join(result.stdout.split())
     assert result.returncode == 1, result.stdout + result.stderr
     assert "out of memory while building the model: cannot allocate 625.0 GiB at once" in text
@@ -63,13 +86,17 @@ def test_a_model_too_big_for_memory_is_a_clear_out_of_memory_error(tmp_path):
 
 
 def test_out_of_memory_is_reported_as_such(tmp_path):
-    result = gradfail("run", "--family", "faulty", "--set", "fault=oom", "--set", "at_step=30", "--out", "r", cwd=tmp_path)
+    result = gradfail(
+        "run", "--family", "faulty", "--set", "fault=oom", "--set", "at_step=30", "--out", "r", cwd=tmp_path
+    )
     assert result.returncode == 1 and "out of memory during training" in " ".join(result.stdout.split())
     assert read_manifest(tmp_path / "r")["status"] == "failed"
 
 
 def test_the_engine_dying_mid_run_fails_the_run_and_keeps_its_events(tmp_path):
-    result = gradfail("run", "--family", "faulty", "--set", "fault=exit", "--set", "at_step=60", "--out", "r", cwd=tmp_path)
+    result = gradfail(
+        "run", "--family", "faulty", "--set", "fault=exit", "--set", "at_step=60", "--out", "r", cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "the engine process exited with code 17" in " ".join(result.stdout.split())
     manifest = read_manifest(tmp_path / "r")
@@ -90,11 +117,13 @@ def wait_for_metrics(run_dir, proc, timeout=60):
 
 
 def test_killing_the_engine_with_sigkill(tmp_path):
-    proc = start_gradfail("run", "--family", "faulty", "--set", "step_sleep=0.01", "--set", "steps=100000",
-                          "--out", "r", cwd=tmp_path)
+    proc = start_gradfail(
+        "run", "--family", "faulty", "--set", "step_sleep=0.01", "--set", "steps=100000", "--out", "r", cwd=tmp_path
+    )
     wait_for_metrics(tmp_path / "r", proc)
     (worker,) = children_of(proc.pid)
     import os
+
     os.kill(worker, signal.SIGKILL)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 1 and "killed by SIGKILL" in " ".join(out.split())
@@ -104,8 +133,9 @@ def test_killing_the_engine_with_sigkill(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signals_end_the_run_interrupted_with_its_events_and_no_orphan(tmp_path, sig):
-    proc = start_gradfail("run", "--family", "faulty", "--set", "step_sleep=0.01", "--set", "steps=100000",
-                          "--out", "r", cwd=tmp_path)
+    proc = start_gradfail(
+        "run", "--family", "faulty", "--set", "step_sleep=0.01", "--set", "steps=100000", "--out", "r", cwd=tmp_path
+    )
     wait_for_metrics(tmp_path / "r", proc)
     workers = children_of(proc.pid)
     time.sleep(0.5)
@@ -158,9 +188,27 @@ def test_a_full_disk_stops_the_run_instead_of_training_unrecorded(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
 
     proc = subprocess.run(
-        [sys.executable, "-m", "gradfail_tui", "run", "--family", "faulty", "--set", "steps=100000",
-         "--set", "step_sleep=0.0005", "--out", "r"], cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
-        timeout=120, preexec_fn=small_files)
+        [
+            sys.executable,
+            "-m",
+            "gradfail_tui",
+            "run",
+            "--family",
+            "faulty",
+            "--set",
+            "steps=100000",
+            "--set",
+            "step_sleep=0.0005",
+            "--out",
+            "r",
+        ],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_files,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     text = " ".join(proc.stdout.split())
     assert "cannot append to r/events.jsonl" in text and "Traceback" not in proc.stdout + proc.stderr
@@ -173,9 +221,28 @@ def test_a_terminal_that_goes_away_mid_run_leaves_the_record_closed_and_no_engin
     """An SSH session dropping under `gradfail run`: SIGHUP, and every write to the terminal fails (EIO).
     The run must still end `interrupted` with its events, and no engine may be left behind."""
     main, terminal = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "gradfail_tui", "run", "--family", "faulty", "--set", "step_sleep=0.01",
-                             "--set", "steps=100000", "--out", "r"], cwd=tmp_path, env=cli_env(),
-                            stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gradfail_tui",
+            "run",
+            "--family",
+            "faulty",
+            "--set",
+            "step_sleep=0.01",
+            "--set",
+            "steps=100000",
+            "--out",
+            "r",
+        ],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+    )
     os.close(terminal)
     try:
         wait_for_metrics(tmp_path / "r", proc)

@@ -21,12 +21,16 @@ FAULTY_CLAIM = '[[claims]]\nsays = "a stays at chance"\nruns = ["a"]\nmetric = "
 
 
 def test_a_group_runs_on_after_a_run_fails_and_even_after_the_engine_dies(tmp_path):
-    path = write_group(tmp_path, (
-        '[[runs]]\nlabel = "a"\nfamily = "faulty"\nconfig = { steps = 60 }\n'
-        '[[runs]]\nlabel = "b"\nfamily = "faulty"\nconfig = { fault = "exit", at_step = 30 }\n'
-        '[[runs]]\nlabel = "c"\nfamily = "faulty"\nconfig = { fault = "raise", at_step = 30 }\n'
-        '[[runs]]\nlabel = "d"\nfamily = "faulty"\nconfig = { steps = 60 }\n'),
-        FAULTY_CLAIM + FAULTY_CLAIM.replace('["a"]', '["c"]'))
+    path = write_group(
+        tmp_path,
+        (
+            '[[runs]]\nlabel = "a"\nfamily = "faulty"\nconfig = { steps = 60 }\n'
+            '[[runs]]\nlabel = "b"\nfamily = "faulty"\nconfig = { fault = "exit", at_step = 30 }\n'
+            '[[runs]]\nlabel = "c"\nfamily = "faulty"\nconfig = { fault = "raise", at_step = 30 }\n'
+            '[[runs]]\nlabel = "d"\nfamily = "faulty"\nconfig = { steps = 60 }\n'
+        ),
+        FAULTY_CLAIM + FAULTY_CLAIM.replace('["a"]', '["c"]'),
+    )
     result = gradfail("run", "--preset", str(path), "--out", "g", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -39,10 +43,15 @@ def test_a_group_runs_on_after_a_run_fails_and_even_after_the_engine_dies(tmp_pa
 
 
 def test_an_interrupted_group_keeps_what_ran_and_marks_the_rest(tmp_path):
-    path = write_group(tmp_path, (
-        '[[runs]]\nlabel = "a"\nfamily = "faulty"\nconfig = { steps = 40 }\n'
-        '[[runs]]\nlabel = "b"\nfamily = "faulty"\nconfig = { steps = 100000, step_sleep = 0.01 }\n'
-        '[[runs]]\nlabel = "c"\nfamily = "faulty"\n'), FAULTY_CLAIM)
+    path = write_group(
+        tmp_path,
+        (
+            '[[runs]]\nlabel = "a"\nfamily = "faulty"\nconfig = { steps = 40 }\n'
+            '[[runs]]\nlabel = "b"\nfamily = "faulty"\nconfig = { steps = 100000, step_sleep = 0.01 }\n'
+            '[[runs]]\nlabel = "c"\nfamily = "faulty"\n'
+        ),
+        FAULTY_CLAIM,
+    )
     proc = start_gradfail("run", "--preset", str(path), "--out", "g", cwd=tmp_path)
     deadline = time.time() + 60
     while time.time() < deadline and not (tmp_path / "g" / "02-b" / "events.jsonl").exists():

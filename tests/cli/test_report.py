@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from engine.events import Metrics, RunFinished, RunStarted, Snapshot
 from engine.record import RunRecorder
 from gradfail_tui.cli import app
-from gradfail_tui.render.format import format_value
 from gradfail_tui.explorer.entries import load_recorded_group
+from gradfail_tui.render.format import format_value
 from tests.conftest import gradfail, read_events
 
 VERDICT_LINE = re.compile(r"^\*\*Verdict: (reproduced|not reproduced|incomplete)\*\*", re.M)
@@ -57,12 +57,17 @@ def test_a_group_report_has_its_figure_verdict_claims_and_numbers(recorded_group
     for claim in manifest["verdict"]["claims"]:  # one line per claim, with its outcome and numbers
         assert f"| {claim['says']} | **{claim['outcome']}** | {claim['detail']} |" in text
     for run in manifest["runs"]:
-        accuracy = [(e["step"], e["values"]["test_acc"]) for e in read_events(recorded_group / run["dir"])
-                    if e["type"] == "metrics" and "test_acc" in e["values"]]
+        accuracy = [
+            (e["step"], e["values"]["test_acc"])
+            for e in read_events(recorded_group / run["dir"])
+            if e["type"] == "metrics" and "test_acc" in e["values"]
+        ]
         step, last = accuracy[-1]
         low, high = min(v for _, v in accuracy), max(v for _, v in accuracy)
-        assert (f"| {run['label']} | `test_acc` | {format_value(last)} | {step:,} | {format_value(low)} "
-                f"| {format_value(high)} |") in text
+        assert (
+            f"| {run['label']} | `test_acc` | {format_value(last)} | {step:,} | {format_value(low)} "
+            f"| {format_value(high)} |"
+        ) in text
         assert f"| {run['label']} | parity ({run['preset']}) | completed | 4,000 / 4,000 |" in text
     assert manifest["paper"] in text
     assert "`steps = 4000`, `d = 5`" in text  # what differs from the family's defaults
@@ -103,7 +108,7 @@ def test_a_group_cut_short_is_incomplete(recorded_group, tmp_path):
     assert VERDICT_LINE.findall(text) == ["incomplete"]
     assert "| **incomplete** | d = 30 did not run |" in text
     assert "| d = 30 |  | not run | - | - |  |" in text
-    assert f"the verdict recorded was \"{manifest['verdict']['outcome']}\"" in text
+    assert f'the verdict recorded was "{manifest["verdict"]["outcome"]}"' in text
 
 
 def test_claims_edited_by_hand_are_named_not_judged(recorded_group, tmp_path):
@@ -131,28 +136,70 @@ def test_a_single_run_report(recorded_group, tmp_path):
     assert text.count("\n## ") == 1 and "## parity5 (Random parities)" in text
     assert "**Verdict:** no claim checked" in text
     assert_svg(tmp_path / "one_files" / "01-parity5-figure.svg")
-    last = [e for e in read_events(recorded_group / "01-d-5") if e["type"] == "metrics" and "test_acc" in e["values"]][-1]
+    last = [e for e in read_events(recorded_group / "01-d-5") if e["type"] == "metrics" and "test_acc" in e["values"]][
+        -1
+    ]
     assert f"| parity5 | `test_acc` | {format_value(last['values']['test_acc'])} | {last['step']:,} |" in text
 
 
 def write_pwl_run(path, snapshots=9):
     """A record with the three kinds of picture: decoded curves every 10 steps, a table, images."""
     path.mkdir(parents=True)
-    recorder = RunRecorder(path, {"run_id": "p", "family": "pwl", "preset": None, "config": {}, "seed": 0, "device": "cpu"})
-    recorder.append(RunStarted(run_id="p", t=0.1, family="pwl", config={"steps": 80}, seed=0, device="cpu",
-                               device_name="cpu (1 thread)", total_steps=80))
+    recorder = RunRecorder(
+        path, {"run_id": "p", "family": "pwl", "preset": None, "config": {}, "seed": 0, "device": "cpu"}
+    )
+    recorder.append(
+        RunStarted(
+            run_id="p",
+            t=0.1,
+            family="pwl",
+            config={"steps": 80},
+            seed=0,
+            device="cpu",
+            device_name="cpu (1 thread)",
+            total_steps=80,
+        )
+    )
     for n in range(snapshots):
         step = 10 * n
         recorder.append(Metrics(run_id="p", t=0.1 + n, step=step, values={"val_loss": 1 / (1 + step)}))
-        recorder.append(Snapshot(run_id="p", t=0.1 + n, step=step, name="curves", kind="lines", data={
-            "title": f"decoded curves, step {step}", "x_label": "x",
-            "series": [{"label": "original", "x": [0, 1, 2], "y": [0, 1, 0]},
-                       {"label": "decoded", "x": [0, 1, 2], "y": [0, 1 - 1 / (1 + step), 0]}]}))
-    recorder.append(Snapshot(run_id="p", t=9, step=80, name="conditioning", kind="table",
-                             data={"title": "conditioning", "columns": ["quantity", "value"],
-                                   "rows": [["cond", 1.0295], ["a|b", "x"]]}))
-    recorder.append(Snapshot(run_id="p", t=9, step=80, name="inputs", kind="images",
-                             data={"title": "inputs", "images": [{"label": "ring", "pixels": [[0, 1, 0], [1, 0, 1]]}]}))
+        recorder.append(
+            Snapshot(
+                run_id="p",
+                t=0.1 + n,
+                step=step,
+                name="curves",
+                kind="lines",
+                data={
+                    "title": f"decoded curves, step {step}",
+                    "x_label": "x",
+                    "series": [
+                        {"label": "original", "x": [0, 1, 2], "y": [0, 1, 0]},
+                        {"label": "decoded", "x": [0, 1, 2], "y": [0, 1 - 1 / (1 + step), 0]},
+                    ],
+                },
+            )
+        )
+    recorder.append(
+        Snapshot(
+            run_id="p",
+            t=9,
+            step=80,
+            name="conditioning",
+            kind="table",
+            data={"title": "conditioning", "columns": ["quantity", "value"], "rows": [["cond", 1.0295], ["a|b", "x"]]},
+        )
+    )
+    recorder.append(
+        Snapshot(
+            run_id="p",
+            t=9,
+            step=80,
+            name="inputs",
+            kind="images",
+            data={"title": "inputs", "images": [{"label": "ring", "pixels": [[0, 1, 0], [1, 0, 1]]}]},
+        )
+    )
     recorder.append(RunFinished(run_id="p", t=9.5, step=80, status="completed"))
     recorder.finish("completed", step=80)
     return path
@@ -192,10 +239,12 @@ def test_bad_input_is_named(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # in-process: these never get as far as reading a record
     (tmp_path / "empty").mkdir()
     (tmp_path / "file.txt").write_text("x")
-    for args, message in [(("missing",), "missing: no such directory"),
-                          (("empty",), "empty: not a run record"),
-                          (("file.txt",), "file.txt: not a directory"),
-                          (("empty", "-o", "empty"), "-o empty: is a directory")]:
+    for args, message in [
+        (("missing",), "missing: no such directory"),
+        (("empty",), "empty: not a run record"),
+        (("file.txt",), "file.txt: not a directory"),
+        (("empty", "-o", "empty"), "-o empty: is a directory"),
+    ]:
         result = CliRunner().invoke(app, ["report", *args])
         assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
         assert result.exception is None or isinstance(result.exception, SystemExit)

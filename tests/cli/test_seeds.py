@@ -7,8 +7,9 @@ from tests.conftest import gradfail, read_events, read_manifest
 
 
 def test_seeds_are_recorded_as_runs_of_one_group(tmp_path):
-    result = gradfail("run", "--preset", "parity5", "--steps", "300", "--seed", "10", "--seeds", "3", "--out", "g",
-                      cwd=tmp_path)
+    result = gradfail(
+        "run", "--preset", "parity5", "--steps", "300", "--seed", "10", "--seeds", "3", "--out", "g", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mean ± sd" in result.stdout
     for seed in (10, 11, 12):
@@ -19,8 +20,9 @@ def test_seeds_are_recorded_as_runs_of_one_group(tmp_path):
 
 
 def test_a_diverging_seed_ends_alone(tmp_path):
-    result = gradfail("run", "--preset", "parity5", "--steps", "300", "--seeds", "2", "--set", "lr=1e6", "--out", "g",
-                      cwd=tmp_path)
+    result = gradfail(
+        "run", "--preset", "parity5", "--steps", "300", "--seeds", "2", "--set", "lr=1e6", "--out", "g", cwd=tmp_path
+    )
     assert result.returncode == 3
     assert {read_manifest(tmp_path / "g" / f"seed-{s}")["status"] for s in (0, 1)} == {"diverged"}
 

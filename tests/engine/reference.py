@@ -32,8 +32,12 @@ def estimate_snr(grads: torch.Tensor) -> SNREstimate:
     return acc.estimate()
 
 
-def gradient_snr(loss: Callable[..., torch.Tensor], params: dict[str, torch.Tensor],
-                 inputs: tuple[torch.Tensor, ...], chunk: int = 1024) -> SNREstimate:
+def gradient_snr(
+    loss: Callable[..., torch.Tensor],
+    params: dict[str, torch.Tensor],
+    inputs: tuple[torch.Tensor, ...],
+    chunk: int = 1024,
+) -> SNREstimate:
     """The SNR of loss's per-sample gradient with respect to `params`, over all samples in `inputs`,
     computed `chunk` samples at a time."""
     acc = SNRAccumulator()

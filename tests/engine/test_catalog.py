@@ -9,8 +9,9 @@ def test_scan_lists_singles_and_groups_in_name_order_and_a_line_for_each_bad_fil
     (tmp_path / "bad.toml").write_text('family = "party"\n')
     (tmp_path / "loop.toml").write_text('[[runs]]\nlabel = "a"\npreset = "fig-parity"\n')
     # parity at the default scale, stocks at the paper's: offered only where both families are known
-    (tmp_path / "mixed.toml").write_text('title = "t"\n[[runs]]\nlabel = "a"\npreset = "parity5"\n'
-                                         'scales.paper = { preset = "stocks10-e2e" }\n')
+    (tmp_path / "mixed.toml").write_text(
+        'title = "t"\n[[runs]]\nlabel = "a"\npreset = "parity5"\nscales.paper = { preset = "stocks10-e2e" }\n'
+    )
     monkeypatch.setenv("GRADFAIL_PRESETS", str(tmp_path))
     catalog = scan()
     names = [entry.name for entry in catalog.entries]

@@ -15,18 +15,21 @@ def test_text_values_are_parsed_by_type():
     assert (config.d, config.lr, config.width_mult, config.depth, config.steps) == (12, 0.05, 20, 3, 10_000)
 
 
-@pytest.mark.parametrize("values, expected", [
-    ({"d": "0"}, "d: got 0, expected an integer >= 1"),
-    ({"lr": "0"}, "lr: got 0, expected a number > 0"),
-    ({"lr": "-1"}, "lr: got -1, expected a number > 0"),
-    ({"batch": "0"}, "batch: got 0, expected an integer >= 1"),
-    ({"d": "1.5"}, "d: got '1.5', expected an integer"),
-    ({"lr": "fast"}, "lr: got 'fast', expected a number"),
-    ({"lr": "nan"}, "lr: got nan, expected a finite number"),
-    ({"optimizer": "rmsprop"}, "optimizer: got 'rmsprop', expected one of sgd, adam"),
-    ({"dd": "3"}, "dd: unknown setting (did you mean d?)"),
-    ({"subset": "fixed", "subset_size": "40"}, "subset_size: got 40, expected 1..d (= 30) when subset = fixed"),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({"d": "0"}, "d: got 0, expected an integer >= 1"),
+        ({"lr": "0"}, "lr: got 0, expected a number > 0"),
+        ({"lr": "-1"}, "lr: got -1, expected a number > 0"),
+        ({"batch": "0"}, "batch: got 0, expected an integer >= 1"),
+        ({"d": "1.5"}, "d: got '1.5', expected an integer"),
+        ({"lr": "fast"}, "lr: got 'fast', expected a number"),
+        ({"lr": "nan"}, "lr: got nan, expected a finite number"),
+        ({"optimizer": "rmsprop"}, "optimizer: got 'rmsprop', expected one of sgd, adam"),
+        ({"dd": "3"}, "dd: unknown setting (did you mean d?)"),
+        ({"subset": "fixed", "subset_size": "40"}, "subset_size: got 40, expected 1..d (= 30) when subset = fixed"),
+    ],
+)
 def test_bad_values_name_the_field_and_what_is_allowed(values, expected):
     with pytest.raises(ConfigError) as info:
         build_config(ParityConfig, values)

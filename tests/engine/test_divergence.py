@@ -33,18 +33,66 @@ CPU = torch.device("cpu")
 BLOW_UPS = {
     "parity": ("parity", {"d": 6, "optimizer": "sgd", "lr": 200.0, "steps": 300, "eval_every": 50}),
     "parity-adam": ("parity", {"d": 6, "lr": 1e30, "steps": 100, "eval_every": 50}),
-    "periodic": ("periodic", {"d": 4, "optimizer": "sgd", "lr": 1.0, "batch": 16, "eval_samples": 64,
-                              "variance_every": 0, "steps": 300, "eval_every": 50}),
-    "stocks": ("stocks", {"d": 20, "k": 5, "lr": 1e38, "batch": 8, "eval_samples": 16, "steps": 100,
-                          "eval_every": 50}),
-    "tuples": ("tuples", {"k": 1, "lr": 1e6, "batch": 4, "eval_samples": 8, "snr_every": 0, "show_tuples": 0,
-                          "steps": 100, "eval_every": 10}),
-    **{f"pwl-{trainer}": ("pwl", {"trainer": trainer, "optimizer": "sgd", "lr": lr, "n": 9, "train_size": 16,
-                                  "val_size": 4, "batch": 4, "steps": 300, "eval_every": 50})
-       for trainer, lr in (("linear", 0.03), ("conv", 1.0), ("conv_cond", 10.0), ("autoencoder", 1.0))},
-    **{f"flat-{learner}": ("flat", {"learner": learner, "lr": lr, "d": 4, "width": 8, "batch": 16,
-                                    "eval_samples": 64, "steps": 300, "eval_every": 50})
-       for learner, lr in (("e2e", 1e6), ("multiclass", 1e30), ("forward", 1e37))},
+    "periodic": (
+        "periodic",
+        {
+            "d": 4,
+            "optimizer": "sgd",
+            "lr": 1.0,
+            "batch": 16,
+            "eval_samples": 64,
+            "variance_every": 0,
+            "steps": 300,
+            "eval_every": 50,
+        },
+    ),
+    "stocks": ("stocks", {"d": 20, "k": 5, "lr": 1e38, "batch": 8, "eval_samples": 16, "steps": 100, "eval_every": 50}),
+    "tuples": (
+        "tuples",
+        {
+            "k": 1,
+            "lr": 1e6,
+            "batch": 4,
+            "eval_samples": 8,
+            "snr_every": 0,
+            "show_tuples": 0,
+            "steps": 100,
+            "eval_every": 10,
+        },
+    ),
+    **{
+        f"pwl-{trainer}": (
+            "pwl",
+            {
+                "trainer": trainer,
+                "optimizer": "sgd",
+                "lr": lr,
+                "n": 9,
+                "train_size": 16,
+                "val_size": 4,
+                "batch": 4,
+                "steps": 300,
+                "eval_every": 50,
+            },
+        )
+        for trainer, lr in (("linear", 0.03), ("conv", 1.0), ("conv_cond", 10.0), ("autoencoder", 1.0))
+    },
+    **{
+        f"flat-{learner}": (
+            "flat",
+            {
+                "learner": learner,
+                "lr": lr,
+                "d": 4,
+                "width": 8,
+                "batch": 16,
+                "eval_samples": 64,
+                "steps": 300,
+                "eval_every": 50,
+            },
+        )
+        for learner, lr in (("e2e", 1e6), ("multiclass", 1e30), ("forward", 1e37))
+    },
 }
 
 
@@ -96,8 +144,9 @@ def test_a_config_that_blows_up_diverges_at_its_first_non_finite_step(case):
 
 
 def test_the_sigmoid_learner_diverges_when_a_weight_turns_nan():
-    trainer, config = make("flat", {"learner": "sigmoid", "d": 4, "batch": 16, "eval_samples": 64,
-                                    "steps": 300, "eval_every": 50})
+    trainer, config = make(
+        "flat", {"learner": "sigmoid", "d": 4, "batch": 16, "eval_samples": 64, "steps": 300, "eval_every": 50}
+    )
     seen = record_step_scalars(trainer)
     step_fn = trainer.train_step
     poison_at = 45  # inside the loop's second window of CHECK_EVERY steps
@@ -115,8 +164,9 @@ def test_the_sigmoid_learner_diverges_when_a_weight_turns_nan():
 
 
 def test_each_seed_trained_together_diverges_alone_at_its_own_step():
-    trainer, config = make("parity", {"d": 6, "optimizer": "sgd", "lr": 200.0, "steps": 300, "eval_every": 50},
-                           seed=[0, 1, 2, 3])
+    trainer, config = make(
+        "parity", {"d": 6, "optimizer": "sgd", "lr": 200.0, "steps": 300, "eval_every": 50}, seed=[0, 1, 2, 3]
+    )
     seen = record_step_scalars(trainer)
     ends = run_lanes(trainer, config, ["a", "b", "c", "d"], lambda event: None, Control(), time.perf_counter())
     for lane, end in enumerate(ends):
@@ -129,6 +179,7 @@ def test_each_seed_trained_together_diverges_alone_at_its_own_step():
 
 
 # -- the measurement families: a non-finite measurement ---------------------------------------
+
 
 def test_parity_variance_a_non_finite_variance_is_a_divergence_at_its_d(monkeypatch):
     import engine.families.parity_variance.trainer as module
@@ -150,8 +201,9 @@ def test_pwl_condition_a_nan_condition_number_is_a_divergence_at_its_n(monkeypat
     from engine.diagnostics import conditioning
 
     condition_number = conditioning.condition_number
-    monkeypatch.setattr(conditioning, "condition_number",
-                        lambda m: math.nan if m.shape[0] == 40 else condition_number(m))
+    monkeypatch.setattr(
+        conditioning, "condition_number", lambda m: math.nan if m.shape[0] == 40 else condition_number(m)
+    )
     trainer, config = make("pwl_condition", {"n_min": 10, "n_step": 10, "steps": 6})
     finished, events = train_in_process(trainer, config)
     assert_diverged_at(finished, events, 4, "the measured cond")  # n = 10, 20, 30, 40
@@ -174,4 +226,3 @@ def test_tuple_snr_a_nan_gradient_is_a_divergence_not_an_upper_bound(monkeypatch
     trainer, config = make("tuple_snr", {"k_max": 1, "samples": 16, "steps": 4})
     finished, events = train_in_process(trainer, config)
     assert_diverged_at(finished, events, 2, "the measured e2e k1")
-

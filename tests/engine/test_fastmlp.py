@@ -7,9 +7,16 @@ from engine.fastmlp import PENDING, ManualMLP, with_ones
 from engine.nn import hinge_loss, make_optimizer, mlp
 
 
-@pytest.mark.parametrize("loss_name, depth, optimizer", [
-    ("hinge", 1, "sgd"), ("hinge", 3, "sgd"), ("squared", 2, "sgd"), ("hinge", 2, "adam"), ("squared", 1, "adam"),
-])
+@pytest.mark.parametrize(
+    "loss_name, depth, optimizer",
+    [
+        ("hinge", 1, "sgd"),
+        ("hinge", 3, "sgd"),
+        ("squared", 2, "sgd"),
+        ("hinge", 2, "adam"),
+        ("squared", 1, "adam"),
+    ],
+)
 @pytest.mark.parametrize("lanes", [1, 3])
 def test_manual_step_matches_autograd(loss_name, depth, optimizer, lanes):
     torch.manual_seed(0)

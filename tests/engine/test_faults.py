@@ -5,26 +5,76 @@
 
 import pytest
 
-
 # A real diagnostic of each family that has one, broken from the inside: where the family calls it,
 # and the first step at which it runs with the config below (the training families' measure at 0).
 DIAGNOSTICS = {
-    "parity": ("engine.families.parity.trainer", "parity_target_variance", "evaluate", 0,
-               {"d": 4, "steps": 40, "eval_every": 10, "variance_every": 20}),
-    "periodic": ("engine.families.periodic.trainer", "periodic_target_variance", "evaluate", 0,
-                 {"d": 3, "batch": 8, "eval_samples": 16, "variance_every": 20, "variance_directions": 4,
-                  "variance_samples": 16, "steps": 40, "eval_every": 10}),
-    "flat": ("engine.families.flat.trainer", "ForwardLearner.flatness", "evaluate", 0,
-             {"learner": "forward", "d": 4, "batch": 8, "eval_samples": 16, "steps": 40, "eval_every": 10}),
-    "pwl": ("engine.diagnostics.conditioning", "format_cond", "snapshots", 0,
-            {"trainer": "conv", "n": 9, "train_size": 16, "val_size": 4, "batch": 4, "steps": 40, "eval_every": 10}),
-    "tuples": ("engine.families.tuples.trainer", "measure_snr", "evaluate", 0,
-               {"k": 1, "batch": 4, "eval_samples": 8, "snr_every": 20, "snr_samples": 16, "show_tuples": 0,
-                "steps": 40, "eval_every": 10}),
-    "tuple_snr": ("engine.families.tuple_snr.trainer", "measure_snr", "train_step", 1,
-                  {"k_max": 1, "samples": 16, "steps": 2}),
-    "pwl_condition": ("engine.diagnostics.conditioning", "condition_number", "train_step", 1,
-                      {"n_min": 10, "n_step": 10, "steps": 3}),
+    "parity": (
+        "engine.families.parity.trainer",
+        "parity_target_variance",
+        "evaluate",
+        0,
+        {"d": 4, "steps": 40, "eval_every": 10, "variance_every": 20},
+    ),
+    "periodic": (
+        "engine.families.periodic.trainer",
+        "periodic_target_variance",
+        "evaluate",
+        0,
+        {
+            "d": 3,
+            "batch": 8,
+            "eval_samples": 16,
+            "variance_every": 20,
+            "variance_directions": 4,
+            "variance_samples": 16,
+            "steps": 40,
+            "eval_every": 10,
+        },
+    ),
+    "flat": (
+        "engine.families.flat.trainer",
+        "ForwardLearner.flatness",
+        "evaluate",
+        0,
+        {"learner": "forward", "d": 4, "batch": 8, "eval_samples": 16, "steps": 40, "eval_every": 10},
+    ),
+    "pwl": (
+        "engine.diagnostics.conditioning",
+        "format_cond",
+        "snapshots",
+        0,
+        {"trainer": "conv", "n": 9, "train_size": 16, "val_size": 4, "batch": 4, "steps": 40, "eval_every": 10},
+    ),
+    "tuples": (
+        "engine.families.tuples.trainer",
+        "measure_snr",
+        "evaluate",
+        0,
+        {
+            "k": 1,
+            "batch": 4,
+            "eval_samples": 8,
+            "snr_every": 20,
+            "snr_samples": 16,
+            "show_tuples": 0,
+            "steps": 40,
+            "eval_every": 10,
+        },
+    ),
+    "tuple_snr": (
+        "engine.families.tuple_snr.trainer",
+        "measure_snr",
+        "train_step",
+        1,
+        {"k_max": 1, "samples": 16, "steps": 2},
+    ),
+    "pwl_condition": (
+        "engine.diagnostics.conditioning",
+        "condition_number",
+        "train_step",
+        1,
+        {"n_min": 10, "n_step": 10, "steps": 3},
+    ),
 }
 
 
@@ -40,7 +90,7 @@ def test_an_exception_in_a_diagnostic_names_the_family_phase_and_step(family, mo
     module_name, function, phase, step, config = DIAGNOSTICS[family]
     owner_path, _, name = f"{module_name}.{function}".rpartition(".")
     owner = importlib.import_module(module_name)
-    for part in owner_path[len(module_name) + 1:].split(".") if owner_path != module_name else []:
+    for part in owner_path[len(module_name) + 1 :].split(".") if owner_path != module_name else []:
         owner = getattr(owner, part)
     assert callable(getattr(owner, name))  # the diagnostic is still called this
 
@@ -49,13 +99,15 @@ def test_an_exception_in_a_diagnostic_names_the_family_phase_and_step(family, mo
 
     monkeypatch.setattr(owner, name, broken)
     events = []
-    (finished,) = run_one({"run_id": "r", "family": family, "config": config, "seed": 0, "device": "cpu"},
-                          events.append, Control(), {})
+    (finished,) = run_one(
+        {"run_id": "r", "family": family, "config": config, "seed": 0, "device": "cpu"}, events.append, Control(), {}
+    )
     assert (finished.status, finished.error_kind, finished.step) == ("failed", "crash", step), finished
     assert finished.message == (f"{family}: ValueError in {phase} at step {step}: injected: the diagnostic broke")
     assert "injected: the diagnostic broke" in finished.traceback  # kept for whoever debugs it
     assert events and events[0].TYPE == "run_started"  # what came before is there to be recorded
     monkeypatch.undo()
-    (again,) = run_one({"run_id": "r2", "family": family, "config": config, "seed": 0, "device": "cpu"},
-                       [].append, Control(), {})
+    (again,) = run_one(
+        {"run_id": "r2", "family": family, "config": config, "seed": 0, "device": "cpu"}, [].append, Control(), {}
+    )
     assert again.status == "completed", again

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
+from engine.catalog import load_preset
 from engine.config import ConfigError, build_config
 from engine.events import Metrics, Snapshot
 from engine.families.flat import LEARNERS, ORIGINAL_SCHEDULES, FlatConfig, step_offsets
 from engine.families.flat.trainer import FlatTrainer, Staircase
-from engine.catalog import load_preset
 from tests.conftest import train_in_process
 
 

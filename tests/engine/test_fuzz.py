@@ -7,14 +7,19 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.config import ConfigError, build_config, knobs, parse_assignments
 from engine.catalog import read_any
+from engine.config import ConfigError, build_config, knobs, parse_assignments
 from engine.presets import PresetError
 from engine.registry import families
 
 FAMILIES = sorted(families())
-values = st.one_of(st.text(max_size=12), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-                   st.booleans(), st.sampled_from(["1e3", "0", "-1", "nan", "inf", "sgd", "adam", "true", "1.5", ""]))
+values = st.one_of(
+    st.text(max_size=12),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.sampled_from(["1e3", "0", "-1", "nan", "inf", "sgd", "adam", "true", "1.5", ""]),
+)
 
 
 def keys_for(family):
@@ -75,7 +80,9 @@ def preset_documents(draw):
     family = draw(st.one_of(st.just(family), st.text(max_size=8)))
     lines = [f"family = {json.dumps(family)}"]
     if draw(st.booleans()):
-        lines.append(f"{draw(st.sampled_from(['description', 'paper', 'seed', 'colour']))} = {toml_value(draw(values))}")
+        lines.append(
+            f"{draw(st.sampled_from(['description', 'paper', 'seed', 'colour']))} = {toml_value(draw(values))}"
+        )
     lines.append("[config]")
     lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in config.items()]
     text = "\n".join(lines) + "\n"
@@ -85,7 +92,9 @@ def preset_documents(draw):
     return text
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(preset_documents())
 def test_preset_files_are_accepted_or_refused_naming_the_file(tmp_path, text):
     path = tmp_path / "fuzzed.toml"

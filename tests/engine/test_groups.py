@@ -15,8 +15,20 @@ from engine.state import RunState
 
 def state(label, series, status="completed"):
     """A run as the judge sees it: its metric series and how it ended."""
-    events = [RunStarted(run_id=label, t=0.0, family="parity", preset=None, config={}, seed=0, device="cpu",
-                         device_name="cpu", total_steps=100, versions={})]
+    events = [
+        RunStarted(
+            run_id=label,
+            t=0.0,
+            family="parity",
+            preset=None,
+            config={},
+            seed=0,
+            device="cpu",
+            device_name="cpu",
+            total_steps=100,
+            versions={},
+        )
+    ]
     for name, points in series.items():
         events += [Metrics(run_id=label, t=0.0, step=step, values={name: value}) for step, value in points]
     events.append(RunFinished(run_id=label, t=0.0, step=100, status=status, message=""))
@@ -73,8 +85,15 @@ def test_the_group_verdict_is_the_worst_claim():
 
 def test_every_shipped_group_resolves_at_every_scale():
     groups = [load_preset(name) for name in preset_paths() if name.startswith(("fig-", "thm-"))]
-    assert {g.name for g in groups} >= {"fig-parity", "fig-tuples", "fig-stocks", "fig-snr", "fig-pwl",
-                                        "fig-flat", "thm-variance"}
+    assert {g.name for g in groups} >= {
+        "fig-parity",
+        "fig-tuples",
+        "fig-stocks",
+        "fig-snr",
+        "fig-pwl",
+        "fig-flat",
+        "thm-variance",
+    }
     for group in groups:
         assert isinstance(group, GroupPreset) and "paper" in group.scales, group.name
         for scale in group.scales:
@@ -99,22 +118,33 @@ def test_overrides_reach_the_runs_that_have_the_field(tmp_path):
         pwl.members("huge")
 
 
-@pytest.mark.parametrize("text, message", [
-    ('title = "x"', "runs: expected one or more"),
-    ('[[runs]]\nlabel = "a"\npreset = "parity5"\ncolour = 1', "run 1: colour: unknown setting; known: label"),
-    ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[runs]]\nlabel = "a"\npreset = "parity10"', "'a' is used twice"),
-    ('[[runs]]\nlabel = "a"\npreset = "parity5"\nfamily = "parity"', "exactly one of preset"),
-    ('[[runs]]\nlabel = "a"\npreset = "parity5"\nconfig = { d = 0 }', "run 'a': d: got 0"),
-    ('[[runs]]\nlabel = "a"\npreset = "fig-parity"', "is itself a group"),
-    ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "acc"\nat_least = 1',
-     "'acc' is not a metric of the parity family"),
-    ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "test_acc"\nruns = ["b"]\nat_least = 1',
-     "no run is labelled 'b'"),
-    ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "test_acc"',
-     "say what is expected"),
-    ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "test_acc"\nstat = "median"\nat_least = 1',
-     "stat: got 'median'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('title = "x"', "runs: expected one or more"),
+        ('[[runs]]\nlabel = "a"\npreset = "parity5"\ncolour = 1', "run 1: colour: unknown setting; known: label"),
+        ('[[runs]]\nlabel = "a"\npreset = "parity5"\n[[runs]]\nlabel = "a"\npreset = "parity10"', "'a' is used twice"),
+        ('[[runs]]\nlabel = "a"\npreset = "parity5"\nfamily = "parity"', "exactly one of preset"),
+        ('[[runs]]\nlabel = "a"\npreset = "parity5"\nconfig = { d = 0 }', "run 'a': d: got 0"),
+        ('[[runs]]\nlabel = "a"\npreset = "fig-parity"', "is itself a group"),
+        (
+            '[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "acc"\nat_least = 1',
+            "'acc' is not a metric of the parity family",
+        ),
+        (
+            '[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "test_acc"\nruns = ["b"]\nat_least = 1',
+            "no run is labelled 'b'",
+        ),
+        (
+            '[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "test_acc"',
+            "say what is expected",
+        ),
+        (
+            '[[runs]]\nlabel = "a"\npreset = "parity5"\n[[claims]]\nsays = "s"\nmetric = "test_acc"\nstat = "median"\nat_least = 1',
+            "stat: got 'median'",
+        ),
+    ],
+)
 def test_a_bad_group_file_names_the_file_the_place_and_the_problem(tmp_path, text, message):
     path = tmp_path / "mine.toml"
     path.write_text(text)

@@ -12,9 +12,9 @@ import time
 import pytest
 
 from engine.client import EngineExited, EngineProcess, RunRequest
-from engine.orchestration import LiveRun
 from engine.config import build_config
 from engine.events import EngineReady, Event, Metrics, RunFinished
+from engine.orchestration import LiveRun
 from engine.record import read_run
 from engine.registry import families
 from tests.conftest import pid_alive
@@ -48,8 +48,14 @@ def test_sigkill_at_random_moments_never_loses_a_recorded_event(tmp_path, monkey
     assert {"parity", "flat", "pwl", "periodic"} <= set(names)
     for kill in range(KILLS):
         family = names[kill % len(names)]
-        config = build_config(families()[family].config_cls, {
-            k: v for k, v in TRAINING_FAMILIES[family].items() if k in families()[family].config_cls.__dataclass_fields__})
+        config = build_config(
+            families()[family].config_cls,
+            {
+                k: v
+                for k, v in TRAINING_FAMILIES[family].items()
+                if k in families()[family].config_cls.__dataclass_fields__
+            },
+        )
         request = RunRequest(family=family, config=config, seed=kill, device="cpu")
         run_dir = tmp_path / f"kill-{kill:02d}-{family}"
         run_dir.mkdir()
@@ -90,10 +96,12 @@ def test_sigkill_at_random_moments_never_loses_a_recorded_event(tmp_path, monkey
         wait_for(engine, lambda item: isinstance(item, EngineReady))
         (tmp_path / "after").mkdir()
         parity = families()["parity"].config_cls
-        after = LiveRun(RunRequest(family="parity", config=build_config(parity, {"d": 4, "steps": 200}), device="cpu"),
-                        tmp_path / "after")
+        after = LiveRun(
+            RunRequest(family="parity", config=build_config(parity, {"d": 4, "steps": 200}), device="cpu"),
+            tmp_path / "after",
+        )
         engine.send("start", **after.request.command())
-        wait_for(engine, lambda item: (after.apply(item) or after.finished is not None))
+        wait_for(engine, lambda item: after.apply(item) or after.finished is not None)
         assert after.finished.status == "completed"
     finally:
         engine.close()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.claims import Claim
 from engine.client import RunRequest
 from engine.config import build_config
-from engine.claims import Claim
 from engine.groups import GroupPreset, MemberRun
 from engine.orchestration import Conductor, GroupRun, Listener, RestartPolicy, RunsJob
 from engine.record import claim_run_dir, read_group, read_run
@@ -23,8 +23,9 @@ FAMILIES = demo_families()
 
 
 def demo_request(steps: int = 200, seed: int = 0, **values) -> RunRequest:
-    return RunRequest(family="demo", config=build_config(DEMO.config_cls, {"steps": steps, **values}), seed=seed,
-                      device="cpu")
+    return RunRequest(
+        family="demo", config=build_config(DEMO.config_cls, {"steps": steps, **values}), seed=seed, device="cpu"
+    )
 
 
 def single_job(tmp_path: Path, name: str = "run", **kwargs) -> RunsJob:
@@ -152,11 +153,17 @@ def test_stopping_a_run_the_engine_never_got_ends_it_at_once(tmp_path):
 
 
 def demo_group(tmp_path: Path, labels=("a", "b", "c")) -> GroupPreset:
-    return GroupPreset(name="fig-demo", path=tmp_path / "fig-demo.toml", title="Demo figure", description="",
-                       paper="", plot=("test_acc",), log_y=False,
-                       runs=tuple({"label": label, "family": "demo"} for label in labels),
-                       claims=(Claim(says="every run learns", metric="test_acc", runs=tuple(labels), stat="last",
-                                     at_least=0.5),))
+    return GroupPreset(
+        name="fig-demo",
+        path=tmp_path / "fig-demo.toml",
+        title="Demo figure",
+        description="",
+        paper="",
+        plot=("test_acc",),
+        log_y=False,
+        runs=tuple({"label": label, "family": "demo"} for label in labels),
+        claims=(Claim(says="every run learns", metric="test_acc", runs=tuple(labels), stat="last", at_least=0.5),),
+    )
 
 
 def members(labels=("a", "b", "c")) -> list[MemberRun]:

@@ -3,13 +3,13 @@
 import pytest
 import torch
 
+from engine.catalog import load_preset
 from engine.config import ConfigError, build_config
 from engine.diagnostics.variance import PERIODIC_FUNCTIONS, periodic_target_variance, sphere_directions
 from engine.events import Metrics, Snapshot
 from engine.families.periodic import PeriodicConfig
 from engine.families.periodic.trainer import PeriodicTrainer
 from engine.nn import mlp
-from engine.catalog import load_preset
 from tests.conftest import train_in_process
 
 
@@ -39,7 +39,7 @@ def test_the_variance_falls_as_r_grows():
         measured[r] = t.measure_variance()
     v2, v4, v8 = measured[2.0], measured[4.0], measured[8.0]
     assert v2.variance > 10 * v4.variance > 0
-    assert v4.variance - v8.variance > 3 * (v4.stderr ** 2 + v8.stderr ** 2) ** 0.5
+    assert v4.variance - v8.variance > 3 * (v4.stderr**2 + v8.stderr**2) ** 0.5
     assert abs(v8.variance) < 3 * v8.stderr + 1e-6 * v8.g2  # at r = 8: not resolved from 0
 
 
@@ -70,8 +70,16 @@ def test_small_r_is_learned_and_large_r_is_not_over_the_same_budget():
 
 
 def test_the_run_streams_the_variance_resolution_and_the_pictures():
-    _, finished, events = train(d=4, r=1.0, steps=40, eval_every=20, variance_every=20,
-                                variance_samples=2000, variance_directions=50, plot_points=30)
+    _, finished, events = train(
+        d=4,
+        r=1.0,
+        steps=40,
+        eval_every=20,
+        variance_every=20,
+        variance_samples=2000,
+        variance_directions=50,
+        plot_points=30,
+    )
     assert finished.status == "completed"
     measured = [e.values for e in events if isinstance(e, Metrics) and "target_var_resolution" in e.values]
     assert len(measured) == 3  # steps 0, 20, 40
@@ -84,8 +92,9 @@ def test_the_run_streams_the_variance_resolution_and_the_pictures():
 
 
 def test_an_unresolved_variance_is_not_plotted_as_a_number():
-    _, _, events = train(d=5, r=8.0, steps=1, eval_every=1, variance_every=1, variance_samples=2000,
-                         variance_directions=50)
+    _, _, events = train(
+        d=5, r=8.0, steps=1, eval_every=1, variance_every=1, variance_samples=2000, variance_directions=50
+    )
     measured = [e.values for e in events if isinstance(e, Metrics) and "target_var_resolution" in e.values]
     assert measured and all("target_var" not in m for m in measured)
 

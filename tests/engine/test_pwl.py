@@ -8,17 +8,22 @@ second on one CPU thread.
 import pytest
 import torch
 
+from engine.catalog import load_preset
 from engine.config import ConfigError, build_config
 from engine.diagnostics import conditioning
 from engine.events import Snapshot
 from engine.families.pwl import PWLConfig
 from engine.families.pwl.data import (
-    CurveSets, kink_matrix, make_curve_sets, sample_curves, second_difference, taught_projector,
+    CurveSets,
+    kink_matrix,
+    make_curve_sets,
+    sample_curves,
+    second_difference,
+    taught_projector,
 )
 from engine.families.pwl.trainer import IDEAL_FILTER, PWLTrainer, filter_rows
 from engine.families.pwl_condition import PWLConditionConfig
 from engine.families.pwl_condition.trainer import PWLConditionTrainer
-from engine.catalog import load_preset
 from engine.seeding import generator
 from tests.conftest import train_in_process
 
@@ -41,6 +46,7 @@ def curve_sets(kind="slopes", n=100, m=2000, seed=0) -> CurveSets:
 
 
 # --- W and its inverse (Lemma 1) ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [3, 10, 100])
 def test_w_inverse_is_the_second_difference_operator(n):
@@ -82,6 +88,7 @@ def test_the_data_span_of_the_original_curves_has_dimension_n_minus_6():
 
 # --- conditioning ------------------------------------------------------------------------------
 
+
 def test_cond_w_wt_needs_float64():
     w = kink_matrix(100)
     cond = conditioning.gram_condition(w)
@@ -97,8 +104,9 @@ def test_cond_w_wt_needs_float64():
 
 def test_whitening_takes_the_conv_problem_from_1e5_to_about_1():
     sets = curve_sets()
-    numbers, whitener = conditioning.conv_problem(filter_rows(sets.train_f).reshape(-1, 3),
-                                                  filter_rows(sets.val_f).reshape(-1, 3))
+    numbers, whitener = conditioning.conv_problem(
+        filter_rows(sets.train_f).reshape(-1, 3), filter_rows(sets.val_f).reshape(-1, 3)
+    )
     assert numbers["cond_rows"] > 1e4
     assert numbers["cond_whitened"] < 1.3
     whitened = conditioning.correlation(filter_rows(sets.train_f).reshape(-1, 3) @ whitener)
@@ -119,6 +127,7 @@ def test_condition_number_fit_exponent_is_at_least_theorem_3s():
 
 
 # --- training (Sec. 4.1.1-4.1.3) ---------------------------------------------------------------
+
 
 def test_conditioned_conv_learns_the_filter_and_decodes_in_500_steps():
     config = build_config(PWLConfig, {"trainer": "conv_cond"})
@@ -161,8 +170,9 @@ def test_autoencoder_trains_and_reconstructs_roughly():
     config = build_config(PWLConfig, {"trainer": "autoencoder", "steps": 200})
     assert config.curves == "continuous" and config.lr == 1e-3 and config.code_size == 6
     trainer = PWLTrainer(config, torch.device("cpu"), 0)
-    assert trainer.parameter_count() == (100 * 500 + 500) + (500 * 100 + 100) + (100 * 6 + 6) \
-        + (6 * 100 + 100) + (100 * 100 + 100) + (100 * 100 + 100)
+    assert trainer.parameter_count() == (100 * 500 + 500) + (500 * 100 + 100) + (100 * 6 + 6) + (6 * 100 + 100) + (
+        100 * 100 + 100
+    ) + (100 * 100 + 100)
     metrics, _ = run(PWLTrainer, config)
     assert metrics[200]["val_loss"] < 0.1 * metrics[0]["val_loss"]
 
@@ -177,9 +187,16 @@ def test_a_run_is_fixed_by_its_seed():
 
 # --- config and presets ------------------------------------------------------------------------
 
+
 def test_zero_means_the_trainers_original_and_explicit_values_win():
     linear = build_config(PWLConfig, {})
-    assert (linear.trainer, linear.steps, linear.batch, linear.lr, linear.eval_every) == ("linear", 50_000, 100, 1e-4, 500)
+    assert (linear.trainer, linear.steps, linear.batch, linear.lr, linear.eval_every) == (
+        "linear",
+        50_000,
+        100,
+        1e-4,
+        500,
+    )
     auto = build_config(PWLConfig, {"trainer": "autoencoder"})
     assert (auto.steps, auto.lr, auto.curves) == (10_000, 1e-3, "continuous")
     mine = build_config(PWLConfig, {"trainer": "conv_cond", "lr": "0.1", "steps": "40", "curves": "prose"})
@@ -199,8 +216,12 @@ def test_bad_settings_name_the_field():
 
 
 def test_presets_carry_the_original_schedules():
-    expected = {"pwl-linear": ("linear", 50_000, 100, 1e-4), "pwl-conv": ("conv", 50_000, 100, 0.05),
-                "pwl-cond": ("conv_cond", 500, 10, 0.99), "pwl-autoencoder": ("autoencoder", 10_000, 100, 1e-3)}
+    expected = {
+        "pwl-linear": ("linear", 50_000, 100, 1e-4),
+        "pwl-conv": ("conv", 50_000, 100, 0.05),
+        "pwl-cond": ("conv_cond", 500, 10, 0.99),
+        "pwl-autoencoder": ("autoencoder", 10_000, 100, 1e-3),
+    }
     for name, values in expected.items():
         c = load_preset(name).config()
         assert (c.trainer, c.steps, c.batch, c.lr) == values, name

@@ -8,13 +8,24 @@ from engine.state import RunState
 
 
 def started(run_id="r1"):
-    return RunStarted(run_id=run_id, t=0.1, family="parity", config={"d": 5}, seed=0, device="cpu",
-                      device_name="cpu (1 thread)", total_steps=100, preset="parity5", versions={"torch": "x"})
+    return RunStarted(
+        run_id=run_id,
+        t=0.1,
+        family="parity",
+        config={"d": 5},
+        seed=0,
+        device="cpu",
+        device_name="cpu (1 thread)",
+        total_steps=100,
+        preset="parity5",
+        versions={"torch": "x"},
+    )
 
 
 def write_run(path, finish=True):
-    recorder = RunRecorder(path, {"run_id": "r1", "family": "parity", "preset": "parity5", "config": {"d": 5},
-                                  "seed": 0, "device": "auto"})
+    recorder = RunRecorder(
+        path, {"run_id": "r1", "family": "parity", "preset": "parity5", "config": {"d": 5}, "seed": 0, "device": "auto"}
+    )
     recorder.append(started())
     for step in (0, 50, 100):
         recorder.append(Metrics(run_id="r1", t=step / 100, step=step, values={"test_acc": step / 100}))
@@ -60,7 +71,7 @@ def test_a_missing_manifest_is_rebuilt_from_the_events(tmp_path):
 
 def test_garbage_is_reported_not_raised(tmp_path):
     (tmp_path / "run.json").write_text("\x00\x01 not json")
-    (tmp_path / "events.jsonl").write_bytes(b"\xff\xfe garbage\n{\"type\": \"nope\"}\n[1, 2]\n")
+    (tmp_path / "events.jsonl").write_bytes(b'\xff\xfe garbage\n{"type": "nope"}\n[1, 2]\n')
     run = read_run(tmp_path)
     assert run.events == [] and len(run.problems) == 4 and run.status == "unknown"
 

@@ -14,7 +14,6 @@ from engine.families.tuple_snr.trainer import TupleSNRSweep
 from engine.families.tuples.lines import render, sample_lines
 from engine.families.tuples.model import LOSS_KINDS, TupleNet, measure_snr
 from engine.seeding import generator
-
 from tests.conftest import family_threads
 from tests.engine.reference import estimate_snr, gradient_snr
 
@@ -57,8 +56,10 @@ def test_standard_error_matches_the_spread_across_repeats():
     # A zero signal in 3 effective dimensions: se = sqrt(2 tr S^2) / (T tr S) = sqrt(2/3) / T.
     t, repeats = 500, 200
     std = torch.tensor([1.0, 1.0, 1.0] + [0.0] * 5, dtype=torch.float64)
-    estimates = [estimate_snr(std * torch.randn(t, 8, generator=torch.Generator().manual_seed(s),
-                                                dtype=torch.float64)) for s in range(repeats)]
+    estimates = [
+        estimate_snr(std * torch.randn(t, 8, generator=torch.Generator().manual_seed(s), dtype=torch.float64))
+        for s in range(repeats)
+    ]
     spread = torch.tensor([e.snr for e in estimates]).std().item()
     predicted = math.sqrt(2 / 3) / t
     assert spread == pytest.approx(predicted, rel=0.2)
@@ -113,8 +114,11 @@ def test_head_shortcut_equals_differentiating_the_whole_net():
     params = {n: p.detach() for n, p in net.named_parameters()}
     chosen = {"head.last.weight": params.pop("head.last.weight")}
     acc = Acc()
-    acc.add(per_sample_grads(sample_loss(net, params, "e2e"), chosen, render(lines),
-                             tuple_labels(lines.labels), lines.labels))
+    acc.add(
+        per_sample_grads(
+            sample_loss(net, params, "e2e"), chosen, render(lines), tuple_labels(lines.labels), lines.labels
+        )
+    )
     full = acc.estimate()
     assert via_head.snr == pytest.approx(full.snr, rel=1e-4, abs=1e-9)
     assert via_head.noise == pytest.approx(full.noise, rel=1e-4)
@@ -165,8 +169,11 @@ def test_snr_sweep_emits_metrics_and_a_log_scale_figure():
     assert values["resolution"] >= 1 / 300
     lines, table = sweep.snapshots(1)
     assert lines.kind == "lines" and lines.data["log_y"] is True
-    assert {s["label"] for s in lines.data["series"]} >= {"end-to-end", "decomposition",
-                                                         "resolution (the larger of the two)"}
+    assert {s["label"] for s in lines.data["series"]} >= {
+        "end-to-end",
+        "decomposition",
+        "resolution (the larger of the two)",
+    }
     assert table.kind == "table" and [row[0] for row in table.data["rows"]] == [1, 2, 3]
 
 

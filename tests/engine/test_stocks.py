@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from engine.catalog import load_preset
 from engine.config import ConfigError, build_config
 from engine.families.stocks import StocksConfig
 from engine.families.stocks.trainer import StocksTrainer
-from engine.catalog import load_preset
-
 from tests.conftest import family_threads
 
 CPU = torch.device("cpu")

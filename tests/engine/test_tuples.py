@@ -7,17 +7,24 @@ import math
 import pytest
 import torch
 
+from engine.catalog import load_preset
 from engine.config import ConfigError, build_config
 from engine.families.tuples import TupleConfig
 from engine.families.tuples.lines import (
-    MAX_LENGTH, MIN_LENGTH, SIZE, Lines, reference_image, render, sample_lines, sample_tuples, tuple_labels,
+    MAX_LENGTH,
+    MIN_LENGTH,
+    SIZE,
+    Lines,
+    reference_image,
+    render,
+    sample_lines,
+    sample_tuples,
+    tuple_labels,
 )
 from engine.families.tuples.model import TupleNet
 from engine.families.tuples.trainer import TupleTrainer
 from engine.nn import TF1Adam, make_optimizer, parameter_count
-from engine.catalog import load_preset
 from engine.seeding import generator
-
 from tests.conftest import family_threads
 
 CPU = torch.device("cpu")
@@ -40,8 +47,11 @@ def test_line_parameters_follow_the_paper(lines):
     assert lines.length.min() >= MIN_LENGTH and lines.length.max() < MAX_LENGTH
     assert lines.center.min() >= 0 and lines.center.max() < SIZE
     # Uniform: the quartiles of each parameter sit where a uniform's do (20,000 draws: +-0.01 of the range).
-    for values, low, high in ((lines.theta, 0, math.pi), (lines.length, MIN_LENGTH, MAX_LENGTH),
-                              (lines.center.flatten(), 0, SIZE)):
+    for values, low, high in (
+        (lines.theta, 0, math.pi),
+        (lines.length, MIN_LENGTH, MAX_LENGTH),
+        (lines.center.flatten(), 0, SIZE),
+    ):
         q = torch.quantile(values.double(), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
         expected = low + (high - low) * torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
         assert torch.allclose(q, expected, atol=0.015 * (high - low))
@@ -61,8 +71,9 @@ def test_images_match_the_original_per_pixel_loop():
     some = Lines(some.theta.double(), some.length.double(), some.center.double())
     images = render(some)
     for i in range(300):
-        expected = reference_image(float(some.theta[i]), float(some.length[i]),
-                                   (float(some.center[i, 0]), float(some.center[i, 1])))
+        expected = reference_image(
+            float(some.theta[i]), float(some.length[i]), (float(some.center[i, 0]), float(some.center[i, 1]))
+        )
         assert images[i].tolist() == [[float(v) for v in row] for row in expected], f"line {i}"
 
 
@@ -158,7 +169,7 @@ def test_tf1_adam_matches_tensorflow_1s_update():
         # tf.train.AdamOptimizer: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); w -= lr_t m / (sqrt(v) + eps)
         m = b1 * m + (1 - b1) * grad.double()
         v = b2 * v + (1 - b2) * grad.double() ** 2
-        ref -= lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (v.sqrt() + eps)
+        ref -= lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m / (v.sqrt() + eps)
         assert torch.allclose(w.detach().double(), ref, rtol=1e-5, atol=1e-7), t
     # torch's form differs on the first step when eps matters (a tiny gradient).
     u = torch.nn.Parameter(w0.clone())
@@ -174,8 +185,9 @@ def test_tf1_adam_matches_tensorflow_1s_update():
 
 def test_decomposition_learns_the_images_at_k1():
     """Must show: decomposition with k = 1 reaches image accuracy >= 0.9 on a small budget."""
-    trainer = TupleTrainer(config(k=1, approach="dec", batch=50, eval_samples=1000, snr_every=0,
-                                  steps=300), CPU, seed=0)
+    trainer = TupleTrainer(
+        config(k=1, approach="dec", batch=50, eval_samples=1000, snr_every=0, steps=300), CPU, seed=0
+    )
     before = trainer.evaluate(0)
     for step in range(1, 301):
         trainer.train_step(step)
@@ -213,8 +225,9 @@ def test_bad_settings_name_the_field():
         config(approach="both")
 
 
-@pytest.mark.parametrize("name", [f"tuple{k}-{a}{p}" for k in range(1, 5) for a in ("e2e", "dec")
-                                  for p in ("", "-paper")])
+@pytest.mark.parametrize(
+    "name", [f"tuple{k}-{a}{p}" for k in range(1, 5) for a in ("e2e", "dec") for p in ("", "-paper")]
+)
 def test_presets_load(name):
     preset = load_preset(name)
     cfg = preset.config()

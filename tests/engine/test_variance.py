@@ -57,7 +57,7 @@ def test_per_input_gradients_match_autograd(depth):
     x = torch.randn(9, 4, dtype=torch.float64)
     dense = mlp_gradients(model, x).dense()
     for i in range(x.shape[0]):
-        grads = torch.autograd.grad(model(x[i:i + 1])[0, 0], list(model.parameters()))
+        grads = torch.autograd.grad(model(x[i : i + 1])[0, 0], list(model.parameters()))
         assert torch.allclose(dense[i], torch.cat([g.flatten() for g in grads]), atol=1e-12)
     assert torch.allclose(mlp_gradients(model, x).sq_norms(), dense.square().sum(1))
 

@@ -6,8 +6,8 @@ import time
 
 from engine.client import EngineProcess, RunRequest
 from engine.config import build_config
-from engine.registry import get_family
 from engine.events import RunFinished
+from engine.registry import get_family
 
 
 def test_a_stop_sent_right_after_start_stops_that_run():
@@ -35,16 +35,18 @@ def test_a_stop_sent_right_after_start_stops_that_run():
 def test_torch_is_imported_with_the_collector_off_and_collection_resumes_after():
     # In a fresh interpreter: the import's objects frozen (later collections skip them), the collector
     # back on for what the runs make, and cyclic garbage made afterwards still collected.
-    code = ("import gc, weakref\n"
-            "from engine.worker import import_torch_side\n"
-            "seen = []\n"
-            "gc.callbacks.append(lambda phase, info: seen.append(phase))\n"
-            "torch = import_torch_side()\n"
-            "assert not seen, 'the collector ran during the import'\n"
-            "class Node: pass\n"
-            "a, b = Node(), Node(); a.other, b.other = b, a; alive = weakref.ref(a); del a, b\n"
-            "gc.collect()\n"
-            "print(gc.isenabled(), gc.get_freeze_count() > 100_000, alive() is None, 'torch' in repr(torch))\n")
+    code = (
+        "import gc, weakref\n"
+        "from engine.worker import import_torch_side\n"
+        "seen = []\n"
+        "gc.callbacks.append(lambda phase, info: seen.append(phase))\n"
+        "torch = import_torch_side()\n"
+        "assert not seen, 'the collector ran during the import'\n"
+        "class Node: pass\n"
+        "a, b = Node(), Node(); a.other, b.other = b, a; alive = weakref.ref(a); del a, b\n"
+        "gc.collect()\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 100_000, alive() is None, 'torch' in repr(torch))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True", "True"]

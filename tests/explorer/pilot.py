@@ -25,9 +25,11 @@ ENGINE_READY_S = 60  # the worker imports torch: seconds on a busy 2-core machin
 
 def sync(test):
     """Run an async test on a fresh event loop (no pytest async plugin is installed)."""
+
     @functools.wraps(test)
     def run(*args, **kwargs):
         return asyncio.run(test(*args, **kwargs))
+
     return run
 
 
@@ -53,8 +55,14 @@ def make_app(tmp_path: Path, *scripts: Script, families=None, presets=None, **kw
     families = families or demo_families()
     engines = Engines(families, *scripts, ready=kwargs.pop("ready", True))
     kwargs.setdefault("plot_budget", 1.0)  # plots redrawn at once, whatever they cost
-    app = build_app(engines, families=families, presets=demo_presets() if presets is None else presets,
-                    runs_dir=tmp_path / "runs", screenshot_dir=tmp_path / "shots", **kwargs)
+    app = build_app(
+        engines,
+        families=families,
+        presets=demo_presets() if presets is None else presets,
+        runs_dir=tmp_path / "runs",
+        screenshot_dir=tmp_path / "shots",
+        **kwargs,
+    )
     return app, engines
 
 
@@ -69,8 +77,12 @@ async def wait_until(pilot, predicate, what: str, timeout: float = 10.0) -> None
 async def ready(pilot, timeout: float = 10.0) -> None:
     """The engine has said it is ready and the form is filled in (both come just after the first frame)."""
     app = pilot.app
-    await wait_until(pilot, lambda: app.engine_ready and app.form.spec is not None and not app.setup.problems,
-                     "the engine and the form", timeout)
+    await wait_until(
+        pilot,
+        lambda: app.engine_ready and app.form.spec is not None and not app.setup.problems,
+        "the engine and the form",
+        timeout,
+    )
 
 
 def status_text(app: GradfailApp) -> str:
@@ -79,8 +91,11 @@ def status_text(app: GradfailApp) -> str:
 
 async def status_shows(pilot, *texts: str) -> None:
     """The status line (redrawn on the app's next tick) says all of `texts`."""
-    await wait_until(pilot, lambda: all(t in status_text(pilot.app) for t in texts),
-                     f"the status line to say {texts}: it says {status_text(pilot.app)!r}")
+    await wait_until(
+        pilot,
+        lambda: all(t in status_text(pilot.app) for t in texts),
+        f"the status line to say {texts}: it says {status_text(pilot.app)!r}",
+    )
 
 
 def plots(app: GradfailApp) -> dict[str, MetricPlot]:
@@ -95,20 +110,46 @@ async def type_into(pilot, field: Input, text: str) -> None:
     await pilot.pause()
 
 
-def write_record(base: Path, name: str, steps: int = 300, finished: str | None = "completed",
-                 rate: float = 5.0) -> Path:
+def write_record(
+    base: Path, name: str, steps: int = 300, finished: str | None = "completed", rate: float = 5.0
+) -> Path:
     """A run record as LiveRun would write it: `steps` steps at `rate` steps a second."""
     path = base / name
     path.mkdir(parents=True)
-    recorder = RunRecorder(path, {"run_id": name, "family": "demo", "preset": None, "config": {}, "seed": 0,
-                                  "device": "cpu"})
-    recorder.append(RunStarted(run_id=name, t=0.1, family="demo", config={"width": 8, "steps": steps}, seed=0,
-                               device="cpu", device_name="cpu (1 thread)", total_steps=steps))
+    recorder = RunRecorder(
+        path, {"run_id": name, "family": "demo", "preset": None, "config": {}, "seed": 0, "device": "cpu"}
+    )
+    recorder.append(
+        RunStarted(
+            run_id=name,
+            t=0.1,
+            family="demo",
+            config={"width": 8, "steps": steps},
+            seed=0,
+            device="cpu",
+            device_name="cpu (1 thread)",
+            total_steps=steps,
+        )
+    )
     for step in range(0, steps + 1, 20):
-        recorder.append(Metrics(run_id=name, t=0.1 + step / rate, step=step,
-                                values={"test_acc": 0.5 + step / (2 * steps), "train_loss": 1 - step / (2 * steps)}))
-    recorder.append(Snapshot(run_id=name, t=0.1 + steps / rate, step=steps, name="per_k", kind="table",
-                             data={"title": "t", "columns": ["k", "v"], "rows": [[1, 0.5]]}))
+        recorder.append(
+            Metrics(
+                run_id=name,
+                t=0.1 + step / rate,
+                step=step,
+                values={"test_acc": 0.5 + step / (2 * steps), "train_loss": 1 - step / (2 * steps)},
+            )
+        )
+    recorder.append(
+        Snapshot(
+            run_id=name,
+            t=0.1 + steps / rate,
+            step=steps,
+            name="per_k",
+            kind="table",
+            data={"title": "t", "columns": ["k", "v"], "rows": [[1, 0.5]]},
+        )
+    )
     if finished:
         recorder.append(RunFinished(run_id=name, t=0.2 + steps / rate, step=steps, status=finished))
         recorder.finish(finished, "", steps)

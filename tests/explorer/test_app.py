@@ -17,8 +17,7 @@ from gradfail_tui.explorer.app import GradfailApp
 from gradfail_tui.explorer.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET
 from gradfail_tui.explorer.widgets.snapshot_panel import SnapshotPanel
 from tests.conftest import read_manifest
-from tests.explorer.pilot import (SIZE, make_app, plots, ready, status_shows, sync, type_into, wait_until,
-                                  write_record)
+from tests.explorer.pilot import SIZE, make_app, plots, ready, status_shows, sync, type_into, wait_until, write_record
 from tests.scripted import Script, demo_families, demo_snapshots
 
 
@@ -75,7 +74,9 @@ async def test_start_a_run_and_the_plots_receive_points(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].state.status == "completed", "the run's end")
+        await wait_until(
+            pilot, lambda: app.model.entries and app.model.entries[0].state.status == "completed", "the run's end"
+        )
         app.redraws.draw_plots()
         await pilot.pause()
         shown = plots(app)
@@ -83,7 +84,10 @@ async def test_start_a_run_and_the_plots_receive_points(tmp_path):
         assert shown["accuracy"].point_count == 41 and shown["loss"].point_count == 82
         assert shown["loss"].log_y  # MetricSpec.log_scale
         assert {p.snapshot_name: p.kind for p in app.query(SnapshotPanel)} == {
-            "curve": "lines", "digits": "images", "per_k": "table"}
+            "curve": "lines",
+            "digits": "images",
+            "per_k": "table",
+        }
         await status_shows(pilot, "completed", "step 400/400")
         assert app.tabs.active == "watch"
         # The run is recorded as it went, in a new directory under the runs directory.
@@ -155,7 +159,9 @@ async def test_pause_resume_and_stop_from_the_keyboard(tmp_path):
         assert read_manifest(entry.path)["status"] == "stopped"
         # Restart runs the same settings again, as a new run.
         await pilot.press("r")
-        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.active is not None, "the restarted run")
+        await wait_until(
+            pilot, lambda: len(app.model.entries) == 2 and app.model.active is not None, "the restarted run"
+        )
         assert app.model.entries[0].state.config == entry.state.config and app.model.entries[0].key != entry.key
 
 
@@ -209,8 +215,12 @@ async def test_open_a_recorded_run_view_it_and_replay_it(tmp_path):
 
 @sync
 async def test_a_failing_run_and_a_dying_engine_are_reported_and_the_app_goes_on(tmp_path):
-    app, engines = make_app(tmp_path, Script(end="fail", hold_at=100, message="RuntimeError in train_step at step 100"),
-                            Script(end="die", hold_at=60, message="boom"), Script(end="complete"))
+    app, engines = make_app(
+        tmp_path,
+        Script(end="fail", hold_at=100, message="RuntimeError in train_step at step 100"),
+        Script(end="die", hold_at=60, message="boom"),
+        Script(end="complete"),
+    )
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("s")
@@ -224,7 +234,9 @@ async def test_a_failing_run_and_a_dying_engine_are_reported_and_the_app_goes_on
         # The same engine takes the next run (this one's script kills the engine at step 60).
         engines.last.script = Script(end="die", hold_at=60, message="boom")
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].state.finished, "the engine's death")
+        await wait_until(
+            pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].state.finished, "the engine's death"
+        )
         died = app.model.entries[0]
         assert died.status == "failed" and died.state.step == 60
         await status_shows(pilot, "the engine process exited with code 17: RuntimeError: boom")
@@ -233,7 +245,9 @@ async def test_a_failing_run_and_a_dying_engine_are_reported_and_the_app_goes_on
         await wait_until(pilot, lambda: len(engines.made) == 2 and app.engine_ready, "a new engine")
         engines.last.script = Script(end="complete")
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.model.entries) == 3 and app.model.entries[0].status == "completed", "a good run")
+        await wait_until(
+            pilot, lambda: len(app.model.entries) == 3 and app.model.entries[0].status == "completed", "a good run"
+        )
         assert app.is_running
 
 
@@ -249,15 +263,21 @@ async def test_compare_overlays_runs_with_a_legend_and_log_toggles(tmp_path):
         app.query_one("#field-preset", Select).value = "demo-wide"
         await wait_until(pilot, lambda: app.query_one("#field-width", Input).value == "64", "the preset")
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].status == "completed", "run 2")
+        await wait_until(
+            pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].status == "completed", "run 2"
+        )
         app.redraws.draw_plots()
         await pilot.pause()
         accuracy = plots(app)["accuracy"]
         assert [line.label for line in accuracy.lines] == ["demo-wide", "demo"]
         assert accuracy.point_count == 82
         loss = plots(app)["loss"]
-        assert [line.label for line in loss.lines] == ["demo-wide train loss", "demo-wide test loss",
-                                                       "demo train loss", "demo test loss"]
+        assert [line.label for line in loss.lines] == [
+            "demo-wide train loss",
+            "demo-wide test loss",
+            "demo train loss",
+            "demo test loss",
+        ]
         assert loss.log_y and not accuracy.log_y
         await pilot.press("escape", "l")  # no plot focused: all of them
         assert accuracy.log_y and loss.log_y
@@ -315,7 +335,9 @@ async def test_resize_no_color_and_light_theme(tmp_path, monkeypatch):
         await pilot.press("s")
         await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].status == "completed", "the run")
         await pilot.press("c", "r")
-        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].status == "completed", "run 2")
+        await wait_until(
+            pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].status == "completed", "run 2"
+        )
         app.redraws.draw_plots()
         await pilot.pause()
         assert plots(app)["accuracy"].markers == ["braille", "dot"]  # runs told apart without colour

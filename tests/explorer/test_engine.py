@@ -26,7 +26,9 @@ async def test_a_tiny_parity_run_through_the_real_engine(tmp_path):
         worker = app.conductor.slots[0].engine.pid
         assert pid_alive(worker)
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].state.finished, "the run", timeout=60)
+        await wait_until(
+            pilot, lambda: app.model.entries and app.model.entries[0].state.finished, "the run", timeout=60
+        )
         entry = app.model.entries[0]
         assert entry.status == "completed", entry.state.message
         assert entry.label == "parity steps=300 eval_every=50 d=5"  # what differs from the defaults
@@ -53,7 +55,9 @@ async def test_a_worker_that_dies_is_reported_and_a_new_one_takes_the_next_run(t
         await wait_until(pilot, lambda: app.engine_ready, "the engine process", timeout=ENGINE_READY_S)
         first = app.conductor.slots[0].engine.pid
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.model.entries and app.model.entries[0].state.finished, "the death", timeout=60)
+        await wait_until(
+            pilot, lambda: app.model.entries and app.model.entries[0].state.finished, "the death", timeout=60
+        )
         died = app.model.entries[0]
         assert died.status == "failed"
         assert "the engine process exited with code 17" in died.state.message
@@ -65,7 +69,9 @@ async def test_a_worker_that_dies_is_reported_and_a_new_one_takes_the_next_run(t
         assert app.conductor.slots[0].engine.pid != first and not pid_alive(first)
         app.query_one("#field-fault").value = "none"
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].state.finished, "run 2", timeout=60)
+        await wait_until(
+            pilot, lambda: len(app.model.entries) == 2 and app.model.entries[0].state.finished, "run 2", timeout=60
+        )
         assert app.model.entries[0].status == "completed"
         second = app.conductor.slots[0].engine.pid
         await pilot.press("q")

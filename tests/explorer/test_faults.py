@@ -26,11 +26,13 @@ async def run_in_the_explorer(pilot, family: str, **values):
 async def test_the_explorer_reports_out_of_memory_and_a_broken_diagnostic_and_goes_on(tmp_path, faulty_family):
     """Through the real engine process: neither takes the UI, or the engine, down."""
     skip_unless_allocations_can_fail()
-    app = build_app(families={name: families()[name] for name in ("parity", "faulty")}, runs_dir=tmp_path / "runs",
-                    plot_budget=1.0)
+    app = build_app(
+        families={name: families()[name] for name in ("parity", "faulty")}, runs_dir=tmp_path / "runs", plot_budget=1.0
+    )
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.engine_ready and app.form.spec is not None, "the engine",
-                         timeout=ENGINE_READY_S)
+        await wait_until(
+            pilot, lambda: app.engine_ready and app.form.spec is not None, "the engine", timeout=ENGINE_READY_S
+        )
         engine = app.conductor.slots[0].engine.pid
         too_big = await run_in_the_explorer(pilot, "parity", d=4096, width_mult=10000)
         assert too_big.status == "failed" and too_big.state.error_kind == "oom"

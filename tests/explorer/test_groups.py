@@ -67,8 +67,9 @@ async def test_the_setup_screen_offers_the_figures_with_their_runs_claims_and_sc
     app, _ = parity_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        options = [app.query_one(FamilyList).get_option_at_index(i).id
-                   for i in range(app.query_one(FamilyList).option_count)]
+        options = [
+            app.query_one(FamilyList).get_option_at_index(i).id for i in range(app.query_one(FamilyList).option_count)
+        ]
         assert options[-1] == "group:fig-parity"
         await choose_group(pilot)
         assert app.form.display is False and app.group_form.display is True
@@ -79,8 +80,9 @@ async def test_the_setup_screen_offers_the_figures_with_their_runs_claims_and_sc
         claims = str(app.query_one("#group-claims").render())
         assert "d = 30 stays at chance" in claims and "d = 5 and d = 10 are learned" in claims
         app.query_one("#group-scale", Select).value = "paper"
-        await wait_until(pilot, lambda: str(app.query_one("#group-runs").render()).count("50,000 steps") == 3,
-                         "the paper's schedule")
+        await wait_until(
+            pilot, lambda: str(app.query_one("#group-runs").render()).count("50,000 steps") == 3, "the paper's schedule"
+        )
         await type_into(pilot, app.query_one("#group-steps", Input), "0")
         await wait_until(pilot, lambda: app.setup.problems, "the bad steps marked")
         assert "steps: got 0, expected an integer >= 1" in app.setup.problems[0]
@@ -110,7 +112,9 @@ async def run_group_to_its_verdict(pilot, app):
     """Start fig-parity (400 steps a run) and wait until its verdict is in."""
     await ready(pilot)
     await start_group(pilot)
-    await wait_until(pilot, lambda: app.model.groups and app.model.groups[0].verdict is not None, "the verdict", timeout=20)
+    await wait_until(
+        pilot, lambda: app.model.groups and app.model.groups[0].verdict is not None, "the verdict", timeout=20
+    )
     return app.model.groups[0]
 
 
@@ -121,7 +125,10 @@ async def test_a_group_runs_one_run_after_another_overlaid_and_ends_with_its_ver
         group = await run_group_to_its_verdict(pilot, app)
         starts = [c for c in engines.last.sent if c["cmd"] == "start"]
         assert [(c["preset"], c["config"]["d"], c["config"]["steps"]) for c in starts] == [
-            ("parity5", 5, 400), ("parity10", 10, 400), ("parity30", 30, 400)]
+            ("parity5", 5, 400),
+            ("parity10", 10, 400),
+            ("parity30", 30, 400),
+        ]
         assert len(engines.made) == 1  # one engine process for the whole group
         assert app.tabs.active == "watch"
         app.redraws.draw_plots()
@@ -142,8 +149,10 @@ async def test_a_group_runs_one_run_after_another_overlaid_and_ends_with_its_ver
         manifest = group_json(app)
         assert manifest["kind"] == "group" and manifest["preset"] == "fig-parity" and manifest["status"] == "completed"
         assert [(r["label"], r["dir"], r["status"], r["steps"]) for r in manifest["runs"]] == [
-            ("d = 5", "01-d-5", "completed", 400), ("d = 10", "02-d-10", "completed", 400),
-            ("d = 30", "03-d-30", "completed", 400)]
+            ("d = 5", "01-d-5", "completed", 400),
+            ("d = 10", "02-d-10", "completed", 400),
+            ("d = 30", "03-d-30", "completed", 400),
+        ]
         assert manifest["verdict"] == expected.as_dict()
         assert judge_record(read_group(group.path)).as_dict() == expected.as_dict()
         assert group.path.parent == tmp_path / "runs"
@@ -166,7 +175,9 @@ async def test_the_progress_line_and_x_stop_the_group_the_rest_not_run(tmp_path)
         assert group.statuses == {"d = 5": "stopped", "d = 10": "not run", "d = 30": "not run"}
         assert group.verdict.outcome == "incomplete"
         assert [r.detail for r in group.verdict.results] == [
-            "d = 10 did not run; d = 5 stopped at step 200", "d = 30 did not run"]
+            "d = 10 did not run; d = 5 stopped at step 200",
+            "d = 30 did not run",
+        ]
         assert [c["cmd"] for c in engines.last.sent].count("start") == 1
         manifest = group_json(app)
         assert manifest["status"] == "stopped"
@@ -204,10 +215,29 @@ def record_group(base: Path, finals: dict[str, float]) -> Path:
     runs = recorder.manifest["runs"]
     for number, member in enumerate(members, 1):
         run_dir = recorder.run_dir(number, member.label)
-        run = RunRecorder(run_dir, {"run_id": f"r{number}", "family": "parity", "preset": member.preset,
-                                    "config": config_to_dict(member.config), "seed": 0})
-        run.append(RunStarted(run_id=f"r{number}", t=0.0, family="parity", config=config_to_dict(member.config),
-                              seed=0, device="cpu", device_name="cpu", total_steps=200, preset=member.preset))
+        run = RunRecorder(
+            run_dir,
+            {
+                "run_id": f"r{number}",
+                "family": "parity",
+                "preset": member.preset,
+                "config": config_to_dict(member.config),
+                "seed": 0,
+            },
+        )
+        run.append(
+            RunStarted(
+                run_id=f"r{number}",
+                t=0.0,
+                family="parity",
+                config=config_to_dict(member.config),
+                seed=0,
+                device="cpu",
+                device_name="cpu",
+                total_steps=200,
+                preset=member.preset,
+            )
+        )
         for step in (0, 100, 200):
             value = 0.5 if step == 0 else finals[member.label]
             run.append(Metrics(run_id=f"r{number}", t=step / 100, step=step, values={"test_acc": value}))
@@ -270,8 +300,11 @@ async def test_a_groups_next_run_does_not_take_over_the_view_the_user_chose(tmp_
         engine._advance(400)  # run 1 ends; the group starts run 2 on its own
         engine._finish("completed", "")
         live = app.model.groups[0]
-        await wait_until(pilot, lambda: live.job.number == 2 and app.model.active is not None
-                         and app.model.active.state.step == 100, "run 2 held")
+        await wait_until(
+            pilot,
+            lambda: live.job.number == 2 and app.model.active is not None and app.model.active.state.step == 100,
+            "run 2 held",
+        )
         assert app.model.shown_group is shown and app.model.primary == primary  # still the recorded figure
         assert "run 2 of 3: d = 10" in live.progress() and live.ran == 2
 
@@ -279,7 +312,7 @@ async def test_a_groups_next_run_does_not_take_over_the_view_the_user_chose(tmp_
 @sync
 async def test_a_tiny_group_through_the_real_engine_leaves_the_record_gradfail_report_reads(tmp_path):
     toml = tmp_path / "tiny-group.toml"
-    toml.write_text('''title = "Two small parities"
+    toml.write_text("""title = "Two small parities"
 description = "d = 3 and d = 4, a few hundred steps"
 plot = ["test_acc"]
 
@@ -299,17 +332,25 @@ runs = ["d = 3", "d = 4"]
 metric = "test_acc"
 stat = "last"
 at_least = 0.0
-''')
+""")
     group = read_any(toml)
-    app = build_app(EngineProcess, families={"parity": registry_families()["parity"]}, presets=[], groups=[group],
-                    runs_dir=tmp_path / "runs", plot_budget=1.0)
+    app = build_app(
+        EngineProcess,
+        families={"parity": registry_families()["parity"]},
+        presets=[],
+        groups=[group],
+        runs_dir=tmp_path / "runs",
+        plot_budget=1.0,
+    )
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.form.spec is not None, "the form")
         await choose_group(pilot)
         await wait_until(pilot, lambda: app.engine_ready, "the engine process", timeout=ENGINE_READY_S)
         started = time.monotonic()
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.model.groups and app.model.groups[0].verdict is not None, "the group", timeout=90)
+        await wait_until(
+            pilot, lambda: app.model.groups and app.model.groups[0].verdict is not None, "the group", timeout=90
+        )
         wall = time.monotonic() - started
         group_entry = app.model.groups[0]
         worker = app.conductor.slots[0].engine.pid
@@ -322,7 +363,7 @@ at_least = 0.0
     record = read_group(group_entry.path)
     assert not record.problems
     assert [label for label, _ in record.runs] == ["d = 3", "d = 4"]
-    for (label, run), d in zip(record.runs, (3, 4)):
+    for (_label, run), d in zip(record.runs, (3, 4)):
         assert run.status == "completed" and run.manifest["config"]["d"] == d
         assert [e.step for e in run.events if isinstance(e, Metrics) and "test_acc" in e.values] == [0, 100, 200]
     assert judge_record(record).as_dict() == manifest["verdict"]

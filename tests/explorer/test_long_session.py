@@ -34,8 +34,15 @@ FAMILY_CONFIGS = {
     "flat": {"learner": "forward", "d": 4, "batch": 16, "eval_samples": 64, "steps": LONG, "eval_every": 50},
     "stocks": {"d": 20, "k": 5, "batch": 8, "eval_samples": 16, "steps": LONG, "eval_every": 50},
     "pwl": {"trainer": "conv", "n": 9, "train_size": 16, "val_size": 4, "batch": 4, "steps": LONG, "eval_every": 50},
-    "tuples": {"k": 1, "batch": 4, "eval_samples": 8, "snr_every": 0, "show_tuples": 0, "steps": LONG,
-               "eval_every": 10},
+    "tuples": {
+        "k": 1,
+        "batch": 4,
+        "eval_samples": 8,
+        "snr_every": 0,
+        "show_tuples": 0,
+        "steps": LONG,
+        "eval_every": 10,
+    },
     "pwl_condition": {"n_min": 10, "n_step": 5, "steps": 200},
 }
 WARM_UP = 2 * len(FAMILY_CONFIGS)
@@ -45,8 +52,12 @@ def process_figures() -> dict[str, int]:
     """This process's resident memory (kB), open file descriptors, threads and child processes."""
     gc.collect()
     status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-    return {"rss_kb": int(status["VmRSS"].split()[0]), "fds": len(os.listdir("/proc/self/fd")),
-            "threads": int(status["Threads"]), "children": len(children_of(os.getpid()))}
+    return {
+        "rss_kb": int(status["VmRSS"].split()[0]),
+        "fds": len(os.listdir("/proc/self/fd")),
+        "threads": int(status["Threads"]),
+        "children": len(children_of(os.getpid())),
+    }
 
 
 @pytest.mark.slow
@@ -56,8 +67,9 @@ async def test_a_long_session_of_start_stop_cycles_leaks_nothing(tmp_path, capsy
     names = list(FAMILY_CONFIGS)
     started = time.monotonic()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.engine_ready and app.form.spec is not None, "the engine",
-                         timeout=ENGINE_READY_S)
+        await wait_until(
+            pilot, lambda: app.engine_ready and app.form.spec is not None, "the engine", timeout=ENGINE_READY_S
+        )
         engine = app.conductor.slots[0].engine.pid
         for cycle in range(CYCLES):
             family = names[cycle % len(names)]
@@ -66,8 +78,12 @@ async def test_a_long_session_of_start_stop_cycles_leaks_nothing(tmp_path, capsy
                 app.form.set_raw(name, value)
             await wait_until(pilot, lambda: not app.setup.problems, f"cycle {cycle}: a valid {family} form")
             await pilot.press("escape", "s")
-            await wait_until(pilot, lambda: app.model.active is not None and app.model.active.state.series,
-                             f"cycle {cycle}: {family} to train", timeout=60)
+            await wait_until(
+                pilot,
+                lambda: app.model.active is not None and app.model.active.state.series,
+                f"cycle {cycle}: {family} to train",
+                timeout=60,
+            )
             entry = app.model.active
             await pilot.press("x")
             await wait_until(pilot, lambda: entry.state.finished, f"cycle {cycle}: {family} to stop", timeout=60)
@@ -82,21 +98,30 @@ async def test_a_long_session_of_start_stop_cycles_leaks_nothing(tmp_path, capsy
     after = process_figures()
     growth = end["rss_kb"] / warm["rss_kb"] - 1
     with capsys.disabled():
-        print(f"\nlong session: {CYCLES} start/stop cycles over {len(names)} families in {wall_s:.0f} s "
-              f"(warm-up: {WARM_UP} cycles in {warm_s:.0f} s)\n"
-              f"  RSS {warm['rss_kb'] / 1024:.1f} MiB after warm-up -> {end['rss_kb'] / 1024:.1f} MiB at the end "
-              f"({growth:+.1%})\n"
-              f"  open fds {warm['fds']} -> {end['fds']} (after quitting: {after['fds']}); "
-              f"threads {warm['threads']} -> {end['threads']}; "
-              f"child processes {warm['children']} -> {end['children']} (after quitting: {after['children']})")
+        print(
+            f"\nlong session: {CYCLES} start/stop cycles over {len(names)} families in {wall_s:.0f} s "
+            f"(warm-up: {WARM_UP} cycles in {warm_s:.0f} s)\n"
+            f"  RSS {warm['rss_kb'] / 1024:.1f} MiB after warm-up -> {end['rss_kb'] / 1024:.1f} MiB at the end "
+            f"({growth:+.1%})\n"
+            f"  open fds {warm['fds']} -> {end['fds']} (after quitting: {after['fds']}); "
+            f"threads {warm['threads']} -> {end['threads']}; "
+            f"child processes {warm['children']} -> {end['children']} (after quitting: {after['children']})"
+        )
     # Every check is made and every failure named, so a leak of memory does not hide one of fds.
-    failures = [what for what, ok in [
-        (f"RSS grew {growth:+.1%}, more than {MAX_GROWTH:.0%}", growth < MAX_GROWTH),
-        (f"open fds grew: {warm['fds']} -> {end['fds']}", end["fds"] <= warm["fds"]),
-        (f"threads grew: {warm['threads']} -> {end['threads']}", end["threads"] <= warm["threads"]),
-        (f"child processes: {warm['children']} -> {end['children']}, then {after['children']} after quitting "
-         "(expected the one engine, then none)", warm["children"] == end["children"] == 1 and after["children"] == 0),
-    ] if not ok]
+    failures = [
+        what
+        for what, ok in [
+            (f"RSS grew {growth:+.1%}, more than {MAX_GROWTH:.0%}", growth < MAX_GROWTH),
+            (f"open fds grew: {warm['fds']} -> {end['fds']}", end["fds"] <= warm["fds"]),
+            (f"threads grew: {warm['threads']} -> {end['threads']}", end["threads"] <= warm["threads"]),
+            (
+                f"child processes: {warm['children']} -> {end['children']}, then {after['children']} after quitting "
+                "(expected the one engine, then none)",
+                warm["children"] == end["children"] == 1 and after["children"] == 0,
+            ),
+        ]
+        if not ok
+    ]
     assert not failures, "; ".join(failures)
 
 
@@ -112,11 +137,13 @@ async def test_the_widgets_the_explorer_removes_are_freed(tmp_path):
     shown = weakref.WeakSet()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        for cycle, family in enumerate(["demo", "sweep", "demo", "sweep"]):
+        for family in ["demo", "sweep", "demo", "sweep"]:
             await app.setup.pick_family(family)
             await wait_until(pilot, lambda: not app.setup.problems, f"a valid {family} form")
             await pilot.press("escape", "s")
-            await wait_until(pilot, lambda: app.model.active is not None and app.model.active.state.series, f"{family} to run")
+            await wait_until(
+                pilot, lambda: app.model.active is not None and app.model.active.state.series, f"{family} to run"
+            )
             entry = app.model.active
             await pilot.pause(0.2)  # the plots drawn
             await pilot.press("x")

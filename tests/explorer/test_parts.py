@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
-from engine.client import EngineExited
 from engine.claims import Outcome
+from engine.client import EngineExited
 from engine.events import Metrics, RunFinished, RunStarted
 from engine.orchestration import Conductor
 from engine.status import FINAL_STATUSES
@@ -50,8 +50,9 @@ def test_the_pacer_keeps_plot_drawing_under_its_share_of_a_core():
 
 
 def started(device: str, device_name: str) -> RunStarted:
-    return RunStarted(run_id="r", t=0.0, family="parity", config={}, seed=0, device=device,
-                      device_name=device_name, total_steps=10)
+    return RunStarted(
+        run_id="r", t=0.0, family="parity", config={}, seed=0, device=device, device_name=device_name, total_steps=10
+    )
 
 
 def test_the_plots_get_more_of_a_core_only_when_the_engine_leaves_one_free():
@@ -76,8 +77,9 @@ def test_the_bridge_batches_events_and_holds_them_while_the_ui_is_busy():
     engine = ScriptedEngine(demo_families(), ready=False)
     posted = Posted()
     bridge = EngineBridge(Conductor(lambda: engine).start().poll, posted, batch_hz=5).start()
-    engine.events.put(RunStarted(run_id="r", t=0, family="demo", config={}, seed=0, device="cpu",
-                                 device_name="cpu", total_steps=500))
+    engine.events.put(
+        RunStarted(run_id="r", t=0, family="demo", config={}, seed=0, device="cpu", device_name="cpu", total_steps=500)
+    )
     for step in range(500):
         engine.events.put(Metrics(run_id="r", t=step / 1000, step=step, values={"loss": 1.0}))
     time.sleep(0.6)
@@ -93,7 +95,9 @@ def test_the_bridge_batches_events_and_holds_them_while_the_ui_is_busy():
     engine.events.put(RunFinished(run_id="r", t=1, step=500, status="completed"))
     engine.events.put(EngineExited(0, ""))
     deadline = time.monotonic() + 2
-    while not any(isinstance(item, EngineExited) for m in posted for _, item in m.items) and time.monotonic() < deadline:
+    while (
+        not any(isinstance(item, EngineExited) for m in posted for _, item in m.items) and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     said = [item for m in posted[2:] for _, item in m.items]
     assert [type(item) for item in said] == [RunFinished, EngineExited]
@@ -150,9 +154,14 @@ def test_one_look_for_each_status_and_outcome_in_rich_and_in_textual():
     assert set(FINAL_STATUSES) <= set(RUN_STATUSES) and set(OUTCOMES) == set(Outcome)
     assert [rich_colour(status_tone(s)) for s in ("completed", "stopped", "failed")] == ["green", "yellow", "red"]
     assert [textual_colour(status_tone(s)) for s in ("running", "waiting", "diverged")] == [
-        "$success", "$text-muted", "$error"]
+        "$success",
+        "$text-muted",
+        "$error",
+    ]
     assert textual_colour(status_tone("unknown")) == "$foreground"  # no colour for what the map does not know
-    assert outcome_look(Outcome.NOT_REPRODUCED) == ("error", "✗") and outcome_look("?") == outcome_look(Outcome.INCOMPLETE)
+    assert outcome_look(Outcome.NOT_REPRODUCED) == ("error", "✗") and outcome_look("?") == outcome_look(
+        Outcome.INCOMPLETE
+    )
 
 
 def test_thin_keeps_the_newest_point_and_bounds_the_count():
@@ -167,4 +176,3 @@ def test_the_entry_point_rejects_bad_arguments(capsys):
     assert "unknown preset 'parity-nope'" in capsys.readouterr().err
     assert main(["--start"]) == 2
     assert "--start needs --preset" in capsys.readouterr().err
-

@@ -47,8 +47,9 @@ class Terminal:
         self.pid = int(self.tmux("list-panes", "-t", name, "-F", "#{pane_pid}").strip())
 
     def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.server, *args], capture_output=True, text=True, check=True,
-                              timeout=30).stdout
+        return subprocess.run(
+            ["tmux", "-L", self.server, *args], capture_output=True, text=True, check=True, timeout=30
+        ).stdout
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", self.name)
@@ -78,10 +79,12 @@ def test_ctrl_c_sighup_sigterm_and_sigint_end_runs_interrupted_with_no_orphans(t
     try:
         for how in ("ctrl-c, then hangup", "sigterm", "sigint"):
             runs = tmp_path / how.replace(",", "").replace(" ", "-")
-            command = (f"cd {shlex.quote(str(tmp_path))} && exec env "
-                       + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-                       + f" {shlex.quote(sys.executable)} -m gradfail_tui.explorer.app --preset slow.toml --start "
-                       f"--runs-dir {shlex.quote(str(runs))}")
+            command = (
+                f"cd {shlex.quote(str(tmp_path))} && exec env "
+                + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+                + f" {shlex.quote(sys.executable)} -m gradfail_tui.explorer.app --preset slow.toml --start "
+                f"--runs-dir {shlex.quote(str(runs))}"
+            )
             terminals[how] = Terminal(server, f"t{len(terminals)}", command)
             terminals[how].runs = runs
         for how, term in terminals.items():

@@ -53,34 +53,48 @@ def step_offsets() -> list[float]:
 
 @dataclass(frozen=True)
 class FlatConfig(BaseConfig):
-    learner: str = knob("forward", "how u is learned: sigmoid (non-flat approximation), e2e (MLP regression), "
-                        "multiclass (MLP over the steps), forward (forward-only: identity backward through u)",
-                        choices=LEARNERS)
+    learner: str = knob(
+        "forward",
+        "how u is learned: sigmoid (non-flat approximation), e2e (MLP regression), "
+        "multiclass (MLP over the steps), forward (forward-only: identity backward through u)",
+        choices=LEARNERS,
+    )
     d: int = knob(100, "input dimension", low=1, high=100_000)
-    x_std: float = knob(0.01, "x ~ N(0, x_std^2 I) (the original divides a standard normal by 100)",
-                        low=0, low_open=True)
+    x_std: float = knob(
+        0.01, "x ~ N(0, x_std^2 I) (the original divides a standard normal by 100)", low=0, low_open=True
+    )
     width: int = knob(100, "hidden width of the e2e and multiclass MLPs", low=1, high=100_000)
-    sharpness: float = knob(5.0, "sigmoid learner: each step is sigmoid(sharpness * (p - m) / (dz / 10)); "
-                            "larger is closer to u and flatter between steps", low=0, low_open=True)
-    lr: float = knob(1e-3, "Adam learning rate (originals: sigmoid 0.01, the others 1e-3; see the presets)",
-                     low=0, low_open=True)
+    sharpness: float = knob(
+        5.0,
+        "sigmoid learner: each step is sigmoid(sharpness * (p - m) / (dz / 10)); "
+        "larger is closer to u and flatter between steps",
+        low=0,
+        low_open=True,
+    )
+    lr: float = knob(
+        1e-3, "Adam learning rate (originals: sigmoid 0.01, the others 1e-3; see the presets)", low=0, low_open=True
+    )
     beta1: float = knob(0.9, "Adam beta1", low=0, high=1)
     beta2: float = knob(0.99, "Adam beta2", low=0, high=1)
     eps: float = knob(1e-5, "Adam epsilon", low=0, low_open=True)
     batch: int = knob(256, "fresh samples per step", low=1, high=1_000_000)
-    eval_samples: int = knob(2000, "fresh samples per evaluation (and for the staircase plot)",
-                             low=2, high=1_000_000)
-    flat_tol: float = knob(1e-4, "an activation derivative below this counts as zero in `flatness`",
-                           low=0, low_open=True)
+    eval_samples: int = knob(2000, "fresh samples per evaluation (and for the staircase plot)", low=2, high=1_000_000)
+    flat_tol: float = knob(
+        1e-4, "an activation derivative below this counts as zero in `flatness`", low=0, low_open=True
+    )
     zoom: float = knob(2.0, "the staircase plot shows r within mean(r) +- zoom * std(r)", low=0, low_open=True)
     plot_points: int = knob(200, "points per curve in the staircase plot, at most", low=10, high=10_000)
-    steps: int = knob(5_000, "training steps (originals: forward 5,000, the others 10,000; see the presets)",
-                      low=1, high=10**9)
+    steps: int = knob(
+        5_000, "training steps (originals: forward 5,000, the others 10,000; see the presets)", low=1, high=10**9
+    )
     eval_every: int = knob(100, "evaluate every this many steps", low=1)
 
     def problems(self) -> list[str]:
-        return [f"{name}: got {value:g}, expected a number >= 0 and < 1 (Adam's averages must forget)"
-                for name, value in (("beta1", self.beta1), ("beta2", self.beta2)) if value >= 1]
+        return [
+            f"{name}: got {value:g}, expected a number >= 0 and < 1 (Adam's averages must forget)"
+            for name, value in (("beta1", self.beta1), ("beta2", self.beta2))
+            if value >= 1
+        ]
 
 
 SPEC = FamilySpec(
@@ -93,8 +107,7 @@ SPEC = FamilySpec(
     metrics=(
         MetricSpec("step_acc", "samples on the right step", "accuracy"),
         MetricSpec("sq_error", "squared error vs the labels (test)", "error", log_scale=True),
-        MetricSpec("train_loss", "train loss (squared error; cross-entropy for multiclass)", "loss",
-                   log_scale=True),
+        MetricSpec("train_loss", "train loss (squared error; cross-entropy for multiclass)", "loss", log_scale=True),
         MetricSpec("flatness", "share of activations passing zero gradient", "flatness"),
     ),
     cpu_threads=1,

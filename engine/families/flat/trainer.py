@@ -147,7 +147,10 @@ class MultiClassLearner(MlpLearner):
 
 
 LEARNERS: dict[str, type[Learner]] = {
-    "sigmoid": SigmoidLearner, "e2e": EndToEndLearner, "multiclass": MultiClassLearner, "forward": ForwardLearner,
+    "sigmoid": SigmoidLearner,
+    "e2e": EndToEndLearner,
+    "multiclass": MultiClassLearner,
+    "forward": ForwardLearner,
 }
 
 
@@ -162,8 +165,9 @@ class FlatTrainer(Trainer):
         self.stairs = Staircase(levels.to(device), config.sharpness)
         self.learner = LEARNERS[config.learner](config, self.stairs, generator(seed, "init"))
         self.learner.model.to(device)
-        self.optimizer = make_optimizer("adam", self.learner.model.parameters(), config.lr,
-                                        betas=(config.beta1, config.beta2), eps=config.eps)
+        self.optimizer = make_optimizer(
+            "adam", self.learner.model.parameters(), config.lr, betas=(config.beta1, config.beta2), eps=config.eps
+        )
         self.data_gen = generator(seed, "data", device)
         self.eval_gen = generator(seed, "eval", device)
         self.last_eval: tuple[int, torch.Tensor, torch.Tensor] | None = None  # (step, r, prediction)
@@ -204,12 +208,18 @@ class FlatTrainer(Trainer):
             keep = keep[ranks.long()]  # evenly spaced in r's rank, both ends kept
         rs = r[keep]
         xs = rs.tolist()
-        series = [{"label": "label u(r)", "x": xs, "y": self.stairs.u(rs).tolist()},
-                  {"label": f"prediction ({self.config.learner})", "x": xs, "y": prediction[keep].tolist()}]
+        series = [
+            {"label": "label u(r)", "x": xs, "y": self.stairs.u(rs).tolist()},
+            {"label": f"prediction ({self.config.learner})", "x": xs, "y": prediction[keep].tolist()},
+        ]
         series += self.learner.reference_curves(rs)
-        return [SnapshotData("staircase", "lines", {
-            "title": "prediction vs r near the mean of r", "x_label": "r", "y_label": "output",
-            "series": series})]
+        return [
+            SnapshotData(
+                "staircase",
+                "lines",
+                {"title": "prediction vs r near the mean of r", "x_label": "r", "y_label": "output", "series": series},
+            )
+        ]
 
     def parameter_count(self) -> int:
         return parameter_count(self.learner.model)

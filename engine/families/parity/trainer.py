@@ -101,10 +101,15 @@ class ParityTrainer(Trainer):
         self.net = ManualMLP(models, "hinge", config.optimizer, config.lr)
         self.net_step, self.net_settle = self.net.stepper(config.batch)
         step_bytes = self.lanes * config.batch * (config.d + 1) * 4
-        self.train_data = ParityStream(self.subset_mask, [generator(s, "data", device) for s in seeds],
-                                       config.batch, block=max(1, min(64, BLOCK_BYTES // step_bytes)))
-        self.eval_data = ParityStream(self.subset_mask, [generator(s, "eval", device) for s in seeds],
-                                      config.eval_samples, block=1)
+        self.train_data = ParityStream(
+            self.subset_mask,
+            [generator(s, "data", device) for s in seeds],
+            config.batch,
+            block=max(1, min(64, BLOCK_BYTES // step_bytes)),
+        )
+        self.eval_data = ParityStream(
+            self.subset_mask, [generator(s, "eval", device) for s in seeds], config.eval_samples, block=1
+        )
 
     @property
     def subset(self) -> torch.Tensor:

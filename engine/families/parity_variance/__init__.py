@@ -25,16 +25,19 @@ MAX_D = 18
 @dataclass(frozen=True)
 class ParityVarianceConfig(BaseConfig):
     d_min: int = knob(2, "smallest input dimension of the sweep", low=1, high=MAX_D)
-    d_max: int = knob(16, f"largest input dimension (2^d inputs and targets are enumerated; <= {MAX_D})",
-                      low=1, high=MAX_D)
+    d_max: int = knob(
+        16, f"largest input dimension (2^d inputs and targets are enumerated; <= {MAX_D})", low=1, high=MAX_D
+    )
     width_mult: int = knob(10, "hidden width = width_mult * d, as in the parity family", low=1, high=1000)
     depth: int = knob(1, "number of hidden ReLU layers", low=1, high=8)
-    loss: str = knob("hinge", "the loss whose gradient is measured: the parity family's hinge or the "
-                     "square loss (y - p)^2 / 2", choices=("hinge", "square"))
+    loss: str = knob(
+        "hinge",
+        "the loss whose gradient is measured: the parity family's hinge or the square loss (y - p)^2 / 2",
+        choices=("hinge", "square"),
+    )
     inits: int = knob(3, "random initialisations measured (and averaged) at each d", low=1, high=1000)
     by_order: bool = knob(True, "also split the variance by the order of the parity (a table column)")
-    fit_from: int = knob(6, "fit the log2 slopes over d >= fit_from (small d are off the asymptote)",
-                         low=1, high=MAX_D)
+    fit_from: int = knob(6, "fit the log2 slopes over d >= fit_from (small d are off the asymptote)", low=1, high=MAX_D)
     steps: int = knob(15, "one step per d: must equal d_max - d_min + 1", low=1, high=MAX_D)
     eval_every: int = knob(1, "report every this many steps (1: after every d)", low=1)
 
@@ -43,8 +46,10 @@ class ParityVarianceConfig(BaseConfig):
         if self.d_max < self.d_min:
             problems.append(f"d_max: got {self.d_max}, expected >= d_min (= {self.d_min})")
         elif self.steps != self.d_max - self.d_min + 1:
-            problems.append(f"steps: got {self.steps}, expected d_max - d_min + 1 = {self.d_max - self.d_min + 1} "
-                            f"(the sweep takes one step per d; set steps={self.d_max - self.d_min + 1})")
+            problems.append(
+                f"steps: got {self.steps}, expected d_max - d_min + 1 = {self.d_max - self.d_min + 1} "
+                f"(the sweep takes one step per d; set steps={self.d_max - self.d_min + 1})"
+            )
         return problems
 
 

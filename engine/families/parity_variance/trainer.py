@@ -67,8 +67,12 @@ class ParityVarianceTrainer(Trainer):
         if not self.rows:
             return {}
         last = self.rows[-1]
-        values = {"d": float(last["d"]), "target_var": last["variance"], "target_var_bound": last["bound"],
-                  "var_ratio": last["variance"] / last["bound"]}
+        values = {
+            "d": float(last["d"]),
+            "target_var": last["variance"],
+            "target_var_bound": last["bound"],
+            "var_ratio": last["variance"] / last["bound"],
+        }
         slopes = self.fit()
         if slopes:
             values["var_slope"], values["bound_slope"] = slopes
@@ -80,27 +84,35 @@ class ParityVarianceTrainer(Trainer):
         ds = [r["d"] for r in self.rows]
         positive = [r for r in self.rows if r["variance"] > 0]
         series = [
-            {"label": "log2 variance (exact)", "x": [r["d"] for r in positive],
-             "y": [math.log2(r["variance"]) for r in positive]},
+            {
+                "label": "log2 variance (exact)",
+                "x": [r["d"] for r in positive],
+                "y": [math.log2(r["variance"]) for r in positive],
+            },
             {"label": "log2 bound G^2/2^d", "x": ds, "y": [math.log2(r["bound"]) for r in self.rows]},
         ]
         slopes = self.fit()
         title = "target variance across parities vs d (log2)"
         if slopes:
-            title += (f"; fit over d >= {self.config.fit_from}: "
-                      f"variance {slopes[0]:+.3f}/d, bound {slopes[1]:+.3f}/d")
+            title += f"; fit over d >= {self.config.fit_from}: variance {slopes[0]:+.3f}/d, bound {slopes[1]:+.3f}/d"
         columns = ["d", "targets 2^d", "variance", "bound G^2/2^d", "variance / bound"]
         if self.config.by_order:
             columns += ["targets of order <= 2", "their share of the variance"]
         rows = []
         for r in self.rows:
-            row = [r["d"], 2 ** r["d"], f"{r['variance']:.4g}", f"{r['bound']:.4g}",
-                   f"{r['variance'] / r['bound']:.3f}"]
+            row = [
+                r["d"],
+                2 ** r["d"],
+                f"{r['variance']:.4g}",
+                f"{r['bound']:.4g}",
+                f"{r['variance'] / r['bound']:.3f}",
+            ]
             if self.config.by_order:
                 row += [1 + r["d"] + r["d"] * (r["d"] - 1) // 2, f"{r['low_order_share']:.3f}"]
             rows.append(row)
         return [
-            SnapshotData("variance_vs_d", "lines", {"title": title, "x_label": "d", "y_label": "log2",
-                                                    "series": series}),
+            SnapshotData(
+                "variance_vs_d", "lines", {"title": title, "x_label": "d", "y_label": "log2", "series": series}
+            ),
             SnapshotData("variance_table", "table", {"title": title, "columns": columns, "rows": rows}),
         ]

@@ -32,8 +32,7 @@ PSI = ("cos", "sin", "triangle", "sawtooth", "square")  # each of period 2 pi, v
 @dataclass(frozen=True)
 class PeriodicConfig(BaseConfig):
     d: int = knob(10, "input dimension: x ~ N(0, I_d)", low=1, high=4096)
-    r: float = knob(1.0, "norm of the hidden direction v* (the frequency of the target along it)",
-                    low=0, low_open=True)
+    r: float = knob(1.0, "norm of the hidden direction v* (the frequency of the target along it)", low=0, low_open=True)
     psi: str = knob("cos", "the periodic function (period 2 pi)", choices=PSI)
     width_mult: int = knob(10, "hidden width = width_mult * d", low=1, high=10_000)
     depth: int = knob(1, "number of hidden ReLU layers", low=1, high=32)
@@ -41,12 +40,11 @@ class PeriodicConfig(BaseConfig):
     lr: float = knob(1e-3, "learning rate", low=0, low_open=True)
     batch: int = knob(128, "fresh samples per step", low=1, high=1_000_000)
     eval_samples: int = knob(2000, "fresh samples per evaluation (and for the plot)", low=2, high=10_000_000)
-    variance_every: int = knob(5000, "measure the target variance at the evaluations whose step is a multiple "
-                               "of this (0 = off)", low=0)
-    variance_directions: int = knob(200, "random directions v of norm r in the variance estimate",
-                                    low=2, high=100_000)
-    variance_samples: int = knob(20_000, "fixed sample of x the variance is measured on", low=2,
-                                 high=10_000_000)
+    variance_every: int = knob(
+        5000, "measure the target variance at the evaluations whose step is a multiple of this (0 = off)", low=0
+    )
+    variance_directions: int = knob(200, "random directions v of norm r in the variance estimate", low=2, high=100_000)
+    variance_samples: int = knob(20_000, "fixed sample of x the variance is measured on", low=2, high=10_000_000)
     plot_points: int = knob(200, "points in the prediction plot, at most", low=10, high=10_000)
     steps: int = knob(10_000, "training steps", low=1, high=10**9)
     eval_every: int = knob(200, "evaluate every this many steps", low=1)
@@ -63,8 +61,9 @@ SPEC = FamilySpec(
         MetricSpec("r2", "explained variance R^2 (test)", "accuracy"),
         MetricSpec("test_mse", "test squared error", "loss", log_scale=True),
         MetricSpec("train_loss", "train squared error", "loss", log_scale=True),
-        MetricSpec("target_var", "target variance across directions of norm r (when resolved)", "variance",
-                   log_scale=True),
+        MetricSpec(
+            "target_var", "target variance across directions of norm r (when resolved)", "variance", log_scale=True
+        ),
         MetricSpec("target_var_resolution", "its resolution (2 standard errors)", "variance", log_scale=True),
     ),
     cpu_threads=1,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import torch
 
 from engine.diagnostics.variance import (
-    PERIODIC_FUNCTIONS, SampledVariance, periodic_target_variance, sphere_directions,
+    PERIODIC_FUNCTIONS,
+    SampledVariance,
+    periodic_target_variance,
+    sphere_directions,
 )
 from engine.families.periodic import PeriodicConfig
 from engine.nn import make_optimizer, mlp, parameter_count
@@ -83,22 +86,53 @@ class PeriodicTrainer(Trainer):
             ranks = torch.linspace(0, order.numel() - 1, self.config.plot_points, device=order.device)
             order = order[ranks.long()]  # evenly spaced in t's rank, both ends kept
         ts = t[order].tolist()
-        snaps = [SnapshotData("projection", "lines", {
-            "title": f"prediction vs t = <v*, x> (||v*|| = {self.config.r:g})",
-            "x_label": "t = <v*, x>", "y_label": "output",
-            "series": [{"label": f"target {self.config.psi}(t)", "x": ts, "y": y[order].tolist()},
-                       {"label": "prediction", "x": ts, "y": prediction[order].tolist()}]})]
+        snaps = [
+            SnapshotData(
+                "projection",
+                "lines",
+                {
+                    "title": f"prediction vs t = <v*, x> (||v*|| = {self.config.r:g})",
+                    "x_label": "t = <v*, x>",
+                    "y_label": "output",
+                    "series": [
+                        {"label": f"target {self.config.psi}(t)", "x": ts, "y": y[order].tolist()},
+                        {"label": "prediction", "x": ts, "y": prediction[order].tolist()},
+                    ],
+                },
+            )
+        ]
         if self.variance_rows:
-            rows = [[at, f"{m.variance:.3g}", f"{m.stderr:.2g}",
-                     "yes" if m.variance > RESOLUTION_SE * m.stderr else "no (below 2 s.e.)",
-                     f"{m.variance / m.g2:.2g}", f"{m.floor:.2g}"] for at, m in self.variance_rows]
+            rows = [
+                [
+                    at,
+                    f"{m.variance:.3g}",
+                    f"{m.stderr:.2g}",
+                    "yes" if m.variance > RESOLUTION_SE * m.stderr else "no (below 2 s.e.)",
+                    f"{m.variance / m.g2:.2g}",
+                    f"{m.floor:.2g}",
+                ]
+                for at, m in self.variance_rows
+            ]
             m = self.variance_rows[-1][1]
-            snaps.append(SnapshotData("target_variance", "table", {
-                "title": f"target variance across {m.directions} directions of norm {self.config.r:g} "
-                         f"(on {m.samples:,} fixed x)",
-                "columns": ["step", "estimate", "standard error", "resolved", "estimate / G^2",
-                            "sampling floor removed"],
-                "rows": rows}))
+            snaps.append(
+                SnapshotData(
+                    "target_variance",
+                    "table",
+                    {
+                        "title": f"target variance across {m.directions} directions of norm {self.config.r:g} "
+                        f"(on {m.samples:,} fixed x)",
+                        "columns": [
+                            "step",
+                            "estimate",
+                            "standard error",
+                            "resolved",
+                            "estimate / G^2",
+                            "sampling floor removed",
+                        ],
+                        "rows": rows,
+                    },
+                )
+            )
         return snaps
 
     def parameter_count(self) -> int:

@@ -49,34 +49,55 @@ EVALS_PER_RUN = 100  # eval_every = 0 means steps / 100: a smooth loss curve at 
 
 @dataclass(frozen=True)
 class PWLConfig(BaseConfig):
-    trainer: str = knob("linear", "what learns f -> p: linear (n x n matrix), conv (3-tap filter), "
-                        "conv_cond (the filter on whitened rows) or autoencoder (deep encoder/decoder)",
-                        choices=TRAINERS)
+    trainer: str = knob(
+        "linear",
+        "what learns f -> p: linear (n x n matrix), conv (3-tap filter), "
+        "conv_cond (the filter on whitened rows) or autoencoder (deep encoder/decoder)",
+        choices=TRAINERS,
+    )
     n: int = knob(100, "sample points per curve (x = 0 .. n-1)", low=9, high=1000)
     pieces: int = knob(3, "kinks per curve (the 'slopes' distribution has exactly 3)", low=1, high=100)
-    curves: str = knob("original", "curve distribution: slopes (original for linear/conv: kinks in "
-                       "[3, n-3), slope sequences like (1, -1, 1)); prose (the paper's text: kinks uniform "
-                       "in [0, n), slope changes U[-1, 1]); continuous (original for the autoencoder: real "
-                       "kinks in [0, n)); original = the trainer's own", choices=CURVES)
-    train_size: int = knob(10_000, "training curves (minibatches are drawn from them with replacement)",
-                           low=1, high=1_000_000)
+    curves: str = knob(
+        "original",
+        "curve distribution: slopes (original for linear/conv: kinks in "
+        "[3, n-3), slope sequences like (1, -1, 1)); prose (the paper's text: kinks uniform "
+        "in [0, n), slope changes U[-1, 1]); continuous (original for the autoencoder: real "
+        "kinks in [0, n)); original = the trainer's own",
+        choices=CURVES,
+    )
+    train_size: int = knob(
+        10_000, "training curves (minibatches are drawn from them with replacement)", low=1, high=1_000_000
+    )
     val_size: int = knob(1_000, "validation curves", low=1, high=100_000)
-    optimizer: str = knob("adam", "optimizer (the original: Adam with TensorFlow's defaults)",
-                          choices=("adam", "sgd"))
-    lr: float = knob(0.0, "learning rate; 0 = the trainer's original (linear 1e-4, conv 0.05, "
-                     "conv_cond 0.99, autoencoder 1e-3)", low=0)
-    batch: int = knob(0, "curves per step; 0 = the trainer's original (conv_cond 10, others 100)",
-                      low=0, high=1_000_000)
-    steps: int = knob(0, "training steps; 0 = the trainer's original (linear and conv 50,000, "
-                      "conv_cond 500, autoencoder 10,000)", low=0, high=10**9)
+    optimizer: str = knob("adam", "optimizer (the original: Adam with TensorFlow's defaults)", choices=("adam", "sgd"))
+    lr: float = knob(
+        0.0,
+        "learning rate; 0 = the trainer's original (linear 1e-4, conv 0.05, conv_cond 0.99, autoencoder 1e-3)",
+        low=0,
+    )
+    batch: int = knob(
+        0, "curves per step; 0 = the trainer's original (conv_cond 10, others 100)", low=0, high=1_000_000
+    )
+    steps: int = knob(
+        0,
+        "training steps; 0 = the trainer's original (linear and conv 50,000, conv_cond 500, autoencoder 10,000)",
+        low=0,
+        high=10**9,
+    )
     eval_every: int = knob(0, "validate every this many steps; 0 = steps / 100", low=0)
-    curves_every: int = knob(0, "send the decoded-curves picture every this many steps (rounded up to "
-                             "an evaluation); 0 = at every evaluation", low=0)
+    curves_every: int = knob(
+        0,
+        "send the decoded-curves picture every this many steps (rounded up to an evaluation); 0 = at every evaluation",
+        low=0,
+    )
     shown_curves: int = knob(3, "validation curves in the decoded-curves picture", low=1, high=10)
     code_size: int = knob(0, "autoencoder code width; 0 = 2 * pieces (the original: 6)", low=0, high=1000)
     code_relu: bool = knob(True, "autoencoder: ReLU on the code layer too (the original has it)")
-    dtype: str = knob("float32", "training precision (condition numbers, W^-1 and the whitening are "
-                      "always computed in float64)", choices=("float32", "float64"))
+    dtype: str = knob(
+        "float32",
+        "training precision (condition numbers, W^-1 and the whitening are always computed in float64)",
+        choices=("float32", "float64"),
+    )
 
     def __post_init__(self):
         # Resolve "0 = the trainer's original" once, here, so every reader sees real numbers.
@@ -96,8 +117,10 @@ class PWLConfig(BaseConfig):
         found = []
         if self.curves == "slopes":
             if self.pieces != 3:
-                found.append(f"pieces: got {self.pieces}, but curves = slopes has exactly 3 kinks "
-                             "(use curves = prose or continuous for other counts)")
+                found.append(
+                    f"pieces: got {self.pieces}, but curves = slopes has exactly 3 kinks "
+                    "(use curves = prose or continuous for other counts)"
+                )
             elif self.n - 6 < self.pieces:
                 found.append(f"n: got {self.n}, curves = slopes needs n >= {self.pieces + 6}")
         elif self.pieces > self.n:
@@ -111,7 +134,7 @@ SPEC = FamilySpec(
     name="pwl",
     title="Architecture and conditioning (PWL curves)",
     claim="all four learners can express f -> p, but the fully connected one is badly conditioned "
-          "(Omega(n^3.5)); a convolution with whitened inputs learns it in a few hundred steps",
+    "(Omega(n^3.5)); a convolution with whitened inputs learns it in a few hundred steps",
     paper_ref="Sec. 4, Fig. 6, Theorem 3",
     config_cls=PWLConfig,
     trainer="engine.families.pwl.trainer:PWLTrainer",

@@ -29,14 +29,15 @@ TAPS = len(IDEAL_FILTER)
 def filter_rows(f: torch.Tensor) -> torch.Tensor:
     """(m, n) curves -> (m, n - 2, 3) rows [f_j, f_{j-1}, f_{j-2}] for j = 2 .. n-1 (the original's F)."""
     n = f.shape[1]
-    return torch.stack([f[:, TAPS - 1 - k: n - k] for k in range(TAPS)], dim=2)
+    return torch.stack([f[:, TAPS - 1 - k : n - k] for k in range(TAPS)], dim=2)
 
 
 class LinearLearner(nn.Module):
     """p = f U with U an n x n matrix from zeros (Sec. 4.1.1)."""
 
-    def __init__(self, config: PWLConfig, sets: CurveSets, device: torch.device, dtype: torch.dtype,
-                 init: torch.Generator):
+    def __init__(
+        self, config: PWLConfig, sets: CurveSets, device: torch.device, dtype: torch.dtype, init: torch.Generator
+    ):
         super().__init__()
         self.u = nn.Parameter(torch.zeros(sets.n, sets.n, device=device, dtype=dtype))
         self.w_inv = sets.w_inv.to(device)
@@ -54,17 +55,21 @@ class LinearLearner(nn.Module):
 
     def report(self) -> dict[str, float]:
         error = self.u.detach().double() - self.w_inv
-        return {"u_err": error.abs().max().item(),
-                "u_err_taught": (self.projector @ error).abs().max().item()}
+        return {"u_err": error.abs().max().item(), "u_err_taught": (self.projector @ error).abs().max().item()}
 
     def cond(self) -> float:
         return self.conditioning["cond_wwt"]
 
     def table_rows(self) -> list[list[str]]:
         c = self.conditioning
-        return [["cond(W W^T), Theorem 3", conditioning.format_cond(c["cond_wwt"]), "-"],
-                [f"cond(E f^T f) on the data's span (dim {int(c['data_rank'])})",
-                 conditioning.format_cond(c["cond_data"]), "-"]]
+        return [
+            ["cond(W W^T), Theorem 3", conditioning.format_cond(c["cond_wwt"]), "-"],
+            [
+                f"cond(E f^T f) on the data's span (dim {int(c['data_rank'])})",
+                conditioning.format_cond(c["cond_data"]),
+                "-",
+            ],
+        ]
 
 
 class ConvLearner(nn.Module):
@@ -76,13 +81,21 @@ class ConvLearner(nn.Module):
     and such curves decode wrong even with the exact filter (the original curves have none there).
     """
 
-    def __init__(self, config: PWLConfig, sets: CurveSets, device: torch.device, dtype: torch.dtype,
-                 init: torch.Generator, whiten: bool):
+    def __init__(
+        self,
+        config: PWLConfig,
+        sets: CurveSets,
+        device: torch.device,
+        dtype: torch.dtype,
+        init: torch.Generator,
+        whiten: bool,
+    ):
         super().__init__()
         self.whiten = whiten
         self.w = nn.Parameter(torch.zeros(TAPS, device=device, dtype=dtype))
         self.conditioning, whitener = conditioning.conv_problem(
-            filter_rows(sets.train_f).reshape(-1, TAPS), filter_rows(sets.val_f).reshape(-1, TAPS))
+            filter_rows(sets.train_f).reshape(-1, TAPS), filter_rows(sets.val_f).reshape(-1, TAPS)
+        )
         # Whitening is computed in float64 (cond(C) is about 1e5 at n = 100) and only then cast.
         self.whitener64 = (whitener if whiten else torch.eye(TAPS, dtype=torch.float64)).to(device)
         self.whitener = self.whitener64.to(dtype)
@@ -103,8 +116,10 @@ class ConvLearner(nn.Module):
     def report(self) -> dict[str, float]:
         values = self.raw_filter().detach().double().cpu()
         ideal = torch.tensor(IDEAL_FILTER, dtype=torch.float64)
-        return {**{f"filter_{k}": float(values[k]) for k in range(TAPS)},
-                "filter_err": float((values - ideal).abs().max())}
+        return {
+            **{f"filter_{k}": float(values[k]) for k in range(TAPS)},
+            "filter_err": float((values - ideal).abs().max()),
+        }
 
     def cond(self) -> float:
         return self.conditioning["cond_whitened" if self.whiten else "cond_rows"]
@@ -121,8 +136,9 @@ class ConvLearner(nn.Module):
 class AutoEncoderLearner(nn.Module):
     """Encoder n-500-100-code and decoder code-100-100-n, ReLU between layers (Sec. 4.1.4)."""
 
-    def __init__(self, config: PWLConfig, sets: CurveSets, device: torch.device, dtype: torch.dtype,
-                 init: torch.Generator):
+    def __init__(
+        self, config: PWLConfig, sets: CurveSets, device: torch.device, dtype: torch.dtype, init: torch.Generator
+    ):
         super().__init__()
         encoder = mlp([sets.n, 500, 100, config.code_size], init)
         if config.code_relu:  # the original also rectifies the code
@@ -149,8 +165,13 @@ class AutoEncoderLearner(nn.Module):
         return None  # not a linear least-squares problem: no single condition number
 
     def table_rows(self) -> list[list[str]]:
-        return [["cond(E f^T f) of the input curves (for comparison)",
-                 conditioning.format_cond(self.conditioning["cond_data"]), "-"]]
+        return [
+            [
+                "cond(E f^T f) of the input curves (for comparison)",
+                conditioning.format_cond(self.conditioning["cond_data"]),
+                "-",
+            ]
+        ]
 
 
 LEARNERS = {
@@ -166,8 +187,15 @@ class PWLTrainer(Trainer):
         super().__init__(config, device, seed)
         dtype = getattr(torch, config.dtype)
         # Two generators for the two fixed sets, so val_size does not change the training curves.
-        sets = make_curve_sets(config.curves, config.n, config.pieces, config.train_size, config.val_size,
-                               generator(seed, "data"), generator(seed, "eval"))
+        sets = make_curve_sets(
+            config.curves,
+            config.n,
+            config.pieces,
+            config.train_size,
+            config.val_size,
+            generator(seed, "data"),
+            generator(seed, "eval"),
+        )
         self.model = LEARNERS[config.trainer](config, sets, device, dtype, generator(seed, "init"))
         self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr)
         self.batch_gen = generator(seed, "batch", device)
@@ -181,17 +209,18 @@ class PWLTrainer(Trainer):
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         # Minibatches drawn from the training set with replacement, as in the original.
-        idx = torch.randint(self.config.train_size, (self.config.batch,), generator=self.batch_gen,
-                            device=self.device)
+        idx = torch.randint(self.config.train_size, (self.config.batch,), generator=self.batch_gen, device=self.device)
         loss = self.model.loss(self.train_inputs.index_select(0, idx), self.train_p.index_select(0, idx))
         return {"train_loss": descend(self.optimizer, loss)}
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:
         decoded = self.model.decode(self.val_f, self.w)
-        values = {"val_loss": self.model.loss(self.val_inputs, self.val_p).item(),
-                  "curve_rmse": (decoded - self.val_f).square().mean().sqrt().item(),
-                  **self.model.report()}
+        values = {
+            "val_loss": self.model.loss(self.val_inputs, self.val_p).item(),
+            "curve_rmse": (decoded - self.val_f).square().mean().sqrt().item(),
+            **self.model.report(),
+        }
         cond = self.model.cond()
         if cond is not None:
             values["cond"] = cond  # constant (measured once); sent each time so the plot shows a level
@@ -199,9 +228,17 @@ class PWLTrainer(Trainer):
 
     @torch.no_grad()
     def snapshots(self, step: int) -> list[SnapshotData]:
-        snaps = [SnapshotData("conditioning", "table", {
-            "title": f"{self.config.trainer}: conditioning",
-            "columns": ["quantity", "value", "ideal"], "rows": self.model.table_rows()})]
+        snaps = [
+            SnapshotData(
+                "conditioning",
+                "table",
+                {
+                    "title": f"{self.config.trainer}: conditioning",
+                    "columns": ["quantity", "value", "ideal"],
+                    "rows": self.model.table_rows(),
+                },
+            )
+        ]
         every = self.config.curves_every
         # Snapshots are taken at evaluations: send the curves at the first one at or after each
         # multiple of curves_every (and at the start and the end).
@@ -219,13 +256,22 @@ class PWLTrainer(Trainer):
         for i in range(k):
             # "group" and "color" (Fig. 6's blue and red) let a view draw every original curve in one
             # colour and every decoded one in another; views that ignore them still get labels.
-            series.append({"label": f"curve {i + 1}", "group": "original", "color": "blue",
-                           "x": x, "y": original[i].tolist()})
-            series.append({"label": f"decoded {i + 1}", "group": "decoded", "color": "red",
-                           "x": x, "y": decoded[i].tolist()})
-        return SnapshotData("curves", "lines", {
-            "title": f"{self.config.trainer}: validation curves, original vs decoded",
-            "x_label": "x", "y_label": "f(x)", "series": series})
+            series.append(
+                {"label": f"curve {i + 1}", "group": "original", "color": "blue", "x": x, "y": original[i].tolist()}
+            )
+            series.append(
+                {"label": f"decoded {i + 1}", "group": "decoded", "color": "red", "x": x, "y": decoded[i].tolist()}
+            )
+        return SnapshotData(
+            "curves",
+            "lines",
+            {
+                "title": f"{self.config.trainer}: validation curves, original vs decoded",
+                "x_label": "x",
+                "y_label": "f(x)",
+                "series": series,
+            },
+        )
 
     def parameter_count(self) -> int:
         return parameter_count(self.model)

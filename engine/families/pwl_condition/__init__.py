@@ -32,8 +32,10 @@ class PWLConditionConfig(BaseConfig):
     def problems(self) -> list[str]:
         n_max = self.n_min + (self.steps - 1) * self.n_step
         if n_max > 5000:
-            return [f"steps: the last n would be {n_max}; keep n_min + (steps - 1) * n_step <= 5000 "
-                    "(an SVD of an n x n matrix per point)"]
+            return [
+                f"steps: the last n would be {n_max}; keep n_min + (steps - 1) * n_step <= 5000 "
+                "(an SVD of an n x n matrix per point)"
+            ]
         return []
 
 
@@ -41,7 +43,7 @@ SPEC = FamilySpec(
     name="pwl_condition",
     title="PWL conditioning vs n (measurement)",
     claim="the condition number of the fully connected PWL problem, cond(W W^T), grows at least like "
-          "n^3.5 (about n^4 measured), so gradient descent needs that many steps",
+    "n^3.5 (about n^4 measured), so gradient descent needs that many steps",
     paper_ref="Sec. 4.1.1, Theorem 3, App. A.4",
     config_cls=PWLConditionConfig,
     trainer="engine.families.pwl_condition.trainer:PWLConditionTrainer",

@@ -61,14 +61,26 @@ class PWLConditionTrainer(Trainer):
         title = "cond(W W^T) vs n, log-log"
         if fit is not None:
             b, a = fit
-            series.append({"label": f"fit: {a:.3g} n^{b:.3f}", "x": log_n,
-                           "y": [math.log10(a) + b * x for x in log_n]})
+            series.append({"label": f"fit: {a:.3g} n^{b:.3f}", "x": log_n, "y": [math.log10(a) + b * x for x in log_n]})
             # Theorem 3's slope, through the first point, for comparison.
             y0 = math.log10(self.conds[0])
-            series.append({"label": f"slope {THEOREM_EXPONENT} (Theorem 3's bound)", "x": log_n,
-                           "y": [y0 + THEOREM_EXPONENT * (x - log_n[0]) for x in log_n]})
+            series.append(
+                {
+                    "label": f"slope {THEOREM_EXPONENT} (Theorem 3's bound)",
+                    "x": log_n,
+                    "y": [y0 + THEOREM_EXPONENT * (x - log_n[0]) for x in log_n],
+                }
+            )
             title += f": exponent {b:.3f}"
-        return [SnapshotData("cond_vs_n", "lines", {"title": title, "x_label": "log10 n",
-                                                   "y_label": "log10 cond(W W^T)", "series": series}),
-                SnapshotData("cond_table", "table", {"title": "condition numbers per n",
-                                                     "columns": ["n", "cond(W)", "cond(W W^T)"], "rows": rows})]
+        return [
+            SnapshotData(
+                "cond_vs_n",
+                "lines",
+                {"title": title, "x_label": "log10 n", "y_label": "log10 cond(W W^T)", "series": series},
+            ),
+            SnapshotData(
+                "cond_table",
+                "table",
+                {"title": "condition numbers per n", "columns": ["n", "cond(W)", "cond(W W^T)"], "rows": rows},
+            ),
+        ]

@@ -22,14 +22,21 @@ from engine.registry import FamilySpec, MetricSpec
 class StocksConfig(BaseConfig):
     d: int = knob(1000, "inputs: the one-hot vectors e_1 .. e_d", low=1, high=10_000_000)
     k: int = knob(1000, "stocks: the network outputs a distribution over k", low=1, high=1_000_000)
-    approach: str = knob("e2e", "e2e: the gradient of -z . N_w(x); dec: the gradient of -e_y(x) . N_w(x) "
-                         "(needs each input's label)", choices=("e2e", "dec"))
+    approach: str = knob(
+        "e2e",
+        "e2e: the gradient of -z . N_w(x); dec: the gradient of -e_y(x) . N_w(x) (needs each input's label)",
+        choices=("e2e", "dec"),
+    )
     lr: float = knob(0.1, "Adam learning rate", low=0, low_open=True)
     beta1: float = knob(0.9, "Adam beta1", low=0, high=0.999999)
     beta2: float = knob(0.99, "Adam beta2", low=0, high=0.999999)
     eps: float = knob(1e-5, "Adam epsilon", low=0, low_open=True)
-    adam: str = knob("tf1", "Adam's form: tf1 adds eps to sqrt(v) before the bias correction, as the "
-                     "original's TensorFlow 1 did; torch adds it after", choices=("tf1", "torch"))
+    adam: str = knob(
+        "tf1",
+        "Adam's form: tf1 adds eps to sqrt(v) before the bias correction, as the "
+        "original's TensorFlow 1 did; torch adds it after",
+        choices=("tf1", "torch"),
+    )
     batch: int = knob(100, "samples per Adam step", low=1, high=10_000_000)
     eval_samples: int = knob(500, "fresh samples per evaluation of the objective", low=1, high=10_000_000)
     steps: int = knob(2500, "training steps", low=1, high=10**9)
@@ -45,7 +52,7 @@ SPEC = FamilySpec(
     name="stocks",
     title="Decomposition vs end-to-end: the stocks problem",
     claim="two unbiased gradient estimates of one objective; end-to-end's has ~k times the variance "
-          "and lags far behind for large k",
+    "and lags far behind for large k",
     paper_ref="Sec. 3.2, 3.3, Fig. 4",
     config_cls=StocksConfig,
     trainer="engine.families.stocks.trainer:StocksTrainer",

@@ -22,8 +22,9 @@ class StocksTrainer(Trainer):
         self.table = nn.Parameter(layer.weight.detach().T.contiguous().to(device))
         self.bias = nn.Parameter(layer.bias.detach().to(device))
         optimizer = "adam_tf1" if config.adam == "tf1" else "adam"
-        self.optimizer = make_optimizer(optimizer, [self.table, self.bias], config.lr,
-                                        betas=(config.beta1, config.beta2), eps=config.eps)
+        self.optimizer = make_optimizer(
+            optimizer, [self.table, self.bias], config.lr, betas=(config.beta1, config.beta2), eps=config.eps
+        )
         self.data_gen = generator(seed, "data", device)
         self.eval_gen = generator(seed, "eval", device)
 

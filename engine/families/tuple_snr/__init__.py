@@ -25,13 +25,21 @@ MAX_K = 6  # the metrics are declared per k, up to this
 @dataclass(frozen=True)
 class TupleSNRConfig(BaseConfig):
     k_max: int = knob(4, "measure k = 1 .. k_max images per tuple", low=1, high=MAX_K)
-    samples: int = knob(20_000, "tuples per estimate (T): the resolution is about 1 / T per initialisation",
-                        low=16, high=10_000_000)
-    dec_loss: str = knob("first", "decomposition's loss: first = the hinge of each tuple's first image "
-                         "(the original's Fig. 5); full = the tuple hinge plus every image's hinge (what "
-                         "decomposition training minimises)", choices=("first", "full"))
-    params: str = knob("n1_last", "the parameters whose SNR is measured: N1's last layer (the paper's), "
-                       "all of N1, or N2", choices=("n1_last", "n1", "n2"))
+    samples: int = knob(
+        20_000, "tuples per estimate (T): the resolution is about 1 / T per initialisation", low=16, high=10_000_000
+    )
+    dec_loss: str = knob(
+        "first",
+        "decomposition's loss: first = the hinge of each tuple's first image "
+        "(the original's Fig. 5); full = the tuple hinge plus every image's hinge (what "
+        "decomposition training minimises)",
+        choices=("first", "full"),
+    )
+    params: str = knob(
+        "n1_last",
+        "the parameters whose SNR is measured: N1's last layer (the paper's), all of N1, or N2",
+        choices=("n1_last", "n1", "n2"),
+    )
     steps: int = knob(5, "initialisations to average over (one per step)", low=1, high=100_000)
     eval_every: int = knob(1, "emit the running means every this many initialisations", low=1)
 
@@ -40,10 +48,15 @@ def _metrics() -> tuple[MetricSpec, ...]:
     specs = []
     for approach, words in (("e2e", "end-to-end"), ("dec", "decomposition")):
         for k in range(1, MAX_K + 1):
-            specs.append(MetricSpec(f"{approach}_k{k}", f"{words} SNR, k = {k}", f"snr {approach}",
-                                    log_scale=True))
-            specs.append(MetricSpec(f"{approach}_k{k}_upper", f"{words} SNR, k = {k}: below resolution, "
-                                    "upper bound", f"snr {approach}", log_scale=True))
+            specs.append(MetricSpec(f"{approach}_k{k}", f"{words} SNR, k = {k}", f"snr {approach}", log_scale=True))
+            specs.append(
+                MetricSpec(
+                    f"{approach}_k{k}_upper",
+                    f"{words} SNR, k = {k}: below resolution, upper bound",
+                    f"snr {approach}",
+                    log_scale=True,
+                )
+            )
     specs.append(MetricSpec("resolution", "resolution of the mean SNR (about 1/T)", "snr e2e", log_scale=True))
     return tuple(specs)
 

@@ -24,29 +24,55 @@ SNR_GROUPS = ("n1_last", "n1", "n2")
 @dataclass(frozen=True)
 class TupleConfig(BaseConfig):
     k: int = knob(3, "images per tuple; the label is the parity of how many have theta < pi/2", low=1, high=16)
-    approach: str = knob("e2e", "e2e: hinge loss on the tuple's label only; dec: plus the hinge loss of "
-                         "each image's score on the image's own label (decomposition)", choices=("e2e", "dec"))
+    approach: str = knob(
+        "e2e",
+        "e2e: hinge loss on the tuple's label only; dec: plus the hinge loss of "
+        "each image's score on the image's own label (decomposition)",
+        choices=("e2e", "dec"),
+    )
     lr: float = knob(1e-3, "Adam learning rate", low=0, low_open=True)
     beta1: float = knob(0.9, "Adam beta1", low=0, high=0.999999)
     beta2: float = knob(0.99, "Adam beta2", low=0, high=0.999999)
     eps: float = knob(1e-5, "Adam epsilon", low=0, low_open=True)
-    adam: str = knob("tf1", "Adam's form: tf1 adds eps to sqrt(v) before the bias correction, as the "
-                     "original's TensorFlow 1 did; torch adds it after", choices=("tf1", "torch"))
+    adam: str = knob(
+        "tf1",
+        "Adam's form: tf1 adds eps to sqrt(v) before the bias correction, as the "
+        "original's TensorFlow 1 did; torch adds it after",
+        choices=("tf1", "torch"),
+    )
     batch: int = knob(200, "tuples per Adam step", low=1, high=100_000)
-    micro_batch: int = knob(0, "tuples per forward/backward pass inside one step (the update is the same); "
-                            "0: the whole batch on a GPU, about 256 images on a CPU", low=0, high=100_000)
-    pool: int = knob(0, "0: fresh tuples every step; N: a fixed pool of N tuples walked in order and "
-                     "reused, as the original's file of 500,000", low=0, high=100_000_000)
+    micro_batch: int = knob(
+        0,
+        "tuples per forward/backward pass inside one step (the update is the same); "
+        "0: the whole batch on a GPU, about 256 images on a CPU",
+        low=0,
+        high=100_000,
+    )
+    pool: int = knob(
+        0,
+        "0: fresh tuples every step; N: a fixed pool of N tuples walked in order and "
+        "reused, as the original's file of 500,000",
+        low=0,
+        high=100_000_000,
+    )
     eval_samples: int = knob(2000, "tuples in the fixed test set", low=1, high=1_000_000)
     snr_every: int = knob(500, "measure the gradient SNR every this many steps (0: never)", low=0)
-    snr_samples: int = knob(4000, "per-sample gradients per SNR measurement: its resolution is about "
-                            "1 / snr_samples", low=16, high=10_000_000)
-    snr_params: str = knob("n1_last", "the parameters whose gradient SNR is measured: N1's last layer "
-                           "(the paper's), all of N1, or N2", choices=SNR_GROUPS)
+    snr_samples: int = knob(
+        4000,
+        "per-sample gradients per SNR measurement: its resolution is about 1 / snr_samples",
+        low=16,
+        high=10_000_000,
+    )
+    snr_params: str = knob(
+        "n1_last",
+        "the parameters whose gradient SNR is measured: N1's last layer (the paper's), all of N1, or N2",
+        choices=SNR_GROUPS,
+    )
     show_tuples: int = knob(4, "sample tuples in the images panel (Fig. 2), with N1's verdicts", low=0, high=32)
     snapshot_every: int = knob(1000, "redraw the sample tuples every this many steps", low=1)
-    steps: int = knob(20_000, "training steps (the original: 20,000 end-to-end, 2,500 decomposition)",
-                      low=1, high=10**9)
+    steps: int = knob(
+        20_000, "training steps (the original: 20,000 end-to-end, 2,500 decomposition)", low=1, high=10**9
+    )
     eval_every: int = knob(100, "evaluate on the test set every this many steps", low=1)
 
     def problems(self) -> list[str]:
@@ -59,7 +85,7 @@ SPEC = FamilySpec(
     name="tuples",
     title="Decomposition vs end-to-end: line-image tuples",
     claim="trained end-to-end on the parity of k line images, a CNN stays at chance for k >= 3; "
-          "with each image's label as well it learns at once",
+    "with each image's label as well it learns at once",
     paper_ref="Sec. 3.1, 3.3, Fig. 2, 3, 5",
     config_cls=TupleConfig,
     trainer="engine.families.tuples.trainer:TupleTrainer",

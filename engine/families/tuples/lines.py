@@ -41,16 +41,16 @@ class Lines:
         """+1 where theta < pi / 2 (the line rises), -1 otherwise."""
         return torch.where(self.theta < math.pi / 2, 1.0, -1.0)
 
-    def __getitem__(self, index) -> "Lines":
+    def __getitem__(self, index) -> Lines:
         return Lines(self.theta[index], self.length[index], self.center[index])
 
 
 def sample_lines(shape: tuple[int, ...], gen: torch.Generator, device: torch.device | str) -> Lines:
     """Draw the parameters of lines of the given shape (e.g. (batch, k)) from the paper's distribution."""
     u = torch.rand(*shape, 4, generator=gen, device=device)
-    return Lines(theta=u[..., 0] * math.pi,
-                 length=MIN_LENGTH + (MAX_LENGTH - MIN_LENGTH) * u[..., 1],
-                 center=SIZE * u[..., 2:])
+    return Lines(
+        theta=u[..., 0] * math.pi, length=MIN_LENGTH + (MAX_LENGTH - MIN_LENGTH) * u[..., 1], center=SIZE * u[..., 2:]
+    )
 
 
 def render(lines: Lines) -> torch.Tensor:

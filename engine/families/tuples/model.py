@@ -58,11 +58,15 @@ def n1_body(generator: torch.Generator) -> nn.Sequential:
     """
     return nn.Sequential(
         nn.Unflatten(1, (1, 28)),
-        init_conv_(nn.Conv2d(1, 16, 5, padding=2), generator, fan=28), nn.MaxPool2d(2),
-        init_conv_(nn.Conv2d(16, 16, 5, padding=2), generator, fan=16), nn.MaxPool2d(2),
+        init_conv_(nn.Conv2d(1, 16, 5, padding=2), generator, fan=28),
+        nn.MaxPool2d(2),
+        init_conv_(nn.Conv2d(16, 16, 5, padding=2), generator, fan=16),
+        nn.MaxPool2d(2),
         nn.Flatten(),
-        init_linear_(nn.Linear(7 * 7 * 16, 50), generator), nn.ReLU(),
-        init_linear_(nn.Linear(50, FEATURES), generator), nn.ReLU(),
+        init_linear_(nn.Linear(7 * 7 * 16, 50), generator),
+        nn.ReLU(),
+        init_linear_(nn.Linear(50, FEATURES), generator),
+        nn.ReLU(),
     )
 
 
@@ -106,7 +110,7 @@ class TupleNet(nn.Module):
         return self.head(self.features(images))
 
     @classmethod
-    def from_parts(cls, body: nn.Sequential, head: Head) -> "TupleNet":
+    def from_parts(cls, body: nn.Sequential, head: Head) -> TupleNet:
         """A net around existing modules (the SNR sweep keeps one N1 and gives it an N2 per k)."""
         net = cls.__new__(cls)
         nn.Module.__init__(net)
@@ -163,8 +167,14 @@ def sample_loss(module: nn.Module, frozen: dict, kind: str):
 
 
 @torch.no_grad()
-def measure_snr(model: TupleNet, lines: Lines, group: str = "n1_last", kind: str = "e2e",
-                chunk: int = 1024, features: torch.Tensor | None = None) -> SNREstimate:
+def measure_snr(
+    model: TupleNet,
+    lines: Lines,
+    group: str = "n1_last",
+    kind: str = "e2e",
+    chunk: int = 1024,
+    features: torch.Tensor | None = None,
+) -> SNREstimate:
     """The gradient SNR of `group` under loss `kind` over the tuples drawn by `lines` (batch, k).
 
     The tuples are drawn and differentiated `chunk` at a time, so T can be large. For groups inside
@@ -185,6 +195,9 @@ def measure_snr(model: TupleNet, lines: Lines, group: str = "n1_last", kind: str
         x = model.features(render(part), per_pass) if features is None else features[start : start + chunk]
         # vmap over the tiny head is fastest in blocks of about a thousand (big blocks thrash).
         for i in range(0, x.shape[0], HEAD_VMAP):
-            acc.add(per_sample_grads(loss, chosen, x[i : i + HEAD_VMAP], labels[i : i + HEAD_VMAP],
-                                     image_labels[i : i + HEAD_VMAP]))
+            acc.add(
+                per_sample_grads(
+                    loss, chosen, x[i : i + HEAD_VMAP], labels[i : i + HEAD_VMAP], image_labels[i : i + HEAD_VMAP]
+                )
+            )
     return acc.estimate()

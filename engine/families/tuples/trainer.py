@@ -24,8 +24,9 @@ class TupleTrainer(Trainer):
         super().__init__(config, device, seed)
         self.model = place(TupleNet(config.k, generator(seed, "init")), device)
         optimizer = "adam_tf1" if config.adam == "tf1" else "adam"
-        self.optimizer = make_optimizer(optimizer, self.model.parameters(), config.lr,
-                                        betas=(config.beta1, config.beta2), eps=config.eps)
+        self.optimizer = make_optimizer(
+            optimizer, self.model.parameters(), config.lr, betas=(config.beta1, config.beta2), eps=config.eps
+        )
         self.data_gen = generator(seed, "data", device)
         self.snr_gen = generator(seed, "snr", device)
         # A test set fixed for the whole run (the original's file of 2,000 tuples), kept as lines.
@@ -82,8 +83,11 @@ class TupleTrainer(Trainer):
         images = total * self.config.k
         # End-to-end, N1 may learn the slope with either sign (N2 can undo a flip), so an image
         # counts as right when N1's sign agrees with its label up to one flip for the whole run.
-        values = {"test_acc": float(right) / total, "test_loss": float(loss) / total,
-                  "image_acc": max(float(image_pos), float(image_neg)) / images}
+        values = {
+            "test_acc": float(right) / total,
+            "test_loss": float(loss) / total,
+            "image_acc": max(float(image_pos), float(image_neg)) / images,
+        }
         if self.snr_due(step):
             values.update(self.snr().metrics("snr"))
         return values
@@ -121,14 +125,16 @@ class TupleTrainer(Trainer):
             verdict = "right" if float(tuple_scores[i]) * label > 0 else "wrong"
             for j in range(c.k):
                 y = int(batch.image_labels[i, j])
-                images.append({
-                    "label": f"#{i + 1} y={label:+d} ({verdict}) | θ{'<' if y > 0 else '≥'}π/2: "
-                             f"{y:+d}, N1 {float(image_scores[i, j]):+.2f}",
-                    "pixels": batch.images[i, j].to(torch.uint8).tolist(),
-                    "group": i, "y": y,
-                })
-        title = (f"{shown} test {c.k}-tuples: label = +1 when an odd number have θ < π/2 "
-                 "(Fig. 2), with N1's scores")
+                images.append(
+                    {
+                        "label": f"#{i + 1} y={label:+d} ({verdict}) | θ{'<' if y > 0 else '≥'}π/2: "
+                        f"{y:+d}, N1 {float(image_scores[i, j]):+.2f}",
+                        "pixels": batch.images[i, j].to(torch.uint8).tolist(),
+                        "group": i,
+                        "y": y,
+                    }
+                )
+        title = f"{shown} test {c.k}-tuples: label = +1 when an odd number have θ < π/2 (Fig. 2), with N1's scores"
         return [SnapshotData("tuples", "images", {"title": title, "images": images})]
 
     def parameter_count(self) -> int:

@@ -23,8 +23,9 @@ from gradfail_tui.explorer.choices import RunChoice
 from gradfail_tui.explorer.messages import FormValidated
 from gradfail_tui.explorer.widgets.rebuilt_form import FieldInput, RebuiltForm
 
-SEED = Knob(name="seed", type=int, default=0, low=0,
-            help="random seed: the same config, seed and device give the same numbers")
+SEED = Knob(
+    name="seed", type=int, default=0, low=0, help="random seed: the same config, seed and device give the same numbers"
+)
 NO_PRESET = "-"
 LABEL_MAX = 36
 
@@ -70,11 +71,27 @@ class ConfigForm(RebuiltForm):
         self.fields = knobs(spec.config_cls) + [SEED]
         options = [("family defaults", NO_PRESET)] + [(p.name, p.name) for p in self.family_presets()]
         widgets: list = [
-            Static(f"[b]{escape(spec.title)}[/b]  ({escape(spec.paper_ref)})\n{escape(spec.claim)}", classes="family-info"),
-            Vertical(Horizontal(Label("preset", classes="name"),
-                                self.part(Select(options, value=NO_PRESET, allow_blank=False, id="field-preset",
-                                                 classes="value", compact=True)), classes="row"),
-                     self.part(Static("", id="preset-note", classes="note -blank")), classes="field"),
+            Static(
+                f"[b]{escape(spec.title)}[/b]  ({escape(spec.paper_ref)})\n{escape(spec.claim)}", classes="family-info"
+            ),
+            Vertical(
+                Horizontal(
+                    Label("preset", classes="name"),
+                    self.part(
+                        Select(
+                            options,
+                            value=NO_PRESET,
+                            allow_blank=False,
+                            id="field-preset",
+                            classes="value",
+                            compact=True,
+                        )
+                    ),
+                    classes="row",
+                ),
+                self.part(Static("", id="preset-note", classes="note -blank")),
+                classes="field",
+            ),
         ]
         widgets += [self._field(k) for k in self.fields]
         widgets += [
@@ -92,19 +109,36 @@ class ConfigForm(RebuiltForm):
     def _field(self, k: Knob) -> Vertical:
         if k.choices or k.type is bool:
             choices = k.choices or ("true", "false")
-            widget = Select([(c, c) for c in choices], value=as_text(k.default), allow_blank=False,
-                            id=f"field-{k.name}", classes="value", compact=True)
+            widget = Select(
+                [(c, c) for c in choices],
+                value=as_text(k.default),
+                allow_blank=False,
+                id=f"field-{k.name}",
+                classes="value",
+                compact=True,
+            )
         else:
-            widget = FieldInput(as_text(k.default), id=f"field-{k.name}", classes="value",
-                                validators=[KnobValidator(k)], select_on_focus=False, compact=True)
+            widget = FieldInput(
+                as_text(k.default),
+                id=f"field-{k.name}",
+                classes="value",
+                validators=[KnobValidator(k)],
+                select_on_focus=False,
+                compact=True,
+            )
         # In a narrow terminal only the focused field shows its help (see app.tcss).
-        return self.part(Vertical(
-            Horizontal(Label(k.name, classes="name"), self.part(widget), classes="row"),
-            Static(f"{escape(k.help)} [dim]· {escape(k.allowed())} · default {escape(as_text(k.default))}[/dim]",
-                   classes="help"),
-            self.part(Static("", id=f"problem-{k.name}", classes="problem")),
-            classes="field", id=f"row-{k.name}"))
-
+        return self.part(
+            Vertical(
+                Horizontal(Label(k.name, classes="name"), self.part(widget), classes="row"),
+                Static(
+                    f"{escape(k.help)} [dim]· {escape(k.allowed())} · default {escape(as_text(k.default))}[/dim]",
+                    classes="help",
+                ),
+                self.part(Static("", id=f"problem-{k.name}", classes="problem")),
+                classes="field",
+                id=f"row-{k.name}",
+            )
+        )
 
     # -- values ----------------------------------------------------------------------------
     def raw(self, name: str) -> str:
@@ -192,5 +226,11 @@ class ConfigForm(RebuiltForm):
         label = " ".join([name, *changed])
         if len(label) > LABEL_MAX:
             label = label[: LABEL_MAX - 1] + "…"
-        return RunChoice(family=self.spec.name, config=config, seed=seed, device=self.raw("device"),
-                         preset=preset.name if preset and not changed else None, label=label)
+        return RunChoice(
+            family=self.spec.name,
+            config=config,
+            seed=seed,
+            device=self.raw("device"),
+            preset=preset.name if preset and not changed else None,
+            label=label,
+        )

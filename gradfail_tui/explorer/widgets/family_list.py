@@ -26,23 +26,43 @@ def runs_text(count: int) -> str:
 
 
 class FamilyList(OptionList):
-    def __init__(self, families: dict[str, FamilySpec], errors: dict[str, str] | None = None,
-                 groups: list[GroupPreset] | None = None, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        families: dict[str, FamilySpec],
+        errors: dict[str, str] | None = None,
+        groups: list[GroupPreset] | None = None,
+        *,
+        id: str | None = None,
+    ) -> None:
         # Two lines a family: its title, and the claim cut to one line (the form shows it whole).
         options: list[Option | None] = [
-            Option(Text.assemble((spec.title, "bold"), "\n", (spec.claim, "italic"), no_wrap=True, overflow="ellipsis"),
-                   id=name)
-            for name, spec in families.items()]
+            Option(
+                Text.assemble((spec.title, "bold"), "\n", (spec.claim, "italic"), no_wrap=True, overflow="ellipsis"),
+                id=name,
+            )
+            for name, spec in families.items()
+        ]
         # A family that did not load says so here, rather than vanishing without a word.
-        options += [Option(Text(f"{name}: did not load: {why}", style="italic"), id=f"!{name}", disabled=True)
-                    for name, why in (errors or {}).items()]
+        options += [
+            Option(Text(f"{name}: did not load: {why}", style="italic"), id=f"!{name}", disabled=True)
+            for name, why in (errors or {}).items()
+        ]
         if groups:
             options += [None, Option(Text("Figures of the paper", style="bold"), id="!figures", disabled=True)]
             # In the paper's order (Figure 1, 3, ..., then Theorem 1), whatever the files are called.
-            options += [Option(Text.assemble((f"{GROUP_MARK} {group.title}", "bold"), "\n",
-                                             (f"{runs_text(len(group.runs))} · {group.description}", "italic"),
-                                             no_wrap=True, overflow="ellipsis"), id=GROUP_PREFIX + group.name)
-                        for group in sorted(groups, key=lambda g: natural_key(g.title))]
+            options += [
+                Option(
+                    Text.assemble(
+                        (f"{GROUP_MARK} {group.title}", "bold"),
+                        "\n",
+                        (f"{runs_text(len(group.runs))} · {group.description}", "italic"),
+                        no_wrap=True,
+                        overflow="ellipsis",
+                    ),
+                    id=GROUP_PREFIX + group.name,
+                )
+                for group in sorted(groups, key=lambda g: natural_key(g.title))
+            ]
         super().__init__(*options, id=id)
         self.border_title = "Families"
         if groups:
@@ -62,6 +82,6 @@ class FamilyList(OptionList):
         if not option_id or option_id.startswith("!"):
             return
         if option_id.startswith(GROUP_PREFIX):
-            self.post_message(GroupPicked(option_id[len(GROUP_PREFIX):]))
+            self.post_message(GroupPicked(option_id[len(GROUP_PREFIX) :]))
         else:
             self.post_message(FamilyPicked(option_id))

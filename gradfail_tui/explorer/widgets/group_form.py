@@ -9,7 +9,6 @@ config form it posts `FormValidated` (form="group") after every change.
 
 from __future__ import annotations
 
-
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.widgets import Label, Select, Static
@@ -42,26 +41,59 @@ class GroupForm(RebuiltForm):
             about += f"\n{escape(group.description)}"
         if group.paper:
             about += f"\n[i]paper:[/i] {escape(group.paper)}"
-        scales = [(s + (" (CPU, minutes)" if s == DEFAULT_SCALE else " (the original schedule)"), s)
-                  for s in group.scales]
-        await self.rebuild([
-            Static(about, classes="family-info"),
-            Vertical(Horizontal(Label("scale", classes="name"),
-                                self.part(Select(scales, value=DEFAULT_SCALE, allow_blank=False, id="group-scale",
-                                                 classes="value", compact=True)), classes="row"),
-                     classes="field"),
-            self.part(Vertical(Horizontal(Label("steps", classes="name"),
-                                self.part(FieldInput("", placeholder="each run's own at this scale", id="group-steps",
-                                                     classes="value", select_on_focus=False, compact=True)),
-                                classes="row"),
-                     Static(f"every run's steps, for a quick look [dim]· blank or {escape(STEPS.allowed())}[/dim]",
-                            classes="help"),
-                     self.part(Static("", id="group-steps-problem", classes="problem")),
-                     classes="field", id="group-steps-row")),
-            self.device_row(),
-            self.part(Static("", id="group-runs", classes="group-runs")),
-            Static(self._claims_text(group), id="group-claims", classes="group-claims"),
-        ])
+        scales = [
+            (s + (" (CPU, minutes)" if s == DEFAULT_SCALE else " (the original schedule)"), s) for s in group.scales
+        ]
+        await self.rebuild(
+            [
+                Static(about, classes="family-info"),
+                Vertical(
+                    Horizontal(
+                        Label("scale", classes="name"),
+                        self.part(
+                            Select(
+                                scales,
+                                value=DEFAULT_SCALE,
+                                allow_blank=False,
+                                id="group-scale",
+                                classes="value",
+                                compact=True,
+                            )
+                        ),
+                        classes="row",
+                    ),
+                    classes="field",
+                ),
+                self.part(
+                    Vertical(
+                        Horizontal(
+                            Label("steps", classes="name"),
+                            self.part(
+                                FieldInput(
+                                    "",
+                                    placeholder="each run's own at this scale",
+                                    id="group-steps",
+                                    classes="value",
+                                    select_on_focus=False,
+                                    compact=True,
+                                )
+                            ),
+                            classes="row",
+                        ),
+                        Static(
+                            f"every run's steps, for a quick look [dim]· blank or {escape(STEPS.allowed())}[/dim]",
+                            classes="help",
+                        ),
+                        self.part(Static("", id="group-steps-problem", classes="problem")),
+                        classes="field",
+                        id="group-steps-row",
+                    )
+                ),
+                self.device_row(),
+                self.part(Static("", id="group-runs", classes="group-runs")),
+                Static(self._claims_text(group), id="group-claims", classes="group-claims"),
+            ]
+        )
         self.scroll_home(animate=False)
         self.check()
 
@@ -70,7 +102,6 @@ class GroupForm(RebuiltForm):
         lines = ["[b]Checked when the last run ends[/b]"]
         lines += [f"• {escape(claim.says)}" for claim in group.claims] or ["[dim](this group states no claim)[/dim]"]
         return "\n".join(lines)
-
 
     def check(self) -> list[str]:
         """Resolve the runs at the chosen scale and steps, show them, post FormValidated."""
@@ -88,8 +119,9 @@ class GroupForm(RebuiltForm):
         self.members = []
         if not problems:
             try:
-                self.members = self.group.members(str(self.parts["group-scale"].value), overrides,
-                                                  source="the steps field")
+                self.members = self.group.members(
+                    str(self.parts["group-scale"].value), overrides, source="the steps field"
+                )
             except ConfigError as exc:
                 problems += exc.problems
             except GroupError as exc:
@@ -110,13 +142,20 @@ class GroupForm(RebuiltForm):
         for member in self.members:
             steps = getattr(member.config, "steps", None)
             what = member.preset or member.family
-            lines.append(f"  {escape(member.label.ljust(width))}  {escape(what)}"
-                         + (f"  {steps:,} steps" if isinstance(steps, int) else "") + f"  seed {member.seed}")
+            lines.append(
+                f"  {escape(member.label.ljust(width))}  {escape(what)}"
+                + (f"  {steps:,} steps" if isinstance(steps, int) else "")
+                + f"  seed {member.seed}"
+            )
         return "\n".join(lines)
 
     def choice(self) -> GroupChoice | None:
         """The validated group run the form describes, or None while it has problems."""
         if self.group is None or self.check():
             return None
-        return GroupChoice(group=self.group, scale=str(self.parts["group-scale"].value),
-                           members=list(self.members), device=str(self.parts["group-device"].value))
+        return GroupChoice(
+            group=self.group,
+            scale=str(self.parts["group-scale"].value),
+            members=list(self.members),
+            device=str(self.parts["group-device"].value),
+        )

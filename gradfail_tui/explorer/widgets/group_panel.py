@@ -12,8 +12,8 @@ from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import Static
 
-from gradfail_tui.render.colours import outcome_look, status_tone, textual_colour
 from gradfail_tui.explorer.entries import GroupEntry
+from gradfail_tui.render.colours import outcome_look, status_tone, textual_colour
 
 
 def status_colour(status: str) -> str:
@@ -22,10 +22,16 @@ def status_colour(status: str) -> str:
 
 
 def group_text(group: GroupEntry) -> str:
-    head = f"[b]{escape(group.title)}[/b]  [dim]{escape(group.name)}" + (
-        f" · scale {escape(group.scale)}" if group.scale else "") + "[/dim]"
-    runs = "  ".join(f"{escape(label)} [{status_colour(group.statuses.get(label, 'waiting'))}]"
-                     f"{escape(group.statuses.get(label, 'waiting'))}[/]" for label in group.labels)
+    head = (
+        f"[b]{escape(group.title)}[/b]  [dim]{escape(group.name)}"
+        + (f" · scale {escape(group.scale)}" if group.scale else "")
+        + "[/dim]"
+    )
+    runs = "  ".join(
+        f"{escape(label)} [{status_colour(group.statuses.get(label, 'waiting'))}]"
+        f"{escape(group.statuses.get(label, 'waiting'))}[/]"
+        for label in group.labels
+    )
     lines = [head]
     if group.running:
         lines.append(f"[$accent b]{escape(group.progress())}[/]  [dim]·[/dim]  {runs}  [dim]· x stops the group[/dim]")
@@ -40,8 +46,10 @@ def group_text(group: GroupEntry) -> str:
     for result in verdict.results:
         look = outcome_look(result.outcome)
         colour, mark = textual_colour(look.tone), look.mark
-        lines.append(f"[{colour} b]{mark} {escape(result.outcome)}[/]  {escape(result.claim.says)}"
-                     f"\n    [dim]{escape(result.detail)}[/dim]")
+        lines.append(
+            f"[{colour} b]{mark} {escape(result.outcome)}[/]  {escape(result.claim.says)}"
+            f"\n    [dim]{escape(result.detail)}[/dim]"
+        )
     if not verdict.results:
         lines.append("[dim]this group states no claim to check[/dim]")
     return "\n".join(lines)

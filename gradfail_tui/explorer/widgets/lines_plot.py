@@ -21,11 +21,14 @@ class LinesPlot(CachedPlot):
         plt = self.plt
         plt.clear_figure()
         for index, series in enumerate(self.data.get("series") or []):
-            pairs = [(x, y) for x, y in zip(series.get("x") or [], series.get("y") or [])
-                     if _finite(x) and _finite(y)]
+            pairs = [(x, y) for x, y in zip(series.get("x") or [], series.get("y") or []) if _finite(x) and _finite(y)]
             if pairs:
-                plt.plot([x for x, _ in pairs], [y for _, y in pairs], label=str(series.get("label", "")),
-                         marker=self.marker(index))
+                plt.plot(
+                    [x for x, _ in pairs],
+                    [y for _, y in pairs],
+                    label=str(series.get("label", "")),
+                    marker=self.marker(index),
+                )
         if self.data.get("x_label"):
             plt.xlabel(str(self.data["x_label"]))
         if self.data.get("y_label"):

@@ -51,10 +51,21 @@ class RebuiltForm(VerticalScroll, can_focus=False):  # Tab goes straight to the 
 
     def device_row(self, help: str | None = None) -> Widget:
         """The device field: a Select of `devices`, found in `parts` by `device_select`."""
-        select = self.part(Select([(d, d) for d in self.devices], value="auto", allow_blank=False,
-                                  id=self.device_select, classes="value", compact=True))
-        return Vertical(Horizontal(Label("device", classes="name"), select, classes="row"),
-                        *([Static(help, classes="help")] if help else []), classes="field")
+        select = self.part(
+            Select(
+                [(d, d) for d in self.devices],
+                value="auto",
+                allow_blank=False,
+                id=self.device_select,
+                classes="value",
+                compact=True,
+            )
+        )
+        return Vertical(
+            Horizontal(Label("device", classes="name"), select, classes="row"),
+            *([Static(help, classes="help")] if help else []),
+            classes="field",
+        )
 
     def set_devices(self, devices: list[str]) -> None:
         """Offer the engine's devices (known once it is ready), keeping the choice where it still exists."""

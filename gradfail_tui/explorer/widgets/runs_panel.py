@@ -65,8 +65,14 @@ class RunsPanel(Vertical):
     """The Runs tab over the explorer's model: it lists what the model knows and scans the runs
     directory for records (in a worker thread) when asked; choices go up as messages."""
 
-    def __init__(self, model: ExplorerModel, runs_dir: Path, headline: dict[str, tuple[str, ...]] | None = None,
-                 *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        model: ExplorerModel,
+        runs_dir: Path,
+        headline: dict[str, tuple[str, ...]] | None = None,
+        *,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.border_title = "Runs"
         self.model = model
@@ -103,8 +109,9 @@ class RunsPanel(Vertical):
             table.add_column(column, key=column or "mark")
         yield table
         with VerticalScroll(id="run-details-scroll"):
-            yield Static("No runs yet: runs you start appear here, and records found under the runs directory.",
-                         id="run-details")
+            yield Static(
+                "No runs yet: runs you start appear here, and records found under the runs directory.", id="run-details"
+            )
 
     @property
     def table(self) -> RunsTable:
@@ -143,7 +150,9 @@ class RunsPanel(Vertical):
         if group.path:
             lines.append(f"record: {escape(group.path.name)}/")
         if group.problems:
-            lines.append(f"[$warning b]this record has {len(group.problems)} problem(s); shown is what could be read:[/]")
+            lines.append(
+                f"[$warning b]this record has {len(group.problems)} problem(s); shown is what could be read:[/]"
+            )
             lines += [f"[$warning]• {escape(p)}[/]" for p in group.problems[:20]]
         lines.append("[dim]enter view its runs overlaid, with the verdict[/dim]")
         self.query_one("#run-details", Static).update("\n".join(lines))
@@ -153,15 +162,24 @@ class RunsPanel(Vertical):
         steps = f"{entry.state.step:,}" + (f"/{entry.state.total_steps:,}" if entry.state.total_steps else "")
         where = (entry.where or "this session") if entry.origin == "session" else entry.where
         status = entry.status + (" ⚠" if entry.problems else "")
-        return ("◆" if compared else "", entry.label, status, steps, result_text(entry, names),
-                entry.state.family or "?", where)
+        return (
+            "◆" if compared else "",
+            entry.label,
+            status,
+            steps,
+            result_text(entry, names),
+            entry.state.family or "?",
+            where,
+        )
 
     def describe(self, entry: RunEntry | None, speed: float) -> None:
         details = self.query_one("#run-details", Static)
         if entry is None:
             return
-        lines = [f"[b]{escape(entry.label)}[/b]  {escape(entry.status)}"
-                 + (f" at step {entry.state.step:,}" if entry.state.step else "")]
+        lines = [
+            f"[b]{escape(entry.label)}[/b]  {escape(entry.status)}"
+            + (f" at step {entry.state.step:,}" if entry.state.step else "")
+        ]
         if entry.state.message:
             lines.append(escape(entry.state.message))
         if entry.path:
@@ -172,7 +190,9 @@ class RunsPanel(Vertical):
         if entry.state.latest:
             lines.append("last: " + escape(result_text(entry, tuple(entry.state.latest))))
         if entry.problems:
-            lines.append(f"[$warning b]this record has {len(entry.problems)} problem(s); shown is what could be read:[/]")
+            lines.append(
+                f"[$warning b]this record has {len(entry.problems)} problem(s); shown is what could be read:[/]"
+            )
             lines += [f"[$warning]• {escape(p)}[/]" for p in entry.problems[:20]]
         lines.append(f"[dim]enter view · y replay at {speed:g}x (+/- to change) · space compare[/dim]")
         details.update("\n".join(lines))

@@ -28,8 +28,15 @@ class SetupPane(Horizontal):
     mode: reactive[str] = reactive(RUN, init=False)
     problems: reactive[tuple[str, ...]] = reactive(("no family chosen yet",), init=False)
 
-    def __init__(self, families: dict[str, FamilySpec], family_errors: dict[str, str], presets: list[Preset],
-                 groups: list[GroupPreset], *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        families: dict[str, FamilySpec],
+        family_errors: dict[str, str],
+        presets: list[Preset],
+        groups: list[GroupPreset],
+        *,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.families, self.family_errors, self.presets, self.groups = families, family_errors, presets, groups
 
@@ -58,8 +65,10 @@ class SetupPane(Horizontal):
         self.query_one("#start", Button).disabled = bool(problems)
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         self.query_one("#start-problems", Static).update(
-            f"[$error]✗ {escape(problems[0])}[/]{more}" if problems else
-            f"[dim]Enter in a field, s or the button starts the {self.mode}[/dim]")
+            f"[$error]✗ {escape(problems[0])}[/]{more}"
+            if problems
+            else f"[dim]Enter in a field, s or the button starts the {self.mode}[/dim]"
+        )
 
     # -- picking ---------------------------------------------------------------------------------
     async def pick_family(self, name: str, preset: str | None = None) -> None:

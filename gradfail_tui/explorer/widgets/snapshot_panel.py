@@ -64,8 +64,10 @@ class SnapshotPanel(Vertical):
                 cells = [_cell(v) for v in (row if isinstance(row, list) else [row])]
                 body.add_row(*(cells + [""] * (len(columns) - len(cells)))[: max(len(columns), 1)])
         elif isinstance(body, Static):
-            body.update(f"A snapshot of kind {self.kind!r}, which this version cannot draw; "
-                        f"its fields: {', '.join(map(str, data)) or 'none'}.")
+            body.update(
+                f"A snapshot of kind {self.kind!r}, which this version cannot draw; "
+                f"its fields: {', '.join(map(str, data)) or 'none'}."
+            )
 
 
 def _cell(value: Any) -> str:

@@ -13,9 +13,9 @@ from textual.widgets import Static
 
 from engine.registry import FamilySpec, MetricSpec
 from gradfail_tui.explorer.entries import RunEntry
-from gradfail_tui.render.format import unique_name
 from gradfail_tui.explorer.widgets.metric_plot import Line, MetricPlot
 from gradfail_tui.explorer.widgets.snapshot_panel import SnapshotPanel
+from gradfail_tui.render.format import unique_name
 
 EMPTY = "Nothing to watch yet: start a run with [b]s[/b], or open one on [b]Runs[/b] (key 3)."
 
@@ -28,8 +28,9 @@ def metric_specs(entry: RunEntry, families: dict[str, FamilySpec]) -> list[Metri
     return declared + [MetricSpec(name, name, name) for name in entry.state.series if name not in known]
 
 
-def panel_lines(entries: list[RunEntry], families: dict[str, FamilySpec],
-                metrics: tuple[str, ...] = ()) -> dict[str, tuple[list[Line], bool]]:
+def panel_lines(
+    entries: list[RunEntry], families: dict[str, FamilySpec], metrics: tuple[str, ...] = ()
+) -> dict[str, tuple[list[Line], bool]]:
     """panel -> (its lines, whether it starts on a log axis), in the order the families declare them.
 
     With `metrics` (a group's `plot`), only those, each in a panel of its own named by its label."""
@@ -66,8 +67,14 @@ class WatchView(VerticalScroll):
     def compose(self):
         yield Static(EMPTY, id="watch-empty")
 
-    def show(self, entries: list[RunEntry], families: dict[str, FamilySpec], metrics: tuple[str, ...] = (),
-             snapshots_of: RunEntry | None = None, log_y: bool = False) -> None:
+    def show(
+        self,
+        entries: list[RunEntry],
+        families: dict[str, FamilySpec],
+        metrics: tuple[str, ...] = (),
+        snapshots_of: RunEntry | None = None,
+        log_y: bool = False,
+    ) -> None:
         """Draw these runs, with the snapshots of the first (the primary one).
 
         A group passes `metrics` (its `plot`: only these panels), `snapshots_of` (the run whose
@@ -92,8 +99,9 @@ class WatchView(VerticalScroll):
         for name, snapshot in snapshots.items():
             self.snapshot_panels[name].show(snapshot)
 
-    def _rebuild(self, panels: dict[str, tuple[list[Line], bool]], snapshot_names: list[str],
-                 layout: list[str]) -> None:
+    def _rebuild(
+        self, panels: dict[str, tuple[list[Line], bool]], snapshot_names: list[str], layout: list[str]
+    ) -> None:
         keep_log = {name: plot.log_y for name, plot in self.plots.items()}
         for widget in [*self.plots.values(), *self.snapshot_panels.values()]:
             widget.remove()
