@@ -31,9 +31,14 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def gradfail_command(*args: str) -> list[str]:
+    """The `gradfail` command line, run from this checkout's interpreter."""
+    return [sys.executable, "-m", "gradfail_tui", *args]
+
+
 def gradfail(*args: str, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "gradfail_tui", *args],
+        gradfail_command(*args),
         cwd=cwd,
         env=cli_env(**env),
         capture_output=True,
@@ -44,7 +49,7 @@ def gradfail(*args: str, cwd: Path, timeout: float = 120, **env: str) -> subproc
 
 def start_gradfail(*args: str, cwd: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "gradfail_tui", *args],
+        gradfail_command(*args),
         cwd=cwd,
         env=cli_env(**env),
         stdout=subprocess.PIPE,

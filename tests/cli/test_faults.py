@@ -9,7 +9,6 @@ import os
 import pty
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -18,6 +17,7 @@ from tests.conftest import (
     children_of,
     cli_env,
     gradfail,
+    gradfail_command,
     pid_alive,
     read_events,
     read_manifest,
@@ -179,29 +179,14 @@ def test_an_unusable_run_directory_is_named_before_anything_starts(tmp_path):
 
 def test_a_full_disk_stops_the_run_instead_of_training_unrecorded(tmp_path):
     import resource
-    import subprocess
-    import sys
-
-    from tests.conftest import cli_env
 
     def small_files():  # writes past 40 kB fail with EFBIG, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
 
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gradfail_tui",
-            "run",
-            "--family",
-            "faulty",
-            "--set",
-            "steps=100000",
-            "--set",
-            "step_sleep=0.0005",
-            "--out",
-            "r",
-        ],
+        gradfail_command(
+            "run", "--family", "faulty", "--set", "steps=100000", "--set", "step_sleep=0.0005", "--out", "r"
+        ),
         cwd=tmp_path,
         env=cli_env(),
         capture_output=True,
@@ -222,20 +207,9 @@ def test_a_terminal_that_goes_away_mid_run_leaves_the_record_closed_and_no_engin
     The run must still end `interrupted` with its events, and no engine may be left behind."""
     main, terminal = pty.openpty()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gradfail_tui",
-            "run",
-            "--family",
-            "faulty",
-            "--set",
-            "step_sleep=0.01",
-            "--set",
-            "steps=100000",
-            "--out",
-            "r",
-        ],
+        gradfail_command(
+            "run", "--family", "faulty", "--set", "step_sleep=0.01", "--set", "steps=100000", "--out", "r"
+        ),
         cwd=tmp_path,
         env=cli_env(),
         stdin=terminal,
