@@ -74,6 +74,12 @@ async def wait_until(pilot, predicate, what: str, timeout: float = 10.0) -> None
         await pilot.pause(0.05)
 
 
+async def form_filled(pilot, timeout: float = 10.0) -> None:
+    """The first family's form is built and checked (its fields exist), whether or not the engine is ready."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.form.spec is not None and not app.setup.problems, "the form", timeout)
+
+
 async def ready(pilot, timeout: float = 10.0) -> None:
     """The engine has said it is ready and the form is filled in (both come just after the first frame)."""
     app = pilot.app

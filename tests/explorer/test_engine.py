@@ -9,7 +9,17 @@ from textual.widgets import Input
 from engine.registry import families as registry_families
 from gradfail_tui.explorer.app import build_app
 from tests.conftest import pid_alive
-from tests.explorer.pilot import ENGINE_READY_S, SIZE, plots, status_shows, status_text, sync, type_into, wait_until
+from tests.explorer.pilot import (
+    ENGINE_READY_S,
+    SIZE,
+    form_filled,
+    plots,
+    status_shows,
+    status_text,
+    sync,
+    type_into,
+    wait_until,
+)
 
 
 @sync
@@ -19,7 +29,7 @@ async def test_a_tiny_parity_run_through_the_real_engine(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         # The first frame does not wait for the engine: torch is still loading in the worker.
         assert not app.engine_ready and "engine: starting" in status_text(app)
-        await wait_until(pilot, lambda: app.form.spec is not None, "the form")
+        await form_filled(pilot)
         for name, value in (("d", "5"), ("steps", "300"), ("eval_every", "50")):
             await type_into(pilot, app.query_one(f"#field-{name}", Input), value)
         await wait_until(pilot, lambda: app.engine_ready, "the engine process", timeout=ENGINE_READY_S)
@@ -49,7 +59,7 @@ async def test_a_worker_that_dies_is_reported_and_a_new_one_takes_the_next_run(t
     families = {"faulty": registry_families()["faulty"]}
     app = build_app(families=families, runs_dir=tmp_path / "runs", plot_budget=1.0)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.form.spec is not None, "the form")
+        await form_filled(pilot)
         app.query_one("#field-fault").value = "exit"
         await type_into(pilot, app.query_one("#field-at_step", Input), "60")
         await wait_until(pilot, lambda: app.engine_ready, "the engine process", timeout=ENGINE_READY_S)

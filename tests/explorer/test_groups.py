@@ -27,7 +27,17 @@ from gradfail_tui.explorer.entries import group_key
 from gradfail_tui.explorer.widgets.family_list import FamilyList
 from gradfail_tui.explorer.widgets.metric_plot import MetricPlot
 from tests.conftest import pid_alive
-from tests.explorer.pilot import ENGINE_READY_S, SIZE, make_app, ready, status_text, sync, type_into, wait_until
+from tests.explorer.pilot import (
+    ENGINE_READY_S,
+    SIZE,
+    form_filled,
+    make_app,
+    ready,
+    status_text,
+    sync,
+    type_into,
+    wait_until,
+)
 from tests.scripted import Script
 
 
@@ -343,7 +353,7 @@ at_least = 0.0
         plot_budget=1.0,
     )
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.form.spec is not None, "the form")
+        await form_filled(pilot)
         await choose_group(pilot)
         await wait_until(pilot, lambda: app.engine_ready, "the engine process", timeout=ENGINE_READY_S)
         started = time.monotonic()
