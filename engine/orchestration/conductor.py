@@ -211,7 +211,8 @@ class Conductor:
 
     @property
     def busy(self) -> bool:
-        return any(not job.finished for job in self.jobs)
+        """Whether a job is unfinished (the conductor keeps only those)."""
+        return bool(self.jobs)
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Pump the engines until every job has finished (or `until()` says so)."""
@@ -223,7 +224,7 @@ class Conductor:
         for slot in self.slots:
             if not slot.free or self.closing:
                 continue
-            for job in self.jobs:
+            for job in list(self.jobs):  # _next_batch may finish (and drop) one
                 batch = self._next_batch(job)
                 if batch is not None:
                     slot.batch, slot.ending = batch, None
@@ -234,13 +235,10 @@ class Conductor:
                     break
         if self.closing:
             return  # shutdown() finishes the jobs, with its own status
-        for job in self.jobs:
-            if not job.finished and job.exhausted:
-                self._finish(job)
+        for job in [job for job in self.jobs if job.exhausted]:
+            self._finish(job)
 
     def _next_batch(self, job: Job) -> RunBatch | None:
-        if job.finished:
-            return None
         try:
             return job.next_batch()
         except RecordError as exc:  # a member's record cannot be made: the job ends here
@@ -282,6 +280,8 @@ class Conductor:
             job.finish(status, message)
         except RecordError as exc:
             self._tell("problem", f"{job.title}: the group record is incomplete: {exc}")
+        finally:
+            self.jobs.remove(job)  # the caller keeps what it needs of it: a long session stays bounded
         self._tell("job_finished", job)
 
     def _abandon(self, why: str) -> None:
@@ -289,10 +289,9 @@ class Conductor:
         for slot in self.slots:
             if slot.batch is not None:
                 self._end_batch(slot, RunStatus.FAILED, f"not run: {why}", "crash")
-        for job in self.jobs:
+        for job in list(self.jobs):
             job.stopping = True
-            if not job.finished:
-                self._finish(job, RunStatus.FAILED, f"not run: {why}")
+            self._finish(job, RunStatus.FAILED, f"not run: {why}")
 
     # -- controls ----------------------------------------------------------------------------------
     def slot_of(self, run_id: str) -> EngineSlot | None:
@@ -352,9 +351,8 @@ class Conductor:
             for slot in self.slots:
                 if slot.batch is not None:
                     self._end_batch(slot, status, message)
-            for job in self.jobs:
-                if not job.finished:
-                    self._finish(job, status, message)
+            for job in list(self.jobs):
+                self._finish(job, status, message)
             self.close()
 
     def close(self) -> None:

@@ -79,6 +79,7 @@ def test_a_run_is_recorded_and_folded_event_by_event(tmp_path):
     assert len(record.events) == len(live.state.series["test_acc"]) + 2  # started, metrics..., finished
     assert live.state.step == 200 and record.manifest["steps_done"] == 200
     assert heard.lines == ["demo completed", "job demo completed"]
+    assert c.jobs == []  # a finished job is the caller's alone: a long session keeps the conductor small
 
 
 def test_a_batch_waits_for_its_engine_to_be_ready(tmp_path):
