@@ -160,3 +160,12 @@ def write_record(
         recorder.append(RunFinished(run_id=name, t=0.2 + steps / rate, step=steps, status=finished))
         recorder.finish(finished, "", steps)
     return path
+
+
+async def start_held_run(pilot, step: int = 100):
+    """Start the form's run (a script that holds at `step`) and wait until it is there; returns its entry."""
+    app = pilot.app
+    await ready(pilot)
+    await pilot.press("s")
+    await wait_until(pilot, lambda: app.model.active and app.model.active.state.step == step, f"the run at step {step}")
+    return app.model.active

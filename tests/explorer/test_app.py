@@ -17,7 +17,18 @@ from gradfail_tui.explorer.app import GradfailApp
 from gradfail_tui.explorer.pacing import PLOT_CPU_BUDGET, SPARE_CORE_BUDGET
 from gradfail_tui.explorer.widgets.snapshot_panel import SnapshotPanel
 from tests.conftest import read_manifest
-from tests.explorer.pilot import SIZE, make_app, plots, ready, status_shows, sync, type_into, wait_until, write_record
+from tests.explorer.pilot import (
+    SIZE,
+    make_app,
+    plots,
+    ready,
+    start_held_run,
+    status_shows,
+    sync,
+    type_into,
+    wait_until,
+    write_record,
+)
 from tests.scripted import Script, demo_families, demo_snapshots
 
 
@@ -144,10 +155,7 @@ async def test_the_plots_redraw_more_often_while_the_engine_leaves_a_core_free(t
 async def test_pause_resume_and_stop_from_the_keyboard(tmp_path):
     app, engines = make_app(tmp_path, Script(end="hold", hold_at=100))
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.model.active and app.model.active.state.step == 100, "the first steps")
-        entry = app.model.active
+        entry = await start_held_run(pilot)
         await pilot.press("p")
         await wait_until(pilot, lambda: entry.state.status == "paused", "the pause")
         await status_shows(pilot, "paused")
@@ -301,10 +309,7 @@ async def test_a_screenshot_is_saved_where_the_app_says(tmp_path):
 async def test_quitting_stops_the_run_and_closes_the_engine(tmp_path):
     app, engines = make_app(tmp_path, Script(end="hold", hold_at=100))
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.model.active and app.model.active.state.step == 100, "the run")
-        entry = app.model.active
+        entry = await start_held_run(pilot)
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running, "the app to exit")
     assert not engines.last.alive()

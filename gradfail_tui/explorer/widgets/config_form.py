@@ -74,23 +74,12 @@ class ConfigForm(RebuiltForm):
             Static(
                 f"[b]{escape(spec.title)}[/b]  ({escape(spec.paper_ref)})\n{escape(spec.claim)}", classes="family-info"
             ),
-            Vertical(
-                Horizontal(
-                    Label("preset", classes="name"),
-                    self.part(
-                        Select(
-                            options,
-                            value=NO_PRESET,
-                            allow_blank=False,
-                            id="field-preset",
-                            classes="value",
-                            compact=True,
-                        )
-                    ),
-                    classes="row",
-                ),
+            self.select_row(
+                "preset",
+                options,
+                NO_PRESET,
+                "field-preset",
                 self.part(Static("", id="preset-note", classes="note -blank")),
-                classes="field",
             ),
         ]
         widgets += [self._field(k) for k in self.fields]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
-from textual.widgets import Label, Select, Static
+from textual.widgets import Label, Static
 
 from engine.config import ConfigError, Knob
 from engine.groups import DEFAULT_SCALE, GroupError, GroupPreset, MemberRun
@@ -47,23 +47,7 @@ class GroupForm(RebuiltForm):
         await self.rebuild(
             [
                 Static(about, classes="family-info"),
-                Vertical(
-                    Horizontal(
-                        Label("scale", classes="name"),
-                        self.part(
-                            Select(
-                                scales,
-                                value=DEFAULT_SCALE,
-                                allow_blank=False,
-                                id="group-scale",
-                                classes="value",
-                                compact=True,
-                            )
-                        ),
-                        classes="row",
-                    ),
-                    classes="field",
-                ),
+                self.select_row("scale", scales, DEFAULT_SCALE, "group-scale"),
                 self.part(
                     Vertical(
                         Horizontal(

@@ -49,23 +49,16 @@ class RebuiltForm(VerticalScroll, can_focus=False):  # Tab goes straight to the 
 
     device_select = ""  # the id of the form's device Select
 
+    def select_row(self, name: str, options: list[tuple[str, str]], value: str, id: str, *below: Widget) -> Vertical:
+        """A field chosen from `options`: its name, a Select found in `parts` by `id`, and `below` it
+        (help, a note)."""
+        select = self.part(Select(options, value=value, allow_blank=False, id=id, classes="value", compact=True))
+        return Vertical(Horizontal(Label(name, classes="name"), select, classes="row"), *below, classes="field")
+
     def device_row(self, help: str | None = None) -> Widget:
         """The device field: a Select of `devices`, found in `parts` by `device_select`."""
-        select = self.part(
-            Select(
-                [(d, d) for d in self.devices],
-                value="auto",
-                allow_blank=False,
-                id=self.device_select,
-                classes="value",
-                compact=True,
-            )
-        )
-        return Vertical(
-            Horizontal(Label("device", classes="name"), select, classes="row"),
-            *([Static(help, classes="help")] if help else []),
-            classes="field",
-        )
+        below = [Static(help, classes="help")] if help else []
+        return self.select_row("device", [(d, d) for d in self.devices], "auto", self.device_select, *below)
 
     def set_devices(self, devices: list[str]) -> None:
         """Offer the engine's devices (known once it is ready), keeping the choice where it still exists."""
