@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from engine.changes import Change
 from engine.config import BaseConfig, config_to_dict
 from engine.events import Event, from_json
 
@@ -163,6 +164,7 @@ class RunRequest:
     device: str = "auto"
     preset: str | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    changes: list[Change] = field(default_factory=list)  # settings changed after a step (engine/changes.py)
 
     @property
     def label(self) -> str:
@@ -180,6 +182,7 @@ class RunRequest:
             "seed": self.seed,
             "device": self.device,
             "preset": self.preset,
+            **({"changes": [c.as_dict() for c in self.changes]} if self.changes else {}),
         }
 
 
@@ -189,10 +192,11 @@ def start_command(requests: list[RunRequest]) -> dict[str, Any]:
         return requests[0].command()
     first = requests[0]
     if any(
-        (r.family, r.config, r.device, r.preset) != (first.family, first.config, first.device, first.preset)
+        (r.family, r.config, r.device, r.preset, r.changes)
+        != (first.family, first.config, first.device, first.preset, first.changes)
         for r in requests
     ):
-        raise ValueError("runs trained together must share family, config, device and preset")
+        raise ValueError("runs trained together must share family, config, device, preset and changes")
     return {
         "run_ids": [r.run_id for r in requests],
         "seeds": [r.seed for r in requests],
@@ -200,4 +204,5 @@ def start_command(requests: list[RunRequest]) -> dict[str, Any]:
         "config": first.config_dict(),
         "device": first.device,
         "preset": first.preset,
+        **({"changes": [c.as_dict() for c in first.changes]} if first.changes else {}),
     }

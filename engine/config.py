@@ -17,6 +17,11 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+# Every family trains in float32: a number beyond its range cannot even be given to the model
+# (lr = 1e38 times a gradient overflows; 1e39 "cannot be converted to float"), so a float setting
+# is refused beyond it before anything trains.
+FLOAT32_MAX = 3.4028234663852886e38
+
 
 class ConfigError(ValueError):
     """Bad input for a config. `problems` holds one line per field, already worded for a person."""
@@ -65,6 +70,8 @@ class Knob:
         if self.type in (int, float):
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"got {value}, expected a finite number")
+            if self.type is float and abs(value) > FLOAT32_MAX:
+                raise ValueError(f"got {_fmt(value)}, beyond float32's range (at most {FLOAT32_MAX:.4g})")
             too_low = self.low is not None and (value <= self.low if self.low_open else value < self.low)
             too_high = self.high is not None and value > self.high
             if too_low or too_high:
@@ -128,10 +135,36 @@ def build_config(config_cls: type[BaseConfig], values: dict[str, Any], source: s
     if problems:
         raise ConfigError(problems, source)
     config = config_cls(**parsed)
-    cross = config.problems()
+    cross = config.problems() + float32_problems(config)
     if cross:
         raise ConfigError(cross, source)
     return config
+
+
+def uses_torch_adam(config: BaseConfig) -> bool:
+    """Whether the run's optimizer is torch's Adam: `optimizer = adam`, or a family that always uses
+    Adam (it has `beta1`) unless it asks for TF1's form (`adam = tf1`, which scales its step otherwise)."""
+    optimizer = getattr(config, "optimizer", None)
+    if optimizer is not None:
+        return optimizer == "adam"
+    return hasattr(config, "beta1") and getattr(config, "adam", "torch") == "torch"
+
+
+def float32_problems(config: BaseConfig) -> list[str]:
+    """A learning rate whose first update cannot be a float32: torch's Adam divides it by
+    1 - beta1 (0.1 by default), so lr = 1e38 asks for a step of 1e39, which torch refuses
+    mid-step ("cannot be converted to float"). Refused here, before anything trains."""
+    lr = getattr(config, "lr", None)
+    if not isinstance(lr, float) or not uses_torch_adam(config):
+        return []
+    beta1 = float(getattr(config, "beta1", 0.9))
+    step = lr / (1 - beta1)
+    if step <= FLOAT32_MAX:
+        return []
+    return [
+        f"lr: got {_fmt(lr)}; Adam's first step lr / (1 - beta1) = {step:.3g} is beyond float32's range "
+        f"(at most {FLOAT32_MAX:.4g}), so lr must be at most {FLOAT32_MAX * (1 - beta1):.3g}"
+    ]
 
 
 def config_to_dict(config: BaseConfig) -> dict[str, Any]:

@@ -83,6 +83,25 @@ class StatusChanged(Event):
 
 
 @dataclass
+class SettingChanged(Event):
+    """A setting changed while the run trained (engine/changes.py): `new` applies from step + 1 on."""
+
+    TYPE: ClassVar[str] = "setting_changed"
+    step: int  # the last step trained with `old`
+    setting: str
+    old: Any
+    new: Any
+
+    def describe(self) -> str:
+        """For a plot's marker and a notification: "lr 0.01→0.1"."""
+        return f"{self.setting} {_short(self.old)}→{_short(self.new)}"
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@dataclass
 class RunFinished(Event):
     TYPE: ClassVar[str] = "run_finished"
     step: int  # the last step taken (for "diverged": the first step whose loss was not finite)
@@ -103,7 +122,8 @@ class EngineReady(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.TYPE: cls for cls in (RunStarted, Metrics, Snapshot, StatusChanged, RunFinished, EngineReady)
+    cls.TYPE: cls
+    for cls in (RunStarted, Metrics, Snapshot, StatusChanged, SettingChanged, RunFinished, EngineReady)
 }
 
 

@@ -10,14 +10,16 @@ schedule, honours pause / resume / stop from the parent, and reports everything 
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable
 
 import torch
 
+from engine.changes import Change
 from engine.config import BaseConfig
-from engine.events import Event, Metrics, RunFinished, Snapshot, StatusChanged
+from engine.events import Event, Metrics, RunFinished, SettingChanged, Snapshot, StatusChanged
 from engine.status import RunStatus
 from engine.trainer import Trainer
 
@@ -26,20 +28,39 @@ CHECK_EVERY = 32  # steps between reads of the step scalars (NaN check and avera
 
 
 class Control:
-    """Pause / resume / stop requests from the parent, set by the worker's reader thread."""
+    """Pause / resume / step / stop requests and setting changes from the parent, set by the worker's
+    reader thread."""
 
     def __init__(self):
         self.pending = False  # read every step: a plain attribute is the cheapest check there is
         self._resume = threading.Event()
         self._resume.set()
         self.stop_reason: str | None = None  # "stopped" or "interrupted"
+        self.changes: list[tuple[str, object]] = []  # (setting, value) asked for, not yet applied
+        self.steps_left = 0  # step mode: pause again after this many steps (0: not stepping)
 
     def pause(self):
         self._resume.clear()
         self.pending = True
 
     def resume(self):
+        self.steps_left = 0
         self._resume.set()
+
+    def step(self, steps: int):
+        """Train `steps` more steps, then pause again (step mode; only while paused)."""
+        if self.paused and steps > 0:
+            self.steps_left = steps
+            self._resume.set()
+
+    def change(self, key: str, value: object):
+        """A setting to change at the next step (engine/changes.py); applied even while paused."""
+        self.changes.append((key, value))
+        self.pending = True
+
+    def take_changes(self) -> list[tuple[str, object]]:
+        taken, self.changes = self.changes, []
+        return taken
 
     def stop(self, reason: str = "stopped"):
         self.stop_reason = self.stop_reason or reason
@@ -50,8 +71,11 @@ class Control:
     def paused(self) -> bool:
         return not self._resume.is_set()
 
-    def wait_while_paused(self):
-        self._resume.wait()
+    def wait_while_paused(self, on_change: Callable[[], None] | None = None):
+        """Wait for resume (or stop); a change asked for meanwhile is applied at once by `on_change`."""
+        while not self._resume.wait(0.05):
+            if self.changes and on_change is not None:
+                on_change()
 
 
 class StepFailed(Exception):
@@ -63,10 +87,17 @@ class StepFailed(Exception):
 
 
 def run_loop(
-    trainer: Trainer, config: BaseConfig, run_id: str, emit: Callable[[Event], None], control: Control, started: float
+    trainer: Trainer,
+    config: BaseConfig,
+    run_id: str,
+    emit: Callable[[Event], None],
+    control: Control,
+    started: float,
+    changes: list[Change] = (),
+    check: Callable[[str, object, BaseConfig], object] | None = None,
 ) -> RunFinished:
     """Train one run for config.steps; returns the RunFinished event saying how it ended."""
-    return run_lanes(trainer, config, [run_id], emit, control, started)[0]
+    return run_lanes(trainer, config, [run_id], emit, control, started, changes, check)[0]
 
 
 def run_lanes(
@@ -76,12 +107,19 @@ def run_lanes(
     emit: Callable[[Event], None],
     control: Control,
     started: float,
+    changes: list[Change] = (),
+    check: Callable[[str, object, BaseConfig], object] | None = None,
 ) -> list[RunFinished]:
     """Train for config.steps; returns one RunFinished per run, saying how it ended.
 
     A trainer with `lanes` > 1 trains several independent runs (seeds) at once: its step scalars
     have one value per lane, its evaluations a list per metric, and each lane is reported as the
     run `run_ids[lane]`. A lane that diverges ends alone; the others go on.
+
+    `changes` (already checked) change settings after their step; a change the parent asks for
+    (`control.change`) applies after the step in progress, or at once while paused, once `check`
+    (key, value, config) has accepted it. Both are recorded as SettingChanged at the step they follow,
+    so a change made live at step N and the same change given for step N train the same numbers.
     """
     total = config.steps
     lanes = getattr(trainer, "lanes", 1)
@@ -126,6 +164,8 @@ def run_lanes(
     count = 0
     last_emit = clock()
     step = 0
+    eval_every = config.eval_every
+    schedule = sorted(changes, key=lambda c: c.step)
 
     def drain(upto: int) -> None:
         """Read the pending step scalars; a lane with a non-finite value ends `diverged` at its first one."""
@@ -170,14 +210,49 @@ def run_lanes(
         count = 0
         last_emit = clock()
 
+    def change(key: str, value) -> None:
+        """Set `key` from the next step on: the metrics so far are sent first, so no average straddles it."""
+        nonlocal eval_every
+        old = getattr(trainer.config, key)
+        if old == value:
+            return
+        drain(step)
+        flush_metrics()
+        _call(lambda _: trainer.change(key, value), "change", step)
+        if key == "eval_every":
+            eval_every = value
+        for lane in live():
+            emit(SettingChanged(run_id=run_ids[lane], t=clock(), step=step, setting=key, old=old, new=value))
+
+    def apply_asked() -> None:
+        """The changes the parent asked for, each checked here too (an unchecked one is dropped, said on stderr)."""
+        for key, value in control.take_changes():
+            try:
+                value = check(key, value, trainer.config) if check is not None else value
+            except ValueError as exc:
+                print(f"gradfail engine: change refused: {exc}", file=sys.stderr)
+                continue
+            change(key, value)
+
+    def stop_here() -> None:
+        """A pause: everything up to this step is sent, so the plots show where the run stands; in step
+        mode also an evaluation and the snapshots (on the evaluation stream, never the training's)."""
+        drain(step)
+        flush_metrics()
+        if stepping and step % eval_every:
+            evaluate(step)
+
     def finish_all(status: str, message: str = "") -> list[RunFinished]:
         for lane in live():
             ended[lane] = RunFinished(run_id=run_ids[lane], t=clock(), step=step, status=status, message=message)
         return [ended[lane] for lane in range(lanes)]
 
+    while schedule and schedule[0].step == 0:
+        change(schedule[0].key, schedule.pop(0).value)
+    stepping = False
     for step in range(1, total + 1):
         window.append(_call(trainer.train_step, "train_step", step))
-        due_eval = step % config.eval_every == 0 or step == total
+        due_eval = step % eval_every == 0 or step == total
         now = clock()
         if len(window) >= CHECK_EVERY or due_eval or now - last_emit >= 1 / EMIT_HZ or control.pending:
             drain(step)
@@ -189,12 +264,26 @@ def run_lanes(
             evaluate(step)
             if not live():
                 return [ended[lane] for lane in range(lanes)]
+        while schedule and schedule[0].step == step:
+            change(schedule[0].key, schedule.pop(0).value)
+        if control.steps_left:
+            control.steps_left -= 1
+            if not control.steps_left:
+                control.pause()  # step mode: the steps asked for are done
         if control.pending:
             control.pending = False
+            if control.changes:
+                apply_asked()
+            if not live():
+                return [ended[lane] for lane in range(lanes)]
             if control.paused:
+                stop_here()
+                if not live():
+                    return [ended[lane] for lane in range(lanes)]
                 for lane in live():
                     emit(StatusChanged(run_id=run_ids[lane], t=clock(), step=step, status=RunStatus.PAUSED))
-                control.wait_while_paused()
+                control.wait_while_paused(apply_asked)
+                stepping = control.steps_left > 0
                 if control.stop_reason is None:
                     for lane in live():
                         emit(StatusChanged(run_id=run_ids[lane], t=clock(), step=step, status=RunStatus.RUNNING))

@@ -27,6 +27,7 @@ class MetricSpec:
     label: str  # for people: "test accuracy"
     panel: str  # metrics that share a panel are drawn in one plot: "accuracy", "loss", "snr"
     log_scale: bool = False  # whether the plot starts on a log axis (the user can toggle it)
+    chance: float | None = None  # the value a guess scores (0.5 for a +-1 label): drawn as a line
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class FamilySpec:
     batched_seeds: bool = False
     # Where the family stands in lists: the paper's order (parity 10, periodic 15, tuples 20, ...).
     order: int = 100
+    # The settings that may change while a run trains (engine/changes.py): the trainer applies a
+    # change at the next step (`Trainer.change`). `eval_every` is the loop's own, for every family.
+    live: tuple[str, ...] = ()
 
     def metric(self, name: str) -> MetricSpec | None:
         return next((m for m in self.metrics if m.name == name), None)

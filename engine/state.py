@@ -10,7 +10,7 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import Event, Metrics, RunFinished, RunStarted, Snapshot, StatusChanged
+from engine.events import Event, Metrics, RunFinished, RunStarted, SettingChanged, Snapshot, StatusChanged
 from engine.status import FINAL_STATUSES, RunStatus
 
 
@@ -33,6 +33,7 @@ class RunState:
     series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # metric -> (step, value)
     latest: dict[str, float] = field(default_factory=dict)
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    changes: list[SettingChanged] = field(default_factory=list)  # settings changed mid-run, in order
     _rate_points: collections.deque = field(default_factory=lambda: collections.deque(maxlen=64))
 
     def apply(self, event: Event) -> None:
@@ -50,12 +51,22 @@ class RunState:
             self._rate_points.append((event.t, event.step))
         elif isinstance(event, Snapshot):
             self.snapshots[event.name] = event
+        elif isinstance(event, SettingChanged):
+            self.changes.append(event)
         elif isinstance(event, StatusChanged):
             self.status = event.status
             self._rate_points.clear()  # a pause is not slowness
         elif isinstance(event, RunFinished):
             self.status, self.message, self.error_kind = event.status, event.message, event.error_kind
             self.step = event.step or self.step
+
+    def current_config(self) -> dict[str, Any]:
+        """The config the run trains with now: as it started, with the changes made since."""
+        return {**self.config, **{c.setting: c.new for c in self.changes}}
+
+    def change_markers(self) -> list[tuple[int, str]]:
+        """(step, label) of each change, for the plots' markers."""
+        return [(c.step, c.describe()) for c in self.changes]
 
     @property
     def finished(self) -> bool:

@@ -16,6 +16,7 @@ reduction of its scalars to `settle()`, which the loop calls before it reads the
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,24 @@ class Trainer:
 
     def parameter_count(self) -> int:
         return 0
+
+    # The optimizer's constants, as torch's optimizers keep them in each parameter group.
+    OPTIMIZER_SETTINGS = ("lr", "beta1", "beta2", "eps")
+
+    def change(self, key: str, value: Any) -> None:
+        """Change a setting the family declares live (`FamilySpec.live`, checked by engine/changes.py)
+        from the next step on. By default: the config (which a trainer reads at each step, e.g. its
+        batch size), and the optimizer's constants in `self.optimizer`'s parameter groups."""
+        self.config = dataclasses.replace(self.config, **{key: value})
+        optimizer = getattr(self, "optimizer", None)
+        if key in self.OPTIMIZER_SETTINGS and optimizer is not None:
+            for group in optimizer.param_groups:
+                if key in ("beta1", "beta2"):
+                    betas = list(group["betas"])
+                    betas[key == "beta2"] = value
+                    group["betas"] = tuple(betas)
+                else:
+                    group[key] = value
 
 
 def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:

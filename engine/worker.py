@@ -3,7 +3,10 @@
 Protocol (one JSON object a line):
 - stdin, from the parent: {"cmd": "start", "run_id", "family", "config", "seed", "device", "preset"}
   (or "run_ids" and "seeds" lists: several seeds trained together, each recorded as its own run),
+  and an optional "changes" list ({"step", "key", "value"}: settings changed after that step),
   {"cmd": "pause"}, {"cmd": "resume"}, {"cmd": "stop", "reason": "stopped"|"interrupted"},
+  {"cmd": "step", "steps": N} (while paused: train N steps, then pause again),
+  {"cmd": "change", "key", "value"} (a setting changed from the next step on, engine/changes.py),
   {"cmd": "warmup"} (import what the first run would, while the user is still choosing),
   {"cmd": "quit"}. End of input means the parent is gone: stop and exit.
 - stdout, to the parent: events (engine/events.py), beginning with one EngineReady.
@@ -135,6 +138,10 @@ def main() -> int:
                 control.resume()
             elif name == "stop":
                 control.stop(cmd.get("reason", "stopped"))
+            elif name == "step":
+                control.step(int(cmd.get("steps", 1)))
+            elif name == "change":
+                control.change(str(cmd.get("key")), cmd.get("value"))
             else:
                 commands.put((cmd, control))
         state["control"].stop("interrupted")  # end of input: the parent has gone
@@ -166,6 +173,7 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     """
     import torch
 
+    from engine.changes import changes_from_dicts, check_change, check_changes
     from engine.config import ConfigError, build_config, config_to_dict
     from engine.device import describe_device, resolve_device
     from engine.device_names import DeviceError
@@ -195,6 +203,10 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     try:
         spec = get_family(cmd["family"])
         config = build_config(spec.config_cls, cmd.get("config", {}), source="run request")
+        try:
+            changes = check_changes(spec, config, changes_from_dicts(cmd.get("changes")))
+        except ValueError as exc:
+            raise ConfigError([str(exc)], "run request") from None
         if len(seeds) != len(run_ids):
             raise ConfigError(["seeds: one run id per seed is needed"], "run request")
         if len(seeds) > 1 and not spec.batched_seeds:
@@ -244,7 +256,16 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
             )
         )
     try:
-        return run_lanes(trainer, config, run_ids, emit, control, started)
+        return run_lanes(
+            trainer,
+            config,
+            run_ids,
+            emit,
+            control,
+            started,
+            changes,
+            lambda key, value, current: check_change(spec, current, key, value),
+        )
     except StepFailed as exc:
         return failed(f"{spec.name}: {exc}", "crash", traceback.format_exc(), exc.step)
     except (MemoryError, torch.OutOfMemoryError) as exc:

@@ -113,4 +113,5 @@ SPEC = FamilySpec(
     cpu_threads=1,
     headline=("sq_error", "step_acc"),
     order=40,
+    live=("lr", "beta1", "beta2", "eps", "batch"),
 )

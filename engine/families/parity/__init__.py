@@ -64,7 +64,7 @@ SPEC = FamilySpec(
     config_cls=ParityConfig,
     trainer="engine.families.parity.trainer:ParityTrainer",
     metrics=(
-        MetricSpec("test_acc", "test accuracy", "accuracy"),
+        MetricSpec("test_acc", "test accuracy", "accuracy", chance=0.5),
         MetricSpec("train_loss", "train hinge loss", "loss"),
         MetricSpec("test_loss", "test hinge loss", "loss"),
         MetricSpec("target_var", "target variance (exact, all 2^d parities)", "variance", log_scale=True),
@@ -73,5 +73,6 @@ SPEC = FamilySpec(
     cpu_threads=1,
     batched_seeds=True,
     order=10,
+    live=("lr",),
     headline=("train_loss", "test_acc"),
 )

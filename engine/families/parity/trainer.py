@@ -139,3 +139,12 @@ class ParityTrainer(Trainer):
 
     def parameter_count(self) -> int:
         return parameter_count(self.model)
+
+    def change(self, key: str, value) -> None:
+        super().change(key, value)
+        if key == "lr":  # the step binds its learning rate when it is made: make it again
+            self.net.lr = value
+            if self.net.adam is not None:
+                for group in self.net.adam.param_groups:
+                    group["lr"] = value
+            self.net_step, self.net_settle = self.net.stepper(self.config.batch)

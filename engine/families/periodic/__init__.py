@@ -69,4 +69,5 @@ SPEC = FamilySpec(
     cpu_threads=1,
     headline=("train_loss", "r2"),
     order=15,
+    live=("lr", "batch"),
 )

@@ -153,4 +153,5 @@ SPEC = FamilySpec(
     cpu_threads=1,
     headline=("train_loss", "val_loss", "curve_rmse"),
     order=30,
+    live=("lr", "batch"),
 )

@@ -64,4 +64,5 @@ SPEC = FamilySpec(
     cpu_threads=1,
     headline=("objective", "expected_objective"),
     order=25,
+    live=("lr", "beta1", "beta2", "batch"),
 )

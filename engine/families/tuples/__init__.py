@@ -103,4 +103,5 @@ SPEC = FamilySpec(
     cpu_threads=None,  # a 7 GFLOP step: torch's threads pay (1.6x with 2 cores, measured idle)
     headline=("train_loss", "test_acc", "image_acc"),
     order=20,
+    live=("lr", "beta1", "beta2"),
 )

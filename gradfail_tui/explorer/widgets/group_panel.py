@@ -47,7 +47,9 @@ def group_text(group: GroupEntry) -> str:
         look = outcome_look(result.outcome)
         colour, mark = textual_colour(look.tone), look.mark
         lines.append(
-            f"[{colour} b]{mark} {escape(result.outcome)}[/]  {escape(result.claim.says)}"
+            # A colon, not only spaces, between the outcome and the claim: spaces collapse where the line
+            # is wrapped or copied ("✓ reproducedk = 10 ...").
+            f"[{colour} b]{mark} {escape(result.outcome)}:[/] {escape(result.claim.says)}"
             f"\n    [dim]{escape(result.detail)}[/dim]"
         )
     if not verdict.results:
