@@ -108,6 +108,18 @@ def run(
             help="For a group preset (fig-*): 'default' (a CPU, minutes) or 'paper' (the original schedules)."
         ),
     ] = None,
+    at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--at",
+            help="Change a setting after a step: --at 5000:lr=0.1 (repeatable; `gradfail families` "
+            "says which settings may change during a run).",
+        ),
+    ] = None,
+    from_: Annotated[
+        Path | None,
+        typer.Option("--from", help="Train a recorded run again: its config, seed and changes (--set, --at on top)."),
+    ] = None,
 ) -> None:
     """Train one run headless, with a progress display, and keep its record in a run directory.
 
@@ -116,7 +128,9 @@ def run(
     """
     from engine.client import EngineProcess
 
-    if (preset is None) == (family is None):
+    if from_ is not None and (preset or family):
+        raise fail("--from RUN_DIR takes the run's preset or family from its record: leave out --preset/--family")
+    if from_ is None and (preset is None) == (family is None):
         raise fail("give exactly one of --preset NAME or --family NAME (see `gradfail presets`, `gradfail families`)")
     # The engine starts before the preset is read (`gradfail` starts it before importing this module,
     # gradfail_tui/launch.py, and hands it over as the context's object): its torch import (about 2 s)
@@ -124,7 +138,7 @@ def run(
     # a run closes it when done.
     engine = ctx.obj or EngineProcess().start()
     try:
-        _run(engine, preset, family, set_, steps, seed, seeds, device, out, runs_dir, scale)
+        _run(engine, preset, family, set_, steps, seed, seeds, device, out, runs_dir, scale, at or [], from_)
     finally:
         engine.discard()
 
@@ -141,6 +155,8 @@ def _run(
     out: Path | None,
     runs_dir: Path,
     scale: str | None,
+    at: list[str] = (),
+    from_: Path | None = None,
 ) -> None:
     from engine.catalog import load_preset
     from engine.client import RunRequest
@@ -155,9 +171,19 @@ def _run(
         overrides = parse_assignments(set_ or [])
         if steps is not None:
             overrides["steps"] = str(steps)
-        if preset is not None:
+        recorded = []
+        if from_ is not None:
+            from gradfail_tui.rerun import read_recorded
+
+            source = read_recorded(from_)
+            family_name, preset_name, recorded = source.family, source.preset, source.changes
+            config = build_config(get_family(family_name).config_cls, {**source.config, **overrides}, source="--set")
+            seed = seed if seed is not None else source.seed
+        elif preset is not None:
             chosen = load_preset(preset)
             if isinstance(chosen, GroupPreset):
+                if at:
+                    raise fail("--at: a group preset's runs cannot be changed mid-run; give a single run's preset")
                 return _run_group(engine, chosen, overrides, scale, seed, seeds, device, out, runs_dir)
             config = chosen.config(overrides)
             family_name, preset_name = chosen.family, chosen.name
@@ -166,6 +192,12 @@ def _run(
             spec = get_family(family)
             config = build_config(spec.config_cls, overrides, source="--set")
             family_name, preset_name = spec.name, None
+        if at or recorded:
+            from gradfail_tui.rerun import changes_for
+
+            changes = changes_for(family_name, config, recorded, at)
+        else:
+            changes = []
     except ConfigError as exc:
         raise fail(_config_problems(exc)) from None
     except (PresetError, UnknownFamily) as exc:
@@ -179,7 +211,9 @@ def _run(
             "run them one after another with --seed"
         )
     requests = [
-        RunRequest(family=family_name, config=config, seed=(seed or 0) + i, device=device, preset=preset_name)
+        RunRequest(
+            family=family_name, config=config, seed=(seed or 0) + i, device=device, preset=preset_name, changes=changes
+        )
         for i in range(seeds)
     ]
     label = requests[0].label + (f"-x{seeds}" if seeds > 1 else "")
