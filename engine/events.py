@@ -122,8 +122,7 @@ class EngineReady(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.TYPE: cls
-    for cls in (RunStarted, Metrics, Snapshot, StatusChanged, SettingChanged, RunFinished, EngineReady)
+    cls.TYPE: cls for cls in (RunStarted, Metrics, Snapshot, StatusChanged, SettingChanged, RunFinished, EngineReady)
 }
 
 

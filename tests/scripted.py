@@ -24,7 +24,16 @@ from typing import Any
 
 from engine.client import EngineExited
 from engine.config import BaseConfig, knob
-from engine.events import EngineReady, Event, Metrics, RunFinished, RunStarted, Snapshot, StatusChanged
+from engine.events import (
+    EngineReady,
+    Event,
+    Metrics,
+    RunFinished,
+    RunStarted,
+    SettingChanged,
+    Snapshot,
+    StatusChanged,
+)
 from engine.presets import Preset
 from engine.registry import FamilySpec, MetricSpec
 
@@ -109,6 +118,14 @@ class ScriptedEngine:
             run["status"] = "running"
             self._put(StatusChanged(run_id=run["id"], t=self._t(), step=run["step"], status="running"))
             self._advance(min(run["total"], run["step"] + 3 * run["every"]))
+        elif cmd == "step" and run and run["status"] == "paused":
+            self._put(StatusChanged(run_id=run["id"], t=self._t(), step=run["step"], status="running"))
+            self._advance(min(run["total"], run["step"] + int(fields.get("steps", 1))))
+            self._put(StatusChanged(run_id=run["id"], t=self._t(), step=run["step"], status="paused"))
+        elif cmd == "change" and run:
+            key, value = fields["key"], fields["value"]
+            old, run["config"][key] = run["config"].get(key), value
+            self._put(SettingChanged(run_id=run["id"], t=self._t(), step=run["step"], setting=key, old=old, new=value))
         elif cmd == "stop" and run:
             self._finish(fields.get("reason", "stopped"), f"{fields.get('reason', 'stopped')} at step {run['step']}")
         elif cmd == "quit":
@@ -133,6 +150,7 @@ class ScriptedEngine:
             "script": script,
             "seed": int(cmd.get("seed", 0)),
             "variant": variant,
+            "config": dict(cmd["config"]),
         }
         self._put(
             RunStarted(
@@ -235,6 +253,7 @@ DEMO = FamilySpec(
         MetricSpec("test_loss", "test loss", "loss", log_scale=True),
     ),
     headline=("test_acc",),
+    live=("lr",),
 )
 SWEEP = FamilySpec(
     name="sweep",

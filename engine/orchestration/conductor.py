@@ -31,7 +31,7 @@ from engine.events import EngineReady, Event, RunFinished
 from engine.orchestration.jobs import Job, RunBatch
 from engine.orchestration.runs import LiveRun
 from engine.record import RecordError
-from engine.registry import get_family
+from engine.registry import FamilySpec, get_family
 from engine.status import RunStatus
 
 STOP_GRACE_S = 10.0  # how long stopping runs may take to say they have stopped, before they are ended here
@@ -314,16 +314,17 @@ class Conductor:
             return False
         return slot.engine.send("step", steps=steps)
 
-    def change(self, run_id: str, key: str, value: object) -> str | None:
+    def change(self, run_id: str, key: str, value: object, spec: FamilySpec | None = None) -> str | None:
         """Change a setting of the batch that trains `run_id` from its next step on (recorded as a
         SettingChanged event when the engine applies it). Returns why not, or None: the change is
-        checked here first (engine/changes.py), and a refused one changes nothing."""
+        checked here first (engine/changes.py; `spec`: the run's family, by default the registry's),
+        and a refused one changes nothing."""
         slot = self.slot_of(run_id)
         if slot is None or not slot.batch.sent:
             return "the run is not training"
         live = slot.batch.live(run_id)
         try:
-            value = check_change(get_family(live.request.family), live.state.current_config(), key, value)
+            value = check_change(spec or get_family(live.request.family), live.state.current_config(), key, value)
         except (ConfigError, LookupError) as exc:
             return "; ".join(getattr(exc, "problems", None) or [str(exc)])
         if not slot.engine.send("change", key=key, value=value):

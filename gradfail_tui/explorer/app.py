@@ -72,6 +72,10 @@ class GradfailApp(App):
         Binding("x", "stop", "Stop", id="stop"),
         Binding("r", "restart", "Restart", id="restart"),
         Binding("c", "compare", "Compare", id="compare"),
+        Binding("e", "live_settings", "Settings", id="live-settings"),
+        Binding("n", "step(1)", "Step", id="step-1"),
+        Binding("N", "step(10)", "Step 10", id="step-10", show=False),
+        Binding("ctrl+n", "step(100)", "Step 100", id="step-100", show=False),
         Binding("l", "log_scale", "Log", id="log-scale"),
         Binding("ctrl+s", "svg", "SVG", id="screenshot", priority=True),
         Binding("q", "quit", "Quit", id="quit"),
@@ -259,7 +263,8 @@ class GradfailApp(App):
     # -- actions --------------------------------------------------------------------------------
     def refresh_bindings(self) -> None:
         # The footer rebuilds itself on every refresh; only ask when a key's state has changed.
-        states = tuple(self.check_action(name, ()) for name in ("start", "pause", "stop", "restart", "compare"))
+        names = ("start", "pause", "stop", "restart", "compare", "live_settings", "step")
+        states = tuple(self.check_action(name, ()) for name in names)
         if states != getattr(self, "_binding_states", None):
             self._binding_states = states
             super().refresh_bindings()
@@ -280,6 +285,9 @@ class GradfailApp(App):
             return True if self.last_choice is not None and self.model.live_group is None else None
         if action == "compare":
             return True if self.model.primary else None
+        if action in ("live_settings", "step"):  # shown only while they can act: the footer is narrow
+            status = self.model.active.status if running else None
+            return status == RunStatus.PAUSED if action == "step" else status in (RunStatus.RUNNING, RunStatus.PAUSED)
         return True
 
     def action_start(self) -> None:
@@ -318,6 +326,16 @@ class GradfailApp(App):
             self.action_stop()
         else:
             self.post_message(msg.RunRequested(self.last_choice))
+
+    def action_live_settings(self) -> None:
+        from gradfail_tui.explorer.live_controls import open_live_settings
+
+        open_live_settings(self)
+
+    def action_step(self, steps: int) -> None:
+        from gradfail_tui.explorer.live_controls import step
+
+        step(self, steps)
 
     def action_compare(self) -> None:
         if self.model.primary:

@@ -70,3 +70,69 @@ def rich_colour(tone: str) -> str:
 def textual_colour(tone: str) -> str:
     """A tone as a Textual variable, for the explorer's markup: [$success]...[/]."""
     return TEXTUAL[tone]
+
+
+# -- the lines of a figure -----------------------------------------------------------------------
+# Hues for overlaid runs, as RGB so that the terminal, the explorer, its SVG screenshots and the
+# report draw the very same colour (named ANSI colours follow each terminal's palette).
+HUES = (
+    (66, 135, 245),  # blue
+    (230, 85, 60),  # red
+    (60, 170, 90),  # green
+    (235, 150, 40),  # orange
+    (170, 95, 205),  # purple
+    (40, 180, 190),  # cyan
+    (200, 175, 40),  # yellow
+    (150, 150, 150),  # grey
+)
+MARKER_GREY = (150, 150, 150)  # a change's marker and the chance line: not a run's colour
+
+
+class LineStyle(NamedTuple):
+    """How one overlaid line looks: its colour, and its shade's number within that colour (which a
+    figure without colour shows as a marker instead)."""
+
+    rgb: tuple[int, int, int]
+    shade: int = 0
+
+    @property
+    def rich(self) -> str:
+        """As Rich and Textual markup name it: rgb(66,135,245)."""
+        return "rgb({},{},{})".format(*self.rgb)
+
+
+def line_styles(labels: list[str]) -> list[LineStyle]:
+    """One style per label, so that no two overlaid runs look alike.
+
+    Labels made of the same number of comma-separated parts ("k = 10, end-to-end") are coloured by
+    the part that takes fewest values (what the figure compares: end-to-end against decomposition),
+    and shaded, darker to lighter, by the rest (k = 10, 1000, 2000). Other labels get a hue each."""
+    parts = [[p.strip() for p in label.split(",")] for label in labels]
+    if len(labels) > 1 and len({len(p) for p in parts}) == 1 and len(parts[0]) > 1:
+        counts = [len({p[i] for p in parts}) for i in range(len(parts[0]))]
+        varying = [i for i, c in enumerate(counts) if c > 1]
+        if varying:
+            # Fewest values first; on a tie, the later part (a label names the setting, then the approach).
+            by = min(varying, key=lambda i: (counts[i], -i))
+            colours = list(dict.fromkeys(p[by] for p in parts))
+            rest = [tuple(q for i, q in enumerate(p) if i != by) for p in parts]
+            shades = list(dict.fromkeys(rest))
+            return [
+                _shade(HUES[colours.index(p[by]) % len(HUES)], shades.index(r), len(shades))
+                for p, r in zip(parts, rest)
+            ]
+    return [LineStyle(HUES[i % len(HUES)], 0) for i in range(len(labels))]
+
+
+def _shade(rgb: tuple[int, int, int], index: int, count: int) -> LineStyle:
+    """Shade `index` of `count` of a hue: from a darker one to a lighter one, the hue itself between."""
+    if count <= 1:
+        return LineStyle(rgb, 0)
+    t = index / (count - 1)  # 0: darkest, 1: lightest
+    if t < 0.5:
+        factor = 0.7 + 0.6 * t  # 0.7 .. 1.0 of the hue
+        mixed = tuple(round(c * factor) for c in rgb)
+    else:
+        towards_white = (t - 0.5) * 0.8  # up to 40% of the way to white
+        mixed = tuple(round(c + (255 - c) * towards_white) for c in rgb)
+    return LineStyle(mixed, index)

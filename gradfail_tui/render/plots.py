@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import plotext
@@ -15,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from gradfail_tui.render.colours import HUES, MARKER_GREY, LineStyle, line_styles
 from gradfail_tui.render.format import format_cell
 
 if TYPE_CHECKING:
@@ -22,15 +24,105 @@ if TYPE_CHECKING:
     from engine.registry import FamilySpec
     from engine.state import RunState
 
-# One colour per line, in a fixed order, so a figure's legend tells its runs apart (plotext's "clear"
-# theme would draw every line alike). Rich drops them where colour is off (NO_COLOR, a log file).
-LINE_COLOURS = ("blue", "red", "green", "orange", "magenta", "cyan", "gray", "yellow")
 MAX_SEED_LINES = 6  # a group's figure draws each seed up to this many, else only their mean
+MONO_MARKERS = ("braille", "dot", "x", "o", "+", "*")  # tell lines apart where colour cannot (NO_COLOR)
+
+
+@dataclass
+class PlotLine:
+    label: str
+    points: list[tuple[float, float]]
+    style: LineStyle
+
+
+def styled(series: dict[str, list[tuple[float, float]]]) -> list[PlotLine]:
+    """The series as lines, each with its style (render.colours.line_styles: no two alike)."""
+    return [PlotLine(label, points, style) for (label, points), style in zip(series.items(), line_styles(list(series)))]
 
 
 def figure_width(columns: int) -> int:
     """The width a figure is drawn at on a terminal `columns` wide: all of it, within 40..100."""
     return max(40, min(columns, 100))
+
+
+def tick_label(value: float) -> str:
+    """A log axis's tick: plain from 0.001 to 1000, else in scientific notation (2e-09 reads 2e-9)."""
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e4:
+        return f"{value:g}"
+    mantissa, _, exponent = f"{value:.0e}".partition("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def log_ticks(low: float, high: float, most: int = 6) -> tuple[list[float], list[str]]:
+    """Ticks for a log axis over [low, high] (both > 0): powers of ten (every few when there are many),
+    or 1, 2 and 5 times them when the range spans less than about two decades."""
+    lo, hi = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    decades = [10.0**e for e in range(lo, hi + 1) if low * (1 - 1e-9) <= 10.0**e <= high * (1 + 1e-9)]
+    if len(decades) < 3:
+        candidates = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
+        decades = [v for v in candidates if low * (1 - 1e-9) <= v <= high * (1 + 1e-9)]
+    if len(decades) > most:
+        stride = math.ceil(len(decades) / most)
+        decades = decades[::stride]
+    if len(decades) < 2:  # a narrow range: its ends, in the same notation
+        decades = [low, high]
+        return decades, [f"{v:.2g}" for v in decades]
+    return decades, [tick_label(v) for v in decades]
+
+
+def draw_lines(
+    plt,
+    lines: list[PlotLine],
+    *,
+    log_y: bool = False,
+    markers: list[tuple[int, str]] = (),
+    chance: float | None = None,
+    mono: bool = False,
+    labels: bool = False,
+) -> int:
+    """Plot `lines` on `plt` (the plotext module, or a textual-plotext widget's `plt`); returns how
+    many had points. Log axes get ticks in powers of ten; `markers` (a run's changed settings: step,
+    label) are drawn as labelled vertical lines; `chance` as a horizontal one. `labels`: plotext's
+    own legend, inside the plot (the figures here put theirs under it, off the data)."""
+    drawn, ys = 0, []
+    for index, line in enumerate(lines):
+        points = [(x, y) for x, y in line.points if math.isfinite(y) and (y > 0 or not log_y)]
+        if not points:
+            continue
+        xs, values = zip(*points)
+        ys += values
+        marker = MONO_MARKERS[index % len(MONO_MARKERS)] if mono else "braille"
+        plt.plot(list(xs), list(values), marker=marker, color=line.style.rgb, label=line.label if labels else None)
+        drawn += 1
+    if chance is not None and drawn and (chance > 0 or not log_y):
+        plt.hline(chance, MARKER_GREY)
+        ys.append(chance)
+    if drawn:
+        top = max(ys)
+        for step, label in markers:
+            plt.vline(step, MARKER_GREY)
+            plt.text(label, step, top, color=MARKER_GREY, alignment="left")
+    if log_y and drawn:
+        plt.yscale("log")
+        ticks, names = log_ticks(min(ys), max(ys))
+        plt.yticks(ticks, names)
+    return drawn
+
+
+def legend(lines: list[PlotLine], chance: float | None = None, colour: bool = True) -> Text:
+    """The figure's legend, as a line of text to put under it: a coloured mark and the label of each."""
+    text = Text()
+    for index, line in enumerate(line for line in lines if line.label):
+        if index:
+            text.append("   ")
+        mark = "━━" if colour else MONO_MARKERS[index % len(MONO_MARKERS)].replace("braille", "⣿")
+        text.append(mark, style=line.style.rich if colour else "")
+        text.append(" " + line.label)
+    if chance is not None:
+        text.append(("   " if lines else "") + "┄┄ chance " + f"{chance:g}", style="dim")
+    return text
 
 
 def render_plot(
@@ -40,22 +132,36 @@ def render_plot(
     width: int = 80,
     height: int = 14,
     log_y: bool = False,
+    markers: list[tuple[int, str]] = (),
+    chance: float | None = None,
 ) -> Text:
-    """Lines of (x, y) points, one per label, with a legend; returned as Rich text."""
+    """Lines of (x, y) points, one per label, with the legend under the plot; returned as Rich text."""
+    return render_lines(styled(series), title, x_label, width, height, log_y, markers, chance)
+
+
+def render_lines(
+    lines: list[PlotLine],
+    title: str,
+    x_label: str = "step",
+    width: int = 80,
+    height: int = 14,
+    log_y: bool = False,
+    markers: list[tuple[int, str]] = (),
+    chance: float | None = None,
+) -> Text:
+    """`render_plot` for lines already styled (a band's edges share its mean's colour)."""
     plt = plotext  # plotext keeps one global figure; clear it first and build it to a string
     plt.clear_figure()
     plt.plot_size(width, height)
     plt.theme("clear")
-    for number, (label, points) in enumerate(series.items()):
-        points = [(x, y) for x, y in points if math.isfinite(y) and (y > 0 or not log_y)]
-        if points:
-            xs, ys = zip(*points)
-            plt.plot(list(xs), list(ys), label=label, marker="braille", color=LINE_COLOURS[number % len(LINE_COLOURS)])
-    if log_y:
-        plt.yscale("log")
+    draw_lines(plt, lines, log_y=log_y, markers=markers, chance=chance)
     plt.title(title)
     plt.xlabel(x_label)
-    return Text.from_ansi(plt.build())
+    figure = Text.from_ansi(plt.build())
+    if len(lines) > 1 or chance is not None or markers:
+        figure.append("\n")
+        figure.append(legend(lines if len(lines) > 1 or chance is not None else [], chance))
+    return figure
 
 
 def family_figure(spec: FamilySpec, states: list[RunState], width: int) -> Text | None:
@@ -65,16 +171,58 @@ def family_figure(spec: FamilySpec, states: list[RunState], width: int) -> Text 
     metrics = [m for m in spec.metrics if m.panel == panel and len(states[0].series.get(m.name, [])) >= 2]
     if not metrics:
         return None
+    chance = next((m.chance for m in metrics if m.chance is not None), None)
+    markers = states[0].change_markers()  # seeds trained together change together
+    title = f"{states[0].label}: {panel}"
     if len(states) == 1:
         series = {m.label: states[0].series[m.name] for m in metrics}
-    else:
-        metric = metrics[0]
-        runs = [s.series.get(metric.name, []) for s in states]
-        series = {f"seed {s.seed}": points for s, points in zip(states, runs)} if len(states) <= MAX_SEED_LINES else {}
-        steps = sorted(set.intersection(*[{x for x, _ in points} for points in runs]))
-        by_step = [dict(points) for points in runs]
-        series[f"{metric.label}, mean"] = [(x, statistics.fmean(d[x] for d in by_step)) for x in steps]
-    return render_plot(series, f"{states[0].label}: {panel}", width=width, height=14, log_y=metrics[0].log_scale)
+        return render_plot(
+            series, title, width=width, height=14, log_y=metrics[0].log_scale, markers=markers, chance=chance
+        )
+    metric = metrics[0]
+    if len(states) <= MAX_SEED_LINES:
+        series = {f"seed {s.seed}": s.series.get(metric.name, []) for s in states}
+        series[f"{metric.label}, mean"] = seed_band([s.series.get(metric.name, []) for s in states]).mean
+        return render_plot(
+            series, title, width=width, height=14, log_y=metric.log_scale, markers=markers, chance=chance
+        )
+    band = seed_band([s.series.get(metric.name, []) for s in states])
+    lines = band_lines(band, f"{metric.label}, mean of {len(states)} seeds", HUES[0])
+    return render_lines(lines, title, width=width, height=14, log_y=metric.log_scale, markers=markers, chance=chance)
+
+
+@dataclass
+class Band:
+    """Several seeds' values of one metric at the steps they all have: mean, lowest and highest."""
+
+    mean: list[tuple[float, float]]
+    low: list[tuple[float, float]]
+    high: list[tuple[float, float]]
+
+
+def seed_band(runs: list[list[tuple[float, float]]]) -> Band:
+    """The mean and the min-max band of the seeds' (step, value) series, at the steps all of them reached."""
+    runs = [r for r in runs if r]
+    if not runs:
+        return Band([], [], [])
+    steps = sorted(set.intersection(*[{x for x, _ in points} for points in runs]))
+    by_step = [dict(points) for points in runs]
+    values = [[d[x] for d in by_step] for x in steps]
+    return Band(
+        mean=[(x, statistics.fmean(v)) for x, v in zip(steps, values)],
+        low=[(x, min(v)) for x, v in zip(steps, values)],
+        high=[(x, max(v)) for x, v in zip(steps, values)],
+    )
+
+
+def band_lines(band: Band, label: str, rgb: tuple[int, int, int]) -> list[PlotLine]:
+    """A band drawn as lines: its edges in a light shade of the mean's colour, then the mean over them."""
+    light = tuple(round(c + (255 - c) * 0.55) for c in rgb)
+    return [
+        PlotLine("min-max over seeds", band.low, LineStyle(light, 1)),
+        PlotLine("", band.high, LineStyle(light, 1)),
+        PlotLine(label, band.mean, LineStyle(rgb, 0)),
+    ]
 
 
 def overlay_figure(
@@ -91,6 +239,7 @@ def overlay_figure(
         width=width,
         height=height,
         log_y=log_y or bool(described and described.log_scale),
+        chance=described.chance if described else None,
     )
 
 

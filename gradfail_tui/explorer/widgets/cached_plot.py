@@ -19,8 +19,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
-# Markers tell runs apart where colour cannot (NO_COLOR): one per overlaid run, in order.
-MONO_MARKERS = ("braille", "dot", "x", "o", "+", "*")
+from gradfail_tui.render.plots import MONO_MARKERS  # tell runs apart where colour cannot (NO_COLOR)
 
 
 class CachedPlot(PlotextPlot):

@@ -5,15 +5,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from textual.markup import escape
 from textual.reactive import reactive
 
 from gradfail_tui.explorer.widgets.cached_plot import CachedPlot
+from gradfail_tui.render.colours import LineStyle, line_styles
+from gradfail_tui.render.plots import PlotLine, draw_lines
 
 
 @dataclass
 class Line:
     label: str
     points: list[tuple[int, float]]  # (step, value), as RunState.series keeps them
+    style: LineStyle | None = None  # None: the style its place among the panel's lines gives it
 
 
 def thin(points: list[tuple[int, float]], most: int) -> list[tuple[int, float]]:
@@ -34,11 +38,13 @@ class MetricPlot(CachedPlot):
         self.panel = panel
         self.lines: list[Line] = []
         self.markers: list[str] = []  # the marker of each line drawn last
+        self.changes: list[tuple[int, str]] = []  # (step, label) of the primary run's changed settings
+        self.chance: float | None = None
         self.set_reactive(MetricPlot.log_y, log_y)
         self.border_title = panel + (" (log)" if log_y else "")
 
-    def set_lines(self, lines: list[Line]) -> None:
-        self.lines = lines
+    def set_lines(self, lines: list[Line], changes: list[tuple[int, str]] = (), chance: float | None = None) -> None:
+        self.lines, self.changes, self.chance = lines, list(changes), chance
 
     @property
     def point_count(self) -> int:
@@ -52,18 +58,27 @@ class MetricPlot(CachedPlot):
         plt = self.plt
         plt.clear_figure()
         most = max(16, 2 * (self.size.width or 60))  # braille: two dots a column
-        drawn = 0
-        self.markers = []
-        for index, line in enumerate(self.lines):
-            points = [(s, v) for s, v in line.points if math.isfinite(v) and (v > 0 or not self.log_y)]
-            points = thin(points, most)
-            if not points:
-                continue
-            self.markers.append(self.marker(index))
-            plt.plot([s for s, _ in points], [v for _, v in points], label=line.label, marker=self.markers[-1])
-            drawn += 1
-        if self.log_y and drawn:
-            plt.yscale("log")
+        styles = line_styles([line.label for line in self.lines])
+        lines = [
+            PlotLine(line.label, thin(line.points, most), line.style or style)
+            for line, style in zip(self.lines, styles)
+        ]
+        mono = getattr(self.app, "no_color", False)
+        drawn = draw_lines(
+            plt, lines, log_y=self.log_y, markers=self.changes, chance=self.chance, mono=mono, labels=False
+        )
+        self.markers = [self.marker(i) for i, line in enumerate(lines) if line.points][:drawn]
+        # The legend goes under the plot, in its border, never over the data.
+        shown = [line for line in lines if line.label and line.points]
+        if len(shown) > 1 or self.chance is not None:
+            parts = [
+                f"[{line.style.rich}]━[/] {escape(line.label)}" if not mono else escape(line.label) for line in shown
+            ]
+            if self.chance is not None:
+                parts.append(f"[dim]┄ chance {self.chance:g}[/dim]")
+            self.border_subtitle = "  ".join(parts)
+        else:
+            self.border_subtitle = ""
         plt.xlabel("step")
         if not drawn:
             plt.title("waiting for points")

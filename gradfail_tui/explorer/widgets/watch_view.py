@@ -56,6 +56,18 @@ def panel_lines(
     return panels
 
 
+def panel_chances(
+    entries: list[RunEntry], families: dict[str, FamilySpec], metrics: tuple[str, ...] = ()
+) -> dict[str, float]:
+    """panel -> the chance level of a metric in it (parity's accuracy: 0.5), drawn as a line."""
+    chances: dict[str, float] = {}
+    for entry in entries:
+        for m in metric_specs(entry, families):
+            if m.chance is not None and (not metrics or m.name in metrics):
+                chances.setdefault(m.label if metrics else m.panel, m.chance)
+    return chances
+
+
 class WatchView(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -92,9 +104,11 @@ class WatchView(VerticalScroll):
         layout = [f"plot:{p}" for p in panels] + [f"snapshot:{n}" for n in snapshots]
         if layout != self._layout:
             self._rebuild(panels, list(snapshots), layout)
+        chances = panel_chances(entries, families, metrics)
+        changes = entries[0].state.change_markers() if entries else []  # the primary run's
         for name, (lines, _) in panels.items():
             plot = self.plots[name]
-            plot.set_lines(lines)
+            plot.set_lines(lines, changes, chances.get(name))
             plot.replot()
         for name, snapshot in snapshots.items():
             self.snapshot_panels[name].show(snapshot)

@@ -1,0 +1,58 @@
+"""Hands on the running run: its live settings (key `e`) and step mode (`n`, `N`, ctrl+n while paused).
+
+Both go through the Conductor (engine/orchestration), as `gradfail run --at` does: a change is
+checked there (engine/changes.py) and applied by the engine at the run's next step; a refused one
+is said with its reason, and the run goes on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.markup import escape
+
+from engine.status import RunStatus
+from gradfail_tui.explorer.widgets.live_settings import LiveSettings
+
+if TYPE_CHECKING:
+    from gradfail_tui.explorer.app import GradfailApp
+
+STEP_KEYS = {"n": 1, "N": 10, "ctrl+n": 100}  # steps taken by each key in step mode
+
+
+def training_entry(app: GradfailApp):
+    """The run the engine trains now (running or paused), or None."""
+    entry = app.model.active
+    if entry is None or entry.status not in (RunStatus.RUNNING, RunStatus.PAUSED):
+        return None
+    return entry
+
+
+def open_live_settings(app: GradfailApp) -> None:
+    entry = training_entry(app)
+    if entry is None:
+        app.notify("no run is training: live settings change a running or paused run", severity="warning", timeout=4)
+        return
+    spec = app.families.get(entry.state.family)
+    if spec is None:
+        app.notify(f"{escape(entry.label)}: its family is not known here", severity="warning", timeout=4)
+        return
+
+    def apply(changed: dict[str, str] | None) -> None:
+        for key, text in (changed or {}).items():
+            why = app.conductor.change(entry.key, key, text, spec)
+            if why:
+                app.notify(f"{escape(why)}; the run goes on unchanged", title="Change refused", severity="error")
+            else:
+                app.notify(f"{escape(key)} = {escape(text)} from the next step", title="Change", timeout=3)
+
+    app.push_screen(LiveSettings(entry.label, entry.state.step, spec, entry.state.current_config()), apply)
+
+
+def step(app: GradfailApp, steps: int) -> None:
+    """Step mode: the paused run trains `steps` steps and pauses again."""
+    entry = training_entry(app)
+    if entry is None or entry.status != RunStatus.PAUSED:
+        app.notify("step mode: pause the run first (p), then n steps 1, N 10, ctrl+n 100", timeout=4)
+        return
+    app.conductor.step(entry.key, steps)
