@@ -286,8 +286,7 @@ class GradfailApp(App):
         if action == "compare":
             return True if self.model.primary else None
         if action in ("live_settings", "step"):  # shown only while they can act: the footer is narrow
-            status = self.model.active.status if running else None
-            return status == RunStatus.PAUSED if action == "step" else status in (RunStatus.RUNNING, RunStatus.PAUSED)
+            return running and self.model.active.status in (RunStatus.RUNNING, RunStatus.PAUSED)
         return True
 
     def action_start(self) -> None:

@@ -86,12 +86,13 @@ def draw_lines(
     many had points. Log axes get ticks in powers of ten; `markers` (a run's changed settings: step,
     label) are drawn as labelled vertical lines; `chance` as a horizontal one. `labels`: plotext's
     own legend, inside the plot (the figures here put theirs under it, off the data)."""
-    drawn, ys = 0, []
+    drawn, xs_all, ys = 0, [], []
     for index, line in enumerate(lines):
         points = [(x, y) for x, y in line.points if math.isfinite(y) and (y > 0 or not log_y)]
         if not points:
             continue
         xs, values = zip(*points)
+        xs_all += [xs[0], xs[-1]]
         ys += values
         marker = MONO_MARKERS[index % len(MONO_MARKERS)] if mono else "braille"
         plt.plot(list(xs), list(values), marker=marker, color=line.style.rgb, label=line.label if labels else None)
@@ -100,10 +101,11 @@ def draw_lines(
         plt.hline(chance, MARKER_GREY)
         ys.append(chance)
     if drawn:
-        top = max(ys)
+        top, middle = max(ys), (min(xs_all) + max(xs_all)) / 2
         for step, label in markers:
             plt.vline(step, MARKER_GREY)
-            plt.text(label, step, top, color=MARKER_GREY, alignment="left")
+            # The label reads away from the nearer edge, so that it is never cut off.
+            plt.text(label, step, top, color=MARKER_GREY, alignment="right" if step > middle else "left")
     if log_y and drawn:
         plt.yscale("log")
         ticks, names = log_ticks(min(ys), max(ys))

@@ -1,0 +1,138 @@
+"""Hands on a running run in the explorer: live settings (e), a refused change, step mode (n, N),
+the plots' markers and colours, over a scripted engine."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Static
+
+from engine.record import read_run
+from engine.registry import families as registry_families
+from gradfail_tui.explorer.widgets.live_settings import LiveSettings
+from gradfail_tui.explorer.widgets.metric_plot import Line, MetricPlot
+from gradfail_tui.render.colours import line_styles
+from tests.explorer.pilot import SIZE, make_app, plots, ready, start_held_run, sync, type_into, wait_until
+from tests.scripted import Script, demo_families
+
+
+async def open_settings(pilot) -> LiveSettings:
+    await pilot.press("e")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, LiveSettings), "the live settings")
+    return pilot.app.screen
+
+
+def toasts(app) -> str:
+    return " ".join(str(n.message) for n in app._notifications)
+
+
+@sync
+async def test_a_live_change_is_sent_recorded_and_marked_on_every_plot(tmp_path):
+    app, engines = make_app(tmp_path, Script(end="hold", hold_at=100))
+    async with app.run_test(size=SIZE) as pilot:
+        entry = await start_held_run(pilot)
+        screen = await open_settings(pilot)
+        lr = screen.query_one("#live-lr", Input)
+        assert lr.value == "0.1" and screen.query_one("#live-eval_every", Input).value == "20"
+        await type_into(pilot, lr, "1")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: entry.state.changes, "the change applied")
+        sent = [c for c in engines.last.sent if c["cmd"] == "change"]
+        assert sent == [{"cmd": "change", "key": "lr", "value": 1.0}]  # checked and parsed before it went
+        change = entry.state.changes[0]
+        assert (change.step, change.setting, change.old, change.new) == (100, "lr", 0.1, 1.0)
+        assert entry.state.current_config()["lr"] == 1.0
+        # Recorded: the run's events.jsonl holds it, so a replay and `--from` see it.
+        record = read_run(entry.live.run_dir)
+        assert [e.TYPE for e in record.events if e.TYPE == "setting_changed"] == ["setting_changed"]
+        # Every plot marks it with a labelled vertical line at its step.
+        app.redraws.draw_plots()
+        await pilot.pause()
+        for plot in plots(app).values():
+            assert plot.changes == [(100, "lr 0.1→1")]
+            assert "lr 0.1→1" in str(plot.render())
+
+
+@sync
+async def test_a_refused_change_says_why_and_the_run_goes_on(tmp_path):
+    app, engines = make_app(tmp_path, Script(end="hold", hold_at=100))
+    async with app.run_test(size=SIZE) as pilot:
+        entry = await start_held_run(pilot)
+        screen = await open_settings(pilot)
+        await type_into(pilot, screen.query_one("#live-lr", Input), "-3")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "refused" in " ".join(str(n.title) for n in app._notifications), "a refusal")
+        assert "lr: got -3, expected a number > 0" in toasts(app)
+        assert not [c for c in engines.last.sent if c["cmd"] == "change"]  # nothing reached the engine
+        assert entry.status == "running" and not entry.state.changes
+        # Beyond float32: refused too, before it reaches the engine.
+        screen = await open_settings(pilot)
+        await type_into(pilot, screen.query_one("#live-lr", Input), "1e39")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "float32" in toasts(app), "the float32 refusal")
+        assert not [c for c in engines.last.sent if c["cmd"] == "change"]
+
+
+@sync
+async def test_step_mode_advances_while_paused_and_pauses_again(tmp_path):
+    app, engines = make_app(tmp_path, Script(end="hold", hold_at=100, every=1))
+    async with app.run_test(size=SIZE) as pilot:
+        entry = await start_held_run(pilot)
+        await pilot.press("n")  # not paused: it says how step mode works, and sends nothing
+        await pilot.pause()
+        assert "pause the run first" in toasts(app)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: entry.status == "paused", "paused")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: entry.state.step == 101 and entry.status == "paused", "one step")
+        await pilot.press("N")
+        await wait_until(pilot, lambda: entry.state.step == 111 and entry.status == "paused", "ten steps")
+        assert [c["steps"] for c in engines.last.sent if c["cmd"] == "step"] == [1, 10]
+        app.redraws.draw_plots()
+        await pilot.pause()
+        assert plots(app)["accuracy"].lines[0].points[-1][0] == 111  # the plots show each stop
+
+
+@sync
+async def test_an_lr_beyond_float32_is_refused_at_the_field(tmp_path):
+    families = {**demo_families(), "flat": registry_families()["flat"]}
+    app, _ = make_app(tmp_path, families=families)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.query_one("#families").focus()
+        app.query_one("#families").highlighted = 2
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.form.spec.name == "flat", "the flat form")
+        await type_into(pilot, app.query_one("#field-lr", Input), "1e38")
+        await wait_until(pilot, lambda: app.setup.problems, "the problem")
+        problems = str(app.query_one("#start-problems", Static).render())
+        assert "beyond float32's range" in problems, problems
+
+
+def test_overlaid_runs_get_colours_by_what_the_figure_compares_and_shades_by_the_rest():
+    labels = [f"k = {k}, {a}" for k in (10, 1000, 2000) for a in ("end-to-end", "decomposition")]
+    styles = line_styles(labels)
+    assert len({s.rgb for s in styles}) == len(labels)  # no two alike (Figure 4 drew two in one red)
+    e2e, dec = styles[0::2], styles[1::2]
+    # One hue for each approach: its shades keep the hue's order of channels (red stays reddest).
+    assert all(max(range(3), key=s.rgb.__getitem__) == max(range(3), key=e2e[0].rgb.__getitem__) for s in e2e)
+    assert all(max(range(3), key=s.rgb.__getitem__) == max(range(3), key=dec[0].rgb.__getitem__) for s in dec)
+    assert [s.shade for s in e2e] == [0, 1, 2] == [s.shade for s in dec]
+    # Labels of one part: one hue each.
+    assert len({s.rgb for s in line_styles(["d = 5", "d = 10", "d = 30"])}) == 3
+
+
+@sync
+async def test_the_explorer_draws_the_same_colours_and_the_legend_under_the_plot(tmp_path):
+    app, _ = make_app(tmp_path, Script(end="hold", hold_at=100))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_held_run(pilot)
+        app.redraws.draw_plots()
+        await pilot.pause()
+        plot: MetricPlot = plots(app)["loss"]  # two metrics in one panel: a legend
+        labels = [line.label for line in plot.lines]
+        for style in line_styles(labels):
+            assert style.rich in str(plot.border_subtitle)
+        assert "train loss" in str(plot.border_subtitle)
+        plot.set_lines([Line("only", [(0, 1.0), (10, 0.5)])], chance=0.5)
+        plot.replot()
+        await pilot.pause()
+        assert "chance 0.5" in str(plot.border_subtitle)
