@@ -7,10 +7,12 @@ fixed run records, so a snapshot only changes when the UI does. After a delibera
 
 from __future__ import annotations
 
-import pytest
-from textual.widgets import Input
+import os
 
-from tests.explorer.pilot import make_app, ready, type_into, wait_until
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from tests.explorer.pilot import make_app, ready, type_into, wait_until, write_record
 from tests.scripted import Script, demo_snapshots
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
@@ -76,3 +78,31 @@ def test_watch_screen_comparing_two_runs_after_a_failure(snap_compare, tmp_path)
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=compare)
+
+
+def test_runs_screen_with_a_damaged_record(snap_compare, tmp_path):
+    """Brought back: it compared unstably because the picture could be taken while the Runs tab's
+    second scan of the disk (one at start, one when the tab is shown, each in a worker thread) was
+    still to land, and before the highlighted row's details were drawn. It now waits for both."""
+    runs = tmp_path / "runs"
+    good = write_record(runs, "20260101-090000-demo")
+    cut = write_record(runs, "20260101-100000-demo-cut", steps=120, finished=None)
+    (cut / "run.json").unlink()
+    with open(cut / "events.jsonl", "a") as handle:
+        handle.write('{"type": "metrics", "run_id"\n')
+    for age, path in enumerate([cut, good]):  # newest first, whatever the clock says
+        os.utime(path, (1_800_000_000 - age, 1_800_000_000 - age))
+    app, _ = make_app(tmp_path)
+
+    async def runs_tab(pilot):
+        await ready(pilot)
+        await pilot.press("3")
+        table = app.query_one("#runs-table", DataTable)
+        scans_done = lambda: not [w for w in app.workers if w.group == "scan" and not w.is_finished]  # noqa: E731
+        await wait_until(pilot, lambda: table.row_count == 2 and scans_done(), "the records, every scan done")
+        table.move_cursor(row=0)
+        details = app.query_one("#run-details", Static)
+        await wait_until(pilot, lambda: "demo-cut" in str(details.render()), "the first record's details")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=runs_tab)
