@@ -3,14 +3,25 @@ the plots' markers and colours, over a scripted engine."""
 
 from __future__ import annotations
 
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
+from engine.events import RunFinished, SettingChanged, to_json
 from engine.record import read_run
 from engine.registry import families as registry_families
 from gradfail_tui.explorer.widgets.live_settings import LiveSettings
 from gradfail_tui.explorer.widgets.metric_plot import Line, MetricPlot
 from gradfail_tui.render.colours import line_styles
-from tests.explorer.pilot import SIZE, make_app, plots, ready, start_held_run, sync, type_into, wait_until
+from tests.explorer.pilot import (
+    SIZE,
+    make_app,
+    plots,
+    ready,
+    start_held_run,
+    sync,
+    type_into,
+    wait_until,
+    write_record,
+)
 from tests.scripted import Script, demo_families
 
 
@@ -136,3 +147,33 @@ async def test_the_explorer_draws_the_same_colours_and_the_legend_under_the_plot
         plot.replot()
         await pilot.pause()
         assert "chance 0.5" in str(plot.border_subtitle)
+
+
+@sync
+async def test_a_record_with_changes_opens_and_replays_with_its_markers(tmp_path):
+    path = write_record(tmp_path / "runs", "20260101-000000-changed", finished=None)
+    with open(path / "events.jsonl", "a") as handle:
+        handle.write(to_json(SettingChanged(run_id=path.name, t=30.0, step=150, setting="lr", old=0.1, new=1.0)) + "\n")
+        handle.write(to_json(RunFinished(run_id=path.name, t=61.0, step=300, status="completed")) + "\n")
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("3")
+        table = app.query_one("#runs-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 1, "the record")
+        table.move_cursor(row=0)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.model.primary == str(path), "the record on screen")
+        app.redraws.draw_plots()
+        await pilot.pause()
+        assert all(plot.changes == [(150, "lr 0.1→1")] for plot in plots(app).values())
+        await pilot.press("3", "y")  # replayed: the marker appears when the replay reaches it
+        await wait_until(pilot, lambda: app.model.replay is not None, "the replay")
+        app.redraws.draw_plots()
+        await pilot.pause()
+        assert all(plot.changes == [] for plot in plots(app).values())  # not reached yet (it was at 30 s)
+        await pilot.press("x")  # skip to the end
+        await wait_until(pilot, lambda: app.model.replay is None, "the end of the replay")
+        app.redraws.draw_plots()
+        await pilot.pause()
+        assert all(plot.changes == [(150, "lr 0.1→1")] for plot in plots(app).values())
