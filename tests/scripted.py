@@ -134,6 +134,11 @@ class ScriptedEngine:
 
     # -- a run ------------------------------------------------------------------------------
     def _start(self, cmd: dict[str, Any]) -> None:
+        if "run_ids" in cmd:  # seeds trained together: here, each lane's run in turn (scripts that complete)
+            single = {k: v for k, v in cmd.items() if k not in ("run_ids", "seeds")}
+            for run_id, seed in zip(cmd["run_ids"], cmd["seeds"], strict=True):
+                self._start({**single, "run_id": run_id, "seed": seed})
+            return
         script = self.script(cmd) if callable(self.script) else self.script
         spec = self.families[cmd["family"]]
         total = int(cmd["config"].get("steps", 1000))

@@ -76,6 +76,8 @@ class GradfailApp(App):
         Binding("n", "step(1)", "Step", id="step-1"),
         Binding("N", "step(10)", "Step 10", id="step-10", show=False),
         Binding("ctrl+n", "step(100)", "Step 100", id="step-100", show=False),
+        Binding("right_square_bracket", "pick_seed(1)", "Next seed", id="next-seed", show=False),
+        Binding("left_square_bracket", "pick_seed(-1)", "Previous seed", id="previous-seed", show=False),
         Binding("l", "log_scale", "Log", id="log-scale"),
         Binding("ctrl+s", "svg", "SVG", id="screenshot", priority=True),
         Binding("q", "quit", "Quit", id="quit"),
@@ -219,7 +221,10 @@ class GradfailApp(App):
     # -- starting runs --------------------------------------------------------------------------
     def on_run_requested(self, message: msg.RunRequested) -> None:
         if not self._busy(group=False) and (job := self._job(message.choice)) is not None:
-            self.model.add_run(job.lives[0])
+            if len(job.lives) > 1:
+                self.model.add_seeds(job, message.choice.label)
+            else:
+                self.model.add_run(job.lives[0])
             self.last_choice = message.choice
             self.show_tab("watch")
             self.conductor.submit(job)
@@ -335,6 +340,11 @@ class GradfailApp(App):
         from gradfail_tui.explorer.live_controls import step
 
         step(self, steps)
+
+    def action_pick_seed(self, direction: int) -> None:
+        from gradfail_tui.explorer.live_controls import pick_seed
+
+        pick_seed(self, direction)
 
     def action_compare(self) -> None:
         if self.model.primary:

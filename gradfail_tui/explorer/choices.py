@@ -9,7 +9,7 @@ from engine.client import RunRequest
 from engine.config import BaseConfig
 from engine.groups import GroupPreset, MemberRun
 from engine.orchestration import GroupRun, RunsJob
-from engine.record import new_run_dir
+from engine.record import claim_run_dir, new_run_dir
 
 
 @dataclass(frozen=True)
@@ -22,14 +22,28 @@ class RunChoice:
     device: str
     preset: str | None  # only when the values are exactly the preset's
     label: str
+    seeds: int = 1  # seed, seed + 1, ...: recorded as `gradfail run --seeds` records them
+    together: bool = False  # several seeds as lanes of one batched model (the family can), else one after another
 
     def job(self, runs_dir: Path) -> RunsJob:
-        """The run, with its record in a new directory under `runs_dir` (RecordError if it cannot be made)."""
-        request = RunRequest(
-            family=self.family, config=self.config, seed=self.seed, device=self.device, preset=self.preset
-        )
-        job = RunsJob.create([request], [new_run_dir(runs_dir, self.label)])
-        job.lives[0].label = self.label
+        """The run (or its seeds), with its record in a new directory under `runs_dir` (RecordError if
+        it cannot be made); several seeds as `gradfail run --seeds N` records them: a "seeds" group
+        directory with a run directory per seed."""
+        requests = [
+            RunRequest(
+                family=self.family, config=self.config, seed=self.seed + i, device=self.device, preset=self.preset
+            )
+            for i in range(self.seeds)
+        ]
+        if self.seeds == 1:
+            job = RunsJob.create(requests, [new_run_dir(runs_dir, self.label)])
+            job.lives[0].label = self.label
+            return job
+        group_dir = new_run_dir(runs_dir, f"{self.label}-x{self.seeds}")
+        run_dirs = [claim_run_dir(group_dir / f"seed-{r.seed}") for r in requests]
+        job = RunsJob.create(requests, run_dirs, group_dir=group_dir, together=self.together)
+        for live in job.lives:
+            live.label = f"seed {live.request.seed}"
         return job
 
 

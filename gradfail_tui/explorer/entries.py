@@ -22,7 +22,7 @@ from typing import Any
 from engine.claims import Verdict
 from engine.events import Event
 from engine.groups import GroupError, judge_record
-from engine.orchestration import GroupRun, LiveRun
+from engine.orchestration import GroupRun, LiveRun, RunsJob
 from engine.record import find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
 from engine.status import RunStatus
@@ -77,7 +77,27 @@ class GroupEntry:
     recorded_status: str = RunStatus.UNKNOWN
     recorded_verdict: Verdict | None = None
     problems: list[str] = field(default_factory=list)
-    job: GroupRun | None = None  # a group running (or run) in this session
+    job: GroupRun | RunsJob | None = None  # a group (or seeds) running, or run, in this session
+    kind: str = "group"  # "group" (a group preset) or "seeds" (one config, several seeds: drawn as a band)
+
+    @classmethod
+    def of_seeds(cls, job: RunsJob, label: str, path: Path) -> GroupEntry:
+        """Seeds of one config started in this session (as `gradfail run --seeds` records them)."""
+        return cls(
+            key=group_key(path),
+            name=label,
+            title=f"{label}: {len(job.lives)} seeds of one config",
+            origin=SESSION,
+            labels=[live.label for live in job.lives],
+            path=path,
+            keys={live.label: live.run_id for live in job.lives},
+            job=job,
+            kind="seeds",
+        )
+
+    @property
+    def seeds(self) -> bool:
+        return self.kind == "seeds"
 
     @classmethod
     def of_job(cls, job: GroupRun) -> GroupEntry:
@@ -98,6 +118,8 @@ class GroupEntry:
     @property
     def statuses(self) -> dict[str, str]:
         """label -> how it stands: waiting, running, how it ended, or "not run"."""
+        if isinstance(self.job, RunsJob):
+            return {live.label: live.state.status for live in self.job.lives}
         if self.job is not None:
             return {label: self.job.status_of(label) for label in self.labels}
         return self.recorded_statuses
@@ -110,6 +132,8 @@ class GroupEntry:
 
     @property
     def verdict(self) -> Verdict | None:
+        if isinstance(self.job, RunsJob):
+            return None  # seeds make no claim
         return self.job.verdict if self.job is not None else self.recorded_verdict
 
     @property
@@ -119,11 +143,17 @@ class GroupEntry:
     def shows_snapshots(self, label: str | None) -> bool:
         """Whether a run's snapshots are shown beside the figure: as the preset says; a record keeps
         no such wish, so the default there: snapshots where there is no overlay."""
+        if self.seeds:
+            return True  # the seed picked out, or the first
         return self.job.preset.shows_snapshots(label) if self.job is not None else not self.plot
 
     def progress(self) -> str:
         """ "run 2 of 3: d = 10" while it runs; how it ended once it has."""
         number = self.job.number if self.job is not None else 0
+        if self.seeds:
+            statuses = list(self.statuses.values())
+            counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
+            return f"{len(self.labels)} seeds: " + ", ".join(f"{n} {s}" for s, n in counts.items())
         if self.running and 1 <= number <= len(self.labels):
             return f"run {number} of {len(self.labels)}: {self.labels[number - 1]}"
         return f"{self.status}: {self.ran} of {len(self.labels)} runs"
@@ -179,7 +209,9 @@ def load_recorded_group(path: Path) -> GroupEntry:
     statuses = {str(r.get("label", r.get("dir", "?"))): str(r.get("status", "unknown")) for r in listed}
     statuses.update({label: run.status for label, run in record.runs})
     plot = manifest.get("plot") if isinstance(manifest.get("plot"), list) else []
+    kind = "seeds" if manifest.get("kind") == "seeds" else "group"
     return GroupEntry(
+        kind=kind,
         key=group_key(path),
         name=str(manifest.get("preset") or path.name),
         title=str(manifest.get("title") or manifest.get("preset") or path.name),

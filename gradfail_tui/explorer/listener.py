@@ -13,7 +13,7 @@ from textual.markup import escape
 
 from engine.client import EngineExited
 from engine.events import EngineReady, Event, RunFinished, RunStarted, StatusChanged
-from engine.orchestration import EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch
+from engine.orchestration import EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch, RunsJob
 from engine.status import RunStatus
 from gradfail_tui.explorer.pacing import plot_budget_for
 
@@ -47,7 +47,7 @@ class ExplorerListener(Listener):
 
     def batch_started(self, batch: RunBatch) -> None:
         group = self._group_entry(batch.job)
-        if group is not None:
+        if group is not None and not group.seeds:  # seeds are all on screen from their start
             for live in batch.lives:
                 self.model.add_group_run(group, live)
         self.app.stale("status", "plots", "runs")
@@ -86,6 +86,11 @@ class ExplorerListener(Listener):
         group = self._group_entry(job)
         if group is None or self.app.conductor.closing:
             return
+        if group.seeds:
+            self.app.notify(f"{escape(group.name)}: {escape(group.progress())}", timeout=6)
+            self.app.stale("status", "plots", "runs")
+            self.app.refresh_bindings()
+            return
         outcome = group.verdict.outcome
         self.app.notify(
             f"{escape(group.title)}: {escape(outcome)}",
@@ -100,6 +105,6 @@ class ExplorerListener(Listener):
         self.app.report(text)
 
     def _group_entry(self, job: Job | None):
-        if not isinstance(job, GroupRun):
+        if not isinstance(job, (GroupRun, RunsJob)):
             return None
         return next((g for g in self.model.groups if g.job is job), None)

@@ -1,4 +1,5 @@
-"""Hands on the running run: its live settings (key `e`) and step mode (`n`, `N`, ctrl+n while paused).
+"""Hands on the running run: its live settings (key `e`), step mode (`n`, `N`, ctrl+n while paused), and
+picking out one seed of a band (`[`, `]`).
 
 Both go through the Conductor (engine/orchestration), as `gradfail run --at` does: a change is
 checked there (engine/changes.py) and applied by the engine at the run's next step; a refused one
@@ -56,3 +57,15 @@ def step(app: GradfailApp, steps: int) -> None:
         app.notify("step mode: pause the run first (p), then n steps 1, N 10, ctrl+n 100", timeout=4)
         return
     app.conductor.step(entry.key, steps)
+
+
+def pick_seed(app: GradfailApp, direction: int) -> None:
+    """In a band of seeds, pick out the next (]) or previous ([) seed, drawn over the band; past the
+    last one, none."""
+    group = app.model.shown_group
+    if group is None or not group.seeds:
+        app.notify("[ and ] pick out a seed where a band of seeds is shown (seeds > 1 on Setup)", timeout=4)
+        return
+    picked = app.model.pick_seed(direction)
+    app.notify(f"{escape(picked)} picked out" if picked else "no seed picked out: the band alone", timeout=2)
+    app.stale("plots", "status")

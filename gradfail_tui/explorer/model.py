@@ -12,7 +12,7 @@ state), and the *group* shown (its runs overlaid in the group's order, with its 
 
 from __future__ import annotations
 
-from engine.orchestration import GroupRun, LiveRun
+from engine.orchestration import GroupRun, LiveRun, RunsJob
 from engine.status import RunStatus
 from gradfail_tui.explorer.entries import (
     REPLAY_SPEEDS,
@@ -35,6 +35,7 @@ class ExplorerModel:
         self.replay: Replay | None = None
         self.replay_speed = replay_speed
         self.shown_group: GroupEntry | None = None
+        self.picked_seed: str | None = None  # in a band of seeds: the label of the seed picked out, if any
 
     # -- looking up -------------------------------------------------------------------------------
     def entry(self, key: str | None) -> RunEntry | None:
@@ -75,6 +76,31 @@ class ExplorerModel:
         self.show_group(group)
         return group
 
+    def add_seeds(self, job: RunsJob, label: str) -> GroupEntry:
+        """Seeds of one config started from the form: every seed a run, shown together as a band."""
+        self.leave_group()
+        self.stop_replay()
+        path = job.seeds_record.path if job.seeds_record is not None else job.lives[0].run_dir.parent
+        group = GroupEntry.of_seeds(job, self.unique_label(label), path)
+        for live in reversed(job.lives):  # newest first: seed 0 ends up on top
+            self.entries.insert(0, RunEntry.of_live(live, live.label, where=f"{path.name}/{live.run_dir.name}"))
+        self.groups.insert(0, group)
+        self.show_group(group)
+        return group
+
+    def pick_seed(self, direction: int) -> str | None:
+        """In a band of seeds, pick out the next (+1) or previous (-1) seed, or none (past either end)."""
+        group = self.shown_group
+        if group is None or not group.seeds or not group.labels:
+            return None
+        order = [None, *group.labels]
+        index = order.index(self.picked_seed) if self.picked_seed in order else 0
+        self.picked_seed = order[(index + direction) % len(order)]
+        key = group.keys.get(self.picked_seed) if self.picked_seed else None
+        if key is not None:
+            self.primary = key
+        return self.picked_seed
+
     def add_group_run(self, group: GroupEntry, live: LiveRun) -> RunEntry:
         """A group's next run; it becomes the primary one only while that group is on screen."""
         entry = RunEntry.of_live(live, live.label, where=f"{group.path.name}/{live.run_dir.name}")
@@ -99,6 +125,7 @@ class ExplorerModel:
     def leave_group(self) -> None:
         """Back to single runs: the group's runs leave the overlay."""
         group, self.shown_group = self.shown_group, None
+        self.picked_seed = None
         if group is not None:
             for key in group.keys.values():
                 self.compared.pop(key, None)

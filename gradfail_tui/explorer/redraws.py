@@ -73,6 +73,11 @@ class Redraws:
             self.app.query_one("#group-panel").show(group)
             if group is None:
                 view.show(self.model.shown_entries(), self.app.families)
+            elif group.seeds:  # one config, several seeds: their band, and the seed picked out
+                entries = self.model.shown_entries()
+                picked = self.model.entry(group.keys.get(self.model.picked_seed or ""))
+                first = picked or (entries[0] if entries else None)
+                view.show(entries, self.app.families, snapshots_of=first, band=True, picked=picked)
             else:
                 view.show(
                     self.model.shown_entries(),

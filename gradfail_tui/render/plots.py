@@ -6,6 +6,7 @@ which prints the same renderables into a recording console and saves them as SVG
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from dataclasses import dataclass
@@ -203,25 +204,33 @@ class Band:
 
 
 def seed_band(runs: list[list[tuple[float, float]]]) -> Band:
-    """The mean and the min-max band of the seeds' (step, value) series, at the steps all of them reached."""
-    runs = [r for r in runs if r]
+    """The mean and the min-max band of the seeds' (step, value) series. At each step any seed has, a
+    seed counts with its latest value up to that step, if its series reaches that far (seeds trained one
+    after another, or whose training averages were sent at other steps, still make one band)."""
+    runs = [sorted(r) for r in runs if r]
     if not runs:
         return Band([], [], [])
-    steps = sorted(set.intersection(*[{x for x, _ in points} for points in runs]))
-    by_step = [dict(points) for points in runs]
-    values = [[d[x] for d in by_step] for x in steps]
-    return Band(
-        mean=[(x, statistics.fmean(v)) for x, v in zip(steps, values)],
-        low=[(x, min(v)) for x, v in zip(steps, values)],
-        high=[(x, max(v)) for x, v in zip(steps, values)],
-    )
+    steps = sorted({x for points in runs for x, _ in points})
+    mean, low, high = [], [], []
+    for x in steps:
+        values = []
+        for points in runs:
+            if points[0][0] <= x <= points[-1][0]:
+                index = bisect.bisect_right(points, (x, math.inf)) - 1
+                values.append(points[index][1])
+        finite = [v for v in values if math.isfinite(v)]
+        if finite:
+            mean.append((x, statistics.fmean(finite)))
+            low.append((x, min(finite)))
+            high.append((x, max(finite)))
+    return Band(mean, low, high)
 
 
-def band_lines(band: Band, label: str, rgb: tuple[int, int, int]) -> list[PlotLine]:
+def band_lines(band: Band, label: str, rgb: tuple[int, int, int], edges: str = "min-max over seeds") -> list[PlotLine]:
     """A band drawn as lines: its edges in a light shade of the mean's colour, then the mean over them."""
     light = tuple(round(c + (255 - c) * 0.55) for c in rgb)
     return [
-        PlotLine("min-max over seeds", band.low, LineStyle(light, 1)),
+        PlotLine(edges, band.low, LineStyle(light, 1)),
         PlotLine("", band.high, LineStyle(light, 1)),
         PlotLine(label, band.mean, LineStyle(rgb, 0)),
     ]

@@ -3,6 +3,8 @@ the plots' markers and colours, over a scripted engine."""
 
 from __future__ import annotations
 
+import json
+
 from textual.widgets import DataTable, Input, Static
 
 from engine.events import RunFinished, SettingChanged, to_json
@@ -177,3 +179,85 @@ async def test_a_record_with_changes_opens_and_replays_with_its_markers(tmp_path
         app.redraws.draw_plots()
         await pilot.pause()
         assert all(plot.changes == [(150, "lr 0.1→1")] for plot in plots(app).values())
+
+
+async def start_seeds(pilot, seeds: int) -> None:
+    app = pilot.app
+    await ready(pilot)
+    await type_into(pilot, app.query_one("#field-seeds", Input), str(seeds))
+    await pilot.press("escape", "s")
+    await wait_until(pilot, lambda: app.model.groups and not app.model.groups[0].running, "the seeds")
+
+
+@sync
+async def test_seeds_train_one_after_another_and_show_as_a_band_with_one_picked_out(tmp_path):
+    app, engines = make_app(tmp_path, Script(end="complete"))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_seeds(pilot, 3)
+        starts = [c for c in engines.last.sent if c["cmd"] == "start"]
+        assert [c["seed"] for c in starts] == [0, 1, 2]  # the demo family trains them one after another
+        group = app.model.groups[0]
+        assert group.seeds and group.statuses == {f"seed {i}": "completed" for i in range(3)}
+        # Recorded as `gradfail run --seeds 3` records them: a seeds group, a directory per seed.
+        manifest = json.loads((group.path / "group.json").read_text())
+        assert manifest["kind"] == "seeds" and [r["dir"] for r in manifest["runs"]] == ["seed-0", "seed-1", "seed-2"]
+        assert manifest["status"] == "completed"
+        app.redraws.draw_plots()
+        await pilot.pause()
+        plot = plots(app)["accuracy"]
+        labels = [line.label for line in plot.lines]
+        assert labels == ["test accuracy: min-max of 3 seeds", "", "test accuracy: mean"]
+        runs = [app.model.entry(group.keys[f"seed {i}"]).state.series["test_acc"] for i in range(3)]
+        low, high, mean = (line.points for line in plot.lines)
+        final = [r[-1][1] for r in runs]
+        assert low[-1][1] == min(final) and high[-1][1] == max(final)
+        assert abs(mean[-1][1] - sum(final) / 3) < 1e-12
+        assert "band of the seeds" in str(app.query_one("#group-text", Static).render())
+        await pilot.press("right_square_bracket", "right_square_bracket")  # seed 0, then seed 1
+        app.redraws.draw_plots()
+        await pilot.pause()
+        plot = plots(app)["accuracy"]
+        assert plot.lines[-1].label == "seed 1: test accuracy" and plot.lines[-1].points == runs[1]
+        assert app.model.primary == group.keys["seed 1"]
+
+
+@sync
+async def test_seeds_of_a_batched_family_go_as_lanes_of_one_start(tmp_path):
+    families = {**demo_families(), "parity": registry_families()["parity"]}
+    app, engines = make_app(tmp_path, Script(end="complete"), families=families)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.query_one("#families").focus()
+        app.query_one("#families").highlighted = 2
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.form.spec.name == "parity", "the parity form")
+        await type_into(pilot, app.query_one("#field-steps", Input), "400")
+        await start_seeds(pilot, 16)
+        (start,) = [c for c in engines.last.sent if c["cmd"] == "start"]
+        assert start["seeds"] == list(range(16)) and len(start["run_ids"]) == 16
+        app.redraws.draw_plots()
+        await pilot.pause()
+        # parity's accuracy panel: the band, and the chance line at 0.5
+        plot = plots(app)["accuracy"]
+        assert plot.chance == 0.5 and plot.lines[0].label == "test accuracy: min-max of 16 seeds"
+
+
+@sync
+async def test_a_recorded_group_of_seeds_opens_with_its_band(tmp_path):
+    app, _ = make_app(tmp_path, Script(end="complete"))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_seeds(pilot, 3)
+        path = app.model.groups[0].path
+    app, _ = make_app(tmp_path)  # a new session: the record on disk
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("3")
+        table = app.query_one("#runs-table", DataTable)
+        await wait_until(pilot, lambda: table.get_row_index(f"group:{path}") is not None, "the group's row")
+        table.move_cursor(row=table.get_row_index(f"group:{path}"))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.model.shown_group is not None, "the group on screen")
+        assert app.model.shown_group.seeds
+        app.redraws.draw_plots()
+        await pilot.pause()
+        assert plots(app)["accuracy"].lines[0].label == "test accuracy: min-max of 3 seeds"

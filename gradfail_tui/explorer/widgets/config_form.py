@@ -26,6 +26,16 @@ from gradfail_tui.explorer.widgets.rebuilt_form import FieldInput, RebuiltForm
 SEED = Knob(
     name="seed", type=int, default=0, low=0, help="random seed: the same config, seed and device give the same numbers"
 )
+MAX_SEEDS = 64
+SEEDS = Knob(
+    name="seeds",
+    type=int,
+    default=1,
+    low=1,
+    high=MAX_SEEDS,
+    help="train this many seeds (seed, seed+1, ...) and draw their mean with a min-max band; "
+    "as lanes of one batched model where the family can, else one after another",
+)
 NO_PRESET = "-"
 LABEL_MAX = 36
 
@@ -68,7 +78,7 @@ class ConfigForm(RebuiltForm):
     async def load(self, spec: FamilySpec, preset: str | None = None) -> None:
         """Show the fields of `spec`, filled with its defaults, or with `preset`'s values."""
         self.spec = spec
-        self.fields = knobs(spec.config_cls) + [SEED]
+        self.fields = knobs(spec.config_cls) + [SEED, SEEDS]
         options = [("family defaults", NO_PRESET)] + [(p.name, p.name) for p in self.family_presets()]
         widgets: list = [
             Static(
@@ -147,6 +157,8 @@ class ConfigForm(RebuiltForm):
         for k in self.fields:
             if k is SEED:
                 self.set_raw("seed", chosen.seed if chosen and chosen.seed is not None else 0)
+            elif k is SEEDS:
+                continue  # how many seeds is the person's choice, not the preset's
             else:
                 self.set_raw(k.name, values.get(k.name, k.default))
         note = ""
@@ -178,7 +190,7 @@ class ConfigForm(RebuiltForm):
         general: list[str] = []
         if not field_problems:
             try:
-                build_config(self.spec.config_cls, {n: v for n, v in values.items() if n != "seed"})
+                build_config(self.spec.config_cls, {n: v for n, v in values.items() if n not in ("seed", "seeds")})
             except ConfigError as exc:
                 for line in exc.problems:
                     name, sep, why = line.partition(":")
@@ -202,7 +214,7 @@ class ConfigForm(RebuiltForm):
         """The validated run the form describes, or None while it has problems."""
         if self.spec is None or self.check():
             return None
-        values = {k.name: k.parse(self.raw(k.name)) for k in self.fields if k is not SEED}
+        values = {k.name: k.parse(self.raw(k.name)) for k in self.fields if k not in (SEED, SEEDS)}
         config: BaseConfig = build_config(self.spec.config_cls, values)
         seed = SEED.parse(self.raw("seed"))
         preset = self.preset()
@@ -222,4 +234,6 @@ class ConfigForm(RebuiltForm):
             device=self.raw("device"),
             preset=preset.name if preset and not changed else None,
             label=label,
+            seeds=SEEDS.parse(self.raw("seeds")),
+            together=self.spec.batched_seeds,
         )

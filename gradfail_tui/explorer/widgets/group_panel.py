@@ -33,6 +33,12 @@ def group_text(group: GroupEntry) -> str:
         for label in group.labels
     )
     lines = [head]
+    if group.seeds:
+        lines.append(
+            f"[$accent b]{escape(group.progress())}[/]  [dim]· mean and min-max band of the seeds"
+            " · [ and ] pick out a seed" + (" · x stops them" if group.running else "") + "[/dim]"
+        )
+        return "\n".join(lines)
     if group.running:
         lines.append(f"[$accent b]{escape(group.progress())}[/]  [dim]·[/dim]  {runs}  [dim]· x stops the group[/dim]")
         return "\n".join(lines)

@@ -15,7 +15,9 @@ from engine.registry import FamilySpec, MetricSpec
 from gradfail_tui.explorer.entries import RunEntry
 from gradfail_tui.explorer.widgets.metric_plot import Line, MetricPlot
 from gradfail_tui.explorer.widgets.snapshot_panel import SnapshotPanel
+from gradfail_tui.render.colours import HUES, LineStyle
 from gradfail_tui.render.format import unique_name
+from gradfail_tui.render.plots import band_lines, seed_band
 
 EMPTY = "Nothing to watch yet: start a run with [b]s[/b], or open one on [b]Runs[/b] (key 3)."
 
@@ -56,6 +58,33 @@ def panel_lines(
     return panels
 
 
+PICKED = LineStyle(HUES[3], 0)  # a seed picked out of a band: orange, apart from the bands' hues
+
+
+def band_panels(
+    entries: list[RunEntry], families: dict[str, FamilySpec], picked: RunEntry | None = None
+) -> dict[str, tuple[list[Line], bool]]:
+    """Seeds of one config: each metric as its seeds' mean over their min-max band, and the seed
+    picked out (if any) over them; panel -> (its lines, whether it starts on a log axis)."""
+    panels: dict[str, tuple[list[Line], bool]] = {}
+    count = 0
+    for m in metric_specs(entries[0], families):
+        runs = [e.state.series.get(m.name, []) for e in entries]
+        if not any(runs) and m.name not in entries[0].state.series and panels.get(m.panel):
+            continue
+        lines, log = panels.setdefault(m.panel, ([], False))
+        panels[m.panel] = (lines, log or m.log_scale)
+        hue = HUES[[0, 1, 2, 4, 5][count % 5]]  # orange is the picked seed's
+        count += 1
+        band = seed_band(runs)
+        edges = f"{m.label}: min-max of {len(entries)} seeds"
+        for line in band_lines(band, f"{m.label}: mean", hue, edges=edges):
+            lines.append(Line(line.label, line.points, line.style))
+        if picked is not None:
+            lines.append(Line(f"{picked.label}: {m.label}", picked.state.series.get(m.name, []), PICKED))
+    return panels
+
+
 def panel_chances(
     entries: list[RunEntry], families: dict[str, FamilySpec], metrics: tuple[str, ...] = ()
 ) -> dict[str, float]:
@@ -86,12 +115,17 @@ class WatchView(VerticalScroll):
         metrics: tuple[str, ...] = (),
         snapshots_of: RunEntry | None = None,
         log_y: bool = False,
+        band: bool = False,
+        picked: RunEntry | None = None,
     ) -> None:
         """Draw these runs, with the snapshots of the first (the primary one).
 
         A group passes `metrics` (its `plot`: only these panels), `snapshots_of` (the run whose
         snapshots are shown, or None for none) and `log_y` (its panels start on a log axis)."""
-        panels = panel_lines(entries, families, metrics) if entries else {}
+        if band and entries:  # seeds of one config: mean and band, every panel of the family
+            panels, metrics = band_panels(entries, families, picked), ()
+        else:
+            panels = panel_lines(entries, families, metrics) if entries else {}
         if log_y:
             panels = {name: (lines, True) for name, (lines, _) in panels.items()}
         # A panel none of these runs has a point for (a diagnostic switched off) is left out,
