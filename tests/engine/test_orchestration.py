@@ -216,3 +216,58 @@ def test_a_display_that_cannot_write_any_more_never_stops_the_recording(tmp_path
     record = read_run(tmp_path / "run")
     assert record.manifest["status"] == "interrupted" and record.events[-1].status == "interrupted"
     assert len(record.events) == len(job.lives[0].state.series["test_acc"]) + 2
+
+
+def seeds_job(tmp_path: Path, seeds: int, together: bool) -> RunsJob:
+    requests = [demo_request(seed=seed) for seed in range(seeds)]
+    dirs = [claim_run_dir(tmp_path / "seeds" / f"seed-{r.seed}") for r in requests]
+    return RunsJob.create(requests, dirs, group_dir=tmp_path / "seeds", together=together)
+
+
+def test_seeds_that_cannot_train_together_go_one_after_another_into_one_seeds_record(tmp_path):
+    engines = Engines(Script())
+    c, heard = conductor(engines)
+    job = c.submit(seeds_job(tmp_path, 3, together=False))
+    c.run()
+    c.close()
+    starts = [cmd for cmd in engines.made[0].sent if cmd["cmd"] == "start"]
+    assert [cmd["seed"] for cmd in starts] == [0, 1, 2] and not any("seeds" in cmd for cmd in starts)
+    assert job.status == RunStatus.COMPLETED
+    record = read_group(tmp_path / "seeds")
+    assert record.manifest["kind"] == "seeds" and record.manifest["status"] == "completed"
+    assert [run.status for _, run in record.runs] == ["completed"] * 3
+
+
+def test_stopping_seeds_one_after_another_stops_the_rest_before_they_start(tmp_path):
+    engines = Engines(Script(end="hold"))
+    c, _ = conductor(engines)
+    job = c.submit(seeds_job(tmp_path, 3, together=False))
+    c.pump(0.05)
+    c.stop_job(job)
+    c.run()
+    c.close()
+    assert [live.state.status for live in job.lives] == ["stopped"] * 3
+    assert len([cmd for cmd in engines.made[0].sent if cmd["cmd"] == "start"]) == 1  # the others never started
+    assert read_group(tmp_path / "seeds").manifest["status"] == "stopped"
+
+
+def test_a_change_is_checked_then_sent_and_a_refused_one_sends_nothing(tmp_path):
+    engines = Engines(Script(end="hold", hold_at=100))
+    c, _ = conductor(engines)
+    job = c.submit(single_job(tmp_path))
+    c.pump(0.05)
+    run_id = job.lives[0].run_id
+    assert (
+        c.change(run_id, "width", "16", DEMO)
+        == "width: cannot change during a run of the demo family; it can change eval_every, lr"
+    )
+    assert c.change(run_id, "lr", "0", DEMO) == "lr: got 0, expected a number > 0"
+    assert c.change(run_id, "lr", "0.02", DEMO) is None
+    assert c.change("nosuchrun", "lr", "0.02", DEMO) == "the run is not training"
+    c.pump(0.05)
+    assert [(cmd["key"], cmd["value"]) for cmd in engines.made[0].sent if cmd["cmd"] == "change"] == [("lr", 0.02)]
+    assert job.lives[0].state.current_config()["lr"] == 0.02
+    c.stop(run_id)
+    c.run()
+    c.close()
+    assert [e.TYPE for e in read_run(tmp_path / "run").events].count("setting_changed") == 1
