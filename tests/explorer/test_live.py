@@ -206,13 +206,14 @@ async def test_seeds_train_one_after_another_and_show_as_a_band_with_one_picked_
         await pilot.pause()
         plot = plots(app)["accuracy"]
         labels = [line.label for line in plot.lines]
-        assert labels == ["test accuracy: min-max of 3 seeds", "", "test accuracy: mean"]
+        assert labels == ["test accuracy min-max of 3", "", "test accuracy mean"]
         runs = [app.model.entry(group.keys[f"seed {i}"]).state.series["test_acc"] for i in range(3)]
         low, high, mean = (line.points for line in plot.lines)
         final = [r[-1][1] for r in runs]
         assert low[-1][1] == min(final) and high[-1][1] == max(final)
         assert abs(mean[-1][1] - sum(final) / 3) < 1e-12
-        assert "band of the seeds" in str(app.query_one("#group-text", Static).render())
+        band_text = str(app.query_one("#group-text", Static).render())
+        assert "band of the seeds" in band_text and "[ and ] pick out a seed" in band_text
         await pilot.press("right_square_bracket", "right_square_bracket")  # seed 0, then seed 1
         app.redraws.draw_plots()
         await pilot.pause()
@@ -239,7 +240,7 @@ async def test_seeds_of_a_batched_family_go_as_lanes_of_one_start(tmp_path):
         await pilot.pause()
         # parity's accuracy panel: the band, and the chance line at 0.5
         plot = plots(app)["accuracy"]
-        assert plot.chance == 0.5 and plot.lines[0].label == "test accuracy: min-max of 16 seeds"
+        assert plot.chance == 0.5 and plot.lines[0].label == "test accuracy min-max of 16"
 
 
 @sync
@@ -260,4 +261,4 @@ async def test_a_recorded_group_of_seeds_opens_with_its_band(tmp_path):
         assert app.model.shown_group.seeds
         app.redraws.draw_plots()
         await pilot.pause()
-        assert plots(app)["accuracy"].lines[0].label == "test accuracy: min-max of 3 seeds"
+        assert plots(app)["accuracy"].lines[0].label == "test accuracy min-max of 3"

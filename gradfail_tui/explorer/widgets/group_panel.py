@@ -36,7 +36,7 @@ def group_text(group: GroupEntry) -> str:
     if group.seeds:
         lines.append(
             f"[$accent b]{escape(group.progress())}[/]  [dim]· mean and min-max band of the seeds"
-            " · [ and ] pick out a seed" + (" · x stops them" if group.running else "") + "[/dim]"
+            " · \\[ and ] pick out a seed" + (" · x stops them" if group.running else "") + "[/dim]"
         )
         return "\n".join(lines)
     if group.running:

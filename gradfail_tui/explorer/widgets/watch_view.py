@@ -77,8 +77,8 @@ def band_panels(
         hue = HUES[[0, 1, 2, 4, 5][count % 5]]  # orange is the picked seed's
         count += 1
         band = seed_band(runs)
-        edges = f"{m.label}: min-max of {len(entries)} seeds"
-        for line in band_lines(band, f"{m.label}: mean", hue, edges=edges):
+        edges = f"{m.label} min-max of {len(entries)}"
+        for line in band_lines(band, f"{m.label} mean", hue, edges=edges):
             lines.append(Line(line.label, line.points, line.style))
         if picked is not None:
             lines.append(Line(f"{picked.label}: {m.label}", picked.state.series.get(m.name, []), PICKED))
