@@ -112,8 +112,8 @@ def run(
         list[str] | None,
         typer.Option(
             "--at",
-            help="Change a setting after a step: --at 5000:lr=0.1 (repeatable; `gradfail families` "
-            "says which settings may change during a run).",
+            help="Change a setting after a step: --at 5000:lr=0.1 (repeatable; `gradfail families show "
+            "FAMILY` says which settings may change during a run).",
         ),
     ] = None,
     from_: Annotated[
@@ -418,6 +418,9 @@ def families_show(name: Annotated[str, typer.Argument(help="A family name.")]) -
         table.add_row(k.name, str(k.default), k.allowed(), k.help)
     console.print(table)
     console.print("metrics: " + ", ".join(f"{m.name} ({m.label})" for m in spec.metrics))
+    from engine.changes import live_settings
+
+    console.print("may change during a run (--at STEP:KEY=VALUE, the explorer's e): " + ", ".join(live_settings(spec)))
 
 
 @app.command()

@@ -53,3 +53,9 @@ def test_at_changes_a_setting_and_from_reruns_the_record_with_the_same_numbers(t
     assert bad.returncode == 2 and "--from nowhere: not a run directory" in bad.stderr
     both = gradfail("run", "--from", "a", "--preset", "parity5", cwd=tmp_path, timeout=60)
     assert both.returncode == 2 and "leave out --preset/--family" in both.stderr
+
+
+def test_families_show_says_which_settings_may_change_during_a_run(tmp_path):
+    shown = gradfail("families", "show", "parity", cwd=tmp_path, timeout=60)
+    assert shown.returncode == 0 and "may change during a run" in shown.stdout
+    assert "eval_every, lr" in " ".join(shown.stdout.split())
