@@ -1,0 +1,49 @@
+"""The figures of the terminal and the report (gradfail_tui/render/plots.py): log axes in powers of ten,
+the legend under the plot, the chance line, a changed setting's marker, a band of seeds."""
+
+from __future__ import annotations
+
+import re
+
+from gradfail_tui.render.plots import log_ticks, render_plot, seed_band, tick_label
+
+# The report's Figure 6 loss read "878.828979492", "0.048384580", "0.000000020" and "0.000000000".
+PWL_LOSS = {
+    "linear": [(0, 878.8), (1000, 0.0484), (3000, 2e-8), (6000, 1e-11)],
+    "conv": [(0, 500.0), (1000, 3.0), (3000, 0.4), (6000, 0.02)],
+}
+
+
+def y_labels(figure: str) -> list[str]:
+    return [m.group(1).strip() for m in re.finditer(r"^\s*(\S+)\s*┤", figure, re.MULTILINE)]
+
+
+def test_a_log_axis_is_labelled_in_powers_of_ten():
+    figure = render_plot(PWL_LOSS, "loss", width=80, height=16, log_y=True).plain
+    labels = y_labels(figure)
+    assert labels and all(re.fullmatch(r"1e-?\d+|1|10|100|1000|0\.0*1", label) for label in labels), labels
+    assert not any("0.00000" in label for label in labels)
+    assert tick_label(2e-9) == "2e-9" and tick_label(0.05) == "0.05" and tick_label(1e5) == "1e5"
+    ticks, names = log_ticks(0.3, 0.8)  # under a decade: its ends, short
+    assert len(ticks) >= 2 and all(len(n) <= 4 for n in names)
+
+
+def test_the_legend_is_under_the_plot_never_over_its_curves():
+    figure = render_plot(PWL_LOSS, "loss", width=80, height=16, log_y=True).plain
+    lines = figure.splitlines()
+    bottom = max(i for i, line in enumerate(lines) if "└" in line)
+    legend = [i for i, line in enumerate(lines) if "linear" in line]
+    assert legend and all(i > bottom for i in legend) and "conv" in lines[legend[0]]
+
+
+def test_a_chance_line_and_a_change_marker_are_drawn_and_named():
+    series = {"test accuracy": [(0, 0.5), (500, 0.52), (1000, 0.49)]}
+    figure = render_plot(series, "acc", width=70, height=12, markers=[(600, "lr 0.01→0.1")], chance=0.5).plain
+    assert "lr 0.01→0.1" in figure and "chance 0.5" in figure
+
+
+def test_a_band_of_seeds_counts_each_seed_where_its_series_reaches():
+    band = seed_band([[(0, 1.0), (10, 3.0)], [(0, 3.0), (5, 5.0), (10, 7.0)], [(0, 2.0)]])
+    assert band.mean[0] == (0, 2.0) and band.low[0] == (0, 1.0) and band.high[0] == (0, 3.0)
+    assert band.mean[1] == (5, 3.0)  # seed 1 at 5, seed 0's latest (1.0) up to 5; seed 2 ended at 0
+    assert band.high[-1] == (10, 7.0) and band.low[-1] == (10, 3.0)
