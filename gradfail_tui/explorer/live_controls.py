@@ -8,20 +8,16 @@ is said with its reason, and the run goes on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from textual.app import App
 from textual.markup import escape
 
 from engine.status import RunStatus
 from gradfail_tui.explorer.widgets.live_settings import LiveSettings
 
-if TYPE_CHECKING:
-    from gradfail_tui.explorer.app import GradfailApp
-
-STEP_KEYS = {"n": 1, "N": 10, "ctrl+n": 100}  # steps taken by each key in step mode
+# `app` is the GradfailApp, typed as App: importing it here would make an import cycle.
 
 
-def training_entry(app: GradfailApp):
+def training_entry(app: App):
     """The run the engine trains now (running or paused), or None."""
     entry = app.model.active
     if entry is None or entry.status not in (RunStatus.RUNNING, RunStatus.PAUSED):
@@ -29,7 +25,7 @@ def training_entry(app: GradfailApp):
     return entry
 
 
-def open_live_settings(app: GradfailApp) -> None:
+def open_live_settings(app: App) -> None:
     entry = training_entry(app)
     if entry is None:
         app.notify("no run is training: live settings change a running or paused run", severity="warning", timeout=4)
@@ -50,7 +46,7 @@ def open_live_settings(app: GradfailApp) -> None:
     app.push_screen(LiveSettings(entry.label, entry.state.step, spec, entry.state.current_config()), apply)
 
 
-def step(app: GradfailApp, steps: int) -> None:
+def step(app: App, steps: int) -> None:
     """Step mode: the paused run trains `steps` steps and pauses again."""
     entry = training_entry(app)
     if entry is None or entry.status != RunStatus.PAUSED:
@@ -59,7 +55,7 @@ def step(app: GradfailApp, steps: int) -> None:
     app.conductor.step(entry.key, steps)
 
 
-def pick_seed(app: GradfailApp, direction: int) -> None:
+def pick_seed(app: App, direction: int) -> None:
     """In a band of seeds, pick out the next (]) or previous ([) seed, drawn over the band; past the
     last one, none."""
     group = app.model.shown_group
