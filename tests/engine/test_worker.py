@@ -50,3 +50,41 @@ def test_torch_is_imported_with_the_collector_off_and_collection_resumes_after()
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True", "True"]
+
+
+def test_pause_change_and_step_through_the_engine_process(tmp_path):
+    # The explorer's e and n, as the Conductor sends them to a real engine: a change while paused applies
+    # at the paused step and is recorded; a step command trains that many steps, evaluates, pauses again.
+    from engine.orchestration import Conductor, RunsJob
+    from engine.record import claim_run_dir, read_run
+
+    config = build_config(get_family("parity").config_cls, {"d": 10, "steps": 1_000_000, "eval_every": 1000})
+    job = RunsJob.create([RunRequest(family="parity", config=config, device="cpu")], [claim_run_dir(tmp_path / "r")])
+    conductor = Conductor().start()
+    state = job.lives[0].state
+    run_id = job.lives[0].run_id
+
+    def pump_until(predicate, what, timeout=60.0):
+        deadline = time.time() + timeout
+        while not predicate():
+            assert time.time() < deadline, f"timed out waiting for {what}"
+            conductor.pump(0.1)
+
+    try:
+        conductor.submit(job)
+        pump_until(lambda: state.step > 0, "training")
+        assert conductor.pause(run_id)
+        pump_until(lambda: state.status == "paused", "the pause")
+        paused_at = state.step
+        assert conductor.change(run_id, "lr", "0.05") is None
+        pump_until(lambda: state.changes, "the change")
+        assert (state.changes[0].step, state.changes[0].new) == (paused_at, 0.05)
+        assert conductor.step(run_id, 7)
+        pump_until(lambda: state.step == paused_at + 7 and state.status == "paused", "seven steps")
+        assert state.series["test_acc"][-1][0] == paused_at + 7  # evaluated at the stop
+        conductor.stop(run_id)
+        conductor.run()
+    finally:
+        conductor.close()
+    events = read_run(tmp_path / "r").events
+    assert [e.TYPE for e in events].count("setting_changed") == 1 and events[-1].status == "stopped"
