@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from engine.client import Backend, EngineExited
-from engine.events import EngineReady, Event, RunFinished
+from engine.events import EngineReady, Event, RunFinished, SettingChanged
 from engine.orchestration import Conductor, EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch, RunsJob
 from engine.registry import get_family
 from engine.status import RunStatus, exit_code
@@ -147,6 +147,8 @@ class HeadlessDisplay(Listener):
 
     def run_event(self, live: LiveRun, event: Event) -> None:
         batch, task = self.bars[live.run_id]
+        if isinstance(event, SettingChanged) and live is batch.lives[0]:  # seeds change together: said once
+            self.progress.console.print(f"{escape(live.label)}: after step {event.step:,}, {escape(event.describe())}")
         fields = progress_fields(batch.lives, get_family(live.request.family).headline_metrics())
         self.progress.update(task, **fields)
         if not self.console.is_terminal and time.perf_counter() - self.last_plain >= PLAIN_EVERY_S:

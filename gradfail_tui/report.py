@@ -250,6 +250,9 @@ def run_section(run: RecordedRun, figures: Figures) -> list[str]:
         "(the group presets, `gradfail run --preset fig-...`, check the paper's claims)",
         "",
     ]
+    if state.changes:  # settings changed mid-run (the figure marks each)
+        said = "; ".join(f"after step {c.step:,}: {c.describe()}" for c in state.changes)
+        lines += [f"**Changed during the run:** {md_text(said)}", ""]
     if spec is not None:
         image = figures.plot(f"{run.label}-figure", f"{run.label}", family_figure(spec, [state], FIGURE_WIDTH))
         lines += [image, ""] if image else []

@@ -40,6 +40,10 @@ def test_at_changes_a_setting_and_from_reruns_the_record_with_the_same_numbers(t
     first = gradfail("run", *TINY, "--seed", "4", "--at", "150:lr=0.2", "--out", "a", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert changes(tmp_path / "a") == [(150, "lr", 0.01, 0.2)]
+    assert "after step 150, lr 0.01→0.2" in first.stdout  # said when it applies
+    report = gradfail("report", "a", "-o", "a.md", cwd=tmp_path, timeout=60)
+    assert report.returncode == 0, report.stderr
+    assert "**Changed during the run:** after step 150: lr 0.01→0.2" in (tmp_path / "a.md").read_text()
     again = gradfail("run", "--from", "a", "--out", "b", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert read_manifest(tmp_path / "b")["seed"] == 4 and changes(tmp_path / "b") == changes(tmp_path / "a")
