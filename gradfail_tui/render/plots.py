@@ -73,6 +73,19 @@ def log_ticks(low: float, high: float, most: int = 6) -> tuple[list[float], list
     return decades, [tick_label(v) for v in decades]
 
 
+def step_ticks(low: float, high: float, most: int = 5) -> list[int]:
+    """Whole steps for an x axis: multiples of 1, 2 or 5 times a power of ten, at most `most` of them
+    (plotext's own ticks divide the range evenly: "3891.8", "7783.5")."""
+    span = high - low
+    if span <= 0:
+        return [int(low)]
+    raw = span / max(1, most - 1)
+    power = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
+    stride = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(low / stride) * stride
+    return list(range(int(first), int(high) + 1, int(stride)))
+
+
 def draw_lines(
     plt,
     lines: list[PlotLine],
@@ -107,6 +120,9 @@ def draw_lines(
             plt.vline(step, MARKER_GREY)
             # The label reads away from the nearer edge, so that it is never cut off.
             plt.text(label, step, top, color=MARKER_GREY, alignment="right" if step > middle else "left")
+    if drawn and all(float(x).is_integer() for x in xs_all):  # steps: whole numbers on the axis
+        ticks = step_ticks(min(xs_all), max(xs_all))
+        plt.xticks(ticks, [f"{t:,}" for t in ticks])
     if log_y and drawn:
         plt.yscale("log")
         ticks, names = log_ticks(min(ys), max(ys))
