@@ -63,3 +63,9 @@ def test_families_show_says_which_settings_may_change_during_a_run(tmp_path):
     shown = gradfail("families", "show", "parity", cwd=tmp_path, timeout=60)
     assert shown.returncode == 0 and "may change during a run" in shown.stdout
     assert "eval_every, lr" in " ".join(shown.stdout.split())
+
+
+def test_a_learning_rate_beyond_float32_is_refused_by_set_before_training(tmp_path):
+    result = gradfail("run", "--family", "flat", "--set", "lr=1e38", "--out", "r", cwd=tmp_path, timeout=60)
+    assert result.returncode == 2 and "beyond float32's range" in " ".join(result.stderr.split()), result.stderr
+    assert not (tmp_path / "r").exists()

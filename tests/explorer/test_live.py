@@ -262,3 +262,37 @@ async def test_a_recorded_group_of_seeds_opens_with_its_band(tmp_path):
         app.redraws.draw_plots()
         await pilot.pause()
         assert plots(app)["accuracy"].lines[0].label == "test accuracy min-max of 3"
+
+
+@sync
+async def test_an_overlaid_group_draws_each_run_in_its_own_colour_the_ones_the_report_uses(tmp_path):
+    from tests.explorer.test_groups import accuracy_plot, parity_app, run_group_to_its_verdict
+
+    app, _ = parity_app(tmp_path, Script(end="complete"))
+    async with app.run_test(size=SIZE) as pilot:
+        await run_group_to_its_verdict(pilot, app)
+        app.redraws.draw_plots()
+        await pilot.pause()
+        plot = accuracy_plot(app)
+        styles = line_styles([line.label for line in plot.lines])
+        assert len({s.rgb for s in styles}) == 3
+        legend = str(plot.border_subtitle)
+        marks = [legend.index(f"[{s.rich}]━") for s in styles]  # each run's mark in its colour, by its label
+        assert marks == sorted(marks) and [legend.index(label) for label in ("d = 5", "d = 10", "d = 30")] == sorted(
+            legend.index(label) for label in ("d = 5", "d = 10", "d = 30")
+        )
+        assert "chance 0.5" in legend  # parity's accuracy reads like the paper's Figure 1
+
+
+@sync
+async def test_notifications_hide_no_plot(tmp_path):
+    app, _ = make_app(tmp_path, Script(end="hold", hold_at=100))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:  # Pilot leaves them out by default
+        await start_held_run(pilot)
+        app.redraws.draw_plots()
+        app.notify("a notification with a title, long enough to wrap over two lines at this width", title="Note")
+        await pilot.pause(0.3)
+        toasts = [t for t in app.screen.query("Toast") if t.region.area]
+        assert toasts
+        for plot in plots(app).values():
+            assert all(not toast.region.overlaps(plot.region) for toast in toasts), (toasts[0].region, plot.region)
