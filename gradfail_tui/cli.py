@@ -244,6 +244,90 @@ def _run_group(
 
 
 @app.command()
+def sweep(
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", "-p", help="A sweep preset (phase-parity, ...), or a single-run preset as the base."),
+    ] = None,
+    family: Annotated[
+        str | None, typer.Option("--family", "-f", help="A family, on its defaults, as the base.")
+    ] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", "-g", help="An axis: key=start:stop:step (stop included) or key=a,b,c (repeatable)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", "-s", help="Override a config field in every cell.")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps of every run (same as --set steps=N).")] = None,
+    seeds: Annotated[int | None, typer.Option(min=1, max=MAX_SEEDS, help="Seeds per cell (seed, seed+1, ...).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="The first seed.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=256, help="Engine processes (or Ray actors) at once; default: as the cores allow."),
+    ] = None,
+    lanes: Annotated[
+        bool, typer.Option(help="Train a cell's seeds as lanes of one model where the family can (parity).")
+    ] = True,
+    metric: Annotated[
+        str | None, typer.Option(help="The metric to map (default: the preset's, or the family's first).")
+    ] = None,
+    stat: Annotated[str | None, typer.Option(help="first, last, max, min or mean of the metric over the run.")] = None,
+    x: Annotated[str | None, typer.Option("--x", help="The grid key along the heatmap's x axis.")] = None,
+    y: Annotated[str | None, typer.Option("--y", help="The grid key along the heatmap's y axis.")] = None,
+    scale: Annotated[
+        str | None, typer.Option(help="For a sweep preset: 'default' (a CPU, minutes) or 'large'.")
+    ] = None,
+    device: Annotated[str, DEVICE_OPTION] = "cpu",
+    out: Annotated[Path | None, typer.Option(help="The sweep's directory (must be new or empty).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where a new sweep directory goes when --out is not given.")] = Path(
+        "runs"
+    ),
+    resume: Annotated[
+        Path | None, typer.Option(help="A sweep's directory: run what did not end completed or diverged.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Run a grid larger than the sane limit.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            flag_value="local",
+            help="Run on Ray: --ray starts a local Ray, --ray ADDRESS joins a running cluster (pip install 'gradfail[ray]').",
+        ),
+    ] = None,
+) -> None:
+    """Run many runs over a grid of settings and seeds, and draw the phase diagram (a heatmap of one metric).
+
+    Example: gradfail sweep --family parity --grid d=4:32:2 --grid width_mult=2,5,10 --seeds 8 --steps 20000
+    """
+    from gradfail_tui.sweep import sweep_command
+
+    problems, code = sweep_command(
+        console,
+        preset,
+        family,
+        grid or [],
+        set_ or [],
+        steps,
+        seeds,
+        seed,
+        workers,
+        lanes,
+        {k: v for k, v in (("metric", metric), ("stat", stat), ("x", x), ("y", y)) if v is not None},
+        scale,
+        device,
+        out,
+        runs_dir,
+        resume,
+        force,
+        ray,
+    )
+    if problems:
+        raise fail(problems, code)
+    raise typer.Exit(code=code)
+
+
+@app.command()
 def bench(
     steps: Annotated[int, typer.Option(min=100, help="Steps per timed run.")] = 20_000,
     reps: Annotated[
