@@ -291,8 +291,8 @@ def sweep(
         str | None,
         typer.Option(
             "--ray",
-            flag_value="local",
-            help="Run on Ray: --ray starts a local Ray, --ray ADDRESS joins a running cluster (pip install 'gradfail[ray]').",
+            metavar="[ADDRESS]",
+            help="Run on Ray: --ray starts a local Ray, --ray HOST:PORT joins a running cluster (pip install 'gradfail[ray]').",
         ),
     ] = None,
 ) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import os
 import queue
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +30,7 @@ from engine.events import Event, from_json
 
 INSTALL_HINT = 'Ray is not installed: pip install "gradfail[ray]" (or pip install ray), then run this again'
 DRAIN_WAIT_S = 0.5  # how long one drain call waits for the actor's first event
-CONNECT_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 5.0  # to reach the head's port
 
 
 class RayUnavailable(Exception):
@@ -183,6 +184,25 @@ class RayEngine:
         self.ray.kill(self.actor, no_restart=True)
 
 
+def reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """RayUnavailable unless something answers at HOST:PORT (a cluster's head, `ray start --head`'s
+    address); "auto" and "ray://" client addresses are left to Ray."""
+    if address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise RayUnavailable(
+            f"--ray {address}: expected HOST:PORT of the cluster's head (as `ray start --head` prints it)"
+        )
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayUnavailable(
+            f"--ray {address}: cannot reach the Ray cluster there ({exc.strerror or exc}); "
+            "is `ray start --head` running on that machine, and is the port open? Nothing was run."
+        ) from None
+
+
 def connect(address: str | None, workers: int | None = None) -> tuple[Callable[[], RayEngine], Callable[[], None]]:
     """Start a local Ray (`address` None; `workers` CPUs) or join the cluster at `address`.
     Returns the engine factory and what shuts Ray down; RayUnavailable says why not."""
@@ -194,6 +214,7 @@ def connect(address: str | None, workers: int | None = None) -> tuple[Callable[[
     if address is None:
         init["num_cpus"] = workers or os.cpu_count() or 1
     else:
+        reachable(address)  # ray.init retries an unreachable address for minutes
         init["address"] = address
     try:
         ray.init(**init)
