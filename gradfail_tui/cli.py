@@ -323,7 +323,9 @@ def sweep(
         ray,
     )
     if problems:
-        raise fail(problems, code)
+        from rich.markup import escape
+
+        raise fail([escape(problem) for problem in problems], code)  # '[ray]' is no markup
     raise typer.Exit(code=code)
 
 
