@@ -157,6 +157,8 @@ def _run(
             overrides["steps"] = str(steps)
         if preset is not None:
             chosen = load_preset(preset)
+            if getattr(chosen, "kind", "") == "sweep":
+                raise fail(f"{preset} is a sweep preset: run it with `gradfail sweep --preset {preset}`")
             if isinstance(chosen, GroupPreset):
                 return _run_group(engine, chosen, overrides, scale, seed, seeds, device, out, runs_dir)
             config = chosen.config(overrides)
@@ -369,7 +371,8 @@ def presets_list(ctx: typer.Context) -> None:
     table.add_column("family", no_wrap=True)
     table.add_column("what it shows")
     for chosen in catalog.entries:
-        table.add_row(chosen.name, getattr(chosen, "family", "group"), chosen.description)
+        kind = "sweep" if getattr(chosen, "kind", "") == "sweep" else getattr(chosen, "family", "group")
+        table.add_row(chosen.name, kind, chosen.description)
     console.print(table)
     if catalog.problems:
         raise fail(list(catalog.problems), code=1)
@@ -390,6 +393,10 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
         raise fail(str(exc)) from None
     if isinstance(chosen, GroupPreset):
         return _show_group(chosen)
+    if getattr(chosen, "kind", "") == "sweep":
+        from gradfail_tui.sweep import show_sweep_preset
+
+        return show_sweep_preset(console, chosen)
     spec = get_family(chosen.family)
     console.print(f"[bold]{chosen.name}[/]  ({spec.title}, {spec.paper_ref})  {chosen.path}")
     if chosen.description:

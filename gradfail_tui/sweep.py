@@ -351,3 +351,24 @@ def executor(ray: str | None, workers: int | None) -> tuple[Callable[[], Backend
         return connect(None if ray == "local" else ray, workers)
     except RayUnavailable as exc:
         raise ExecutorError(str(exc)) from None
+
+
+def show_sweep_preset(console: Console, preset) -> None:
+    """`gradfail presets show phase-parity`: what it maps, its grid and seeds at every scale."""
+    from rich.table import Table
+
+    console.print(f"[bold]{preset.name}[/]  (sweep of {preset.preset or preset.family})  {preset.path}")
+    console.print(f"{preset.title}: {preset.description}", highlight=False)
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("scale", "grid", "seeds", "runs", "overrides"):
+        table.add_column(column)
+    for scale in preset.scales:
+        spec = preset.resolve(scale, force=True)
+        grid = "  ".join(f"{a.key}: {', '.join(str(v) for v in a.values)}" for a in spec.axes)
+        changed = ", ".join(f"{k}={v}" for k, v in spec.base.items())
+        table.add_row(scale, grid, str(len(spec.seeds)), f"{spec.run_count:,}", changed)
+    console.print(table)
+    mapping = preset.resolve(force=True).mapping
+    console.print(f"[bold]Maps:[/] {mapping.describe()} over {mapping.x}" + (f" x {mapping.y}" if mapping.y else ""))
+    if preset.paper:
+        console.print(f"[bold]The paper:[/] {preset.paper}", highlight=False)

@@ -201,7 +201,9 @@ class SweepRun(Job):
         mapping = self.spec.mapping
         for live in batch.lives:
             run = self.runs[self.numbers.pop(live.run_id)]
-            run.update(status=str(live.state.status), steps=live.state.step, value=mapping.value(live.state))
+            # Only a completed run has a value: a failed or diverged run's last numbers are not a result (its cell shows it).
+            value = mapping.value(live.state) if live.state.status == RunStatus.COMPLETED else None
+            run.update(status=str(live.state.status), steps=live.state.step, value=value)
             if live.finished is not None and live.finished.message and live.state.status != RunStatus.COMPLETED:
                 run["message"] = live.finished.message
         self.write()

@@ -1,7 +1,7 @@
 """A sweep's phase diagram: a heatmap of the mapped value over two grid keys, as Rich and as SVG.
 
 One drawing from one `Facet` (engine/sweeps.py) for every view: the headless display (live and at
-the end), the report (SVG) and the explorer (the Rich table inside a Static). Each cell shows the
+the end), the report (the same table saved as SVG, as the report saves every figure) and the explorer. Each cell shows the
 mean over its seeds as a number on a colour (viridis, so it reads in grey too); a cell that has no
 value yet is `·` (waiting) or `…` (running), one whose runs all failed or diverged is `✗`, and a
 `!` after a number says some of its runs failed. The spread over seeds is in `cells_table`.
@@ -10,7 +10,6 @@ value yet is `·` (waiting) or `…` (running), one whose runs all failed or div
 from __future__ import annotations
 
 import math
-from html import escape as html_escape
 from typing import Any
 
 from rich.color import Color
@@ -117,55 +116,6 @@ def cells_table(cells: list[CellSummary], keys: list[str], what: str) -> Table:
             ", ".join(f"{n} {s}" for s, n in ended.items()),
         )
     return table
-
-
-def heatmap_svg(facet: Facet, low: float, high: float, title: str, what: str) -> str:
-    """The phase diagram as a standalone SVG (for the report): cells with their numbers, axes, a scale."""
-    cw, ch, left, top = 64, 30, 90, 46
-    width = left + cw * len(facet.x_values) + 20
-    height = top + ch * len(facet.y_values) + 90
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'font-family="monospace" font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{left}" y="18" font-size="14" font-weight="bold">{html_escape(title)}</text>',
-        f'<text x="{left}" y="36">{html_escape(what)}</text>',
-    ]
-    for row, y in enumerate(reversed(facet.y_values)):
-        cy = top + row * ch
-        if facet.y_key:
-            parts.append(f'<text x="{left - 6}" y="{cy + 19}" text-anchor="end">{html_escape(str(y))}</text>')
-        for col, x in enumerate(facet.x_values):
-            cx = left + col * cw
-            text, value = cell_text(facet.cells.get((x, y)))
-            if value is None:
-                fill, ink = "#eeeeee", "#777777"
-            else:
-                fraction = (value - low) / (high - low) if high > low else 0.5
-                fill = "#{:02x}{:02x}{:02x}".format(*ramp(fraction))
-                ink = "black" if fraction > 0.55 else "white"
-            parts.append(f'<rect x="{cx}" y="{cy}" width="{cw - 2}" height="{ch - 2}" fill="{fill}"/>')
-            parts.append(
-                f'<text x="{cx + cw / 2 - 1}" y="{cy + 19}" text-anchor="middle" fill="{ink}">{html_escape(text)}</text>'
-            )
-    base = top + ch * len(facet.y_values)
-    for col, x in enumerate(facet.x_values):
-        parts.append(
-            f'<text x="{left + col * cw + cw / 2 - 1}" y="{base + 16}" text-anchor="middle">{html_escape(str(x))}</text>'
-        )
-    parts.append(
-        f'<text x="{left}" y="{base + 36}">x: {html_escape(facet.x_key)}'
-        + (f"   y: {html_escape(facet.y_key)}" if facet.y_key else "")
-        + "</text>"
-    )
-    for i in range(20):
-        parts.append(
-            f'<rect x="{left + 80 + i * 8}" y="{base + 50}" width="8" height="12" fill="#%02x%02x%02x"/>' % ramp(i / 19)
-        )
-    parts.append(f'<text x="{left + 74}" y="{base + 60}" text-anchor="end">{html_escape(format_value(low))}</text>')
-    parts.append(f'<text x="{left + 246}" y="{base + 60}">{html_escape(format_value(high))}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
 
 
 def finite(value: Any) -> bool:

@@ -4,7 +4,9 @@ giving the same numbers as the local pool)."""
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import json
 import signal
 import time
@@ -56,6 +58,17 @@ def test_a_failed_cell_and_a_dead_engine_do_not_stop_the_sweep_and_resume_retrie
         assert read_manifest(tmp_path / "s" / run["dir"])["status"] == run["status"]
     assert by_fault == {"none": {"completed"}, "exit": {"failed"}, "raise": {"failed"}}
     assert "x: fault" in out and "✗" in result.stdout  # the heatmap, its failed cells marked
+
+    report = gradfail("report", "s", "-o", "r.md", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    text = (tmp_path / "r.md").read_text()
+    assert "## Sweep: sweep of faulty" in text and "| fault | at_step | last train_loss (mean) |" in text
+    assert text.count("| failed | ") == 4 and text.count("| completed | ") == 2  # every run listed
+    assert all(line.split(" | ")[3] == "-" for line in text.splitlines() if "| failed | " in line)  # no value
+    assert (tmp_path / "r_files" / "01-sweep-last-train_loss.svg").read_text().startswith("<svg")
+    exported = gradfail("export", "s", cwd=tmp_path)
+    runs = {row["run"] for row in csv.DictReader(io.StringIO(exported.stdout))}
+    assert runs == {run["label"] for run in manifest["runs"]}  # every run of the sweep, by its label
 
     again = gradfail("sweep", "--resume", "s", cwd=tmp_path)
     assert again.returncode == 1  # the same faults fail again; what completed is not run again
