@@ -78,6 +78,7 @@ class GroupEntry:
     recorded_verdict: Verdict | None = None
     problems: list[str] = field(default_factory=list)
     job: GroupRun | None = None  # a group running (or run) in this session
+    sweep: dict | None = None  # a sweep's record (sweep.json): shown as its phase diagram, no claims
 
     @classmethod
     def of_job(cls, job: GroupRun) -> GroupEntry:
@@ -166,12 +167,13 @@ def load_recorded_group(path: Path) -> GroupEntry:
             problems=[f"cannot read this group: {type(exc).__name__}: {exc}"],
         )
     problems = list(record.problems)
+    manifest = record.manifest
+    sweep = manifest if manifest.get("kind") == "sweep" else None
     try:
-        verdict: Verdict | None = judge_record(record)
+        verdict: Verdict | None = judge_record(record) if sweep is None else None  # a sweep checks no claim
     except GroupError as exc:  # claims edited by hand: the runs are shown, the verdict is not given
         verdict = None
         problems.append(str(exc))
-    manifest = record.manifest
     listed = (
         [r for r in manifest.get("runs", []) if isinstance(r, dict)] if isinstance(manifest.get("runs"), list) else []
     )
@@ -194,6 +196,7 @@ def load_recorded_group(path: Path) -> GroupEntry:
         recorded_status=str(manifest.get("status") or RunStatus.UNKNOWN),
         recorded_verdict=verdict,
         problems=problems,
+        sweep=sweep,
     )
 
 

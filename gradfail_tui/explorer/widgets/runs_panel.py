@@ -140,8 +140,11 @@ class RunsPanel(Vertical):
     def _group_cells(group: GroupEntry) -> tuple[str, ...]:
         where = "this session" if group.origin == "session" else (group.path.name if group.path else "")
         result = f"verdict: {group.verdict.outcome}" if group.verdict else group.progress()
+        if group.sweep is not None:
+            result = "phase diagram: select to see it"
         status = group.status + (" ⚠" if group.problems else "")
-        return (GROUP_MARK, group.name, status, f"{group.ran}/{len(group.labels)} runs", result, "group", where)
+        kind = "sweep" if group.sweep is not None else "group"
+        return (GROUP_MARK, group.name, status, f"{group.ran}/{len(group.labels)} runs", result, kind, where)
 
     def describe_group(self, group: GroupEntry) -> None:
         from gradfail_tui.explorer.widgets.group_panel import group_text
@@ -154,6 +157,11 @@ class RunsPanel(Vertical):
                 f"[$warning b]this record has {len(group.problems)} problem(s); shown is what could be read:[/]"
             )
             lines += [f"[$warning]• {escape(p)}[/]" for p in group.problems[:20]]
+        if group.sweep is not None:  # a sweep: its phase diagram (gradfail_tui/render/heatmap.py), not a verdict
+            from gradfail_tui.explorer.widgets.sweep_view import sweep_details
+
+            self.query_one("#run-details", Static).update(sweep_details(group, lines))
+            return
         lines.append("[dim]enter view its runs overlaid, with the verdict[/dim]")
         self.query_one("#run-details", Static).update("\n".join(lines))
 
