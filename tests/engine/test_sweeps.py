@@ -248,3 +248,16 @@ def test_a_statistic_over_a_window(tmp_path):
         if getattr(e, "step", 999) <= 100 and "test_acc" in getattr(e, "values", {})
     ]
     assert entry["value"] == max(early)
+
+
+def test_the_heatmap_marks_waiting_running_failed_and_partly_failed_cells():
+    from engine.sweeps import CellSummary
+    from gradfail_tui.render.heatmap import cell_text, short
+
+    assert cell_text(None) == ("·", None)
+    assert cell_text(CellSummary({}, (), ("waiting", "waiting"))) == ("·", None)
+    assert cell_text(CellSummary({}, (), ("running", "waiting"))) == ("…", None)
+    assert cell_text(CellSummary({}, (), ("failed", "diverged"))) == ("✗", None)
+    assert cell_text(CellSummary({}, (0.5, 0.7), ("completed", "completed"))) == ("0.600", 0.6)
+    assert cell_text(CellSummary({}, (0.9,), ("completed", "failed"))) == ("0.900!", 0.9)
+    assert [short(x) for x in (0.98123, 12.345, -0.3347, 250.0, 3e-05)] == ["0.981", "12.3", "-0.33", "250", "3e-05"]
