@@ -154,8 +154,9 @@ def print_sweep(console: Console, manifest: dict, path: Path) -> None:
     console.print(cells_table(summarise(manifest), keys, describe_map(manifest["spec"]["map"])))
     runs = manifest["runs"]
     ended = sum(1 for r in runs if RunStatus.parse(r["status"]) and RunStatus(r["status"]).final)
+    trained = sum(1 for r in runs if r["status"] in (RunStatus.COMPLETED, RunStatus.DIVERGED, RunStatus.FAILED))
     wall = float(manifest.get("wall_s") or 0.0)
-    pace = f"  ·  {ended / wall * 60:,.1f} runs/min" if wall > 0 and ended else ""
+    pace = f"  ·  {trained / wall * 60:,.1f} runs/min" if wall > 0 and trained else ""  # not counting runs cut short
     failed = sum(1 for r in runs if r["status"] in (RunStatus.FAILED, RunStatus.DIVERGED))
     left = sum(1 for r in runs if r["status"] not in (RunStatus.COMPLETED, RunStatus.DIVERGED))
     console.print(

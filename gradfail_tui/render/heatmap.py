@@ -63,24 +63,26 @@ def cell_text(cell: CellSummary | None) -> tuple[str, float | None]:
 
 def heatmap(facet: Facet, low: float, high: float, title: str = "", colour: bool = True) -> Table:
     """The phase diagram as a Rich table: y down the side (highest at the top), x along the bottom."""
-    table = Table(title=title or None, show_edge=False, pad_edge=False, box=None, padding=(0, 0), collapse_padding=True)
-    y_label = facet.y_key or ""
-    table.add_column(y_label, justify="right", style="bold", no_wrap=True)
+    # Each cell 6 characters wide, its number (at most 6: "0.924!") centred: cells stay apart without colour
+    # (NO_COLOR, a log), and 11 columns fit 80. An empty column keeps the row labels off the first cell.
+    table = Table(title=title or None, show_edge=False, pad_edge=False, box=None, padding=0)
+    table.add_column(facet.y_key or "", justify="right", style="bold", no_wrap=True)
+    table.add_column("", width=1)
     for x in facet.x_values:
-        table.add_column(str(x), justify="center", no_wrap=True, min_width=7)
+        table.add_column(str(x), justify="center", no_wrap=True, width=6)
     for y in reversed(facet.y_values):
-        row: list[Any] = [f"{y} " if facet.y_key else " "]
+        row: list[Any] = [str(y) if facet.y_key else "", ""]
         for x in facet.x_values:
             text, value = cell_text(facet.cells.get((x, y)))
             if value is None or not colour:
-                row.append(Text(f" {text} ", style="dim" if value is None else ""))
+                row.append(Text(text, style="dim" if value is None else ""))
                 continue
             fraction = (value - low) / (high - low) if high > low else 0.5
             r, g, b = ramp(fraction)
             ink = Color.from_rgb(0, 0, 0) if fraction > 0.55 else Color.from_rgb(255, 255, 255)
-            row.append(Text(f" {text} ", style=Style(bgcolor=Color.from_rgb(r, g, b), color=ink)))
+            row.append(Text(text, style=Style(bgcolor=Color.from_rgb(r, g, b), color=ink)))
         table.add_row(*row)
-    table.add_row(Text("", style="dim"), *[Text("") for _ in facet.x_values])
+    table.add_row("", "", *[Text("") for _ in facet.x_values])
     table.caption = f"x: {facet.x_key}" + (f"   y: {facet.y_key}" if facet.y_key else "")
     return table
 
@@ -91,7 +93,7 @@ def legend(low: float, high: float, what: str) -> Text:
     for i in range(12):
         r, g, b = ramp(i / 11)
         text.append("  ", style=Style(bgcolor=Color.from_rgb(r, g, b)))
-    text.append(f" {format_value(high)}   · waiting  … running  ✗ failed  ! some runs failed")
+    text.append(f" {format_value(high)}\n· waiting  … running  ✗ every run failed  ! some runs failed")
     return text
 
 
