@@ -36,3 +36,22 @@ def test_a_recorded_sweep_is_listed_as_a_sweep_and_shows_its_heatmap(tmp_path):
     means = {c["label"]: c["mean"] for c in entry.sweep["cells"]}
     assert rows[1][1] == f"{means['d=4, width_mult=2']:.3f}"  # the mean over seeds, as the CLI shows it
     assert "x: d   y: width_mult" in text and "last test_acc" in text
+
+
+def test_each_cell_of_a_recorded_sweep_is_listed_and_opens_its_seeds_runs(tmp_path):
+    from gradfail_tui.explorer.entries import scan_groups
+
+    spec = resolve("parity", None, {"steps": "200"}, {"d": "4,6"}, 3, None)
+    (tmp_path / "sw").mkdir()
+    conductor = Conductor(Engines(), engines=2).start()
+    conductor.submit(SweepRun(spec, tmp_path / "sw"))
+    conductor.run()
+    conductor.close()
+
+    sweep, *cells = scan_groups(tmp_path, set())
+    assert sweep.sweep is not None and [c.name for c in cells] == ["· d=4", "· d=6"]
+    for cell in cells:  # enter overlays exactly the cell's seeds (GroupEntry.keys -> their run records)
+        assert cell.labels == [f"{cell.name[2:]}, seed {seed}" for seed in (0, 1, 2)]
+        assert sorted(cell.keys.values()) == sorted(sweep.keys[label] for label in cell.labels)
+        cells_text = RunsPanel._group_cells(cell)
+        assert cells_text[5] == "cell" and cells_text[4] == f"mean {cell.cell['mean']:.4g} ± {cell.cell['sd']:.2g}"

@@ -142,8 +142,11 @@ class RunsPanel(Vertical):
         result = f"verdict: {group.verdict.outcome}" if group.verdict else group.progress()
         if group.sweep is not None:
             result = "phase diagram: select to see it"
+        elif group.cell is not None:  # a sweep's cell: the mean and spread of its seeds' mapped values
+            mean, sd = group.cell.get("mean"), group.cell.get("sd")
+            result = "-" if mean is None else f"mean {mean:.4g}" + (f" ± {sd:.2g}" if sd is not None else "")
         status = group.status + (" ⚠" if group.problems else "")
-        kind = "sweep" if group.sweep is not None else "group"
+        kind = "sweep" if group.sweep is not None else "cell" if group.cell is not None else "group"
         return (GROUP_MARK, group.name, status, f"{group.ran}/{len(group.labels)} runs", result, kind, where)
 
     def describe_group(self, group: GroupEntry) -> None:
@@ -162,7 +165,10 @@ class RunsPanel(Vertical):
 
             self.query_one("#run-details", Static).update(sweep_details(group, lines))
             return
-        lines.append("[dim]enter view its runs overlaid, with the verdict[/dim]")
+        if group.cell is not None:
+            lines.append("[dim]enter view this cell's runs overlaid[/dim]")
+        else:
+            lines.append("[dim]enter view its runs overlaid, with the verdict[/dim]")
         self.query_one("#run-details", Static).update("\n".join(lines))
 
     def _cells(self, entry: RunEntry, compared: bool) -> tuple[str, ...]:
