@@ -15,15 +15,19 @@ from pathlib import Path
 
 from engine.groups import GroupPreset, is_group_data, parse_group
 from engine.presets import Preset, PresetError, find_preset, preset_paths, read_single, read_toml
+from engine.sweeps import SweepPreset, is_sweep_data, parse_sweep_preset
 
 
-def read_any(path: Path) -> Preset | GroupPreset:
-    """The preset a file holds, single or group; PresetError (GroupError for a group) says what is wrong."""
+def read_any(path: Path) -> Preset | GroupPreset | SweepPreset:
+    """The preset a file holds, single, group or sweep (a `[grid]` table); PresetError (GroupError for a
+    group, SweepPresetError for a sweep) says what is wrong."""
     data = read_toml(path)
+    if is_sweep_data(data):
+        return parse_sweep_preset(path, data)
     return parse_group(path, data) if is_group_data(data) else read_single(path, data)
 
 
-def load_preset(name_or_path: str) -> Preset | GroupPreset:
+def load_preset(name_or_path: str) -> Preset | GroupPreset | SweepPreset:
     """A preset (single or group) by name, or by the path of a .toml file; PresetError says what was wrong."""
     return read_any(find_preset(name_or_path))
 
@@ -32,7 +36,7 @@ def load_preset(name_or_path: str) -> Preset | GroupPreset:
 class Catalog:
     """Every preset found in the search directories, and what was wrong with those that did not load."""
 
-    entries: tuple[Preset | GroupPreset, ...]  # in name order, singles and groups together
+    entries: tuple[Preset | GroupPreset | SweepPreset, ...]  # in name order, singles, groups and sweeps together
     problems: tuple[str, ...]  # one line for each file that did not load, naming it
 
     @property
@@ -42,6 +46,10 @@ class Catalog:
     @property
     def groups(self) -> list[GroupPreset]:
         return [entry for entry in self.entries if isinstance(entry, GroupPreset)]
+
+    @property
+    def sweeps(self) -> list[SweepPreset]:
+        return [entry for entry in self.entries if isinstance(entry, SweepPreset)]
 
     def offered(self, families: Container[str]) -> tuple[list[Preset], list[GroupPreset]]:
         """The presets and groups an app that knows only `families` can run.

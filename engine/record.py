@@ -251,6 +251,7 @@ def last_values(events: list[Event]) -> dict[str, float]:
 # ---- groups: several runs recorded together (a group preset, or --seeds N) ---------------------
 
 GROUP_MANIFEST = "group.json"
+SWEEP_MANIFEST = "sweep.json"  # a sweep's (engine/orchestration/sweep.py): read as a group of its runs
 
 
 class GroupRecorder:
@@ -308,15 +309,22 @@ class RecordedGroup:
 
 
 def is_group_dir(path: Path) -> bool:
-    return (path / GROUP_MANIFEST).is_file() or (
-        path.is_dir() and not is_run_dir(path) and any(is_run_dir(sub) for sub in path.iterdir() if sub.is_dir())
+    return (
+        (path / GROUP_MANIFEST).is_file()
+        or (path / SWEEP_MANIFEST).is_file()
+        or (path.is_dir() and not is_run_dir(path) and any(is_run_dir(sub) for sub in path.iterdir() if sub.is_dir()))
     )
 
 
 def read_group(path: Path) -> RecordedGroup:
     """Read a group's manifest and every run under it, naming what could not be read."""
     problems: list[str] = []
-    manifest = read_json_object(path / GROUP_MANIFEST, problems, "the runs were found by their directories")
+    name = (
+        SWEEP_MANIFEST
+        if (path / SWEEP_MANIFEST).is_file() and not (path / GROUP_MANIFEST).is_file()
+        else GROUP_MANIFEST
+    )
+    manifest = read_json_object(path / name, problems, "the runs were found by their directories")
 
     listed = manifest.get("runs") if isinstance(manifest.get("runs"), list) else []
     members: list[tuple[str, Path]] = []

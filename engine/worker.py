@@ -223,8 +223,11 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
             # torch's default for seeds trained together, whose every op does a lane's work many times
             # over (16 parity30 lanes: 1.5-1.7 ms a step on 2 threads against 2.3-2.9 on one, measured);
             # set every run, since the previous run in this process may have set another.
+            # A sweep running N engines side by side gives each its share of the cores ("threads"):
+            # lanes on 2 threads in each of 2 engines on 2 cores ran 5-10x slower than on 1 (measured).
             single = spec.cpu_threads if len(seeds) == 1 else None
-            torch.set_num_threads(single or DEFAULT_THREADS)
+            share = int(cmd.get("threads") or 0)
+            torch.set_num_threads(min(single or DEFAULT_THREADS, share) if share > 0 else single or DEFAULT_THREADS)
         trainer = load_trainer_class(spec)(config, device, seeds if len(seeds) > 1 else seeds[0])
     except (ConfigError, DeviceError, LookupError) as exc:
         return failed(str(exc), "config")

@@ -181,6 +181,8 @@ def _run(
             seed = seed if seed is not None else source.seed
         elif preset is not None:
             chosen = load_preset(preset)
+            if getattr(chosen, "kind", "") == "sweep":
+                raise fail(f"{preset} is a sweep preset: run it with `gradfail sweep --preset {preset}`")
             if isinstance(chosen, GroupPreset):
                 if at:
                     raise fail("--at: a group preset's runs cannot be changed mid-run; give a single run's preset")
@@ -278,6 +280,92 @@ def _run_group(
 
 
 @app.command()
+def sweep(
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", "-p", help="A sweep preset (phase-parity, ...), or a single-run preset as the base."),
+    ] = None,
+    family: Annotated[
+        str | None, typer.Option("--family", "-f", help="A family, on its defaults, as the base.")
+    ] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", "-g", help="An axis: key=start:stop:step (stop included) or key=a,b,c (repeatable)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", "-s", help="Override a config field in every cell.")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps of every run (same as --set steps=N).")] = None,
+    seeds: Annotated[int | None, typer.Option(min=1, max=MAX_SEEDS, help="Seeds per cell (seed, seed+1, ...).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="The first seed.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=256, help="Engine processes (or Ray actors) at once; default: as the cores allow."),
+    ] = None,
+    lanes: Annotated[
+        bool, typer.Option(help="Train a cell's seeds as lanes of one model where the family can (parity).")
+    ] = True,
+    metric: Annotated[
+        str | None, typer.Option(help="The metric to map (default: the preset's, or the family's first).")
+    ] = None,
+    stat: Annotated[str | None, typer.Option(help="first, last, max, min or mean of the metric over the run.")] = None,
+    x: Annotated[str | None, typer.Option("--x", help="The grid key along the heatmap's x axis.")] = None,
+    y: Annotated[str | None, typer.Option("--y", help="The grid key along the heatmap's y axis.")] = None,
+    scale: Annotated[
+        str | None, typer.Option(help="For a sweep preset: 'default' (a CPU, minutes) or 'large'.")
+    ] = None,
+    device: Annotated[str, DEVICE_OPTION] = "cpu",
+    out: Annotated[Path | None, typer.Option(help="The sweep's directory (must be new or empty).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where a new sweep directory goes when --out is not given.")] = Path(
+        "runs"
+    ),
+    resume: Annotated[
+        Path | None, typer.Option(help="A sweep's directory: run what did not end completed or diverged.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Run a grid larger than the sane limit.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Run on Ray: --ray starts a local Ray, --ray HOST:PORT joins a running cluster (pip install 'gradfail[ray]').",
+        ),
+    ] = None,
+) -> None:
+    """Run many runs over a grid of settings and seeds, and draw the phase diagram (a heatmap of one metric).
+
+    Example: gradfail sweep --family parity --grid d=4:32:2 --grid width_mult=2,5,10 --seeds 8 --steps 20000
+    """
+    from gradfail_tui.sweep import sweep_command
+
+    problems, code = sweep_command(
+        console,
+        preset,
+        family,
+        grid or [],
+        set_ or [],
+        steps,
+        seeds,
+        seed,
+        workers,
+        lanes,
+        {k: v for k, v in (("metric", metric), ("stat", stat), ("x", x), ("y", y)) if v is not None},
+        scale,
+        device,
+        out,
+        runs_dir,
+        resume,
+        force,
+        ray,
+    )
+    if problems:
+        from rich.markup import escape
+
+        raise fail([escape(problem) for problem in problems], code)  # '[ray]' is no markup
+    raise typer.Exit(code=code)
+
+
+@app.command()
 def bench(
     steps: Annotated[int, typer.Option(min=100, help="Steps per timed run.")] = 20_000,
     reps: Annotated[
@@ -317,7 +405,8 @@ def presets_list(ctx: typer.Context) -> None:
     table.add_column("family", no_wrap=True)
     table.add_column("what it shows")
     for chosen in catalog.entries:
-        table.add_row(chosen.name, getattr(chosen, "family", "group"), chosen.description)
+        kind = "sweep" if getattr(chosen, "kind", "") == "sweep" else getattr(chosen, "family", "group")
+        table.add_row(chosen.name, kind, chosen.description)
     console.print(table)
     if catalog.problems:
         raise fail(list(catalog.problems), code=1)
@@ -338,6 +427,10 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
         raise fail(str(exc)) from None
     if isinstance(chosen, GroupPreset):
         return _show_group(chosen)
+    if getattr(chosen, "kind", "") == "sweep":
+        from gradfail_tui.sweep import show_sweep_preset
+
+        return show_sweep_preset(console, chosen)
     spec = get_family(chosen.family)
     console.print(f"[bold]{chosen.name}[/]  ({spec.title}, {spec.paper_ref})  {chosen.path}")
     if chosen.description:

@@ -13,8 +13,19 @@ from __future__ import annotations
 import sys
 
 
+def optional_value(args: list[str], option: str, value: str) -> list[str]:
+    """`option` given with no value (last, or before another option) becomes `option=value`: Typer has
+    no options with an optional value, and `gradfail sweep --ray` (a local Ray) / `--ray ADDRESS` needs one."""
+    return [
+        f"{arg}={value}" if arg == option and (i + 1 == len(args) or args[i + 1].startswith("-")) else arg
+        for i, arg in enumerate(args)
+    ]
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args[:1] == ["sweep"]:
+        sys.argv[1:] = args = optional_value(args, "--ray", "local")
     engine = None
     if args[:1] == ["run"] and "--help" not in args:
         from engine.client import EngineProcess

@@ -41,8 +41,10 @@ from engine.record import (
 )
 from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
+from engine.sweeps import facets, summarise
 from gradfail_tui.render.bitmaps import half_blocks, labelled_images, layout
 from gradfail_tui.render.format import format_cell, format_duration, format_value, unique_name
+from gradfail_tui.render.heatmap import heatmap, value_range
 from gradfail_tui.render.plots import family_figure, overlay_figure, snapshot_renderable
 
 FIGURE_WIDTH = 100  # terminal columns the figures are drawn at (the widest the terminal draws)
@@ -105,7 +107,9 @@ def write_report(paths: list[Path], output: Path, force: bool = False) -> Report
     for number, path in enumerate(paths, 1):
         record = read_record(path)
         figures.prefix = f"{number:02d}"
-        if isinstance(record, RecordedGroup):
+        if isinstance(record, RecordedGroup) and record.manifest.get("kind") == "sweep":
+            lines += sweep_section(record, figures)
+        elif isinstance(record, RecordedGroup):
             lines += group_section(record, figures)
         else:
             lines += run_section(record, figures)
@@ -194,6 +198,74 @@ class Member:
         if self.state is not None and self.state.family:
             return self.state.family
         return str(self.record.manifest.get("family", "")) if self.record else ""
+
+
+def sweep_section(sweep: RecordedGroup, figures: Figures) -> list[str]:
+    """A sweep (`gradfail sweep`): what it ran, the phase diagram(s), every cell, every run.
+    Runs are listed, not given a section each: a sweep may hold thousands."""
+    manifest = sweep.manifest
+    spec = manifest.get("spec", {})
+    mapping = spec.get("map", {})
+    what = f"{mapping.get('stat', 'last')} {mapping.get('metric', '')}"
+    runs = manifest.get("runs", [])
+    wall = float(manifest.get("wall_s") or 0.0)
+    ended = sum(1 for r in runs if r.get("status") in ("completed", "diverged", "failed", "stopped", "interrupted"))
+    lines = [
+        f"## Sweep: {md_text(str(manifest.get('title', sweep.path.name)))}",
+        "",
+        f"`{sweep.path}`: **{manifest.get('status', 'unknown')}**, {ended}/{len(runs)} runs ended"
+        + (f", wall time {format_duration(wall)} ({ended / wall * 60:,.1f} runs/min)" if wall > 0 and ended else ""),
+        "",
+        f"Base: {spec.get('preset') or spec.get('family')}"
+        + (" with " + ", ".join(f"{k}={v}" for k, v in spec.get("base", {}).items()) if spec.get("base") else "")
+        + f"; seeds {', '.join(str(s) for s in spec.get('seeds', []))}"
+        + ("; seeds trained as lanes of one model" if manifest.get("batched") else "")
+        + f"; device {spec.get('device', '')}.",
+        "",
+        "Grid: " + "; ".join(f"{a['key']} = {', '.join(str(v) for v in a['values'])}" for a in spec.get("grid", [])),
+        "",
+        f"Mapped: {what} of each run, mean over its seeds.",
+        "",
+    ]
+    found = facets(manifest)
+    if found:
+        low, high = value_range(found)
+        for facet in found:
+            title = what + (f" at {facet.title}" if facet.title else "")
+            image = figures.plot(f"sweep-{title}", title, heatmap(facet, low, high, title=title), width=FIGURE_WIDTH)
+            if image:
+                lines += [image, ""]
+        lines += [
+            f"Colour scale: {format_value(low)} (dark) to {format_value(high)} (yellow); "
+            "`·` waiting, `…` running, `✗` every run failed, `!` some runs failed.",
+            "",
+        ]
+    keys = [a["key"] for a in spec.get("grid", [])]
+    lines += ["### Cells", "", "| " + " | ".join([*keys, f"{what} (mean)", "sd", "min", "max", "runs"]) + " |"]
+    lines.append("|" + "---|" * (len(keys) + 5))
+    for cell in summarise(manifest):
+        counts: dict[str, int] = {}
+        for status in cell.statuses:
+            counts[status] = counts.get(status, 0) + 1
+        numbers = [cell.mean, cell.sd, min(cell.values, default=None), max(cell.values, default=None)]
+        lines.append(
+            "| "
+            + " | ".join(
+                [str(cell.settings.get(k, "")) for k in keys]
+                + [format_value(x) if x is not None else "-" for x in numbers]
+                + [", ".join(f"{n} {s}" for s, n in counts.items())]
+            )
+            + " |"
+        )
+    lines += ["", "### Runs", "", "| run | status | steps | value | record |", "|---|---|---|---|---|"]
+    for run in runs:
+        value = run.get("value")
+        where = f"`{run['dir']}`" if run.get("dir") else "not run"
+        lines.append(
+            f"| {md_cell(str(run.get('label', '')))} | {run.get('status', '')} | {run.get('steps', 0):,} | "
+            f"{format_value(value) if isinstance(value, (int, float)) else '-'} | {where} |"
+        )
+    return lines + [""] + problems_lines(sweep.problems)
 
 
 def group_section(group: RecordedGroup, figures: Figures) -> list[str]:

@@ -109,7 +109,17 @@ class ScriptedEngine:
             return False
         self.sent.append({"cmd": cmd, **fields})
         run = self._run
-        if cmd == "start":
+        if cmd == "start" and "run_ids" in fields:  # seeds as lanes: each lane runs the script in turn
+            self._held = []
+            for run_id, seed in zip(fields["run_ids"], fields["seeds"]):
+                if not self._alive:
+                    break  # a lane that "died" took the engine down
+                self._start({**fields, "run_id": run_id, "seed": seed})
+                if self._run is not None:  # held: stopped with the others
+                    self._held.append(self._run)
+                    self._run = None
+            self._run = self._held.pop() if self._held else None
+        elif cmd == "start":
             self._start(fields)
         elif cmd == "pause" and run and run["status"] == "running":
             run["status"] = "paused"
@@ -127,7 +137,10 @@ class ScriptedEngine:
             old, run["config"][key] = run["config"].get(key), value
             self._put(SettingChanged(run_id=run["id"], t=self._t(), step=run["step"], setting=key, old=old, new=value))
         elif cmd == "stop" and run:
-            self._finish(fields.get("reason", "stopped"), f"{fields.get('reason', 'stopped')} at step {run['step']}")
+            for held in [*getattr(self, "_held", []), run]:
+                self._run, reason = held, fields.get("reason", "stopped")
+                self._finish(reason, f"{reason} at step {held['step']}")
+            self._held = []
         elif cmd == "quit":
             self.close()
         return True

@@ -44,6 +44,7 @@ def test_the_status_line_draws_without_plotext_and_the_report_without_drivers_or
         "gradfail_tui.render.bitmaps",
         "gradfail_tui.render.colours",
         "gradfail_tui.render.format",
+        "gradfail_tui.render.heatmap",
         "gradfail_tui.render.plots",
         "gradfail_tui.report",
     ]

@@ -493,6 +493,7 @@ def build_app(
     `groups` (the figures) are read from the presets directory with the presets; tests that pass
     `presets` get none unless they pass `groups` too. PresetError if `preset` names a bad file."""
     from engine.catalog import load_preset, scan
+    from engine.presets import PresetError
     from engine.registry import families as registry_families
     from engine.registry import family_errors
 
@@ -507,6 +508,8 @@ def build_app(
     groups = groups or []
     if preset is not None and preset not in {p.name for p in [*presets, *groups]}:
         chosen = load_preset(preset)  # a .toml path: PresetError says what is wrong with it
+        if getattr(chosen, "kind", "") == "sweep":  # the explorer shows recorded sweeps; it does not start one yet
+            raise PresetError(f"{preset} is a sweep preset: run it with `gradfail sweep --preset {preset}`")
         if isinstance(chosen, GroupPreset):
             groups = [*groups, chosen]
         else:

@@ -25,7 +25,7 @@ from engine.groups import GroupError, judge_record
 from engine.orchestration import GroupRun, LiveRun, RunsJob
 from engine.record import find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
-from engine.status import RunStatus
+from engine.status import RunStatus, worst_status
 
 REPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 1000)
 MAX_RECORDED = 200  # newest run records listed; older ones stay on disk, untouched
@@ -79,6 +79,8 @@ class GroupEntry:
     problems: list[str] = field(default_factory=list)
     job: GroupRun | RunsJob | None = None  # a group (or seeds) running, or run, in this session
     kind: str = "group"  # "group" (a group preset) or "seeds" (one config, several seeds: drawn as a band)
+    sweep: dict | None = None  # a sweep's record (sweep.json): shown as its phase diagram, no claims
+    cell: dict | None = None  # one cell of a sweep (its sweep.json entry): its seeds' runs, overlaid on enter
 
     @classmethod
     def of_seeds(cls, job: RunsJob, label: str, path: Path) -> GroupEntry:
@@ -196,12 +198,13 @@ def load_recorded_group(path: Path) -> GroupEntry:
             problems=[f"cannot read this group: {type(exc).__name__}: {exc}"],
         )
     problems = list(record.problems)
+    manifest = record.manifest
+    sweep = manifest if manifest.get("kind") == "sweep" else None
     try:
-        verdict: Verdict | None = judge_record(record)
+        verdict: Verdict | None = judge_record(record) if sweep is None else None  # a sweep checks no claim
     except GroupError as exc:  # claims edited by hand: the runs are shown, the verdict is not given
         verdict = None
         problems.append(str(exc))
-    manifest = record.manifest
     listed = (
         [r for r in manifest.get("runs", []) if isinstance(r, dict)] if isinstance(manifest.get("runs"), list) else []
     )
@@ -226,6 +229,7 @@ def load_recorded_group(path: Path) -> GroupEntry:
         recorded_status=str(manifest.get("status") or RunStatus.UNKNOWN),
         recorded_verdict=verdict,
         problems=problems,
+        sweep=sweep,
     )
 
 
@@ -235,7 +239,40 @@ def scan_groups(base: Path, skip: set[Path]) -> list[GroupEntry]:
         return []
     found = [p for p in base.iterdir() if p.is_dir() and p.resolve() not in skip and is_group_dir(p)]
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    return [load_recorded_group(path) for path in found[:MAX_RECORDED]]
+    entries = []
+    for path in found[:MAX_RECORDED]:
+        entries.append(load_recorded_group(path))
+        if entries[-1].sweep is not None:
+            entries += sweep_cells(entries[-1])
+    return entries
+
+
+MAX_CELLS = 400  # cells of one sweep listed in Runs (the rest are in its report)
+
+
+def sweep_cells(sweep: GroupEntry) -> list[GroupEntry]:
+    """Each cell of a recorded sweep as a group of its seeds' runs: enter overlays them."""
+    manifest = sweep.sweep or {}
+    runs = manifest.get("runs", []) if isinstance(manifest.get("runs"), list) else []
+    cells = []
+    for cell in manifest.get("cells", [])[:MAX_CELLS]:
+        labels = [str(runs[n].get("label")) for n in cell.get("runs", []) if 0 <= n < len(runs)]
+        statuses = {label: sweep.recorded_statuses.get(label, RunStatus.WAITING) for label in labels}
+        cells.append(
+            GroupEntry(
+                key=f"{sweep.key}#{cell.get('index')}",
+                name=f"· {cell.get('label', '')}",
+                title=sweep.title,  # the band reads "TITLE  · d=10, steps=500" (the name)
+                origin=RECORDED,
+                labels=labels,
+                path=sweep.path,
+                keys={label: sweep.keys[label] for label in labels if label in sweep.keys},
+                recorded_statuses=statuses,
+                recorded_status=str(worst_status(statuses.values())) if statuses else RunStatus.NOT_RUN,
+                cell=cell,
+            )
+        )
+    return cells
 
 
 def label_members(groups: list[GroupEntry], entries: list[RunEntry]) -> None:

@@ -4,6 +4,7 @@ from engine.catalog import load_preset, read_any
 from engine.groups import GroupPreset
 from engine.presets import PresetError, preset_paths
 from engine.registry import family_errors, get_family
+from engine.sweeps import SweepPreset
 
 
 def test_every_family_loads():
@@ -20,6 +21,9 @@ def test_every_shipped_preset_is_valid_and_says_what_it_shows():
             for scale in preset.scales:
                 assert len(preset.members(scale)) == len(preset.runs)  # every run resolves at every scale
             assert preset.claims, f"group {name} checks no claim"
+        elif isinstance(preset, SweepPreset):
+            for scale in preset.scales:
+                assert preset.resolve(scale).run_count > 1  # every scale resolves (parse_sweep_preset checks it too)
         else:
             preset.config()  # resolves against its family
 

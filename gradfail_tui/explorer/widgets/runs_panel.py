@@ -140,8 +140,14 @@ class RunsPanel(Vertical):
     def _group_cells(group: GroupEntry) -> tuple[str, ...]:
         where = "this session" if group.origin == "session" else (group.path.name if group.path else "")
         result = f"verdict: {group.verdict.outcome}" if group.verdict else group.progress()
+        if group.sweep is not None:
+            result = "phase diagram: select to see it"
+        elif group.cell is not None:  # a sweep's cell: the mean and spread of its seeds' mapped values
+            mean, sd = group.cell.get("mean"), group.cell.get("sd")
+            result = "-" if mean is None else f"mean {mean:.4g}" + (f" ± {sd:.2g}" if sd is not None else "")
         status = group.status + (" ⚠" if group.problems else "")
-        return (GROUP_MARK, group.name, status, f"{group.ran}/{len(group.labels)} runs", result, "group", where)
+        kind = "sweep" if group.sweep is not None else "cell" if group.cell is not None else "group"
+        return (GROUP_MARK, group.name, status, f"{group.ran}/{len(group.labels)} runs", result, kind, where)
 
     def describe_group(self, group: GroupEntry) -> None:
         from gradfail_tui.explorer.widgets.group_panel import group_text
@@ -154,7 +160,15 @@ class RunsPanel(Vertical):
                 f"[$warning b]this record has {len(group.problems)} problem(s); shown is what could be read:[/]"
             )
             lines += [f"[$warning]• {escape(p)}[/]" for p in group.problems[:20]]
-        lines.append("[dim]enter view its runs overlaid, with the verdict[/dim]")
+        if group.sweep is not None:  # a sweep: its phase diagram (gradfail_tui/render/heatmap.py), not a verdict
+            from gradfail_tui.explorer.widgets.sweep_view import sweep_details
+
+            self.query_one("#run-details", Static).update(sweep_details(group, lines))
+            return
+        if group.cell is not None:
+            lines.append("[dim]enter view this cell's runs overlaid[/dim]")
+        else:
+            lines.append("[dim]enter view its runs overlaid, with the verdict[/dim]")
         self.query_one("#run-details", Static).update("\n".join(lines))
 
     def _cells(self, entry: RunEntry, compared: bool) -> tuple[str, ...]:

@@ -1,0 +1,153 @@
+"""How fast `gradfail sweep` goes, measured as a person runs it: whole `gradfail sweep` processes.
+
+    python benchmarks/sweep_bench.py            # every figure, about 5 minutes on a 2-core machine
+    python benchmarks/sweep_bench.py --quick    # smaller sweeps
+    python benchmarks/sweep_bench.py --no-ray   # leave out the Ray comparison
+
+Prints:
+- phase-parity at its default scale: wall time and runs per minute;
+- the local pool with 2 engines against 1, on a sweep of independent runs (seeds as separate runs);
+- seeds as lanes of one model against seeds as separate runs (2 engines each);
+- Ray (a local Ray with 2 CPUs) against the local pool on the same sweep: the sweep's own wall time
+  (sweep.json) and the whole command's, which includes starting Ray;
+- the driver's memory (RSS) and CPU while a sweep of a few hundred short runs goes, sampled from
+  /proc: bounded, not growing with the number of runs.
+The sweep's wall time is sweep.json's (from the first batch to the last run's end). Timings on a
+shared machine are noisy: the load average is printed alongside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def sweep(cwd: Path, name: str, *args: str, sample: bool = False) -> dict:
+    """Run `gradfail sweep ... --out name`; returns sweep.json's figures, the command's wall time and,
+    with `sample`, the driver's RSS (MB) and CPU seconds every half second."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradfail_tui", "sweep", *args, "--out", name],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    samples = []
+    while proc.poll() is None:
+        if sample:
+            samples.append((time.perf_counter() - start, *driver_usage(proc.pid), runs_ended(cwd / name)))
+        time.sleep(0.5)
+    command_s = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"gradfail sweep {' '.join(args)} exited {proc.returncode}: {proc.stderr.read()[-2000:]}")
+    manifest = json.loads((cwd / name / "sweep.json").read_text())
+    runs = len(manifest["runs"])
+    return {"wall_s": manifest["wall_s"], "command_s": command_s, "runs": runs, "samples": samples}
+
+
+def driver_usage(pid: int) -> tuple[float, float]:
+    """The process's resident memory in MB and its CPU seconds so far (user + system)."""
+    try:
+        rss = next(
+            int(line.split()[1]) / 1024
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS:")
+        )
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / TICKS
+    except (OSError, StopIteration, IndexError):
+        return (0.0, 0.0)
+    return (rss, cpu)
+
+
+def runs_ended(path: Path) -> int:
+    try:
+        manifest = json.loads((path / "sweep.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    return sum(1 for r in manifest["runs"] if r["status"] in ("completed", "failed", "diverged"))
+
+
+def per_min(result: dict) -> float:
+    return result["runs"] / result["wall_s"] * 60
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller sweeps")
+    parser.add_argument("--no-ray", action="store_true", help="leave out the Ray comparison")
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} (a shared machine: other work slows these figures)")
+    steps = "1000" if args.quick else "3000"
+    independent = ["--family", "parity", "--grid", "d=4:16:4", "--seeds", "4", "--steps", steps, "--no-lanes"]
+
+    with tempfile.TemporaryDirectory(prefix="gradfail-sweep-bench-") as tmp:
+        cwd = Path(tmp)
+        if not args.quick:
+            r = sweep(cwd, "phase", "--preset", "phase-parity")
+            print(f"phase-parity (default scale): {r['runs']} runs in {r['wall_s']:.1f} s, {per_min(r):.0f} runs/min")
+
+        one = sweep(cwd, "one", *independent, "--workers", "1")
+        two = sweep(cwd, "two", *independent, "--workers", "2")
+        print(
+            f"local pool, {two['runs']} independent runs: 1 engine {one['wall_s']:.1f} s, 2 engines {two['wall_s']:.1f} s "
+            f"-> {one['wall_s'] / two['wall_s']:.2f}x"
+        )
+
+        lanes_grid = ["--family", "parity", "--grid", "d=4:16:4", "--seeds", "8", "--steps", steps, "--workers", "2"]
+        lanes = sweep(cwd, "lanes", *lanes_grid)
+        apart = sweep(cwd, "apart", *lanes_grid, "--no-lanes")
+        print(
+            f"{lanes['runs']} runs, 8 seeds a cell: as lanes {lanes['wall_s']:.1f} s, as separate runs "
+            f"{apart['wall_s']:.1f} s -> lanes {apart['wall_s'] / lanes['wall_s']:.2f}x faster"
+        )
+
+        if not args.no_ray:
+            if importlib.util.find_spec("ray") is None:
+                print("Ray: not installed (pip install -e '.[ray]'); left out")
+            else:
+                # Enough runs that the actors' start (a Ray worker process importing torch) is not all there is.
+                ray_grid = (
+                    independent
+                    if args.quick
+                    else [*independent[:2], "--grid", "d=4:16:2", "--seeds", "6", *independent[6:]]
+                )
+                pool = two if args.quick else sweep(cwd, "pool", *ray_grid, "--workers", "2")
+                on_ray = sweep(cwd, "ray", *ray_grid, "--workers", "2", "--ray")
+                overhead = on_ray["wall_s"] / pool["wall_s"] - 1
+                print(
+                    f"Ray (local, 2 CPUs) against the local pool (2 engines), {on_ray['runs']} runs: sweep "
+                    f"{on_ray['wall_s']:.1f} s against {pool['wall_s']:.1f} s ({overhead:+.0%}); whole command "
+                    f"{on_ray['command_s']:.1f} s against {pool['command_s']:.1f} s (Ray's start included)"
+                )
+
+        many = "150" if args.quick else "400"
+        big = sweep(
+            cwd, "many", "--family", "parity", "--grid", f"d=1:{many}", "--set", "width_mult=1",
+            "--steps", "20", "--set", "eval_every=10", "--workers", "2", sample=True,
+        )  # fmt: skip
+        samples = [s for s in big["samples"] if s[1] > 0]
+        print(f"driver over {big['runs']} short runs ({big['wall_s']:.1f} s, {per_min(big):.0f} runs/min):")
+        for fraction in (0.1, 0.25, 0.5, 0.75, 1.0):
+            t, rss, cpu, ended = samples[min(len(samples) - 1, int(fraction * (len(samples) - 1)))]
+            print(
+                f"  at {t:5.1f} s: {ended:4d} runs ended, RSS {rss:6.1f} MB, CPU {cpu:5.1f} s ({cpu / t:.0%} of one core)"
+            )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""An engine on Ray: the same engine code in a Ray actor, speaking the `Backend` protocol to the conductor.
+
+`RayEngine` is what `EngineProcess` is for the local pool: the conductor gives it one batch at a
+time, sends it start / pause / resume / stop, and reads its events from a queue. The actor
+(`EngineActor`) imports the engine's torch side in its own process and trains with the very
+function the engine process uses (`engine.worker.run_one`), in a thread, so that stop and pause
+reach it while it trains (the actor runs several methods at once: `max_concurrency`). Its events go
+back to the driver as the JSON lines the pipe carries (`events.to_json`): a pump thread here asks
+the actor for what it has (`drain`, waiting up to half a second) and puts the events on the queue,
+where `Conductor.poll` reads them, so the driver writes the same run records as with a local sweep.
+An actor that dies (its node lost, killed, out of memory) ends the pump with an `EngineExited`:
+the conductor marks its runs `failed` and starts another actor, as it does for a process.
+
+Ray is optional (`pip install "gradfail[ray]"`) and imported only by `connect`; the driver never
+imports torch (the actor's module imports it inside the actor's process). Torch-free here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import queue
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from engine.client import EngineExited
+from engine.events import Event, from_json
+
+INSTALL_HINT = 'Ray is not installed: pip install "gradfail[ray]" (or pip install ray), then run this again'
+DRAIN_WAIT_S = 0.5  # how long one drain call waits for the actor's first event
+CONNECT_TIMEOUT_S = 5.0  # to reach the head's port
+
+
+class RayUnavailable(Exception):
+    """Ray cannot be used (not installed, the cluster cannot be reached); the message says what to do."""
+
+
+class EngineActor:
+    """Runs in a Ray worker process: the engine's loop for one run (or one batch of lanes) at a time."""
+
+    def __init__(self) -> None:
+        worker = importlib.import_module("engine.worker")  # the torch side: only in the actor's process
+        torch = worker.import_torch_side()
+        worker.DEFAULT_THREADS = torch.get_num_threads()
+        from engine import __version__
+        from engine.events import EngineReady, to_json
+
+        self.worker = worker
+        self.to_json = to_json
+        self.loop = importlib.import_module("engine.loop")
+        self.events: queue.Queue[str] = queue.Queue()
+        self.control = None
+        self.training: threading.Thread | None = None
+        import platform
+
+        self.versions = {"gradfail": __version__, "torch": torch.__version__, "python": platform.python_version()}
+        devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+        self.emit(
+            EngineReady(
+                run_id="", t=0.0, torch_version=torch.__version__, cuda=torch.cuda.is_available(), devices=devices
+            )
+        )
+
+    def emit(self, event) -> None:
+        self.events.put(self.to_json(event))
+
+    def start(self, cmd: dict[str, Any]) -> bool:
+        if self.training is not None and self.training.is_alive():
+            return False  # one batch at a time, as the engine process
+        self.control = control = self.loop.Control()
+
+        def train() -> None:
+            for finished in self.worker.run_one(cmd, self.emit, control, self.versions):
+                self.emit(finished)
+
+        self.training = threading.Thread(target=train, name="train", daemon=True)
+        self.training.start()
+        return True
+
+    def command(self, name: str, reason: str = "stopped") -> None:
+        control = self.control
+        if control is None:
+            return
+        if name == "pause":
+            control.pause()
+        elif name == "resume":
+            control.resume()
+        elif name == "stop":
+            control.stop(reason)
+
+    def drain(self, wait: float = DRAIN_WAIT_S) -> list[str]:
+        """The events since the last call (waiting up to `wait` for the first)."""
+        try:
+            lines = [self.events.get(timeout=wait)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                lines.append(self.events.get_nowait())
+            except queue.Empty:
+                return lines
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayEngine:
+    """The driver's side of one actor: the `Backend` the conductor drives (engine/client.py)."""
+
+    def __init__(self, ray: Any, actor_class: Any, options: dict[str, Any]):
+        self.ray = ray
+        self.actor_class = actor_class
+        self.options = options
+        self.actor = None
+        self.events: queue.Queue = queue.Queue()
+        self._alive = False
+        self._closing = threading.Event()
+
+    def start(self) -> RayEngine:
+        if self.actor is not None:
+            return self
+        self.actor = self.actor_class.options(**self.options).remote()
+        self._alive = True
+        threading.Thread(target=self._pump, name="ray-events", daemon=True).start()
+        return self
+
+    def _pump(self) -> None:
+        why = ""
+        while not self._closing.is_set():
+            try:
+                lines = self.ray.get(self.actor.drain.remote())
+            except Exception as exc:  # RayActorError, a lost node, ...: the actor is gone
+                why = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                break
+            for line in lines:
+                try:
+                    self.events.put(from_json(line))
+                except ValueError:
+                    pass
+        self._alive = False
+        self.events.put(EngineExited(None if why else 0, why or "closed"))
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    def alive(self) -> bool:
+        return self._alive
+
+    def send(self, cmd: str, **fields: Any) -> bool:
+        if not self._alive:
+            return False
+        try:
+            if cmd == "start":
+                self.actor.start.remote(fields)
+            elif cmd in ("pause", "resume", "stop"):
+                self.actor.command.remote(cmd, fields.get("reason", "stopped"))
+            elif cmd == "quit":
+                self.close()
+            return True  # "warmup" needs nothing: the actor imported torch when it was made
+        except Exception:
+            return False
+
+    def get(self, timeout: float | None = None) -> Event | EngineExited | None:
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End the actor: no Ray worker outlives the sweep."""
+        if self.actor is None or self._closing.is_set():
+            return
+        self._closing.set()
+        try:
+            self.ray.kill(self.actor)
+        except Exception:
+            pass
+
+    def kill(self) -> None:
+        """End the actor as a crash would (tests: a dead worker)."""
+        self.ray.kill(self.actor, no_restart=True)
+
+
+def reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """RayUnavailable unless something answers at HOST:PORT (a cluster's head, `ray start --head`'s
+    address); "auto" and "ray://" client addresses are left to Ray."""
+    if address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise RayUnavailable(
+            f"--ray {address}: expected HOST:PORT of the cluster's head (as `ray start --head` prints it)"
+        )
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayUnavailable(
+            f"--ray {address}: cannot reach the Ray cluster there ({exc.strerror or exc}); "
+            "is `ray start --head` running on that machine, and is the port open? Nothing was run."
+        ) from None
+
+
+def connect(address: str | None, workers: int | None = None) -> tuple[Callable[[], RayEngine], Callable[[], None]]:
+    """Start a local Ray (`address` None; `workers` CPUs) or join the cluster at `address`.
+    Returns the engine factory and what shuts Ray down; RayUnavailable says why not."""
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable(INSTALL_HINT) from None
+    init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    if address is None:
+        init["num_cpus"] = workers or os.cpu_count() or 1
+    else:
+        reachable(address)  # ray.init retries an unreachable address for minutes
+        init["address"] = address
+    try:
+        ray.init(**init)
+    except Exception as exc:  # ConnectionError, a timeout, a bad address: nothing has run
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise RayUnavailable(
+            f"--ray {address or ''}: cannot reach {where}: {message}".replace("--ray : ", "--ray: ")
+        ) from None
+    actor_class = ray.remote(EngineActor)
+    # One CPU per actor (Ray sets each worker's thread count to its CPUs); a run uses threads as the
+    # engine process does; max_concurrency lets stop and drain through while a run trains.
+    options = {"num_cpus": 1, "max_concurrency": 4}
+    return (lambda: RayEngine(ray, actor_class, options)), ray.shutdown

@@ -1,0 +1,249 @@
+"""A sweep running: many batches at once over the conductor's engines, sweep.json kept as runs end.
+
+`SweepRun` is a job that hands out a batch whenever an engine is free: a cell's seeds as lanes of
+one model where the family can train them together (parity), else one run per seed. Every run keeps
+its own record in a directory of the sweep (`c0003-d-8-width_mult-5-s1/`); sweep.json ties them
+together: the resolved sweep (so that `--resume`, the report and the explorer need nothing else),
+each cell's settings and runs, each run's directory, status, steps and mapped value. It is written
+atomically whenever a batch is handed out or ends, so a Ctrl-C, a dead engine or a killed driver
+leaves it consistent with the run records.
+
+A run that fails or diverges marks its cell and the sweep goes on; an engine that dies ends its runs
+`failed` (the conductor replaces it) and they are not retried here: `--resume DIR` runs again every
+run that did not end `completed` or `diverged` (a divergence is a result: the same seed diverges
+again), each in a new directory, so no record is written over. The driver keeps only the runs in
+flight: a finished run leaves its value and status in sweep.json and its curves on disk, so a
+sweep of thousands of runs does not grow the driver's memory. Torch-free.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.client import RunRequest
+from engine.orchestration.jobs import Job, RunBatch
+from engine.orchestration.runs import LiveRun
+from engine.record import (
+    SCHEMA_VERSION,
+    RecordError,
+    claim_run_dir,
+    now_iso,
+    read_json_object,
+    safe_name,
+    write_json_atomically,
+)
+from engine.status import RunStatus, worst_status
+from engine.sweeps import SweepSpec, spec_from_dict
+
+SWEEP_MANIFEST = "sweep.json"
+RESULTS = (RunStatus.COMPLETED, RunStatus.DIVERGED)  # what --resume keeps; the rest runs again
+
+
+def run_dir_name(cell_index: int, settings: dict[str, Any], seed: int, attempt: int = 1) -> str:
+    label = "-".join(f"{k}-{v}" for k, v in settings.items())
+    return safe_name(f"c{cell_index:04d}-{label}-s{seed}" + (f"-r{attempt}" if attempt > 1 else ""))
+
+
+def new_manifest(spec: SweepSpec) -> dict[str, Any]:
+    runs, cells = [], []
+    for cell in spec.cells:
+        numbers = []
+        for seed in spec.seeds:
+            numbers.append(len(runs))
+            runs.append(
+                {
+                    "label": f"{cell.label}, seed {seed}",
+                    "cell": cell.index,
+                    "seed": seed,
+                    "dir": None,
+                    "status": RunStatus.WAITING.value,
+                    "steps": 0,
+                    "value": None,
+                }
+            )
+        cells.append({"index": cell.index, "label": cell.label, "settings": cell.settings, "runs": numbers})
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "sweep",
+        "title": spec.title or f"sweep of {spec.preset or spec.family}",
+        "status": RunStatus.RUNNING.value,
+        "started_at": now_iso(),
+        "ended_at": None,
+        "spec": spec.as_dict(),
+        "batched": spec.batched,
+        "cells": cells,
+        "runs": runs,
+    }
+
+
+def read_sweep_manifest(path: Path) -> dict[str, Any]:
+    problems: list[str] = []
+    manifest = read_json_object(path / SWEEP_MANIFEST, problems, "it cannot be resumed")
+    if problems:
+        raise RecordError(problems[0])
+    if manifest.get("kind") != "sweep" or not isinstance(manifest.get("spec"), dict):
+        raise RecordError(f"{path / SWEEP_MANIFEST}: not a sweep record (no kind = sweep, no spec)")
+    return manifest
+
+
+class SweepBatch(RunBatch):
+    """A batch of a sweep: its engine's share of the cores goes with the start command."""
+
+    def __init__(self, lives: list[LiveRun], job: SweepRun):
+        super().__init__(lives, job=job)
+        self.threads = job.threads
+
+    def command(self) -> dict[str, Any]:
+        command = super().command()
+        if self.threads:
+            command["threads"] = self.threads
+        return command
+
+
+class SweepRun(Job):
+    def __init__(self, spec: SweepSpec, path: Path, manifest: dict[str, Any] | None = None):
+        """A new sweep in `path` (sweep.json written at once), or one resumed from its `manifest`.
+        RecordError if sweep.json cannot be written."""
+        super().__init__()
+        self.spec = spec
+        self.path = path
+        self.title = spec.title or spec.label
+        self.manifest = manifest or new_manifest(spec)
+        self.manifest["status"] = RunStatus.RUNNING.value
+        self.manifest["ended_at"] = None
+        self.configs = {cell.index: cell.config for cell in spec.cells}
+        # What runs now: every run not already a result, grouped into batches (a cell's seeds as lanes).
+        self.pending: list[list[int]] = []
+        for cell in self.manifest["cells"]:
+            todo = [n for n in cell["runs"] if self.manifest["runs"][n]["status"] not in RESULTS]
+            if not todo:
+                continue
+            if spec.batched:
+                self.pending.append(todo)
+            else:
+                self.pending += [[n] for n in todo]
+        self.total_batches = len(self.pending)
+        self.in_flight: dict[int, RunBatch] = {}  # id(batch) -> batch
+        self.numbers: dict[str, int] = {}  # run id -> its number in sweep.json's runs
+        self.threads = 0  # each engine's share of the cores (set by the caller, which knows how many engines); 0: the engine's choice
+        self.started = time.monotonic()
+        self.wall_s = 0.0
+        self.wall_before = float(self.manifest.get("wall_s") or 0.0)  # earlier sessions of a resumed sweep
+        self.steps_before = sum(  # steps of the runs ended before this session (for the ETA)
+            self.configs[run["cell"]].steps
+            for run in self.manifest["runs"]
+            if RunStatus.parse(run["status"]) is not None and RunStatus(run["status"]).final
+        )
+        self.write()
+
+    @classmethod
+    def resume(cls, path: Path) -> SweepRun:
+        """The sweep recorded in `path`, to run what did not end `completed` or `diverged`.
+        RecordError if there is no readable sweep.json; SweepError if it no longer resolves."""
+        manifest = read_sweep_manifest(path)
+        spec = spec_from_dict(manifest["spec"])
+        return cls(spec, path, manifest)
+
+    # -- counts, for the displays ------------------------------------------------------------------
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        return self.manifest["runs"]
+
+    def counts(self) -> dict[str, int]:
+        """How many runs are done (a result), failed (any other ending), running, waiting."""
+        counts = {"done": 0, "failed": 0, "running": 0, "waiting": 0}
+        for run in self.runs:
+            status = run["status"]
+            if status in RESULTS:
+                counts["done"] += 1
+            elif RunStatus.parse(status) is not None and RunStatus(status).final:
+                counts["failed"] += 1
+            elif status in (RunStatus.RUNNING, RunStatus.STARTING):
+                counts["running"] += 1
+            else:
+                counts["waiting"] += 1
+        return counts
+
+    # -- the job protocol --------------------------------------------------------------------------
+    def next_batch(self) -> RunBatch | None:
+        if self.stopping or not self.pending:
+            return None
+        numbers = self.pending.pop(0)
+        lives = []
+        for number in numbers:
+            run = self.runs[number]
+            cell = self.manifest["cells"][run["cell"]]
+            attempt = len(run.get("attempts", [])) + (2 if run.get("dir") else 1)
+            run_dir = claim_run_dir(self.path / run_dir_name(cell["index"], cell["settings"], run["seed"], attempt))
+            if run.get("dir"):
+                run["attempts"] = [*run.get("attempts", []), {"dir": run["dir"], "status": run["status"]}]
+            request = RunRequest(
+                family=self.spec.family,
+                config=self.configs[run["cell"]],
+                seed=run["seed"],
+                device=self.spec.device,
+                preset=self.spec.preset,
+            )
+            live = LiveRun(request, run_dir, label=run["label"])
+            lives.append(live)
+            self.numbers[request.run_id] = number
+            run.update(dir=run_dir.name, status=RunStatus.RUNNING.value, run_id=request.run_id, steps=0, value=None)
+        batch = SweepBatch(lives, self)
+        self.in_flight[id(batch)] = batch
+        self.write()
+        return batch
+
+    def batch_ended(self, batch: RunBatch) -> None:
+        self.in_flight.pop(id(batch), None)
+        mapping = self.spec.mapping
+        for live in batch.lives:
+            run = self.runs[self.numbers.pop(live.run_id)]
+            # Only a completed run has a value: a failed or diverged run's last numbers are not a result (its cell shows it).
+            value = mapping.value(live.state) if live.state.status == RunStatus.COMPLETED else None
+            run.update(status=str(live.state.status), steps=live.state.step, value=value)
+            if live.finished is not None and live.finished.message and live.state.status != RunStatus.COMPLETED:
+                run["message"] = live.finished.message
+        self.write()
+
+    @property
+    def exhausted(self) -> bool:
+        return not self.in_flight and (self.stopping or not self.pending)
+
+    def finish(self, status: RunStatus | None = None, message: str = "") -> None:
+        """Close sweep.json with the sweep's status: `status` when given (interrupted, failed), stopped
+        if it was stopped, else its worst run's ending. Runs never started stay `waiting`: --resume runs them."""
+        for batch in list(self.in_flight.values()):  # the conductor ends every batch first; never leave one open
+            batch.end_unfinished(status or RunStatus.STOPPED, message)
+            self.batch_ended(batch)
+        ended = [run["status"] for run in self.runs if run["status"] != RunStatus.WAITING]
+        self.status = status or (RunStatus.STOPPED if self.stopping else worst_status(ended))
+        self.wall_s = time.monotonic() - self.started
+        self.manifest.update(
+            status=str(self.status), ended_at=now_iso(), wall_s=round(self.wall_before + self.wall_s, 1)
+        )
+        self.write()
+
+    def states(self):  # the runs' curves are on disk, not kept here (see the module's docstring)
+        return {}
+
+    # -- the record --------------------------------------------------------------------------------
+    def cell_values(self) -> list[tuple[dict[str, Any], float | None, float | None]]:
+        """Each cell's settings, mean and sd of its runs' mapped values so far."""
+        out = []
+        for cell in self.manifest["cells"]:
+            values = [self.runs[n]["value"] for n in cell["runs"] if self.runs[n]["value"] is not None]
+            mean = statistics.fmean(values) if values else None
+            sd = statistics.stdev(values) if len(values) > 1 else None
+            out.append((cell["settings"], mean, sd))
+        return out
+
+    def write(self) -> None:
+        for cell, (_, mean, sd) in zip(self.manifest["cells"], self.cell_values()):
+            cell["mean"], cell["sd"] = mean, sd
+        try:
+            write_json_atomically(self.path / SWEEP_MANIFEST, self.manifest)
+        except OSError as exc:
+            raise RecordError(f"cannot write {self.path / SWEEP_MANIFEST}: {exc.strerror or exc}") from None

@@ -1,0 +1,31 @@
+"""A sweep in the Runs tab: its phase diagram and cells, drawn as `gradfail sweep` draws them.
+
+A recorded sweep (sweep.json) is listed with the groups; selecting it shows the heatmap of its
+mapped metric (gradfail_tui/render/heatmap.py) above its record's lines, instead of a verdict.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.text import Text
+
+from engine.sweeps import facets
+from gradfail_tui.explorer.entries import GroupEntry
+from gradfail_tui.render.heatmap import heatmap, legend, value_range
+
+
+def sweep_details(group: GroupEntry, lines: list[str]):
+    """The sweep's record lines, then its phase diagram(s) and the colour scale."""
+    manifest = group.sweep or {}
+    mapping = manifest.get("spec", {}).get("map", {})
+    what = f"{mapping.get('stat', 'last')} {mapping.get('metric', '')}"
+    parts: list = [Text.from_markup(line) for line in lines]
+    found = facets(manifest)
+    if not found:
+        return Group(*parts, Text("this sweep's record holds no grid", style="yellow"))
+    low, high = value_range(found)
+    for facet in found:
+        parts.append(heatmap(facet, low, high, title=what + (f" at {facet.title}" if facet.title else "")))
+    parts.append(legend(low, high, "mean over seeds"))
+    parts.append(Text("enter view its runs overlaid", style="dim"))
+    return Group(*parts)

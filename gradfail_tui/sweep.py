@@ -1,0 +1,375 @@
+"""`gradfail sweep`: many runs over a grid, on a local pool of engine processes or on Ray, drawn as a phase diagram.
+
+The orchestration layer does the work (a `SweepRun` job over a `Conductor` with N engine slots;
+engine/orchestration/sweep.py); this module chooses the executor, shows the progress (runs done /
+running / failed, an ETA, and the heatmap filling in on a terminal; a plain line every few seconds
+in a log) and prints the phase diagram and the table at the end. Ctrl-C, SIGTERM and SIGHUP stop
+the runs in flight, which are recorded `interrupted`; sweep.json stays consistent and
+`gradfail sweep --resume DIR` runs what is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.text import Text
+
+from engine.client import Backend, EngineExited
+from engine.events import Event, RunFinished
+from engine.orchestration import Conductor, EngineSlot, Listener, LiveRun
+from engine.orchestration.sweep import SweepRun
+from engine.status import RunStatus, exit_code
+from engine.sweeps import facets, summarise
+from gradfail_tui.headless import Interrupted, signals_interrupt
+from gradfail_tui.render.format import format_duration
+from gradfail_tui.render.heatmap import cells_table, heatmap, legend, value_range
+
+PLAIN_EVERY_S = 5.0
+LIVE_HZ = 2  # the live heatmap redraws this often: a sweep's cells change in seconds, not milliseconds
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def default_workers(spec) -> int:
+    """As many engine processes as the cores allow, given a run's threads (the family's, or one)."""
+    return max(1, cores() // max(1, spec.spec.cpu_threads or 1))
+
+
+def progress_line(job: SweepRun, running: dict[str, LiveRun]) -> str:
+    counts = job.counts()
+    total = len(job.runs)
+    return (
+        f"{job.title}: {counts['done']}/{total} done, {len(running)} running, {counts['failed']} failed"
+        f"  ·  elapsed {format_duration(time.monotonic() - job.started)}  ·  ETA {format_duration(eta_s(job, running))}"
+    )
+
+
+def eta_s(job: SweepRun, running: dict[str, LiveRun]) -> float | None:
+    """Time left, from this session's pace in steps (ended runs' steps plus the running ones' so far)."""
+    configs = job.configs
+    total = sum(configs[run["cell"]].steps for run in job.runs)
+    before = job.steps_before
+    ended = sum(
+        configs[r["cell"]].steps for r in job.runs if RunStatus.parse(r["status"]) and RunStatus(r["status"]).final
+    )
+    live = sum(live.state.step for live in running.values())
+    done_now = ended + live - before
+    elapsed = time.monotonic() - job.started
+    if done_now <= 0 or elapsed <= 0:
+        return None
+    return max(0.0, (total - ended - live) * elapsed / done_now)
+
+
+class SweepDisplay(Listener):
+    """Counts, the ETA and, on a terminal, the heatmap as it fills in."""
+
+    def __init__(self, console: Console, job: SweepRun):
+        self.console = console
+        self.job = job
+        self.running: dict[str, LiveRun] = {}
+        self.last_plain = time.monotonic()
+        self.lost_engines = 0
+
+    def render(self):
+        parts = [Text(progress_line(self.job, self.running), style="bold")]
+        parts += diagram(self.job.manifest)
+        return Group(*parts)
+
+    @contextlib.contextmanager
+    def live(self):
+        if not self.console.is_terminal:
+            yield
+            return
+        with Live(get_renderable=self.render, console=self.console, refresh_per_second=LIVE_HZ, transient=True):
+            yield
+
+    def run_event(self, live: LiveRun, event: Event) -> None:
+        if not live.ended:
+            self.running[live.run_id] = live
+        self.plain()
+
+    def run_ended(self, live: LiveRun, finished: RunFinished) -> None:
+        self.running.pop(live.run_id, None)
+        if finished.status not in (RunStatus.COMPLETED, RunStatus.DIVERGED, RunStatus.INTERRUPTED):
+            self.console.print(f"[red]{escape(live.label)}: {escape(finished.message or finished.status)}[/]")
+        self.plain()
+
+    def engine_lost(self, slot: EngineSlot, exited: EngineExited, restarting: bool, died: list[LiveRun]) -> None:
+        self.lost_engines += 1
+        self.console.print(
+            f"[red]{escape(exited.describe())}[/]"
+            + (f" ({len(died)} run{'s' if len(died) != 1 else ''} marked failed)" if died else "")
+            + ("; a new engine takes its place" if restarting else "")
+        )
+
+    def problem(self, text: str) -> None:
+        self.console.print(f"[red]{escape(text)}[/]")
+
+    def plain(self) -> None:
+        if self.console.is_terminal or time.monotonic() - self.last_plain < PLAIN_EVERY_S:
+            return
+        self.last_plain = time.monotonic()
+        self.console.print(progress_line(self.job, self.running), highlight=False)
+
+
+def diagram(manifest: dict) -> list:
+    """The heatmap(s) of a sweep.json and the colour scale, as Rich renderables."""
+    found = facets(manifest)
+    if not found:
+        return []
+    low, high = value_range(found)
+    mapping = manifest["spec"]["map"]
+    what = describe_map(mapping)
+    parts: list = []
+    for facet in found:
+        parts.append(heatmap(facet, low, high, title=f"{what}" + (f" at {facet.title}" if facet.title else "")))
+    parts.append(legend(low, high, "mean over seeds"))
+    return parts
+
+
+def describe_map(mapping: dict) -> str:
+    window = ""
+    if mapping.get("from_step") is not None or mapping.get("until_step") is not None:
+        window = f" (steps {mapping.get('from_step') or 0}..{mapping.get('until_step') or ''})"
+    return f"{mapping.get('stat', 'last')} {mapping.get('metric', '')}{window}"
+
+
+def print_sweep(console: Console, manifest: dict, path: Path) -> None:
+    """The phase diagram, the cells' table, the wall time and pace, and where the record is."""
+    for part in diagram(manifest):
+        console.print(part)
+    keys = [axis["key"] for axis in manifest["spec"]["grid"]]
+    console.print(cells_table(summarise(manifest), keys, describe_map(manifest["spec"]["map"])))
+    runs = manifest["runs"]
+    ended = sum(1 for r in runs if RunStatus.parse(r["status"]) and RunStatus(r["status"]).final)
+    trained = sum(1 for r in runs if r["status"] in (RunStatus.COMPLETED, RunStatus.DIVERGED, RunStatus.FAILED))
+    wall = float(manifest.get("wall_s") or 0.0)
+    pace = f"  ·  {trained / wall * 60:,.1f} runs/min" if wall > 0 and trained else ""  # not counting runs cut short
+    failed = sum(1 for r in runs if r["status"] in (RunStatus.FAILED, RunStatus.DIVERGED))
+    left = sum(1 for r in runs if r["status"] not in (RunStatus.COMPLETED, RunStatus.DIVERGED))
+    console.print(
+        f"sweep {manifest['status']}: {ended}/{len(runs)} runs ended ({failed} failed or diverged)"
+        f"  ·  wall time {format_duration(wall)}{pace}",
+        highlight=False,
+    )
+    if left:
+        console.print(f"{left} run{'s' if left != 1 else ''} not completed: `gradfail sweep --resume {path}` runs them")
+    console.print(f"sweep record: {path}", highlight=False)
+
+
+def run_sweep(
+    job: SweepRun,
+    console: Console,
+    workers: int,
+    engine_factory: Callable[[], Backend],
+    started: list[Backend] | None = None,
+) -> int:
+    """Run the sweep's batches over `workers` engines, show them, and return the exit code."""
+    display = SweepDisplay(console, job)
+    conductor = Conductor(engine_factory, display, engines=workers, started=started)
+    interrupted = False
+    with signals_interrupt():
+        try:
+            with display.live():
+                try:
+                    conductor.start()
+                    conductor.submit(job)
+                    conductor.run()
+                except (KeyboardInterrupt, Interrupted):
+                    interrupted = True
+                    console.print("[yellow]interrupted: stopping the runs in flight…[/]")
+                    conductor.shutdown(RunStatus.INTERRUPTED)
+        except (KeyboardInterrupt, Interrupted):  # a second one: the records are closed; stop waiting
+            interrupted = True
+        finally:
+            conductor.close()
+    if not job.finished:
+        job.finish(RunStatus.INTERRUPTED)
+    try:
+        print_sweep(console, job.manifest, job.path)
+    except OSError:
+        pass  # the terminal went away; the record is complete
+    endings = [(run["status"], "") for run in job.runs]
+    return exit_code(endings + ([(RunStatus.INTERRUPTED, "")] if interrupted else []))
+
+
+def prepare(
+    preset: str | None,
+    family: str | None,
+    grid: list[str],
+    overrides: dict,
+    seeds: int | None,
+    seed: int | None,
+    device: str,
+    scale: str | None,
+    force: bool,
+    lanes: bool,
+    mapping: dict,
+):
+    """The sweep the command line asks for (SweepError naming what is wrong)."""
+    import dataclasses
+
+    from engine.catalog import load_preset
+    from engine.presets import PresetError
+    from engine.sweeps import SweepError, SweepPreset, parse_grid_option, resolve
+
+    parsed: dict = {}
+    for text in grid:
+        key, value = parse_grid_option(text)
+        parsed[key] = value
+    if preset is not None:
+        try:
+            chosen = load_preset(preset)
+        except PresetError as exc:
+            raise SweepError(str(exc)) from None
+        if isinstance(chosen, SweepPreset):
+            if mapping:
+                chosen = dataclasses.replace(chosen, mapping={**chosen.mapping, **mapping})
+            if seed is not None:
+                chosen = dataclasses.replace(chosen, seed=seed)
+            return chosen.resolve(scale or "default", overrides, parsed, seeds, device, force, lanes)
+    if scale is not None:
+        raise SweepError(f"--scale {scale}: only sweep presets have scales (`gradfail presets` marks them 'sweep')")
+    return resolve(
+        family,
+        preset,
+        overrides,
+        parsed,
+        seeds if seeds is not None else 1,
+        mapping,
+        device,
+        seed or 0,
+        force,
+        lanes=lanes,
+    )
+
+
+def sweep_command(
+    console: Console,
+    preset: str | None,
+    family: str | None,
+    grid: list[str],
+    assignments: list[str],
+    steps: int | None,
+    seeds: int | None,
+    seed: int | None,
+    workers: int | None,
+    lanes: bool,
+    mapping: dict,
+    scale: str | None,
+    device: str,
+    out: Path | None,
+    runs_dir: Path,
+    resume: Path | None,
+    force: bool,
+    ray: str | None,
+) -> tuple[list[str], int]:
+    """`gradfail sweep`: returns (problems, exit code); problems is empty when the sweep ran."""
+    from engine.config import ConfigError, parse_assignments
+    from engine.record import RecordError, claim_run_dir, new_run_dir
+    from engine.sweeps import SweepError
+
+    try:
+        if resume is not None:
+            given = [
+                name
+                for name, value in (
+                    ("--preset", preset),
+                    ("--family", family),
+                    ("--grid", grid),
+                    ("--set", assignments),
+                    ("--out", out),
+                )
+                if value
+            ]
+            if given:
+                raise SweepError(
+                    f"--resume: the sweep's settings come from its sweep.json; leave out {', '.join(given)}"
+                )
+            job = SweepRun.resume(resume)
+        else:
+            overrides = parse_assignments(assignments)
+            if steps is not None:
+                overrides["steps"] = str(steps)
+            spec = prepare(preset, family, grid, overrides, seeds, seed, device, scale, force, lanes, mapping)
+            job = None
+    except ConfigError as exc:
+        return [f"--set {p}" for p in exc.problems], 2
+    except SweepError as exc:
+        return exc.problems, 2
+    except RecordError as exc:
+        return [f"--resume {resume}: {exc}"], 2
+    try:
+        factory, close_executor = executor(ray, workers)
+    except ExecutorError as exc:
+        return [str(exc)], 2
+    try:
+        if job is None:
+            try:
+                path = claim_run_dir(out) if out else new_run_dir(runs_dir, spec.label)
+                job = SweepRun(spec, path)
+            except RecordError as exc:
+                return [str(exc)], 2
+        count = workers or default_workers(job.spec)
+        job.threads = max(1, cores() // count)  # lanes get the engine's share of the cores, not all of them
+        where = f"Ray ({ray})" if ray else "local engine processes"
+        console.print(
+            f"sweep: {len(job.spec.cells)} cells x {len(job.spec.seeds)} seeds = {len(job.runs)} runs"
+            f" ({sum(len(b) for b in job.pending)} to run{', seeds as lanes' if job.spec.batched else ''})"
+            f" on {count} {where}  ·  {job.path}",
+            highlight=False,
+        )
+        return [], run_sweep(job, console, count, factory)
+    finally:
+        close_executor()
+
+
+class ExecutorError(Exception):
+    """Ray is not installed, or its cluster cannot be reached: nothing has run."""
+
+
+def executor(ray: str | None, workers: int | None) -> tuple[Callable[[], Backend], Callable[[], None]]:
+    """The engine factory for the sweep's slots, and what closes the executor afterwards."""
+    from engine.client import EngineProcess
+
+    if ray is None:
+        return EngineProcess, lambda: None
+    from engine.orchestration.ray_engine import RayUnavailable, connect
+
+    try:
+        return connect(None if ray == "local" else ray, workers)
+    except RayUnavailable as exc:
+        raise ExecutorError(str(exc)) from None
+
+
+def show_sweep_preset(console: Console, preset) -> None:
+    """`gradfail presets show phase-parity`: what it maps, its grid and seeds at every scale."""
+    from rich.table import Table
+
+    console.print(f"[bold]{preset.name}[/]  (sweep of {preset.preset or preset.family})  {preset.path}")
+    console.print(f"{preset.title}: {preset.description}", highlight=False)
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("scale", "grid", "seeds", "runs", "overrides"):
+        table.add_column(column)
+    for scale in preset.scales:
+        spec = preset.resolve(scale, force=True)
+        grid = "  ".join(f"{a.key}: {', '.join(str(v) for v in a.values)}" for a in spec.axes)
+        changed = ", ".join(f"{k}={v}" for k, v in spec.base.items())
+        table.add_row(scale, grid, str(len(spec.seeds)), f"{spec.run_count:,}", changed)
+    console.print(table)
+    mapping = preset.resolve(force=True).mapping
+    console.print(f"[bold]Maps:[/] {mapping.describe()} over {mapping.x}" + (f" x {mapping.y}" if mapping.y else ""))
+    if preset.paper:
+        console.print(f"[bold]The paper:[/] {preset.paper}", highlight=False)

@@ -1,0 +1,263 @@
+"""Sweeps without torch: the grid and its checks, sweep presets, and SweepRun over scripted engines.
+
+The engines are ScriptedEngines speaking for the real parity family (its config and metrics, which
+can train seeds as lanes), so what is checked is the orchestration: which batches go out, what
+sweep.json says as runs end, fail, die or are interrupted, and what --resume runs again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.orchestration import Conductor, RestartPolicy
+from engine.orchestration.sweep import SWEEP_MANIFEST, SweepRun
+from engine.record import read_group, read_run
+from engine.registry import get_family
+from engine.status import RunStatus
+from engine.sweeps import MAX_RUNS, SweepError, facets, parse_grid_option, resolve, summarise
+from tests.scripted import Script, ScriptedEngine
+
+PARITY = {"parity": get_family("parity")}
+
+
+def parity_sweep(grid=None, seeds=2, **kwargs):
+    return resolve("parity", None, {"steps": "200"}, grid or {"d": "4:8:2", "width_mult": "2,5"}, seeds, None, **kwargs)
+
+
+class Engines:
+    """Scripted engines for the parity family; `script(cmd)` decides each batch's ending."""
+
+    def __init__(self, script=None):
+        self.script = script or (lambda cmd: Script())
+        self.made: list[ScriptedEngine] = []
+
+    def __call__(self) -> ScriptedEngine:
+        self.made.append(ScriptedEngine(PARITY, self.script))
+        return self.made[-1]
+
+
+def run(job: SweepRun, engines: Engines, workers: int = 2) -> Conductor:
+    conductor = Conductor(engines, engines=workers, policy=RestartPolicy(max_deaths=10)).start()
+    conductor.submit(job)
+    conductor.run()
+    conductor.close()
+    return conductor
+
+
+def read(path: Path) -> dict:
+    return json.loads((path / SWEEP_MANIFEST).read_text())
+
+
+# ---- the grid ---------------------------------------------------------------------------------
+
+
+def test_ranges_include_their_stop_and_lists_keep_their_order():
+    spec = resolve("parity", None, {}, {"d": "4:10:3", "width_mult": "5,2,5", "lr": "0.1:0.3:0.1"}, 1, None)
+    values = {axis.key: axis.values for axis in spec.axes}
+    assert values == {"d": (4, 7, 10), "width_mult": (5, 2), "lr": (0.1, 0.2, 0.3)}
+    assert len(spec.cells) == 18 and spec.run_count == 18
+    assert {cell.config.d for cell in spec.cells} == {4, 7, 10}
+    assert spec.mapping.x == "d" and spec.mapping.y == "width_mult" and spec.mapping.metric == "test_acc"
+
+
+@pytest.mark.parametrize(
+    ("grid", "expected"),
+    [
+        ({"depht": "1:3"}, "--grid depht: unknown setting (did you mean depth?)"),
+        ({"d": "0:4:2"}, "--grid d: got 0, expected an integer >= 1 and <= 4096"),
+        ({"d": "4:9000:3000"}, "--grid d: got 6004, expected an integer >= 1 and <= 4096"),
+        ({"d": "4:8.5:2"}, "d is an integer; start, stop and step must be integers"),
+        ({"d": "a:8"}, "start 'a' is not a number"),
+        ({"lr": "x,y"}, "--grid lr: got 'x', expected a number"),
+        ({"optimizer": "sgd,rmsprop"}, "--grid optimizer: got 'rmsprop', expected one of sgd, adam"),
+        ({"optimizer": "1:3"}, "optimizer is one of sgd, adam; expected a list a,b,c"),
+        ({"d": "8:4:2"}, "empty range (stop 4 is below start 8)"),
+        ({"d": "4:8:0"}, "the step must be > 0"),
+        ({"d": ","}, "no values"),
+    ],
+)
+def test_a_bad_grid_is_refused_naming_the_key(grid, expected):
+    with pytest.raises(SweepError) as caught:
+        resolve("parity", None, {}, grid, 1, None)
+    assert any(expected in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_a_grid_option_needs_key_and_values():
+    assert parse_grid_option("d=4:32:2") == ("d", "4:32:2")
+    with pytest.raises(SweepError, match="expected key=start:stop:step"):
+        parse_grid_option("d4:32")
+
+
+def test_a_cell_the_family_refuses_is_named():
+    with pytest.raises(SweepError) as caught:
+        resolve("parity", None, {"subset": "fixed"}, {"subset_size": "1:6:5", "d": "4"}, 1, None)
+    assert caught.value.problems == [
+        "cell subset_size=6, d=4: subset_size: got 6, expected 1..d (= 4) when subset = fixed"
+    ]
+
+
+def test_a_grid_too_large_needs_force():
+    grid = {"d": f"1:{MAX_RUNS // 2}", "width_mult": "1,2"}
+    with pytest.raises(
+        SweepError, match=r"4,000 runs \(1000 d x 2 width_mult x 2 seeds\); more than 2,000: give --force"
+    ):
+        resolve("parity", None, {}, grid, 2, None)
+    assert resolve("parity", None, {}, grid, 2, None, force=True).run_count == 2 * MAX_RUNS
+
+
+def test_the_mapping_is_checked_against_the_family_and_the_grid():
+    with pytest.raises(SweepError) as caught:
+        resolve("parity", None, {}, {"d": "4,8"}, 1, {"metric": "objective", "stat": "median", "y": "lr"})
+    problems = " | ".join(caught.value.problems)
+    assert "map metric: 'objective' is not a metric of parity" in problems
+    assert "map stat: got 'median'" in problems and "map y: 'lr' is not a grid key" in problems
+
+
+def test_a_preset_as_the_base_and_overrides():
+    spec = resolve(None, "parity30", {"steps": "100"}, {"width_mult": "2,4"}, 3, None)
+    assert spec.preset == "parity30" and all(c.config.d == 30 and c.config.steps == 100 for c in spec.cells)
+    with pytest.raises(SweepError, match="is a group preset"):
+        resolve(None, "fig-parity", {}, {"d": "4"}, 1, None)
+
+
+# ---- running ----------------------------------------------------------------------------------
+
+
+def test_a_sweep_runs_every_cell_with_seeds_as_lanes_and_records_each_run(tmp_path):
+    engines = Engines()
+    job = SweepRun(parity_sweep(), tmp_path)
+    job.threads = 1
+    run(job, engines)
+    manifest = read(tmp_path)
+    assert manifest["status"] == "completed" and manifest["batched"]
+    assert len(manifest["runs"]) == 12 and all(r["status"] == "completed" for r in manifest["runs"])
+    starts = [c for engine in engines.made for c in engine.sent if c["cmd"] == "start"]
+    assert len(starts) == 6 and all(c["seeds"] == [0, 1] and c["threads"] == 1 for c in starts)
+    assert {len([c for c in e.sent if c["cmd"] == "start"]) for e in engines.made} - {0} != set()  # both engines worked
+    assert len(engines.made) == 2 and all(any(c["cmd"] == "start" for c in e.sent) for e in engines.made)
+    # each run's mapped value is the last test accuracy its record holds
+    for entry in manifest["runs"]:
+        record = read_run(tmp_path / entry["dir"])
+        accs = [e.values["test_acc"] for e in record.events if getattr(e, "values", None) and "test_acc" in e.values]
+        assert (
+            entry["value"] == accs[-1]
+            and record.manifest["config"]["d"] == manifest["cells"][entry["cell"]]["settings"]["d"]
+        )
+    cell = manifest["cells"][0]
+    values = [manifest["runs"][n]["value"] for n in cell["runs"]]
+    assert cell["mean"] == pytest.approx(sum(values) / 2)
+    # the report and the export read a sweep as a group of its runs
+    assert len(read_group(tmp_path).runs) == 12
+
+
+def test_seeds_as_separate_runs_when_lanes_are_off(tmp_path):
+    engines = Engines()
+    run(SweepRun(parity_sweep(lanes=False), tmp_path), engines)
+    starts = [c for engine in engines.made for c in engine.sent if c["cmd"] == "start"]
+    assert len(starts) == 12 and all("seeds" not in c for c in starts)
+
+
+def test_a_failed_cell_is_marked_and_the_sweep_goes_on(tmp_path):
+    engines = Engines(lambda cmd: Script(end="fail") if cmd["config"]["d"] == 6 else Script())
+    job = SweepRun(parity_sweep(), tmp_path)
+    run(job, engines)
+    manifest = read(tmp_path)
+    statuses = {(r["cell"], r["seed"]): r["status"] for r in manifest["runs"]}
+    failed = {key for key, status in statuses.items() if status == "failed"}
+    assert failed == {(2, 0), (2, 1), (3, 0), (3, 1)}  # d = 6, both widths
+    assert sum(status == "completed" for status in statuses.values()) == 8
+    assert manifest["status"] == "failed" and job.counts() == {"done": 8, "failed": 4, "running": 0, "waiting": 0}
+    assert all(r["message"] == "injected failure" for r in manifest["runs"] if r["status"] == "failed")
+    assert all(s.failed == 2 for s in summarise(manifest) if s.settings["d"] == 6)
+
+
+def test_a_dead_engine_is_replaced_its_runs_failed_and_resume_runs_them_again(tmp_path):
+    died = []
+
+    def script(cmd):
+        if cmd["config"]["d"] == 8 and cmd["config"]["width_mult"] == 5 and not died:
+            died.append(cmd)
+            return Script(end="die")
+        return Script()
+
+    engines = Engines(script)
+    run(SweepRun(parity_sweep(), tmp_path), engines)
+    manifest = read(tmp_path)
+    dead = [r for r in manifest["runs"] if r["status"] != "completed"]
+    assert [(r["cell"], r["status"]) for r in dead] == [(5, "failed"), (5, "failed")]
+    assert "the engine process exited with code 17" in dead[0]["message"]
+    assert len(engines.made) == 3  # two, and the one that replaced the dead one
+    first_dirs = [r["dir"] for r in dead]
+    assert all(read_run(tmp_path / d).manifest["status"] == "failed" for d in first_dirs)
+
+    again = Engines()
+    resumed = SweepRun.resume(tmp_path)
+    assert [len(batch) for batch in resumed.pending] == [2]  # only the dead cell's two runs
+    run(resumed, again)
+    manifest = read(tmp_path)
+    assert manifest["status"] == "completed" and all(r["status"] == "completed" for r in manifest["runs"])
+    retried = [r for r in manifest["runs"] if r.get("attempts")]
+    assert [r["attempts"][0]["dir"] for r in retried] == first_dirs  # the first attempts are kept, not written over
+    assert all(r["dir"].endswith("-r2") and (tmp_path / r["dir"]).is_dir() for r in retried)
+    assert all((tmp_path / d / "run.json").is_file() for d in first_dirs)
+
+
+def test_an_interrupted_sweep_leaves_sweep_json_consistent_and_resume_finishes_it(tmp_path):
+    engines = Engines(lambda cmd: Script(end="hold", hold_at=50) if cmd["config"]["d"] == 6 else Script())
+    job = SweepRun(parity_sweep(), tmp_path)
+    conductor = Conductor(engines, engines=2).start()
+    conductor.submit(job)
+    conductor.run(until=lambda: job.counts()["done"] >= 2 and job.counts()["running"] >= 2)
+    conductor.shutdown(RunStatus.INTERRUPTED, grace=2.0)
+    manifest = read(tmp_path)
+    assert manifest["status"] == "interrupted" and manifest["ended_at"]
+    for entry in manifest["runs"]:  # sweep.json and every run record agree
+        if entry["dir"] is None:
+            assert entry["status"] == "waiting"
+        else:
+            assert read_run(tmp_path / entry["dir"]).manifest["status"] == entry["status"]
+    assert {r["status"] for r in manifest["runs"]} >= {"completed", "interrupted", "waiting"}
+    left = sum(1 for r in manifest["runs"] if r["status"] != "completed")
+
+    resumed = SweepRun.resume(tmp_path)
+    assert sum(len(b) for b in resumed.pending) == left
+    run(resumed, Engines())
+    assert read(tmp_path)["status"] == "completed"
+
+
+def test_the_heatmap_data_facets_the_keys_it_does_not_map(tmp_path):
+    spec = parity_sweep(grid={"d": "4,6", "width_mult": "2,5", "depth": "1,2"}, seeds=1)
+    run(SweepRun(spec, tmp_path), Engines())
+    found = facets(read(tmp_path))
+    assert [f.title for f in found] == ["depth=1", "depth=2"]
+    assert all(set(f.cells) == {(4, 2), (4, 5), (6, 2), (6, 5)} for f in found)
+    assert all(c.mean is not None and c.done == 1 for f in found for c in f.cells.values())
+
+
+def test_a_statistic_over_a_window(tmp_path):
+    spec = resolve("parity", None, {"steps": "400"}, {"d": "4"}, 1, {"stat": "max", "until_step": 100})
+    run(SweepRun(spec, tmp_path), Engines(), workers=1)
+    entry = read(tmp_path)["runs"][0]
+    record = read_run(tmp_path / entry["dir"])
+    early = [
+        e.values["test_acc"]
+        for e in record.events
+        if getattr(e, "step", 999) <= 100 and "test_acc" in getattr(e, "values", {})
+    ]
+    assert entry["value"] == max(early)
+
+
+def test_the_heatmap_marks_waiting_running_failed_and_partly_failed_cells():
+    from engine.sweeps import CellSummary
+    from gradfail_tui.render.heatmap import cell_text, short
+
+    assert cell_text(None) == ("·", None)
+    assert cell_text(CellSummary({}, (), ("waiting", "waiting"))) == ("·", None)
+    assert cell_text(CellSummary({}, (), ("running", "waiting"))) == ("…", None)
+    assert cell_text(CellSummary({}, (), ("failed", "diverged"))) == ("✗", None)
+    assert cell_text(CellSummary({}, (0.5, 0.7), ("completed", "completed"))) == ("0.600", 0.6)
+    assert cell_text(CellSummary({}, (0.9,), ("completed", "failed"))) == ("0.900!", 0.9)
+    assert [short(x) for x in (0.98123, 12.345, -0.3347, 250.0, 3e-05)] == ["0.981", "12.3", "-0.33", "250", "3e-05"]
