@@ -213,8 +213,6 @@ def _run_group(
     runs_dir: Path,
 ) -> None:
     """`gradfail run --preset fig-...`: every run of the group, one after another, and the verdict."""
-    import dataclasses
-
     from engine.config import ConfigError
     from engine.groups import DEFAULT_SCALE, GroupError
     from engine.orchestration import GroupRun
@@ -226,13 +224,11 @@ def _run_group(
         )
     scale = scale or DEFAULT_SCALE
     try:
-        members = group.members(scale, overrides)
+        members = group.members(scale, overrides, seed=seed)
     except GroupError as exc:
         raise fail(str(exc)) from None
     except ConfigError as exc:
         raise fail(_config_problems(exc)) from None
-    if seed is not None:
-        members = [dataclasses.replace(m, seed=seed) for m in members]
     try:
         group_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, group.record_label(scale))
         job = GroupRun(group, members, scale, device, group_dir)
