@@ -155,6 +155,8 @@ def _run(
         overrides = parse_assignments(set_ or [])
         if steps is not None:
             overrides["steps"] = str(steps)
+        if preset == "paper":  # engine.paper.NAME: every result of the paper, in its order
+            return _run_paper(engine, overrides, scale, seed, seeds, device, out, runs_dir)
         if preset is not None:
             chosen = load_preset(preset)
             if isinstance(chosen, GroupPreset):
@@ -232,6 +234,38 @@ def _run_group(
     try:
         group_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, group.record_label(scale))
         job = GroupRun(group, members, scale, device, group_dir)
+    except RecordError as exc:
+        raise fail(str(exc)) from None
+    from gradfail_tui.headless import run_job
+
+    raise typer.Exit(code=run_job(job, console, engine))
+
+
+def _run_paper(
+    engine, overrides: dict, scale: str | None, seed: int | None, seeds: int, device: str, out, runs_dir: Path
+) -> None:
+    """`gradfail run --preset paper`: every result's group in the paper's order, into one directory."""
+    from engine.config import ConfigError
+    from engine.groups import DEFAULT_SCALE
+    from engine.orchestration.paper import PaperRun
+    from engine.paper import NAME, load_groups
+    from engine.presets import PresetError
+    from engine.record import RecordError, claim_run_dir, new_run_dir
+
+    if seeds > 1:
+        raise fail(f"--seeds {seeds}: the paper runs each run once; give --seed to run it with another seed")
+    scale = scale or DEFAULT_SCALE
+    try:
+        groups = load_groups(scale, overrides, seed=seed)
+    except ConfigError as exc:
+        raise fail(_config_problems(exc)) from None
+    except PresetError as exc:
+        raise fail(str(exc)) from None
+    try:
+        path = (
+            claim_run_dir(out) if out else new_run_dir(runs_dir, NAME + ("" if scale == DEFAULT_SCALE else f"-{scale}"))
+        )
+        job = PaperRun(groups, scale, device, path)
     except RecordError as exc:
         raise fail(str(exc)) from None
     from gradfail_tui.headless import run_job

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from engine.client import Backend, EngineExited
 from engine.events import EngineReady, Event, RunFinished
 from engine.orchestration import Conductor, EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch, RunsJob
+from engine.orchestration.paper import PaperRun
 from engine.registry import get_family
 from engine.status import RunStatus, exit_code
 from gradfail_tui.render.format import format_duration, format_metrics
@@ -30,6 +31,7 @@ from gradfail_tui.render.tables import (
     ending_line,
     facts_line,
     group_table,
+    paper_table,
     run_table,
     seeds_table,
     summary_facts,
@@ -193,7 +195,12 @@ def run_job(job: Job, console: Console, engine: Backend | None = None) -> int:
         job.finish(RunStatus.INTERRUPTED)
     wall = time.perf_counter() - wall_start
     try:
-        print_group(console, job) if isinstance(job, GroupRun) else print_runs(console, job, wall)
+        if isinstance(job, PaperRun):
+            print_paper(console, job)
+        elif isinstance(job, GroupRun):
+            print_group(console, job)
+        else:
+            print_runs(console, job, wall)
     except OSError:
         pass  # the terminal went away: the records are complete, and there is nothing left to show them on
     endings = [(live.state.status, live.finished.error_kind if live.finished else "") for live in job.lives]
@@ -242,6 +249,19 @@ def print_group(console: Console, job: GroupRun) -> None:
     console.print(verdict_line(job.verdict))
     console.print(f"wall time {format_duration(job.wall_s)}")
     console.print(f"group record: {job.path}")
+
+
+def print_paper(console: Console, job: PaperRun) -> None:
+    """Each result's runs and claims with its verdict, in the paper's order, then the overall summary."""
+    for group, entry in zip(job.runs, job.manifest["results"], strict=False):
+        console.print(f"\n[bold]{escape(entry['heading'])}[/]  ({group.preset.name})")
+        console.print(group_table(group.preset.name, group.members, group.states()))
+        if group.verdict is not None:
+            console.print(verdict_table(group.verdict))
+            console.print(verdict_line(group.verdict))
+    console.print(paper_table(job.manifest))
+    console.print(f"wall time {format_duration(job.wall_s)}")
+    console.print(f"paper record: {job.path} (a talk deck: gradfail talk {job.path})")
 
 
 def print_snapshots(console: Console, live: LiveRun) -> None:
