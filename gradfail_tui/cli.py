@@ -431,6 +431,43 @@ def tui(
 
 
 @app.command()
+def talk(
+    deck: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[DIR]",
+            help="A deck: a directory of `gradfail run --preset paper` or of `--prepare`.",
+            show_default=False,
+        ),
+    ] = None,
+    prepare: Annotated[
+        bool, typer.Option("--prepare", help="Run the whole paper into DIR (a new or empty directory), then stop.")
+    ] = False,
+    slide_seconds: Annotated[
+        float, typer.Option(min=1, max=3600, help="How long each slide's runs take to replay, whatever training took.")
+    ] = 20.0,
+    scale: Annotated[str | None, typer.Option(help="With --prepare: 'default' (a CPU) or 'paper'.")] = None,
+    device: Annotated[str, DEVICE_OPTION] = "auto",
+) -> None:
+    """Present the paper, one result a slide, its runs replayed from a deck; --prepare records the deck."""
+    if prepare:
+        if deck is None:
+            raise fail("--prepare needs DIR: the directory the deck is written to (new or empty)")
+        from engine.client import EngineProcess
+
+        engine = EngineProcess().start()
+        try:
+            _run_paper(engine, {}, scale, None, 1, device, deck, Path("runs"))
+        finally:
+            engine.discard()
+    if scale is not None:
+        raise fail("--scale: only with --prepare (a deck is replayed as it was recorded)")
+    from gradfail_tui.talk.app import run_talk
+
+    raise typer.Exit(code=run_talk(deck, slide_seconds))
+
+
+@app.command()
 def report(
     paths: Annotated[
         list[Path],

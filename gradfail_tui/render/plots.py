@@ -40,8 +40,10 @@ def render_plot(
     width: int = 80,
     height: int = 14,
     log_y: bool = False,
+    marker: str = "braille",
 ) -> Text:
-    """Lines of (x, y) points, one per label, with a legend; returned as Rich text."""
+    """Lines of (x, y) points, one per label, with a legend; returned as Rich text. `marker`: plotext's
+    ("braille" is finest; "hd" draws thicker lines, for a talk's projector)."""
     plt = plotext  # plotext keeps one global figure; clear it first and build it to a string
     plt.clear_figure()
     plt.plot_size(width, height)
@@ -50,7 +52,7 @@ def render_plot(
         points = [(x, y) for x, y in points if math.isfinite(y) and (y > 0 or not log_y)]
         if points:
             xs, ys = zip(*points)
-            plt.plot(list(xs), list(ys), label=label, marker="braille", color=LINE_COLOURS[number % len(LINE_COLOURS)])
+            plt.plot(list(xs), list(ys), label=label, marker=marker, color=LINE_COLOURS[number % len(LINE_COLOURS)])
     if log_y:
         plt.yscale("log")
     plt.title(title)
@@ -58,7 +60,9 @@ def render_plot(
     return Text.from_ansi(plt.build())
 
 
-def family_figure(spec: FamilySpec, states: list[RunState], width: int) -> Text | None:
+def family_figure(
+    spec: FamilySpec, states: list[RunState], width: int, height: int = 14, marker: str = "braille"
+) -> Text | None:
     """The family's first panel (accuracy for parity) against the step; None when there is no curve to show.
     Several seeds of one run: the panel's first metric, per seed when few, and their mean."""
     panel = spec.metrics[0].panel
@@ -74,11 +78,20 @@ def family_figure(spec: FamilySpec, states: list[RunState], width: int) -> Text 
         steps = sorted(set.intersection(*[{x for x, _ in points} for points in runs]))
         by_step = [dict(points) for points in runs]
         series[f"{metric.label}, mean"] = [(x, statistics.fmean(d[x] for d in by_step)) for x in steps]
-    return render_plot(series, f"{states[0].label}: {panel}", width=width, height=14, log_y=metrics[0].log_scale)
+    return render_plot(
+        series, f"{states[0].label}: {panel}", width=width, height=height, log_y=metrics[0].log_scale, marker=marker
+    )
 
 
 def overlay_figure(
-    title: str, metric: str, states: dict[str, RunState], specs, log_y: bool, width: int, height: int = 16
+    title: str,
+    metric: str,
+    states: dict[str, RunState],
+    specs,
+    log_y: bool,
+    width: int,
+    height: int = 16,
+    marker: str = "braille",
 ) -> Text | None:
     """One metric of every run that has it, overlaid and labelled by run; None when no run has it."""
     series = {label: state.series[metric] for label, state in states.items() if state.series.get(metric)}
@@ -91,6 +104,7 @@ def overlay_figure(
         width=width,
         height=height,
         log_y=log_y or bool(described and described.log_scale),
+        marker=marker,
     )
 
 
