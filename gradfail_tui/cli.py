@@ -468,6 +468,31 @@ def talk(
 
 
 @app.command()
+def serve(
+    talk_deck: Annotated[
+        Path | None,
+        typer.Option("--talk", metavar="DIR", help="Serve the talk of this deck instead of the explorer."),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="The address to bind: loopback unless you ask (anyone who reaches it can train here).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port.")] = 8000,
+    max_sessions: Annotated[
+        int, typer.Option(min=1, max=64, help="Browser sessions at once (each starts an app, the explorer an engine).")
+    ] = 2,
+    slide_seconds: Annotated[float, typer.Option(min=1, max=3600, help="With --talk: replay time per slide.")] = 20.0,
+    runs_dir: Annotated[Path, typer.Option(help="The explorer's run records.")] = Path("runs"),
+    preset: Annotated[str | None, typer.Option("--preset", "-p", help="Each explorer opens with this preset.")] = None,
+    start: Annotated[bool, typer.Option("--start", help="Each explorer starts the preset's run at once.")] = False,
+) -> None:
+    """Serve the explorer (or, with --talk, a talk) in a web browser; each tab gets its own session."""
+    from gradfail_tui.serve.command import serve_command
+
+    code = serve_command(talk_deck, host, port, max_sessions, slide_seconds, runs_dir, preset, start, err)
+    raise typer.Exit(code=code)
+
+
+@app.command()
 def report(
     paths: Annotated[
         list[Path],
