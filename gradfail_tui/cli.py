@@ -314,6 +314,9 @@ def presets_list(ctx: typer.Context) -> None:
     table.add_column("what it shows")
     for chosen in catalog.entries:
         table.add_row(chosen.name, getattr(chosen, "family", "group"), chosen.description)
+    table.add_row(
+        "paper", "groups", "every figure and theorem of the paper, in its order, into one directory (a talk's deck)"
+    )
     console.print(table)
     if catalog.problems:
         raise fail(list(catalog.problems), code=1)
@@ -328,6 +331,8 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
     from engine.presets import PresetError
     from engine.registry import get_family
 
+    if name == "paper":
+        return _show_paper()
     try:
         chosen = load_preset(name)
     except PresetError as exc:
@@ -349,6 +354,20 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
     console.print(table)
     if chosen.paper:
         console.print(f"[bold]The paper:[/] {chosen.paper}")
+
+
+def _show_paper() -> None:
+    """`presets show paper`: the results in the paper's order, with the group that reproduces each."""
+    from engine.paper import RESULTS, TITLE
+
+    console.print(f"[bold]paper[/]  (every result of {TITLE}, in its order; `gradfail talk` presents it)")
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("result", "group preset", "the paper's claim"):
+        table.add_column(column)
+    for result in RESULTS:
+        table.add_row(result.heading, result.preset, result.claim)
+    console.print(table)
+    console.print("Each group's runs and claims: gradfail presets show fig-parity (and so on).")
 
 
 def _show_group(group) -> None:

@@ -92,3 +92,17 @@ def test_a_missing_or_damaged_paper_manifest_is_named_and_the_results_found_by_d
     assert read.entry("fig-parity")["dir"] == "01-fig-parity" and read.entry("fig-flat")["dir"] == ""
     (tmp_path / paper.MANIFEST).write_text("{not json")
     assert "cannot be read" in paper.read_paper(tmp_path).problems[0]
+
+
+def test_the_paper_command_refuses_bad_input_and_lists_the_results(tmp_path):
+    from tests.conftest import gradfail
+
+    result = gradfail("run", "--preset", "paper", "--seeds", "2", cwd=tmp_path)
+    assert result.returncode == 2 and "--seeds 2: the paper runs each run once" in result.stderr
+    result = gradfail("run", "--preset", "paper", "--set", "nope=1", cwd=tmp_path)
+    assert result.returncode == 2 and "nope: no run of the paper has this setting" in result.stderr
+    result = gradfail("run", "--preset", "paper", "--scale", "huge", cwd=tmp_path)
+    assert result.returncode == 2 and "--scale huge" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("runs/*"))  # nothing recorded for a refused command
+    shown = gradfail("presets", "show", "paper", cwd=tmp_path)
+    assert shown.returncode == 0 and all(r.preset in shown.stdout for r in paper.RESULTS)
