@@ -187,3 +187,17 @@ def test_the_talk_command_refuses_bad_input_with_a_message(tmp_path):
     assert result.returncode == 2 and "--prepare needs DIR" in result.stderr
     result = gradfail("talk", "--slide-seconds", "0", "deck", cwd=tmp_path)
     assert result.returncode == 2 and "slide-seconds" in result.stderr
+
+
+def test_the_full_screen_plot_never_hides_the_title_or_closing_slide(deck):
+    async def go():
+        app = TalkApp(load_deck(deck), slide_seconds=0.5)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("right", "f", "left")
+            await settle(pilot)
+            assert app.query_one("#claim").region.height > 3 and "Shai" in text_of(app, "claim")
+            await pilot.press(*["right"] * len(HEADINGS))
+            await settle(pilot)
+            assert app.query_one("#claim").region.height > 3 and "Overall" in text_of(app, "claim")
+
+    asyncio.run(go())
