@@ -169,7 +169,7 @@ def test_keys_pressed_at_random_never_crash_or_hang_it(deck):
     async def go():
         app = TalkApp(load_deck(deck), slide_seconds=0.3)
         async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(300):
+            for _ in range(200):
                 await pilot.press(chooser.choice(keys))
             await pilot.pause(0.5)
             assert app.is_running and 0 <= app.number < len(HEADINGS)
