@@ -109,11 +109,15 @@ class HeadlessDisplay(Listener):
         self.bars: dict[str, tuple[RunBatch, int]] = {}  # run id -> its batch and the batch's bar
         self.last_plain = time.perf_counter()
         self.group = job if isinstance(job, GroupRun) else None
+        self.paper = job if isinstance(job, PaperRun) else None
         self.overall = None
         if self.group is not None:
             self.overall = self.progress.add_task(
                 f"{job.preset.name} ({job.scale})", total=len(job.members), rate="", eta="-", metrics=""
             )
+        elif self.paper is not None:
+            total = sum(len(members) for _, members in job.groups)
+            self.overall = self.progress.add_task(f"paper ({job.scale})", total=total, rate="", eta="-", metrics="")
 
     @contextlib.contextmanager
     def live(self):
@@ -132,11 +136,14 @@ class HeadlessDisplay(Listener):
         label = batch.lives[0].label + (f" × {len(batch.lives)} seeds" if len(batch.lives) > 1 else "")
         task = self.progress.add_task(label, total=None, rate="", eta="-", metrics="starting engine")
         self.bars.update({live.run_id: (batch, task) for live in batch.lives})
-        if self.group is not None:
-            where = f"run {self.group.number} of {len(self.group.members)}: {batch.lives[0].label}"
+        group = self.group or (self.paper.current if self.paper is not None else None)
+        if group is not None:
+            where = f"run {group.number} of {len(group.members)}: {batch.lives[0].label}"
+            if self.paper is not None:
+                where = f"result {len(self.paper.runs)} of {len(self.paper.groups)}, {group.preset.name}, {where}"
             self.progress.update(self.overall, metrics=where)
             if not self.console.is_terminal:
-                self.console.print(f"[bold]{self.group.preset.name}[/]: {escape(where)}")
+                self.console.print(f"[bold]{group.preset.name}[/]: {escape(where)}")
 
     def engine_ready(self, slot: EngineSlot, ready: EngineReady) -> None:
         if slot.batch is not None:
@@ -156,7 +163,7 @@ class HeadlessDisplay(Listener):
             self.console.print(f"{live.label}: step {fields['completed']}/{fields['total']}  {fields['metrics']}")
 
     def run_ended(self, live: LiveRun, finished: RunFinished) -> None:
-        if self.group is not None:
+        if self.overall is not None:
             _, task = self.bars[live.run_id]
             self.progress.update(task, completed=live.state.step, metrics=finished.status)
             self.progress.advance(self.overall)
