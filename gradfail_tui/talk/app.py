@@ -167,7 +167,11 @@ class TalkApp(App):
         if not slide.runs:
             widget.update("")
             return
-        widget.update(slide_figure(slide, width, height) or Text("(no curve recorded yet)", style="dim"))
+        try:
+            figure = slide_figure(slide, width, height)
+        except Exception as exc:  # a record plotext cannot draw must not end the talk: say so on the slide
+            figure = Text(f"(this plot could not be drawn: {exc})", style="dim")
+        widget.update(figure or Text("(no curve recorded yet)", style="dim"))
 
     def draw_footer(self) -> None:
         parts = [f"slide {self.number + 1} of {len(self.deck.slides)}"]
