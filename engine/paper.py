@@ -40,6 +40,15 @@ class Result:
     question: str
     claim: str
     why: str
+    cpu_s: float = 0.0  # its group's wall time at the default scale on a 2-core CPU (measured; README)
+
+    @property
+    def live(self) -> bool:
+        """Fast enough to train in front of an audience (`gradfail talk --live`)."""
+        return 0 < self.cpu_s <= LIVE_LIMIT_S
+
+
+LIVE_LIMIT_S = 90.0
 
 
 RESULTS: tuple[Result, ...] = (
@@ -49,6 +58,7 @@ RESULTS: tuple[Result, ...] = (
         "Can a network learn the parity of a hidden subset of d bits?",
         "It learns d = 5 and d = 10, and stays at chance for d = 30.",
         "Every parity is orthogonal to every other, so the gradient hardly depends on which one is the target.",
+        cpu_s=18,
     ),
     Result(
         "thm-variance",
@@ -56,6 +66,7 @@ RESULTS: tuple[Result, ...] = (
         "How much does the gradient tell us about which parity is the target?",
         "Its variance over the targets is at most G^2 / 2^d: exponentially small in d.",
         "Among 2^d uncorrelated targets the gradient can point towards only a few of them.",
+        cpu_s=12,
     ),
     Result(
         "fig-tuples",
@@ -63,6 +74,7 @@ RESULTS: tuple[Result, ...] = (
         "End-to-end, or decomposed into one label per image?",
         "Decomposition learns every k; end-to-end learns k = 1 and 2 and stays at chance from k = 3.",
         "End-to-end, the image network's gradient passes through a parity of k images, and that signal shrinks with k.",
+        cpu_s=287,
     ),
     Result(
         "fig-stocks",
@@ -70,6 +82,7 @@ RESULTS: tuple[Result, ...] = (
         "Two unbiased gradient estimators: does it matter which one we follow?",
         "For k = 10 both reach the optimum; for k = 1000 and 2000 end-to-end lags far behind.",
         "End-to-end's estimate has about k times the variance: with many stocks its steps are mostly noise.",
+        cpu_s=57,
     ),
     Result(
         "fig-snr",
@@ -77,6 +90,7 @@ RESULTS: tuple[Result, ...] = (
         "Why does end-to-end fail on tuples?",
         "The gradient's SNR falls fast with k end-to-end, below float32's precision from k = 3; decomposition's stays put.",
         "When the noise dwarfs the signal, stochastic gradient descent is a random walk.",
+        cpu_s=59,
     ),
     Result(
         "fig-pwl",
@@ -84,6 +98,7 @@ RESULTS: tuple[Result, ...] = (
         "The problem is convex: does the architecture still matter?",
         "Linear and conv learners crawl; the conditioned conv decodes almost exactly in 500 steps; an autoencoder misses the kinks.",
         "The problem's condition number grows like n^3.5, so gradient steps crawl; conditioning removes it.",
+        cpu_s=62,
     ),
     Result(
         "fig-flat",
@@ -91,6 +106,7 @@ RESULTS: tuple[Result, ...] = (
         "Can we learn through an activation that is flat almost everywhere?",
         "Through the gradient, hardly; a forward-only update learns the step function best.",
         "A flat activation's derivative is zero: the gradient carries no information, a different update rule does.",
+        cpu_s=68,
     ),
 )
 

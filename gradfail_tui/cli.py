@@ -467,6 +467,11 @@ def talk(
     ] = 20.0,
     scale: Annotated[str | None, typer.Option(help="With --prepare: 'default' (a CPU) or 'paper'.")] = None,
     device: Annotated[str, DEVICE_OPTION] = "auto",
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Train the slides the deck lacks, when fast enough (about a minute on a CPU)."),
+    ] = False,
+    runs_dir: Annotated[Path, typer.Option(help="With --live: where the live runs are recorded.")] = Path("runs"),
 ) -> None:
     """Present the paper, one result a slide, its runs replayed from a deck; --prepare records the deck."""
     if prepare:
@@ -483,7 +488,7 @@ def talk(
         raise fail("--scale: only with --prepare (a deck is replayed as it was recorded)")
     from gradfail_tui.talk.app import run_talk
 
-    raise typer.Exit(code=run_talk(deck, slide_seconds))
+    raise typer.Exit(code=run_talk(deck, slide_seconds, live, runs_dir))
 
 
 @app.command()

@@ -14,6 +14,9 @@ replays what was recorded.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from pathlib import Path
 
 from rich.markup import escape
@@ -27,6 +30,7 @@ from engine.registry import UnknownFamily, get_family
 from gradfail_tui.render.colours import outcome_look, textual_colour
 from gradfail_tui.render.plots import family_figure, overlay_figure
 from gradfail_tui.talk.deck import Deck, Slide, SlideReplay, load_deck
+from gradfail_tui.talk.live import LiveTalk
 
 TICK_S = 0.25  # how often a replay folds its due events and redraws
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -47,9 +51,10 @@ class TalkApp(App):
         Binding("q", "quit", "quit", show=False),
     ]
 
-    def __init__(self, deck: Deck, slide_seconds: float = 20.0, clock=None):
+    def __init__(self, deck: Deck, slide_seconds: float = 20.0, clock=None, live: LiveTalk | None = None):
         super().__init__()
         self.deck = deck
+        self.live = live  # trains the slides without a record that are fast enough (--live)
         self.slide_seconds = slide_seconds
         self.clock = clock
         self.number = 0
@@ -72,8 +77,28 @@ class TalkApp(App):
         yield Static(id="footer")
 
     def on_mount(self) -> None:
+        if self.live is not None:
+            self.live.start(self.call_from_thread)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):  # as q: what trains is recorded interrupted
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(sig, self.exit)
         self.show()
         self.set_interval(TICK_S, self.tick)
+
+    def on_unmount(self) -> None:
+        if self.live is not None:
+            self.live.close()
+
+    def live_job(self):
+        """The current slide's live run (started here on its first showing), or None."""
+        slide = self.slide
+        if self.live is None or slide.kind != "result" or slide.runs or not slide.live:
+            return None
+        job = self.live.run(slide.preset)
+        if not slide.plot:  # drawn as the group draws its figure
+            slide.plot, slide.log_y = tuple(job.preset.plot), job.preset.log_y
+        return job
 
     # ---- keys ----------------------------------------------------------------------------------
 
@@ -138,6 +163,9 @@ class TalkApp(App):
             self.draw_plot()
             if self.replay.done:
                 self.draw_verdict()
+        elif self.live_job() is not None:
+            self.draw_plot()
+            self.draw_verdict()
         self.draw_footer()
 
     def draw_verdict(self) -> None:
@@ -146,7 +174,20 @@ class TalkApp(App):
         if slide.kind != "result":
             widget.update("\n".join(problems))
             return
+        job = self.live_job()
+        if job is not None:
+            if job.verdict is None:
+                where = f"run {job.number} of {len(job.members)}" if job.number else "starting"
+                widget.update(f"[b]Verdict:[/b] [dim]when the runs end (training live: {where})[/]")
+                return
+            tone = textual_colour(outcome_look(job.verdict.outcome).tone)
+            widget.update(
+                f"[b]Verdict:[/b] [b reverse {tone}] {job.verdict.outcome.upper()} [/] [dim](trained live)[/]"
+            )
+            return
         if slide.verdict is None:
+            if slide.live and self.live is None:
+                problems.append("[$warning]! fast enough to train live: gradfail talk --live[/]")
             widget.update("\n".join(problems) or "[$warning]no verdict[/]")
             return
         if self.replay is not None and not self.replay.done:
@@ -160,15 +201,24 @@ class TalkApp(App):
         widget = self.query_one("#plot", Static)
         slide = self.slide
         width, height = max(widget.size.width, 20), max(widget.size.height, 5)
-        key = (self.number, tuple(self.replay.positions) if self.replay else (), width, height)
+        job = self.live_job()
+        if job is not None:
+            states = job.states()
+            families = {m.label: m.family for m in job.members}
+            progress = tuple(len(v) for state in states.values() for v in state.series.values())
+        else:
+            states = {run.label: run.state for run in slide.runs}
+            families = {run.label: run.family for run in slide.runs}
+            progress = tuple(self.replay.positions) if self.replay else ()
+        key = (self.number, progress, width, height)
         if key == self.drawn_for:
             return
         self.drawn_for = key
-        if not slide.runs:
-            widget.update("")
+        if not states:
+            widget.update("" if job is None else Text("(the engine is starting)", style="dim"))
             return
         try:
-            figure = slide_figure(slide, width, height)
+            figure = slide_figure(slide, states, families, width, height)
         except Exception as exc:  # a record plotext cannot draw must not end the talk: say so on the slide
             figure = Text(f"(this plot could not be drawn: {exc})", style="dim")
         widget.update(figure or Text("(no curve recorded yet)", style="dim"))
@@ -178,19 +228,22 @@ class TalkApp(App):
         if self.replay is not None:
             state = "paused" if self.replay.paused else ("replayed" if self.replay.done else "replaying")
             parts.append(f"{state} {self.replay.fraction:.0%} at {SPEEDS[self.speed]:g}x")
+        elif self.live_job() is not None:
+            parts.append("training live" if not self.live_job().finished else "trained live")
         parts.append("→ next  ← back  space pause  +/- speed  f plot  q quit")
         self.query_one("#footer", Static).update(" · ".join(parts))
 
 
-def slide_figure(slide: Slide, width: int, height: int) -> Text | None:
-    """The slide's runs as they stand: its group's metric overlaid, or, for a measurement, the run's own figure."""
+def slide_figure(slide: Slide, states: dict, families: dict[str, str], width: int, height: int) -> Text | None:
+    """The slide's runs as they stand (replayed or training live): its group's metric overlaid, or, for a
+    measurement, the run's own figure."""
     specs = []
-    for run in slide.runs:
+    for family in families.values():
         try:
-            specs.append(get_family(run.family))
+            specs.append(get_family(family))
         except UnknownFamily:
             specs.append(None)
-    shown = {run.label: run.state for run in slide.runs if run.state.series}
+    shown = {label: state for label, state in states.items() if state.series}
     if not shown:
         return None
     if slide.plot and any(slide.plot[0] in state.series for state in shown.values()):
@@ -201,9 +254,9 @@ def slide_figure(slide: Slide, width: int, height: int) -> Text | None:
     return family_figure(spec, [first], width, height, marker=MARKER) if spec else None
 
 
-def run_talk(path: Path | None, slide_seconds: float) -> int:
-    """Present the deck at `path` in this terminal; returns the exit code. No engine, no record: SIGTERM
-    and SIGHUP keep their default (end at once), which loses nothing."""
-    app = TalkApp(load_deck(path), slide_seconds)
+def run_talk(path: Path | None, slide_seconds: float, live: bool = False, runs_dir: Path = Path("runs")) -> int:
+    """Present the deck at `path` in this terminal; returns the exit code. Without `live` there is no
+    engine and no record: SIGTERM and SIGHUP keep their default (end at once), which loses nothing."""
+    app = TalkApp(load_deck(path), slide_seconds, live=LiveTalk(runs_dir) if live else None)
     app.run()
     return 0

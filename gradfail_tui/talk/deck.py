@@ -54,6 +54,7 @@ class Slide:
     verdict: Verdict | None = None
     problems: list[str] = field(default_factory=list)  # what is missing or damaged, said on the slide
     lines: list[str] = field(default_factory=list)  # the title and closing slides' text
+    live: bool = False  # no record, and fast enough to train live (paper.Result.live)
 
 
 @dataclass
@@ -96,6 +97,7 @@ def load_deck(path: Path | None) -> Deck:
     slides = [title_slide(problems, recorded.manifest if recorded else {})]
     for res in paper.RESULTS:
         slide = Slide("result", res.heading, question=res.question, claim=res.claim, why=res.why, preset=res.preset)
+        slide.live = res.live
         if recorded is None:
             slide.problems.append("no deck: nothing recorded for this slide")
         else:
@@ -105,6 +107,7 @@ def load_deck(path: Path | None) -> Deck:
                 slide.problems.append(why)
             else:
                 fill_result(slide, group)
+                slide.live = False
         slides.append(slide)
     slides.append(closing_slide(slides))
     return Deck(path, slides, problems)

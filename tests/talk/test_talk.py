@@ -201,3 +201,65 @@ def test_the_full_screen_plot_never_hides_the_title_or_closing_slide(deck):
             assert app.query_one("#claim").region.height > 3 and "Overall" in text_of(app, "claim")
 
     asyncio.run(go())
+
+
+def test_live_slides_train_what_the_deck_lacks_and_record_it(tmp_path):
+    """No fig-parity in the deck: with --live its slide trains (a scripted engine here), draws the runs
+    as they come and says the verdict at the end; a slow result (Figure 3) is not trained live."""
+    from engine.registry import families
+    from gradfail_tui.talk.live import LiveTalk
+    from tests.scripted import Script, ScriptedEngine
+
+    deck = write_deck(tmp_path / "deck", skip=("fig-parity", "fig-tuples"))
+    engines = []
+
+    def engine():
+        engines.append(ScriptedEngine(families(), Script(rate=200.0)))
+        return engines[-1]
+
+    live = LiveTalk(tmp_path / "runs", device="cpu", engine_factory=engine)
+
+    async def go():
+        app = TalkApp(load_deck(deck), slide_seconds=0.5, live=live)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("right")
+            deadline = time.monotonic() + 20
+            while "trained live" not in text_of(app, "verdict") and time.monotonic() < deadline:
+                await pilot.pause(0.1)
+            assert "trained live" in text_of(app, "verdict") and "d = 30" in text_of(app, "plot")
+            job = live.jobs["fig-parity"]
+            assert [live.state.status for live in job.lives] == ["completed"] * 3
+            await pilot.press("right")  # Theorem 1 is in the deck: replayed, not trained
+            assert "thm-variance" not in live.jobs
+            await pilot.press("right")  # Figure 3: too slow to train live, and absent
+            await settle(pilot)
+            assert "fig-tuples" not in live.jobs and "no record of its runs" in text_of(app, "verdict")
+
+    asyncio.run(go())
+    assert live.conductor.closing and (tmp_path / "runs").is_dir()
+    recorded = json.loads(next((tmp_path / "runs").glob("*talk-fig-parity*/group.json")).read_text())
+    assert recorded["status"] == "completed" and recorded["verdict"]["outcome"]
+
+
+def test_closing_the_talk_while_a_live_slide_trains_records_it_interrupted(tmp_path):
+    from engine.registry import families
+    from gradfail_tui.talk.live import LiveTalk
+    from tests.scripted import Script, ScriptedEngine
+
+    live = LiveTalk(
+        tmp_path / "runs", device="cpu", engine_factory=lambda: ScriptedEngine(families(), Script(end="hold"))
+    )
+
+    async def go():
+        app = TalkApp(load_deck(None), slide_seconds=0.5, live=live)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("right")
+            deadline = time.monotonic() + 10
+            while not (live.jobs and live.jobs["fig-parity"].lives) and time.monotonic() < deadline:
+                await pilot.pause(0.1)
+            await pilot.pause(0.5)
+            await pilot.press("q")
+
+    asyncio.run(go())
+    run_json = next((tmp_path / "runs").glob("*talk-fig-parity*/01-*/run.json"))
+    assert json.loads(run_json.read_text())["status"] == "interrupted"
