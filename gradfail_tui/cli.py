@@ -362,10 +362,13 @@ def _show_paper() -> None:
 
     console.print(f"[bold]paper[/]  (every result of {TITLE}, in its order; `gradfail talk` presents it)")
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("result", "group preset", "the paper's claim"):
+    from gradfail_tui.render.format import format_duration
+
+    for column in ("result", "group preset", "2-core CPU", "the paper's claim"):
         table.add_column(column)
     for result in RESULTS:
-        table.add_row(result.heading, result.preset, result.claim)
+        when = format_duration(result.cpu_s) + (" (live)" if result.live else "")
+        table.add_row(result.heading, result.preset, when, result.claim)
     console.print(table)
     console.print("Each group's runs and claims: gradfail presets show fig-parity (and so on).")
 
