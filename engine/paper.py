@@ -98,7 +98,7 @@ RESULTS: tuple[Result, ...] = (
         "The problem is convex: does the architecture still matter?",
         "Linear and conv learners crawl; the conditioned conv decodes almost exactly in 500 steps; an autoencoder misses the kinks.",
         "The problem's condition number grows like n^3.5, so gradient steps crawl; conditioning removes it.",
-        cpu_s=62,
+        cpu_s=150,  # estimated: 1:02 measured with one seed each, plus two autoencoder runs (~42 s of CPU each)
     ),
     Result(
         "fig-flat",
