@@ -511,11 +511,12 @@ def serve(
     runs_dir: Annotated[Path, typer.Option(help="The explorer's run records.")] = Path("runs"),
     preset: Annotated[str | None, typer.Option("--preset", "-p", help="Each explorer opens with this preset.")] = None,
     start: Annotated[bool, typer.Option("--start", help="Each explorer starts the preset's run at once.")] = False,
+    live: Annotated[bool, typer.Option("--live", help="With --talk: train the fast slides the deck lacks.")] = False,
 ) -> None:
     """Serve the explorer (or, with --talk, a talk) in a web browser; each tab gets its own session."""
     from gradfail_tui.serve.command import serve_command
 
-    code = serve_command(talk_deck, host, port, max_sessions, slide_seconds, runs_dir, preset, start, err)
+    code = serve_command(talk_deck, host, port, max_sessions, slide_seconds, runs_dir, preset, start, err, live)
     raise typer.Exit(code=code)
 
 

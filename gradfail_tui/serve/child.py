@@ -2,7 +2,7 @@
 the server so that it can never outlive it.
 
     python -m gradfail_tui.serve.child SERVER_PID explorer RUNS_DIR [PRESET [start]]
-    python -m gradfail_tui.serve.child SERVER_PID talk DECK SLIDE_SECONDS
+    python -m gradfail_tui.serve.child SERVER_PID talk DECK SLIDE_SECONDS [live RUNS_DIR]
 
 textual-serve 1.1.3 leaves its apps behind when the server dies without running its own shutdown
 (SIGHUP, which it does not handle: an SSH session dropping; SIGKILL; a crash): the app's stdin
@@ -63,7 +63,10 @@ def main(argv: list[str]) -> int:
     if kind == "talk":
         from gradfail_tui.talk.app import run_talk
 
-        return run_talk(Path(rest[0]) if rest[0] else None, float(rest[1]))
+        live = rest[2:3] == ["live"]
+        return run_talk(
+            Path(rest[0]) if rest[0] else None, float(rest[1]), live, Path(rest[3]) if live else Path("runs")
+        )
     print(f"gradfail serve: unknown app {kind!r}", file=sys.stderr)
     return 2
 

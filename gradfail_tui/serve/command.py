@@ -20,6 +20,7 @@ def serve_command(
     preset: str | None,
     start: bool,
     err: Console,
+    live: bool = False,
 ) -> int:
     try:
         from gradfail_tui.serve.server import GradfailServer, is_loopback
@@ -33,6 +34,9 @@ def serve_command(
         err.print(
             f"[red]•[/] --talk {escape(str(deck))}: no such deck (prepare one with `gradfail talk --prepare DIR`)"
         )
+        return 2
+    if live and deck is None:
+        err.print("[red]•[/] --live: only with --talk DIR (the explorer trains anyway)")
         return 2
     if start and not preset:
         err.print("[red]•[/] --start needs --preset NAME")
@@ -55,6 +59,7 @@ def serve_command(
     child = [sys.executable, "-m", "gradfail_tui.serve.child", str(os.getpid())]
     if deck is not None:
         argv, title = [*child, "talk", str(deck.resolve()), str(slide_seconds)], f"gradfail talk: {deck.name}"
+        argv += ["live", str(runs_dir.resolve())] if live else []
     else:
         argv, title = [*child, "explorer", str(runs_dir.resolve())], "gradfail explorer"
         argv += [preset, "start"] if start else ([preset] if preset else [])

@@ -19,7 +19,7 @@ from tests.talk.decks import write_deck
 
 
 def run_manifests(runs_dir) -> list[dict]:
-    return [json.loads(path.read_text()) for path in runs_dir.glob("*/run.json")]
+    return [json.loads(path.read_text()) for path in runs_dir.glob("**/run.json")]
 
 
 async def wait_for_run(runs_dir, timeout: float = 60) -> None:
@@ -27,7 +27,7 @@ async def wait_for_run(runs_dir, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(m.get("steps_done", 0) > 0 or m.get("status") == "running" for m in run_manifests(runs_dir)):
-            events = list(runs_dir.glob("*/events.jsonl"))
+            events = list(runs_dir.glob("**/events.jsonl"))
             if events and len(events[0].read_text().splitlines()) > 3:
                 return
         await asyncio.sleep(0.2)
@@ -134,5 +134,26 @@ def test_the_page_asks_for_nothing_outside_this_machine(tmp_path):
         font = urllib.request.urlopen(served.url + "/static/fonts/RobotoMono-VariableFont_wght.ttf").read()
         assert len(font) > 10_000
         served.stop(signal.SIGINT)
+    finally:
+        served.close()
+
+
+def test_a_live_talk_in_a_tab_trains_its_slide_and_a_closed_tab_records_it_interrupted(tmp_path):
+    deck = write_deck(tmp_path / "deck", skip=("fig-parity",))
+    served = Served(tmp_path, "--talk", str(deck), "--live")
+    try:
+
+        async def go():
+            tab = await Tab(served).open()
+            await tab.wait_for(b"Failures of Gradient")
+            await tab.keys("\x1b[C")  # Right: Figure 1, absent from the deck, trains live
+            await tab.wait_for(b"training live")
+            await wait_for_run(tmp_path / "runs")
+            await tab.close()
+
+        asyncio.run(go())
+        served.wait_gone(timeout=20)
+        assert "interrupted" in [m["status"] for m in run_manifests(tmp_path / "runs")]
+        served.stop(signal.SIGTERM)
     finally:
         served.close()
