@@ -106,3 +106,18 @@ def test_the_paper_command_refuses_bad_input_and_lists_the_results(tmp_path):
     assert not list(tmp_path.glob("runs/*"))  # nothing recorded for a refused command
     shown = gradfail("presets", "show", "paper", cwd=tmp_path)
     assert shown.returncode == 0 and all(r.preset in shown.stdout for r in paper.RESULTS)
+
+
+def test_a_report_of_the_paper_has_its_summary_judged_again_and_a_section_per_result(tmp_path):
+    from tests.conftest import gradfail
+    from tests.talk.decks import write_deck
+
+    deck = write_deck(tmp_path / "deck", skip=("fig-snr",))
+    result = gradfail("report", str(deck), "-o", "paper.md", cwd=tmp_path, GRADFAIL_FAMILY_MODULES="")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    text = (tmp_path / "paper.md").read_text()
+    assert "**Verdict: incomplete** (7 results: 6 reproduced, 1 incomplete)" in text
+    assert "| Figure 5: signal-to-noise ratio | `fig-snr` | **incomplete** |" in text
+    assert "no record of its runs (not run)" in text
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert len(headings) == 7 and headings[0].startswith("## Figure 1")
