@@ -7,12 +7,18 @@ its claims (`Claim.as_dict`) to be judged again without its preset.
 
 `over = "metric"` makes the value a ratio of two of the run's metrics. When a metric was below
 what its estimator can resolve the family records `<metric>_upper` instead, and a claim uses it
-as an upper bound: a bound can prove "at most" but never "at least" (see `Value`). Torch-free.
+as an upper bound: a bound can prove "at most" but never "at least" (see `Value`).
+
+A claim about a typical run must not hang on one seed's luck: a group's run may train several seeds
+(`seeds = N`, labelled "conv (seed 1)", ...), and a claim naming it judges the median of their
+values; `stat = "median"` with `tail = 0.2` reads the last 20% of each run instead of its last step.
+Torch-free.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,7 +28,7 @@ from engine.presets import check_keys
 from engine.registry import FamilySpec
 from engine.state import RunState
 
-STATS = ("first", "last", "max", "min", "mean")
+STATS = ("first", "last", "max", "min", "mean", "median")
 CLAIM_KEYS = {
     "says": str,
     "runs": list,
@@ -35,6 +41,7 @@ CLAIM_KEYS = {
     "highest": str,
     "from_step": int,
     "until_step": int,
+    "tail": (int, float),
 }
 
 
@@ -59,11 +66,14 @@ class Claim:
     highest: str | None = None
     from_step: int | None = None
     until_step: int | None = None
+    tail: float | None = (
+        None  # only the last fraction of each run's recorded steps (a typical ending, not one step's luck)
+    )
 
     def as_dict(self) -> dict[str, Any]:
         """The claim as written in TOML (stored in the group's record, so a report needs no preset)."""
         data = {"says": self.says, "metric": self.metric, "runs": list(self.runs), "stat": self.stat}
-        for key in ("over", "at_least", "at_most", "lowest", "highest", "from_step", "until_step"):
+        for key in ("over", "at_least", "at_most", "lowest", "highest", "from_step", "until_step", "tail"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         return data
@@ -94,6 +104,9 @@ def parse_claims(raw: list[Any], families: dict[str, FamilySpec]) -> tuple[list[
             found.append(
                 f"{where}say what is expected: at_least and/or at_most = a number, or lowest / highest = a run's label"
             )
+        tail = item.get("tail")
+        if isinstance(tail, int | float) and not 0 < tail <= 1:
+            found.append(f"{where}tail: got {tail}, expected a fraction of the run in (0, 1] (0.2: its last 20%)")
         for key in ("lowest", "highest"):
             if key in item and item[key] not in runs:
                 found.append(f"{where}{key}: {item[key]!r} is not one of this claim's runs")
@@ -171,23 +184,42 @@ def judge(claims: list[Claim] | tuple[Claim, ...], runs: dict[str, RunState]) ->
     return Verdict(overall, results)
 
 
+SEED_LABEL = re.compile(r"^(?P<base>.*) \(seed \d+\)$")  # groups.seed_label writes it
+
+
+def base_label(label: str) -> str:
+    """A run's label as its group declares it: "conv (seed 2)" (one of `seeds = N`) is "conv"."""
+    match = SEED_LABEL.match(label)
+    return match["base"] if match else label
+
+
+def seed_members(label: str, runs: dict[str, Any]) -> list[str]:
+    """The labels in `runs` that stand for the declared run `label`: itself, or its seeds."""
+    return [label] if label in runs else [name for name in runs if base_label(name) == label]
+
+
 def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
-    missing = [label for label in claim.runs if label not in runs]
+    members = {label: seed_members(label, runs) for label in claim.runs}
+    missing = [label for label, names in members.items() if not names]
     unfinished = [
-        f"{label} {runs[label].status} at step {runs[label].step:,}"
-        for label in claim.runs
-        if label in runs and runs[label].status != "completed"
+        f"{name} {runs[name].status} at step {runs[name].step:,}"
+        for names in members.values()
+        for name in names
+        if runs[name].status != "completed"
     ]
     if missing or unfinished:
         why = [f"{label} did not run" for label in missing] + unfinished
         return ClaimResult(claim, Outcome.INCOMPLETE, "; ".join(why))
     values: dict[str, Value] = {}
-    for label in claim.runs:
-        value = read_value(runs[label], claim)
-        if value is None:
+    seeds_text: dict[str, str] = {}
+    for label, names in members.items():
+        per_seed = [read_value(runs[name], claim) for name in names]
+        if any(value is None for value in per_seed):
             return ClaimResult(claim, Outcome.INCOMPLETE, f"{label}: no {describe_value(claim)} recorded")
-        values[label] = value
-    numbers = ", ".join(f"{label}: {value}" for label, value in values.items())
+        values[label] = _median(per_seed)
+        if len(per_seed) > 1:
+            seeds_text[label] = f" (median of {len(per_seed)} seeds: {', '.join(str(v) for v in per_seed)})"
+    numbers = ", ".join(f"{label}: {value}{seeds_text.get(label, '')}" for label, value in values.items())
     if claim.lowest or claim.highest:
         target = claim.lowest or claim.highest
         others = [v for label, v in values.items() if label != target]
@@ -215,6 +247,16 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
     return ClaimResult(claim, outcome, f"{describe_value(claim)} {expected}: {numbers}")
 
 
+def _median(values: list[Value]) -> Value:
+    """A run's value over its seeds: the median, so that one seed's luck cannot decide a claim. A median of
+    exact values and bounds of one kind is a bound of that kind (the median is monotone in each value)."""
+    if len(values) == 1:
+        return values[0]
+    kinds = {v.bound for v in values} - {"exact"}
+    bound = "exact" if not kinds else (kinds.pop() if len(kinds) == 1 and kinds <= {"upper", "lower"} else "unknown")
+    return Value(statistics.median(v.x for v in values), bound)
+
+
 def _at_least(value: Value, bound: float | None) -> Outcome:
     if bound is None:
         return Outcome.REPRODUCED
@@ -240,6 +282,8 @@ def describe_value(claim: Claim) -> str:
     window = ""
     if claim.from_step is not None or claim.until_step is not None:
         window = f" (steps {claim.from_step or 0:,}..{'' if claim.until_step is None else f'{claim.until_step:,}'})"
+    if claim.tail is not None:
+        window += f" over the last {claim.tail:.0%} of each run"
     return f"{claim.stat} {what}{window}"
 
 
@@ -256,10 +300,12 @@ def _stat(state: RunState, metric: str, claim: Claim) -> Value | None:
 
     Where the family could not resolve the metric it recorded `<metric>_upper` (the truth is at most
     that) instead; those points join the series as upper bounds, and any statistic that used one is
-    itself only an upper bound (max, min and mean are monotone in each point).
+    itself only an upper bound (max, min, mean and median are monotone in each point).
     """
-    points = [(s, y, "exact") for s, y in _window(state.series.get(metric, []), claim)]
-    points += [(s, y, "upper") for s, y in _window(state.series.get(metric + "_upper", []), claim)]
+    exact, upper = state.series.get(metric, []), state.series.get(metric + "_upper", [])
+    end = max((s for s, _ in (*exact[-1:], *upper[-1:])), default=0)
+    points = [(s, y, "exact") for s, y in _window(exact, claim, end)]
+    points += [(s, y, "upper") for s, y in _window(upper, claim, end)]
     if not points:
         return None
     points.sort(key=lambda p: p[0])
@@ -267,11 +313,15 @@ def _stat(state: RunState, metric: str, claim: Claim) -> Value | None:
         _, x, bound = points[0] if claim.stat == "first" else points[-1]
         return Value(x, bound)
     ys = [y for _, y, _ in points]
-    x = {"max": max(ys), "min": min(ys), "mean": statistics.fmean(ys)}[claim.stat]
+    x = {"max": max(ys), "min": min(ys), "mean": statistics.fmean(ys), "median": statistics.median(ys)}[claim.stat]
     return Value(x, "upper" if any(b == "upper" for _, _, b in points) else "exact")
 
 
-def _window(points: list[tuple[int, float]], claim: Claim) -> list[tuple[int, float]]:
+def _window(points: list[tuple[int, float]], claim: Claim, end: int) -> list[tuple[int, float]]:
+    """The points between from_step and until_step, and within the last `tail` of the steps up to `end`
+    (the run's last recorded step of the metric)."""
     low = claim.from_step if claim.from_step is not None else -math.inf
     high = claim.until_step if claim.until_step is not None else math.inf
+    if claim.tail is not None:
+        low = max(low, end * (1 - claim.tail))
     return [(s, y) for s, y in points if low <= s <= high]

@@ -21,6 +21,11 @@ differs at another scale (`--scale paper` swaps in the original's schedule):
     metric = "test_acc"
     stat = "max"                      # first, last, max, min or mean of the run's values
     at_most = 0.6                     # and/or at_least; or lowest = / highest = a run's label
+    # tail = 0.2                      # only the last 20% of each run's steps (with stat = "median": its typical end)
+
+A run may say `seeds = 3`: it trains seeds seed .. seed + 2, one after another, labelled "d = 30
+(seed 0)", ...; a claim that names "d = 30" judges the median of the seeds' values, so one seed's
+luck does not decide the verdict.
 
 A claim is a check on recorded numbers, so `gradfail report` can judge a run long after it ended;
 engine/claims.py reads and judges them. A run's preset is read through engine/presets.py, which
@@ -30,13 +35,14 @@ preset's and lists both. Torch-free.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.claims import Claim, Verdict, judge, parse_claims
+from engine.claims import Claim, Verdict, base_label, judge, parse_claims
 from engine.config import BaseConfig, ConfigError, build_config, config_to_dict
 from engine.presets import Preset, PresetError, check_keys, find_preset, read_single, read_toml
 from engine.registry import UnknownFamily, get_family
@@ -56,7 +62,17 @@ GROUP_KEYS = {
     "runs": list,
     "claims": list,
 }
-RUN_KEYS = {"label": str, "preset": str, "family": str, "config": dict, "seed": int, "scales": dict, "snapshots": bool}
+RUN_KEYS = {
+    "label": str,
+    "preset": str,
+    "family": str,
+    "config": dict,
+    "seed": int,
+    "seeds": int,
+    "scales": dict,
+    "snapshots": bool,
+}
+MAX_RUN_SEEDS = 16
 SCALE_KEYS = {"preset": str, "config": dict}
 
 
@@ -73,6 +89,12 @@ class MemberRun:
     preset: str | None
     config: BaseConfig
     seed: int
+    of: str = ""  # the run's label as declared, when `seeds = N` made it one of N runs (else "")
+
+
+def seed_label(label: str, seed: int) -> str:
+    """The label of one of a run's seeds (`seeds = N` in its [[runs]] table); claims.seed_members reads it back."""
+    return f"{label} (seed {seed})"
 
 
 @dataclass(frozen=True)
@@ -113,16 +135,31 @@ class GroupPreset:
         overrides: dict[str, Any] | None = None,
         source: str = "--set",
         load: Callable[[str], Preset] | None = None,
+        seed: int | None = None,
     ) -> list[MemberRun]:
         """The runs at `scale`, with `overrides` (--set, --steps) applied to every run that has the field.
-        `load` reads the single preset a run names (default `load_single`).
+        `load` reads the single preset a run names (default `load_single`). `seed` (--seed) replaces
+        every run's seed; a run of `seeds = N` then trains seed .. seed + N - 1.
 
         Raises GroupError for an unknown scale, ConfigError for overrides no run accepts or a run rejects.
         """
         if scale not in self.scales:
             raise GroupError(f"--scale {scale}: {self.name} has the scales {', '.join(self.scales)}")
         overrides = overrides or {}
-        members = [resolve_member(self, run, scale, load or load_single) for run in self.runs]
+        members = []
+        for run in self.runs:
+            member = resolve_member(self, run, scale, load or load_single)
+            if seed is not None:
+                member = dataclasses.replace(member, seed=seed)
+            count = run.get("seeds", 1)
+            members += (
+                [member]
+                if count == 1
+                else [
+                    MemberRun(seed_label(member.label, s), member.family, member.preset, member.config, s, member.label)
+                    for s in range(member.seed, member.seed + count)
+                ]
+            )
         unused = [
             key
             for key in overrides
@@ -135,7 +172,7 @@ class GroupPreset:
             fields = get_family(member.family).config_cls.__dataclass_fields__
             mine = {k: v for k, v in overrides.items() if k in fields}
             config = build_config(type(member.config), {**config_to_dict(member.config), **mine}, source=source)
-            resolved.append(MemberRun(member.label, member.family, member.preset, config, member.seed))
+            resolved.append(MemberRun(member.label, member.family, member.preset, config, member.seed, member.of))
         return resolved
 
 
@@ -202,6 +239,9 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
         elif label in labels:
             problems.append(f"{where}label: {label!r} is used twice")
         labels.append(label if isinstance(label, str) else f"run {number}")
+        seeds = run.get("seeds", 1)
+        if isinstance(seeds, int) and not 1 <= seeds <= MAX_RUN_SEEDS:
+            problems.append(f"{where}seeds: got {seeds}, expected 1 to {MAX_RUN_SEEDS} (the claims take their median)")
         if ("preset" in run) == ("family" in run):
             problems.append(f'{where}give exactly one of preset = "NAME" or family = "NAME"')
         for scale, table in run.get("scales", {}).items():
@@ -232,7 +272,7 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
         families = {}
         for scale in group.scales:
             for member in group.members(scale, load=load):
-                families[member.label] = get_family(member.family)
+                families[member.of or member.label] = get_family(member.family)  # claims name the declared label
     except ConfigError as exc:
         raise GroupError(str(exc)) from None
     claims, problems = parse_claims(data.get("claims", []), families)
@@ -259,7 +299,7 @@ def judge_record(group: RecordedGroup) -> Verdict:
     families = {}
     for label in {**listed, **states}:
         try:
-            families[label] = get_family(states[label].family if label in states else listed[label])
+            families[base_label(label)] = get_family(states[label].family if label in states else listed[label])
         except UnknownFamily:
             pass  # its claims say "no run is labelled ...": nothing about it can be judged
     stored = group.manifest.get("claims", [])

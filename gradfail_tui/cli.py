@@ -179,6 +179,10 @@ def _run(
             family_name, preset_name, recorded = source.family, source.preset, source.changes
             config = build_config(get_family(family_name).config_cls, {**source.config, **overrides}, source="--set")
             seed = seed if seed is not None else source.seed
+        elif preset == "paper":  # engine.paper.NAME: every result of the paper, in its order
+            if at:
+                raise fail("--at: the paper's runs cannot be changed mid-run; give a single run's preset")
+            return _run_paper(engine, overrides, scale, seed, seeds, device, out, runs_dir)
         elif preset is not None:
             chosen = load_preset(preset)
             if getattr(chosen, "kind", "") == "sweep":
@@ -249,8 +253,6 @@ def _run_group(
     runs_dir: Path,
 ) -> None:
     """`gradfail run --preset fig-...`: every run of the group, one after another, and the verdict."""
-    import dataclasses
-
     from engine.config import ConfigError
     from engine.groups import DEFAULT_SCALE, GroupError
     from engine.orchestration import GroupRun
@@ -262,16 +264,46 @@ def _run_group(
         )
     scale = scale or DEFAULT_SCALE
     try:
-        members = group.members(scale, overrides)
+        members = group.members(scale, overrides, seed=seed)
     except GroupError as exc:
         raise fail(str(exc)) from None
     except ConfigError as exc:
         raise fail(_config_problems(exc)) from None
-    if seed is not None:
-        members = [dataclasses.replace(m, seed=seed) for m in members]
     try:
         group_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, group.record_label(scale))
         job = GroupRun(group, members, scale, device, group_dir)
+    except RecordError as exc:
+        raise fail(str(exc)) from None
+    from gradfail_tui.headless import run_job
+
+    raise typer.Exit(code=run_job(job, console, engine))
+
+
+def _run_paper(
+    engine, overrides: dict, scale: str | None, seed: int | None, seeds: int, device: str, out, runs_dir: Path
+) -> None:
+    """`gradfail run --preset paper`: every result's group in the paper's order, into one directory."""
+    from engine.config import ConfigError
+    from engine.groups import DEFAULT_SCALE
+    from engine.orchestration.paper import PaperRun
+    from engine.paper import NAME, load_groups
+    from engine.presets import PresetError
+    from engine.record import RecordError, claim_run_dir, new_run_dir
+
+    if seeds > 1:
+        raise fail(f"--seeds {seeds}: the paper runs each run once; give --seed to run it with another seed")
+    scale = scale or DEFAULT_SCALE
+    try:
+        groups = load_groups(scale, overrides, seed=seed)
+    except ConfigError as exc:
+        raise fail(_config_problems(exc)) from None
+    except PresetError as exc:
+        raise fail(str(exc)) from None
+    try:
+        path = (
+            claim_run_dir(out) if out else new_run_dir(runs_dir, NAME + ("" if scale == DEFAULT_SCALE else f"-{scale}"))
+        )
+        job = PaperRun(groups, scale, device, path)
     except RecordError as exc:
         raise fail(str(exc)) from None
     from gradfail_tui.headless import run_job
@@ -407,6 +439,9 @@ def presets_list(ctx: typer.Context) -> None:
     for chosen in catalog.entries:
         kind = "sweep" if getattr(chosen, "kind", "") == "sweep" else getattr(chosen, "family", "group")
         table.add_row(chosen.name, kind, chosen.description)
+    table.add_row(
+        "paper", "groups", "every figure and theorem of the paper, in its order, into one directory (a talk's deck)"
+    )
     console.print(table)
     if catalog.problems:
         raise fail(list(catalog.problems), code=1)
@@ -421,6 +456,8 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
     from engine.presets import PresetError
     from engine.registry import get_family
 
+    if name == "paper":
+        return _show_paper()
     try:
         chosen = load_preset(name)
     except PresetError as exc:
@@ -446,6 +483,23 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
     console.print(table)
     if chosen.paper:
         console.print(f"[bold]The paper:[/] {chosen.paper}")
+
+
+def _show_paper() -> None:
+    """`presets show paper`: the results in the paper's order, with the group that reproduces each."""
+    from engine.paper import RESULTS, TITLE
+
+    console.print(f"[bold]paper[/]  (every result of {TITLE}, in its order; `gradfail talk` presents it)")
+    table = Table(show_edge=False, pad_edge=False)
+    from gradfail_tui.render.format import format_duration
+
+    for column in ("result", "group preset", "2-core CPU", "the paper's claim"):
+        table.add_column(column)
+    for result in RESULTS:
+        when = format_duration(result.cpu_s) + (" (live)" if result.live else "")
+        table.add_row(result.heading, result.preset, when, result.claim)
+    console.print(table)
+    console.print("Each group's runs and claims: gradfail presets show fig-parity (and so on).")
 
 
 def _show_group(group) -> None:
@@ -528,6 +582,74 @@ def tui(
     from gradfail_tui.explorer.app import run_explorer
 
     raise typer.Exit(code=run_explorer(preset, start, runs_dir))
+
+
+@app.command()
+def talk(
+    deck: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[DIR]",
+            help="A deck: a directory of `gradfail run --preset paper` or of `--prepare`.",
+            show_default=False,
+        ),
+    ] = None,
+    prepare: Annotated[
+        bool, typer.Option("--prepare", help="Run the whole paper into DIR (a new or empty directory), then stop.")
+    ] = False,
+    slide_seconds: Annotated[
+        float, typer.Option(min=1, max=3600, help="How long each slide's runs take to replay, whatever training took.")
+    ] = 20.0,
+    scale: Annotated[str | None, typer.Option(help="With --prepare: 'default' (a CPU) or 'paper'.")] = None,
+    device: Annotated[str, DEVICE_OPTION] = "auto",
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Train the slides the deck lacks, when fast enough (about a minute on a CPU)."),
+    ] = False,
+    runs_dir: Annotated[Path, typer.Option(help="With --live: where the live runs are recorded.")] = Path("runs"),
+) -> None:
+    """Present the paper, one result a slide, its runs replayed from a deck; --prepare records the deck."""
+    if prepare:
+        if deck is None:
+            raise fail("--prepare needs DIR: the directory the deck is written to (new or empty)")
+        from engine.client import EngineProcess
+
+        engine = EngineProcess().start()
+        try:
+            _run_paper(engine, {}, scale, None, 1, device, deck, Path("runs"))
+        finally:
+            engine.discard()
+    if scale is not None:
+        raise fail("--scale: only with --prepare (a deck is replayed as it was recorded)")
+    from gradfail_tui.talk.app import run_talk
+
+    raise typer.Exit(code=run_talk(deck, slide_seconds, live, runs_dir))
+
+
+@app.command()
+def serve(
+    talk_deck: Annotated[
+        Path | None,
+        typer.Option("--talk", metavar="DIR", help="Serve the talk of this deck instead of the explorer."),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="The address to bind: loopback unless you ask (anyone who reaches it can train here).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port.")] = 8000,
+    max_sessions: Annotated[
+        int, typer.Option(min=1, max=64, help="Browser sessions at once (each starts an app, the explorer an engine).")
+    ] = 2,
+    slide_seconds: Annotated[float, typer.Option(min=1, max=3600, help="With --talk: replay time per slide.")] = 20.0,
+    runs_dir: Annotated[Path, typer.Option(help="The explorer's run records.")] = Path("runs"),
+    preset: Annotated[str | None, typer.Option("--preset", "-p", help="Each explorer opens with this preset.")] = None,
+    start: Annotated[bool, typer.Option("--start", help="Each explorer starts the preset's run at once.")] = False,
+    live: Annotated[bool, typer.Option("--live", help="With --talk: train the fast slides the deck lacks.")] = False,
+) -> None:
+    """Serve the explorer (or, with --talk, a talk) in a web browser; each tab gets its own session."""
+    from gradfail_tui.serve.command import serve_command
+
+    code = serve_command(talk_deck, host, port, max_sessions, slide_seconds, runs_dir, preset, start, err, live)
+    raise typer.Exit(code=code)
 
 
 @app.command()

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from engine.client import Backend, EngineExited
 from engine.events import EngineReady, Event, RunFinished, SettingChanged
 from engine.orchestration import Conductor, EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch, RunsJob
+from engine.orchestration.paper import PaperRun
 from engine.registry import get_family
 from engine.status import RunStatus, exit_code
 from gradfail_tui.render.format import format_duration, format_metrics
@@ -30,6 +31,7 @@ from gradfail_tui.render.tables import (
     ending_line,
     facts_line,
     group_table,
+    paper_table,
     run_table,
     seeds_table,
     summary_facts,
@@ -107,11 +109,15 @@ class HeadlessDisplay(Listener):
         self.bars: dict[str, tuple[RunBatch, int]] = {}  # run id -> its batch and the batch's bar
         self.last_plain = time.perf_counter()
         self.group = job if isinstance(job, GroupRun) else None
+        self.paper = job if isinstance(job, PaperRun) else None
         self.overall = None
         if self.group is not None:
             self.overall = self.progress.add_task(
                 f"{job.preset.name} ({job.scale})", total=len(job.members), rate="", eta="-", metrics=""
             )
+        elif self.paper is not None:
+            total = sum(len(members) for _, members in job.groups)
+            self.overall = self.progress.add_task(f"paper ({job.scale})", total=total, rate="", eta="-", metrics="")
 
     @contextlib.contextmanager
     def live(self):
@@ -130,11 +136,14 @@ class HeadlessDisplay(Listener):
         label = batch.lives[0].label + (f" × {len(batch.lives)} seeds" if len(batch.lives) > 1 else "")
         task = self.progress.add_task(label, total=None, rate="", eta="-", metrics="starting engine")
         self.bars.update({live.run_id: (batch, task) for live in batch.lives})
-        if self.group is not None:
-            where = f"run {self.group.number} of {len(self.group.members)}: {batch.lives[0].label}"
+        group = self.group or (self.paper.current if self.paper is not None else None)
+        if group is not None:
+            where = f"run {group.number} of {len(group.members)}: {batch.lives[0].label}"
+            if self.paper is not None:
+                where = f"result {len(self.paper.runs)} of {len(self.paper.groups)}, {group.preset.name}, {where}"
             self.progress.update(self.overall, metrics=where)
             if not self.console.is_terminal:
-                self.console.print(f"[bold]{self.group.preset.name}[/]: {escape(where)}")
+                self.console.print(f"[bold]{group.preset.name}[/]: {escape(where)}")
 
     def engine_ready(self, slot: EngineSlot, ready: EngineReady) -> None:
         if slot.batch is not None:
@@ -156,7 +165,7 @@ class HeadlessDisplay(Listener):
             self.console.print(f"{live.label}: step {fields['completed']}/{fields['total']}  {fields['metrics']}")
 
     def run_ended(self, live: LiveRun, finished: RunFinished) -> None:
-        if self.group is not None:
+        if self.overall is not None:
             _, task = self.bars[live.run_id]
             self.progress.update(task, completed=live.state.step, metrics=finished.status)
             self.progress.advance(self.overall)
@@ -195,7 +204,12 @@ def run_job(job: Job, console: Console, engine: Backend | None = None) -> int:
         job.finish(RunStatus.INTERRUPTED)
     wall = time.perf_counter() - wall_start
     try:
-        print_group(console, job) if isinstance(job, GroupRun) else print_runs(console, job, wall)
+        if isinstance(job, PaperRun):
+            print_paper(console, job)
+        elif isinstance(job, GroupRun):
+            print_group(console, job)
+        else:
+            print_runs(console, job, wall)
     except OSError:
         pass  # the terminal went away: the records are complete, and there is nothing left to show them on
     endings = [(live.state.status, live.finished.error_kind if live.finished else "") for live in job.lives]
@@ -244,6 +258,19 @@ def print_group(console: Console, job: GroupRun) -> None:
     console.print(verdict_line(job.verdict))
     console.print(f"wall time {format_duration(job.wall_s)}")
     console.print(f"group record: {job.path}")
+
+
+def print_paper(console: Console, job: PaperRun) -> None:
+    """Each result's runs and claims with its verdict, in the paper's order, then the overall summary."""
+    for group, entry in zip(job.runs, job.manifest["results"], strict=False):
+        console.print(f"\n[bold]{escape(entry['heading'])}[/]  ({group.preset.name})")
+        console.print(group_table(group.preset.name, group.members, group.states()))
+        if group.verdict is not None:
+            console.print(verdict_table(group.verdict))
+            console.print(verdict_line(group.verdict))
+    console.print(paper_table(job.manifest))
+    console.print(f"wall time {format_duration(job.wall_s)}")
+    console.print(f"paper record: {job.path} (a talk deck: gradfail talk {job.path})")
 
 
 def print_snapshots(console: Console, live: LiveRun) -> None:

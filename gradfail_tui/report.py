@@ -29,6 +29,9 @@ from engine.catalog import load_preset
 from engine.config import differences
 from engine.events import Snapshot
 from engine.groups import GroupError, GroupPreset, judge_record, recorded_states
+from engine.paper import TITLE as PAPER_TITLE
+from engine.paper import RecordedPaper, is_paper_dir, overall, read_paper
+from engine.paper import summarise as count_outcomes
 from engine.presets import PresetError
 from engine.record import (
     GROUP_MANIFEST,
@@ -41,7 +44,8 @@ from engine.record import (
 )
 from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
-from engine.sweeps import facets, summarise
+from engine.sweeps import facets
+from engine.sweeps import summarise as summarise_cells
 from gradfail_tui.render.bitmaps import half_blocks, labelled_images, layout
 from gradfail_tui.render.format import format_cell, format_duration, format_value, unique_name
 from gradfail_tui.render.heatmap import heatmap, value_range
@@ -81,6 +85,8 @@ def write_report(paths: list[Path], output: Path, force: bool = False) -> Report
     """
     problems = []
     for path in paths:
+        if is_paper_dir(path):
+            continue
         try:
             check_record_dir(path)
         except NotARecord as exc:
@@ -105,8 +111,11 @@ def write_report(paths: list[Path], output: Path, force: bool = False) -> Report
         "",
     ]
     for number, path in enumerate(paths, 1):
-        record = read_record(path)
         figures.prefix = f"{number:02d}"
+        if is_paper_dir(path):
+            lines += paper_section(read_paper(path), figures, written)
+            continue
+        record = read_record(path)
         if isinstance(record, RecordedGroup) and record.manifest.get("kind") == "sweep":
             lines += sweep_section(record, figures)
         elif isinstance(record, RecordedGroup):
@@ -243,7 +252,7 @@ def sweep_section(sweep: RecordedGroup, figures: Figures) -> list[str]:
     keys = [a["key"] for a in spec.get("grid", [])]
     lines += ["### Cells", "", "| " + " | ".join([*keys, f"{what} (mean)", "sd", "min", "max", "runs"]) + " |"]
     lines.append("|" + "---|" * (len(keys) + 5))
-    for cell in summarise(manifest):
+    for cell in summarise_cells(manifest):
         counts: dict[str, int] = {}
         for status in cell.statuses:
             counts[status] = counts.get(status, 0) + 1
@@ -301,6 +310,35 @@ def group_section(group: RecordedGroup, figures: Figures) -> list[str]:
     lines += group_figures(manifest, members, title, figures)
     lines += runs_sections(members, figures, metrics_to_show(manifest, members))
     lines += problems_lines(group.problems)
+    return lines
+
+
+def paper_section(recorded: RecordedPaper, figures: Figures, written: ReportWritten) -> list[str]:
+    """`gradfail run --preset paper`: the summary of every result, judged again, then a section each."""
+    manifest = recorded.manifest
+    judged = recorded.judged()
+    outcomes = [outcome for _, _, outcome in judged]
+    lines = [f"# {md_text(str(manifest.get('title') or PAPER_TITLE))}", ""]
+    facts = [f"`{recorded.path}`"] + [
+        f"{key} {md_text(str(manifest[key]))}" for key in ("scale", "device", "status") if manifest.get(key)
+    ]
+    if isinstance(manifest.get("wall_s"), (int, float)):
+        facts.append(f"wall time {format_duration(manifest['wall_s'])}")
+    lines += [" · ".join(facts), "", f"**Verdict: {overall(outcomes)}** ({count_outcomes(outcomes)})", ""]
+    lines += ["| result | group | verdict |", "|---|---|---|"]
+    for entry, _, outcome in judged:
+        lines.append(f"| {md_cell(str(entry.get('heading', '')))} | `{entry.get('preset', '')}` | **{outcome}** |")
+    lines.append("")
+    base = figures.prefix
+    for number, (entry, group, _) in enumerate(judged, 1):
+        figures.prefix = f"{base}-{number:02d}"
+        if group is None:
+            _, why = recorded.group(entry)
+            lines += [f"## {md_text(str(entry.get('heading', '')))}", "", md_text(why), ""]
+            continue
+        lines += group_section(group, figures)
+        written.problems += [f"{group.path}: {p}" for p in group.problems + figures.take_problems()]
+    written.problems += [f"{recorded.path}: {p}" for p in recorded.problems]
     return lines
 
 

@@ -95,6 +95,7 @@ def draw_lines(
     chance: float | None = None,
     mono: bool = False,
     labels: bool = False,
+    line_marker: str = "braille",
 ) -> int:
     """Plot `lines` on `plt` (the plotext module, or a textual-plotext widget's `plt`); returns how
     many had points. Log axes get ticks in powers of ten; `markers` (a run's changed settings: step,
@@ -108,7 +109,7 @@ def draw_lines(
         xs, values = zip(*points)
         xs_all += [xs[0], xs[-1]]
         ys += values
-        marker = MONO_MARKERS[index % len(MONO_MARKERS)] if mono else "braille"
+        marker = MONO_MARKERS[index % len(MONO_MARKERS)] if mono else line_marker
         plt.plot(list(xs), list(values), marker=marker, color=line.style.rgb, label=line.label if labels else None)
         drawn += 1
     if chance is not None and drawn and (chance > 0 or not log_y):
@@ -153,9 +154,11 @@ def render_plot(
     log_y: bool = False,
     markers: list[tuple[int, str]] = (),
     chance: float | None = None,
+    marker: str = "braille",
 ) -> Text:
-    """Lines of (x, y) points, one per label, with the legend under the plot; returned as Rich text."""
-    return render_lines(styled(series), title, x_label, width, height, log_y, markers, chance)
+    """Lines of (x, y) points, one per label, with the legend under the plot; returned as Rich text.
+    `marker`: plotext's ("braille" is finest; "hd" draws thicker lines, for a talk's projector)."""
+    return render_lines(styled(series), title, x_label, width, height, log_y, markers, chance, marker)
 
 
 def render_lines(
@@ -167,13 +170,14 @@ def render_lines(
     log_y: bool = False,
     markers: list[tuple[int, str]] = (),
     chance: float | None = None,
+    marker: str = "braille",
 ) -> Text:
     """`render_plot` for lines already styled (a band's edges share its mean's colour)."""
     plt = plotext  # plotext keeps one global figure; clear it first and build it to a string
     plt.clear_figure()
     plt.plot_size(width, height)
     plt.theme("clear")
-    draw_lines(plt, lines, log_y=log_y, markers=markers, chance=chance)
+    draw_lines(plt, lines, log_y=log_y, markers=markers, chance=chance, line_marker=marker)
     plt.title(title)
     plt.xlabel(x_label)
     figure = Text.from_ansi(plt.build())
@@ -183,7 +187,9 @@ def render_lines(
     return figure
 
 
-def family_figure(spec: FamilySpec, states: list[RunState], width: int) -> Text | None:
+def family_figure(
+    spec: FamilySpec, states: list[RunState], width: int, height: int = 14, marker: str = "braille"
+) -> Text | None:
     """The family's first panel (accuracy for parity) against the step; None when there is no curve to show.
     Several seeds of one run: the panel's first metric, per seed when few, and their mean."""
     panel = spec.metrics[0].panel
@@ -196,18 +202,34 @@ def family_figure(spec: FamilySpec, states: list[RunState], width: int) -> Text 
     if len(states) == 1:
         series = {m.label: states[0].series[m.name] for m in metrics}
         return render_plot(
-            series, title, width=width, height=14, log_y=metrics[0].log_scale, markers=markers, chance=chance
+            series,
+            title,
+            width=width,
+            height=height,
+            log_y=metrics[0].log_scale,
+            markers=markers,
+            chance=chance,
+            marker=marker,
         )
     metric = metrics[0]
     if len(states) <= MAX_SEED_LINES:
         series = {f"seed {s.seed}": s.series.get(metric.name, []) for s in states}
         series[f"{metric.label}, mean"] = seed_band([s.series.get(metric.name, []) for s in states]).mean
         return render_plot(
-            series, title, width=width, height=14, log_y=metric.log_scale, markers=markers, chance=chance
+            series,
+            title,
+            width=width,
+            height=height,
+            log_y=metric.log_scale,
+            markers=markers,
+            chance=chance,
+            marker=marker,
         )
     band = seed_band([s.series.get(metric.name, []) for s in states])
     lines = band_lines(band, f"{metric.label}, mean of {len(states)} seeds", HUES[0])
-    return render_lines(lines, title, width=width, height=14, log_y=metric.log_scale, markers=markers, chance=chance)
+    return render_lines(
+        lines, title, width=width, height=height, log_y=metric.log_scale, markers=markers, chance=chance, marker=marker
+    )
 
 
 @dataclass
@@ -253,7 +275,14 @@ def band_lines(band: Band, label: str, rgb: tuple[int, int, int], edges: str = "
 
 
 def overlay_figure(
-    title: str, metric: str, states: dict[str, RunState], specs, log_y: bool, width: int, height: int = 16
+    title: str,
+    metric: str,
+    states: dict[str, RunState],
+    specs,
+    log_y: bool,
+    width: int,
+    height: int = 16,
+    marker: str = "braille",
 ) -> Text | None:
     """One metric of every run that has it, overlaid and labelled by run; None when no run has it."""
     series = {label: state.series[metric] for label, state in states.items() if state.series.get(metric)}
@@ -267,6 +296,7 @@ def overlay_figure(
         height=height,
         log_y=log_y or bool(described and described.log_scale),
         chance=described.chance if described else None,
+        marker=marker,
     )
 
 

@@ -123,3 +123,25 @@ def verdict_table(verdict: Verdict) -> Table:
 def verdict_line(verdict: Verdict) -> str:
     """The overall verdict, as Rich markup."""
     return f"[bold]Verdict:[/] [bold {rich_colour(outcome_look(verdict.outcome).tone)}]{verdict.outcome}[/]"
+
+
+def paper_table(manifest: dict) -> Table:
+    """The whole paper (paper.json): each result's verdict in the paper's order, and the summary."""
+    table = Table(title=f"{manifest.get('title', 'the paper')}: {manifest.get('summary', '')}", title_justify="left")
+    for column in ("result", "group", "status", "verdict"):
+        table.add_column(column)
+    for entry in manifest.get("results", []):
+        outcome = str(entry.get("outcome", "-"))
+        colour = rich_colour(outcome_look(outcome).tone) if "outcome" in entry else "default"
+        table.add_row(
+            escape(str(entry.get("heading", ""))),
+            escape(str(entry.get("preset", ""))),
+            str(entry.get("status", "")),
+            f"[{colour}]{outcome}[/]",
+        )
+    if "outcome" in manifest:
+        colour = rich_colour(outcome_look(manifest["outcome"]).tone)
+        table.add_row(
+            "[bold]the paper[/]", "", str(manifest.get("status", "")), f"[bold {colour}]{manifest['outcome']}[/]"
+        )
+    return table

@@ -115,18 +115,18 @@ def test_claims_edited_by_hand_are_named_not_judged(recorded_group, tmp_path):
     group = tmp_path / "edited"
     shutil.copytree(recorded_group, group)
     manifest = json.loads((group / "group.json").read_text())
-    manifest["claims"][0] = {**manifest["claims"][0], "stat": "median"}
+    manifest["claims"][0] = {**manifest["claims"][0], "stat": "mode"}
     manifest["claims"].append({**manifest["claims"][0], "stat": "last", "runs": []})
     (group / "group.json").write_text(json.dumps(manifest))
     result = report("edited", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "report.md").read_text()
     assert VERDICT_LINE.findall(text) == ["incomplete"]
-    assert "cannot be judged" in text and "stat: got 'median'" in text and "runs: names no run" in text
+    assert "cannot be judged" in text and "stat: got 'mode'" in text and "runs: names no run" in text
     # The explorer opens it too: its runs, no verdict, and what is wrong among its problems.
     entry = load_recorded_group(group)
     assert entry.verdict is None and len(entry.keys) == 3
-    assert any("stat: got 'median'" in problem for problem in entry.problems)
+    assert any("stat: got 'mode'" in problem for problem in entry.problems)
 
 
 def test_a_single_run_report(recorded_group, tmp_path):

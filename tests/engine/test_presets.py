@@ -19,7 +19,8 @@ def test_every_shipped_preset_is_valid_and_says_what_it_shows():
         assert preset.description, f"{name} has no description"
         if isinstance(preset, GroupPreset):
             for scale in preset.scales:
-                assert len(preset.members(scale)) == len(preset.runs)  # every run resolves at every scale
+                # every run resolves at every scale, once per seed
+                assert len(preset.members(scale)) == sum(run.get("seeds", 1) for run in preset.runs)
             assert preset.claims, f"group {name} checks no claim"
         elif isinstance(preset, SweepPreset):
             for scale in preset.scales:
