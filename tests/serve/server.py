@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -75,9 +77,6 @@ class Served:
             self.proc.wait(10)
         for pid in self.processes():  # never leave a test's process behind, even when it failed
             with contextlib.suppress(OSError):
-                import os
-                import signal
-
                 os.kill(pid, signal.SIGKILL)
 
 
