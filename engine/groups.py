@@ -19,7 +19,7 @@ differs at another scale (`--scale paper` swaps in the original's schedule):
     says = "d = 30 stays at chance"
     runs = ["d = 30"]
     metric = "test_acc"
-    stat = "max"                      # first, last, max, min or mean of the run's values
+    stat = "max"                      # first, last, max, min, mean or median of the run's values
     at_most = 0.6                     # and/or at_least; or lowest = / highest = a run's label
     # tail = 0.2                      # only the last 20% of each run's steps (with stat = "median": its typical end)
 

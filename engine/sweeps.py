@@ -20,7 +20,7 @@ A sweep preset is a TOML file in the presets directories, told apart by its `[gr
     width_mult = [2, 10]         # or a list
     [map]
     metric = "test_acc"
-    stat = "max"                 # first, last, max, min, mean
+    stat = "max"                 # first, last, max, min, mean, median
     x = "d"
     y = "width_mult"
     [scales.large]               # a larger scale: replaces seeds, grid keys and config keys

@@ -340,7 +340,9 @@ def sweep(
     metric: Annotated[
         str | None, typer.Option(help="The metric to map (default: the preset's, or the family's first).")
     ] = None,
-    stat: Annotated[str | None, typer.Option(help="first, last, max, min or mean of the metric over the run.")] = None,
+    stat: Annotated[
+        str | None, typer.Option(help="first, last, max, min, mean or median of the metric over the run.")
+    ] = None,
     x: Annotated[str | None, typer.Option("--x", help="The grid key along the heatmap's x axis.")] = None,
     y: Annotated[str | None, typer.Option("--y", help="The grid key along the heatmap's y axis.")] = None,
     scale: Annotated[

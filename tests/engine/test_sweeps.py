@@ -110,10 +110,10 @@ def test_a_grid_too_large_needs_force():
 
 def test_the_mapping_is_checked_against_the_family_and_the_grid():
     with pytest.raises(SweepError) as caught:
-        resolve("parity", None, {}, {"d": "4,8"}, 1, {"metric": "objective", "stat": "median", "y": "lr"})
+        resolve("parity", None, {}, {"d": "4,8"}, 1, {"metric": "objective", "stat": "mode", "y": "lr"})
     problems = " | ".join(caught.value.problems)
     assert "map metric: 'objective' is not a metric of parity" in problems
-    assert "map stat: got 'median'" in problems and "map y: 'lr' is not a grid key" in problems
+    assert "map stat: got 'mode'" in problems and "map y: 'lr' is not a grid key" in problems
 
 
 def test_a_preset_as_the_base_and_overrides():
