@@ -133,6 +133,7 @@ def test_bench_on_a_gpu_that_is_not_there_says_so_without_a_traceback(tmp_path):
     assert "Traceback" not in said and 'File "' not in said, said
 
 
+@pytest.mark.slow  # a minute of engine starts and timed loops: the bench's own check, not every commit's
 def test_bench_prints_its_figures(tmp_path):
     # 100 columns: the narrow layout, one paragraph a workload (a table that wide would squeeze its numbers away)
     result = gradfail(
