@@ -178,12 +178,10 @@ class HeadlessDisplay(Listener):
             self.progress.update(task, metrics="[yellow]interrupted: stopping…")
 
 
-def run_job(job: Job, console: Console, engine: Backend | None = None) -> int:
-    """Train a job's runs to their end through one engine (`engine`: one already started, which this
-    closes when done), show them, and return the exit code."""
-    display = HeadlessDisplay(console, job)
-    conductor = Conductor(listener=display, started=[engine] if engine is not None else None)
-    wall_start = time.perf_counter()
+def conduct(conductor: Conductor, job: Job, display) -> bool:
+    """Train `job` on `conductor` while `display` (a Listener with `live()` and `interrupted()`) shows it.
+    Ctrl-C, SIGTERM or SIGHUP stop it with its runs recorded interrupted; a second one stops waiting for
+    the engines. The job is finished either way; returns whether it was interrupted."""
     interrupted = False
     with signals_interrupt():
         try:
@@ -202,6 +200,16 @@ def run_job(job: Job, console: Console, engine: Backend | None = None) -> int:
             conductor.close()
     if not job.finished:  # the second interruption came before the job was closed
         job.finish(RunStatus.INTERRUPTED)
+    return interrupted
+
+
+def run_job(job: Job, console: Console, engine: Backend | None = None) -> int:
+    """Train a job's runs to their end through one engine (`engine`: one already started, which this
+    closes when done), show them, and return the exit code."""
+    display = HeadlessDisplay(console, job)
+    conductor = Conductor(listener=display, started=[engine] if engine is not None else None)
+    wall_start = time.perf_counter()
+    interrupted = conduct(conductor, job, display)
     wall = time.perf_counter() - wall_start
     try:
         if isinstance(job, PaperRun):

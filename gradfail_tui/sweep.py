@@ -27,7 +27,7 @@ from engine.orchestration import Conductor, EngineSlot, Listener, LiveRun
 from engine.orchestration.sweep import SweepRun
 from engine.status import RunStatus, exit_code
 from engine.sweeps import facets, summarise
-from gradfail_tui.headless import Interrupted, signals_interrupt
+from gradfail_tui.headless import conduct
 from gradfail_tui.render.format import format_duration
 from gradfail_tui.render.heatmap import cells_table, heatmap, legend, value_range
 
@@ -94,6 +94,9 @@ class SweepDisplay(Listener):
             return
         with Live(get_renderable=self.render, console=self.console, refresh_per_second=LIVE_HZ, transient=True):
             yield
+
+    def interrupted(self) -> None:
+        self.console.print("[yellow]interrupted: stopping the runs in flight…[/]")
 
     def run_event(self, live: LiveRun, event: Event) -> None:
         if not live.ended:
@@ -179,24 +182,7 @@ def run_sweep(
     """Run the sweep's batches over `workers` engines, show them, and return the exit code."""
     display = SweepDisplay(console, job)
     conductor = Conductor(engine_factory, display, engines=workers, started=started)
-    interrupted = False
-    with signals_interrupt():
-        try:
-            with display.live():
-                try:
-                    conductor.start()
-                    conductor.submit(job)
-                    conductor.run()
-                except (KeyboardInterrupt, Interrupted):
-                    interrupted = True
-                    console.print("[yellow]interrupted: stopping the runs in flight…[/]")
-                    conductor.shutdown(RunStatus.INTERRUPTED)
-        except (KeyboardInterrupt, Interrupted):  # a second one: the records are closed; stop waiting
-            interrupted = True
-        finally:
-            conductor.close()
-    if not job.finished:
-        job.finish(RunStatus.INTERRUPTED)
+    interrupted = conduct(conductor, job, display)
     try:
         print_sweep(console, job.manifest, job.path)
     except OSError:
