@@ -3,7 +3,7 @@
 Pick a failure family, a preset or your own values (the form is generated from the family's
 config), start / pause / stop the run from the keyboard and watch its metrics and snapshots drawn
 live; compare runs in one plot; open or replay the records under ./runs; run a figure of the paper
-(a group preset) and read its verdict.
+(a group preset) and read its verdict; run a sweep preset and watch its phase diagram fill in.
 
 The app only displays. The orchestration layer (engine/orchestration) drives the engine process
 (`python -m engine.worker`, which imports torch: the UI never does), records every event and folds
@@ -39,9 +39,10 @@ from engine.presets import Preset
 from engine.record import RecordError
 from engine.registry import FamilySpec
 from engine.status import RunStatus
+from engine.sweeps import SweepPreset
 from gradfail_tui.explorer import messages as msg
 from gradfail_tui.explorer.bridge import EngineBridge
-from gradfail_tui.explorer.choices import GroupChoice, RunChoice
+from gradfail_tui.explorer.choices import GroupChoice, RunChoice, SweepChoice
 from gradfail_tui.explorer.entries import RunEntry, is_group_key
 from gradfail_tui.explorer.listener import ExplorerListener
 from gradfail_tui.explorer.model import ExplorerModel
@@ -104,10 +105,11 @@ class GradfailApp(App):
         plot_budget: float | None = None,
         preset_problems: list[str] | None = None,
         groups: list[GroupPreset] | None = None,
+        sweeps: list[SweepPreset] | None = None,
     ) -> None:
         super().__init__()
         self.families = families
-        self.presets, self.group_presets = presets, groups or []
+        self.presets, self.group_presets, self.sweep_presets = presets, groups or [], sweeps or []
         self.family_errors = family_errors or {}
         self.preset_problems = preset_problems or []
         self.runs_dir = runs_dir
@@ -128,7 +130,14 @@ class GradfailApp(App):
         yield StatusLine(id="status")
         with TabbedContent(initial="setup", id="tabs"):
             with TabPane("1 Setup", id="setup"):
-                yield SetupPane(self.families, self.family_errors, self.presets, self.group_presets, id="setup-body")
+                yield SetupPane(
+                    self.families,
+                    self.family_errors,
+                    self.presets,
+                    self.group_presets,
+                    self.sweep_presets,
+                    id="setup-body",
+                )
             # The watch view and the runs panel are mounted just after the first frame.
             with TabPane("2 Watch", id="watch"):
                 yield Vertical(id="watch-holder")
@@ -197,6 +206,8 @@ class GradfailApp(App):
             await self.setup.pick_family(first, chosen.name if chosen else None)
         if any(g.name == self.initial_preset for g in self.group_presets):
             await self.setup.pick_group(self.initial_preset)
+        if any(s.name == self.initial_preset for s in self.sweep_presets):
+            await self.setup.pick_sweep(self.initial_preset)
         self.runs_panel.scan()
         if self.autostart:
             self.action_start()
@@ -235,14 +246,19 @@ class GradfailApp(App):
             self.show_tab("watch")
             self.conductor.submit(job)
 
-    def _job(self, choice: RunChoice | GroupChoice):
+    def on_sweep_requested(self, message: msg.SweepRequested) -> None:
+        """A sweep preset, on the explorer's engine: its phase diagram fills in on the Watch tab."""
+        if not self._busy(group=True) and (job := self._job(message.choice)) is not None:
+            self.model.add_sweep(job)
+            self.show_tab("watch")
+            self.conductor.submit(job)
+
+    def _job(self, choice: RunChoice | GroupChoice | SweepChoice):
+        what = {GroupChoice: "group", SweepChoice: "sweep"}.get(type(choice), "run")
         try:
             return choice.job(self.runs_dir)
         except RecordError as exc:
-            self.report(
-                f"cannot record the {'group' if isinstance(choice, GroupChoice) else 'run'}, "
-                f"so it was not started: {exc}"
-            )
+            self.report(f"cannot record the {what}, so it was not started: {exc}")
             return None
 
     def _busy(self, group: bool) -> bool:
@@ -317,7 +333,12 @@ class GradfailApp(App):
             return
         entry, group = self.model.active, self.model.live_group
         if group is not None:
-            self.notify(f"{escape(group.name)}: stopping; the runs after this one are not run", timeout=4)
+            later = (
+                "its runs not started stay waiting in sweep.json"
+                if group.sweep is not None
+                else "the runs after this one are not run"
+            )
+            self.notify(f"{escape(group.name)}: stopping; {later}", timeout=4)
             self.conductor.stop_job(group.job)
         elif entry is not None:
             self.conductor.stop(entry.key)
@@ -487,13 +508,13 @@ def build_app(
     screenshot_dir: Path | None = None,
     plot_budget: float | None = None,
     groups: list[GroupPreset] | None = None,
+    sweeps: list[SweepPreset] | None = None,
 ) -> GradfailApp:
     """The app, for the command line (defaults: the real engine, the registry) and for tests.
 
-    `groups` (the figures) are read from the presets directory with the presets; tests that pass
-    `presets` get none unless they pass `groups` too. PresetError if `preset` names a bad file."""
+    `groups` (the figures) and `sweeps` (the phase diagrams) are read from the presets directory
+    with the presets; tests that pass `presets` get none unless they pass `groups` or `sweeps` too. PresetError if `preset` names a bad file."""
     from engine.catalog import load_preset, scan
-    from engine.presets import PresetError
     from engine.registry import families as registry_families
     from engine.registry import family_errors
 
@@ -505,12 +526,13 @@ def build_app(
         presets, found_groups = catalog.offered(families)
         preset_problems = list(catalog.problems)
         groups = found_groups if groups is None else groups
-    groups = groups or []
-    if preset is not None and preset not in {p.name for p in [*presets, *groups]}:
+        sweeps = [s for s in catalog.sweeps if sweep_family(s) in families] if sweeps is None else sweeps
+    groups, sweeps = groups or [], sweeps or []
+    if preset is not None and preset not in {p.name for p in [*presets, *groups, *sweeps]}:
         chosen = load_preset(preset)  # a .toml path: PresetError says what is wrong with it
-        if getattr(chosen, "kind", "") == "sweep":  # the explorer shows recorded sweeps; it does not start one yet
-            raise PresetError(f"{preset} is a sweep preset: run it with `gradfail sweep --preset {preset}`")
-        if isinstance(chosen, GroupPreset):
+        if isinstance(chosen, SweepPreset):
+            sweeps = [*sweeps, chosen]
+        elif isinstance(chosen, GroupPreset):
             groups = [*groups, chosen]
         else:
             presets = [*presets, chosen]
@@ -527,7 +549,21 @@ def build_app(
         plot_budget=plot_budget,
         preset_problems=preset_problems,
         groups=groups,
+        sweeps=sweeps,
     )
+
+
+def sweep_family(sweep: SweepPreset) -> str | None:
+    """The family a sweep preset trains (its base may be a single-run preset), or None if it cannot say."""
+    if sweep.family is not None:
+        return sweep.family
+    from engine.catalog import load_preset
+    from engine.presets import PresetError
+
+    try:
+        return getattr(load_preset(sweep.preset), "family", None)
+    except PresetError:
+        return None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

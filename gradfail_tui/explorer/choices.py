@@ -1,4 +1,5 @@
-"""What the setup forms ask to run, validated (RunRequested and GroupRequested carry these), and the job each becomes."""
+"""What the setup forms ask to run, validated (RunRequested, GroupRequested and SweepRequested carry
+these), and the job each becomes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from engine.client import RunRequest
 from engine.config import BaseConfig
 from engine.groups import GroupPreset, MemberRun
 from engine.orchestration import GroupRun, RunsJob
+from engine.orchestration.sweep import SweepRun
 from engine.record import claim_run_dir, new_run_dir
+from engine.sweeps import SweepPreset, SweepSpec
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,16 @@ class GroupChoice:
         """The group, with group.json in a new directory under `runs_dir` (RecordError if it cannot be made)."""
         path = new_run_dir(runs_dir, self.group.record_label(self.scale))
         return GroupRun(self.group, self.members, self.scale, self.device, path)
+
+
+@dataclass(frozen=True)
+class SweepChoice:
+    """What the sweep form says to run: a sweep preset resolved at a scale, on a device."""
+
+    preset: SweepPreset
+    spec: SweepSpec
+
+    def job(self, runs_dir: Path) -> SweepRun:
+        """The sweep, with sweep.json in a new directory under `runs_dir`, named as `gradfail sweep` names
+        it (RecordError if it cannot be made)."""
+        return SweepRun(self.spec, new_run_dir(runs_dir, self.spec.label))

@@ -23,6 +23,7 @@ from engine.claims import Verdict
 from engine.events import Event
 from engine.groups import GroupError, judge_record
 from engine.orchestration import GroupRun, LiveRun, RunsJob
+from engine.orchestration.sweep import SweepRun
 from engine.record import find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
 from engine.status import RunStatus, worst_status
@@ -77,8 +78,8 @@ class GroupEntry:
     recorded_status: str = RunStatus.UNKNOWN
     recorded_verdict: Verdict | None = None
     problems: list[str] = field(default_factory=list)
-    job: GroupRun | RunsJob | None = None  # a group (or seeds) running, or run, in this session
-    kind: str = "group"  # "group" (a group preset) or "seeds" (one config, several seeds: drawn as a band)
+    job: GroupRun | RunsJob | SweepRun | None = None  # a group (or seeds, or a sweep) running, or run, in this session
+    kind: str = "group"  # "group" (a group preset), "seeds" (one config, several seeds: drawn as a band), "sweep"
     sweep: dict | None = None  # a sweep's record (sweep.json): shown as its phase diagram, no claims
     cell: dict | None = None  # one cell of a sweep (its sweep.json entry): its seeds' runs, overlaid on enter
 
@@ -102,6 +103,24 @@ class GroupEntry:
         return self.kind == "seeds"
 
     @classmethod
+    def of_sweep(cls, job: SweepRun) -> GroupEntry:
+        """A sweep started in this session: its record (sweep.json) is the job's manifest, which the job
+        keeps up to date as runs end, so its phase diagram fills in as it is drawn again. Only the runs in
+        flight become RunEntries (the sweep's own rule: a finished run's curves are on disk, not here)."""
+        return cls(
+            key=group_key(job.path),
+            name=job.spec.name or job.spec.label,
+            title=job.title,
+            origin=SESSION,
+            labels=[run["label"] for run in job.runs],
+            scale=job.spec.scale or "",
+            path=job.path,
+            job=job,
+            kind="sweep",
+            sweep=job.manifest,
+        )
+
+    @classmethod
     def of_job(cls, job: GroupRun) -> GroupEntry:
         group = job.preset
         return cls(
@@ -122,6 +141,8 @@ class GroupEntry:
         """label -> how it stands: waiting, running, how it ended, or "not run"."""
         if isinstance(self.job, RunsJob):
             return {live.label: live.state.status for live in self.job.lives}
+        if isinstance(self.job, SweepRun):
+            return {run["label"]: run["status"] for run in self.job.runs}
         if self.job is not None:
             return {label: self.job.status_of(label) for label in self.labels}
         return self.recorded_statuses
@@ -134,8 +155,8 @@ class GroupEntry:
 
     @property
     def verdict(self) -> Verdict | None:
-        if isinstance(self.job, RunsJob):
-            return None  # seeds make no claim
+        if isinstance(self.job, (RunsJob, SweepRun)):
+            return None  # seeds and sweeps make no claim
         return self.job.verdict if self.job is not None else self.recorded_verdict
 
     @property
@@ -145,12 +166,18 @@ class GroupEntry:
     def shows_snapshots(self, label: str | None) -> bool:
         """Whether a run's snapshots are shown beside the figure: as the preset says; a record keeps
         no such wish, so the default there: snapshots where there is no overlay."""
-        if self.seeds:
-            return True  # the seed picked out, or the first
+        if self.seeds or isinstance(self.job, SweepRun):
+            return True  # the seed picked out, or the first; a sweep's run training now
         return self.job.preset.shows_snapshots(label) if self.job is not None else not self.plot
 
     def progress(self) -> str:
         """ "run 2 of 3: d = 10" while it runs; how it ended once it has."""
+        if isinstance(self.job, SweepRun):
+            counts = self.job.counts()
+            return (
+                f"{self.status}: {counts['done']}/{len(self.labels)} runs done, "
+                f"{counts['running']} running, {counts['failed']} failed"
+            )
         number = self.job.number if self.job is not None else 0
         if self.seeds:
             statuses = list(self.statuses.values())

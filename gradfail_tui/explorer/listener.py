@@ -2,7 +2,8 @@
 
 The Conductor calls these on the UI thread (the app hands it the engines' items there): a run's
 events mark the views that draw it stale, a run's end is notified, a group's next run joins the
-model as it is handed to the engine, a group's end shows its verdict, an engine's readiness and
+model as it is handed to the engine (a sweep's runs only while they train: its phase diagram,
+redrawn as they end, is what stays), a group's end shows its verdict, an engine's readiness and
 death go to the status line. Nothing here drives an engine.
 """
 
@@ -14,7 +15,9 @@ from textual.markup import escape
 from engine.client import EngineExited
 from engine.events import EngineReady, Event, RunFinished, RunStarted, StatusChanged
 from engine.orchestration import EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch, RunsJob
+from engine.orchestration.sweep import SweepRun
 from engine.status import RunStatus
+from gradfail_tui.explorer.entries import GroupEntry, RunEntry
 from gradfail_tui.explorer.pacing import plot_budget_for
 
 VERDICT_SEVERITY = {"reproduced": "information", "not reproduced": "error"}  # else a warning
@@ -67,7 +70,10 @@ class ExplorerListener(Listener):
         label = entry.label if entry is not None else live.label
         if self.app.conductor.closing:
             return
-        if finished.status == RunStatus.COMPLETED:
+        sweep = self.model.group_of(entry) if entry is not None else None
+        if sweep is not None and sweep.sweep is not None and sweep.origin == "session":
+            self._sweep_run_ended(sweep, entry, live, finished)
+        elif finished.status == RunStatus.COMPLETED:
             self.app.notify(f"{label}: completed, {live.state.step:,} steps", timeout=5)
         elif finished.status == RunStatus.STOPPED:
             self.app.notify(f"{label}: {finished.message or 'stopped'}", timeout=5)
@@ -82,9 +88,24 @@ class ExplorerListener(Listener):
         self.app.refresh_bindings()
         self.app.run_ended(entry)
 
+    def _sweep_run_ended(self, sweep: GroupEntry, entry: RunEntry, live: LiveRun, finished: RunFinished) -> None:
+        """A sweep's run: its cell on the phase diagram says how it went, so only a failure is told."""
+        if finished.status == RunStatus.FAILED:
+            self.app.report(
+                f"{live.label}: failed: {finished.message or 'no reason given'} (record: {live.run_dir})",
+                title="Run failed",
+            )
+        self.model.sweep_run_ended(sweep, entry)
+
     def job_finished(self, job: Job) -> None:
         group = self._group_entry(job)
         if group is None or self.app.conductor.closing:
+            return
+        if isinstance(job, SweepRun):  # read back as a record: the Runs tab lists its cells
+            self.app.notify(f"{escape(group.title)}: {escape(group.progress())}", title="Sweep", timeout=8)
+            self.app.stale("status", "plots", "runs")
+            self.app.refresh_bindings()
+            self.app.runs_panel.scan()
             return
         if group.seeds:
             self.app.notify(f"{escape(group.name)}: {escape(group.progress())}", timeout=6)
@@ -105,6 +126,6 @@ class ExplorerListener(Listener):
         self.app.report(text)
 
     def _group_entry(self, job: Job | None):
-        if not isinstance(job, (GroupRun, RunsJob)):
+        if not isinstance(job, (GroupRun, RunsJob, SweepRun)):
             return None
         return next((g for g in self.model.groups if g.job is job), None)

@@ -14,7 +14,7 @@ from textual.message import Message
 from engine.client import EngineExited
 from engine.events import Event
 from engine.orchestration import EngineSlot
-from gradfail_tui.explorer.choices import GroupChoice, RunChoice
+from gradfail_tui.explorer.choices import GroupChoice, RunChoice, SweepChoice
 
 
 @dataclass
@@ -72,5 +72,19 @@ class CompareToggled(Message):
 @dataclass
 class GroupPicked(Message):
     """A group preset (a figure of the paper: several runs) was chosen on the setup screen."""
+
+    name: str
+
+
+@dataclass
+class SweepRequested(Message):
+    """Start was asked for on the setup screen, with a sweep preset resolved at a scale."""
+
+    choice: SweepChoice
+
+
+@dataclass
+class SweepPicked(Message):
+    """A sweep preset (a phase diagram: a grid of runs) was chosen on the setup screen."""
 
     name: str

@@ -13,6 +13,7 @@ state), and the *group* shown (its runs overlaid in the group's order, with its 
 from __future__ import annotations
 
 from engine.orchestration import GroupRun, LiveRun, RunsJob
+from engine.orchestration.sweep import SweepRun
 from engine.status import RunStatus
 from gradfail_tui.explorer.entries import (
     REPLAY_SPEEDS,
@@ -87,6 +88,26 @@ class ExplorerModel:
         self.groups.insert(0, group)
         self.show_group(group)
         return group
+
+    def add_sweep(self, job: SweepRun) -> GroupEntry:
+        """A sweep started from the form: its phase diagram and the runs it trains now take the screen."""
+        self.leave_group()
+        self.stop_replay()
+        group = GroupEntry.of_sweep(job)
+        self.groups.insert(0, group)
+        self.show_group(group)
+        return group
+
+    def sweep_run_ended(self, group: GroupEntry, entry: RunEntry) -> None:
+        """A sweep's run has ended: its value is in sweep.json and its curves on disk, so it leaves the
+        model (a sweep of hundreds of runs does not grow the explorer); the next batch takes the screen."""
+        label = next((label for label, key in group.keys.items() if key == entry.key), None)
+        if label is not None:
+            del group.keys[label]
+        self.compared.pop(entry.key, None)
+        self.entries = [e for e in self.entries if e is not entry]
+        if self.primary == entry.key:
+            self.primary = next(iter(group.keys.values()), None)
 
     def pick_seed(self, direction: int) -> str | None:
         """In a band of seeds, pick out the next (+1) or previous (-1) seed, or none (past either end)."""
@@ -211,7 +232,12 @@ class ExplorerModel:
     def session_paths(self) -> tuple[set, set]:
         """The directories of this session's runs and groups, which a scan of the disk leaves out."""
         runs = {e.path.resolve() for e in self.entries if e.path is not None and e.origin == SESSION}
-        groups = {g.path.resolve() for g in self.groups if g.path is not None and g.origin == SESSION}
+        # A sweep of this session that has ended is read back as a record: its cells become rows.
+        groups = {
+            g.path.resolve()
+            for g in self.groups
+            if g.path is not None and g.origin == SESSION and not (g.sweep is not None and not g.running)
+        }
         return runs, groups
 
     def recorded_found(self, found: list[RunEntry], groups: list[GroupEntry]) -> None:
@@ -221,7 +247,9 @@ class ExplorerModel:
         recorded_groups = [shown if shown is not None and g.key == shown.key else g for g in groups]
         if shown is not None and shown not in recorded_groups:
             recorded_groups.append(shown)  # on screen: kept even if its directory has gone
-        self.groups = [g for g in self.groups if g.origin == SESSION] + recorded_groups
+        found_keys = {g.key for g in groups}  # an ended sweep of this session, found as a record, is that record now
+        session = [g for g in self.groups if g.origin == SESSION and not (g.sweep is not None and g.key in found_keys)]
+        self.groups = session + recorded_groups
         known = {e.key: e for e in self.entries if e.origin != SESSION}
         recorded = [known.get(e.key, e) for e in found]
         # Keep a run that is on screen even if its directory has gone meanwhile.

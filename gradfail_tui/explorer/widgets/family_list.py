@@ -2,7 +2,8 @@
 
 The figures are the group presets (fig-parity, ...): several runs of those families, shown
 overlaid, with the paper's claim checked at the end. They come after the families, under a
-heading, marked ▣; their option ids are "group:<name>".
+heading, marked ▣; their option ids are "group:<name>". Then the sweep presets (phase diagrams:
+many runs over a grid), marked ▦, with option ids "sweep:<name>".
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 from engine.groups import GroupPreset
 from engine.presets import natural_key
 from engine.registry import FamilySpec
-from gradfail_tui.explorer.messages import FamilyPicked, GroupPicked
+from engine.sweeps import SweepPreset
+from gradfail_tui.explorer.messages import FamilyPicked, GroupPicked, SweepPicked
 
 GROUP_PREFIX = "group:"
 GROUP_MARK = "▣"
+SWEEP_PREFIX = "sweep:"
+SWEEP_MARK = "▦"
 
 
 def runs_text(count: int) -> str:
@@ -31,6 +35,7 @@ class FamilyList(OptionList):
         families: dict[str, FamilySpec],
         errors: dict[str, str] | None = None,
         groups: list[GroupPreset] | None = None,
+        sweeps: list[SweepPreset] | None = None,
         *,
         id: str | None = None,
     ) -> None:
@@ -63,6 +68,21 @@ class FamilyList(OptionList):
                 )
                 for group in sorted(groups, key=lambda g: natural_key(g.title))
             ]
+        if sweeps:
+            options += [None, Option(Text("Phase diagrams (sweeps)", style="bold"), id="!sweeps", disabled=True)]
+            options += [
+                Option(
+                    Text.assemble(
+                        (f"{SWEEP_MARK} {sweep.title}", "bold"),
+                        "\n",
+                        (sweep.description, "italic"),
+                        no_wrap=True,
+                        overflow="ellipsis",
+                    ),
+                    id=SWEEP_PREFIX + sweep.name,
+                )
+                for sweep in sweeps
+            ]
         super().__init__(*options, id=id)
         self.border_title = "Families"
         if groups:
@@ -81,7 +101,9 @@ class FamilyList(OptionList):
         option_id = event.option.id
         if not option_id or option_id.startswith("!"):
             return
-        if option_id.startswith(GROUP_PREFIX):
+        if option_id.startswith(SWEEP_PREFIX):
+            self.post_message(SweepPicked(option_id[len(SWEEP_PREFIX) :]))
+        elif option_id.startswith(GROUP_PREFIX):
             self.post_message(GroupPicked(option_id[len(GROUP_PREFIX) :]))
         else:
             self.post_message(FamilyPicked(option_id))

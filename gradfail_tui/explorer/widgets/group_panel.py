@@ -33,6 +33,11 @@ def group_text(group: GroupEntry) -> str:
         for label in group.labels
     )
     lines = [head]
+    if group.sweep is not None:  # a sweep: its progress; its phase diagram is drawn below this (sweep_view.py)
+        stop = " · x stops the sweep; what has run stays recorded" if group.running else ""
+        # Plain Rich markup: sweep_details draws these lines with Rich, which knows no $theme colours.
+        lines.append(f"[b]{escape(group.progress())}[/b]" + (f"[dim]{stop}[/dim]" if stop else ""))
+        return "\n".join(lines)
     if group.seeds:
         lines.append(
             f"[$accent b]{escape(group.progress())}[/]  [dim]· mean and min-max band of the seeds"
@@ -75,6 +80,13 @@ class GroupPanel(VerticalScroll):
 
     def show(self, group: GroupEntry | None) -> None:
         self.display = group is not None
+        self.set_class(group is not None and group.sweep is not None, "-sweep")
+        if group is not None and group.sweep is not None:  # its phase diagram, as it stands now
+            from gradfail_tui.explorer.widgets.sweep_view import sweep_details
+
+            self._text = ""
+            self.query_one("#group-text", Static).update(sweep_details(group, [group_text(group)], hint=False))
+            return
         text = group_text(group) if group is not None else ""
         if text != self._text:
             self._text = text

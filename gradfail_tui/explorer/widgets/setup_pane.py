@@ -2,7 +2,7 @@
 
 It owns what the form says: which form is shown (`mode`: a family's run or a figure's group) and
 its problems (Start stays disabled while there are any). Starting posts what to run, validated
-(`RunRequested` or `GroupRequested`); the app decides whether it can start now.
+(`RunRequested`, `GroupRequested` or `SweepRequested`); the app decides whether it can start now.
 """
 
 from __future__ import annotations
@@ -16,12 +16,22 @@ from textual.widgets import Button, Input, Static
 from engine.groups import GroupPreset
 from engine.presets import Preset
 from engine.registry import FamilySpec
-from gradfail_tui.explorer.messages import FamilyPicked, FormValidated, GroupPicked, GroupRequested, RunRequested
+from engine.sweeps import SweepPreset
+from gradfail_tui.explorer.messages import (
+    FamilyPicked,
+    FormValidated,
+    GroupPicked,
+    GroupRequested,
+    RunRequested,
+    SweepPicked,
+    SweepRequested,
+)
 from gradfail_tui.explorer.widgets.config_form import ConfigForm
-from gradfail_tui.explorer.widgets.family_list import GROUP_PREFIX, FamilyList
+from gradfail_tui.explorer.widgets.family_list import GROUP_PREFIX, SWEEP_PREFIX, FamilyList
 from gradfail_tui.explorer.widgets.group_form import GroupForm
+from gradfail_tui.explorer.widgets.sweep_form import SweepForm
 
-RUN, GROUP = "run", "group"  # the two forms
+RUN, GROUP, SWEEP = "run", "group", "sweep"  # the three forms
 
 
 class SetupPane(Horizontal):
@@ -34,17 +44,20 @@ class SetupPane(Horizontal):
         family_errors: dict[str, str],
         presets: list[Preset],
         groups: list[GroupPreset],
+        sweeps: list[SweepPreset] | None = None,
         *,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.families, self.family_errors, self.presets, self.groups = families, family_errors, presets, groups
+        self.sweeps = sweeps or []
 
     def compose(self):
-        yield FamilyList(self.families, self.family_errors, self.groups, id="families")
+        yield FamilyList(self.families, self.family_errors, self.groups, self.sweeps, id="families")
         with Vertical(id="setup-right"):
             yield ConfigForm(self.presets, id="form")
             yield GroupForm(id="group-form")
+            yield SweepForm(id="sweep-form")
             with Horizontal(id="actions"):
                 yield Button("Start (s)", id="start", variant="success", disabled=True, compact=True)
                 yield Static("", id="start-problems")
@@ -59,6 +72,7 @@ class SetupPane(Horizontal):
 
     def watch_mode(self, mode: str) -> None:
         self.query_one("#setup-right").set_class(mode == GROUP, "-group")
+        self.query_one("#setup-right").set_class(mode == SWEEP, "-sweep")
         self.watch_problems(self.problems)  # the hint names what Start starts
 
     def watch_problems(self, problems: tuple[str, ...]) -> None:
@@ -88,6 +102,19 @@ class SetupPane(Horizontal):
         self.mode = GROUP
         await self.group_form.load(group)
 
+    async def pick_sweep(self, name: str) -> None:
+        """Show a sweep preset (a phase diagram): its grid at a scale."""
+        sweep = next((s for s in self.sweeps if s.name == name), None)
+        if sweep is None:
+            return
+        self.query_one(FamilyList).highlight_family(SWEEP_PREFIX + name)
+        self.mode = SWEEP
+        await self.query_one(SweepForm).load(sweep)
+
+    async def on_sweep_picked(self, message: SweepPicked) -> None:
+        await self.pick_sweep(message.name)
+        self.query_one("#sweep-scale").focus()
+
     async def on_family_picked(self, message: FamilyPicked) -> None:
         await self.pick_family(message.name)
         fields = self.form.query(".value")
@@ -101,6 +128,7 @@ class SetupPane(Horizontal):
     def set_devices(self, devices: list[str]) -> None:
         self.form.set_devices(devices)
         self.group_form.set_devices(devices)
+        self.query_one(SweepForm).set_devices(devices)
 
     def on_form_validated(self, message: FormValidated) -> None:
         """Only the form on screen decides (the other one may check itself when devices arrive);
@@ -116,10 +144,11 @@ class SetupPane(Horizontal):
 
     def request_start(self) -> bool:
         """Post what the form on screen says to run; False (and the form's problems shown) if it cannot."""
-        form = self.group_form if self.mode == GROUP else self.form
+        form = {GROUP: self.group_form, SWEEP: self.query_one(SweepForm)}.get(self.mode, self.form)
         choice = form.choice()
         if choice is None:
             self.notify("Fix the settings first: " + escape("; ".join(form.problems)), severity="warning", timeout=6)
             return False
-        self.post_message(GroupRequested(choice) if self.mode == GROUP else RunRequested(choice))
+        message = {GROUP: GroupRequested, SWEEP: SweepRequested}.get(self.mode, RunRequested)
+        self.post_message(message(choice))
         return True

@@ -2,6 +2,8 @@
 
 A recorded sweep (sweep.json) is listed with the groups; selecting it shows the heatmap of its
 mapped metric (gradfail_tui/render/heatmap.py) above its record's lines, instead of a verdict.
+A sweep running in this session is drawn the same way from its job's manifest, which the job keeps
+up to date as runs end: the watch view's band and the Runs tab redraw it as cells complete.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from gradfail_tui.explorer.entries import GroupEntry
 from gradfail_tui.render.heatmap import heatmap, legend, value_range
 
 
-def sweep_details(group: GroupEntry, lines: list[str]):
+def sweep_details(group: GroupEntry, lines: list[str], hint: bool = True):
     """The sweep's record lines, then its phase diagram(s) and the colour scale."""
     manifest = group.sweep or {}
     mapping = manifest.get("spec", {}).get("map", {})
@@ -27,5 +29,6 @@ def sweep_details(group: GroupEntry, lines: list[str]):
     for facet in found:
         parts.append(heatmap(facet, low, high, title=what + (f" at {facet.title}" if facet.title else "")))
     parts.append(legend(low, high, "mean over seeds"))
-    parts.append(Text("enter view its runs overlaid", style="dim"))
+    if hint and group.job is None:  # a recorded sweep (one running here has only its runs in flight to show)
+        parts.append(Text("enter view its runs overlaid", style="dim"))
     return Group(*parts)
