@@ -50,8 +50,9 @@ def default_workers(spec) -> int:
 def progress_line(job: SweepRun, running: dict[str, LiveRun]) -> str:
     counts = job.counts()
     total = len(job.runs)
+    stopped = f", {counts['stopped']} stopped" if counts["stopped"] else ""
     return (
-        f"{job.title}: {counts['done']}/{total} done, {len(running)} running, {counts['failed']} failed"
+        f"{job.title}: {counts['done']}/{total} done, {len(running)} running, {counts['failed']} failed{stopped}"
         f"  ·  elapsed {format_duration(time.monotonic() - job.started)}  ·  ETA {format_duration(eta_s(job, running))}"
     )
 

@@ -153,12 +153,15 @@ class SweepRun(Job):
         return self.manifest["runs"]
 
     def counts(self) -> dict[str, int]:
-        """How many runs are done (a result), failed (any other ending), running, waiting."""
-        counts = {"done": 0, "failed": 0, "running": 0, "waiting": 0}
+        """How many runs are done (a result), stopped (by the user: stopped or interrupted), failed (any
+        other ending), running, waiting."""
+        counts = {"done": 0, "stopped": 0, "failed": 0, "running": 0, "waiting": 0}
         for run in self.runs:
             status = run["status"]
             if status in RESULTS:
                 counts["done"] += 1
+            elif status in (RunStatus.STOPPED, RunStatus.INTERRUPTED):
+                counts["stopped"] += 1
             elif RunStatus.parse(status) is not None and RunStatus(status).final:
                 counts["failed"] += 1
             elif status in (RunStatus.RUNNING, RunStatus.STARTING):

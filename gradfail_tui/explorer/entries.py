@@ -177,6 +177,7 @@ class GroupEntry:
             return (
                 f"{self.status}: {counts['done']}/{len(self.labels)} runs done, "
                 f"{counts['running']} running, {counts['failed']} failed"
+                + (f", {counts['stopped']} stopped" if counts["stopped"] else "")
             )
         number = self.job.number if self.job is not None else 0
         if self.seeds:

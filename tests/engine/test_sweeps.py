@@ -169,7 +169,13 @@ def test_a_failed_cell_is_marked_and_the_sweep_goes_on(tmp_path):
     failed = {key for key, status in statuses.items() if status == "failed"}
     assert failed == {(2, 0), (2, 1), (3, 0), (3, 1)}  # d = 6, both widths
     assert sum(status == "completed" for status in statuses.values()) == 8
-    assert manifest["status"] == "failed" and job.counts() == {"done": 8, "failed": 4, "running": 0, "waiting": 0}
+    assert manifest["status"] == "failed" and job.counts() == {
+        "done": 8,
+        "stopped": 0,
+        "failed": 4,
+        "running": 0,
+        "waiting": 0,
+    }
     assert all(r["message"] == "injected failure" for r in manifest["runs"] if r["status"] == "failed")
     assert all(s.failed == 2 for s in summarise(manifest) if s.settings["d"] == 6)
 

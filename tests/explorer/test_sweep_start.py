@@ -82,6 +82,7 @@ async def test_a_sweep_preset_started_from_setup_fills_in_its_heatmap_and_stops_
         statuses = [run["status"] for run in record["runs"]]
         assert record["status"] == "stopped" and record["ended_at"]
         assert statuses == ["completed", "completed", "stopped", "waiting"]
+        assert group.progress().endswith("2/4 runs done, 0 running, 0 failed, 1 stopped")  # stopped is no failure
         for run in record["runs"][:3]:  # each run that started has its own record, which says how it ended
             assert read_run(group.path / run["dir"]).status == run["status"]
         assert record["runs"][3]["dir"] is None  # never started: --resume runs it
