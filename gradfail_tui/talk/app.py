@@ -159,6 +159,8 @@ class TalkApp(App):
         self.draw_footer()
 
     def tick(self) -> None:
+        if not self.query("#footer"):  # a last tick while the app closes: its widgets are already gone
+            return
         if self.replay is not None and self.replay.advance():
             self.draw_plot()
             if self.replay.done:
