@@ -25,6 +25,13 @@ SWEEP_PREFIX = "sweep:"
 SWEEP_MARK = "▦"
 
 
+def preset_option(title: str, detail: str, option_id: str) -> Option:
+    """A group's or a sweep's row: its title in bold over one italic line of detail, cut to the width."""
+    return Option(
+        Text.assemble((title, "bold"), "\n", (detail, "italic"), no_wrap=True, overflow="ellipsis"), id=option_id
+    )
+
+
 def runs_text(count: int) -> str:
     return f"{count} run" + ("" if count == 1 else "s")
 
@@ -56,31 +63,17 @@ class FamilyList(OptionList):
             options += [None, Option(Text("Figures of the paper", style="bold"), id="!figures", disabled=True)]
             # In the paper's order (Figure 1, 3, ..., then Theorem 1), whatever the files are called.
             options += [
-                Option(
-                    Text.assemble(
-                        (f"{GROUP_MARK} {group.title}", "bold"),
-                        "\n",
-                        (f"{runs_text(len(group.runs))} · {group.description}", "italic"),
-                        no_wrap=True,
-                        overflow="ellipsis",
-                    ),
-                    id=GROUP_PREFIX + group.name,
+                preset_option(
+                    f"{GROUP_MARK} {group.title}",
+                    f"{runs_text(len(group.runs))} · {group.description}",
+                    GROUP_PREFIX + group.name,
                 )
                 for group in sorted(groups, key=lambda g: natural_key(g.title))
             ]
         if sweeps:
             options += [None, Option(Text("Phase diagrams (sweeps)", style="bold"), id="!sweeps", disabled=True)]
             options += [
-                Option(
-                    Text.assemble(
-                        (f"{SWEEP_MARK} {sweep.title}", "bold"),
-                        "\n",
-                        (sweep.description, "italic"),
-                        no_wrap=True,
-                        overflow="ellipsis",
-                    ),
-                    id=SWEEP_PREFIX + sweep.name,
-                )
+                preset_option(f"{SWEEP_MARK} {sweep.title}", sweep.description, SWEEP_PREFIX + sweep.name)
                 for sweep in sweeps
             ]
         super().__init__(*options, id=id)
