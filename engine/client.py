@@ -47,6 +47,20 @@ class EngineExited:
         return f"the engine process {how}" + (f": {last[0]}" if last[0] else "")
 
 
+class EventQueue(queue.Queue):
+    """An engine's items, in order. Its `waker`, once the conductor sets one, is set on every put, so
+    that the conductor waits on one threading.Event for all its engines at once: waiting on each
+    engine's queue in turn would leave an engine that has just finished a run idle until the wait on
+    the others has timed out."""
+
+    waker: threading.Event | None = None
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        if self.waker is not None:
+            self.waker.set()
+
+
 class Backend(Protocol):
     """What the orchestration needs of an engine: an EngineProcess, or a scripted stand-in in tests."""
 
@@ -62,7 +76,7 @@ class EngineProcess:
 
     def __init__(self, python: str = sys.executable):
         self.python = python
-        self.events: queue.Queue = queue.Queue()
+        self.events = EventQueue()
         self.proc: subprocess.Popen | None = None
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         self._write_lock = threading.Lock()

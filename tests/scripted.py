@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.client import EngineExited
+from engine.client import EngineExited, EventQueue
 from engine.config import BaseConfig, knob
 from engine.events import (
     EngineReady,
@@ -72,7 +72,7 @@ class ScriptedEngine:
         self.families = families
         self.script = script or Script()
         self.ready = ready
-        self.events: queue.Queue = queue.Queue()
+        self.events = EventQueue()  # as the real engines': the conductor's one wait covers it
         self.sent: list[dict[str, Any]] = []  # every command, for tests to inspect
         self.pid = None
         self._alive = False

@@ -20,12 +20,13 @@ Torch-free.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.changes import check_change
-from engine.client import Backend, EngineExited, EngineProcess
+from engine.client import Backend, EngineExited, EngineProcess, EventQueue
 from engine.config import ConfigError
 from engine.events import EngineReady, Event, RunFinished
 from engine.orchestration.jobs import Job, RunBatch
@@ -104,6 +105,7 @@ class Conductor:
         self.closing = False
         self.gave_up: str | None = None  # why engines are no longer restarted
         self.display_lost: OSError | None = None  # the listener could no longer write (see _tell)
+        self._waker = threading.Event()  # set by every engine's EventQueue: poll() waits on it
 
     # -- engines -----------------------------------------------------------------------------------
     def start(self) -> Conductor:
@@ -118,6 +120,29 @@ class Conductor:
         """What the engines have said, waiting up to `timeout` for something when they are quiet."""
         # Each engine is read once here: another thread may replace a slot's engine meanwhile.
         engines = [(slot, slot.engine) for slot in list(self.slots) if slot.engine is not None]
+        items = self._take(engines)
+        if items or not engines:
+            return items
+        queues = [getattr(engine, "events", None) for _, engine in engines]
+        if all(isinstance(q, EventQueue) for q in queues):
+            # One wait for every engine: whichever speaks first is heard at once.
+            self._waker.clear()
+            for q in queues:
+                q.waker = self._waker
+            items = self._take(engines)  # what came before the waker was set
+            if not items and self._waker.wait(timeout):
+                items = self._take(engines)
+            return items
+        wait = timeout / len(engines)  # a backend without an EventQueue: each in turn
+        for slot, engine in engines:
+            item = engine.get(timeout=wait)
+            if item is not None:
+                return [(slot, item)]
+        return []
+
+    @staticmethod
+    def _take(engines: list[tuple[EngineSlot, Backend]]) -> list[tuple[EngineSlot, Event | EngineExited]]:
+        """What the engines have said already, without waiting."""
         items = []
         for slot, engine in engines:
             for _ in range(POLL_MOST):
@@ -125,18 +150,12 @@ class Conductor:
                 if item is None:
                     break
                 items.append((slot, item))
-        if items or not engines:
-            return items
-        wait = timeout / len(engines)
-        for slot, engine in engines:
-            item = engine.get(timeout=wait)
-            if item is not None:
-                return [(slot, item)]
-        return []
+        return items
 
     def pump(self, timeout: float = 0.2) -> None:
         for slot, item in self.poll(timeout):
             self.handle(slot, item)
+        self.flush()
 
     def handle(self, slot: EngineSlot, item: Event | EngineExited) -> None:
         """Apply one item an engine sent: its readiness, its death, or an event of one of its runs."""
@@ -150,6 +169,18 @@ class Conductor:
             self._send(slot)
         else:
             self._run_event(slot, item)
+        self.flush()
+
+    def flush(self) -> None:
+        """Let every job write what its record has put off (a sweep gathers the writes of sweep.json).
+        A job whose record cannot be written stops: never train on without recording."""
+        for job in list(self.jobs):
+            try:
+                job.flush()
+            except RecordError as exc:
+                if not job.stopping:
+                    self._tell("problem", f"{job.title}: its record cannot be written, so it stops: {exc}")
+                    self.stop_job(job)
 
     def _run_event(self, slot: EngineSlot, event: Event) -> None:
         batch = slot.batch

@@ -76,6 +76,10 @@ class Job:
         """No batch will come from it any more, and none is in flight: it can be finished."""
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Write what the job's record has put off, if it is due (the conductor calls this as items
+        arrive and while it waits). RecordError if it cannot."""
+
     def finish(self, status: RunStatus | None = None, message: str = "") -> None:
         """Close the job with `status`; by default `stopped` if it was stopped, else its worst run's ending.
         `message`: why, for the runs it ends that never started."""

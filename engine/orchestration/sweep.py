@@ -5,8 +5,12 @@ one model where the family can train them together (parity), else one run per se
 its own record in a directory of the sweep (`c0003-d-8-width_mult-5-s1/`); sweep.json ties them
 together: the resolved sweep (so that `--resume`, the report and the explorer need nothing else),
 each cell's settings and runs, each run's directory, status, steps and mapped value. It is written
-atomically whenever a batch is handed out or ends, so a Ctrl-C, a dead engine or a killed driver
-leaves it consistent with the run records.
+atomically as batches are handed out and end, and at the end (a Ctrl-C, a dead engine and a stopped
+sweep included); when runs end faster than it is worth rewriting, the writes are gathered, so that
+it is never more than about half a second behind (more only for a sweep so large that one write
+takes more than 25 ms), and the driver's time does not grow with the square of the runs. A driver
+killed outright leaves it at most that far behind: `--resume` runs again what it had not seen end,
+in new directories, and the records already there stay.
 
 A run that fails or diverges marks its cell and the sweep goes on; an engine that dies ends its runs
 `failed` (the conductor replaces it) and they are not retried here: `--resume DIR` runs again every
@@ -39,6 +43,8 @@ from engine.status import RunStatus, worst_status
 from engine.sweeps import SweepSpec, spec_from_dict
 
 SWEEP_MANIFEST = "sweep.json"
+WRITE_GAP_S = 0.5  # at least this long between two writes of sweep.json while runs end ...
+WRITE_SHARE = 0.05  # ... and long enough that writing it takes at most this share of the driver's time
 RESULTS = (RunStatus.COMPLETED, RunStatus.DIVERGED)  # what --resume keeps; the rest runs again
 
 
@@ -130,6 +136,8 @@ class SweepRun(Job):
         self.numbers: dict[str, int] = {}  # run id -> its number in sweep.json's runs
         self.threads = 0  # each engine's share of the cores (set by the caller, which knows how many engines); 0: the engine's choice
         self.started = time.monotonic()
+        self.next_write = 0.0  # when sweep.json may be written again (see write)
+        self.unwritten = False  # a change waits for it
         self.wall_s = 0.0
         self.wall_before = float(self.manifest.get("wall_s") or 0.0)  # earlier sessions of a resumed sweep
         self.steps_before = sum(  # steps of the runs ended before this session (for the ETA)
@@ -137,6 +145,8 @@ class SweepRun(Job):
             for run in self.manifest["runs"]
             if RunStatus.parse(run["status"]) is not None and RunStatus(run["status"]).final
         )
+        for cell in self.manifest["cells"]:
+            self.summarise_cell(cell)
         self.write()
 
     @classmethod
@@ -180,7 +190,11 @@ class SweepRun(Job):
             run = self.runs[number]
             cell = self.manifest["cells"][run["cell"]]
             attempt = len(run.get("attempts", [])) + (2 if run.get("dir") else 1)
-            run_dir = claim_run_dir(self.path / run_dir_name(cell["index"], cell["settings"], run["seed"], attempt))
+            run_dir = self.path / run_dir_name(cell["index"], cell["settings"], run["seed"], attempt)
+            while run_dir.exists():  # a run sweep.json had not recorded yet when its driver was killed
+                attempt += 1
+                run_dir = self.path / run_dir_name(cell["index"], cell["settings"], run["seed"], attempt)
+            run_dir = claim_run_dir(run_dir)
             if run.get("dir"):
                 run["attempts"] = [*run.get("attempts", []), {"dir": run["dir"], "status": run["status"]}]
             request = RunRequest(
@@ -196,7 +210,7 @@ class SweepRun(Job):
             run.update(dir=run_dir.name, status=RunStatus.RUNNING.value, run_id=request.run_id, steps=0, value=None)
         batch = SweepBatch(lives, self)
         self.in_flight[id(batch)] = batch
-        self.write()
+        self.write(soon=True)
         return batch
 
     def batch_ended(self, batch: RunBatch) -> None:
@@ -209,7 +223,8 @@ class SweepRun(Job):
             run.update(status=str(live.state.status), steps=live.state.step, value=value)
             if live.finished is not None and live.finished.message and live.state.status != RunStatus.COMPLETED:
                 run["message"] = live.finished.message
-        self.write()
+            self.summarise_cell(self.manifest["cells"][run["cell"]])  # the heatmap drawn from the manifest is current
+        self.write(soon=not self.exhausted)
 
     @property
     def exhausted(self) -> bool:
@@ -233,20 +248,26 @@ class SweepRun(Job):
         return {}
 
     # -- the record --------------------------------------------------------------------------------
-    def cell_values(self) -> list[tuple[dict[str, Any], float | None, float | None]]:
-        """Each cell's settings, mean and sd of its runs' mapped values so far."""
-        out = []
-        for cell in self.manifest["cells"]:
-            values = [self.runs[n]["value"] for n in cell["runs"] if self.runs[n]["value"] is not None]
-            mean = statistics.fmean(values) if values else None
-            sd = statistics.stdev(values) if len(values) > 1 else None
-            out.append((cell["settings"], mean, sd))
-        return out
+    def summarise_cell(self, cell: dict[str, Any]) -> None:
+        """A cell's mean and sd of its runs' mapped values so far, kept in its manifest entry."""
+        values = [self.runs[n]["value"] for n in cell["runs"] if self.runs[n]["value"] is not None]
+        cell["mean"] = statistics.fmean(values) if values else None
+        cell["sd"] = statistics.stdev(values) if len(values) > 1 else None
 
-    def write(self) -> None:
-        for cell, (_, mean, sd) in zip(self.manifest["cells"], self.cell_values()):
-            cell["mean"], cell["sd"] = mean, sd
+    def write(self, soon: bool = False) -> None:
+        """Write sweep.json now, or with `soon` when it is due (else `flush` writes it when it is)."""
+        start = time.monotonic()
+        if soon and start < self.next_write:
+            self.unwritten = True
+            return
         try:
             write_json_atomically(self.path / SWEEP_MANIFEST, self.manifest)
         except OSError as exc:
+            self.unwritten = True
             raise RecordError(f"cannot write {self.path / SWEEP_MANIFEST}: {exc.strerror or exc}") from None
+        self.unwritten = False
+        self.next_write = start + max(WRITE_GAP_S, (time.monotonic() - start) / WRITE_SHARE)
+
+    def flush(self) -> None:
+        if self.unwritten and time.monotonic() >= self.next_write:
+            self.write()

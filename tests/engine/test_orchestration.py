@@ -8,6 +8,8 @@ which engine ran what, and what the listener was told.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 from engine.claims import Claim
@@ -271,3 +273,18 @@ def test_a_change_is_checked_then_sent_and_a_refused_one_sends_nothing(tmp_path)
     c.run()
     c.close()
     assert [e.TYPE for e in read_run(tmp_path / "run").events].count("setting_changed") == 1
+
+
+def test_poll_hears_whichever_engine_speaks_without_waiting_on_the_others(tmp_path):
+    # Both engines quiet; the second then finishes something. poll() must return it at once, not
+    # after a wait on the first engine's queue has timed out (that left the second engine idle).
+    c, _ = conductor(Engines(Script()), engines=2)
+    while c.poll(0.01):  # their EngineReady
+        pass
+    second = c.slots[1].engine
+    threading.Timer(0.05, second.announce).start()
+    start = time.monotonic()
+    items = c.poll(timeout=4.0)
+    assert [slot.index for slot, _ in items] == [1]
+    assert time.monotonic() - start < 2.0  # waiting on each engine in turn took 2.0 s here
+    c.close()

@@ -267,3 +267,49 @@ def test_the_heatmap_marks_waiting_running_failed_and_partly_failed_cells():
     assert cell_text(CellSummary({}, (0.5, 0.7), ("completed", "completed"))) == ("0.600", 0.6)
     assert cell_text(CellSummary({}, (0.9,), ("completed", "failed"))) == ("0.900!", 0.9)
     assert [short(x) for x in (0.98123, 12.345, -0.3347, 250.0, 3e-05)] == ["0.981", "12.3", "-0.33", "250", "3e-05"]
+
+
+def test_sweep_json_gathers_quick_writes_and_is_complete_at_the_end(tmp_path, monkeypatch):
+    import engine.orchestration.sweep as sweep_module
+
+    writes = []
+    real = sweep_module.write_json_atomically
+    monkeypatch.setattr(sweep_module, "write_json_atomically", lambda p, d: (writes.append(1), real(p, d)))
+    job = SweepRun(parity_sweep(seeds=1, lanes=False), tmp_path)  # 6 runs, each ending in milliseconds
+    run(job, Engines())
+    # Handed out and ended within half a second: a write for the sweep's start, a few on the way, the last.
+    assert 2 <= len(writes) < 6
+    manifest = read(tmp_path)
+    assert manifest["status"] == "completed"
+    assert all(r["status"] == "completed" and r["value"] is not None for r in manifest["runs"])
+
+
+def test_sweep_json_is_at_most_the_gap_behind_while_runs_go_on(tmp_path, monkeypatch):
+    import engine.orchestration.sweep as sweep_module
+
+    clock = [100.0]
+    monkeypatch.setattr(sweep_module.time, "monotonic", lambda: clock[0])
+    job = SweepRun(parity_sweep(seeds=1, lanes=False), tmp_path)
+    first = job.next_batch()  # just after the write of the start: put off
+    assert read(tmp_path)["runs"][0]["status"] == "waiting" and job.unwritten
+    job.flush()
+    assert read(tmp_path)["runs"][0]["status"] == "waiting"  # not due yet
+    clock[0] += sweep_module.WRITE_GAP_S
+    job.flush()
+    assert read(tmp_path)["runs"][0]["status"] == "running" and not job.unwritten
+    assert read(tmp_path)["runs"][0]["dir"] == first.lives[0].run_dir.name
+
+
+def test_resume_after_a_killed_driver_keeps_the_runs_sweep_json_had_not_seen(tmp_path):
+    job = SweepRun(parity_sweep(seeds=1, lanes=False), tmp_path)
+    batch = job.next_batch()  # its directory exists; sweep.json, written before, does not name it
+    (batch.lives[0].run_dir / "run.json").write_text("{}")
+    manifest = read(tmp_path)
+    assert manifest["runs"][0]["dir"] is None
+
+    resumed = SweepRun.resume(tmp_path)  # the driver was killed: nothing more was written
+    run(resumed, Engines())
+    manifest = read(tmp_path)
+    assert manifest["status"] == "completed"
+    assert manifest["runs"][0]["dir"].endswith("-r2")  # a new directory; the old one is left as it was
+    assert (batch.lives[0].run_dir / "run.json").read_text() == "{}"
