@@ -24,6 +24,7 @@ from engine.events import Event
 from engine.groups import GroupError, judge_record
 from engine.orchestration import GroupRun, LiveRun, RunsJob
 from engine.orchestration.sweep import SweepRun
+from engine.paper import is_paper_dir
 from engine.record import find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
 from engine.status import RunStatus, worst_status
@@ -261,11 +262,23 @@ def load_recorded_group(path: Path) -> GroupEntry:
     )
 
 
-def scan_groups(base: Path, skip: set[Path]) -> list[GroupEntry]:
-    """The group records directly under `base` (newest first), but those in `skip`."""
+def record_places(base: Path) -> list[Path]:
+    """Where records are: `base`, and each whole paper's directory under it (`gradfail run --preset
+    paper` puts its results' groups there, one level deeper than a group of its own)."""
     if not base.is_dir():
         return []
-    found = [p for p in base.iterdir() if p.is_dir() and p.resolve() not in skip and is_group_dir(p)]
+    return [base, *(p for p in base.iterdir() if p.is_dir() and is_paper_dir(p))]
+
+
+def scan_groups(base: Path, skip: set[Path]) -> list[GroupEntry]:
+    """The group records directly under `base` or in a paper's directory there (newest first), but
+    those in `skip`."""
+    found = [
+        p
+        for place in record_places(base)
+        for p in place.iterdir()
+        if p.is_dir() and p.resolve() not in skip and is_group_dir(p)
+    ]
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     entries = []
     for path in found[:MAX_RECORDED]:
@@ -345,8 +358,13 @@ def load_recorded(path: Path) -> RunEntry:
 
 
 def scan_recorded(base: Path, skip: set[Path]) -> list[RunEntry]:
+    found = sorted(
+        (path for place in record_places(base) for path in find_runs(place)),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
     entries = []
-    for path in find_runs(base)[:MAX_RECORDED]:
+    for path in found[:MAX_RECORDED]:
         if path.resolve() not in skip:
             entry = load_recorded(path)
             entry.where = str(path.relative_to(base))  # a group's runs: "<group>/seed-1"
