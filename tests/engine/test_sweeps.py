@@ -313,3 +313,23 @@ def test_resume_after_a_killed_driver_keeps_the_runs_sweep_json_had_not_seen(tmp
     assert manifest["status"] == "completed"
     assert manifest["runs"][0]["dir"].endswith("-r2")  # a new directory; the old one is left as it was
     assert (batch.lives[0].run_dir / "run.json").read_text() == "{}"
+
+
+def test_a_ray_actor_gathers_metrics_but_answers_a_runs_end_at_once():
+    import queue
+    import threading
+    import time
+
+    from engine.events import Metrics, RunFinished, to_json
+    from engine.orchestration.ray_engine import EngineActor
+
+    actor = EngineActor.__new__(EngineActor)  # its queue alone: no Ray, no torch
+    actor.events, actor.to_json, actor.Metrics = queue.Queue(), to_json, Metrics
+    actor.emit(Metrics(run_id="r", t=0.0, step=1, values={"loss": 1.0}))
+    threading.Timer(0.2, actor.emit, [Metrics(run_id="r", t=0.1, step=2, values={"loss": 0.5})]).start()
+    threading.Timer(0.4, actor.emit, [RunFinished(run_id="r", t=0.2, step=2, status="completed")]).start()
+    start = time.monotonic()
+    lines = actor.drain(wait=1.0, gather=30.0)
+    assert time.monotonic() - start < 10  # the run's end answered the call, not the 30 s of gathering
+    assert [json.loads(line)["type"] for line in lines] == ["metrics", "metrics", "run_finished"]
+    assert actor.drain(wait=0.01) == []
