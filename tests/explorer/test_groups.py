@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input, Select
 
 from engine import paper
@@ -259,9 +260,14 @@ def record_group(base: Path, finals: dict[str, float]) -> Path:
     return path
 
 
+@pytest.mark.parametrize("in_paper", [False, True], ids=["alone", "in-a-paper"])
 @sync
-async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdict(tmp_path):
-    path = record_group(tmp_path / "runs", {"d = 5": 1.0, "d = 10": 0.97, "d = 30": 0.52})
+async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdict(tmp_path, in_paper):
+    # A whole paper's results (gradfail run --preset paper) are groups one level deeper: listed the same.
+    where = tmp_path / "runs" / "20260101-000000-paper" if in_paper else tmp_path / "runs"
+    path = record_group(where, {"d = 5": 1.0, "d = 10": 0.97, "d = 30": 0.52})
+    if in_paper:
+        (where / paper.MANIFEST).write_text(json.dumps({"kind": "paper", "results": [{"dir": path.name}]}))
     app, _ = parity_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -294,28 +300,6 @@ async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdic
         app.redraws.draw_plots()
         await pilot.pause()
         assert app.query_one("#group-panel").display is False and len(app.model.shown_entries()) == 1
-
-
-@sync
-async def test_the_results_of_a_whole_paper_are_listed_and_open_like_a_group(tmp_path):
-    paper_dir = tmp_path / "runs" / "20260101-000000-paper"
-    path = record_group(paper_dir, {"d = 5": 1.0, "d = 10": 0.97, "d = 30": 0.52})
-    (paper_dir / paper.MANIFEST).write_text(json.dumps({"kind": "paper", "results": [{"dir": path.name}]}))
-    app, _ = parity_app(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("3")
-        table = app.query_one("#runs-table")
-        await wait_until(pilot, lambda: table.row_count == 4, "a row for the paper's group and one per run")
-        assert table.get_row_at(0)[1] == "fig-parity"
-        table.focus()
-        table.move_cursor(row=0)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: app.tabs.active == "watch", "the watch view")
-        app.redraws.draw_plots()
-        await pilot.pause()
-        assert [line.points[-1][1] for line in accuracy_plot(app).lines] == [1.0, 0.97, 0.52]
-        assert "Verdict: reproduced" in band(app)
 
 
 @sync
