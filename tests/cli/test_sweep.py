@@ -86,29 +86,40 @@ def test_resume_refuses_settings_and_a_directory_that_is_no_sweep(tmp_path):
     assert result.returncode == 2 and "sweep.json: missing" in result.stderr
 
 
-@pytest.mark.parametrize("executor", ["local", "ray"])
-def test_ctrl_c_leaves_sweep_json_consistent_and_nothing_running(tmp_path, executor):
-    if executor == "ray" and not HAS_RAY:
-        pytest.skip("Ray is not installed (pip install -e '.[ray]'); .ci/run installs it")
-    mark = f"ctrl-c-{executor}-{time.monotonic_ns()}"  # every process the sweep starts inherits it
-    proc = start_gradfail(
-        "sweep", "--family", "faulty", "--set", "step_sleep=0.01", "--set", "steps=100000",
-        "--grid", "at_step=1000,2000,3000", "--workers", "2", "--out", "s",
-        *(["--ray"] if executor == "ray" else []), cwd=tmp_path, GRADFAIL_TEST_MARK=mark,
-    )  # fmt: skip
+def interrupt_when_running(proc, path, running: int, failed: int = 0) -> None:
+    """Wait until `running` runs of the sweep in `path` are training (metrics recorded) and `failed` have
+    failed, then Ctrl-C it."""
     deadline = time.time() + 120
     while time.time() < deadline:
         assert proc.poll() is None, proc.communicate()
-        if (tmp_path / "s" / "sweep.json").exists():
-            running = [r for r in sweep_json(tmp_path / "s")["runs"] if r["status"] == "running"]
-            if len(running) == 2 and all(
-                '"type":"metrics"' in (tmp_path / "s" / r["dir"] / "events.jsonl").read_text() for r in running
+        if (path / "sweep.json").exists():
+            runs = sweep_json(path)["runs"]
+            going = [r for r in runs if r["status"] == "running"]
+            if (
+                sum(r["status"] == "failed" for r in runs) == failed
+                and len(going) == running
+                and all('"type":"metrics"' in (path / r["dir"] / "events.jsonl").read_text() for r in going)
             ):
                 break
         time.sleep(0.2)
-    started = processes_with_env("GRADFAIL_TEST_MARK", mark)
-    assert len(started) > 2  # the driver and its engines (or Ray's processes and actors)
     proc.send_signal(signal.SIGINT)
+
+
+def assert_nothing_left(mark: str) -> None:
+    deadline = time.time() + 15  # Ray's own processes end a moment after its driver
+    while processes_with_env("GRADFAIL_TEST_MARK", mark) and time.time() < deadline:
+        time.sleep(0.2)
+    assert processes_with_env("GRADFAIL_TEST_MARK", mark) == []
+
+
+def test_ctrl_c_leaves_sweep_json_consistent_and_nothing_running(tmp_path):
+    mark = f"ctrl-c-{time.monotonic_ns()}"  # every process the sweep starts inherits it
+    proc = start_gradfail(
+        "sweep", "--family", "faulty", "--set", "step_sleep=0.01", "--set", "steps=100000",
+        "--grid", "at_step=1000,2000,3000", "--workers", "2", "--out", "s", cwd=tmp_path, GRADFAIL_TEST_MARK=mark,
+    )  # fmt: skip
+    interrupt_when_running(proc, tmp_path / "s", running=2)
+    assert len(processes_with_env("GRADFAIL_TEST_MARK", mark)) == 3  # the driver and its two engines
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in out + err, (out, err)
     manifest = sweep_json(tmp_path / "s")
@@ -117,10 +128,7 @@ def test_ctrl_c_leaves_sweep_json_consistent_and_nothing_running(tmp_path, execu
     for run in manifest["runs"]:
         if run["dir"]:
             assert read_manifest(tmp_path / "s" / run["dir"])["status"] == "interrupted"
-    deadline = time.time() + 15  # Ray's own processes end a moment after its driver
-    while processes_with_env("GRADFAIL_TEST_MARK", mark) and time.time() < deadline:
-        time.sleep(0.2)
-    assert processes_with_env("GRADFAIL_TEST_MARK", mark) == []
+    assert_nothing_left(mark)
     assert "gradfail sweep --resume" in " ".join(out.split())
 
 
@@ -149,7 +157,7 @@ def test_an_unreachable_ray_cluster_is_a_clear_error_and_nothing_is_recorded(tmp
     assert not (tmp_path / "s").exists()
 
 
-def test_ray_gives_the_same_numbers_as_the_local_pool_and_replaces_a_dead_worker(tmp_path):
+def test_ray_gives_the_same_numbers_as_the_local_pool(tmp_path):
     if not HAS_RAY:
         pytest.skip("Ray is not installed (pip install -e '.[ray]'); .ci/run installs it")
     grid = ["--grid", "d=4,6", "--seeds", "2", "--steps", "200", "--workers", "2"]
@@ -164,11 +172,25 @@ def test_ray_gives_the_same_numbers_as_the_local_pool_and_replaces_a_dead_worker
         events = (tmp_path / "ray" / run["dir"] / "events.jsonl").read_text().splitlines()
         assert json.loads(events[-1])["status"] == "completed" and len(events) > 3
 
-    # A Ray worker that dies (faulty's "exit" ends the actor's process): its run fails, the sweep goes on.
-    dying = gradfail(
-        "sweep", "--family", "faulty", "--grid", "fault=exit,none", "--steps", "60", "--workers", "2",
-        "--ray", "--out", "dying", cwd=tmp_path, timeout=240,
+
+def test_a_dead_ray_worker_fails_its_run_and_ctrl_c_leaves_no_ray_process(tmp_path):
+    if not HAS_RAY:
+        pytest.skip("Ray is not installed (pip install -e '.[ray]'); .ci/run installs it")
+    # faulty's "exit" ends the actor's process: at step 5 for the first run (it fails, and a new actor
+    # takes the third), never for the other two.
+    mark = f"ray-{time.monotonic_ns()}"  # every process the sweep starts (Ray's own too) inherits it
+    proc = start_gradfail(
+        "sweep", "--family", "faulty", "--set", "fault=exit", "--grid", "at_step=5,90000,90001",
+        "--set", "step_sleep=0.01", "--set", "steps=100000", "--workers", "2", "--ray", "--out", "s",
+        cwd=tmp_path, GRADFAIL_TEST_MARK=mark,
     )  # fmt: skip
-    assert dying.returncode == 1, dying.stdout + dying.stderr
-    statuses = [r["status"] for r in sweep_json(tmp_path / "dying")["runs"]]
-    assert statuses == ["failed", "completed"]
+    interrupt_when_running(proc, tmp_path / "s", running=2, failed=1)
+    assert len(processes_with_env("GRADFAIL_TEST_MARK", mark)) > 3  # the driver, Ray's processes, two actors
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in out + err, (out, err)
+    manifest = sweep_json(tmp_path / "s")
+    assert [r["status"] for r in manifest["runs"]] == ["failed", "interrupted", "interrupted"]
+    assert manifest["status"] == "interrupted"
+    for run in manifest["runs"]:
+        assert read_manifest(tmp_path / "s" / run["dir"])["status"] == run["status"]
+    assert_nothing_left(mark)
