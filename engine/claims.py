@@ -12,6 +12,9 @@ as an upper bound: a bound can prove "at most" but never "at least" (see `Value`
 A claim about a typical run must not hang on one seed's luck: a group's run may train several seeds
 (`seeds = N`, labelled "conv (seed 1)", ...), and a claim naming it judges the median of their
 values; `stat = "median"` with `tail = 0.2` reads the last 20% of each run instead of its last step.
+Where the result itself is that learning hangs on the seed (end-to-end at k = 2 on the tuples: some
+seeds learn, others never leave chance), `over_seeds = "max"` judges the best seed ("at least one of
+N learns") and `over_seeds = "min"` the worst ("none of N learns"); the claim's words must say so.
 Torch-free.
 """
 
@@ -29,6 +32,7 @@ from engine.registry import FamilySpec
 from engine.state import RunState
 
 STATS = ("first", "last", "max", "min", "mean", "median")
+OVER_SEEDS = ("median", "max", "min")  # how a run's seeds make one value (the median unless a claim says)
 CLAIM_KEYS = {
     "says": str,
     "runs": list,
@@ -42,6 +46,7 @@ CLAIM_KEYS = {
     "from_step": int,
     "until_step": int,
     "tail": (int, float),
+    "over_seeds": str,
 }
 
 
@@ -69,10 +74,13 @@ class Claim:
     tail: float | None = (
         None  # only the last fraction of each run's recorded steps (a typical ending, not one step's luck)
     )
+    over_seeds: str = "median"  # a run's seeds: their median, or the best (max) or worst (min) of them
 
     def as_dict(self) -> dict[str, Any]:
         """The claim as written in TOML (stored in the group's record, so a report needs no preset)."""
         data = {"says": self.says, "metric": self.metric, "runs": list(self.runs), "stat": self.stat}
+        if self.over_seeds != "median":
+            data["over_seeds"] = self.over_seeds
         for key in ("over", "at_least", "at_most", "lowest", "highest", "from_step", "until_step", "tail"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
@@ -103,6 +111,11 @@ def parse_claims(raw: list[Any], families: dict[str, FamilySpec]) -> tuple[list[
         if not kinds or ({"lowest", "highest"} & set(kinds) and len(kinds) > 1):
             found.append(
                 f"{where}say what is expected: at_least and/or at_most = a number, or lowest / highest = a run's label"
+            )
+        if item.get("over_seeds", "median") not in OVER_SEEDS:
+            found.append(
+                f"{where}over_seeds: got {item.get('over_seeds')!r}, expected one of {', '.join(OVER_SEEDS)} "
+                "(how the values of a run's seeds make one)"
             )
         tail = item.get("tail")
         if isinstance(tail, int | float) and not 0 < tail <= 1:
@@ -216,9 +229,9 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
         per_seed = [read_value(runs[name], claim) for name in names]
         if any(value is None for value in per_seed):
             return ClaimResult(claim, Outcome.INCOMPLETE, f"{label}: no {describe_value(claim)} recorded")
-        values[label] = _median(per_seed)
+        values[label] = over_seeds(per_seed, claim.over_seeds)
         if len(per_seed) > 1:
-            seeds_text[label] = f" (median of {len(per_seed)} seeds: {', '.join(str(v) for v in per_seed)})"
+            seeds_text[label] = f" ({claim.over_seeds} of {len(per_seed)} seeds: {', '.join(str(v) for v in per_seed)})"
     numbers = ", ".join(f"{label}: {value}{seeds_text.get(label, '')}" for label, value in values.items())
     if claim.lowest or claim.highest:
         target = claim.lowest or claim.highest
@@ -247,14 +260,16 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
     return ClaimResult(claim, outcome, f"{describe_value(claim)} {expected}: {numbers}")
 
 
-def _median(values: list[Value]) -> Value:
-    """A run's value over its seeds: the median, so that one seed's luck cannot decide a claim. A median of
-    exact values and bounds of one kind is a bound of that kind (the median is monotone in each value)."""
+def over_seeds(values: list[Value], how: str = "median") -> Value:
+    """A run's value over its seeds: the median by default, so that one seed's luck cannot decide a
+    claim; or the max or min (OVER_SEEDS). Of exact values and bounds of one kind, each is a bound of
+    that kind (all three are monotone in each value)."""
     if len(values) == 1:
         return values[0]
     kinds = {v.bound for v in values} - {"exact"}
     bound = "exact" if not kinds else (kinds.pop() if len(kinds) == 1 and kinds <= {"upper", "lower"} else "unknown")
-    return Value(statistics.median(v.x for v in values), bound)
+    combine = {"median": statistics.median, "max": max, "min": min}[how]
+    return Value(combine(v.x for v in values), bound)
 
 
 def _at_least(value: Value, bound: float | None) -> Outcome:

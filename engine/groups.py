@@ -23,9 +23,13 @@ differs at another scale (`--scale paper` swaps in the original's schedule):
     at_most = 0.6                     # and/or at_least; or lowest = / highest = a run's label
     # tail = 0.2                      # only the last 20% of each run's steps (with stat = "median": its typical end)
 
-A run may say `seeds = 3`: it trains seeds seed .. seed + 2, one after another, labelled "d = 30
-(seed 0)", ...; a claim that names "d = 30" judges the median of the seeds' values, so one seed's
-luck does not decide the verdict.
+A run may say `seeds = 3` (or `scales.cpu = { seeds = 4 }` at one scale): it trains seeds seed ..
+seed + 2, one after another, labelled "d = 30 (seed 0)", ...; a claim that names "d = 30" judges the
+median of the seeds' values, so one seed's luck does not decide the verdict (or, saying so, their
+max or min: `over_seeds` in engine/claims.py).
+
+`wall_time = { default = "about 5 min on a 2-core CPU", paper = "hours: for a GPU" }` says how long
+each scale takes, as measured; `gradfail presets show` prints it.
 
 A claim is a check on recorded numbers, so `gradfail report` can judge a run long after it ended;
 engine/claims.py reads and judges them. A run's preset is read through engine/presets.py, which
@@ -61,6 +65,7 @@ GROUP_KEYS = {
     "seed": int,
     "runs": list,
     "claims": list,
+    "wall_time": dict,
 }
 RUN_KEYS = {
     "label": str,
@@ -73,7 +78,7 @@ RUN_KEYS = {
     "snapshots": bool,
 }
 MAX_RUN_SEEDS = 16
-SCALE_KEYS = {"preset": str, "config": dict}
+SCALE_KEYS = {"preset": str, "config": dict, "seeds": int}
 
 
 class GroupError(PresetError):
@@ -109,6 +114,7 @@ class GroupPreset:
     runs: tuple[dict[str, Any], ...]  # as written; `members(scale)` resolves them
     claims: tuple[Claim, ...]
     seed: int = 0
+    wall_time: tuple[tuple[str, str], ...] = ()  # (scale, how long it takes), as the TOML says
 
     @property
     def scales(self) -> list[str]:
@@ -151,7 +157,7 @@ class GroupPreset:
             member = resolve_member(self, run, scale, load or load_single)
             if seed is not None:
                 member = dataclasses.replace(member, seed=seed)
-            count = run.get("seeds", 1)
+            count = run_seeds(run, scale)
             members += (
                 [member]
                 if count == 1
@@ -174,6 +180,12 @@ class GroupPreset:
             config = build_config(type(member.config), {**config_to_dict(member.config), **mine}, source=source)
             resolved.append(MemberRun(member.label, member.family, member.preset, config, member.seed, member.of))
         return resolved
+
+
+def run_seeds(run: dict[str, Any], scale: str) -> int:
+    """How many seeds a group's run trains at `scale`: its scale's `seeds`, else its own, else one."""
+    at_scale = run.get("scales", {}).get(scale, {}) if scale != DEFAULT_SCALE else {}
+    return at_scale.get("seeds", run.get("seeds", 1))
 
 
 def load_single(name_or_path: str) -> Preset:
@@ -239,19 +251,21 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
         elif label in labels:
             problems.append(f"{where}label: {label!r} is used twice")
         labels.append(label if isinstance(label, str) else f"run {number}")
-        seeds = run.get("seeds", 1)
-        if isinstance(seeds, int) and not 1 <= seeds <= MAX_RUN_SEEDS:
-            problems.append(f"{where}seeds: got {seeds}, expected 1 to {MAX_RUN_SEEDS} (the claims take their median)")
+        problems += seeds_problems(run, where)
         if ("preset" in run) == ("family" in run):
             problems.append(f'{where}give exactly one of preset = "NAME" or family = "NAME"')
         for scale, table in run.get("scales", {}).items():
             if not isinstance(table, dict):
-                problems.append(f"{where}scales.{scale}: expected a table with preset and/or config")
+                problems.append(f"{where}scales.{scale}: expected a table with preset, config and/or seeds")
             else:
                 problems += check_keys(table, SCALE_KEYS, f"{where}scales.{scale}.")
+                problems += seeds_problems(table, f"{where}scales.{scale}.")
     for key in ("plot",):
         if not all(isinstance(m, str) for m in data.get(key, [])):
             problems.append(f"{key}: expected a list of metric names")
+    wall_time = data.get("wall_time", {})
+    if not all(isinstance(v, str) for v in wall_time.values()):
+        problems.append('wall_time: expected a table of scale = "how long it takes"')
     if problems:
         raise GroupError(f"{path}: " + "; ".join(problems))
 
@@ -266,7 +280,11 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
         runs=tuple(runs),
         claims=(),
         seed=data.get("seed", 0),
+        wall_time=tuple(wall_time.items()),
     )
+    unknown = [scale for scale, _ in group.wall_time if scale not in group.scales]
+    if unknown:
+        raise GroupError(f"{path}: wall_time: no scale {', '.join(unknown)} (the scales: {', '.join(group.scales)})")
     load = functools.cache(load_single)  # each scale names mostly the same presets
     try:
         families = {}
@@ -282,6 +300,13 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
     if problems:
         raise GroupError(f"{path}: " + "; ".join(problems))
     return GroupPreset(**{**group.__dict__, "claims": tuple(claims)})
+
+
+def seeds_problems(table: dict[str, Any], where: str) -> list[str]:
+    seeds = table.get("seeds", 1)
+    if isinstance(seeds, int) and not 1 <= seeds <= MAX_RUN_SEEDS:
+        return [f"{where}seeds: got {seeds}, expected 1 to {MAX_RUN_SEEDS} (the claims take their median)"]
+    return []
 
 
 # ---- judging a record ------------------------------------------------------------------------

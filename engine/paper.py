@@ -123,9 +123,10 @@ def heading(group: GroupPreset) -> str:
 def load_groups(
     scale: str = DEFAULT_SCALE, overrides: dict[str, Any] | None = None, seed: int | None = None
 ) -> list[tuple[GroupPreset, list[MemberRun]]]:
-    """Every result's group and its runs at `scale`, in the paper's order. `overrides` (--set, --steps)
-    reach the runs that have the field, and must reach at least one. PresetError (GroupError) for a
-    group that does not load or lacks the scale; ConfigError for overrides no run accepts or a run rejects."""
+    """Every result's group and its runs at `scale` (`group_scale`), in the paper's order. `overrides`
+    (--set, --steps) reach the runs that have the field, and must reach at least one. PresetError
+    (GroupError) for a group that does not load or a scale no group has; ConfigError for overrides no
+    run accepts or a run rejects."""
     overrides = overrides or {}
     groups = []
     for res in RESULTS:
@@ -133,11 +134,20 @@ def load_groups(
         if not isinstance(group, GroupPreset):
             raise GroupError(f"{res.preset}: the paper's result is not a group preset")
         mine = {key: value for key, value in overrides.items() if _accepts(group, key)}
-        groups.append((group, group.members(scale, mine, seed=seed)))
+        groups.append((group, group.members(group_scale(group, scale), mine, seed=seed)))
+    if all(scale not in group.scales for group, _ in groups):
+        known = sorted({s for group, _ in groups for s in group.scales})
+        raise GroupError(f"--scale {scale}: no result of the paper has this scale (the scales: {', '.join(known)})")
     unused = [key for key in overrides if not any(_accepts(group, key) for group, _ in groups)]
     if unused:
         raise ConfigError([f"{key}: no run of the paper has this setting" for key in unused], "--set")
     return groups
+
+
+def group_scale(group: GroupPreset, scale: str) -> str:
+    """The scale a result's group runs at in the paper's `scale`: its own of that name, else its
+    default (`--scale cpu` changes only fig-tuples, the one result whose default scale falls short)."""
+    return scale if scale in group.scales else DEFAULT_SCALE
 
 
 def _accepts(group: GroupPreset, key: str) -> bool:

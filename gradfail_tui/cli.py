@@ -105,7 +105,8 @@ def run(
     scale: Annotated[
         str | None,
         typer.Option(
-            help="For a group preset (fig-*): 'default' (a CPU, minutes) or 'paper' (the original schedules)."
+            help="For a group preset (fig-*) or the paper: 'default' (a CPU, minutes), 'paper' (the original "
+            "schedules) or 'cpu' (fig-tuples: every claim on a CPU, under an hour); `gradfail presets show` lists them."
         ),
     ] = None,
     at: Annotated[
@@ -523,6 +524,10 @@ def _show_group(group) -> None:
                 member.label, scale, member.preset or member.family, ", ".join(f"{k}={v}" for k, v in changed.items())
             )
     console.print(table)
+    if group.wall_time:
+        console.print("[bold]Wall time:[/]")
+        for scale, text in group.wall_time:
+            console.print(f"  {scale}: {text}", highlight=False)
     console.print("[bold]Claims checked:[/]")
     for claim in group.claims:
         console.print(f"  • {claim.says}", highlight=False)
@@ -602,7 +607,10 @@ def talk(
     slide_seconds: Annotated[
         float, typer.Option(min=1, max=3600, help="How long each slide's runs take to replay, whatever training took.")
     ] = 20.0,
-    scale: Annotated[str | None, typer.Option(help="With --prepare: 'default' (a CPU) or 'paper'.")] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option(help="With --prepare: 'default' (a CPU), 'cpu' (a CPU, every claim: about an hour) or 'paper'."),
+    ] = None,
     device: Annotated[str, DEVICE_OPTION] = "auto",
     live: Annotated[
         bool,

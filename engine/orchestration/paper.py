@@ -71,7 +71,8 @@ class PaperRun(Job):
                     return None
                 preset, members = self.groups[len(self.runs)]
                 where = self.path / self.manifest["results"][len(self.runs)]["dir"]
-                group = GroupRun(preset, members, self.scale, self.device, claim_run_dir(where))
+                scale = paper.group_scale(preset, self.scale)
+                group = GroupRun(preset, members, scale, self.device, claim_run_dir(where))
                 self.runs.append(group)
                 self._set(len(self.runs), status=RunStatus.RUNNING)
             batch = group.next_batch()

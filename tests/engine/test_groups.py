@@ -6,10 +6,11 @@
 import pytest
 
 from engine.catalog import load_preset
-from engine.claims import Claim, Outcome, Value, judge, judge_claim
+from engine.claims import Claim, Outcome, Value, judge, judge_claim, parse_claims
 from engine.events import Metrics, RunFinished, RunStarted
-from engine.groups import GroupError, GroupPreset
+from engine.groups import GroupError, GroupPreset, run_seeds
 from engine.presets import PresetError, preset_paths
+from engine.registry import get_family
 from engine.state import RunState
 
 
@@ -98,7 +99,7 @@ def test_every_shipped_group_resolves_at_every_scale():
         assert isinstance(group, GroupPreset) and "paper" in group.scales, group.name
         for scale in group.scales:
             assert [m.of or m.label for m in group.members(scale)] == [
-                run["label"] for run in group.runs for _ in range(run.get("seeds", 1))
+                run["label"] for run in group.runs for _ in range(run_seeds(run, scale))
             ]
 
 
@@ -191,6 +192,22 @@ def test_a_claim_over_seeds_judges_their_median_not_one_seeds_luck():
     assert unfinished.outcome == Outcome.INCOMPLETE and "cond (seed 1) failed" in unfinished.detail
 
 
+def test_a_claim_may_judge_the_best_or_the_worst_of_a_runs_seeds():
+    """fig-tuples' case at k = 2: end-to-end learns in some seeds and never leaves chance in others."""
+    runs = {f"k2 (seed {i})": state(f"k2 (seed {i})", {"acc": [(100, acc)]}) for i, acc in enumerate((0.5, 0.91, 0.49))}
+    assert judge_claim(claim(runs=("k2",), at_least=0.75), runs).outcome == Outcome.NOT_REPRODUCED  # the median
+    some = judge_claim(claim(runs=("k2",), at_least=0.75, over_seeds="max"), runs)
+    assert some.outcome == Outcome.REPRODUCED and "k2: 0.91 (max of 3 seeds: 0.5, 0.91, 0.49)" in some.detail
+    assert judge_claim(claim(runs=("k2",), at_most=0.6, over_seeds="min"), runs).outcome == Outcome.REPRODUCED
+    assert judge_claim(claim(runs=("k2",), at_most=0.6, over_seeds="max"), runs).outcome == Outcome.NOT_REPRODUCED
+    _, problems = parse_claims(
+        [{"says": "s", "metric": "test_acc", "at_least": 0.5, "over_seeds": "best"}], {"a": get_family("parity")}
+    )
+    assert problems == [
+        "claim 1: over_seeds: got 'best', expected one of median, max, min (how the values of a run's seeds make one)"
+    ]
+
+
 def test_a_runs_seeds_are_resolved_labelled_and_judged_from_the_record(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text(
@@ -215,3 +232,23 @@ def test_a_tail_reads_the_typical_end_of_each_run_not_its_last_step():
     typical = judge_claim(claim(stat="median", tail=0.2, at_least=0.8), runs)
     assert typical.outcome == Outcome.REPRODUCED and "over the last 20% of each run" in typical.detail
     assert judge_claim(claim(stat="median", tail=0.05, at_least=0.8), runs).outcome == Outcome.NOT_REPRODUCED
+
+
+def test_a_scale_may_train_more_seeds_and_says_how_long_it_takes(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        'wall_time = { default = "a minute", big = "an hour" }\n'
+        '[[runs]]\nlabel = "a"\npreset = "parity5"\nscales.big = { seeds = 3, config = { steps = 900 } }\n'
+        '[[claims]]\nsays = "s"\nruns = ["a"]\nmetric = "test_acc"\nat_least = 0.5\n'
+    )
+    group = load_preset(str(path))
+    assert [m.label for m in group.members()] == ["a"]
+    assert [(m.label, m.config.steps) for m in group.members("big")] == [
+        ("a (seed 0)", 900),
+        ("a (seed 1)", 900),
+        ("a (seed 2)", 900),
+    ]
+    assert group.wall_time == (("default", "a minute"), ("big", "an hour"))
+    path.write_text(path.read_text().replace('big = "an hour"', 'huge = "a day"'))
+    with pytest.raises(GroupError, match="wall_time: no scale huge"):
+        load_preset(str(path))

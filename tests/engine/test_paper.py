@@ -121,3 +121,13 @@ def test_a_report_of_the_paper_has_its_summary_judged_again_and_a_section_per_re
     assert "no record of its runs (not run)" in text
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert len(headings) == 7 and headings[0].startswith("## Figure 1")
+
+
+def test_a_scale_only_some_results_have_runs_the_others_at_their_default():
+    groups = dict((group.name, members) for group, members in paper.load_groups("cpu"))
+    tuples = [m for m in groups["fig-tuples"] if m.of == "k = 2, end-to-end"]
+    assert [(m.seed, m.config.batch, m.config.steps) for m in tuples] == [(s, 200, 2000) for s in range(8)]
+    default = dict((group.name, members) for group, members in paper.load_groups())
+    assert groups["fig-parity"] == default["fig-parity"]
+    with pytest.raises(paper.GroupError, match="--scale huge: no result of the paper has this scale"):
+        paper.load_groups("huge")

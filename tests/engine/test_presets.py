@@ -1,7 +1,7 @@
 import pytest
 
 from engine.catalog import load_preset, read_any
-from engine.groups import GroupPreset
+from engine.groups import GroupPreset, run_seeds
 from engine.presets import PresetError, preset_paths
 from engine.registry import family_errors, get_family
 from engine.sweeps import SweepPreset
@@ -20,7 +20,7 @@ def test_every_shipped_preset_is_valid_and_says_what_it_shows():
         if isinstance(preset, GroupPreset):
             for scale in preset.scales:
                 # every run resolves at every scale, once per seed
-                assert len(preset.members(scale)) == sum(run.get("seeds", 1) for run in preset.runs)
+                assert len(preset.members(scale)) == sum(run_seeds(run, scale) for run in preset.runs)
             assert preset.claims, f"group {name} checks no claim"
         elif isinstance(preset, SweepPreset):
             for scale in preset.scales:

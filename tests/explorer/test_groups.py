@@ -385,3 +385,12 @@ at_least = 0.0
         assert [e.step for e in run.events if isinstance(e, Metrics) and "test_acc" in e.values] == [0, 100, 200]
     assert judge_record(record).as_dict() == manifest["verdict"]
     assert not pid_alive(worker)  # no orphan engine
+
+
+def test_each_scale_is_offered_with_what_it_costs():
+    from gradfail_tui.explorer.widgets.group_form import scale_note
+
+    tuples = load_preset("fig-tuples")
+    assert scale_note(tuples, "cpu") == dict(tuples.wall_time)["cpu"] and "2-core CPU" in scale_note(tuples, "cpu")
+    parity = load_preset("fig-parity")  # says nothing of its wall time: the scale's name is explained
+    assert [scale_note(parity, s) for s in parity.scales] == ["CPU, minutes", "the original schedule"]

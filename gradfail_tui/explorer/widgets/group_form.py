@@ -41,9 +41,7 @@ class GroupForm(RebuiltForm):
             about += f"\n{escape(group.description)}"
         if group.paper:
             about += f"\n[i]paper:[/i] {escape(group.paper)}"
-        scales = [
-            (s + (" (CPU, minutes)" if s == DEFAULT_SCALE else " (the original schedule)"), s) for s in group.scales
-        ]
+        scales = [(f"{s} ({scale_note(group, s)})", s) for s in group.scales]
         await self.rebuild(
             [
                 Static(about, classes="family-info"),
@@ -143,3 +141,11 @@ class GroupForm(RebuiltForm):
             members=list(self.members),
             device=str(self.parts["group-device"].value),
         )
+
+
+def scale_note(group, scale: str) -> str:
+    """What a scale costs, as the group's TOML says (`wall_time`), else what its name promises."""
+    said = dict(group.wall_time).get(scale)
+    if said:
+        return said
+    return {DEFAULT_SCALE: "CPU, minutes", "paper": "the original schedule"}.get(scale, "see gradfail presets show")
