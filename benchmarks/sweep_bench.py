@@ -6,7 +6,10 @@
 
 Prints:
 - phase-parity at its default scale: wall time and runs per minute;
-- the local pool with 2 engines against 1, on a sweep of independent runs (seeds as separate runs);
+- the local pool with 2 engines against 1, on a sweep of independent runs (seeds as separate runs of
+  about 2 s each: with runs much shorter, the engines' start, mostly torch's import, is most of the
+  sweep), and how long a run trained with one engine and with two side by side (from the run records:
+  what the machine itself gives up when both cores train);
 - seeds as lanes of one model against seeds as separate runs (2 engines each);
 - Ray (a local Ray with 2 CPUs) against the local pool on the same sweep: the sweep's own wall time
   (sweep.json) and the whole command's, which includes starting Ray;
@@ -55,7 +58,21 @@ def sweep(cwd: Path, name: str, *args: str, sample: bool = False) -> dict:
         raise SystemExit(f"gradfail sweep {' '.join(args)} exited {proc.returncode}: {proc.stderr.read()[-2000:]}")
     manifest = json.loads((cwd / name / "sweep.json").read_text())
     runs = len(manifest["runs"])
-    return {"wall_s": manifest["wall_s"], "command_s": command_s, "runs": runs, "samples": samples}
+    training = [run_seconds(cwd / name / r["dir"]) for r in manifest["runs"] if r["dir"]]
+    return {
+        "wall_s": manifest["wall_s"],
+        "command_s": command_s,
+        "runs": runs,
+        "samples": samples,
+        "run_s": sum(training) / len(training),
+    }
+
+
+def run_seconds(run_dir: Path) -> float:
+    """How long the run trained: its last event's time (events count from the run's start)."""
+    with (run_dir / "events.jsonl").open("rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+        return json.loads(f.read().splitlines()[-1])["t"]
 
 
 def driver_usage(pid: int) -> tuple[float, float]:
@@ -92,7 +109,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (a shared machine: other work slows these figures)")
     steps = "1000" if args.quick else "3000"
-    independent = ["--family", "parity", "--grid", "d=4:16:4", "--seeds", "4", "--steps", steps, "--no-lanes"]
+    long_steps = "3000" if args.quick else "20000"  # runs of about 2 s each on this machine
+    independent = ["--family", "parity", "--grid", "d=4:16:4", "--seeds", "4", "--steps", long_steps, "--no-lanes"]
 
     with tempfile.TemporaryDirectory(prefix="gradfail-sweep-bench-") as tmp:
         cwd = Path(tmp)
@@ -104,7 +122,8 @@ def main() -> None:
         two = sweep(cwd, "two", *independent, "--workers", "2")
         print(
             f"local pool, {two['runs']} independent runs: 1 engine {one['wall_s']:.1f} s, 2 engines {two['wall_s']:.1f} s "
-            f"-> {one['wall_s'] / two['wall_s']:.2f}x"
+            f"-> {one['wall_s'] / two['wall_s']:.2f}x; a run trained {one['run_s']:.2f} s alone, "
+            f"{two['run_s']:.2f} s beside another ({two['run_s'] / one['run_s'] - 1:+.0%})"
         )
 
         lanes_grid = ["--family", "parity", "--grid", "d=4:16:4", "--seeds", "8", "--steps", steps, "--workers", "2"]
