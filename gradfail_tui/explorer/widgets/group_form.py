@@ -41,7 +41,7 @@ class GroupForm(RebuiltForm):
             about += f"\n{escape(group.description)}"
         if group.paper:
             about += f"\n[i]paper:[/i] {escape(group.paper)}"
-        scales = [(f"{s} ({scale_note(group, s)})", s) for s in group.scales]
+        scales = [(f"{s} · {scale_note(group, s)}", s) for s in group.scales]
         await self.rebuild(
             [
                 Static(about, classes="family-info"),
