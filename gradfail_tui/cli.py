@@ -106,7 +106,7 @@ def run(
         str | None,
         typer.Option(
             help="For a group preset (fig-*) or the paper: 'default' (a CPU, minutes), 'paper' (the original "
-            "schedules) or 'cpu' (fig-tuples: every claim on a CPU, under an hour); `gradfail presets show` lists them."
+            "schedules) or 'cpu' (fig-tuples: all its claims on a CPU, about 30 min); `gradfail presets show` lists them."
         ),
     ] = None,
     at: Annotated[
@@ -609,7 +609,9 @@ def talk(
     ] = 20.0,
     scale: Annotated[
         str | None,
-        typer.Option(help="With --prepare: 'default' (a CPU), 'cpu' (a CPU, every claim: about an hour) or 'paper'."),
+        typer.Option(
+            help="With --prepare: 'default' (a CPU), 'cpu' (a CPU, Figure 3 reproduced too: about 36 min) or 'paper'."
+        ),
     ] = None,
     device: Annotated[str, DEVICE_OPTION] = "auto",
     live: Annotated[
