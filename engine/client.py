@@ -62,7 +62,10 @@ class EventQueue(queue.Queue):
 
 
 class Backend(Protocol):
-    """What the orchestration needs of an engine: an EngineProcess, or a scripted stand-in in tests."""
+    """What the orchestration needs of an engine: an EngineProcess, or a scripted stand-in in tests.
+    `get` reads its `events`, which the conductor waits on together with every other engine's."""
+
+    events: EventQueue
 
     def start(self) -> Backend: ...
     def send(self, cmd: str, **fields: Any) -> bool: ...

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.changes import check_change
-from engine.client import Backend, EngineExited, EngineProcess, EventQueue
+from engine.client import Backend, EngineExited, EngineProcess
 from engine.config import ConfigError
 from engine.events import EngineReady, Event, RunFinished
 from engine.orchestration.jobs import Job, RunBatch
@@ -123,22 +123,14 @@ class Conductor:
         items = self._take(engines)
         if items or not engines:
             return items
-        queues = [getattr(engine, "events", None) for _, engine in engines]
-        if all(isinstance(q, EventQueue) for q in queues):
-            # One wait for every engine: whichever speaks first is heard at once.
-            self._waker.clear()
-            for q in queues:
-                q.waker = self._waker
-            items = self._take(engines)  # what came before the waker was set
-            if not items and self._waker.wait(timeout):
-                items = self._take(engines)
-            return items
-        wait = timeout / len(engines)  # a backend without an EventQueue: each in turn
-        for slot, engine in engines:
-            item = engine.get(timeout=wait)
-            if item is not None:
-                return [(slot, item)]
-        return []
+        # One wait for every engine: whichever speaks first is heard at once.
+        self._waker.clear()
+        for _, engine in engines:
+            engine.events.waker = self._waker
+        items = self._take(engines)  # what came before the waker was set
+        if not items and self._waker.wait(timeout):
+            items = self._take(engines)
+        return items
 
     @staticmethod
     def _take(engines: list[tuple[EngineSlot, Backend]]) -> list[tuple[EngineSlot, Event | EngineExited]]:
