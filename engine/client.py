@@ -60,6 +60,13 @@ class EventQueue(queue.Queue):
         if self.waker is not None:
             self.waker.set()
 
+    def take(self, timeout: float | None = None) -> Any:
+        """The next item, waiting up to `timeout` (None: for ever); None if there is none by then."""
+        try:
+            return self.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
 
 class Backend(Protocol):
     """What the orchestration needs of an engine: an EngineProcess, or a scripted stand-in in tests.
@@ -130,10 +137,7 @@ class EngineProcess:
             return False
 
     def get(self, timeout: float | None = None) -> Event | EngineExited | None:
-        try:
-            return self.events.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        return self.events.take(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Ask the engine to quit, then make sure it has: no orphan processes."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import queue
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,10 +91,7 @@ class ScriptedEngine:
         return self._alive
 
     def get(self, timeout: float | None = None) -> Event | EngineExited | None:
-        try:
-            return self.events.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        return self.events.take(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         if self._alive:

@@ -180,10 +180,7 @@ class RayEngine:
             return False
 
     def get(self, timeout: float | None = None) -> Event | EngineExited | None:
-        try:
-            return self.events.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        return self.events.take(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """End the actor: no Ray worker outlives the sweep."""

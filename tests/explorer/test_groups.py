@@ -388,9 +388,10 @@ at_least = 0.0
 
 
 def test_each_scale_is_offered_with_what_it_costs():
-    from gradfail_tui.explorer.widgets.group_form import scale_note
+    from gradfail_tui.explorer.widgets.rebuilt_form import scale_note
 
     tuples = load_preset("fig-tuples")
-    assert scale_note(tuples, "cpu") == dict(tuples.wall_time)["cpu"] and "2-core CPU" in scale_note(tuples, "cpu")
+    cpu = scale_note("cpu", tuples.wall_time)
+    assert cpu == dict(tuples.wall_time)["cpu"] and "2-core CPU" in cpu
     parity = load_preset("fig-parity")  # says nothing of its wall time: the scale's name is explained
-    assert [scale_note(parity, s) for s in parity.scales] == ["CPU, minutes", "the original schedule"]
+    assert [scale_note(s, parity.wall_time) for s in parity.scales] == ["CPU, minutes", "the original schedule"]

@@ -18,7 +18,7 @@ from engine.groups import DEFAULT_SCALE, GroupError, GroupPreset, MemberRun
 from gradfail_tui.explorer.choices import GroupChoice
 from gradfail_tui.explorer.messages import FormValidated
 from gradfail_tui.explorer.widgets.family_list import runs_text
-from gradfail_tui.explorer.widgets.rebuilt_form import FieldInput, RebuiltForm
+from gradfail_tui.explorer.widgets.rebuilt_form import FieldInput, RebuiltForm, scale_options
 
 STEPS = Knob(name="steps", type=int, default=0, low=1, help="training steps of every run")
 
@@ -41,7 +41,7 @@ class GroupForm(RebuiltForm):
             about += f"\n{escape(group.description)}"
         if group.paper:
             about += f"\n[i]paper:[/i] {escape(group.paper)}"
-        scales = [(f"{s} · {scale_note(group, s)}", s) for s in group.scales]
+        scales = scale_options(group.scales, group.wall_time)
         await self.rebuild(
             [
                 Static(about, classes="family-info"),
@@ -141,11 +141,3 @@ class GroupForm(RebuiltForm):
             members=list(self.members),
             device=str(self.parts["group-device"].value),
         )
-
-
-def scale_note(group, scale: str) -> str:
-    """What a scale costs, as the group's TOML says (`wall_time`), else what its name promises."""
-    said = dict(group.wall_time).get(scale)
-    if said:
-        return said
-    return {DEFAULT_SCALE: "CPU, minutes", "paper": "the original schedule"}.get(scale, "see gradfail presets show")

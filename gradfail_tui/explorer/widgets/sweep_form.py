@@ -15,7 +15,7 @@ from engine.groups import DEFAULT_SCALE
 from engine.sweeps import SweepError, SweepPreset, SweepSpec
 from gradfail_tui.explorer.choices import SweepChoice
 from gradfail_tui.explorer.messages import FormValidated
-from gradfail_tui.explorer.widgets.rebuilt_form import RebuiltForm
+from gradfail_tui.explorer.widgets.rebuilt_form import RebuiltForm, scale_options
 
 
 class SweepForm(RebuiltForm):
@@ -34,7 +34,7 @@ class SweepForm(RebuiltForm):
         about = f"[b]{escape(sweep.title)}[/b]  ({escape(sweep.name)})\n{escape(sweep.description)}"
         if sweep.paper:
             about += f"\n[i]paper:[/i] {escape(sweep.paper)}"
-        scales = [(s + (" (CPU, minutes)" if s == DEFAULT_SCALE else ""), s) for s in sweep.scales]
+        scales = scale_options(sweep.scales)
         await self.rebuild(
             [
                 Static(about, classes="family-info"),
