@@ -1,8 +1,9 @@
 """The catalog: the one place that reads a preset file of either kind, and lists them all.
 
-A preset file holds a single-run preset (engine/presets.py) or a group preset (engine/groups.py);
-which one is decided here, by its content (a group names `[[runs]]`), so that neither of those
-modules needs the other's reader: groups build on single presets, and this module on both.
+A preset file holds a single-run preset (engine/presets.py), a group preset (engine/groups.py) or a
+sweep preset (engine/sweeps.py); `presets.preset_kind` tells which by its content, and the reader is
+chosen here, so that none of those modules needs another's reader: groups and sweeps build on
+single presets, and this module on all three.
 `gradfail presets`, `gradfail run --preset`, the explorer and the report load presets through it.
 Torch-free.
 """
@@ -13,18 +14,26 @@ from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.groups import GroupPreset, is_group_data, parse_group
-from engine.presets import Preset, PresetError, find_preset, preset_paths, read_single, read_toml
-from engine.sweeps import SweepPreset, is_sweep_data, parse_sweep_preset
+from engine.groups import GroupPreset, parse_group
+from engine.presets import (
+    Preset,
+    PresetError,
+    PresetKind,
+    find_preset,
+    preset_kind,
+    preset_paths,
+    read_single,
+    read_toml,
+)
+from engine.sweeps import SweepPreset, parse_sweep_preset
 
 
 def read_any(path: Path) -> Preset | GroupPreset | SweepPreset:
     """The preset a file holds, single, group or sweep (a `[grid]` table); PresetError (GroupError for a
     group, SweepPresetError for a sweep) says what is wrong."""
     data = read_toml(path)
-    if is_sweep_data(data):
-        return parse_sweep_preset(path, data)
-    return parse_group(path, data) if is_group_data(data) else read_single(path, data)
+    read = {PresetKind.SINGLE: read_single, PresetKind.GROUP: parse_group, PresetKind.SWEEP: parse_sweep_preset}
+    return read[preset_kind(data)](path, data)
 
 
 def load_preset(name_or_path: str) -> Preset | GroupPreset | SweepPreset:

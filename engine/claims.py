@@ -28,8 +28,9 @@ from enum import StrEnum
 from typing import Any
 
 from engine.presets import check_keys
-from engine.registry import FamilySpec
+from engine.registry import FamilySpec, get_family
 from engine.state import RunState
+from engine.status import RunStatus
 
 STATS = ("first", "last", "max", "min", "mean", "median")
 OVER_SEEDS = ("median", "max", "min")  # how a run's seeds make one value (the median unless a claim says)
@@ -164,10 +165,32 @@ class Value:
 
 
 @dataclass(frozen=True)
+class Margin:
+    """How far a judged claim is from flipping: `gap` > 0 holds with room, < 0 fails by that much.
+
+    `value` is the number that came closest to flipping it (of the claim's runs, the worst placed)
+    and `against` what it was held against: the claim's threshold (at_least, at_most), or for
+    lowest / highest the nearest rival's value. The gap is value - against, signed so that positive
+    means "holds" (against - value for at_most and lowest); in decades, log10(value / against)
+    signed alike, when `log`: for a ratio (`over`) or a metric drawn on a log axis, where a
+    difference in units would say nothing across scales. A bound (`<metric>_upper`) gives the gap of
+    the bound itself. gradfail audit shows its spread over seed blocks (docs/audit.md)."""
+
+    value: float
+    against: float
+    gap: float
+    log: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "against": self.against, "gap": self.gap, "log": self.log}
+
+
+@dataclass(frozen=True)
 class ClaimResult:
     claim: Claim
     outcome: Outcome
     detail: str  # the numbers it was judged on
+    margin: Margin | None = None  # once judged reproduced or not; None when incomplete
 
 
 @dataclass
@@ -178,7 +201,11 @@ class Verdict:
     def as_dict(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
-            "claims": [{"says": r.claim.says, "outcome": r.outcome, "detail": r.detail} for r in self.results],
+            "claims": [
+                {"says": r.claim.says, "outcome": r.outcome, "detail": r.detail}
+                | ({"margin": r.margin.as_dict()} if r.margin is not None else {})
+                for r in self.results
+            ],
         }
 
 
@@ -218,7 +245,7 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
         f"{name} {runs[name].status} at step {runs[name].step:,}"
         for names in members.values()
         for name in names
-        if runs[name].status != "completed"
+        if runs[name].status != RunStatus.COMPLETED
     ]
     if missing or unfinished:
         why = [f"{label} did not run" for label in missing] + unfinished
@@ -241,8 +268,16 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
         wins = (
             all(values[target].x < v.x for v in others) if claim.lowest else all(values[target].x > v.x for v in others)
         )
+        log = _log_margin(claim, runs, members)
+        sense = -1 if claim.lowest else 1  # the target's value should be below (lowest) or above its rivals
+        margin = _closest(
+            [_margin(values[target].x, v.x, sense, log) for label, v in values.items() if label != target]
+        )
         return ClaimResult(
-            claim, Outcome.REPRODUCED if wins else Outcome.NOT_REPRODUCED, f"{describe_value(claim)}: {numbers}"
+            claim,
+            Outcome.REPRODUCED if wins else Outcome.NOT_REPRODUCED,
+            f"{describe_value(claim)}: {numbers}",
+            margin,
         )
     outcome = Outcome.REPRODUCED
     for value in values.values():
@@ -257,7 +292,48 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
         )
         if part
     )
-    return ClaimResult(claim, outcome, f"{describe_value(claim)} {expected}: {numbers}")
+    margin = None
+    if outcome != Outcome.INCOMPLETE:
+        log = _log_margin(claim, runs, members)
+        margin = _closest(
+            [_margin(v.x, claim.at_least, 1, log) for v in values.values() if claim.at_least is not None]
+            + [_margin(v.x, claim.at_most, -1, log) for v in values.values() if claim.at_most is not None]
+        )
+    return ClaimResult(claim, outcome, f"{describe_value(claim)} {expected}: {numbers}", margin)
+
+
+def _log_margin(claim: Claim, runs: dict[str, RunState], members: dict[str, list[str]]) -> bool:
+    """Whether the claim's margin is a log ratio: for a ratio of metrics, or a metric on a log axis."""
+    if claim.over is not None:
+        return True
+    for names in members.values():
+        for name in names:
+            try:
+                spec = get_family(runs[name].family).metric(claim.metric)
+            except LookupError:  # a family this process does not list (a record of another version)
+                continue
+            if spec is not None and spec.log_scale:
+                return True
+    return False
+
+
+def _margin(value: float, against: float, sense: int, log: bool) -> Margin | None:
+    """`value` held against `against`; `sense` 1: it should be at least that, -1: at most. None where
+    it cannot be said (a log ratio of a number <= 0, or a number that is not finite)."""
+    if log:
+        if value <= 0 or against <= 0:
+            return None
+        gap = sense * math.log10(value / against)
+    else:
+        gap = sense * (value - against)
+    return Margin(value, against, gap, log) if math.isfinite(gap) else None
+
+
+def _closest(margins: list[Margin | None]) -> Margin | None:
+    """The margin of the run that came closest to flipping the claim (None if any cannot be said)."""
+    if not margins or any(m is None for m in margins):
+        return None
+    return min(margins, key=lambda m: m.gap)
 
 
 def over_seeds(values: list[Value], how: str = "median") -> Value:

@@ -107,7 +107,7 @@ class RunFinished(Event):
     step: int  # the last step taken (for "diverged": the first step whose loss was not finite)
     status: str  # a final RunStatus (engine/status.py)
     message: str = ""  # for people: why it ended, if not completed
-    error_kind: str = ""  # "config" (bad input: the user can fix it), "crash", "oom", "nan"
+    error_kind: str = ""  # an ErrorKind (engine/status.py), "" when it did not fail
     traceback: str = ""  # for "failed" inside the engine; kept in the record, not put on screen
 
 

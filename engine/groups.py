@@ -44,18 +44,27 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from engine.claims import Claim, Verdict, base_label, judge, parse_claims
 from engine.config import BaseConfig, ConfigError, build_config, config_to_dict
-from engine.presets import Preset, PresetError, check_keys, find_preset, read_single, read_toml
+from engine.presets import (
+    DEFAULT_SCALE,
+    Preset,
+    PresetError,
+    PresetKind,
+    check_keys,
+    find_preset,
+    preset_kind,
+    read_single,
+    read_toml,
+)
 from engine.registry import UnknownFamily, get_family
 from engine.state import RunState
 
 if TYPE_CHECKING:
     from engine.record import RecordedGroup
 
-DEFAULT_SCALE = "default"
 GROUP_KEYS = {
     "title": str,
     "description": str,
@@ -115,6 +124,7 @@ class GroupPreset:
     claims: tuple[Claim, ...]
     seed: int = 0
     wall_time: tuple[tuple[str, str], ...] = ()  # (scale, how long it takes), as the TOML says
+    kind: ClassVar[PresetKind] = PresetKind.GROUP
 
     @property
     def scales(self) -> list[str]:
@@ -195,8 +205,9 @@ def load_single(name_or_path: str) -> Preset:
     naming itself, or another naming it back, cannot recurse."""
     path = find_preset(name_or_path)
     data = read_toml(path)
-    if is_group_data(data):
-        raise GroupError(f"preset {name_or_path} is itself a group; name a single-run preset")
+    kind = preset_kind(data)
+    if kind is not PresetKind.SINGLE:
+        raise GroupError(f"preset {name_or_path} is itself a {kind}; name a single-run preset")
     return read_single(path, data)
 
 
@@ -227,11 +238,6 @@ def resolve_member(
 
 
 # ---- reading ---------------------------------------------------------------------------------
-
-
-def is_group_data(data: dict[str, Any]) -> bool:
-    """A group names runs; a file with a group's keys but no runs is a group missing them."""
-    return "runs" in data or ("family" not in data and bool({"title", "claims", "plot"} & data.keys()))
 
 
 def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:

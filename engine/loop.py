@@ -20,7 +20,7 @@ import torch
 from engine.changes import Change
 from engine.config import BaseConfig
 from engine.events import Event, Metrics, RunFinished, SettingChanged, Snapshot, StatusChanged
-from engine.status import RunStatus
+from engine.status import ErrorKind, RunStatus
 from engine.trainer import Trainer
 
 EMIT_HZ = 10  # training-metric events per second, at most
@@ -35,7 +35,7 @@ class Control:
         self.pending = False  # read every step: a plain attribute is the cheapest check there is
         self._resume = threading.Event()
         self._resume.set()
-        self.stop_reason: str | None = None  # "stopped" or "interrupted"
+        self.stop_reason: RunStatus | None = None  # STOPPED or INTERRUPTED
         self.changes: list[tuple[str, object]] = []  # (setting, value) asked for, not yet applied
         self.steps_left = 0  # step mode: pause again after this many steps (0: not stepping)
 
@@ -62,7 +62,7 @@ class Control:
         taken, self.changes = self.changes, []
         return taken
 
-    def stop(self, reason: str = "stopped"):
+    def stop(self, reason: RunStatus = RunStatus.STOPPED):
         self.stop_reason = self.stop_reason or reason
         self.pending = True
         self._resume.set()
@@ -147,7 +147,7 @@ def run_lanes(
                         t=clock(),
                         step=step,
                         status=RunStatus.DIVERGED,
-                        error_kind="nan",
+                        error_kind=ErrorKind.NAN,
                         message=f"the measured {bad[0].replace('_', ' ')} came out NaN or infinite at step {step}",
                     )
                     emit(ended[lane])
@@ -185,7 +185,7 @@ def run_lanes(
                         t=clock(),
                         step=bad,
                         status=RunStatus.DIVERGED,
-                        error_kind="nan",
+                        error_kind=ErrorKind.NAN,
                         message=f"the training {key.replace('_', ' ')} became NaN or infinite at step {bad}",
                     )
                     emit(ended[lane])

@@ -20,12 +20,14 @@ from typing import Any
 from engine.catalog import load_preset
 from engine.claims import Outcome
 from engine.config import ConfigError
-from engine.groups import DEFAULT_SCALE, GroupError, GroupPreset, MemberRun, judge_record
-from engine.record import RecordedGroup, read_group
+from engine.groups import GroupError, GroupPreset, MemberRun, judge_record
+from engine.presets import DEFAULT_SCALE
+from engine.record import PAPER_MANIFEST, RecordedGroup, read_group
 from engine.registry import get_family
+from engine.status import RunStatus
 
 NAME = "paper"  # `gradfail run --preset paper`
-MANIFEST = "paper.json"
+MANIFEST = PAPER_MANIFEST
 TITLE = "Failures of Gradient-Based Deep Learning"
 AUTHORS = "Shai Shalev-Shwartz, Ohad Shamir, Shaked Shammah"
 VENUE = "ICML 2017 (PMLR 70), Sydney; extended version arXiv:1703.07950"
@@ -196,7 +198,7 @@ class RecordedPaper:
         name = entry.get("dir")
         where = self.path / name if isinstance(name, str) and name else None
         if where is None or not where.is_dir():
-            status = entry.get("status", "not run")
+            status = entry.get("status", RunStatus.NOT_RUN)
             return None, f"no record of its runs ({paper_status(status)})"
         return read_group(where), ""
 
@@ -216,7 +218,9 @@ class RecordedPaper:
 
 
 def paper_status(status: Any) -> str:
-    return {"not run": "not run", "waiting": "not run yet"}.get(str(status), f"paper.json says {status}")
+    return {RunStatus.NOT_RUN: "not run", RunStatus.WAITING: "not run yet"}.get(
+        RunStatus.parse(status), f"paper.json says {status}"
+    )
 
 
 def read_paper(path: Path) -> RecordedPaper:

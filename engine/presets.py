@@ -14,8 +14,10 @@ They are searched in the directories named by $GRADFAIL_PRESETS (separated like 
 wins, so a user's own `parity30.toml` shadows ours. A path to a .toml file works anywhere a name
 does. Every error names the file, the key and what was expected.
 
-This module knows single-run presets only. Group presets (engine/groups.py) are built on these, and
-engine/catalog.py, above both, is what reads a preset file of either kind and lists them all.
+This module reads single-run presets, and tells a file's kind (`preset_kind`: single, group or
+sweep, by its content) for every reader. Group presets (engine/groups.py) and sweep presets
+(engine/sweeps.py) are built on these, and engine/catalog.py, above them, is what reads a preset
+file of any kind and lists them all.
 """
 
 from __future__ import annotations
@@ -25,13 +27,34 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from engine.config import BaseConfig, ConfigError, build_config, unknown_key_message
 from engine.registry import UnknownFamily, get_family
 
 TOP_LEVEL_KEYS = {"family": str, "description": str, "paper": str, "seed": int, "config": dict}
+DEFAULT_SCALE = "default"  # the scale a group or sweep preset runs at unless --scale names another
+GROUP_ONLY_KEYS = {"title", "claims", "plot"}  # keys a group has and a single-run preset never does
+
+
+class PresetKind(StrEnum):
+    SINGLE = "single"  # one run: a family and its [config]
+    GROUP = "group"  # [[runs]] and the paper's [[claims]] (engine/groups.py)
+    SWEEP = "sweep"  # a [grid] of settings (engine/sweeps.py)
+
+
+def preset_kind(data: dict[str, Any]) -> PresetKind:
+    """The kind of preset a file's parsed TOML holds, by its content: the one rule every reader uses.
+
+    A sweep names a `[grid]`; a group names `[[runs]]`, and a file with a group's keys but neither
+    runs nor a family is a group missing its runs (refused as a group, saying so)."""
+    if "grid" in data:
+        return PresetKind.SWEEP
+    if "runs" in data or ("family" not in data and bool(GROUP_ONLY_KEYS & data.keys())):
+        return PresetKind.GROUP
+    return PresetKind.SINGLE
 
 
 class PresetError(ValueError):
@@ -47,6 +70,7 @@ class Preset:
     paper: str
     seed: int | None
     values: dict[str, Any]  # the [config] table as written, already validated
+    kind: ClassVar[PresetKind] = PresetKind.SINGLE
 
     def config(self, overrides: dict[str, Any] | None = None, source: str = "--set") -> BaseConfig:
         """The resolved config: family defaults, then this preset, then `overrides`."""

@@ -15,6 +15,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from engine.events import (
     from_dict,
     to_json,
 )
+from engine.status import RunStatus
 
 MANIFEST = "run.json"
 EVENTS = "events.jsonl"
@@ -107,7 +109,7 @@ class RunRecorder:
         self.path = path
         self.manifest = {
             "schema_version": SCHEMA_VERSION,
-            "status": "running",
+            "status": RunStatus.RUNNING,
             "started_at": now_iso(),
             "ended_at": None,
             "message": "",
@@ -182,7 +184,7 @@ class RecordedRun:
 
     @property
     def status(self) -> str:
-        return self.manifest.get("status", "unknown")
+        return self.manifest.get("status", RunStatus.UNKNOWN)
 
     @property
     def label(self) -> str:
@@ -219,7 +221,7 @@ def read_run(path: Path) -> RecordedRun:
             manifest.setdefault(key, getattr(started, key))
     finished = next((e for e in reversed(events) if isinstance(e, RunFinished)), None)
     if "status" not in manifest:
-        manifest["status"] = finished.status if finished else "unknown"
+        manifest["status"] = finished.status if finished else RunStatus.UNKNOWN
     if not manifest.get("summary"):
         manifest["summary"] = last_values(events)
     manifest.setdefault("run_id", started.run_id if started else path.name)
@@ -252,6 +254,42 @@ def last_values(events: list[Event]) -> dict[str, float]:
 
 GROUP_MANIFEST = "group.json"
 SWEEP_MANIFEST = "sweep.json"  # a sweep's (engine/orchestration/sweep.py): read as a group of its runs
+PAPER_MANIFEST = "paper.json"  # the whole paper's (engine/paper.py): a group directory per result
+AUDIT_MANIFEST = "audit.json"  # an audit's (engine/orchestration/audit.py): a group directory per seed block
+
+
+class JobKind(StrEnum):
+    """What a job is (engine/orchestration/jobs.py), and the `kind` its record's manifest says: the words
+    records already hold, so records written before this enum read the same."""
+
+    RUN = "run"  # one run: run.json and events.jsonl
+    SEEDS = "seeds"  # one config, several seeds: group.json with a seed-S/ run directory per seed
+    GROUP = "group"  # a group preset: group.json, its claims and verdict
+    SWEEP = "sweep"  # a grid of configs: sweep.json
+    PAPER = "paper"  # every result of the paper: paper.json
+    AUDIT = "audit"  # a group preset over seed blocks: audit.json
+
+
+def record_kind(path: Path) -> JobKind | None:
+    """What the record directory `path` holds, by its manifest (a group whose group.json is lost is still
+    a group: its runs' directories say so); None if it is no record."""
+    for name, kind in (
+        (PAPER_MANIFEST, JobKind.PAPER),
+        (AUDIT_MANIFEST, JobKind.AUDIT),
+        (SWEEP_MANIFEST, JobKind.SWEEP),
+    ):
+        if (path / name).is_file():
+            return kind
+    if is_run_dir(path):
+        return JobKind.RUN
+    if not is_group_dir(path):
+        return None
+    manifest = read_json_object(path / GROUP_MANIFEST, [], "") if (path / GROUP_MANIFEST).is_file() else {}
+    if manifest.get("kind") == JobKind.SEEDS:
+        return JobKind.SEEDS
+    if not manifest and all(sub.name.startswith("seed-") for sub in path.iterdir() if is_run_dir(sub)):
+        return JobKind.SEEDS  # no manifest to say: `seed-S/` directories are a --seeds group's layout
+    return JobKind.GROUP
 
 
 class GroupRecorder:
@@ -265,7 +303,7 @@ class GroupRecorder:
         self.path = path
         self.manifest = {
             "schema_version": SCHEMA_VERSION,
-            "status": "running",
+            "status": RunStatus.RUNNING,
             "started_at": now_iso(),
             "ended_at": None,
             "versions": {"gradfail": __version__, "python": platform.python_version()},
@@ -290,7 +328,7 @@ class GroupRecorder:
     def finish(self, status: str, **fields: Any) -> None:
         """The group's end: every run that never started is marked "not run", then its status, the time
         and `fields` (the verdict, the wall time) are written. Started runs keep what set_member said."""
-        runs = [run if run.get("dir") else {**run, "status": "not run"} for run in self.manifest["runs"]]
+        runs = [run if run.get("dir") else {**run, "status": RunStatus.NOT_RUN} for run in self.manifest["runs"]]
         self.update(runs=runs, status=status, ended_at=now_iso(), **fields)
 
     def write(self) -> None:
@@ -341,7 +379,7 @@ def read_group(path: Path) -> RecordedGroup:
         record = read_run(run_path)
         problems += [f"{label}: {problem}" for problem in record.problems]
         runs.append((label, record))
-    manifest.setdefault("status", "unknown")
+    manifest.setdefault("status", RunStatus.UNKNOWN)
     return RecordedGroup(path=path, manifest=manifest, runs=runs, problems=problems)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.events import Event, Metrics, RunFinished, RunStarted, SettingChanged, Snapshot, StatusChanged
-from engine.status import FINAL_STATUSES, RunStatus
+from engine.status import RunStatus, is_final
 
 
 @dataclass
@@ -70,7 +70,7 @@ class RunState:
 
     @property
     def finished(self) -> bool:
-        return self.status in FINAL_STATUSES
+        return is_final(self.status)
 
     def steps_per_s(self) -> float | None:
         """The recent training rate, over the last few seconds of events."""
@@ -112,7 +112,7 @@ class RunState:
         self.total_steps = self.total_steps or int(manifest.get("total_steps") or 0)
         self.device_name = self.device_name or str(manifest.get("device_name") or manifest.get("device") or "")
         status = manifest.get("status")
-        if not self.finished and status in FINAL_STATUSES:
+        if not self.finished and is_final(status):
             self.status, self.message = status, str(manifest.get("message") or "")
         elif not self.finished and status in (RunStatus.RUNNING, RunStatus.UNKNOWN, None):
             # Nothing says how it ended: the process that wrote it went away mid-run.

@@ -32,7 +32,7 @@ class RunStatus(StrEnum):
 
     @property
     def final(self) -> bool:
-        return self in _SEVERITY
+        return is_final(self)
 
     @property
     def severity(self) -> int:
@@ -70,13 +70,23 @@ EXIT_CODES = {
 }
 
 
+class ErrorKind(StrEnum):
+    """Why a run ended `failed` or `diverged` (RunFinished.error_kind; "" when it did not)."""
+
+    CONFIG = "config"  # the engine refused the config: bad input, the user can fix it
+    CRASH = "crash"  # an exception in the engine, or the engine process died
+    OOM = "oom"  # out of memory
+    NAN = "nan"  # a non-finite value: the run diverged
+
+
 def is_final(status: object) -> bool:
+    """Whether `status` (a RunStatus or a record's plain word) is how a run ended: the one test of it."""
     return status in FINAL_STATUSES
 
 
 def worst_status(statuses: Iterable[object]) -> RunStatus:
     """How a group of runs ended: its worst run's ending; NOT_RUN when none of them ended."""
-    ended = [RunStatus(s) for s in statuses if s in FINAL_STATUSES]
+    ended = [RunStatus(s) for s in statuses if is_final(s)]
     return max(ended, key=lambda s: s.severity) if ended else RunStatus.NOT_RUN
 
 
@@ -85,10 +95,10 @@ def exit_code(endings: Iterable[tuple[object, str]]) -> int:
 
     The worst ending decides, except that a config the engine refused (error_kind "config") is bad
     input, exit 2, unless a run was interrupted (130 says the user stopped it)."""
-    endings = [(RunStatus(status), kind) for status, kind in endings if status in FINAL_STATUSES]
+    endings = [(RunStatus(status), kind) for status, kind in endings if is_final(status)]
     if not endings:
         return 0
     worst = worst_status(status for status, _ in endings)
-    if worst is not RunStatus.INTERRUPTED and any(s is RunStatus.FAILED and k == "config" for s, k in endings):
+    if worst is not RunStatus.INTERRUPTED and any(s is RunStatus.FAILED and k == ErrorKind.CONFIG for s, k in endings):
         return BAD_INPUT_EXIT
     return worst.exit_code

@@ -38,19 +38,29 @@ import math
 import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from engine.claims import STATS, Claim, read_value
 from engine.config import BaseConfig, ConfigError, Knob, build_config, config_to_dict, knobs, unknown_key_message
-from engine.presets import PresetError, check_keys, find_preset, read_single, read_toml
+from engine.presets import (
+    DEFAULT_SCALE,
+    PresetError,
+    PresetKind,
+    check_keys,
+    find_preset,
+    preset_kind,
+    read_single,
+    read_toml,
+)
+from engine.record import SWEEP_MANIFEST, read_json_object
 from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
+from engine.status import RunStatus, is_final
 
 MAX_RUNS = (
     2000  # a grid with more runs than this is refused unless --force: a typo in a range should not start days of work
 )
 MAX_AXIS_POINTS = 10_000  # a range is expanded only up to this many points (its size is checked before)
-DEFAULT_SCALE = "default"
 
 SWEEP_KEYS = {
     "title": str,
@@ -283,11 +293,12 @@ def resolve(
         if preset is not None:
             path = find_preset(preset)
             data = read_toml(path)
-            if "grid" in data:
+            kind = preset_kind(data)
+            if kind is PresetKind.SWEEP:
                 raise SweepError(
                     f"preset {preset} is a sweep preset; give it as the sweep (gradfail sweep --preset {preset})"
                 )
-            if "runs" in data:
+            if kind is PresetKind.GROUP:
                 raise SweepError(
                     f"preset {preset} is a group preset; a sweep's base is a family or a single-run preset"
                 )
@@ -380,17 +391,42 @@ def spec_from_dict(data: dict[str, Any]) -> SweepSpec:
     )
 
 
-# ---- cells' values and the heatmap's data ----------------------------------------------------
+# ---- a sweep's record, read back, and the heatmap's data --------------------------------------
 
 
 @dataclass(frozen=True)
-class CellSummary:
-    """A cell of the phase diagram: its runs' mapped values and how they ended."""
+class SweepRunRecord:
+    """One run as sweep.json lists it (docs/run-record.md)."""
 
-    settings: dict[str, Any]
-    values: tuple[float, ...]  # one per run that has a value
-    statuses: tuple[str, ...]
+    label: str
+    cell: int  # its cell's index
+    seed: int | None
+    dir: str | None  # its record's directory in the sweep's, None until it starts
+    status: RunStatus
+    steps: int
+    value: float | None  # the mapped statistic (a completed run's only)
+    message: str = ""  # why it failed
 
+
+@dataclass(frozen=True)
+class SweepCell:
+    """A cell of the phase diagram: its settings, and its runs with their mapped values and endings."""
+
+    index: int
+    label: str
+    settings: dict[str, Any]  # grid key -> value
+    runs: tuple[SweepRunRecord, ...]
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(run.value for run in self.runs if run.value is not None)
+
+    @property
+    def statuses(self) -> tuple[RunStatus, ...]:
+        return tuple(run.status for run in self.runs)
+
+    # The mean and spread are computed from the runs, not read from the record's "mean" and "sd" (the
+    # writer computes them the same way), so a cell and its runs never disagree on screen.
     @property
     def mean(self) -> float | None:
         return statistics.fmean(self.values) if self.values else None
@@ -401,11 +437,160 @@ class CellSummary:
 
     @property
     def done(self) -> int:
-        return sum(1 for s in self.statuses if s in ("completed", "diverged", "failed", "stopped", "interrupted"))
+        return sum(1 for s in self.statuses if is_final(s))
 
     @property
     def failed(self) -> int:
-        return sum(1 for s in self.statuses if s in ("failed", "diverged"))
+        return sum(1 for s in self.statuses if s in (RunStatus.FAILED, RunStatus.DIVERGED))
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """A sweep.json read once into types, for every display (the report, the explorer, `gradfail sweep`).
+
+    Read as forgivingly as a run's record: an entry that is not what the format says is left out, and
+    `problems` names it; nothing in a damaged record raises. The writer (engine/orchestration/sweep.py)
+    keeps its manifest as a dict; a display drawing a sweep as it runs reads that dict with
+    `from_manifest`."""
+
+    title: str
+    status: RunStatus
+    family: str
+    preset: str | None  # the base single-run preset
+    base: dict[str, Any]  # the config values every cell shares
+    grid: tuple[Axis, ...]
+    seeds: tuple[int, ...]
+    mapping: Mapping
+    device: str
+    batched: bool
+    wall_s: float
+    cells: tuple[SweepCell, ...]
+    runs: tuple[SweepRunRecord, ...]
+    problems: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> list[str]:
+        return [axis.key for axis in self.grid]
+
+    @property
+    def ended(self) -> int:
+        return sum(1 for run in self.runs if is_final(run.status))
+
+    @classmethod
+    def read(cls, path: Path) -> SweepRecord:
+        """The sweep.json in directory `path`; a missing or unreadable one reads as an empty sweep, said in `problems`."""
+        problems: list[str] = []
+        manifest = read_json_object(path / SWEEP_MANIFEST, problems, "nothing of the sweep can be shown")
+        record = cls.from_manifest(manifest)
+        return replace(record, problems=(*problems, *record.problems))
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any]) -> SweepRecord:
+        """A sweep.json's parsed object (or the writer's manifest), read into types."""
+        problems: list[str] = []
+        spec = _table(manifest.get("spec"), "spec", problems)
+        runs: dict[int, SweepRunRecord] = {}
+        for number, item in enumerate(_list(manifest.get("runs"), "runs", problems)):
+            if isinstance(item, dict):
+                runs[number] = _run_record(item, number, problems)
+            else:
+                problems.append(f"{SWEEP_MANIFEST}: run {number} is not an object; left out")
+        cells = []
+        for position, item in enumerate(_list(manifest.get("cells"), "cells", problems)):
+            if not isinstance(item, dict):
+                problems.append(f"{SWEEP_MANIFEST}: cell {position} is not an object; left out")
+                continue
+            numbers = item.get("runs") if isinstance(item.get("runs"), list) else []
+            mine = tuple(runs[n] for n in numbers if isinstance(n, int) and n in runs)
+            if len(mine) < len(numbers):
+                problems.append(f"{SWEEP_MANIFEST}: cell {position} names runs it does not list; left out of it")
+            settings = _table(item.get("settings"), f"cell {position} settings", problems)
+            label = item.get("label") or ", ".join(f"{k}={v}" for k, v in settings.items())
+            cells.append(SweepCell(_int(item.get("index"), position), str(label), settings, mine))
+        return cls(
+            title=str(manifest.get("title") or ""),
+            status=_status(manifest.get("status"), "the sweep", problems),
+            family=str(spec.get("family") or ""),
+            preset=spec.get("preset") if isinstance(spec.get("preset"), str) else None,
+            base=_table(spec.get("base"), "spec base", problems),
+            grid=_axes(spec.get("grid"), problems),
+            seeds=tuple(s for s in _list(spec.get("seeds"), "spec seeds", problems) if isinstance(s, int)),
+            mapping=_mapping(_table(spec.get("map"), "spec map", problems)),
+            device=str(spec.get("device") or ""),
+            batched=bool(manifest.get("batched")),
+            wall_s=_number(manifest.get("wall_s")) or 0.0,
+            cells=tuple(cells),
+            runs=tuple(runs.values()),
+            problems=tuple(problems),
+        )
+
+
+def _list(value: Any, what: str, problems: list[str]) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if value is not None:
+        problems.append(f"{SWEEP_MANIFEST}: {what} is not a list; left out")
+    return []
+
+
+def _table(value: Any, what: str, problems: list[str]) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if value is not None:
+        problems.append(f"{SWEEP_MANIFEST}: {what} is not an object; left out")
+    return {}
+
+
+T = TypeVar("T")
+
+
+def _int(value: Any, default: T) -> int | T:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, else None (a bool is not one, though JSON's reader makes it an int)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _status(value: Any, whose: str, problems: list[str]) -> RunStatus:
+    """The status a record names; UNKNOWN for none, and for a word this version does not know (said)."""
+    status = RunStatus.parse(value)
+    if status is None and value is not None:
+        problems.append(f"{SWEEP_MANIFEST}: {whose}'s status {value!r} is not one this version knows")
+    return status or RunStatus.UNKNOWN
+
+
+def _run_record(item: dict[str, Any], number: int, problems: list[str]) -> SweepRunRecord:
+    label = str(item.get("label") or f"run {number}")
+    return SweepRunRecord(
+        label=label,
+        cell=_int(item.get("cell"), -1),
+        seed=_int(item.get("seed"), None),
+        dir=item.get("dir") if isinstance(item.get("dir"), str) and item.get("dir") else None,
+        status=_status(item.get("status"), label, problems),
+        steps=_int(item.get("steps"), 0),
+        value=_number(item.get("value")),
+        message=str(item.get("message") or ""),
+    )
+
+
+def _axes(value: Any, problems: list[str]) -> tuple[Axis, ...]:
+    axes = []
+    for item in _list(value, "spec grid", problems):
+        if isinstance(item, dict) and isinstance(item.get("key"), str) and isinstance(item.get("values"), list):
+            axes.append(Axis(item["key"], tuple(item["values"])))
+        else:
+            problems.append(f"{SWEEP_MANIFEST}: a grid axis is not a key and its values; left out")
+    return tuple(axes)
+
+
+def _mapping(table: dict[str, Any]) -> Mapping:
+    """The map as written, each key only if it has its type (MAP_KEYS)."""
+    fields = {key: table[key] for key, kind in MAP_KEYS.items() if isinstance(table.get(key), kind)}
+    return Mapping(**{"metric": "", **fields})
 
 
 @dataclass(frozen=True)
@@ -417,48 +602,31 @@ class Facet:
     x_values: tuple[Any, ...]
     y_key: str | None
     y_values: tuple[Any, ...]
-    cells: dict[tuple[Any, Any], CellSummary]  # (x, y) -> summary; y is None for one axis
+    cells: dict[tuple[Any, Any], SweepCell]  # (x, y) -> cell; y is None for one axis
 
 
-def summarise(manifest: dict[str, Any]) -> list[CellSummary]:
-    """Every cell of a sweep.json, with its runs' values and statuses."""
-    runs = manifest.get("runs", [])
-    out = []
-    for cell in manifest.get("cells", []):
-        mine = [runs[i] for i in cell.get("runs", []) if 0 <= i < len(runs)]
-        values = tuple(float(r["value"]) for r in mine if isinstance(r.get("value"), (int, float)))
-        out.append(CellSummary(dict(cell.get("settings", {})), values, tuple(str(r.get("status", "")) for r in mine)))
-    return out
-
-
-def facets(manifest: dict[str, Any]) -> list[Facet]:
-    """The phase diagram(s) of a sweep.json: one heatmap per combination of the grid keys not mapped."""
-    grid = [(a["key"], tuple(a["values"])) for a in manifest.get("spec", {}).get("grid", [])]
-    mapping = manifest.get("spec", {}).get("map", {})
-    if not grid:
+def facets(record: SweepRecord) -> list[Facet]:
+    """The phase diagram(s) of a sweep: one heatmap per combination of the grid keys not mapped (a
+    running sweep's manifest is read with SweepRecord.from_manifest)."""
+    if not record.grid:
         return []
-    x_key = mapping.get("x") or grid[0][0]
-    y_key = mapping.get("y")
-    axis = dict(grid)
-    others = [key for key, _ in grid if key not in (x_key, y_key)]
-    summaries = summarise(manifest)
+    axis = {a.key: a.values for a in record.grid}
+    x_key = record.mapping.x if record.mapping.x in axis else record.grid[0].key
+    y_key = record.mapping.y if record.mapping.y in axis and record.mapping.y != x_key else None
+    others = [key for key in axis if key not in (x_key, y_key)]
     result = []
     for fixed in itertools.product(*(axis[k] for k in others)):
         pinned = dict(zip(others, fixed))
         cells = {}
-        for summary in summaries:
-            if all(summary.settings.get(k) == v for k, v in pinned.items()):
-                cells[(summary.settings.get(x_key), summary.settings.get(y_key) if y_key else None)] = summary
+        for cell in record.cells:
+            if all(cell.settings.get(k) == v for k, v in pinned.items()):
+                cells[(cell.settings.get(x_key), cell.settings.get(y_key) if y_key else None)] = cell
         title = ", ".join(f"{k}={v}" for k, v in pinned.items())
         result.append(Facet(title, x_key, axis[x_key], y_key, axis[y_key] if y_key else (None,), cells))
     return result
 
 
 # ---- sweep presets ----------------------------------------------------------------------------
-
-
-def is_sweep_data(data: dict[str, Any]) -> bool:
-    return "grid" in data
 
 
 @dataclass(frozen=True)
@@ -476,7 +644,7 @@ class SweepPreset:
     grid: dict[str, Any]
     mapping: dict[str, Any]
     scales_table: dict[str, dict[str, Any]]
-    kind: str = "sweep"
+    kind: ClassVar[PresetKind] = PresetKind.SWEEP
 
     @property
     def scales(self) -> list[str]:

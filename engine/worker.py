@@ -110,6 +110,7 @@ def main() -> int:
     from engine import __version__
     from engine.events import EngineReady
     from engine.loop import Control
+    from engine.status import RunStatus
 
     devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     emit(
@@ -132,19 +133,9 @@ def main() -> int:
                 # sent right after a start (before the main loop takes it) reaches that run.
                 state["control"] = Control()
             control = state["control"]
-            if name == "pause":
-                control.pause()
-            elif name == "resume":
-                control.resume()
-            elif name == "stop":
-                control.stop(cmd.get("reason", "stopped"))
-            elif name == "step":
-                control.step(int(cmd.get("steps", 1)))
-            elif name == "change":
-                control.change(str(cmd.get("key")), cmd.get("value"))
-            else:
+            if not obey(control, cmd):
                 commands.put((cmd, control))
-        state["control"].stop("interrupted")  # end of input: the parent has gone
+        state["control"].stop(RunStatus.INTERRUPTED)  # end of input: the parent has gone
         commands.put(({"cmd": "quit"}, state["control"]))
 
     threading.Thread(target=read_commands, name="commands", daemon=True).start()
@@ -164,6 +155,30 @@ def main() -> int:
 
 DEFAULT_THREADS = os.cpu_count() or 1  # replaced by torch's own default once torch is imported
 
+STEERING = ("pause", "resume", "stop", "step", "change")  # the commands that steer the run in flight
+
+
+def obey(control, cmd: dict) -> bool:
+    """Apply a command that steers the run in flight to its `Control` (engine/loop.py) and return True;
+    False for any other command (start, warmup, quit), which is the caller's to carry out. The engine
+    process and the Ray actor (engine/ray_actor.py) both steer through here, so both know every command."""
+    from engine.status import RunStatus
+
+    name = cmd.get("cmd")
+    if name == "pause":
+        control.pause()
+    elif name == "resume":
+        control.resume()
+    elif name == "stop":
+        control.stop(RunStatus.parse(cmd.get("reason")) or RunStatus.STOPPED)
+    elif name == "step":
+        control.step(int(cmd.get("steps", 1)))
+    elif name == "change":
+        control.change(str(cmd.get("key")), cmd.get("value"))
+    else:
+        return False
+    return True
+
 
 def run_one(cmd: dict, emit, control, versions: dict) -> list:
     """Run one training run (or one group of seeds trained together) to its end.
@@ -180,13 +195,13 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     from engine.events import RunFinished, RunStarted
     from engine.loop import StepFailed, is_out_of_memory, run_lanes
     from engine.registry import get_family, load_trainer_class
-    from engine.status import RunStatus
+    from engine.status import ErrorKind, RunStatus
 
     started = time.perf_counter()
     run_ids = list(cmd.get("run_ids") or [cmd.get("run_id", "")])
     seeds = [int(s) for s in (cmd.get("seeds") or [cmd.get("seed", 0)])]
 
-    def failed(message: str, kind: str, tb: str = "", step: int = 0) -> list:
+    def failed(message: str, kind: ErrorKind, tb: str = "", step: int = 0) -> list:
         return [
             RunFinished(
                 run_id=run_id,
@@ -230,17 +245,19 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
             torch.set_num_threads(min(single or DEFAULT_THREADS, share) if share > 0 else single or DEFAULT_THREADS)
         trainer = load_trainer_class(spec)(config, device, seeds if len(seeds) > 1 else seeds[0])
     except (ConfigError, DeviceError, LookupError) as exc:
-        return failed(str(exc), "config")
+        return failed(str(exc), ErrorKind.CONFIG)
     except (MemoryError, torch.OutOfMemoryError) as exc:
-        return failed(f"out of memory while building the model: {_allocation(exc)}", "oom")
+        return failed(f"out of memory while building the model: {_allocation(exc)}", ErrorKind.OOM)
     except Exception as exc:  # a bug in the family's setup: report it, keep the engine alive
         if is_out_of_memory(exc):  # the CPU allocator says so with a RuntimeError
             return failed(
                 f"out of memory while building the model: {_allocation(exc)}; try a smaller width, batch or input size",
-                "oom",
+                ErrorKind.OOM,
             )
         return failed(
-            f"{type(exc).__name__} while building the {cmd.get('family')} run: {exc}", "crash", traceback.format_exc()
+            f"{type(exc).__name__} while building the {cmd.get('family')} run: {exc}",
+            ErrorKind.CRASH,
+            traceback.format_exc(),
         )
 
     for run_id, seed in zip(run_ids, seeds):
@@ -270,9 +287,9 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
             lambda key, value, current: check_change(spec, current, key, value),
         )
     except StepFailed as exc:
-        return failed(f"{spec.name}: {exc}", "crash", traceback.format_exc(), exc.step)
+        return failed(f"{spec.name}: {exc}", ErrorKind.CRASH, traceback.format_exc(), exc.step)
     except (MemoryError, torch.OutOfMemoryError) as exc:
-        return failed(f"out of memory during training: {_allocation(exc)}; try a smaller batch or width", "oom")
+        return failed(f"out of memory during training: {_allocation(exc)}; try a smaller batch or width", ErrorKind.OOM)
     finally:
         del trainer
         if torch.cuda.is_available():

@@ -162,10 +162,9 @@ def _run(
     from engine.catalog import load_preset
     from engine.client import RunRequest
     from engine.config import ConfigError, build_config, parse_assignments
-    from engine.groups import GroupPreset
-    from engine.orchestration import RunsJob
-    from engine.presets import PresetError
-    from engine.record import RecordError, claim_run_dir, new_run_dir
+    from engine.orchestration.factory import Place, runs_job
+    from engine.presets import PresetError, PresetKind
+    from engine.record import RecordError
     from engine.registry import UnknownFamily, get_family
 
     try:
@@ -186,9 +185,9 @@ def _run(
             return _run_paper(engine, overrides, scale, seed, seeds, device, out, runs_dir)
         elif preset is not None:
             chosen = load_preset(preset)
-            if getattr(chosen, "kind", "") == "sweep":
+            if chosen.kind is PresetKind.SWEEP:
                 raise fail(f"{preset} is a sweep preset: run it with `gradfail sweep --preset {preset}`")
-            if isinstance(chosen, GroupPreset):
+            if chosen.kind is PresetKind.GROUP:
                 if at:
                     raise fail("--at: a group preset's runs cannot be changed mid-run; give a single run's preset")
                 return _run_group(engine, chosen, overrides, scale, seed, seeds, device, out, runs_dir)
@@ -223,11 +222,8 @@ def _run(
         )
         for i in range(seeds)
     ]
-    label = requests[0].label + (f"-x{seeds}" if seeds > 1 else "")
     try:
-        run_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, label)
-        run_dirs = [run_dir] if seeds == 1 else [claim_run_dir(run_dir / f"seed-{r.seed}") for r in requests]
-        job = RunsJob.create(requests, run_dirs, group_dir=run_dir)
+        job = runs_job(requests, Place(runs_dir, out))
     except RecordError as exc:
         raise fail(str(exc)) from None
 
@@ -255,9 +251,10 @@ def _run_group(
 ) -> None:
     """`gradfail run --preset fig-...`: every run of the group, one after another, and the verdict."""
     from engine.config import ConfigError
-    from engine.groups import DEFAULT_SCALE, GroupError
-    from engine.orchestration import GroupRun
-    from engine.record import RecordError, claim_run_dir, new_run_dir
+    from engine.groups import GroupError
+    from engine.orchestration.factory import Place, group_job
+    from engine.presets import DEFAULT_SCALE
+    from engine.record import RecordError
 
     if seeds > 1:
         raise fail(
@@ -271,8 +268,7 @@ def _run_group(
     except ConfigError as exc:
         raise fail(_config_problems(exc)) from None
     try:
-        group_dir = claim_run_dir(out) if out else new_run_dir(runs_dir, group.record_label(scale))
-        job = GroupRun(group, members, scale, device, group_dir)
+        job = group_job(group, members, scale, device, Place(runs_dir, out))
     except RecordError as exc:
         raise fail(str(exc)) from None
     from gradfail_tui.headless import run_job
@@ -285,11 +281,10 @@ def _run_paper(
 ) -> None:
     """`gradfail run --preset paper`: every result's group in the paper's order, into one directory."""
     from engine.config import ConfigError
-    from engine.groups import DEFAULT_SCALE
-    from engine.orchestration.paper import PaperRun
-    from engine.paper import NAME, load_groups
-    from engine.presets import PresetError
-    from engine.record import RecordError, claim_run_dir, new_run_dir
+    from engine.orchestration.factory import Place, paper_job
+    from engine.paper import load_groups
+    from engine.presets import DEFAULT_SCALE, PresetError
+    from engine.record import RecordError
 
     if seeds > 1:
         raise fail(f"--seeds {seeds}: the paper runs each run once; give --seed to run it with another seed")
@@ -301,10 +296,7 @@ def _run_paper(
     except PresetError as exc:
         raise fail(str(exc)) from None
     try:
-        path = (
-            claim_run_dir(out) if out else new_run_dir(runs_dir, NAME + ("" if scale == DEFAULT_SCALE else f"-{scale}"))
-        )
-        job = PaperRun(groups, scale, device, path)
+        job = paper_job(groups, scale, device, Place(runs_dir, out))
     except RecordError as exc:
         raise fail(str(exc)) from None
     from gradfail_tui.headless import run_job
@@ -401,6 +393,63 @@ def sweep(
 
 
 @app.command()
+def audit(
+    preset: Annotated[
+        str | None,
+        typer.Argument(
+            help="A group preset (fig-parity, ...; `gradfail presets` marks them 'group') or its .toml file."
+        ),
+    ] = None,
+    blocks: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="How many seed blocks: the group runs once per block.")
+    ] = None,
+    first_seed: Annotated[
+        int | None, typer.Option(min=0, help="Block 1's --seed; block b's is first-seed + (b - 1) x the stride.")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=256, help="Engine processes (or Ray actors) at once; default: as the cores allow."),
+    ] = None,
+    scale: Annotated[
+        str | None, typer.Option(help="The group's scale: 'default', 'paper', ...; `gradfail presets show` lists them.")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config field of every run.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps of every run (same as --set steps=N).")] = None,
+    device: Annotated[str, DEVICE_OPTION] = "cpu",
+    out: Annotated[Path | None, typer.Option(help="The audit's directory (must be new or empty).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where a new audit directory goes when --out is not given.")] = Path(
+        "runs"
+    ),
+    resume: Annotated[
+        Path | None, typer.Option(help="An audit's directory: run again the blocks that did not run to the end.")
+    ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", metavar="[ADDRESS]", help="Run on Ray, as `gradfail sweep --ray` (pip install 'gradfail[ray]')."
+        ),
+    ] = None,
+) -> None:
+    """Run a group preset over N seed blocks and say, per claim, how often it came out reproduced.
+
+    Prints k of N with a 95% Wilson interval and the spread of each claim's margin; writes audit.json
+    beside the blocks' group directories. Exits 0 when every block ran, whatever the verdicts (docs/audit.md).
+
+    Example: gradfail audit fig-parity --blocks 10 --workers 2
+    """
+    from gradfail_tui.audit import audit_command
+
+    problems, code = audit_command(
+        console, preset, blocks, first_seed, workers, scale, set_ or [], steps, device, out, runs_dir, resume, ray
+    )
+    if problems:
+        from rich.markup import escape
+
+        raise fail([escape(problem) for problem in problems], code)
+    raise typer.Exit(code=code)
+
+
+@app.command()
 def bench(
     steps: Annotated[int, typer.Option(min=100, help="Steps per timed run.")] = 20_000,
     reps: Annotated[
@@ -433,6 +482,7 @@ def presets_list(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from engine.catalog import scan
+    from engine.presets import PresetKind
 
     catalog = scan()
     table = Table(show_edge=False, pad_edge=False)
@@ -440,8 +490,9 @@ def presets_list(ctx: typer.Context) -> None:
     table.add_column("family", no_wrap=True)
     table.add_column("what it shows")
     for chosen in catalog.entries:
-        kind = "sweep" if getattr(chosen, "kind", "") == "sweep" else getattr(chosen, "family", "group")
-        table.add_row(chosen.name, kind, chosen.description)
+        # a single run's family; a group or a sweep says which it is
+        family = chosen.family if chosen.kind is PresetKind.SINGLE else chosen.kind
+        table.add_row(chosen.name, family, chosen.description)
     table.add_row(
         "paper", "groups", "every figure and theorem of the paper, in its order, into one directory (a talk's deck)"
     )
@@ -455,8 +506,7 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
     """Print a preset's resolved config and what the paper found."""
     from engine.catalog import load_preset
     from engine.config import config_to_dict, knobs
-    from engine.groups import GroupPreset
-    from engine.presets import PresetError
+    from engine.presets import PresetError, PresetKind
     from engine.registry import get_family
 
     if name == "paper":
@@ -465,9 +515,9 @@ def presets_show(name: Annotated[str, typer.Argument(help="A preset name or .tom
         chosen = load_preset(name)
     except PresetError as exc:
         raise fail(str(exc)) from None
-    if isinstance(chosen, GroupPreset):
+    if chosen.kind is PresetKind.GROUP:
         return _show_group(chosen)
-    if getattr(chosen, "kind", "") == "sweep":
+    if chosen.kind is PresetKind.SWEEP:
         from gradfail_tui.sweep import show_sweep_preset
 
         return show_sweep_preset(console, chosen)

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from engine.client import Backend, EngineExited
 from engine.events import EngineReady, Event, RunFinished, SettingChanged
-from engine.orchestration import Conductor, EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch, RunsJob
+from engine.orchestration import Conductor, EngineSlot, GroupRun, Job, JobKind, Listener, LiveRun, RunBatch, RunsJob
 from engine.orchestration.paper import PaperRun
 from engine.registry import get_family
 from engine.status import RunStatus, exit_code
@@ -108,16 +108,12 @@ class HeadlessDisplay(Listener):
         self.progress = make_progress(console)
         self.bars: dict[str, tuple[RunBatch, int]] = {}  # run id -> its batch and the batch's bar
         self.last_plain = time.perf_counter()
-        self.group = job if isinstance(job, GroupRun) else None
-        self.paper = job if isinstance(job, PaperRun) else None
-        self.overall = None
-        if self.group is not None:
+        self.job = job
+        self.overall = None  # a bar over the job's runs, for a job of more than one batch in turn
+        if job.kind in OVERALL_BAR:
             self.overall = self.progress.add_task(
-                f"{job.preset.name} ({job.scale})", total=len(job.members), rate="", eta="-", metrics=""
+                f"{job.name} ({job.scale})", total=job.total_runs, rate="", eta="-", metrics=""
             )
-        elif self.paper is not None:
-            total = sum(len(members) for _, members in job.groups)
-            self.overall = self.progress.add_task(f"paper ({job.scale})", total=total, rate="", eta="-", metrics="")
 
     @contextlib.contextmanager
     def live(self):
@@ -133,17 +129,15 @@ class HeadlessDisplay(Listener):
                 self.progress.stop()
 
     def batch_started(self, batch: RunBatch) -> None:
-        label = batch.lives[0].label + (f" × {len(batch.lives)} seeds" if len(batch.lives) > 1 else "")
+        many = len(batch.lives) > 1
+        label = (self.job.name if many else batch.lives[0].label) + (f" × {len(batch.lives)} seeds" if many else "")
         task = self.progress.add_task(label, total=None, rate="", eta="-", metrics="starting engine")
         self.bars.update({live.run_id: (batch, task) for live in batch.lives})
-        group = self.group or (self.paper.current if self.paper is not None else None)
-        if group is not None:
-            where = f"run {group.number} of {len(group.members)}: {batch.lives[0].label}"
-            if self.paper is not None:
-                where = f"result {len(self.paper.runs)} of {len(self.paper.groups)}, {group.preset.name}, {where}"
+        if self.overall is not None:
+            where = self.job.position(batch)
             self.progress.update(self.overall, metrics=where)
             if not self.console.is_terminal:
-                self.console.print(f"[bold]{group.preset.name}[/]: {escape(where)}")
+                self.console.print(f"[bold]{escape(self.job.name)}[/]: {escape(where)}")
 
     def engine_ready(self, slot: EngineSlot, ready: EngineReady) -> None:
         if slot.batch is not None:
@@ -212,16 +206,20 @@ def run_job(job: Job, console: Console, engine: Backend | None = None) -> int:
     interrupted = conduct(conductor, job, display)
     wall = time.perf_counter() - wall_start
     try:
-        if isinstance(job, PaperRun):
-            print_paper(console, job)
-        elif isinstance(job, GroupRun):
-            print_group(console, job)
-        else:
-            print_runs(console, job, wall)
+        print_end = END_PRINTERS.get(job.kind, print_summary)
+        print_end(console, job, wall)
     except OSError:
         pass  # the terminal went away: the records are complete, and there is nothing left to show them on
     endings = [(live.state.status, live.finished.error_kind if live.finished else "") for live in job.lives]
     return exit_code(endings + ([(RunStatus.INTERRUPTED, "")] if interrupted else []))
+
+
+def print_summary(console: Console, job: Job, wall: float) -> None:
+    """Any job: how it ended, in one line, and where its record is (a kind of job with nothing more to
+    show, or one this display has not learnt to draw yet)."""
+    console.print(f"{escape(job.title)}: {escape(job.summary())}")
+    console.print(f"wall time {format_duration(wall)}")
+    console.print(f"record: {job.path}")
 
 
 def print_runs(console: Console, job: RunsJob, wall: float) -> None:
@@ -249,7 +247,7 @@ def print_runs(console: Console, job: RunsJob, wall: float) -> None:
     console.print(f"run record: {dirs[0]}" if len(dirs) == 1 else f"run records: {dirs[0].parent}/ ({len(dirs)} runs)")
 
 
-def print_group(console: Console, job: GroupRun) -> None:
+def print_group(console: Console, job: GroupRun, wall: float = 0.0) -> None:
     """The group's figures, its runs' table, the claims with their verdict, where the record is."""
     group, states = job.preset, job.states()
     width = figure_width(console.width)
@@ -268,7 +266,7 @@ def print_group(console: Console, job: GroupRun) -> None:
     console.print(f"group record: {job.path}")
 
 
-def print_paper(console: Console, job: PaperRun) -> None:
+def print_paper(console: Console, job: PaperRun, wall: float = 0.0) -> None:
     """Each result's runs and claims with its verdict, in the paper's order, then the overall summary."""
     for group, entry in zip(job.runs, job.manifest["results"], strict=False):
         console.print(f"\n[bold]{escape(entry['heading'])}[/]  ({group.preset.name})")
@@ -279,6 +277,16 @@ def print_paper(console: Console, job: PaperRun) -> None:
     console.print(paper_table(job.manifest))
     console.print(f"wall time {format_duration(job.wall_s)}")
     console.print(f"paper record: {job.path} (a talk deck: gradfail talk {job.path})")
+
+
+# What each kind of job shows at its end; a kind not listed gets print_summary.
+END_PRINTERS = {
+    JobKind.RUN: print_runs,
+    JobKind.SEEDS: print_runs,
+    JobKind.GROUP: print_group,
+    JobKind.PAPER: print_paper,
+}
+OVERALL_BAR = (JobKind.GROUP, JobKind.PAPER)  # kinds whose runs go one after another: a bar over them all
 
 
 def print_snapshots(console: Console, live: LiveRun) -> None:

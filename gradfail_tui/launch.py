@@ -24,7 +24,7 @@ def optional_value(args: list[str], option: str, value: str) -> list[str]:
 
 def main() -> None:
     args = sys.argv[1:]
-    if args[:1] == ["sweep"]:
+    if args[:1] in (["sweep"], ["audit"]):
         sys.argv[1:] = args = optional_value(args, "--ray", "local")
     engine = None
     if args[:1] == ["run"] and "--help" not in args:

@@ -30,22 +30,24 @@ from engine.config import differences
 from engine.events import Snapshot
 from engine.groups import GroupError, GroupPreset, judge_record, recorded_states
 from engine.paper import TITLE as PAPER_TITLE
-from engine.paper import RecordedPaper, is_paper_dir, overall, read_paper
+from engine.paper import RecordedPaper, overall, read_paper
 from engine.paper import summarise as count_outcomes
 from engine.presets import PresetError
 from engine.record import (
     GROUP_MANIFEST,
+    JobKind,
     NotARecord,
     RecordedGroup,
     RecordedRun,
     check_record_dir,
     read_record,
+    record_kind,
     safe_name,
 )
 from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
-from engine.sweeps import facets
-from engine.sweeps import summarise as summarise_cells
+from engine.status import RunStatus
+from engine.sweeps import SweepRecord, facets
 from gradfail_tui.render.bitmaps import half_blocks, labelled_images, layout
 from gradfail_tui.render.format import format_cell, format_duration, format_value, unique_name
 from gradfail_tui.render.heatmap import heatmap, value_range
@@ -85,7 +87,7 @@ def write_report(paths: list[Path], output: Path, force: bool = False) -> Report
     """
     problems = []
     for path in paths:
-        if is_paper_dir(path):
+        if record_kind(path) in (JobKind.PAPER, JobKind.AUDIT):
             continue
         try:
             check_record_dir(path)
@@ -112,14 +114,16 @@ def write_report(paths: list[Path], output: Path, force: bool = False) -> Report
     ]
     for number, path in enumerate(paths, 1):
         figures.prefix = f"{number:02d}"
-        if is_paper_dir(path):
+        kind = record_kind(path)
+        if kind is JobKind.PAPER:
             lines += paper_section(read_paper(path), figures, written)
             continue
+        if kind is JobKind.AUDIT:
+            lines += audit_section(path, written)
+            continue
         record = read_record(path)
-        if isinstance(record, RecordedGroup) and record.manifest.get("kind") == "sweep":
-            lines += sweep_section(record, figures)
-        elif isinstance(record, RecordedGroup):
-            lines += group_section(record, figures)
+        if isinstance(record, RecordedGroup):
+            lines += (sweep_section if kind is JobKind.SWEEP else group_section)(record, figures)
         else:
             lines += run_section(record, figures)
         written.problems += [f"{path}: {p}" for p in record.problems + figures.take_problems()]
@@ -212,31 +216,27 @@ class Member:
 def sweep_section(sweep: RecordedGroup, figures: Figures) -> list[str]:
     """A sweep (`gradfail sweep`): what it ran, the phase diagram(s), every cell, every run.
     Runs are listed, not given a section each: a sweep may hold thousands."""
-    manifest = sweep.manifest
-    spec = manifest.get("spec", {})
-    mapping = spec.get("map", {})
-    what = f"{mapping.get('stat', 'last')} {mapping.get('metric', '')}"
-    runs = manifest.get("runs", [])
-    wall = float(manifest.get("wall_s") or 0.0)
-    ended = sum(1 for r in runs if r.get("status") in ("completed", "diverged", "failed", "stopped", "interrupted"))
+    record = SweepRecord.from_manifest(sweep.manifest)
+    what = record.mapping.describe()
+    runs, wall, ended = record.runs, record.wall_s, record.ended
     lines = [
-        f"## Sweep: {md_text(str(manifest.get('title', sweep.path.name)))}",
+        f"## Sweep: {md_text(record.title or sweep.path.name)}",
         "",
-        f"`{sweep.path}`: **{manifest.get('status', 'unknown')}**, {ended}/{len(runs)} runs ended"
+        f"`{sweep.path}`: **{record.status}**, {ended}/{len(runs)} runs ended"
         + (f", wall time {format_duration(wall)} ({ended / wall * 60:,.1f} runs/min)" if wall > 0 and ended else ""),
         "",
-        f"Base: {spec.get('preset') or spec.get('family')}"
-        + (" with " + ", ".join(f"{k}={v}" for k, v in spec.get("base", {}).items()) if spec.get("base") else "")
-        + f"; seeds {', '.join(str(s) for s in spec.get('seeds', []))}"
-        + ("; seeds trained as lanes of one model" if manifest.get("batched") else "")
-        + f"; device {spec.get('device', '')}.",
+        f"Base: {record.preset or record.family}"
+        + (" with " + ", ".join(f"{k}={v}" for k, v in record.base.items()) if record.base else "")
+        + f"; seeds {', '.join(str(s) for s in record.seeds)}"
+        + ("; seeds trained as lanes of one model" if record.batched else "")
+        + f"; device {record.device}.",
         "",
-        "Grid: " + "; ".join(f"{a['key']} = {', '.join(str(v) for v in a['values'])}" for a in spec.get("grid", [])),
+        "Grid: " + "; ".join(f"{a.key} = {', '.join(str(v) for v in a.values)}" for a in record.grid),
         "",
         f"Mapped: {what} of each run, mean over its seeds.",
         "",
     ]
-    found = facets(manifest)
+    found = facets(record)
     if found:
         low, high = value_range(found)
         for facet in found:
@@ -249,10 +249,10 @@ def sweep_section(sweep: RecordedGroup, figures: Figures) -> list[str]:
             "`·` waiting, `…` running, `✗` every run failed, `!` some runs failed.",
             "",
         ]
-    keys = [a["key"] for a in spec.get("grid", [])]
+    keys = record.keys
     lines += ["### Cells", "", "| " + " | ".join([*keys, f"{what} (mean)", "sd", "min", "max", "runs"]) + " |"]
     lines.append("|" + "---|" * (len(keys) + 5))
-    for cell in summarise_cells(manifest):
+    for cell in record.cells:
         counts: dict[str, int] = {}
         for status in cell.statuses:
             counts[status] = counts.get(status, 0) + 1
@@ -268,13 +268,12 @@ def sweep_section(sweep: RecordedGroup, figures: Figures) -> list[str]:
         )
     lines += ["", "### Runs", "", "| run | status | steps | value | record |", "|---|---|---|---|---|"]
     for run in runs:
-        value = run.get("value")
-        where = f"`{run['dir']}`" if run.get("dir") else "not run"
+        where = f"`{run.dir}`" if run.dir else RunStatus.NOT_RUN
         lines.append(
-            f"| {md_cell(str(run.get('label', '')))} | {run.get('status', '')} | {run.get('steps', 0):,} | "
-            f"{format_value(value) if isinstance(value, (int, float)) else '-'} | {where} |"
+            f"| {md_cell(run.label)} | {run.status} | {run.steps:,} | "
+            f"{format_value(run.value) if run.value is not None else '-'} | {where} |"
         )
-    return lines + [""] + problems_lines(sweep.problems)
+    return lines + [""] + problems_lines([*sweep.problems, *record.problems])
 
 
 def group_section(group: RecordedGroup, figures: Figures) -> list[str]:
@@ -288,8 +287,8 @@ def group_section(group: RecordedGroup, figures: Figures) -> list[str]:
     recorded = {m.label for m in members}
     for item in manifest.get("runs") or []:  # runs the group never got to
         if isinstance(item, dict) and item.get("label") not in recorded:
-            status = str(item.get("status", "not run"))
-            if status not in ("not run", "waiting"):  # it ran, but its directory is gone
+            status = str(item.get("status", RunStatus.NOT_RUN))
+            if status not in (RunStatus.NOT_RUN, RunStatus.WAITING):  # it ran, but its directory is gone
                 status = f"no record ({GROUP_MANIFEST} says {status})"
             members.append(Member(str(item.get("label", "?")), None, None, None, status))
 
@@ -374,7 +373,7 @@ def run_section(run: RecordedRun, figures: Figures) -> list[str]:
 def is_seed_group(manifest: dict[str, Any], labels: list[str]) -> bool:
     """A `--seeds N` group: so its manifest says, or, with no manifest to say, its runs' directory names."""
     kind = manifest.get("kind")
-    return kind == "seeds" or (not kind and bool(labels) and all(re.fullmatch(r"seed-\d+", x) for x in labels))
+    return kind == JobKind.SEEDS or (not kind and bool(labels) and all(re.fullmatch(r"seed-\d+", x) for x in labels))
 
 
 def verdict_lines(group: RecordedGroup) -> list[str]:
@@ -665,3 +664,52 @@ def md_text(text: str) -> str:
 
 def md_cell(text: str) -> str:
     return md_text(str(text))
+
+
+# ---- an audit (`gradfail audit`) -----------------------------------------------------------------
+
+
+def audit_section(path: Path, written: ReportWritten) -> list[str]:
+    """An audit directory: per claim k of n blocks reproduced, the 95% Wilson interval, the blocks that
+    could not judge it and the margin's spread; then each block's verdict. Every block is judged again
+    on its group's records (`gradfail report block-01` gives one block's figures and numbers)."""
+    from engine.audit import GROUP_CLAIM, read_audit, tally_cells
+    from engine.record import RecordError
+
+    try:
+        recorded = read_audit(path)
+    except RecordError as exc:
+        written.problems.append(f"{path}: {exc}")
+        return [f"## Audit: `{path}`", "", md_text(str(exc)), ""]
+    manifest = recorded.manifest
+    blocks = [entry for entry in manifest["blocks"] if isinstance(entry, dict)]
+    facts = [f"`{path}`", f"{len(blocks)} seed blocks from seed {manifest.get('first_seed')}"]
+    facts += [f"{key} {md_text(str(manifest[key]))}" for key in ("scale", "device", "status") if manifest.get(key)]
+    if isinstance(manifest.get("wall_s"), (int, float)):
+        facts.append(f"wall time {format_duration(manifest['wall_s'])}")
+    lines = [f"## Audit: {md_text(str(manifest.get('title') or manifest.get('preset') or path.name))}", ""]
+    lines += [" · ".join(facts), ""]
+    lines += [
+        "How often each claim came out reproduced over the blocks that could judge it (k/n), with its 95% "
+        "Wilson interval; blocks whose runs did not complete are counted apart (incomplete). The margin is "
+        "how far the claim's value was from its threshold (or the nearest rival's value), positive when it "
+        "holds with room; dec: in decades (docs/audit.md).",
+        "",
+        "| claim | reproduced | 95% interval | incomplete | margin min / median / max |",
+        "|---|---|---|---|---|",
+    ]
+    for t in recorded.tallies:
+        cells = " | ".join(md_cell(cell) for cell in tally_cells(t))
+        says = f"**{md_cell(t.says)}**" if t.says == GROUP_CLAIM else md_cell(t.says)
+        lines.append(f"| {says} | {cells} |")
+    lines += ["", "| block | seed | directory | status | verdict | claims |", "|---|---|---|---|---|---|"]
+    for entry, verdict in zip(blocks, recorded.verdicts, strict=False):
+        claims = " · ".join(str(c.get("outcome")) for c in (verdict or {}).get("claims") or [])
+        outcome = f"**{(verdict or {}).get('outcome')}**" if verdict else "-"
+        where = f"`{entry['dir']}`" if entry.get("dir") else "-"
+        lines.append(
+            f"| {entry.get('block')} | {entry.get('seed')} | {where} | {md_cell(str(entry.get('status')))} "
+            f"| {outcome} | {md_cell(claims) or '-'} |"
+        )
+    written.problems += [f"{path}: {p}" for p in recorded.problems]
+    return lines + [""]

@@ -25,11 +25,12 @@ from engine.client import Backend, EngineExited
 from engine.events import Event, RunFinished
 from engine.orchestration import Conductor, EngineSlot, Listener, LiveRun
 from engine.orchestration.sweep import SweepRun
-from engine.status import RunStatus, exit_code
-from engine.sweeps import facets, summarise
+from engine.presets import DEFAULT_SCALE
+from engine.status import RunStatus, exit_code, is_final
+from engine.sweeps import SweepRecord
 from gradfail_tui.headless import conduct
 from gradfail_tui.render.format import format_duration
-from gradfail_tui.render.heatmap import cells_table, heatmap, legend, value_range
+from gradfail_tui.render.heatmap import cells_table, diagram
 
 PLAIN_EVERY_S = 5.0
 LIVE_HZ = 2  # the live heatmap redraws this often: a sweep's cells change in seconds, not milliseconds
@@ -62,9 +63,7 @@ def eta_s(job: SweepRun, running: dict[str, LiveRun]) -> float | None:
     configs = job.configs
     total = sum(configs[run["cell"]].steps for run in job.runs)
     before = job.steps_before
-    ended = sum(
-        configs[r["cell"]].steps for r in job.runs if RunStatus.parse(r["status"]) and RunStatus(r["status"]).final
-    )
+    ended = sum(configs[r["cell"]].steps for r in job.runs if is_final(r["status"]))
     live = sum(live.state.step for live in running.values())
     done_now = ended + live - before
     elapsed = time.monotonic() - job.started
@@ -83,9 +82,13 @@ class SweepDisplay(Listener):
         self.last_plain = time.monotonic()
         self.lost_engines = 0
 
+    def line(self) -> str:
+        """The progress line (an audit's display, gradfail_tui/audit.py, says its own)."""
+        return progress_line(self.job, self.running)
+
     def render(self):
-        parts = [Text(progress_line(self.job, self.running), style="bold")]
-        parts += diagram(self.job.manifest)
+        parts = [Text(self.line(), style="bold")]
+        parts += diagram(SweepRecord.from_manifest(self.job.manifest))
         return Group(*parts)
 
     @contextlib.contextmanager
@@ -125,46 +128,23 @@ class SweepDisplay(Listener):
         if self.console.is_terminal or time.monotonic() - self.last_plain < PLAIN_EVERY_S:
             return
         self.last_plain = time.monotonic()
-        self.console.print(progress_line(self.job, self.running), highlight=False)
-
-
-def diagram(manifest: dict) -> list:
-    """The heatmap(s) of a sweep.json and the colour scale, as Rich renderables."""
-    found = facets(manifest)
-    if not found:
-        return []
-    low, high = value_range(found)
-    mapping = manifest["spec"]["map"]
-    what = describe_map(mapping)
-    parts: list = []
-    for facet in found:
-        parts.append(heatmap(facet, low, high, title=f"{what}" + (f" at {facet.title}" if facet.title else "")))
-    parts.append(legend(low, high, "mean over seeds"))
-    return parts
-
-
-def describe_map(mapping: dict) -> str:
-    window = ""
-    if mapping.get("from_step") is not None or mapping.get("until_step") is not None:
-        window = f" (steps {mapping.get('from_step') or 0}..{mapping.get('until_step') or ''})"
-    return f"{mapping.get('stat', 'last')} {mapping.get('metric', '')}{window}"
+        self.console.print(self.line(), highlight=False)
 
 
 def print_sweep(console: Console, manifest: dict, path: Path) -> None:
     """The phase diagram, the cells' table, the wall time and pace, and where the record is."""
-    for part in diagram(manifest):
+    record = SweepRecord.from_manifest(manifest)
+    for part in diagram(record):
         console.print(part)
-    keys = [axis["key"] for axis in manifest["spec"]["grid"]]
-    console.print(cells_table(summarise(manifest), keys, describe_map(manifest["spec"]["map"])))
-    runs = manifest["runs"]
-    ended = sum(1 for r in runs if RunStatus.parse(r["status"]) and RunStatus(r["status"]).final)
-    trained = sum(1 for r in runs if r["status"] in (RunStatus.COMPLETED, RunStatus.DIVERGED, RunStatus.FAILED))
-    wall = float(manifest.get("wall_s") or 0.0)
+    console.print(cells_table(list(record.cells), record.keys, record.mapping.describe()))
+    runs = record.runs
+    trained = sum(1 for r in runs if r.status in (RunStatus.COMPLETED, RunStatus.DIVERGED, RunStatus.FAILED))
+    wall = record.wall_s
     pace = f"  ·  {trained / wall * 60:,.1f} runs/min" if wall > 0 and trained else ""  # not counting runs cut short
-    failed = sum(1 for r in runs if r["status"] in (RunStatus.FAILED, RunStatus.DIVERGED))
-    left = sum(1 for r in runs if r["status"] not in (RunStatus.COMPLETED, RunStatus.DIVERGED))
+    failed = sum(1 for r in runs if r.status in (RunStatus.FAILED, RunStatus.DIVERGED))
+    left = sum(1 for r in runs if r.status not in (RunStatus.COMPLETED, RunStatus.DIVERGED))
     console.print(
-        f"sweep {manifest['status']}: {ended}/{len(runs)} runs ended ({failed} failed or diverged)"
+        f"sweep {record.status}: {record.ended}/{len(runs)} runs ended ({failed} failed or diverged)"
         f"  ·  wall time {format_duration(wall)}{pace}",
         highlight=False,
     )
@@ -226,7 +206,7 @@ def prepare(
                 chosen = dataclasses.replace(chosen, mapping={**chosen.mapping, **mapping})
             if seed is not None:
                 chosen = dataclasses.replace(chosen, seed=seed)
-            return chosen.resolve(scale or "default", overrides, parsed, seeds, device, force, lanes)
+            return chosen.resolve(scale or DEFAULT_SCALE, overrides, parsed, seeds, device, force, lanes)
     if scale is not None:
         raise SweepError(f"--scale {scale}: only sweep presets have scales (`gradfail presets` marks them 'sweep')")
     return resolve(
@@ -265,7 +245,8 @@ def sweep_command(
 ) -> tuple[list[str], int]:
     """`gradfail sweep`: returns (problems, exit code); problems is empty when the sweep ran."""
     from engine.config import ConfigError, parse_assignments
-    from engine.record import RecordError, claim_run_dir, new_run_dir
+    from engine.orchestration.factory import Place, sweep_job
+    from engine.record import RecordError
     from engine.sweeps import SweepError
 
     try:
@@ -305,8 +286,7 @@ def sweep_command(
     try:
         if job is None:
             try:
-                path = claim_run_dir(out) if out else new_run_dir(runs_dir, spec.label)
-                job = SweepRun(spec, path)
+                job = sweep_job(spec, Place(runs_dir, out))
             except RecordError as exc:
                 return [str(exc)], 2
         count = workers or default_workers(job.spec)

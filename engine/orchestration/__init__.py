@@ -12,7 +12,7 @@ docs/architecture.md tells the whole story.
 
 from engine.orchestration.conductor import STOP_GRACE_S, Conductor, EngineSlot, Listener, RestartPolicy
 from engine.orchestration.group import GroupRun, group_manifest
-from engine.orchestration.jobs import Job, RunBatch, RunsJob
+from engine.orchestration.jobs import Job, JobKind, RunBatch, RunsJob
 from engine.orchestration.runs import LiveRun
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "EngineSlot",
     "GroupRun",
     "Job",
+    "JobKind",
     "Listener",
     "LiveRun",
     "RestartPolicy",

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ParamSpec
 
 from engine.changes import check_change
 from engine.client import Backend, EngineExited, EngineProcess
@@ -33,10 +34,11 @@ from engine.orchestration.jobs import Job, RunBatch
 from engine.orchestration.runs import LiveRun
 from engine.record import RecordError
 from engine.registry import FamilySpec, get_family
-from engine.status import RunStatus
+from engine.status import ErrorKind, RunStatus
 
 STOP_GRACE_S = 10.0  # how long stopping runs may take to say they have stopped, before they are ended here
 POLL_MOST = 256  # items taken from one engine per poll, so that one busy engine cannot starve the others
+P = ParamSpec("P")  # the arguments of the Listener method that _tell calls
 
 
 @dataclass
@@ -157,7 +159,7 @@ class Conductor:
             slot.ready = True
             if self.warmup and not self.closing:
                 slot.engine.send("warmup")
-            self._tell("engine_ready", slot, item)
+            self._tell(self.listener.engine_ready, slot, item)
             self._send(slot)
         else:
             self._run_event(slot, item)
@@ -171,7 +173,7 @@ class Conductor:
                 job.flush()
             except RecordError as exc:
                 if not job.stopping:
-                    self._tell("problem", f"{job.title}: its record cannot be written, so it stops: {exc}")
+                    self._tell(self.listener.problem, f"{job.title}: its record cannot be written, so it stops: {exc}")
                     self.stop_job(job)
 
     def _run_event(self, slot: EngineSlot, event: Event) -> None:
@@ -183,20 +185,20 @@ class Conductor:
             status, message = slot.ending
             event = dataclasses.replace(event, status=status, message=message or event.message)
         live.apply(event)
-        self._tell("run_event", live, event)
+        self._tell(self.listener.run_event, live, event)
         if isinstance(event, RunFinished):
-            self._tell("run_ended", live, event)
+            self._tell(self.listener.run_ended, live, event)
             if batch.done:
                 self._batch_ended(slot)
         elif live.record_error and slot.ending is None:  # never train on without recording
-            self._stop_slot(slot, "stopped", (RunStatus.FAILED, f"stopped: {live.record_error}"))
+            self._stop_slot(slot, RunStatus.STOPPED, (RunStatus.FAILED, f"stopped: {live.record_error}"))
 
     def _engine_exited(self, slot: EngineSlot, exited: EngineExited) -> None:
         dead, slot.engine, slot.ready = slot.engine, None, False
         batch = slot.batch
         died = [live for live in batch.lives if not live.ended] if batch is not None and batch.sent else []
         if died:  # its runs died with it; a batch never sent waits for the next engine
-            self._end_batch(slot, RunStatus.FAILED, exited.describe(), "crash", exited.stderr_tail)
+            self._end_batch(slot, RunStatus.FAILED, exited.describe(), ErrorKind.CRASH, exited.stderr_tail)
         if dead is not None:
             dead.close()
         if self.closing:
@@ -207,7 +209,7 @@ class Conductor:
                 f"the engine died {self.policy.max_deaths} times within "
                 f"{self.policy.window_s:.0f} s ({exited.describe()})"
             )
-        self._tell("engine_lost", slot, exited, restarting, died)
+        self._tell(self.listener.engine_lost, slot, exited, restarting, died)
         if restarting:
             try:
                 slot.engine = self.engine_factory().start()
@@ -217,15 +219,15 @@ class Conductor:
             self._abandon(self.gave_up or exited.describe())
         self._schedule()
 
-    def _tell(self, what: str, *args) -> None:
-        """Report to the listener. A display that cannot write any more (its terminal closed under it,
+    def _tell(self, say: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Report to the listener: `say` is one of its methods. A display that cannot write any more (its terminal closed under it,
         an SSH session dropped, a broken pipe) is told nothing more, and the runs go on being
         recorded: losing the display must never lose the record. Any other error of a display is a
         bug, and is raised."""
         if self.display_lost is not None:
             return
         try:
-            getattr(self.listener, what)(*args)
+            say(*args, **kwargs)
         except OSError as exc:
             self.display_lost = exc
 
@@ -256,7 +258,7 @@ class Conductor:
                     slot.batch, slot.ending = batch, None
                     for live in batch.lives:
                         live.state.status = RunStatus.WAITING
-                    self._tell("batch_started", batch)
+                    self._tell(self.listener.batch_started, batch)
                     self._send(slot)
                     break
         if self.closing:
@@ -268,7 +270,7 @@ class Conductor:
         try:
             return job.next_batch()
         except RecordError as exc:  # a member's record cannot be made: the job ends here
-            self._tell("problem", f"{job.title}: cannot record the next run, so it ends here: {exc}")
+            self._tell(self.listener.problem, f"{job.title}: cannot record the next run, so it ends here: {exc}")
             job.stopping = True
             self._finish(job, RunStatus.FAILED)
             return None
@@ -288,7 +290,7 @@ class Conductor:
             try:
                 batch.job.batch_ended(batch)
             except RecordError as exc:  # the runs' own records are complete; only the tie between them is not
-                self._tell("problem", f"{batch.job.title}: the group record is incomplete: {exc}")
+                self._tell(self.listener.problem, f"{batch.job.title}: the group record is incomplete: {exc}")
         self._schedule()
 
     def _end_batch(
@@ -297,24 +299,24 @@ class Conductor:
         """End the slot's batch here (the engine cannot say): every run not ended yet gets `status`."""
         batch = slot.batch
         for live in batch.end_unfinished(status, message, error_kind, traceback):
-            self._tell("run_event", live, live.finished)
-            self._tell("run_ended", live, live.finished)
+            self._tell(self.listener.run_event, live, live.finished)
+            self._tell(self.listener.run_ended, live, live.finished)
         self._batch_ended(slot)
 
     def _finish(self, job: Job, status: RunStatus | None = None, message: str = "") -> None:
         try:
             job.finish(status, message)
         except RecordError as exc:
-            self._tell("problem", f"{job.title}: the group record is incomplete: {exc}")
+            self._tell(self.listener.problem, f"{job.title}: the group record is incomplete: {exc}")
         finally:
             self.jobs.remove(job)  # the caller keeps what it needs of it: a long session stays bounded
-        self._tell("job_finished", job)
+        self._tell(self.listener.job_finished, job)
 
     def _abandon(self, why: str) -> None:
         """No engine is left and none will be started: what waits for one ends `failed`."""
         for slot in self.slots:
             if slot.batch is not None:
-                self._end_batch(slot, RunStatus.FAILED, f"not run: {why}", "crash")
+                self._end_batch(slot, RunStatus.FAILED, f"not run: {why}", ErrorKind.CRASH)
         for job in list(self.jobs):
             job.stopping = True
             self._finish(job, RunStatus.FAILED, f"not run: {why}")
@@ -358,22 +360,22 @@ class Conductor:
         """Stop the batch that trains `run_id` (recorded `stopped`); one not sent yet ends at once."""
         slot = self.slot_of(run_id)
         if slot is not None:
-            self._stop_slot(slot, "stopped")
+            self._stop_slot(slot, RunStatus.STOPPED)
 
     def stop_job(self, job: Job) -> None:
         """No more of the job's runs start; the ones going stop."""
         job.stopping = True
         for slot in self.slots:
             if slot.batch is not None and slot.batch.job is job:
-                self._stop_slot(slot, "stopped")
+                self._stop_slot(slot, RunStatus.STOPPED)
         self._schedule()
 
-    def _stop_slot(self, slot: EngineSlot, reason: str, ending: tuple[RunStatus, str] | None = None) -> None:
+    def _stop_slot(self, slot: EngineSlot, reason: RunStatus, ending: tuple[RunStatus, str] | None = None) -> None:
         if ending is not None:
             slot.ending = ending
         if slot.batch.sent and slot.engine is not None and slot.engine.send("stop", reason=reason):
             return
-        status, message = ending or (RunStatus(reason), "")
+        status, message = ending or (reason, "")
         self._end_batch(slot, status, message or f"{reason} before the engine was ready")
 
     def shutdown(
@@ -387,7 +389,7 @@ class Conductor:
         self.closing = True
         for job in self.jobs:
             job.stopping = True
-        reason = "interrupted" if status is RunStatus.INTERRUPTED else "stopped"
+        reason = RunStatus.INTERRUPTED if status is RunStatus.INTERRUPTED else RunStatus.STOPPED
         try:
             for slot in self.slots:
                 if slot.batch is not None:

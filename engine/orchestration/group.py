@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from engine.claims import Verdict, judge
+from engine.claims import judge
 from engine.client import RunRequest
 from engine.groups import GroupPreset, MemberRun
-from engine.orchestration.jobs import Job, RunBatch
+from engine.orchestration.jobs import Job, JobKind, RunBatch
 from engine.orchestration.runs import LiveRun
 from engine.record import GroupRecorder
 from engine.status import RunStatus
@@ -42,11 +42,16 @@ def group_manifest(group: GroupPreset, members: list[MemberRun], scale: str, dev
 
 
 class GroupRun(Job):
+    kind = JobKind.GROUP
+
     def __init__(self, group: GroupPreset, members: list[MemberRun], scale: str, device: str, path: Path):
         """Writes group.json in `path` at once (RecordError if it cannot)."""
         super().__init__()
         self.preset = group
         self.title = group.title
+        self.name = group.name
+        self.plot = tuple(group.plot)
+        self.log_y = group.log_y
         self.members = list(members)
         self.scale = scale
         self.device = device
@@ -54,7 +59,6 @@ class GroupRun(Job):
         self.recorder = GroupRecorder(path, group_manifest(group, self.members, scale, device))
         self.number = 0  # the member going or last gone (1-based); 0 before the first
         self.in_flight: RunBatch | None = None
-        self.verdict: Verdict | None = None
         self.started = time.monotonic()
         self.wall_s = 0.0
 
@@ -65,12 +69,28 @@ class GroupRun(Job):
     def live(self, label: str) -> LiveRun | None:
         return next((live for live in self.lives if live.label == label), None)
 
-    def status_of(self, label: str) -> str:
+    def status_of(self, label: str) -> RunStatus:
         """How a member stands: waiting, its run's status, or "not run" once the group has ended without it."""
         live = self.live(label)
         if live is not None:
-            return live.state.status
+            return RunStatus(live.state.status)
         return RunStatus.NOT_RUN if self.finished else RunStatus.WAITING
+
+    def statuses(self) -> dict[str, RunStatus]:
+        return {label: self.status_of(label) for label in self.labels}
+
+    def progress(self) -> str:
+        """ "run 2 of 3: d = 10" while it runs; how it ended once it has."""
+        if not self.finished and 1 <= self.number <= len(self.members):
+            return f"run {self.number} of {len(self.members)}: {self.members[self.number - 1].label}"
+        ran = sum(1 for s in self.statuses().values() if s not in (RunStatus.WAITING, RunStatus.NOT_RUN))
+        return f"{self.status or RunStatus.RUNNING}: {ran} of {len(self.members)} runs"
+
+    def position(self, batch: RunBatch) -> str:
+        return f"run {self.number} of {len(self.members)}: {batch.lives[0].label}"
+
+    def shows_snapshots(self, label: str | None) -> bool:
+        return self.preset.shows_snapshots(label)
 
     def next_batch(self) -> RunBatch | None:
         if self.in_flight is not None or self.stopping or self.number >= len(self.members):

@@ -3,7 +3,14 @@
 A job decides *what* runs next; the conductor decides *where* (which engine) and *when* (when an
 engine is free). `RunsJob` is one run, or the seeds of one config trained together (`--seeds N`,
 tied by a "seeds" group record); a group preset is a `GroupRun` (group.py), whose members go one
-after another. A sweep will be a job that hands out many batches at once. Torch-free.
+after another; a sweep (`SweepRun`, sweep.py) hands out many batches at once; the paper (`PaperRun`,
+paper.py) is groups one after another.
+
+A job also describes itself (`Job`'s second half: its kind, its runs' labels and statuses, its
+progress, its verdict, a one-line summary, where its record is), so that a display asks the job
+instead of testing its class: a new kind of job is drawn by every display as it is, and a display
+that wants more of it adds one adapter. factory.py creates every kind in its run directory.
+Torch-free.
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.claims import Verdict
 from engine.client import RunRequest, start_command
 from engine.orchestration.runs import LiveRun
-from engine.record import GroupRecorder
+from engine.record import GroupRecorder, JobKind
 from engine.registry import get_family
 from engine.state import RunState
 from engine.status import RunStatus, worst_status
@@ -55,14 +63,23 @@ class RunBatch:
 
 
 class Job:
-    """The protocol between a job and the conductor, with what every job keeps."""
+    """The protocol between a job and the conductor, with what every job keeps; and how a job
+    describes itself to a display (kind, labels, statuses, progress, verdict, summary, path)."""
 
     title = ""
+    kind: JobKind  # each kind of job says which it is
+    keeps_states = True  # its runs' states stay in memory to the end (a sweep's leave as they end)
 
     def __init__(self) -> None:
         self.stopping = False  # no batch is handed out any more (x, Ctrl-C, a closing app)
         self.status: RunStatus | None = None  # set by finish()
         self.lives: list[LiveRun] = []  # every run it has handed out, in order
+        self.verdict: Verdict | None = None  # the claims judged, for a job that makes claims, once finished
+        self.path: Path | None = None  # its record's directory
+        self.name = ""  # what it is named by (a preset's name, a run's label)
+        self.scale = ""  # a group preset's scale, where it has one
+        self.plot: tuple[str, ...] = ()  # the metrics its figure overlays; () for each run's own
+        self.log_y = False
 
     def next_batch(self) -> RunBatch | None:
         """The next batch to start now, or None (nothing left, or it waits for one in flight)."""
@@ -94,6 +111,38 @@ class Job:
     def states(self) -> dict[str, RunState]:
         return {live.label: live.state for live in self.lives}
 
+    # -- how a job describes itself, for the displays ----------------------------------------------
+    @property
+    def labels(self) -> list[str]:
+        """Its runs' labels, in its order, including those not handed out yet."""
+        return [live.label for live in self.lives]
+
+    def statuses(self) -> dict[str, RunStatus]:
+        """label -> how each run stands: waiting, running, how it ended, or "not run"."""
+        return {live.label: RunStatus(live.state.status) for live in self.lives}
+
+    @property
+    def total_runs(self) -> int:
+        return len(self.labels)
+
+    def progress(self) -> str:
+        """One line: how far it is while it goes, how it ended once it has."""
+        statuses = list(self.statuses().values())
+        counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
+        return f"{len(statuses)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+
+    def position(self, batch: RunBatch) -> str:
+        """Where `batch` stands in the job ("run 2 of 3: d = 10"); "" for a job of one batch."""
+        return ""
+
+    def summary(self) -> str:
+        """One line for its end: the verdict where it makes claims, else its progress."""
+        return str(self.verdict.outcome) if self.verdict is not None else self.progress()
+
+    def shows_snapshots(self, label: str | None) -> bool:
+        """Whether a run's pictures are drawn beside the job's figure (a group preset says; else yes)."""
+        return True
+
 
 class RunsJob(Job):
     """A single run, or seeds of one config; with several seeds, a "seeds" group record ties their run
@@ -103,7 +152,11 @@ class RunsJob(Job):
     def __init__(self, lives: list[LiveRun], seeds_record: GroupRecorder | None = None, together: bool = True):
         super().__init__()
         self.lives = lives
-        self.title = lives[0].label
+        self.title = self.name = lives[0].label
+        self.kind = JobKind.SEEDS if len(lives) > 1 else JobKind.RUN
+        self.path = seeds_record.path if seeds_record is not None else lives[0].run_dir
+        if len(lives) > 1:
+            self.title = f"{self.name}: {len(lives)} seeds of one config"
         self.batches = [RunBatch(lives, job=self)] if together else [RunBatch([live], job=self) for live in lives]
         self.handed_out = 0  # batches handed out so far; the next goes when the one before has ended
         self.seeds_record = seeds_record
@@ -147,6 +200,12 @@ class RunsJob(Job):
         if self.stopping:
             return not self.handed_out or self.batches[self.handed_out - 1].done
         return self.handed_out == len(self.batches) and self.batches[-1].done
+
+    def progress(self) -> str:
+        if self.kind is JobKind.RUN:
+            state = self.lives[0].state
+            return f"{state.status}: {state.step:,} steps"
+        return super().progress().replace(" runs: ", " seeds: ", 1)
 
     def finish(self, status: RunStatus | None = None, message: str = "") -> None:
         ending = status or RunStatus.STOPPED

@@ -16,13 +16,14 @@ from pathlib import Path
 from engine import paper
 from engine.groups import GroupPreset, MemberRun
 from engine.orchestration.group import GroupRun
-from engine.orchestration.jobs import Job, RunBatch
+from engine.orchestration.jobs import Job, JobKind, RunBatch
 from engine.record import RecordError, claim_run_dir, now_iso, write_json_atomically
 from engine.status import RunStatus
 
 
 class PaperRun(Job):
     title = paper.TITLE
+    kind = JobKind.PAPER
 
     def __init__(self, groups: list[tuple[GroupPreset, list[MemberRun]]], scale: str, device: str, path: Path) -> None:
         """Writes paper.json in `path` at once (RecordError if it cannot)."""
@@ -31,6 +32,7 @@ class PaperRun(Job):
         self.scale = scale
         self.device = device
         self.path = path
+        self.name = paper.NAME
         self.runs: list[GroupRun] = []  # the groups started, in order
         self.started = time.monotonic()
         self.wall_s = 0.0
@@ -41,7 +43,7 @@ class PaperRun(Job):
             "venue": paper.VENUE,
             "scale": scale,
             "device": device,
-            "status": "running",
+            "status": RunStatus.RUNNING,
             "started_at": now_iso(),
             "ended_at": None,
             "results": [
@@ -82,6 +84,32 @@ class PaperRun(Job):
             self.lives += batch.lives
             return batch
         return None
+
+    @property
+    def labels(self) -> list[str]:
+        return [member.label for _, members in self.groups for member in members]
+
+    @property
+    def total_runs(self) -> int:
+        return sum(len(members) for _, members in self.groups)
+
+    def statuses(self) -> dict[str, RunStatus]:
+        """Each result's status by its heading (its runs' labels repeat from one result to the next)."""
+        return {entry["heading"]: RunStatus(entry["status"]) for entry in self.manifest["results"]}
+
+    def progress(self) -> str:
+        group = self.current
+        if group is None or self.finished:
+            return self.manifest.get("summary") or f"{self.status or RunStatus.WAITING}: {len(self.groups)} results"
+        return f"result {len(self.runs)} of {len(self.groups)}, {group.name}: {group.progress()}"
+
+    def position(self, batch: RunBatch) -> str:
+        group = self.current
+        inner = group.position(batch) if group is not None else ""
+        return f"result {len(self.runs)} of {len(self.groups)}, {group.name if group else ''}, {inner}"
+
+    def summary(self) -> str:
+        return self.manifest.get("summary") or self.progress()
 
     def batch_ended(self, batch: RunBatch) -> None:
         group = self.current

@@ -1,10 +1,12 @@
 """An engine on Ray: the same engine code in a Ray actor, speaking the `Backend` protocol to the conductor.
 
 `RayEngine` is what `EngineProcess` is for the local pool: the conductor gives it one batch at a
-time, sends it start / pause / resume / stop, and reads its events from a queue. The actor
-(`EngineActor`) imports the engine's torch side in its own process and trains with the very
-function the engine process uses (`engine.worker.run_one`), in a thread, so that stop and pause
-reach it while it trains (the actor runs several methods at once: `max_concurrency`). Its events go
+time, sends it start / pause / resume / stop / step / change, and reads its events from a queue. The
+actor (`EngineActor`, torch-free here) imports the engine's torch side in its own process
+(engine/ray_actor.py) and trains with the very function the engine process uses
+(`engine.worker.run_one`), in a thread, steered by the engine process's own dispatcher
+(`engine.worker.obey`), so that every command reaches it while it trains (the actor runs several
+methods at once: `max_concurrency`). Its events go
 back to the driver as the JSON lines the pipe carries (`events.to_json`): a pump thread here asks
 the actor for what it has (`drain`, waiting up to half a second) and puts the events on the queue,
 where `Conductor.poll` reads them, so the driver writes the same run records as with a local sweep.
@@ -21,7 +23,6 @@ imports torch (the actor's module imports it inside the actor's process). Torch-
 
 from __future__ import annotations
 
-import importlib
 import os
 import queue
 import socket
@@ -31,12 +32,13 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.client import EngineExited, EventQueue
-from engine.events import Event, from_json
+from engine.events import Event, Metrics, from_json, to_json
 
 INSTALL_HINT = 'Ray is not installed: pip install "gradfail[ray]" (or pip install ray), then run this again'
 DRAIN_WAIT_S = 0.5  # how long one drain call waits for the actor's first event
 DRAIN_GATHER_S = 0.1  # how long it then gathers metrics before it answers
 CONNECT_TIMEOUT_S = 5.0  # to reach the head's port
+COMMAND_TIMEOUT_S = 10.0  # for the actor to say whether it took a command (it answers at once while it trains)
 
 
 class RayUnavailable(Exception):
@@ -44,58 +46,27 @@ class RayUnavailable(Exception):
 
 
 class EngineActor:
-    """Runs in a Ray worker process: the engine's loop for one run (or one batch of lanes) at a time."""
+    """The class handed to Ray, torch-free: Ray makes it in a worker process, where its `__init__`
+    imports the torch side (engine/ray_actor.py's ActorTrainer, which trains and steers) and where its
+    events wait in a queue for the driver's `drain`."""
 
     def __init__(self) -> None:
-        worker = importlib.import_module("engine.worker")  # the torch side: only in the actor's process
-        torch = worker.import_torch_side()
-        worker.DEFAULT_THREADS = torch.get_num_threads()
-        from engine import __version__
-        from engine.events import EngineReady, Metrics, to_json
+        # The one import of the torch side from the orchestration layer: it runs in Ray's worker
+        # process, never in the driver (pyproject.toml's import contracts name it).
+        from engine.ray_actor import ActorTrainer
 
-        self.worker = worker
-        self.to_json = to_json
-        self.Metrics = Metrics
-        self.loop = importlib.import_module("engine.loop")
         self.events: queue.Queue[tuple[str, bool]] = queue.Queue()  # (JSON line, whether it is only metrics)
-        self.control = None
-        self.training: threading.Thread | None = None
-        import platform
+        self.trainer = ActorTrainer(self.emit)
 
-        self.versions = {"gradfail": __version__, "torch": torch.__version__, "python": platform.python_version()}
-        devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-        self.emit(
-            EngineReady(
-                run_id="", t=0.0, torch_version=torch.__version__, cuda=torch.cuda.is_available(), devices=devices
-            )
-        )
-
-    def emit(self, event) -> None:
-        self.events.put((self.to_json(event), isinstance(event, self.Metrics)))
+    def emit(self, event: Event) -> None:
+        self.events.put((to_json(event), isinstance(event, Metrics)))
 
     def start(self, cmd: dict[str, Any]) -> bool:
-        if self.training is not None and self.training.is_alive():
-            return False  # one batch at a time, as the engine process
-        self.control = control = self.loop.Control()
+        return self.trainer.start(cmd)
 
-        def train() -> None:
-            for finished in self.worker.run_one(cmd, self.emit, control, self.versions):
-                self.emit(finished)
-
-        self.training = threading.Thread(target=train, name="train", daemon=True)
-        self.training.start()
-        return True
-
-    def command(self, name: str, reason: str = "stopped") -> None:
-        control = self.control
-        if control is None:
-            return
-        if name == "pause":
-            control.pause()
-        elif name == "resume":
-            control.resume()
-        elif name == "stop":
-            control.stop(reason)
+    def command(self, cmd: dict[str, Any]) -> bool:
+        """pause, resume, stop, step or change, as the engine process obeys them (engine.worker.obey)."""
+        return self.trainer.command(cmd)
 
     def drain(self, wait: float = DRAIN_WAIT_S, gather: float = DRAIN_GATHER_S) -> list[str]:
         """The events since the last call: waiting up to `wait` for the first, then gathering metrics
@@ -166,17 +137,20 @@ class RayEngine:
         return self._alive
 
     def send(self, cmd: str, **fields: Any) -> bool:
+        """Whether the actor took the command: a start is sent and trains; a steering command (pause,
+        resume, stop, step, change) is answered by the actor, so a command it did not apply is never
+        reported as applied; "warmup" needs nothing (the actor imported torch when it was made)."""
         if not self._alive:
             return False
         try:
             if cmd == "start":
                 self.actor.start.remote(fields)
-            elif cmd in ("pause", "resume", "stop"):
-                self.actor.command.remote(cmd, fields.get("reason", "stopped"))
             elif cmd == "quit":
                 self.close()
-            return True  # "warmup" needs nothing: the actor imported torch when it was made
-        except Exception:
+            elif cmd != "warmup":
+                return bool(self.ray.get(self.actor.command.remote({"cmd": cmd, **fields}), timeout=COMMAND_TIMEOUT_S))
+            return True
+        except Exception:  # the actor has gone, or did not answer in time
             return False
 
     def get(self, timeout: float | None = None) -> Event | EngineExited | None:

@@ -13,7 +13,7 @@ from engine.client import EngineExited, RunRequest
 from engine.events import Event, RunFinished
 from engine.record import RecordError, RunRecorder
 from engine.state import RunState
-from engine.status import RunStatus
+from engine.status import ErrorKind, RunStatus
 
 
 class LiveRun:
@@ -87,4 +87,4 @@ class LiveRun:
         return event
 
     def engine_died(self, exited: EngineExited) -> RunFinished:
-        return self.end(RunStatus.FAILED, exited.describe(), "crash", exited.stderr_tail)
+        return self.end(RunStatus.FAILED, exited.describe(), ErrorKind.CRASH, exited.stderr_tail)

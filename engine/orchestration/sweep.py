@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.client import RunRequest
-from engine.orchestration.jobs import Job, RunBatch
+from engine.orchestration.jobs import Job, JobKind, RunBatch
 from engine.orchestration.runs import LiveRun
 from engine.record import (
     SCHEMA_VERSION,
+    SWEEP_MANIFEST,
     RecordError,
     claim_run_dir,
     now_iso,
@@ -39,10 +40,9 @@ from engine.record import (
     safe_name,
     write_json_atomically,
 )
-from engine.status import RunStatus, worst_status
+from engine.status import RunStatus, is_final, worst_status
 from engine.sweeps import SweepSpec, spec_from_dict
 
-SWEEP_MANIFEST = "sweep.json"
 WRITE_GAP_S = 0.5  # at least this long between two writes of sweep.json while runs end ...
 WRITE_SHARE = 0.05  # ... and long enough that writing it takes at most this share of the driver's time
 RESULTS = (RunStatus.COMPLETED, RunStatus.DIVERGED)  # what --resume keeps; the rest runs again
@@ -110,6 +110,9 @@ class SweepBatch(RunBatch):
 
 
 class SweepRun(Job):
+    kind = JobKind.SWEEP
+    keeps_states = False  # a finished run's curves are on disk, its value in sweep.json (the module's docstring)
+
     def __init__(self, spec: SweepSpec, path: Path, manifest: dict[str, Any] | None = None):
         """A new sweep in `path` (sweep.json written at once), or one resumed from its `manifest`.
         RecordError if sweep.json cannot be written."""
@@ -117,6 +120,8 @@ class SweepRun(Job):
         self.spec = spec
         self.path = path
         self.title = spec.title or spec.label
+        self.name = spec.name or spec.label
+        self.scale = spec.scale or ""
         self.manifest = manifest or new_manifest(spec)
         self.manifest["status"] = RunStatus.RUNNING.value
         self.manifest["ended_at"] = None
@@ -141,9 +146,7 @@ class SweepRun(Job):
         self.wall_s = 0.0
         self.wall_before = float(self.manifest.get("wall_s") or 0.0)  # earlier sessions of a resumed sweep
         self.steps_before = sum(  # steps of the runs ended before this session (for the ETA)
-            self.configs[run["cell"]].steps
-            for run in self.manifest["runs"]
-            if RunStatus.parse(run["status"]) is not None and RunStatus(run["status"]).final
+            self.configs[run["cell"]].steps for run in self.manifest["runs"] if is_final(run["status"])
         )
         for cell in self.manifest["cells"]:
             self.summarise_cell(cell)
@@ -172,13 +175,31 @@ class SweepRun(Job):
                 counts["done"] += 1
             elif status in (RunStatus.STOPPED, RunStatus.INTERRUPTED):
                 counts["stopped"] += 1
-            elif RunStatus.parse(status) is not None and RunStatus(status).final:
+            elif is_final(status):
                 counts["failed"] += 1
             elif status in (RunStatus.RUNNING, RunStatus.STARTING):
                 counts["running"] += 1
             else:
                 counts["waiting"] += 1
         return counts
+
+    @property
+    def labels(self) -> list[str]:
+        return [run["label"] for run in self.runs]
+
+    def statuses(self) -> dict[str, RunStatus]:
+        return {run["label"]: RunStatus.parse(run["status"]) or RunStatus.UNKNOWN for run in self.runs}
+
+    def progress(self) -> str:
+        counts = self.counts()
+        return (
+            f"{self.status or RunStatus.RUNNING}: {counts['done']}/{len(self.runs)} runs done, "
+            f"{counts['running']} running, {counts['failed']} failed"
+            + (f", {counts['stopped']} stopped" if counts["stopped"] else "")
+        )
+
+    def position(self, batch: RunBatch) -> str:
+        return batch.lives[0].label
 
     # -- the job protocol --------------------------------------------------------------------------
     def next_batch(self) -> RunBatch | None:

@@ -42,12 +42,12 @@ from engine.status import RunStatus
 from engine.sweeps import SweepPreset
 from gradfail_tui.explorer import messages as msg
 from gradfail_tui.explorer.bridge import EngineBridge
-from gradfail_tui.explorer.choices import GroupChoice, RunChoice, SweepChoice
+from gradfail_tui.explorer.choices import RunChoice
 from gradfail_tui.explorer.entries import RunEntry, is_group_key
 from gradfail_tui.explorer.listener import ExplorerListener
 from gradfail_tui.explorer.model import ExplorerModel
 from gradfail_tui.explorer.pacing import PLOT_CPU_BUDGET, RedrawPacer
-from gradfail_tui.explorer.redraws import TICK_HZ, Redraws
+from gradfail_tui.explorer.redraws import TICK_HZ, Redraws, View
 from gradfail_tui.explorer.signals import handle_signals, release_signals
 from gradfail_tui.explorer.widgets.config_form import ConfigForm
 from gradfail_tui.explorer.widgets.group_form import GroupForm
@@ -223,43 +223,28 @@ class GradfailApp(App):
                 self.bridge.batch_applied()
 
     def watch_engine_text(self) -> None:
-        self.stale("status")
+        self.stale(View.STATUS)
 
     def report(self, text: str, title: str = "Error") -> None:
         """Every error the user must see goes through here: a notification that stays a while."""
         self.notify(escape(text), title=title, severity="error", timeout=12)
 
     # -- starting runs --------------------------------------------------------------------------
-    def on_run_requested(self, message: msg.RunRequested) -> None:
-        if not self._busy(group=False) and (job := self._job(message.choice)) is not None:
-            if len(job.lives) > 1:
-                self.model.add_seeds(job, message.choice.label)
-            else:
-                self.model.add_run(job.lives[0])
-            self.last_choice = message.choice
-            self.show_tab("watch")
-            self.conductor.submit(job)
-
-    def on_group_requested(self, message: msg.GroupRequested) -> None:
-        if not self._busy(group=True) and (job := self._job(message.choice)) is not None:
-            self.model.add_group(job)
-            self.show_tab("watch")
-            self.conductor.submit(job)
-
-    def on_sweep_requested(self, message: msg.SweepRequested) -> None:
-        """A sweep preset, on the explorer's engine: its phase diagram fills in on the Watch tab."""
-        if not self._busy(group=True) and (job := self._job(message.choice)) is not None:
-            self.model.add_sweep(job)
-            self.show_tab("watch")
-            self.conductor.submit(job)
-
-    def _job(self, choice: RunChoice | GroupChoice | SweepChoice):
-        what = {GroupChoice: "group", SweepChoice: "sweep"}.get(type(choice), "run")
+    def on_job_requested(self, message: msg.JobRequested) -> None:
+        """A form's choice becomes a job in a new run directory, joins the model and goes to the engine."""
+        choice = message.choice
+        if self._busy(group=not choice.alone):
+            return
         try:
-            return choice.job(self.runs_dir)
+            job = choice.job(self.runs_dir)
         except RecordError as exc:
-            self.report(f"cannot record the {what}, so it was not started: {exc}")
-            return None
+            self.report(f"cannot record {choice.label}, so it was not started: {exc}")
+            return
+        self.model.add_job(job, choice.label)
+        if choice.alone:
+            self.last_choice = choice  # r restarts it
+        self.show_tab("watch")
+        self.conductor.submit(job)
 
     def _busy(self, group: bool) -> bool:
         """Whether something is going that a new start must wait for (and the person is told what)."""
@@ -279,7 +264,7 @@ class GradfailApp(App):
         if entry is not None and entry is self.restart_after:
             self.restart_after = None
             if self.last_choice is not None:
-                self.post_message(msg.RunRequested(self.last_choice))
+                self.post_message(msg.JobRequested(self.last_choice))
 
     # -- actions --------------------------------------------------------------------------------
     def refresh_bindings(self) -> None:
@@ -318,7 +303,7 @@ class GradfailApp(App):
     def action_pause(self) -> None:
         if self.model.replaying_primary():
             self.model.replay.toggle_pause()
-            self.stale("status")
+            self.stale(View.STATUS)
             return
         entry = self.model.active
         if entry is not None and entry.status in (RunStatus.RUNNING, RunStatus.PAUSED):
@@ -328,7 +313,7 @@ class GradfailApp(App):
         if self.model.replaying_primary():
             self.notify(f"{self.model.replay.entry.label}: replay skipped to the end", timeout=3)
             self.model.stop_replay()
-            self.stale("status", "plots")
+            self.stale(View.STATUS, View.PLOTS)
             self.refresh_bindings()
             return
         entry, group = self.model.active, self.model.live_group
@@ -350,7 +335,7 @@ class GradfailApp(App):
             self.restart_after = self.model.active
             self.action_stop()
         else:
-            self.post_message(msg.RunRequested(self.last_choice))
+            self.post_message(msg.JobRequested(self.last_choice))
 
     def action_live_settings(self) -> None:
         from gradfail_tui.explorer.live_controls import open_live_settings
@@ -383,7 +368,7 @@ class GradfailApp(App):
 
     def action_speed(self, direction: int) -> None:
         self.notify(f"replay speed {self.model.change_speed(direction):g}x", timeout=2)
-        self.stale("status", "runs")
+        self.stale(View.STATUS, View.RUNS)
 
     def action_show_tab(self, tab: str) -> None:
         self.show_tab(tab)
@@ -431,7 +416,7 @@ class GradfailApp(App):
                 self.notify(escape(notice), severity="warning")
             if shown:
                 self.show_tab("watch")
-            self.stale("status", "plots", "runs")
+            self.stale(View.STATUS, View.PLOTS, View.RUNS)
             self.refresh_bindings()
 
     def open_group(self, key: str) -> None:
@@ -443,7 +428,7 @@ class GradfailApp(App):
         self.model.stop_replay()
         self.model.show_group(group)
         self.show_tab("watch")
-        self.stale("status", "plots", "runs")
+        self.stale(View.STATUS, View.PLOTS, View.RUNS)
         self.refresh_bindings()
 
     def on_compare_toggled(self, message: msg.CompareToggled) -> None:
@@ -457,18 +442,18 @@ class GradfailApp(App):
         if added is not None:
             label = self.model.entry(key).label
             self.notify(f"{label}: " + ("overlaid on the plots" if added else "taken out of the comparison"), timeout=3)
-            self.stale("plots", "runs")
+            self.stale(View.PLOTS, View.RUNS)
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "runs":
-            self.stale("runs")
+            self.stale(View.RUNS)
             self.runs_panel.scan()
         elif event.pane.id == "watch":
-            self.stale("plots", "status")
+            self.stale(View.PLOTS, View.STATUS)
 
     # -- drawing --------------------------------------------------------------------------------
-    def stale(self, *views: str) -> None:
+    def stale(self, *views: View) -> None:
         """These views ("status", "plots", "runs") are redrawn at the next tick (the plots as paced)."""
         self.redraws.mark(*views)
 

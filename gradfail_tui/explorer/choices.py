@@ -1,5 +1,5 @@
-"""What the setup forms ask to run, validated (RunRequested, GroupRequested and SweepRequested carry
-these), and the job each becomes."""
+"""What the setup forms ask to run, validated (a JobRequested message carries one), and the job each
+becomes, created in its run directory by engine/orchestration/factory.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from engine.client import RunRequest
 from engine.config import BaseConfig
 from engine.groups import GroupPreset, MemberRun
 from engine.orchestration import GroupRun, RunsJob
+from engine.orchestration.factory import Place, group_job, runs_job, sweep_job
 from engine.orchestration.sweep import SweepRun
-from engine.record import claim_run_dir, new_run_dir
 from engine.sweeps import SweepPreset, SweepSpec
 
 
@@ -28,6 +28,8 @@ class RunChoice:
     seeds: int = 1  # seed, seed + 1, ...: recorded as `gradfail run --seeds` records them
     together: bool = False  # several seeds as lanes of one batched model (the family can), else one after another
 
+    alone = True  # one config's run(s): r restarts it, and it waits for no group
+
     def job(self, runs_dir: Path) -> RunsJob:
         """The run (or its seeds), with its record in a new directory under `runs_dir` (RecordError if
         it cannot be made); several seeds as `gradfail run --seeds N` records them: a "seeds" group
@@ -38,16 +40,7 @@ class RunChoice:
             )
             for i in range(self.seeds)
         ]
-        if self.seeds == 1:
-            job = RunsJob.create(requests, [new_run_dir(runs_dir, self.label)])
-            job.lives[0].label = self.label
-            return job
-        group_dir = new_run_dir(runs_dir, f"{self.label}-x{self.seeds}")
-        run_dirs = [claim_run_dir(group_dir / f"seed-{r.seed}") for r in requests]
-        job = RunsJob.create(requests, run_dirs, group_dir=group_dir, together=self.together)
-        for live in job.lives:
-            live.label = f"seed {live.request.seed}"
-        return job
+        return runs_job(requests, Place(runs_dir), self.label, together=self.together)
 
 
 @dataclass(frozen=True)
@@ -58,11 +51,15 @@ class GroupChoice:
     scale: str
     members: list[MemberRun]
     device: str
+    alone = False
+
+    @property
+    def label(self) -> str:
+        return self.group.name
 
     def job(self, runs_dir: Path) -> GroupRun:
         """The group, with group.json in a new directory under `runs_dir` (RecordError if it cannot be made)."""
-        path = new_run_dir(runs_dir, self.group.record_label(self.scale))
-        return GroupRun(self.group, self.members, self.scale, self.device, path)
+        return group_job(self.group, self.members, self.scale, self.device, Place(runs_dir))
 
 
 @dataclass(frozen=True)
@@ -71,8 +68,16 @@ class SweepChoice:
 
     preset: SweepPreset
     spec: SweepSpec
+    alone = False
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
 
     def job(self, runs_dir: Path) -> SweepRun:
         """The sweep, with sweep.json in a new directory under `runs_dir`, named as `gradfail sweep` names
         it (RecordError if it cannot be made)."""
-        return SweepRun(self.spec, new_run_dir(runs_dir, self.spec.label))
+        return sweep_job(self.spec, Place(runs_dir))
+
+
+Choice = RunChoice | GroupChoice | SweepChoice

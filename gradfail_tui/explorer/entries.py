@@ -22,8 +22,7 @@ from typing import Any
 from engine.claims import Verdict
 from engine.events import Event
 from engine.groups import GroupError, judge_record
-from engine.orchestration import GroupRun, LiveRun, RunsJob
-from engine.orchestration.sweep import SweepRun
+from engine.orchestration import Job, JobKind, LiveRun
 from engine.paper import is_paper_dir
 from engine.record import find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
@@ -65,6 +64,9 @@ class RunEntry:
 
 @dataclass
 class GroupEntry:
+    """A job's runs seen together (a group preset, seeds of one config, a sweep, a sweep's cell), running
+    in this session (its job describes itself: engine/orchestration/jobs.py) or read from its record."""
+
     key: str  # group_key(its directory)
     name: str  # the group preset's name
     title: str
@@ -79,74 +81,46 @@ class GroupEntry:
     recorded_status: str = RunStatus.UNKNOWN
     recorded_verdict: Verdict | None = None
     problems: list[str] = field(default_factory=list)
-    job: GroupRun | RunsJob | SweepRun | None = None  # a group (or seeds, or a sweep) running, or run, in this session
-    kind: str = "group"  # "group" (a group preset), "seeds" (one config, several seeds: drawn as a band), "sweep"
+    job: Job | None = None  # the job running, or run, in this session
+    kind: JobKind = JobKind.GROUP  # a group preset; seeds (drawn as a band); a sweep (its phase diagram)
     sweep: dict | None = None  # a sweep's record (sweep.json): shown as its phase diagram, no claims
     cell: dict | None = None  # one cell of a sweep (its sweep.json entry): its seeds' runs, overlaid on enter
 
     @classmethod
-    def of_seeds(cls, job: RunsJob, label: str, path: Path) -> GroupEntry:
-        """Seeds of one config started in this session (as `gradfail run --seeds` records them)."""
+    def of_job(cls, job: Job, name: str | None = None) -> GroupEntry:
+        """A job started in this session, as the job describes itself. A sweep's record (sweep.json) is the
+        job's manifest, which the job keeps up to date as runs end, so its phase diagram fills in as it is
+        drawn again; only its runs in flight become RunEntries (a finished run's curves are on disk)."""
         return cls(
-            key=group_key(path),
-            name=label,
-            title=f"{label}: {len(job.lives)} seeds of one config",
+            key=group_key(job.path),
+            name=name or job.name,
+            title=job.title,
             origin=SESSION,
-            labels=[live.label for live in job.lives],
-            path=path,
+            labels=job.labels,
+            plot=job.plot,
+            log_y=job.log_y,
+            scale=job.scale,
+            path=job.path,
             keys={live.label: live.run_id for live in job.lives},
             job=job,
-            kind="seeds",
+            kind=job.kind,
+            sweep=getattr(job, "manifest", None) if job.kind is JobKind.SWEEP else None,
         )
 
     @property
     def seeds(self) -> bool:
-        return self.kind == "seeds"
+        return self.kind is JobKind.SEEDS
 
-    @classmethod
-    def of_sweep(cls, job: SweepRun) -> GroupEntry:
-        """A sweep started in this session: its record (sweep.json) is the job's manifest, which the job
-        keeps up to date as runs end, so its phase diagram fills in as it is drawn again. Only the runs in
-        flight become RunEntries (the sweep's own rule: a finished run's curves are on disk, not here)."""
-        return cls(
-            key=group_key(job.path),
-            name=job.spec.name or job.spec.label,
-            title=job.title,
-            origin=SESSION,
-            labels=[run["label"] for run in job.runs],
-            scale=job.spec.scale or "",
-            path=job.path,
-            job=job,
-            kind="sweep",
-            sweep=job.manifest,
-        )
-
-    @classmethod
-    def of_job(cls, job: GroupRun) -> GroupEntry:
-        group = job.preset
-        return cls(
-            key=group_key(job.path),
-            name=group.name,
-            title=group.title,
-            origin=SESSION,
-            labels=job.labels,
-            plot=group.plot,
-            log_y=group.log_y,
-            scale=job.scale,
-            path=job.path,
-            job=job,
-        )
+    @property
+    def read_back(self) -> bool:
+        """A job of this session whose runs leave memory as they end (a sweep): once it has ended, its
+        record, read back from disk, stands in for it."""
+        return self.job is not None and not self.job.keeps_states
 
     @property
     def statuses(self) -> dict[str, str]:
         """label -> how it stands: waiting, running, how it ended, or "not run"."""
-        if isinstance(self.job, RunsJob):
-            return {live.label: live.state.status for live in self.job.lives}
-        if isinstance(self.job, SweepRun):
-            return {run["label"]: run["status"] for run in self.job.runs}
-        if self.job is not None:
-            return {label: self.job.status_of(label) for label in self.labels}
-        return self.recorded_statuses
+        return self.job.statuses() if self.job is not None else self.recorded_statuses
 
     @property
     def status(self) -> str:
@@ -156,8 +130,6 @@ class GroupEntry:
 
     @property
     def verdict(self) -> Verdict | None:
-        if isinstance(self.job, (RunsJob, SweepRun)):
-            return None  # seeds and sweeps make no claim
         return self.job.verdict if self.job is not None else self.recorded_verdict
 
     @property
@@ -165,28 +137,20 @@ class GroupEntry:
         return self.job is not None and not self.job.finished
 
     def shows_snapshots(self, label: str | None) -> bool:
-        """Whether a run's snapshots are shown beside the figure: as the preset says; a record keeps
-        no such wish, so the default there: snapshots where there is no overlay."""
-        if self.seeds or isinstance(self.job, SweepRun):
-            return True  # the seed picked out, or the first; a sweep's run training now
-        return self.job.preset.shows_snapshots(label) if self.job is not None else not self.plot
+        """Whether a run's snapshots are shown beside the figure: as the job says; a record keeps no
+        such wish, so the default there: snapshots where there is no overlay."""
+        if self.job is not None:
+            return self.job.shows_snapshots(label)
+        return self.seeds or not self.plot
 
     def progress(self) -> str:
         """ "run 2 of 3: d = 10" while it runs; how it ended once it has."""
-        if isinstance(self.job, SweepRun):
-            counts = self.job.counts()
-            return (
-                f"{self.status}: {counts['done']}/{len(self.labels)} runs done, "
-                f"{counts['running']} running, {counts['failed']} failed"
-                + (f", {counts['stopped']} stopped" if counts["stopped"] else "")
-            )
-        number = self.job.number if self.job is not None else 0
+        if self.job is not None:
+            return self.job.progress()
         if self.seeds:
             statuses = list(self.statuses.values())
             counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
             return f"{len(self.labels)} seeds: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-        if self.running and 1 <= number <= len(self.labels):
-            return f"run {number} of {len(self.labels)}: {self.labels[number - 1]}"
         return f"{self.status}: {self.ran} of {len(self.labels)} runs"
 
     @property
@@ -228,7 +192,7 @@ def load_recorded_group(path: Path) -> GroupEntry:
         )
     problems = list(record.problems)
     manifest = record.manifest
-    sweep = manifest if manifest.get("kind") == "sweep" else None
+    sweep = manifest if manifest.get("kind") == JobKind.SWEEP else None
     try:
         verdict: Verdict | None = judge_record(record) if sweep is None else None  # a sweep checks no claim
     except GroupError as exc:  # claims edited by hand: the runs are shown, the verdict is not given
@@ -238,10 +202,10 @@ def load_recorded_group(path: Path) -> GroupEntry:
         [r for r in manifest.get("runs", []) if isinstance(r, dict)] if isinstance(manifest.get("runs"), list) else []
     )
     labels = [str(r.get("label", r.get("dir", "?"))) for r in listed] or [label for label, _ in record.runs]
-    statuses = {str(r.get("label", r.get("dir", "?"))): str(r.get("status", "unknown")) for r in listed}
+    statuses = {str(r.get("label", r.get("dir", "?"))): str(r.get("status", RunStatus.UNKNOWN)) for r in listed}
     statuses.update({label: run.status for label, run in record.runs})
     plot = manifest.get("plot") if isinstance(manifest.get("plot"), list) else []
-    kind = "seeds" if manifest.get("kind") == "seeds" else "group"
+    kind = JobKind.SEEDS if manifest.get("kind") == JobKind.SEEDS else JobKind.SWEEP if sweep else JobKind.GROUP
     return GroupEntry(
         kind=kind,
         key=group_key(path),

@@ -14,11 +14,11 @@ from textual.markup import escape
 
 from engine.client import EngineExited
 from engine.events import EngineReady, Event, RunFinished, RunStarted, StatusChanged
-from engine.orchestration import EngineSlot, GroupRun, Job, Listener, LiveRun, RunBatch, RunsJob
-from engine.orchestration.sweep import SweepRun
+from engine.orchestration import EngineSlot, Job, Listener, LiveRun, RunBatch
 from engine.status import RunStatus
 from gradfail_tui.explorer.entries import GroupEntry, RunEntry
 from gradfail_tui.explorer.pacing import plot_budget_for
+from gradfail_tui.explorer.redraws import View
 
 VERDICT_SEVERITY = {"reproduced": "information", "not reproduced": "error"}  # else a warning
 
@@ -46,23 +46,23 @@ class ExplorerListener(Listener):
             if restarting
             else f"[$error]engine: {why}; restart gradfail-tui to try again[/]"
         )
-        self.app.stale("status", "runs")
+        self.app.stale(View.STATUS, View.RUNS)
 
     def batch_started(self, batch: RunBatch) -> None:
         group = self._group_entry(batch.job)
         if group is not None and not group.seeds:  # seeds are all on screen from their start
             for live in batch.lives:
                 self.model.add_group_run(group, live)
-        self.app.stale("status", "plots", "runs")
+        self.app.stale(View.STATUS, View.PLOTS, View.RUNS)
         self.app.refresh_bindings()
 
     def run_event(self, live: LiveRun, event: Event) -> None:
         if live.run_id == self.model.primary or live.run_id in self.model.compared:
-            self.app.stale("plots", "status")
+            self.app.stale(View.PLOTS, View.STATUS)
         if isinstance(event, (RunStarted, StatusChanged)):
             if isinstance(event, RunStarted) and self.app.adaptive_plot_budget:
                 self.app.pacer.budget = plot_budget_for(event.device, event.cpu_threads)
-            self.app.stale("runs", "status")
+            self.app.stale(View.RUNS, View.STATUS)
             self.app.refresh_bindings()
 
     def run_ended(self, live: LiveRun, finished: RunFinished) -> None:
@@ -71,7 +71,7 @@ class ExplorerListener(Listener):
         if self.app.conductor.closing:
             return
         sweep = self.model.group_of(entry) if entry is not None else None
-        if sweep is not None and sweep.sweep is not None and sweep.origin == "session":
+        if sweep is not None and sweep.read_back:
             self._sweep_run_ended(sweep, entry, live, finished)
         elif finished.status == RunStatus.COMPLETED:
             self.app.notify(f"{label}: completed, {live.state.step:,} steps", timeout=5)
@@ -84,7 +84,7 @@ class ExplorerListener(Listener):
             )
         if live.record_error:
             self.app.report(f"{label}: the run record is incomplete: {live.record_error}")
-        self.app.stale("status", "runs", "plots")
+        self.app.stale(View.STATUS, View.RUNS, View.PLOTS)
         self.app.refresh_bindings()
         self.app.run_ended(entry)
 
@@ -101,31 +101,20 @@ class ExplorerListener(Listener):
         group = self._group_entry(job)
         if group is None or self.app.conductor.closing:
             return
-        if isinstance(job, SweepRun):  # read back as a record: the Runs tab lists its cells
-            self.app.notify(f"{escape(group.title)}: {escape(group.progress())}", title="Sweep", timeout=8)
-            self.app.stale("status", "plots", "runs")
-            self.app.refresh_bindings()
-            self.app.runs_panel.scan()
-            return
-        if group.seeds:
-            self.app.notify(f"{escape(group.name)}: {escape(group.progress())}", timeout=6)
-            self.app.stale("status", "plots", "runs")
-            self.app.refresh_bindings()
-            return
-        outcome = group.verdict.outcome
+        verdict = job.verdict
         self.app.notify(
-            f"{escape(group.title)}: {escape(outcome)}",
-            title="Verdict",
-            severity=VERDICT_SEVERITY.get(outcome, "warning"),
+            f"{escape(group.title)}: {escape(job.summary())}",
+            title="Verdict" if verdict is not None else job.kind.capitalize(),
+            severity=VERDICT_SEVERITY.get(verdict.outcome, "warning") if verdict is not None else "information",
             timeout=8,
         )
-        self.app.stale("status", "plots", "runs")
+        self.app.stale(View.STATUS, View.PLOTS, View.RUNS)
         self.app.refresh_bindings()
+        if group.read_back:  # its runs left memory as they ended: the Runs tab lists them from its record
+            self.app.runs_panel.scan()
 
     def problem(self, text: str) -> None:
         self.app.report(text)
 
-    def _group_entry(self, job: Job | None):
-        if not isinstance(job, (GroupRun, RunsJob, SweepRun)):
-            return None
-        return next((g for g in self.model.groups if g.job is job), None)
+    def _group_entry(self, job: Job | None) -> GroupEntry | None:
+        return next((g for g in self.model.groups if g.job is job), None) if job is not None else None

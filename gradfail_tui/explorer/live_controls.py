@@ -12,6 +12,7 @@ from textual.app import App
 from textual.markup import escape
 
 from engine.status import RunStatus
+from gradfail_tui.explorer.redraws import View
 from gradfail_tui.explorer.widgets.live_settings import LiveSettings
 
 # `app` is the GradfailApp, typed as App: importing it here would make an import cycle.
@@ -64,4 +65,4 @@ def pick_seed(app: App, direction: int) -> None:
         return
     picked = app.model.pick_seed(direction)
     app.notify(f"{escape(picked)} picked out" if picked else "no seed picked out: the band alone", timeout=2)
-    app.stale("plots", "status")
+    app.stale(View.PLOTS, View.STATUS)

@@ -14,7 +14,7 @@ from textual.message import Message
 from engine.client import EngineExited
 from engine.events import Event
 from engine.orchestration import EngineSlot
-from gradfail_tui.explorer.choices import GroupChoice, RunChoice, SweepChoice
+from gradfail_tui.explorer.choices import Choice
 
 
 @dataclass
@@ -26,17 +26,11 @@ class EngineItemsReceived(Message):
 
 
 @dataclass
-class RunRequested(Message):
-    """Start was asked for on the setup screen, with a family's validated run."""
+class JobRequested(Message):
+    """Start was asked for on the setup screen (or r restarts the last run): a family's validated run,
+    a figure's group of runs, or a sweep preset resolved at a scale; the choice makes its job."""
 
-    choice: RunChoice
-
-
-@dataclass
-class GroupRequested(Message):
-    """Start was asked for on the setup screen, with a figure's group of runs."""
-
-    choice: GroupChoice
+    choice: Choice
 
 
 @dataclass
@@ -74,13 +68,6 @@ class GroupPicked(Message):
     """A group preset (a figure of the paper: several runs) was chosen on the setup screen."""
 
     name: str
-
-
-@dataclass
-class SweepRequested(Message):
-    """Start was asked for on the setup screen, with a sweep preset resolved at a scale."""
-
-    choice: SweepChoice
 
 
 @dataclass

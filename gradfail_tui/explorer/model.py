@@ -12,8 +12,7 @@ state), and the *group* shown (its runs overlaid in the group's order, with its 
 
 from __future__ import annotations
 
-from engine.orchestration import GroupRun, LiveRun, RunsJob
-from engine.orchestration.sweep import SweepRun
+from engine.orchestration import Job, JobKind, LiveRun
 from engine.status import RunStatus
 from gradfail_tui.explorer.entries import (
     REPLAY_SPEEDS,
@@ -70,30 +69,17 @@ class ExplorerModel:
         self.primary = entry.key
         return entry
 
-    def add_group(self, job: GroupRun) -> GroupEntry:
-        self.stop_replay()
-        group = GroupEntry.of_job(job)
-        self.groups.insert(0, group)
-        self.show_group(group)
-        return group
-
-    def add_seeds(self, job: RunsJob, label: str) -> GroupEntry:
-        """Seeds of one config started from the form: every seed a run, shown together as a band."""
+    def add_job(self, job: Job, label: str) -> RunEntry | GroupEntry:
+        """A job started from a form takes the screen: one run as itself; any other job as a group of
+        its runs (a group preset's overlay, seeds' band, a sweep's phase diagram), labelled `label`.
+        The runs it has from its start (seeds) are listed at once, the rest as they are handed out."""
+        if job.kind is JobKind.RUN:
+            return self.add_run(job.lives[0])
         self.leave_group()
         self.stop_replay()
-        path = job.seeds_record.path if job.seeds_record is not None else job.lives[0].run_dir.parent
-        group = GroupEntry.of_seeds(job, self.unique_label(label), path)
-        for live in reversed(job.lives):  # newest first: seed 0 ends up on top
-            self.entries.insert(0, RunEntry.of_live(live, live.label, where=f"{path.name}/{live.run_dir.name}"))
-        self.groups.insert(0, group)
-        self.show_group(group)
-        return group
-
-    def add_sweep(self, job: SweepRun) -> GroupEntry:
-        """A sweep started from the form: its phase diagram and the runs it trains now take the screen."""
-        self.leave_group()
-        self.stop_replay()
-        group = GroupEntry.of_sweep(job)
+        group = GroupEntry.of_job(job, self.unique_label(label) if job.kind is JobKind.SEEDS else None)
+        for live in reversed(job.lives):  # newest first: the first run ends up on top
+            self.entries.insert(0, RunEntry.of_live(live, live.label, where=f"{job.path.name}/{live.run_dir.name}"))
         self.groups.insert(0, group)
         self.show_group(group)
         return group
@@ -232,11 +218,11 @@ class ExplorerModel:
     def session_paths(self) -> tuple[set, set]:
         """The directories of this session's runs and groups, which a scan of the disk leaves out."""
         runs = {e.path.resolve() for e in self.entries if e.path is not None and e.origin == SESSION}
-        # A sweep of this session that has ended is read back as a record: its cells become rows.
+        # A job of this session that kept no states (a sweep) is read back as a record once it has ended: its cells become rows.
         groups = {
             g.path.resolve()
             for g in self.groups
-            if g.path is not None and g.origin == SESSION and not (g.sweep is not None and not g.running)
+            if g.path is not None and g.origin == SESSION and not (g.read_back and not g.running)
         }
         return runs, groups
 
@@ -248,7 +234,7 @@ class ExplorerModel:
         if shown is not None and shown not in recorded_groups:
             recorded_groups.append(shown)  # on screen: kept even if its directory has gone
         found_keys = {g.key for g in groups}  # an ended sweep of this session, found as a record, is that record now
-        session = [g for g in self.groups if g.origin == SESSION and not (g.sweep is not None and g.key in found_keys)]
+        session = [g for g in self.groups if g.origin == SESSION and not (g.read_back and g.key in found_keys)]
         self.groups = session + recorded_groups
         known = {e.key: e for e in self.entries if e.origin != SESSION}
         recorded = [known.get(e.key, e) for e in found]

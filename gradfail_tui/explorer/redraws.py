@@ -9,6 +9,7 @@ trains. A replay advances on the same tick.
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 
 from textual.app import App
 from textual.css.query import NoMatches
@@ -16,7 +17,14 @@ from textual.css.query import NoMatches
 from gradfail_tui.explorer.pacing import RedrawPacer
 
 TICK_HZ = 5  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
-VIEWS = ("status", "plots", "runs")
+
+
+class View(StrEnum):
+    """What can be marked stale, to be drawn on the next tick."""
+
+    STATUS = "status"  # the status line
+    PLOTS = "plots"  # the watch view: its plots and the group band (paced)
+    RUNS = "runs"  # the Runs tab's table
 
 
 class Redraws:
@@ -25,10 +33,10 @@ class Redraws:
         self.app = app
         self.model = app.model
         self.pacer = pacer
-        self.stale: set[str] = set(VIEWS)
+        self.stale: set[View] = set(View)
         self._last_runs = 0.0
 
-    def mark(self, *views: str) -> None:
+    def mark(self, *views: View) -> None:
         self.stale.update(views)
 
     def tick(self) -> None:
@@ -42,24 +50,26 @@ class Redraws:
     def _draw_due(self) -> None:
         app, replay = self.app, self.model.replay
         if replay is not None and replay.advance():
-            self.mark("plots", "status")
+            self.mark(View.PLOTS, View.STATUS)
             if replay.done:
                 app.notify(f"{replay.entry.label}: replay finished", timeout=4)
                 self.model.replay = None
                 app.refresh_bindings()
-        if "status" in self.stale:
+        if View.STATUS in self.stale:
             self.draw_status()
         now = time.monotonic()
         tab = app.tabs.active
-        if tab == "runs" and ("runs" in self.stale or (self.model.active is not None and now - self._last_runs > 1.0)):
-            self.stale.discard("runs")
+        if tab == "runs" and (
+            View.RUNS in self.stale or (self.model.active is not None and now - self._last_runs > 1.0)
+        ):
+            self.stale.discard(View.RUNS)
             self._last_runs = now
             app.runs_panel.redraw()
-        if "plots" in self.stale and tab == "watch" and self.pacer.ready():
+        if View.PLOTS in self.stale and tab == "watch" and self.pacer.ready():
             self.draw_plots()
 
     def draw_status(self) -> None:
-        self.stale.discard("status")
+        self.stale.discard(View.STATUS)
         entry = self.model.entry(self.model.primary)
         self.app.query_one("#status").show(
             entry.state if entry else None, self.app.engine_text, self.model.status_note()
@@ -67,7 +77,7 @@ class Redraws:
 
     def draw_plots(self) -> None:
         """Redraw the plots now (the tick calls this when the pacer allows; tests call it directly)."""
-        self.stale.discard("plots")
+        self.stale.discard(View.PLOTS)
         group, view = self.model.shown_group, self.app.watch_view
         with self.app.batch_update():
             self.app.query_one("#group-panel").show(group)

@@ -4,13 +4,16 @@ The headless display and the report draw with Rich colours (green, yellow, red);
 widgets with Textual's theme variables ($success, $warning, $error), so that they follow its theme.
 Both come from one tone per status here, so a failed run reads the same everywhere.
 
-Keyed by the plain strings the engine writes (engine.events, engine.groups), not by importing them:
-the explorer's status line imports this for its first frame, and it must stay cheap.
+Statuses are keyed by `RunStatus` (engine/status.py holds the enum alone, cheap to import); outcomes
+by their plain words, not by importing engine.claims (which loads the family registry): the
+explorer's status line imports this for its first frame, and it must stay cheap.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from engine.status import RunStatus
 
 
 class Look(NamedTuple):
@@ -31,17 +34,17 @@ TEXTUAL = {
 }
 
 RUN_STATUSES = {
-    "starting": Look("accent", "●"),
-    "waiting": Look("muted", "·"),
-    "not run": Look("muted", "·"),
-    "running": Look("success", "●"),
-    "paused": Look("warning", "●"),
-    "completed": Look("success", "✓"),
-    "stopped": Look("warning", "?"),
-    "interrupted": Look("warning", "?"),
-    "cut short": Look("warning", "?"),  # a record whose end was not written
-    "failed": Look("error", "✗"),
-    "diverged": Look("error", "✗"),
+    RunStatus.STARTING: Look("accent", "●"),
+    RunStatus.WAITING: Look("muted", "·"),
+    RunStatus.NOT_RUN: Look("muted", "·"),
+    RunStatus.RUNNING: Look("success", "●"),
+    RunStatus.PAUSED: Look("warning", "●"),
+    RunStatus.COMPLETED: Look("success", "✓"),
+    RunStatus.STOPPED: Look("warning", "?"),
+    RunStatus.INTERRUPTED: Look("warning", "?"),
+    RunStatus.CUT_SHORT: Look("warning", "?"),  # a record whose end was not written
+    RunStatus.FAILED: Look("error", "✗"),
+    RunStatus.DIVERGED: Look("error", "✗"),
 }
 
 OUTCOMES = {

@@ -17,7 +17,8 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from engine.sweeps import CellSummary, Facet
+from engine.status import RunStatus
+from engine.sweeps import Facet, SweepCell, SweepRecord, facets
 from gradfail_tui.render.format import format_value
 
 # viridis at six points: dark purple (low) to yellow (high)
@@ -49,7 +50,7 @@ def short(value: float) -> str:
     return f"{value:.0e}"
 
 
-def cell_text(cell: CellSummary | None) -> tuple[str, float | None]:
+def cell_text(cell: SweepCell | None) -> tuple[str, float | None]:
     """What a cell shows, and the value its colour comes from."""
     if cell is None or not cell.statuses:
         return "·", None
@@ -57,7 +58,8 @@ def cell_text(cell: CellSummary | None) -> tuple[str, float | None]:
     if mean is None:
         if cell.failed and cell.done == len(cell.statuses):
             return "✗", None
-        return ("…" if any(s in ("running", "starting") for s in cell.statuses) else "·"), None
+        going = any(s in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED) for s in cell.statuses)
+        return ("…" if going else "·"), None
     return short(mean) + ("!" if cell.failed else ""), mean
 
 
@@ -97,7 +99,19 @@ def legend(low: float, high: float, what: str) -> Text:
     return text
 
 
-def cells_table(cells: list[CellSummary], keys: list[str], what: str) -> Table:
+def diagram(record: SweepRecord) -> list:
+    """A sweep's phase diagram: a heatmap per facet, on one colour scale, then the scale; [] without a grid."""
+    found = facets(record)
+    if not found:
+        return []
+    low, high = value_range(found)
+    what = record.mapping.describe()
+    parts: list = [heatmap(f, low, high, title=what + (f" at {f.title}" if f.title else "")) for f in found]
+    parts.append(legend(low, high, "mean over seeds"))
+    return parts
+
+
+def cells_table(cells: list[SweepCell], keys: list[str], what: str) -> Table:
     """Every cell: its settings, the mean, spread and range of its runs' values, and how they ended."""
     table = Table(show_edge=False, pad_edge=False)
     for key in keys:

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.registry import get_family
+from engine.status import RunStatus
 from gradfail_tui.render.colours import outcome_look, rich_colour, status_tone
 from gradfail_tui.render.format import format_duration, format_metrics, format_value
 
@@ -101,7 +102,7 @@ def group_table(name: str, members: list[MemberRun], states: dict[str, RunState]
     for member in members:
         state = states.get(member.label)
         if state is None:
-            table.add_row(escape(member.label), "not run", "-", "")
+            table.add_row(escape(member.label), RunStatus.NOT_RUN, "-", "")
             continue
         values = format_metrics(state.latest, get_family(member.family).headline_metrics(2))
         table.add_row(escape(member.label), state.status, f"{state.step:,}", values)

@@ -29,7 +29,7 @@ from textual.widgets import Static
 from engine.registry import UnknownFamily, get_family
 from gradfail_tui.render.colours import outcome_look, textual_colour
 from gradfail_tui.render.plots import family_figure, overlay_figure
-from gradfail_tui.talk.deck import Deck, Slide, SlideReplay, load_deck
+from gradfail_tui.talk.deck import Deck, Slide, SlideKind, SlideReplay, load_deck
 from gradfail_tui.talk.live import LiveTalk
 
 TICK_S = 0.25  # how often a replay folds its due events and redraws
@@ -93,7 +93,7 @@ class TalkApp(App):
     def live_job(self):
         """The current slide's live run (started here on its first showing), or None."""
         slide = self.slide
-        if self.live is None or slide.kind != "result" or slide.runs or not slide.live:
+        if self.live is None or slide.kind is not SlideKind.RESULT or slide.runs or not slide.live:
             return None
         job = self.live.run(slide.preset)
         if not slide.plot:  # drawn as the group draws its figure
@@ -143,9 +143,9 @@ class TalkApp(App):
         self.replay = SlideReplay(slide, self.slide_seconds, **kwargs) if slide.runs else None
         if self.replay is not None:
             self.replay.set_speed(SPEEDS[self.speed])
-        self.query_one("#slide").set_class(slide.kind != "result", "-text")
+        self.query_one("#slide").set_class(slide.kind is not SlideKind.RESULT, "-text")
         self.query_one("#heading", Static).update(Text(slide.heading, style="bold"))
-        if slide.kind == "result":
+        if slide.kind is SlideKind.RESULT:
             self.query_one("#question", Static).update(Text(slide.question, style="bold"))
             self.query_one("#claim", Static).update(Text("The paper: " + slide.claim))
             self.query_one("#why", Static).update(Text("Why: " + slide.why, style="italic"))
@@ -173,7 +173,7 @@ class TalkApp(App):
     def draw_verdict(self) -> None:
         slide, widget = self.slide, self.query_one("#verdict", Static)
         problems = [f"[$warning]! {escape(p)}[/]" for p in slide.problems]
-        if slide.kind != "result":
+        if slide.kind is not SlideKind.RESULT:
             widget.update("\n".join(problems))
             return
         job = self.live_job()

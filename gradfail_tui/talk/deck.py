@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from engine import paper
@@ -40,9 +41,15 @@ class SlideRun:
         self.state = RunState(run_id=str(self.manifest.get("run_id", "")), label=self.label)
 
 
+class SlideKind(StrEnum):
+    TITLE = "title"  # the paper, its authors, its venue
+    RESULT = "result"  # one of the paper's results: its runs replayed (or trained live) and its verdict
+    CLOSING = "closing"  # every verdict
+
+
 @dataclass
 class Slide:
-    kind: str  # "title", "result", "closing"
+    kind: SlideKind
     heading: str
     question: str = ""
     claim: str = ""
@@ -68,19 +75,21 @@ def title_slide(problems: list[str], manifest: dict) -> Slide:
     lines = [paper.AUTHORS, paper.VENUE]
     if manifest.get("scale"):
         lines.append(f"recorded by gradfail at scale {manifest['scale']} on {manifest.get('device', '?')}")
-    return Slide("title", paper.TITLE, lines=lines, problems=list(problems))
+    return Slide(SlideKind.TITLE, paper.TITLE, lines=lines, problems=list(problems))
 
 
 def closing_slide(slides: list[Slide]) -> Slide:
-    outcomes = [s.verdict.outcome if s.verdict else Outcome.INCOMPLETE for s in slides if s.kind == "result"]
+    outcomes = [s.verdict.outcome if s.verdict else Outcome.INCOMPLETE for s in slides if s.kind is SlideKind.RESULT]
     lines = [
-        f"{s.heading}: {s.verdict.outcome if s.verdict else Outcome.INCOMPLETE}" for s in slides if s.kind == "result"
+        f"{s.heading}: {s.verdict.outcome if s.verdict else Outcome.INCOMPLETE}"
+        for s in slides
+        if s.kind is SlideKind.RESULT
     ]
     lines.append(f"Overall: {paper.overall(outcomes)} ({paper.summarise(outcomes)})")
     lines.append(
         "Not local minima nor saddle points: uninformative gradients, low SNR, bad conditioning, flat activations."
     )
-    return Slide("closing", "What fails, and why", lines=lines)
+    return Slide(SlideKind.CLOSING, "What fails, and why", lines=lines)
 
 
 def load_deck(path: Path | None) -> Deck:
@@ -96,7 +105,9 @@ def load_deck(path: Path | None) -> Deck:
         problems += recorded.problems
     slides = [title_slide(problems, recorded.manifest if recorded else {})]
     for res in paper.RESULTS:
-        slide = Slide("result", res.heading, question=res.question, claim=res.claim, why=res.why, preset=res.preset)
+        slide = Slide(
+            SlideKind.RESULT, res.heading, question=res.question, claim=res.claim, why=res.why, preset=res.preset
+        )
         slide.live = res.live
         if recorded is None:
             slide.problems.append("no deck: nothing recorded for this slide")

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.catalog import load_preset
-from engine.groups import DEFAULT_SCALE, GroupPreset
+from engine.groups import GroupPreset
 from engine.orchestration import Conductor, GroupRun
-from engine.record import new_run_dir
+from engine.orchestration.factory import Place, group_job
+from engine.presets import DEFAULT_SCALE
 from engine.status import RunStatus
 
 POLL_S = 0.1
@@ -60,8 +61,8 @@ class LiveTalk:
             group = load_preset(preset)
             assert isinstance(group, GroupPreset)
             members = group.members(DEFAULT_SCALE)
-            path = new_run_dir(self.runs_dir, "talk-" + group.record_label(DEFAULT_SCALE))
-            self.jobs[preset] = self.conductor.submit(GroupRun(group, members, DEFAULT_SCALE, self.device, path))
+            job = group_job(group, members, DEFAULT_SCALE, self.device, Place(self.runs_dir, prefix="talk-"))
+            self.jobs[preset] = self.conductor.submit(job)
         return self.jobs[preset]
 
     def close(self) -> None:

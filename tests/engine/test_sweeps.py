@@ -17,7 +17,16 @@ from engine.orchestration.sweep import SWEEP_MANIFEST, SweepRun
 from engine.record import read_group, read_run
 from engine.registry import get_family
 from engine.status import RunStatus
-from engine.sweeps import MAX_RUNS, SweepError, facets, parse_grid_option, resolve, summarise
+from engine.sweeps import (
+    MAX_RUNS,
+    SweepCell,
+    SweepError,
+    SweepRecord,
+    SweepRunRecord,
+    facets,
+    parse_grid_option,
+    resolve,
+)
 from tests.scripted import Script, ScriptedEngine
 
 PARITY = {"parity": get_family("parity")}
@@ -177,7 +186,7 @@ def test_a_failed_cell_is_marked_and_the_sweep_goes_on(tmp_path):
         "waiting": 0,
     }
     assert all(r["message"] == "injected failure" for r in manifest["runs"] if r["status"] == "failed")
-    assert all(s.failed == 2 for s in summarise(manifest) if s.settings["d"] == 6)
+    assert all(s.failed == 2 for s in SweepRecord.from_manifest(manifest).cells if s.settings["d"] == 6)
 
 
 def test_a_dead_engine_is_replaced_its_runs_failed_and_resume_runs_them_again(tmp_path):
@@ -237,10 +246,51 @@ def test_an_interrupted_sweep_leaves_sweep_json_consistent_and_resume_finishes_i
 def test_the_heatmap_data_facets_the_keys_it_does_not_map(tmp_path):
     spec = parity_sweep(grid={"d": "4,6", "width_mult": "2,5", "depth": "1,2"}, seeds=1)
     run(SweepRun(spec, tmp_path), Engines())
-    found = facets(read(tmp_path))
+    found = facets(SweepRecord.read(tmp_path))
     assert [f.title for f in found] == ["depth=1", "depth=2"]
     assert all(set(f.cells) == {(4, 2), (4, 5), (6, 2), (6, 5)} for f in found)
     assert all(c.mean is not None and c.done == 1 for f in found for c in f.cells.values())
+
+
+def test_a_sweep_record_reads_into_types(tmp_path):
+    engines = Engines(lambda cmd: Script(end="fail") if cmd["config"]["d"] == 6 else Script())
+    run(SweepRun(parity_sweep(seeds=2), tmp_path), engines)
+    record = SweepRecord.read(tmp_path)
+    assert record.problems == () and record.status is RunStatus.FAILED and record.family == "parity"
+    assert record.keys == ["d", "width_mult"] and record.seeds == (0, 1) and record.mapping.metric == "test_acc"
+    assert len(record.cells) == 6 and len(record.runs) == 12 and record.ended == 12
+    written = read(tmp_path)
+    for cell, entry in zip(record.cells, written["cells"]):
+        assert (cell.index, cell.label, cell.settings) == (entry["index"], entry["label"], entry["settings"])
+        assert [run.label for run in cell.runs] == [written["runs"][n]["label"] for n in entry["runs"]]
+        assert cell.mean == entry["mean"] and cell.sd == entry["sd"]  # as the writer computed them
+    failed = [run for run in record.runs if run.status is RunStatus.FAILED]
+    assert len(failed) == 4 and all(r.value is None and r.message == "injected failure" for r in failed)
+    assert all(isinstance(r.value, float) and r.dir for r in record.runs if r.status is RunStatus.COMPLETED)
+
+
+def test_a_damaged_sweep_record_reads_what_it_can_and_names_the_rest(tmp_path):
+    run(SweepRun(parity_sweep(grid={"d": "4,6"}, seeds=1), tmp_path), Engines())
+    manifest = read(tmp_path)
+    manifest["runs"][0] = "not a run"
+    manifest["runs"][1]["status"] = "exploded"
+    manifest["runs"][1]["value"] = True  # not a number, though JSON's reader makes it an int
+    manifest["cells"].append(42)
+    manifest["spec"]["grid"].append({"key": "width_mult"})  # no values
+    (tmp_path / SWEEP_MANIFEST).write_text(json.dumps(manifest))
+    record = SweepRecord.read(tmp_path)
+    assert [run.label for run in record.runs] == ["d=6, seed 0"]
+    assert record.runs[0].status is RunStatus.UNKNOWN and record.runs[0].value is None
+    assert [len(cell.runs) for cell in record.cells] == [0, 1] and record.keys == ["d"]
+    assert len(record.problems) == 5
+    assert any("run 0 is not an object" in p for p in record.problems)
+    assert any("'exploded' is not one this version knows" in p for p in record.problems)
+    assert [f.x_values for f in facets(record)] == [(4, 6)]  # the heatmap is still drawn
+
+    (tmp_path / SWEEP_MANIFEST).write_text("[1, 2")
+    broken = SweepRecord.read(tmp_path)
+    assert broken.cells == () and broken.runs == () and facets(broken) == []
+    assert len(broken.problems) == 1 and "unreadable" in broken.problems[0]
 
 
 def test_a_statistic_over_a_window(tmp_path):
@@ -256,16 +306,21 @@ def test_a_statistic_over_a_window(tmp_path):
     assert entry["value"] == max(early)
 
 
+def cell_of(*runs: tuple[str, float | None]) -> SweepCell:
+    """A cell whose runs ended (or stand) with these (status, value) pairs."""
+    records = [SweepRunRecord(f"r{n}", 0, n, None, RunStatus(s), 0, v) for n, (s, v) in enumerate(runs)]
+    return SweepCell(0, "", {}, tuple(records))
+
+
 def test_the_heatmap_marks_waiting_running_failed_and_partly_failed_cells():
-    from engine.sweeps import CellSummary
     from gradfail_tui.render.heatmap import cell_text, short
 
     assert cell_text(None) == ("·", None)
-    assert cell_text(CellSummary({}, (), ("waiting", "waiting"))) == ("·", None)
-    assert cell_text(CellSummary({}, (), ("running", "waiting"))) == ("…", None)
-    assert cell_text(CellSummary({}, (), ("failed", "diverged"))) == ("✗", None)
-    assert cell_text(CellSummary({}, (0.5, 0.7), ("completed", "completed"))) == ("0.600", 0.6)
-    assert cell_text(CellSummary({}, (0.9,), ("completed", "failed"))) == ("0.900!", 0.9)
+    assert cell_text(cell_of(("waiting", None), ("waiting", None))) == ("·", None)
+    assert cell_text(cell_of(("running", None), ("waiting", None))) == ("…", None)
+    assert cell_text(cell_of(("failed", None), ("diverged", None))) == ("✗", None)
+    assert cell_text(cell_of(("completed", 0.5), ("completed", 0.7))) == ("0.600", 0.6)
+    assert cell_text(cell_of(("completed", 0.9), ("failed", None))) == ("0.900!", 0.9)
     assert [short(x) for x in (0.98123, 12.345, -0.3347, 250.0, 3e-05)] == ["0.981", "12.3", "-0.33", "250", "3e-05"]
 
 
@@ -320,11 +375,11 @@ def test_a_ray_actor_gathers_metrics_but_answers_a_runs_end_at_once():
     import threading
     import time
 
-    from engine.events import Metrics, RunFinished, to_json
+    from engine.events import Metrics, RunFinished
     from engine.orchestration.ray_engine import EngineActor
 
     actor = EngineActor.__new__(EngineActor)  # its queue alone: no Ray, no torch
-    actor.events, actor.to_json, actor.Metrics = queue.Queue(), to_json, Metrics
+    actor.events = queue.Queue()
     actor.emit(Metrics(run_id="r", t=0.0, step=1, values={"loss": 1.0}))
     threading.Timer(0.2, actor.emit, [Metrics(run_id="r", t=0.1, step=2, values={"loss": 0.5})]).start()
     threading.Timer(0.4, actor.emit, [RunFinished(run_id="r", t=0.2, step=2, status="completed")]).start()

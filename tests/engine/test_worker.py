@@ -1,8 +1,11 @@
 """The engine process's command protocol, driven as the UI drives it."""
 
+import importlib.util
 import subprocess
 import sys
 import time
+
+import pytest
 
 from engine.client import EngineProcess, RunRequest
 from engine.config import build_config
@@ -52,7 +55,25 @@ def test_torch_is_imported_with_the_collector_off_and_collection_resumes_after()
     assert result.stdout.split() == ["True", "True", "True", "True"]
 
 
-def test_pause_change_and_step_through_the_engine_process(tmp_path):
+@pytest.fixture(params=["engine process", "ray actor"])
+def engines(request):
+    """An engine factory for the Conductor: the local engine process, or an actor on a local Ray of one
+    CPU (both steer a run through one dispatcher, engine.worker.obey)."""
+    if request.param == "engine process":
+        yield EngineProcess
+        return
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("Ray is not installed (pip install -e '.[ray]'); .ci/run installs it")
+    from engine.orchestration.ray_engine import connect
+
+    factory, shutdown = connect(None, workers=1)
+    try:
+        yield factory
+    finally:
+        shutdown()
+
+
+def test_pause_change_and_step_through_every_kind_of_engine(tmp_path, engines):
     # The explorer's e and n, as the Conductor sends them to a real engine: a change while paused applies
     # at the paused step and is recorded; a step command trains that many steps, evaluates, pauses again.
     from engine.orchestration import Conductor, RunsJob
@@ -60,7 +81,7 @@ def test_pause_change_and_step_through_the_engine_process(tmp_path):
 
     config = build_config(get_family("parity").config_cls, {"d": 10, "steps": 1_000_000, "eval_every": 1000})
     job = RunsJob.create([RunRequest(family="parity", config=config, device="cpu")], [claim_run_dir(tmp_path / "r")])
-    conductor = Conductor().start()
+    conductor = Conductor(engines).start()
     state = job.lives[0].state
     run_id = job.lives[0].run_id
 

@@ -14,7 +14,8 @@ from textual.markup import escape
 from textual.widgets import Label, Static
 
 from engine.config import ConfigError, Knob
-from engine.groups import DEFAULT_SCALE, GroupError, GroupPreset, MemberRun
+from engine.groups import GroupError, GroupPreset, MemberRun
+from engine.presets import DEFAULT_SCALE
 from gradfail_tui.explorer.choices import GroupChoice
 from gradfail_tui.explorer.messages import FormValidated
 from gradfail_tui.explorer.widgets.family_list import runs_text

@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.widgets import Static
 
+from engine.status import RunStatus
 from gradfail_tui.explorer.entries import GroupEntry
 from gradfail_tui.render.colours import outcome_look, status_tone, textual_colour
 
@@ -28,8 +29,8 @@ def group_text(group: GroupEntry) -> str:
         + "[/dim]"
     )
     runs = "  ".join(
-        f"{escape(label)} [{status_colour(group.statuses.get(label, 'waiting'))}]"
-        f"{escape(group.statuses.get(label, 'waiting'))}[/]"
+        f"{escape(label)} [{status_colour(group.statuses.get(label, RunStatus.WAITING))}]"
+        f"{escape(group.statuses.get(label, RunStatus.WAITING))}[/]"
         for label in group.labels
     )
     lines = [head]
@@ -47,7 +48,7 @@ def group_text(group: GroupEntry) -> str:
     if group.running:
         lines.append(f"[$accent b]{escape(group.progress())}[/]  [dim]·[/dim]  {runs}  [dim]· x stops the group[/dim]")
         return "\n".join(lines)
-    if any(group.statuses.get(label) != "completed" for label in group.labels):
+    if any(group.statuses.get(label) != RunStatus.COMPLETED for label in group.labels):
         lines.append(runs)  # when all completed, the verdict line says so
     verdict = group.verdict
     if verdict is None:

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
-from engine.groups import DEFAULT_SCALE
+from engine.presets import DEFAULT_SCALE
 
 W = TypeVar("W", bound=Widget)
 DEVICES = ("auto", "cpu", "cuda")  # offered until the engine says which devices it has

@@ -2,7 +2,7 @@
 
 It owns what the form says: which form is shown (`mode`: a family's run or a figure's group) and
 its problems (Start stays disabled while there are any). Starting posts what to run, validated
-(`RunRequested`, `GroupRequested` or `SweepRequested`); the app decides whether it can start now.
+(`JobRequested`); the app decides whether it can start now.
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ from gradfail_tui.explorer.messages import (
     FamilyPicked,
     FormValidated,
     GroupPicked,
-    GroupRequested,
-    RunRequested,
+    JobRequested,
     SweepPicked,
-    SweepRequested,
 )
 from gradfail_tui.explorer.widgets.config_form import ConfigForm
 from gradfail_tui.explorer.widgets.family_list import GROUP_PREFIX, SWEEP_PREFIX, FamilyList
@@ -149,6 +147,5 @@ class SetupPane(Horizontal):
         if choice is None:
             self.notify("Fix the settings first: " + escape("; ".join(form.problems)), severity="warning", timeout=6)
             return False
-        message = {GROUP: GroupRequested, SWEEP: SweepRequested}.get(self.mode, RunRequested)
-        self.post_message(message(choice))
+        self.post_message(JobRequested(choice))
         return True

@@ -8,6 +8,7 @@ from textual.markup import escape
 from textual.widget import Widget
 
 from engine.state import RunState
+from engine.status import RunStatus
 from gradfail_tui.render.colours import RUN_STATUSES, status_tone, textual_colour
 from gradfail_tui.render.format import format_duration
 
@@ -24,7 +25,7 @@ def run_text(state: RunState, note: str = "") -> str:
         rate = state.step / state.t if state.t > 0 else None
         parts.append(f"avg {rate:,.0f} steps/s" if rate else "- steps/s")
     else:
-        rate = state.steps_per_s() if status != "paused" else None
+        rate = state.steps_per_s() if status != RunStatus.PAUSED else None
         parts.append(f"{rate:,.0f} steps/s" if rate else "- steps/s")
     parts.append(f"elapsed {format_duration(state.t)}")
     if not state.finished:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from textual.markup import escape
 from textual.widgets import Static
 
-from engine.groups import DEFAULT_SCALE
+from engine.presets import DEFAULT_SCALE
 from engine.sweeps import SweepError, SweepPreset, SweepSpec
 from gradfail_tui.explorer.choices import SweepChoice
 from gradfail_tui.explorer.messages import FormValidated

@@ -11,24 +11,18 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from engine.sweeps import facets
+from engine.sweeps import SweepRecord
 from gradfail_tui.explorer.entries import GroupEntry
-from gradfail_tui.render.heatmap import heatmap, legend, value_range
+from gradfail_tui.render.heatmap import diagram
 
 
 def sweep_details(group: GroupEntry, lines: list[str], hint: bool = True):
     """The sweep's record lines, then its phase diagram(s) and the colour scale."""
-    manifest = group.sweep or {}
-    mapping = manifest.get("spec", {}).get("map", {})
-    what = f"{mapping.get('stat', 'last')} {mapping.get('metric', '')}"
     parts: list = [Text.from_markup(line) for line in lines]
-    found = facets(manifest)
-    if not found:
+    drawn = diagram(SweepRecord.from_manifest(group.sweep or {}))
+    if not drawn:
         return Group(*parts, Text("this sweep's record holds no grid", style="yellow"))
-    low, high = value_range(found)
-    for facet in found:
-        parts.append(heatmap(facet, low, high, title=what + (f" at {facet.title}" if facet.title else "")))
-    parts.append(legend(low, high, "mean over seeds"))
+    parts += drawn
     if hint and group.job is None:  # a recorded sweep (one running here has only its runs in flight to show)
         parts.append(Text("enter view its runs overlaid", style="dim"))
     return Group(*parts)
