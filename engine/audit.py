@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.claims import Outcome
+from engine.claims import NEEDS, Outcome
 from engine.groups import GroupError, GroupPreset, judge_record, run_seeds
 from engine.record import AUDIT_MANIFEST, JobKind, RecordError, read_group, read_json_object
 from engine.stats import wilson_interval
@@ -56,6 +56,8 @@ class ClaimTally:
     incomplete: int = 0  # a block whose runs did not complete, or gave only bounds: not a failure
     margins: tuple[float, ...] = ()  # the judged blocks' gaps (claims.Margin.gap), in block order
     log: bool = False  # the gaps are in decades (log10 ratios)
+    needs_scale: int = 0  # a block judged at a scale too small for the claim (claims.Outcome.NEEDS_*): apart too
+    needs: str = ""  # the words of the largest scale those blocks needed ("needs --scale cpu")
 
     @property
     def judged(self) -> int:
@@ -80,6 +82,7 @@ class ClaimTally:
             "reproduced": self.reproduced,
             "not_reproduced": self.not_reproduced,
             "incomplete": self.incomplete,
+            "needs_scale": self.needs_scale,
             "judged": self.judged,
             "rate": self.reproduced / self.judged if self.judged else None,
             "interval": list(interval) if interval else None,
@@ -114,13 +117,18 @@ class _Counts:
         self.log = False
 
     def add(self, outcome: Any, margin: Any) -> None:
-        parsed = outcome if outcome in set(Outcome) else Outcome.INCOMPLETE
-        self.outcomes[Outcome(parsed)] += 1
-        if parsed != Outcome.INCOMPLETE and isinstance(margin, dict) and isinstance(margin.get("gap"), int | float):
+        parsed = Outcome(outcome) if outcome in set(Outcome) else Outcome.INCOMPLETE
+        self.outcomes[parsed] += 1
+        if (
+            parsed in (Outcome.REPRODUCED, Outcome.NOT_REPRODUCED)
+            and isinstance(margin, dict)
+            and isinstance(margin.get("gap"), int | float)
+        ):
             self.margins.append(float(margin["gap"]))
             self.log = bool(margin.get("log"))
 
     def tally(self, says: str) -> ClaimTally:
+        needed = [outcome for outcome in NEEDS if self.outcomes[outcome]]
         return ClaimTally(
             says,
             self.outcomes[Outcome.REPRODUCED],
@@ -128,6 +136,8 @@ class _Counts:
             self.outcomes[Outcome.INCOMPLETE],
             tuple(self.margins),
             self.log,
+            sum(self.outcomes[outcome] for outcome in NEEDS),
+            str(needed[-1]) if needed else "",
         )
 
 
@@ -186,13 +196,17 @@ def read_audit(path: Path) -> RecordedAudit:
 
 
 def tally_cells(t: ClaimTally) -> tuple[str, str, str, str]:
-    """A tally as the audit's table shows it: (k/n, the interval, incomplete, the margin's min / median / max)."""
+    """A tally as the audit's table shows it: (k/n, the interval, incomplete, the margin's min / median / max).
+    Blocks judged at a scale too small for the claim join the incomplete column as "N needs --scale X"."""
     interval = t.interval
     spread = t.spread
     unit = " dec" if t.log else ""
     return (
         f"{t.reproduced}/{t.judged}",
         "-" if interval is None else f"{interval[0]:.0%} to {interval[1]:.0%}",
-        str(t.incomplete) if t.incomplete else "-",
+        ", ".join(
+            ([str(t.incomplete)] if t.incomplete else []) + ([f"{t.needs_scale} {t.needs}"] if t.needs_scale else [])
+        )
+        or "-",
         "-" if spread is None else " / ".join(f"{x:+.3g}" for x in spread) + unit,
     )

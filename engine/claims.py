@@ -12,10 +12,24 @@ as an upper bound: a bound can prove "at most" but never "at least" (see `Value`
 A claim about a typical run must not hang on one seed's luck: a group's run may train several seeds
 (`seeds = N`, labelled "conv (seed 1)", ...), and a claim naming it judges the median of their
 values; `stat = "median"` with `tail = 0.2` reads the last 20% of each run instead of its last step.
-Where the result itself is that learning hangs on the seed (end-to-end at k = 2 on the tuples: some
-seeds learn, others never leave chance), `over_seeds = "max"` judges the best seed ("at least one of
-N learns") and `over_seeds = "min"` the worst ("none of N learns"); the claim's words must say so.
-Torch-free.
+`over_seeds = "max"` judges the best seed and `over_seeds = "min"` the worst; the claim's words must
+say so.
+
+Where the paper's result is itself a matter of luck (end-to-end at k = 2 on the tuples: some seeds
+learn, others never leave chance), a claim judges a rate: `over_seeds = "count"` with `seed_at_least`
+(or `seed_at_most`) makes a run's value the number of its seeds whose value passes that threshold
+("learns"), and `at_least` / `at_most` then apply to that count: `at_least = 1` says "at least one of
+the N seeds", `at_most = 0` "none of them". The detail states each run's count as k of N with the
+observed rate and its 95% Wilson interval (engine/stats.py), so a verdict says how much luck it saw.
+Runs a rate claim compares should train the same number of seeds (fig-tuples' k = 2 and k = 3).
+
+Each claim may cite the paper (`paper = "Sec. 5, Fig. 7: ... its words"`): where the paper says it and
+what it says; `gradfail presets show`, the report and the talk show it.
+
+A claim that only a larger scale can show says so: `needs_scale = "cpu"` (one of SCALES after the
+default: cpu < paper < large). Judged at a smaller scale (`judge(..., scale=)`, the group's scale) it
+comes out `needs --scale cpu` (Outcome.NEEDS_CPU), which is not "not reproduced": a group whose only
+unmet claims need a larger scale reads so, and the paper's summary counts it apart. Torch-free.
 """
 
 from __future__ import annotations
@@ -27,13 +41,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from engine.presets import check_keys
+from engine.presets import DEFAULT_SCALE, check_keys
 from engine.registry import FamilySpec, get_family
 from engine.state import RunState
+from engine.stats import wilson_interval
 from engine.status import RunStatus
 
 STATS = ("first", "last", "max", "min", "mean", "median")
-OVER_SEEDS = ("median", "max", "min")  # how a run's seeds make one value (the median unless a claim says)
+# how a run's seeds make one value: their median unless a claim says; "count": how many pass seed_at_least/most
+OVER_SEEDS = ("median", "max", "min", "count")
+# the scales in the order of what they can show: a claim's `needs_scale` is judged only at it or above
+SCALES = (DEFAULT_SCALE, "cpu", "paper", "large")
 CLAIM_KEYS = {
     "says": str,
     "runs": list,
@@ -48,6 +66,10 @@ CLAIM_KEYS = {
     "until_step": int,
     "tail": (int, float),
     "over_seeds": str,
+    "seed_at_least": (int, float),
+    "seed_at_most": (int, float),
+    "needs_scale": str,
+    "paper": str,
 }
 
 
@@ -57,6 +79,25 @@ class Outcome(StrEnum):
     REPRODUCED = "reproduced"
     NOT_REPRODUCED = "not reproduced"
     INCOMPLETE = "incomplete"  # a run did not complete, lacks the numbers, or they are only bounds
+    # judged at a scale too small for the claim (its `needs_scale`): not a failure, a pointer
+    NEEDS_CPU = "needs --scale cpu"
+    NEEDS_PAPER = "needs --scale paper"
+    NEEDS_LARGE = "needs --scale large"
+
+    @classmethod
+    def needs(cls, scale: str) -> Outcome:
+        """The outcome of a claim judged below `scale` (one of SCALES after the default)."""
+        return cls(f"needs --scale {scale}")
+
+    @property
+    def needs_scale(self) -> bool:
+        """Whether this outcome says only that a larger scale is needed."""
+        return self in NEEDS
+
+
+def scale_rank(scale: str | None) -> int | None:
+    """A scale's place in SCALES (default 0, cpu 1, ...); None for a scale not in the order."""
+    return SCALES.index(scale) if scale in SCALES else None
 
 
 @dataclass(frozen=True)
@@ -75,16 +116,34 @@ class Claim:
     tail: float | None = (
         None  # only the last fraction of each run's recorded steps (a typical ending, not one step's luck)
     )
-    over_seeds: str = "median"  # a run's seeds: their median, or the best (max) or worst (min) of them
+    over_seeds: str = "median"  # a run's seeds: their median, the best (max) or worst (min), or a count
+    seed_at_least: float | None = None  # over_seeds = "count": a seed counts when its value is at least this
+    seed_at_most: float | None = None  # ... or at most this
+    needs_scale: str | None = None  # the smallest scale that can show it (SCALES); below it: NEEDS_* outcome
+    paper: str = ""  # where the paper says it, and its words ("Sec. 5, Fig. 7: ...")
 
     def as_dict(self) -> dict[str, Any]:
         """The claim as written in TOML (stored in the group's record, so a report needs no preset)."""
         data = {"says": self.says, "metric": self.metric, "runs": list(self.runs), "stat": self.stat}
         if self.over_seeds != "median":
             data["over_seeds"] = self.over_seeds
-        for key in ("over", "at_least", "at_most", "lowest", "highest", "from_step", "until_step", "tail"):
+        for key in (
+            "over",
+            "at_least",
+            "at_most",
+            "lowest",
+            "highest",
+            "from_step",
+            "until_step",
+            "tail",
+            "seed_at_least",
+            "seed_at_most",
+            "needs_scale",
+        ):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
+        if self.paper:
+            data["paper"] = self.paper
         return data
 
 
@@ -117,6 +176,20 @@ def parse_claims(raw: list[Any], families: dict[str, FamilySpec]) -> tuple[list[
             found.append(
                 f"{where}over_seeds: got {item.get('over_seeds')!r}, expected one of {', '.join(OVER_SEEDS)} "
                 "(how the values of a run's seeds make one)"
+            )
+        per_seed = [k for k in ("seed_at_least", "seed_at_most") if k in item]
+        if item.get("over_seeds") == "count" and len(per_seed) != 1:
+            found.append(
+                f'{where}over_seeds = "count" counts the seeds that pass one threshold: give seed_at_least '
+                "or seed_at_most (a seed's value that counts as the phenomenon), not both"
+            )
+        elif item.get("over_seeds") != "count" and per_seed:
+            found.append(f'{where}{per_seed[0]}: only with over_seeds = "count" (how many seeds pass it)')
+        needs = item.get("needs_scale")
+        if isinstance(needs, str) and needs not in SCALES[1:]:
+            found.append(
+                f"{where}needs_scale: got {needs!r}, expected one of {', '.join(SCALES[1:])} "
+                "(the smallest scale that can show the claim)"
             )
         tail = item.get("tail")
         if isinstance(tail, int | float) and not 0 < tail <= 1:
@@ -190,7 +263,7 @@ class ClaimResult:
     claim: Claim
     outcome: Outcome
     detail: str  # the numbers it was judged on
-    margin: Margin | None = None  # once judged reproduced or not; None when incomplete
+    margin: Margin | None = None  # once judged reproduced or not; None when incomplete or needing a scale
 
 
 @dataclass
@@ -209,19 +282,45 @@ class Verdict:
         }
 
 
-def judge(claims: list[Claim] | tuple[Claim, ...], runs: dict[str, RunState]) -> Verdict:
-    """Judge every claim on the runs' recorded numbers; the group is reproduced when all claims are."""
-    results = [judge_claim(claim, runs) for claim in claims]
-    outcomes = {r.outcome for r in results}
-    if not results:
-        overall = Outcome.INCOMPLETE
-    elif Outcome.NOT_REPRODUCED in outcomes:
-        overall = Outcome.NOT_REPRODUCED
-    elif Outcome.INCOMPLETE in outcomes:
-        overall = Outcome.INCOMPLETE
-    else:
-        overall = Outcome.REPRODUCED
-    return Verdict(overall, results)
+NEEDS = (Outcome.NEEDS_CPU, Outcome.NEEDS_PAPER, Outcome.NEEDS_LARGE)  # in the order of SCALES[1:]
+
+
+def judge(claims: list[Claim] | tuple[Claim, ...], runs: dict[str, RunState], scale: str | None = None) -> Verdict:
+    """Judge every claim on the runs' recorded numbers; the group is reproduced when all claims are.
+
+    `scale`, the group's (None: unknown, every claim judged): a claim whose `needs_scale` is larger
+    comes out `needs --scale X` with the numbers it would have been judged on, and a group whose only
+    unmet claims are such reads so too (the largest scale they need)."""
+    results = [judge_at_scale(claim, runs, scale) for claim in claims]
+    return Verdict(combine([r.outcome for r in results]), results)
+
+
+def combine(outcomes: list[str]) -> Outcome:
+    """Several outcomes as one (a group's from its claims', the paper's from its groups'): not reproduced
+    if one is; else incomplete if one is; else the largest scale one needs; else reproduced. None:
+    incomplete."""
+    if not outcomes:
+        return Outcome.INCOMPLETE
+    for outcome in (Outcome.NOT_REPRODUCED, Outcome.INCOMPLETE, *reversed(NEEDS)):
+        if outcome in outcomes:
+            return outcome
+    if all(o == Outcome.REPRODUCED for o in outcomes):
+        return Outcome.REPRODUCED
+    return Outcome.INCOMPLETE  # words no version wrote
+
+
+def judge_at_scale(claim: Claim, runs: dict[str, RunState], scale: str | None) -> ClaimResult:
+    """`judge_claim`, unless the claim needs a larger scale than `scale`: then NEEDS_* with the numbers."""
+    result = judge_claim(claim, runs)
+    have, need = scale_rank(scale), scale_rank(claim.needs_scale)
+    if have is None or need is None or have >= need:
+        return result
+    return ClaimResult(
+        claim,
+        Outcome.needs(claim.needs_scale or ""),
+        f"--scale {scale} cannot show this claim, --scale {claim.needs_scale} can (at {scale}: {result.outcome}; "
+        f"{result.detail})",
+    )
 
 
 SEED_LABEL = re.compile(r"^(?P<base>.*) \(seed \d+\)$")  # groups.seed_label writes it
@@ -256,6 +355,15 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
         per_seed = [read_value(runs[name], claim) for name in names]
         if any(value is None for value in per_seed):
             return ClaimResult(claim, Outcome.INCOMPLETE, f"{label}: no {describe_value(claim)} recorded")
+        if claim.over_seeds == "count":
+            passes = [_seed_passes(value, claim) for value in per_seed]
+            if Outcome.INCOMPLETE in passes:
+                return ClaimResult(
+                    claim, Outcome.INCOMPLETE, f"{label}: a seed's value is only a bound across the threshold"
+                )
+            values[label] = Value(float(passes.count(Outcome.REPRODUCED)))
+            seeds_text[label] = " " + rate_text(passes.count(Outcome.REPRODUCED), len(per_seed), per_seed)
+            continue
         values[label] = over_seeds(per_seed, claim.over_seeds)
         if len(per_seed) > 1:
             seeds_text[label] = f" ({claim.over_seeds} of {len(per_seed)} seeds: {', '.join(str(v) for v in per_seed)})"
@@ -302,8 +410,27 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
     return ClaimResult(claim, outcome, f"{describe_value(claim)} {expected}: {numbers}", margin)
 
 
+def _seed_passes(value: Value, claim: Claim) -> Outcome:
+    """Whether one seed's value counts for an `over_seeds = "count"` claim (INCOMPLETE: a bound that cannot say)."""
+    if claim.seed_at_least is not None:
+        return _at_least(value, claim.seed_at_least)
+    return _at_most(value, claim.seed_at_most)
+
+
+def rate_text(k: int, n: int, per_seed: list[Value]) -> str:
+    """A count claim's numbers for one run: k of n seeds, the rate with its 95% Wilson interval, the values."""
+    low, high = wilson_interval(k, n)
+    return (
+        f"of {n} seeds (rate {k / n:.0%}, 95% interval {low:.0%} to {high:.0%}; "
+        f"the seeds: {', '.join(str(v) for v in per_seed)})"
+    )
+
+
 def _log_margin(claim: Claim, runs: dict[str, RunState], members: dict[str, list[str]]) -> bool:
-    """Whether the claim's margin is a log ratio: for a ratio of metrics, or a metric on a log axis."""
+    """Whether the claim's margin is a log ratio: for a ratio of metrics, or a metric on a log axis
+    (never for a count of seeds)."""
+    if claim.over_seeds == "count":
+        return False
     if claim.over is not None:
         return True
     for names in members.values():
@@ -375,6 +502,9 @@ def describe_value(claim: Claim) -> str:
         window = f" (steps {claim.from_step or 0:,}..{'' if claim.until_step is None else f'{claim.until_step:,}'})"
     if claim.tail is not None:
         window += f" over the last {claim.tail:.0%} of each run"
+    if claim.over_seeds == "count":
+        passes = f">= {claim.seed_at_least:g}" if claim.seed_at_least is not None else f"<= {claim.seed_at_most:g}"
+        return f"count of seeds whose {claim.stat} {what}{window} {passes}"
     return f"{claim.stat} {what}{window}"
 
 

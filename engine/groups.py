@@ -28,8 +28,8 @@ seed + 2, one after another, labelled "d = 30 (seed 0)", ...; a claim that names
 median of the seeds' values, so one seed's luck does not decide the verdict (or, saying so, their
 max or min: `over_seeds` in engine/claims.py).
 
-`wall_time = { default = "about 5 min on a 2-core CPU", paper = "hours: for a GPU" }` says how long
-each scale takes, as measured; `gradfail presets show` prints it.
+How long each scale takes is measured, not written here: presets/measured/walltimes.toml
+(engine/walltimes.py, written by benchmarks/walltimes.py) is the one place wall times are kept.
 
 A claim is a check on recorded numbers, so `gradfail report` can judge a run long after it ended;
 engine/claims.py reads and judges them. A run's preset is read through engine/presets.py, which
@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from engine.claims import Claim, Verdict, base_label, judge, parse_claims
 from engine.config import BaseConfig, ConfigError, build_config, config_to_dict
+from engine.figures import Figure, parse_figure
 from engine.presets import (
     DEFAULT_SCALE,
     Preset,
@@ -74,7 +75,7 @@ GROUP_KEYS = {
     "seed": int,
     "runs": list,
     "claims": list,
-    "wall_time": dict,
+    "figure": dict,  # engine/figures.py reads it
 }
 RUN_KEYS = {
     "label": str,
@@ -123,7 +124,7 @@ class GroupPreset:
     runs: tuple[dict[str, Any], ...]  # as written; `members(scale)` resolves them
     claims: tuple[Claim, ...]
     seed: int = 0
-    wall_time: tuple[tuple[str, str], ...] = ()  # (scale, how long it takes), as the TOML says
+    figure: Figure | None = None  # its [figure] (engine/figures.py), else one made from `plot`
     kind: ClassVar[PresetKind] = PresetKind.GROUP
 
     @property
@@ -269,9 +270,6 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
     for key in ("plot",):
         if not all(isinstance(m, str) for m in data.get(key, [])):
             problems.append(f"{key}: expected a list of metric names")
-    wall_time = data.get("wall_time", {})
-    if not all(isinstance(v, str) for v in wall_time.values()):
-        problems.append('wall_time: expected a table of scale = "how long it takes"')
     if problems:
         raise GroupError(f"{path}: " + "; ".join(problems))
 
@@ -286,11 +284,7 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
         runs=tuple(runs),
         claims=(),
         seed=data.get("seed", 0),
-        wall_time=tuple(wall_time.items()),
     )
-    unknown = [scale for scale, _ in group.wall_time if scale not in group.scales]
-    if unknown:
-        raise GroupError(f"{path}: wall_time: no scale {', '.join(unknown)} (the scales: {', '.join(group.scales)})")
     load = functools.cache(load_single)  # each scale names mostly the same presets
     try:
         families = {}
@@ -300,12 +294,19 @@ def parse_group(path: Path, data: dict[str, Any]) -> GroupPreset:
     except ConfigError as exc:
         raise GroupError(str(exc)) from None
     claims, problems = parse_claims(data.get("claims", []), families)
+    problems += [
+        f"claims: needs_scale {claim.needs_scale!r}: {group.name} has no such scale (the scales: {', '.join(group.scales)})"
+        for claim in claims
+        if claim.needs_scale is not None and claim.needs_scale not in group.scales
+    ]
     for metric in group.plot:  # drawn for the runs that have it, so one run having it is enough
         if all(spec.metric(metric) is None for spec in families.values()):
             problems.append(f"plot: {metric!r} is not a metric of any run's family")
+    figure, figure_problems = parse_figure(data.get("figure"), families, group.plot, group.log_y)
+    problems += figure_problems
     if problems:
         raise GroupError(f"{path}: " + "; ".join(problems))
-    return GroupPreset(**{**group.__dict__, "claims": tuple(claims)})
+    return GroupPreset(**{**group.__dict__, "claims": tuple(claims), "figure": figure})
 
 
 def seeds_problems(table: dict[str, Any], where: str) -> list[str]:
@@ -337,7 +338,8 @@ def judge_record(group: RecordedGroup) -> Verdict:
     claims, problems = parse_claims(stored, families) if isinstance(stored, list) else ([], ["claims: expected a list"])
     if problems:
         raise GroupError(f"{group.path / 'group.json'}: " + "; ".join(problems))
-    return judge(claims, states)
+    scale = group.manifest.get("scale")  # a claim that needs a larger scale says so (claims.judge)
+    return judge(claims, states, scale if isinstance(scale, str) else None)
 
 
 def recorded_states(group: RecordedGroup) -> dict[str, RunState]:

@@ -93,11 +93,12 @@ def run_loop(
     emit: Callable[[Event], None],
     control: Control,
     started: float,
+    *,
     changes: list[Change] = (),
     check: Callable[[str, object, BaseConfig], object] | None = None,
 ) -> RunFinished:
     """Train one run for config.steps; returns the RunFinished event saying how it ended."""
-    return run_lanes(trainer, config, [run_id], emit, control, started, changes, check)[0]
+    return run_lanes(trainer, config, [run_id], emit, control, started, changes=changes, check=check)[0]
 
 
 def run_lanes(
@@ -107,6 +108,7 @@ def run_lanes(
     emit: Callable[[Event], None],
     control: Control,
     started: float,
+    *,
     changes: list[Change] = (),
     check: Callable[[str, object, BaseConfig], object] | None = None,
 ) -> list[RunFinished]:
@@ -121,177 +123,247 @@ def run_lanes(
     (key, value, config) has accepted it. Both are recorded as SettingChanged at the step they follow,
     so a change made live at step N and the same change given for step N train the same numbers.
     """
-    total = config.steps
-    lanes = getattr(trainer, "lanes", 1)
-    assert len(run_ids) == lanes, "one run id per lane"
-    clock = lambda: time.perf_counter() - started  # noqa: E731 - seconds since the run began
-    ended: dict[int, RunFinished] = {}  # lane -> how it ended, for lanes that ended early
-    live = lambda: [lane for lane in range(lanes) if lane not in ended]  # noqa: E731
-    # A measurement family (parity_variance, tuple_snr, pwl_condition) trains nothing: its step
-    # returns no scalars and its evaluations are its results, so a non-finite one is its divergence.
-    measures = getattr(trainer, "measures", False)
+    return RunLoop(trainer, config, run_ids, emit, control, started, changes=changes, check=check).run()
 
-    def per_lane(value, lane: int):
-        return value[lane] if isinstance(value, (list, tuple)) else value
 
-    def evaluate(step: int) -> None:
-        values = _call(trainer.evaluate, "evaluate", step)
+class RunLoop:
+    """The loop of `run_lanes`, its state in attributes: what each method reads and changes is named here.
+
+    Steps go into `window` (scalar tensors not yet read); `drain` reads them in one device sync into
+    `sums` (per lane, over `count` steps) and ends a lane whose value is not finite (`ended`);
+    `flush_metrics` sends the averages and sets `last_emit`. `step` is the last step trained (0 before
+    the first); `eval_every` is the config's until a change sets it; `stepping` says whether the
+    latest resume was a step-mode one (its pause ends with an evaluation).
+    """
+
+    def __init__(
+        self,
+        trainer: Trainer,
+        config: BaseConfig,
+        run_ids: list[str],
+        emit: Callable[[Event], None],
+        control: Control,
+        started: float,
+        *,
+        changes: list[Change] = (),
+        check: Callable[[str, object, BaseConfig], object] | None = None,
+    ):
+        self.trainer, self.config, self.run_ids, self.emit = trainer, config, run_ids, emit
+        self.control, self.started, self.check = control, started, check
+        self.total = config.steps
+        self.lanes = getattr(trainer, "lanes", 1)
+        assert len(run_ids) == self.lanes, "one run id per lane"
+        # A measurement family (parity_variance, tuple_snr, pwl_condition) trains nothing: its step
+        # returns no scalars and its evaluations are its results, so a non-finite one is its divergence.
+        self.measures = getattr(trainer, "measures", False)
+        self.ended: dict[int, RunFinished] = {}  # lane -> how it ended, for lanes that ended early
+        self.window: list[dict[str, torch.Tensor]] = []  # step scalars not yet read
+        self.sums: dict[str, torch.Tensor] = {}  # per lane, over `count` steps
+        self.count = 0
+        self.last_emit = 0.0  # set when training starts
+        self.step = 0
+        self.eval_every = config.eval_every
+        self.schedule = sorted(changes, key=lambda c: c.step)
+        self.stepping = False
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self) -> list[RunFinished]:
+        """Evaluate at step 0, then train to config.steps, or until every lane has ended or a stop."""
+        self.evaluate(0)
+        if not self.live():
+            return self.endings()
+        self.last_emit = self.clock()
+        self.apply_scheduled(0)
+        trainer, control, window, total = self.trainer, self.control, self.window, self.total
+        # The one hot path: per step, one call into the family and a few plain comparisons.
+        for step in range(1, total + 1):
+            self.step = step
+            window.append(_call(trainer.train_step, "train_step", step))
+            due_eval = step % self.eval_every == 0 or step == total
+            now = self.clock()
+            due_read = len(window) >= CHECK_EVERY or due_eval or now - self.last_emit >= 1 / EMIT_HZ or control.pending
+            if due_read and not self.read(now, due_eval):
+                return self.endings()
+            if due_eval:
+                self.evaluate(step)
+                if not self.live():
+                    return self.endings()
+            if self.schedule and self.schedule[0].step == step:
+                self.apply_scheduled(step)
+            if control.steps_left:
+                control.steps_left -= 1
+                if not control.steps_left:
+                    control.pause()  # step mode: the steps asked for are done
+            if control.pending:
+                ended = self.obey()
+                if ended is not None:
+                    return ended
+        return self.finish_all(RunStatus.COMPLETED)
+
+    def read(self, now: float, due_eval: bool) -> bool:
+        """Read the step scalars so far, and send their averages when they are due; False if no lane is left."""
+        self.drain(self.step)
+        if not self.live():
+            return False
+        if now - self.last_emit >= 1 / EMIT_HZ or due_eval:
+            self.flush_metrics()
+        return True
+
+    def obey(self) -> list[RunFinished] | None:
+        """What the parent asked for after this step: changes, a pause, a stop. Returns the endings if the run ends."""
+        control = self.control
+        control.pending = False
+        if control.changes:
+            self.apply_asked()
+        if not self.live():
+            return self.endings()
+        if control.paused and not self.hold():
+            return self.endings()
+        if control.stop_reason is not None:
+            self.drain(self.step)
+            self.flush_metrics()
+            return self.finish_all(control.stop_reason, f"{control.stop_reason} at step {self.step} of {self.total}")
+        return None
+
+    def hold(self) -> bool:
+        """Pause: everything up to this step is sent, so the plots show where the run stands, then wait
+        for resume, a step or a stop (changes asked for meanwhile apply at once). False if no lane is left."""
+        self.drain(self.step)
+        self.flush_metrics()
+        if self.stepping and self.step % self.eval_every:
+            # the end of step mode: an evaluation and the snapshots (on the evaluation stream, never the training's)
+            self.evaluate(self.step)
+        if not self.live():
+            return False
+        self.emit_status(RunStatus.PAUSED)
+        self.control.wait_while_paused(self.apply_asked)
+        self.stepping = self.control.steps_left > 0
+        if self.control.stop_reason is None:
+            self.emit_status(RunStatus.RUNNING)
+        return True
+
+    # -- the lanes --------------------------------------------------------------------------------
+    def clock(self) -> float:
+        """Seconds since the run began."""
+        return time.perf_counter() - self.started
+
+    def live(self) -> list[int]:
+        """The lanes still training."""
+        return [lane for lane in range(self.lanes) if lane not in self.ended]
+
+    def endings(self) -> list[RunFinished]:
+        return [self.ended[lane] for lane in range(self.lanes)]
+
+    def finish_all(self, status: str, message: str = "") -> list[RunFinished]:
+        for lane in self.live():
+            self.ended[lane] = RunFinished(
+                run_id=self.run_ids[lane], t=self.clock(), step=self.step, status=status, message=message
+            )
+        return self.endings()
+
+    def diverge(self, lane: int, step: int, message: str) -> None:
+        """End one lane `diverged` at `step`; the others go on."""
+        self.ended[lane] = RunFinished(
+            run_id=self.run_ids[lane],
+            t=self.clock(),
+            step=step,
+            status=RunStatus.DIVERGED,
+            error_kind=ErrorKind.NAN,
+            message=message,
+        )
+        self.emit(self.ended[lane])
+
+    def emit_status(self, status: RunStatus) -> None:
+        for lane in self.live():
+            self.emit(StatusChanged(run_id=self.run_ids[lane], t=self.clock(), step=self.step, status=status))
+
+    # -- measuring --------------------------------------------------------------------------------
+    def evaluate(self, step: int) -> None:
+        values = _call(self.trainer.evaluate, "evaluate", step)
         if values:
-            for lane in live():
-                lane_values = {k: per_lane(v, lane) for k, v in values.items()}
-                emit(Metrics(run_id=run_ids[lane], t=clock(), step=step, values=lane_values))
-                bad = [k for k, v in lane_values.items() if not math.isfinite(v)] if measures else []
+            for lane in self.live():
+                lane_values = {k: _per_lane(v, lane) for k, v in values.items()}
+                self.emit(Metrics(run_id=self.run_ids[lane], t=self.clock(), step=step, values=lane_values))
+                bad = [k for k, v in lane_values.items() if not math.isfinite(v)] if self.measures else []
                 if bad:
-                    ended[lane] = RunFinished(
-                        run_id=run_ids[lane],
-                        t=clock(),
-                        step=step,
-                        status=RunStatus.DIVERGED,
-                        error_kind=ErrorKind.NAN,
-                        message=f"the measured {bad[0].replace('_', ' ')} came out NaN or infinite at step {step}",
-                    )
-                    emit(ended[lane])
-            if not live():
+                    what = bad[0].replace("_", " ")
+                    self.diverge(lane, step, f"the measured {what} came out NaN or infinite at step {step}")
+            if not self.live():
                 return  # nothing left to picture: a run's record ends with its RunFinished
-        for snap in _call(trainer.snapshots, "snapshots", step):
-            emit(Snapshot(run_id=run_ids[0], t=clock(), step=step, name=snap.name, kind=snap.kind, data=snap.data))
+        for snap in _call(self.trainer.snapshots, "snapshots", step):
+            self.emit(
+                Snapshot(
+                    run_id=self.run_ids[0], t=self.clock(), step=step, name=snap.name, kind=snap.kind, data=snap.data
+                )
+            )
 
-    evaluate(0)
-    if not live():
-        return [ended[lane] for lane in range(lanes)]
-    window: list[dict[str, torch.Tensor]] = []  # step scalars not yet read
-    sums: dict[str, torch.Tensor] = {}  # per lane
-    count = 0
-    last_emit = clock()
-    step = 0
-    eval_every = config.eval_every
-    schedule = sorted(changes, key=lambda c: c.step)
-
-    def drain(upto: int) -> None:
+    def drain(self, upto: int) -> None:
         """Read the pending step scalars; a lane with a non-finite value ends `diverged` at its first one."""
-        nonlocal count
+        window = self.window
         if not window:
             return
-        _call(lambda _: trainer.settle(), "train_step", upto)
+        _call(lambda _: self.trainer.settle(), "train_step", upto)
         first = upto - len(window) + 1
         for key in window[0]:
-            values = torch.stack([w[key] for w in window]).float().cpu().reshape(len(window), lanes)
+            values = torch.stack([w[key] for w in window]).float().cpu().reshape(len(window), self.lanes)
             finite = torch.isfinite(values)
-            for lane in live():
+            for lane in self.live():
                 if not finite[:, lane].all():
                     bad = first + int((~finite[:, lane]).nonzero()[0])
-                    ended[lane] = RunFinished(
-                        run_id=run_ids[lane],
-                        t=clock(),
-                        step=bad,
-                        status=RunStatus.DIVERGED,
-                        error_kind=ErrorKind.NAN,
-                        message=f"the training {key.replace('_', ' ')} became NaN or infinite at step {bad}",
-                    )
-                    emit(ended[lane])
+                    what = key.replace("_", " ")
+                    self.diverge(lane, bad, f"the training {what} became NaN or infinite at step {bad}")
             total = values.double().sum(0)
-            sums[key] = sums[key] + total if key in sums else total
-        count += len(window)
+            self.sums[key] = self.sums[key] + total if key in self.sums else total
+        self.count += len(window)
         window.clear()
 
-    def flush_metrics() -> None:
-        nonlocal count, last_emit
-        if count and sums:  # a measurement family's steps may return no scalars at all
-            for lane in live():
-                emit(
-                    Metrics(
-                        run_id=run_ids[lane],
-                        t=clock(),
-                        step=step,
-                        values={k: float(v[lane]) / count for k, v in sums.items()},
-                    )
-                )
-        sums.clear()
-        count = 0
-        last_emit = clock()
+    def flush_metrics(self) -> None:
+        """Send each lane's training averages since the last flush."""
+        if self.count and self.sums:  # a measurement family's steps may return no scalars at all
+            for lane in self.live():
+                values = {k: float(v[lane]) / self.count for k, v in self.sums.items()}
+                self.emit(Metrics(run_id=self.run_ids[lane], t=self.clock(), step=self.step, values=values))
+        self.sums.clear()
+        self.count = 0
+        self.last_emit = self.clock()
 
-    def change(key: str, value) -> None:
-        """Set `key` from the next step on: the metrics so far are sent first, so no average straddles it."""
-        nonlocal eval_every
-        old = getattr(trainer.config, key)
-        if old == value:
-            return
-        drain(step)
-        flush_metrics()
-        _call(lambda _: trainer.change(key, value), "change", step)
-        if key == "eval_every":
-            eval_every = value
-        for lane in live():
-            emit(SettingChanged(run_id=run_ids[lane], t=clock(), step=step, setting=key, old=old, new=value))
+    # -- changes ----------------------------------------------------------------------------------
+    def apply_scheduled(self, step: int) -> None:
+        """The changes given for this step (already checked)."""
+        while self.schedule and self.schedule[0].step == step:
+            due = self.schedule.pop(0)
+            self.change(due.key, due.value)
 
-    def apply_asked() -> None:
+    def apply_asked(self) -> None:
         """The changes the parent asked for, each checked here too (an unchecked one is dropped, said on stderr)."""
-        for key, value in control.take_changes():
+        for key, value in self.control.take_changes():
             try:
-                value = check(key, value, trainer.config) if check is not None else value
+                value = self.check(key, value, self.trainer.config) if self.check is not None else value
             except ValueError as exc:
                 print(f"gradfail engine: change refused: {exc}", file=sys.stderr)
                 continue
-            change(key, value)
+            self.change(key, value)
 
-    def stop_here() -> None:
-        """A pause: everything up to this step is sent, so the plots show where the run stands; in step
-        mode also an evaluation and the snapshots (on the evaluation stream, never the training's)."""
-        drain(step)
-        flush_metrics()
-        if stepping and step % eval_every:
-            evaluate(step)
+    def change(self, key: str, value) -> None:
+        """Set `key` from the next step on: the metrics so far are sent first, so no average straddles it."""
+        old = getattr(self.trainer.config, key)
+        if old == value:
+            return
+        self.drain(self.step)
+        self.flush_metrics()
+        _call(lambda _: self.trainer.change(key, value), "change", self.step)
+        if key == "eval_every":
+            self.eval_every = value
+        for lane in self.live():
+            self.emit(
+                SettingChanged(
+                    run_id=self.run_ids[lane], t=self.clock(), step=self.step, setting=key, old=old, new=value
+                )
+            )
 
-    def finish_all(status: str, message: str = "") -> list[RunFinished]:
-        for lane in live():
-            ended[lane] = RunFinished(run_id=run_ids[lane], t=clock(), step=step, status=status, message=message)
-        return [ended[lane] for lane in range(lanes)]
 
-    while schedule and schedule[0].step == 0:
-        change(schedule[0].key, schedule.pop(0).value)
-    stepping = False
-    for step in range(1, total + 1):
-        window.append(_call(trainer.train_step, "train_step", step))
-        due_eval = step % eval_every == 0 or step == total
-        now = clock()
-        if len(window) >= CHECK_EVERY or due_eval or now - last_emit >= 1 / EMIT_HZ or control.pending:
-            drain(step)
-            if not live():
-                return [ended[lane] for lane in range(lanes)]
-            if now - last_emit >= 1 / EMIT_HZ or due_eval:
-                flush_metrics()
-        if due_eval:
-            evaluate(step)
-            if not live():
-                return [ended[lane] for lane in range(lanes)]
-        while schedule and schedule[0].step == step:
-            change(schedule[0].key, schedule.pop(0).value)
-        if control.steps_left:
-            control.steps_left -= 1
-            if not control.steps_left:
-                control.pause()  # step mode: the steps asked for are done
-        if control.pending:
-            control.pending = False
-            if control.changes:
-                apply_asked()
-            if not live():
-                return [ended[lane] for lane in range(lanes)]
-            if control.paused:
-                stop_here()
-                if not live():
-                    return [ended[lane] for lane in range(lanes)]
-                for lane in live():
-                    emit(StatusChanged(run_id=run_ids[lane], t=clock(), step=step, status=RunStatus.PAUSED))
-                control.wait_while_paused(apply_asked)
-                stepping = control.steps_left > 0
-                if control.stop_reason is None:
-                    for lane in live():
-                        emit(StatusChanged(run_id=run_ids[lane], t=clock(), step=step, status=RunStatus.RUNNING))
-            if control.stop_reason is not None:
-                drain(step)
-                flush_metrics()
-                return finish_all(control.stop_reason, f"{control.stop_reason} at step {step} of {total}")
-    return finish_all(RunStatus.COMPLETED)
+def _per_lane(value, lane: int):
+    return value[lane] if isinstance(value, (list, tuple)) else value
 
 
 def _call(fn, phase: str, step: int):

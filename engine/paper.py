@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import walltimes
 from engine.catalog import load_preset
-from engine.claims import Outcome
+from engine.claims import Outcome, combine
 from engine.config import ConfigError
 from engine.groups import GroupError, GroupPreset, MemberRun, judge_record
 from engine.presets import DEFAULT_SCALE
@@ -42,7 +43,12 @@ class Result:
     question: str
     claim: str
     why: str
-    cpu_s: float = 0.0  # its group's wall time at the default scale on a 2-core CPU (measured; README)
+
+    @property
+    def cpu_s(self) -> float:
+        """Its group's wall time at the default scale, as measured (presets/measured/walltimes.toml,
+        written by benchmarks/walltimes.py); 0 when it was never measured."""
+        return walltimes.seconds(self.preset) or 0.0
 
     @property
     def live(self) -> bool:
@@ -60,7 +66,13 @@ RESULTS: tuple[Result, ...] = (
         "Can a network learn the parity of a hidden subset of d bits?",
         "It learns d = 5 and d = 10, and stays at chance for d = 30.",
         "Every parity is orthogonal to every other, so the gradient hardly depends on which one is the target.",
-        cpu_s=18,
+    ),
+    Result(
+        "parity-wider-deeper",
+        "Section 2: wider and deeper networks",
+        "Would a wider or a deeper network learn the parity at d = 30?",
+        "No: a 4x wider and a 3-layer network learn d = 10 and stay at chance at d = 30.",
+        "The gradient's variance over the targets is tiny whatever the architecture: the bound holds for any p_w.",
     ),
     Result(
         "thm-variance",
@@ -68,7 +80,13 @@ RESULTS: tuple[Result, ...] = (
         "How much does the gradient tell us about which parity is the target?",
         "Its variance over the targets is at most G^2 / 2^d: exponentially small in d.",
         "Among 2^d uncorrelated targets the gradient can point towards only a few of them.",
-        cpu_s=12,
+    ),
+    Result(
+        "thm2-periodic",
+        "Theorem 2: linear-periodic targets",
+        "Is it only parities? What of a wave cos(<v, x>) along a hidden direction v?",
+        "A slow wave (||v|| = 2) is learned, a fast one (||v|| = 8) is not; the gradient's variance over v falls with ||v|| and d.",
+        "A fast wave averages out against every smooth function of x, so the gradient barely depends on v.",
     ),
     Result(
         "fig-tuples",
@@ -76,7 +94,6 @@ RESULTS: tuple[Result, ...] = (
         "End-to-end, or decomposed into one label per image?",
         "Decomposition learns every k; end-to-end learns k = 1 and 2 and stays at chance from k = 3.",
         "End-to-end, the image network's gradient passes through a parity of k images, and that signal shrinks with k.",
-        cpu_s=287,
     ),
     Result(
         "fig-stocks",
@@ -84,7 +101,6 @@ RESULTS: tuple[Result, ...] = (
         "Two unbiased gradient estimators: does it matter which one we follow?",
         "For k = 10 both reach the optimum; for k = 1000 and 2000 end-to-end lags far behind.",
         "End-to-end's estimate has about k times the variance: with many stocks its steps are mostly noise.",
-        cpu_s=57,
     ),
     Result(
         "fig-snr",
@@ -92,7 +108,6 @@ RESULTS: tuple[Result, ...] = (
         "Why does end-to-end fail on tuples?",
         "The gradient's SNR falls fast with k end-to-end, below float32's precision from k = 3; decomposition's stays put.",
         "When the noise dwarfs the signal, stochastic gradient descent is a random walk.",
-        cpu_s=59,
     ),
     Result(
         "fig-pwl",
@@ -100,7 +115,6 @@ RESULTS: tuple[Result, ...] = (
         "The problem is convex: does the architecture still matter?",
         "Linear and conv learners crawl; the conditioned conv decodes almost exactly in 500 steps; an autoencoder misses the kinks.",
         "The problem's condition number grows like n^3.5, so gradient steps crawl; conditioning removes it.",
-        cpu_s=150,  # estimated: 1:02 measured with one seed each, plus two autoencoder runs (~42 s of CPU each)
     ),
     Result(
         "fig-flat",
@@ -108,7 +122,6 @@ RESULTS: tuple[Result, ...] = (
         "Can we learn through an activation that is flat almost everywhere?",
         "Through the gradient, hardly; a forward-only update learns the step function best.",
         "A flat activation's derivative is zero: the gradient carries no information, a different update rule does.",
-        cpu_s=200,  # measured 3:20 with multi-class and forward-only on 3 seeds
     ),
 )
 
@@ -166,19 +179,17 @@ def is_paper_dir(path: Path) -> bool:
 
 
 def summarise(outcomes: list[str]) -> str:
-    """The overall summary line: how many results were reproduced, and which were not."""
+    """The overall summary line: how many results were reproduced, and how many were not, could not be
+    judged, or need a larger scale ("7 results: 6 reproduced, 1 needs --scale cpu")."""
     counts = {outcome: outcomes.count(outcome) for outcome in dict.fromkeys(outcomes)}
     parts = [f"{count} {outcome}" for outcome, count in counts.items()]
     return f"{len(outcomes)} results: " + ", ".join(parts) if outcomes else "no results"
 
 
 def overall(outcomes: list[str]) -> str:
-    """The paper's outcome: reproduced when every result is; not reproduced when one is not; else incomplete."""
-    if outcomes and all(o == Outcome.REPRODUCED for o in outcomes):
-        return Outcome.REPRODUCED
-    if Outcome.NOT_REPRODUCED in outcomes:
-        return Outcome.NOT_REPRODUCED
-    return Outcome.INCOMPLETE
+    """The paper's outcome: reproduced when every result is; not reproduced when one is not; else
+    incomplete when one is; else (the others reproduced) the largest scale a result needs."""
+    return combine(outcomes)
 
 
 @dataclass

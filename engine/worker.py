@@ -188,41 +188,63 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     """
     import torch
 
-    from engine.changes import changes_from_dicts, check_change, check_changes
-    from engine.config import ConfigError, build_config, config_to_dict
-    from engine.device import describe_device, resolve_device
-    from engine.device_names import DeviceError
-    from engine.events import RunFinished, RunStarted
-    from engine.loop import StepFailed, is_out_of_memory, run_lanes
-    from engine.registry import get_family, load_trainer_class
-    from engine.status import ErrorKind, RunStatus
+    from engine.changes import check_change
+    from engine.loop import StepFailed, run_lanes
+    from engine.status import ErrorKind
 
-    started = time.perf_counter()
-    run_ids = list(cmd.get("run_ids") or [cmd.get("run_id", "")])
-    seeds = [int(s) for s in (cmd.get("seeds") or [cmd.get("seed", 0)])]
-
-    def failed(message: str, kind: ErrorKind, tb: str = "", step: int = 0) -> list:
-        return [
-            RunFinished(
-                run_id=run_id,
-                t=time.perf_counter() - started,
-                step=step,
-                status=RunStatus.FAILED,
-                message=message,
-                error_kind=kind,
-                traceback=tb,
-            )
-            for run_id in run_ids
-        ]
-
+    request = _Request(cmd)
     try:
+        spec, config, changes, device, trainer = request.build()
+    except Exception as exc:  # a bad request or a bug in the family's setup: report it, keep the engine alive
+        return request.setup_failed(exc)
+    request.announce(emit, spec, config, device, versions)
+    try:
+        return run_lanes(
+            trainer,
+            config,
+            request.run_ids,
+            emit,
+            control,
+            request.started,
+            changes=changes,
+            check=lambda key, value, current: check_change(spec, current, key, value),
+        )
+    except StepFailed as exc:
+        return request.failed(f"{spec.name}: {exc}", ErrorKind.CRASH, traceback.format_exc(), exc.step)
+    except (MemoryError, torch.OutOfMemoryError) as exc:
+        message = f"out of memory during training: {_allocation(exc)}; try a smaller batch or width"
+        return request.failed(message, ErrorKind.OOM)
+    finally:
+        del trainer
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+class _Request:
+    """A start command's runs (their ids and seeds, timed from when it arrived): building them,
+    announcing them, and the RunFinished events that end them all `failed`."""
+
+    def __init__(self, cmd: dict):
+        self.cmd = cmd
+        self.started = time.perf_counter()
+        self.run_ids = list(cmd.get("run_ids") or [cmd.get("run_id", "")])
+        self.seeds = [int(s) for s in (cmd.get("seeds") or [cmd.get("seed", 0)])]
+
+    def build(self) -> tuple:
+        """(spec, config, checked changes, device, trainer); raises what `setup_failed` reports."""
+        from engine.changes import changes_from_dicts, check_changes
+        from engine.config import ConfigError, build_config
+        from engine.device import resolve_device
+        from engine.registry import get_family, load_trainer_class
+
+        cmd, seeds = self.cmd, self.seeds
         spec = get_family(cmd["family"])
         config = build_config(spec.config_cls, cmd.get("config", {}), source="run request")
         try:
             changes = check_changes(spec, config, changes_from_dicts(cmd.get("changes")))
         except ValueError as exc:
             raise ConfigError([str(exc)], "run request") from None
-        if len(seeds) != len(run_ids):
+        if len(seeds) != len(self.run_ids):
             raise ConfigError(["seeds: one run id per seed is needed"], "run request")
         if len(seeds) > 1 and not spec.batched_seeds:
             raise ConfigError(
@@ -234,66 +256,85 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
             )
         device = resolve_device(cmd.get("device", "auto"))
         if device.type == "cpu":
-            # The family's choice for one run (small models lose more to thread sync than they gain);
-            # torch's default for seeds trained together, whose every op does a lane's work many times
-            # over (16 parity30 lanes: 1.5-1.7 ms a step on 2 threads against 2.3-2.9 on one, measured);
-            # set every run, since the previous run in this process may have set another.
-            # A sweep running N engines side by side gives each its share of the cores ("threads"):
-            # lanes on 2 threads in each of 2 engines on 2 cores ran 5-10x slower than on 1 (measured).
-            single = spec.cpu_threads if len(seeds) == 1 else None
-            share = int(cmd.get("threads") or 0)
-            torch.set_num_threads(min(single or DEFAULT_THREADS, share) if share > 0 else single or DEFAULT_THREADS)
+            _set_cpu_threads(spec, len(seeds), int(cmd.get("threads") or 0))
         trainer = load_trainer_class(spec)(config, device, seeds if len(seeds) > 1 else seeds[0])
-    except (ConfigError, DeviceError, LookupError) as exc:
-        return failed(str(exc), ErrorKind.CONFIG)
-    except (MemoryError, torch.OutOfMemoryError) as exc:
-        return failed(f"out of memory while building the model: {_allocation(exc)}", ErrorKind.OOM)
-    except Exception as exc:  # a bug in the family's setup: report it, keep the engine alive
+        return spec, config, changes, device, trainer
+
+    def announce(self, emit, spec, config, device, versions: dict) -> None:
+        """One RunStarted per run, before the first step."""
+        from engine.config import config_to_dict
+        from engine.device import describe_device
+        from engine.events import RunStarted
+
+        for run_id, seed in zip(self.run_ids, self.seeds):
+            emit(
+                RunStarted(
+                    run_id=run_id,
+                    t=time.perf_counter() - self.started,
+                    family=spec.name,
+                    config=config_to_dict(config),
+                    seed=seed,
+                    device=str(device),
+                    device_name=describe_device(device),
+                    total_steps=config.steps,
+                    preset=self.cmd.get("preset"),
+                    versions=versions,
+                )
+            )
+
+    def failed(self, message: str, kind, tb: str = "", step: int = 0) -> list:
+        from engine.events import RunFinished
+        from engine.status import RunStatus
+
+        return [
+            RunFinished(
+                run_id=run_id,
+                t=time.perf_counter() - self.started,
+                step=step,
+                status=RunStatus.FAILED,
+                message=message,
+                error_kind=kind,
+                traceback=tb,
+            )
+            for run_id in self.run_ids
+        ]
+
+    def setup_failed(self, exc: Exception) -> list:
+        """A run that could not be built: a bad request, no memory for the model, or a bug in the family
+        (called while `exc` is being handled, for its traceback)."""
+        import torch
+
+        from engine.config import ConfigError
+        from engine.device_names import DeviceError
+        from engine.loop import is_out_of_memory
+        from engine.status import ErrorKind
+
+        if isinstance(exc, (ConfigError, DeviceError, LookupError)):
+            return self.failed(str(exc), ErrorKind.CONFIG)
+        if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+            return self.failed(f"out of memory while building the model: {_allocation(exc)}", ErrorKind.OOM)
         if is_out_of_memory(exc):  # the CPU allocator says so with a RuntimeError
-            return failed(
+            return self.failed(
                 f"out of memory while building the model: {_allocation(exc)}; try a smaller width, batch or input size",
                 ErrorKind.OOM,
             )
-        return failed(
-            f"{type(exc).__name__} while building the {cmd.get('family')} run: {exc}",
-            ErrorKind.CRASH,
-            traceback.format_exc(),
+        family = self.cmd.get("family")
+        return self.failed(
+            f"{type(exc).__name__} while building the {family} run: {exc}", ErrorKind.CRASH, traceback.format_exc()
         )
 
-    for run_id, seed in zip(run_ids, seeds):
-        emit(
-            RunStarted(
-                run_id=run_id,
-                t=time.perf_counter() - started,
-                family=spec.name,
-                config=config_to_dict(config),
-                seed=seed,
-                device=str(device),
-                device_name=describe_device(device),
-                total_steps=config.steps,
-                preset=cmd.get("preset"),
-                versions=versions,
-            )
-        )
-    try:
-        return run_lanes(
-            trainer,
-            config,
-            run_ids,
-            emit,
-            control,
-            started,
-            changes,
-            lambda key, value, current: check_change(spec, current, key, value),
-        )
-    except StepFailed as exc:
-        return failed(f"{spec.name}: {exc}", ErrorKind.CRASH, traceback.format_exc(), exc.step)
-    except (MemoryError, torch.OutOfMemoryError) as exc:
-        return failed(f"out of memory during training: {_allocation(exc)}; try a smaller batch or width", ErrorKind.OOM)
-    finally:
-        del trainer
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+
+def _set_cpu_threads(spec, seeds: int, share: int) -> None:
+    """The family's choice for one run (small models lose more to thread sync than they gain);
+    torch's default for seeds trained together, whose every op does a lane's work many times
+    over (16 parity30 lanes: 1.5-1.7 ms a step on 2 threads against 2.3-2.9 on one, measured);
+    set every run, since the previous run in this process may have set another.
+    A sweep running N engines side by side gives each its share of the cores (`share`; 0: none given):
+    lanes on 2 threads in each of 2 engines on 2 cores ran 5-10x slower than on 1 (measured)."""
+    import torch
+
+    single = spec.cpu_threads if seeds == 1 else None
+    torch.set_num_threads(min(single or DEFAULT_THREADS, share) if share > 0 else single or DEFAULT_THREADS)
 
 
 def _allocation(exc: BaseException) -> str:

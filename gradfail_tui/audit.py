@@ -11,8 +11,10 @@ failed (1), the input was bad (2) or the user stopped it (130).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.markup import escape
@@ -26,6 +28,9 @@ from engine.status import RunStatus, exit_code
 from gradfail_tui.headless import conduct
 from gradfail_tui.render.format import format_duration
 from gradfail_tui.sweep import ExecutorError, SweepDisplay, cores, executor
+
+if TYPE_CHECKING:
+    from engine.orchestration.factory import Place
 
 
 class AuditError(Exception):
@@ -169,89 +174,53 @@ def prepare(preset: str, scale: str | None, overrides: dict[str, str], first_see
     return group, scale, members
 
 
-def audit_command(
-    console: Console,
-    preset: str | None,
-    blocks: int | None,
-    first_seed: int | None,
-    workers: int | None,
-    scale: str | None,
-    assignments: list[str],
-    steps: int | None,
-    device: str,
-    out: Path | None,
-    runs_dir: Path,
-    resume: Path | None,
-    ray: str | None,
-) -> tuple[list[str], int]:
+@dataclass(frozen=True)
+class AuditOptions:
+    """What `gradfail audit` was asked for: its options as the command line gave them (cli.py makes one)."""
+
+    preset: str | None = None
+    blocks: int | None = None
+    first_seed: int | None = None
+    workers: int | None = None
+    scale: str | None = None
+    assignments: tuple[str, ...] = ()  # --set key=value
+    steps: int | None = None
+    device: str = "cpu"
+    out: Path | None = None
+    runs_dir: Path = Path("runs")
+    resume: Path | None = None
+    ray: str | None = None
+
+
+def audit_command(console: Console, options: AuditOptions) -> tuple[list[str], int]:
     """`gradfail audit`: returns (problems, exit code); problems is empty when the audit ran."""
-    from engine.config import ConfigError, parse_assignments
-    from engine.orchestration.audit import new_manifest
-    from engine.orchestration.factory import Place, audit_job
+    from engine.config import ConfigError
+    from engine.orchestration.factory import Place
     from engine.record import RecordError
     from engine.registry import get_family
 
     try:
-        if resume is not None:
-            given = [
-                name
-                for name, value in (
-                    ("PRESET", preset),
-                    ("--blocks", blocks),
-                    ("--first-seed", first_seed is not None),
-                    ("--scale", scale),
-                    ("--set", assignments),
-                    ("--steps", steps),
-                    ("--out", out),
-                )
-                if value
-            ]
-            if given:
-                raise AuditError(
-                    f"--resume: the audit's settings come from its audit.json; leave out {', '.join(given)}"
-                )
-
-            def load(manifest: dict[str, Any]):
-                source = str(manifest.get("source") or "")
-                name = source if source and Path(source).is_file() else str(manifest.get("preset"))
-                group, _, members = prepare(name, manifest.get("scale"), dict(manifest.get("overrides") or {}), 0)
-                return group, members
-
-            job = AuditRun.resume(resume, load)
-            plan = None
-        else:
-            if preset is None:
-                raise AuditError(
-                    "give a group preset (fig-parity, ...; `gradfail presets` lists them), or --resume DIR"
-                )
-            if blocks is None:
-                raise AuditError(f"--blocks N: how many seed blocks to run, 1 to {MAX_BLOCKS} (10 gives k of 10)")
-            overrides = parse_assignments(assignments)
-            if steps is not None:
-                overrides["steps"] = str(steps)
-            group, scale, members = prepare(preset, scale, overrides, first_seed or 0)
-            plan = new_manifest(group, blocks, first_seed or 0, scale, overrides, device)
-            job = None
+        job, create = (_resumed(options), None) if options.resume is not None else (None, _planned(options))
     except ConfigError as exc:
         return [f"--set {p}" for p in exc.problems], 2
     except AuditError as exc:
         return [str(exc)], 2
     except RecordError as exc:
-        return [f"--resume {resume}: {exc}"], 2
+        return [f"--resume {options.resume}: {exc}"], 2
     try:
-        factory, close_executor = executor(ray, workers)
+        factory, close_executor = executor(options.ray, options.workers)
     except ExecutorError as exc:
         return [str(exc)], 2
     try:
         if job is None:
             try:
-                job = audit_job(group, members, plan, Place(runs_dir, out))
+                job = create(Place(options.runs_dir, options.out))
             except RecordError as exc:
                 return [str(exc)], 2
         threads = max((get_family(m.family).cpu_threads or 1 for m in job.members(job.blocks[0]["seed"])), default=1)
-        count = workers or max(1, min(len(job.pending) or 1, cores() // threads))
+        count = options.workers or max(1, min(len(job.pending) or 1, cores() // threads))
         job.threads = max(1, cores() // count)  # each engine its share of the cores, as a sweep's
-        where = f"Ray ({ray})" if ray else "local engine processes"
+        where = f"Ray ({options.ray})" if options.ray else "local engine processes"
         console.print(
             f"audit: {job.preset.name} x {len(job.blocks)} blocks ({job.to_run} to run) on {count} {where}"
             f"  ·  {job.path}",
@@ -260,3 +229,49 @@ def audit_command(
         return [], run_audit(job, console, count, factory)
     finally:
         close_executor()
+
+
+def _resumed(options: AuditOptions) -> AuditRun:
+    """The audit `--resume DIR` names, read from its audit.json (AuditError if other settings are given too)."""
+    given = [
+        name
+        for name, value in (
+            ("PRESET", options.preset),
+            ("--blocks", options.blocks),
+            ("--first-seed", options.first_seed is not None),
+            ("--scale", options.scale),
+            ("--set", options.assignments),
+            ("--steps", options.steps),
+            ("--out", options.out),
+        )
+        if value
+    ]
+    if given:
+        raise AuditError(f"--resume: the audit's settings come from its audit.json; leave out {', '.join(given)}")
+
+    def load(manifest: dict[str, Any]):
+        source = str(manifest.get("source") or "")
+        name = source if source and Path(source).is_file() else str(manifest.get("preset"))
+        group, _, members = prepare(name, manifest.get("scale"), dict(manifest.get("overrides") or {}), 0)
+        return group, members
+
+    return AuditRun.resume(options.resume, load)
+
+
+def _planned(options: AuditOptions) -> Callable[[Place], AuditRun]:
+    """A new audit as the options ask, checked (AuditError, ConfigError): what creates it in its directory."""
+    from engine.config import parse_assignments
+    from engine.orchestration.audit import new_manifest
+    from engine.orchestration.factory import audit_job
+
+    if options.preset is None:
+        raise AuditError("give a group preset (fig-parity, ...; `gradfail presets` lists them), or --resume DIR")
+    if options.blocks is None:
+        raise AuditError(f"--blocks N: how many seed blocks to run, 1 to {MAX_BLOCKS} (10 gives k of 10)")
+    overrides = parse_assignments(list(options.assignments))
+    if options.steps is not None:
+        overrides["steps"] = str(options.steps)
+    first_seed = options.first_seed or 0
+    group, scale, members = prepare(options.preset, options.scale, overrides, first_seed)
+    plan = new_manifest(group, options.blocks, first_seed, scale, overrides, options.device)
+    return lambda place: audit_job(group, members, plan, place)

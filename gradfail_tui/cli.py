@@ -139,7 +139,21 @@ def run(
     # a run closes it when done.
     engine = ctx.obj or EngineProcess().start()
     try:
-        _run(engine, preset, family, set_, steps, seed, seeds, device, out, runs_dir, scale, at or [], from_)
+        _run(
+            engine,
+            preset,
+            family,
+            set_=set_,
+            steps=steps,
+            seed=seed,
+            seeds=seeds,
+            device=device,
+            out=out,
+            runs_dir=runs_dir,
+            scale=scale,
+            at=at or [],
+            from_=from_,
+        )
     finally:
         engine.discard()
 
@@ -148,6 +162,7 @@ def _run(
     engine,
     preset: str | None,
     family: str | None,
+    *,
     set_: list[str] | None,
     steps: int | None,
     seed: int | None,
@@ -182,7 +197,9 @@ def _run(
         elif preset == "paper":  # engine.paper.NAME: every result of the paper, in its order
             if at:
                 raise fail("--at: the paper's runs cannot be changed mid-run; give a single run's preset")
-            return _run_paper(engine, overrides, scale, seed, seeds, device, out, runs_dir)
+            return _run_paper(
+                engine, overrides, scale=scale, seed=seed, seeds=seeds, device=device, out=out, runs_dir=runs_dir
+            )
         elif preset is not None:
             chosen = load_preset(preset)
             if chosen.kind is PresetKind.SWEEP:
@@ -190,7 +207,17 @@ def _run(
             if chosen.kind is PresetKind.GROUP:
                 if at:
                     raise fail("--at: a group preset's runs cannot be changed mid-run; give a single run's preset")
-                return _run_group(engine, chosen, overrides, scale, seed, seeds, device, out, runs_dir)
+                return _run_group(
+                    engine,
+                    chosen,
+                    overrides,
+                    scale=scale,
+                    seed=seed,
+                    seeds=seeds,
+                    device=device,
+                    out=out,
+                    runs_dir=runs_dir,
+                )
             config = chosen.config(overrides)
             family_name, preset_name = chosen.family, chosen.name
             seed = seed if seed is not None else (chosen.seed or 0)
@@ -242,6 +269,7 @@ def _run_group(
     engine,
     group,
     overrides: dict,
+    *,
     scale: str | None,
     seed: int | None,
     seeds: int,
@@ -277,7 +305,7 @@ def _run_group(
 
 
 def _run_paper(
-    engine, overrides: dict, scale: str | None, seed: int | None, seeds: int, device: str, out, runs_dir: Path
+    engine, overrides: dict, *, scale: str | None, seed: int | None, seeds: int, device: str, out, runs_dir: Path
 ) -> None:
     """`gradfail run --preset paper`: every result's group in the paper's order, into one directory."""
     from engine.config import ConfigError
@@ -363,28 +391,28 @@ def sweep(
 
     Example: gradfail sweep --family parity --grid d=4:32:2 --grid width_mult=2,5,10 --seeds 8 --steps 20000
     """
-    from gradfail_tui.sweep import sweep_command
+    from gradfail_tui.sweep import SweepOptions, sweep_command
 
-    problems, code = sweep_command(
-        console,
-        preset,
-        family,
-        grid or [],
-        set_ or [],
-        steps,
-        seeds,
-        seed,
-        workers,
-        lanes,
-        {k: v for k, v in (("metric", metric), ("stat", stat), ("x", x), ("y", y)) if v is not None},
-        scale,
-        device,
-        out,
-        runs_dir,
-        resume,
-        force,
-        ray,
+    options = SweepOptions(
+        preset=preset,
+        family=family,
+        grid=tuple(grid or ()),
+        assignments=tuple(set_ or ()),
+        steps=steps,
+        seeds=seeds,
+        seed=seed,
+        workers=workers,
+        lanes=lanes,
+        mapping={k: v for k, v in (("metric", metric), ("stat", stat), ("x", x), ("y", y)) if v is not None},
+        scale=scale,
+        device=device,
+        out=out,
+        runs_dir=runs_dir,
+        resume=resume,
+        force=force,
+        ray=ray,
     )
+    problems, code = sweep_command(console, options)
     if problems:
         from rich.markup import escape
 
@@ -437,11 +465,23 @@ def audit(
 
     Example: gradfail audit fig-parity --blocks 10 --workers 2
     """
-    from gradfail_tui.audit import audit_command
+    from gradfail_tui.audit import AuditOptions, audit_command
 
-    problems, code = audit_command(
-        console, preset, blocks, first_seed, workers, scale, set_ or [], steps, device, out, runs_dir, resume, ray
+    options = AuditOptions(
+        preset=preset,
+        blocks=blocks,
+        first_seed=first_seed,
+        workers=workers,
+        scale=scale,
+        assignments=tuple(set_ or ()),
+        steps=steps,
+        device=device,
+        out=out,
+        runs_dir=runs_dir,
+        resume=resume,
+        ray=ray,
     )
+    problems, code = audit_command(console, options)
     if problems:
         from rich.markup import escape
 
@@ -546,17 +586,21 @@ def _show_paper() -> None:
     table = Table(show_edge=False, pad_edge=False)
     from gradfail_tui.render.format import format_duration
 
-    for column in ("result", "group preset", "2-core CPU", "the paper's claim"):
+    for column in ("result", "group preset", "wall time", "the paper's claim"):
         table.add_column(column)
     for result in RESULTS:
-        when = format_duration(result.cpu_s) + (" (live)" if result.live else "")
+        when = (format_duration(result.cpu_s) if result.cpu_s else "not measured") + (" (live)" if result.live else "")
         table.add_row(result.heading, result.preset, when, result.claim)
     console.print(table)
-    console.print("Each group's runs and claims: gradfail presets show fig-parity (and so on).")
+    console.print(
+        "Wall times at the default scale, as measured (where and when: gradfail presets show fig-parity, and so on)."
+    )
 
 
 def _show_group(group) -> None:
     """A group preset: its runs at every scale, what each changes, and the claims it checks."""
+    from rich.markup import escape
+
     from engine.config import differences
     from engine.registry import get_family
 
@@ -574,13 +618,18 @@ def _show_group(group) -> None:
                 member.label, scale, member.preset or member.family, ", ".join(f"{k}={v}" for k, v in changed.items())
             )
     console.print(table)
-    if group.wall_time:
-        console.print("[bold]Wall time:[/]")
-        for scale, text in group.wall_time:
-            console.print(f"  {scale}: {text}", highlight=False)
+    from engine import walltimes
+
+    console.print("[bold]Wall time[/] (measured by benchmarks/walltimes.py):")
+    for scale in group.scales:
+        measured = walltimes.lookup(group.name, scale)
+        console.print(f"  {scale}: {measured.describe() if measured else 'not measured'}", highlight=False)
     console.print("[bold]Claims checked:[/]")
     for claim in group.claims:
-        console.print(f"  • {claim.says}", highlight=False)
+        needs = f" [dim](needs --scale {claim.needs_scale})[/]" if claim.needs_scale else ""
+        console.print(f"  • {escape(claim.says)}{needs}", highlight=False)
+        if claim.paper:
+            console.print(f"    [dim]the paper: {escape(claim.paper)}[/]", highlight=False)
     if group.paper:
         console.print(f"[bold]The paper:[/] {group.paper}")
 

@@ -21,10 +21,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from engine.client import Backend, EngineExited
 from engine.events import EngineReady, Event, RunFinished, SettingChanged
+from engine.figures import FigureData, figure_data
 from engine.orchestration import Conductor, EngineSlot, GroupRun, Job, JobKind, Listener, LiveRun, RunBatch, RunsJob
 from engine.orchestration.paper import PaperRun
 from engine.registry import get_family
 from engine.status import RunStatus, exit_code
+from gradfail_tui.render.figure import render_figure
 from gradfail_tui.render.format import format_duration, format_metrics
 from gradfail_tui.render.plots import family_figure, figure_width, overlay_figure, snapshot_renderable
 from gradfail_tui.render.tables import (
@@ -247,15 +249,26 @@ def print_runs(console: Console, job: RunsJob, wall: float) -> None:
     console.print(f"run record: {dirs[0]}" if len(dirs) == 1 else f"run records: {dirs[0].parent}/ ({len(dirs)} runs)")
 
 
+def print_figure(console: Console, data: FigureData, width: int, height: int = 24) -> None:
+    """A declared figure (engine/figures.py), each page of its panels in turn."""
+    text, page = render_figure(data, width, height)
+    console.print(text)
+    for number in range(1, page.pages):
+        console.print(render_figure(data, width, height, page=number)[0])
+
+
 def print_group(console: Console, job: GroupRun, wall: float = 0.0) -> None:
     """The group's figures, its runs' table, the claims with their verdict, where the record is."""
     group, states = job.preset, job.states()
     width = figure_width(console.width)
     specs = [get_family(m.family) for m in job.members]
-    for metric in group.plot:
-        figure = overlay_figure(group.title, metric, states, specs, group.log_y, width)
-        if figure is not None:
-            console.print(figure)
+    if group.figure is not None and group.figure.declared:  # the paper's figure, every page of its panels
+        print_figure(console, figure_data(group.figure, states), width)
+    else:
+        for metric in group.plot:
+            figure = overlay_figure(group.title, metric, states, specs, group.log_y, width)
+            if figure is not None:
+                console.print(figure)
     for live in job.lives:
         if group.shows_snapshots(live.label):
             print_snapshots(console, live)

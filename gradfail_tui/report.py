@@ -390,7 +390,8 @@ def verdict_lines(group: RecordedGroup) -> list[str]:
         return [f"**Verdict: incomplete**: the claims in {GROUP_MANIFEST} cannot be judged ({md_text(str(exc))})", ""]
     lines = [f"**Verdict: {verdict.outcome}**", "", "| claim | outcome | numbers |", "|---|---|---|"]
     for result in verdict.results:
-        lines.append(f"| {md_cell(result.claim.says)} | **{result.outcome}** | {md_cell(result.detail)} |")
+        cited = f" (the paper: {result.claim.paper})" if result.claim.paper else ""
+        lines.append(f"| {md_cell(result.claim.says + cited)} | **{result.outcome}** | {md_cell(result.detail)} |")
     recorded = group.manifest.get("verdict")
     if isinstance(recorded, dict) and recorded.get("outcome") not in (None, verdict.outcome):
         lines += [

@@ -14,6 +14,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -172,28 +173,45 @@ def run_sweep(
     return exit_code(endings + ([(RunStatus.INTERRUPTED, "")] if interrupted else []))
 
 
-def prepare(
-    preset: str | None,
-    family: str | None,
-    grid: list[str],
-    overrides: dict,
-    seeds: int | None,
-    seed: int | None,
-    device: str,
-    scale: str | None,
-    force: bool,
-    lanes: bool,
-    mapping: dict,
-):
-    """The sweep the command line asks for (SweepError naming what is wrong)."""
+@dataclass(frozen=True)
+class SweepOptions:
+    """What `gradfail sweep` was asked for: its options as the command line gave them (cli.py makes one)."""
+
+    preset: str | None = None
+    family: str | None = None
+    grid: tuple[str, ...] = ()  # --grid key=start:stop:step or key=a,b,c, one axis each
+    assignments: tuple[str, ...] = ()  # --set key=value
+    steps: int | None = None
+    seeds: int | None = None
+    seed: int | None = None
+    workers: int | None = None
+    lanes: bool = True
+    mapping: dict = field(default_factory=dict)  # the heatmap's metric, stat, x and y, those given
+    scale: str | None = None
+    device: str = "cpu"
+    out: Path | None = None
+    runs_dir: Path = Path("runs")
+    resume: Path | None = None
+    force: bool = False
+    ray: str | None = None
+
+
+def prepare(options: SweepOptions):
+    """The sweep the command line asks for (SweepError, or ConfigError for --set, naming what is wrong)."""
     import dataclasses
 
     from engine.catalog import load_preset
+    from engine.config import parse_assignments
     from engine.presets import PresetError
     from engine.sweeps import SweepError, SweepPreset, parse_grid_option, resolve
 
+    overrides = parse_assignments(list(options.assignments))
+    if options.steps is not None:
+        overrides["steps"] = str(options.steps)
+    preset, seeds, seed, scale, mapping = options.preset, options.seeds, options.seed, options.scale, options.mapping
+    device, force, lanes = options.device, options.force, options.lanes
     parsed: dict = {}
-    for text in grid:
+    for text in options.grid:
         key, value = parse_grid_option(text)
         parsed[key] = value
     if preset is not None:
@@ -210,7 +228,7 @@ def prepare(
     if scale is not None:
         raise SweepError(f"--scale {scale}: only sweep presets have scales (`gradfail presets` marks them 'sweep')")
     return resolve(
-        family,
+        options.family,
         preset,
         overrides,
         parsed,
@@ -223,75 +241,34 @@ def prepare(
     )
 
 
-def sweep_command(
-    console: Console,
-    preset: str | None,
-    family: str | None,
-    grid: list[str],
-    assignments: list[str],
-    steps: int | None,
-    seeds: int | None,
-    seed: int | None,
-    workers: int | None,
-    lanes: bool,
-    mapping: dict,
-    scale: str | None,
-    device: str,
-    out: Path | None,
-    runs_dir: Path,
-    resume: Path | None,
-    force: bool,
-    ray: str | None,
-) -> tuple[list[str], int]:
+def sweep_command(console: Console, options: SweepOptions) -> tuple[list[str], int]:
     """`gradfail sweep`: returns (problems, exit code); problems is empty when the sweep ran."""
-    from engine.config import ConfigError, parse_assignments
+    from engine.config import ConfigError
     from engine.orchestration.factory import Place, sweep_job
     from engine.record import RecordError
     from engine.sweeps import SweepError
 
     try:
-        if resume is not None:
-            given = [
-                name
-                for name, value in (
-                    ("--preset", preset),
-                    ("--family", family),
-                    ("--grid", grid),
-                    ("--set", assignments),
-                    ("--out", out),
-                )
-                if value
-            ]
-            if given:
-                raise SweepError(
-                    f"--resume: the sweep's settings come from its sweep.json; leave out {', '.join(given)}"
-                )
-            job = SweepRun.resume(resume)
-        else:
-            overrides = parse_assignments(assignments)
-            if steps is not None:
-                overrides["steps"] = str(steps)
-            spec = prepare(preset, family, grid, overrides, seeds, seed, device, scale, force, lanes, mapping)
-            job = None
+        job, spec = (_resumed(options), None) if options.resume is not None else (None, prepare(options))
     except ConfigError as exc:
         return [f"--set {p}" for p in exc.problems], 2
     except SweepError as exc:
         return exc.problems, 2
     except RecordError as exc:
-        return [f"--resume {resume}: {exc}"], 2
+        return [f"--resume {options.resume}: {exc}"], 2
     try:
-        factory, close_executor = executor(ray, workers)
+        factory, close_executor = executor(options.ray, options.workers)
     except ExecutorError as exc:
         return [str(exc)], 2
     try:
         if job is None:
             try:
-                job = sweep_job(spec, Place(runs_dir, out))
+                job = sweep_job(spec, Place(options.runs_dir, options.out))
             except RecordError as exc:
                 return [str(exc)], 2
-        count = workers or default_workers(job.spec)
+        count = options.workers or default_workers(job.spec)
         job.threads = max(1, cores() // count)  # lanes get the engine's share of the cores, not all of them
-        where = f"Ray ({ray})" if ray else "local engine processes"
+        where = f"Ray ({options.ray})" if options.ray else "local engine processes"
         console.print(
             f"sweep: {len(job.spec.cells)} cells x {len(job.spec.seeds)} seeds = {len(job.runs)} runs"
             f" ({sum(len(b) for b in job.pending)} to run{', seeds as lanes' if job.spec.batched else ''})"
@@ -301,6 +278,26 @@ def sweep_command(
         return [], run_sweep(job, console, count, factory)
     finally:
         close_executor()
+
+
+def _resumed(options: SweepOptions) -> SweepRun:
+    """The sweep `--resume DIR` names, read from its sweep.json (SweepError if other settings are given too)."""
+    from engine.sweeps import SweepError
+
+    given = [
+        name
+        for name, value in (
+            ("--preset", options.preset),
+            ("--family", options.family),
+            ("--grid", options.grid),
+            ("--set", options.assignments),
+            ("--out", options.out),
+        )
+        if value
+    ]
+    if given:
+        raise SweepError(f"--resume: the sweep's settings come from its sweep.json; leave out {', '.join(given)}")
+    return SweepRun.resume(options.resume)
 
 
 class ExecutorError(Exception):

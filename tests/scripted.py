@@ -7,6 +7,7 @@ the status line's steps/s and elapsed time come out the same on every machine.
 
 What a run does is set by a `Script`: how far it runs at once (`hold_at`), and how it ends
 ("complete", "hold" until stopped, "fail", "diverge", or "die", which kills the engine).
+`Engines` is the engine factory every test hands to a Conductor or to the explorer.
 `demo_families()` and `demo_presets()` are two made-up families, fixed here so that the
 snapshot tests do not change whenever a real family gains a setting.
 """
@@ -229,6 +230,42 @@ class ScriptedEngine:
 
     def _put(self, event: Event) -> None:
         self.events.put(event)
+
+
+class Engines:
+    """An engine factory, as a Conductor or the explorer calls one for each engine it starts: it makes
+    ScriptedEngines for `families` (default: the demo families) and keeps them (`made`, `last`).
+
+    `scripts` go to the engines in the order they are made, the last one to every engine after it
+    (none given: `Script()`); a script may also be a function of the start command, choosing per
+    batch (or per lane). `by_seed` instead chooses each run's script by its seed (`Script()` for a
+    seed it does not name). `ready=False` makes engines that do not say they are ready until told
+    (`ScriptedEngine.announce`).
+    """
+
+    def __init__(
+        self,
+        *scripts: Script | Callable[[dict], Script],
+        families: dict[str, FamilySpec] | None = None,
+        by_seed: dict[int, Script] | None = None,
+        ready: bool = True,
+    ):
+        if by_seed is not None:
+            assert not scripts, "give scripts in order or by seed, not both"
+            scripts = (lambda cmd: by_seed.get(cmd.get("seed"), Script()),)
+        self.scripts = list(scripts) or [Script()]
+        self.families = demo_families() if families is None else families
+        self.ready = ready
+        self.made: list[ScriptedEngine] = []
+
+    def __call__(self) -> ScriptedEngine:
+        script = self.scripts[min(len(self.made), len(self.scripts) - 1)]
+        self.made.append(ScriptedEngine(self.families, script, ready=self.ready))
+        return self.made[-1]
+
+    @property
+    def last(self) -> ScriptedEngine:
+        return self.made[-1]
 
 
 # -- made-up families for tests and demos ----------------------------------------------------

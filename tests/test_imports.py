@@ -3,15 +3,21 @@
 The UI side (the CLI, the explorer, the report) never imports torch, so it starts fast and runs where
 torch is not installed; the family modules the UI reads (config classes, specs) stay torch-free; the
 first frame's status line needs no plotting library, and the report no engine driver or widget; and
-the project's own modules (engine, gradfail_tui) import no cycle.
+the project's own modules (engine, gradfail_tui) import no cycle; and the import contracts that
+guard a package (pyproject.toml) leave no module out.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+import grimp
+from importlinter.contracts.protected import ProtectedContract
 
 from tests.conftest import ROOT
 
@@ -178,3 +184,58 @@ def test_our_modules_import_no_cycle():
     assert "engine.registry" in graph["engine.worker"]  # the walk sees imports
     cycles = import_cycles(graph)
     assert not cycles, "import cycles among our modules:\n" + "\n".join(cycles)
+
+
+# -- the import contracts have no holes ----------------------------------------------------------
+def protected_contracts() -> tuple[dict[str, ProtectedContract], grimp.ImportGraph]:
+    """pyproject.toml's "protected" contracts, by the package each protects, and the graph lint-imports builds."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    session = {key: value for key, value in config.items() if key != "contracts"}
+    contracts = {
+        options["protected_modules"][0]: ProtectedContract(options["name"], session, options)
+        for options in config["contracts"]
+        if options["type"] == "protected"
+    }
+    graph = grimp.build_graph(*config["root_packages"], include_external_packages=True, cache_dir=None)
+    return contracts, graph
+
+
+def in_package(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+# Each protected package: who may import it, one of its modules that no ignored import names, and
+# modules that must be among those forbidden (the holes the hand-written lists used to leave).
+PROTECTED = {
+    "engine.orchestration": (
+        ("engine.orchestration", "gradfail_tui"),
+        "engine.orchestration.jobs",
+        {"engine", "engine.loop", "engine.worker", "engine.families.parity.trainer", "engine.diagnostics.snr"},
+    ),
+    "gradfail_tui.explorer": (
+        ("gradfail_tui.explorer",),
+        "gradfail_tui.explorer.model",
+        {"engine", "engine.loop", "gradfail_tui", "gradfail_tui.rerun", "gradfail_tui.cli", "gradfail_tui.talk.app"},
+    ),
+}
+
+
+def test_every_module_outside_a_protected_package_is_forbidden_from_importing_it():
+    """No module is left out: an import from any module of ours (found in the code, not listed), into
+    the package or one of its modules, breaks the contract; each contract holds on the code as it is."""
+    contracts, graph = protected_contracts()
+    assert set(contracts) == set(PROTECTED)
+    ours = [m for m in sorted(graph.modules) if in_package(m, "engine") or in_package(m, "gradfail_tui")]
+    for package, contract in contracts.items():
+        allowed, target, expected = PROTECTED[package]
+        assert contract.check(copy.deepcopy(graph), verbose=False).kept, contract.name
+        others = [m for m in ours if not any(in_package(m, a) for a in allowed)]
+        assert expected <= set(others) and target in graph.modules
+        holes = []
+        for module in others:
+            for imported in (package, target):
+                probe = copy.deepcopy(graph)  # a check removes the contract's ignored imports from its graph
+                probe.add_import(importer=module, imported=imported)
+                if contract.check(probe, verbose=False).kept:
+                    holes.append(f"{module} -> {imported}")
+        assert not holes, f"{contract.name}: kept with " + ", ".join(holes)

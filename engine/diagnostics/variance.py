@@ -28,6 +28,12 @@ The per-input gradients of an MLP (Linear/ReLU `nn.Sequential`, as `engine.nn.ml
 factored form from one manual backward pass: d p / d W_l = delta_l(x) (outer) a_l(x), d p / d b_l =
 delta_l(x), with a_l the layer's input and delta_l the backpropagated signal.
 
+A second, independent measurement of the same quantity (`sampled_parity_variance`): K parities drawn
+at random, each one's gradient grad F_h(w) over all 2^d inputs by autograd (no Parseval, no alpha
+and beta), and their sample variance with its standard error; G(w)^2 likewise from autograd's
+per-input gradients. It agrees with the exact value within its error only where the K draws catch
+the few low-order parities that carry the variance (K well above the d^2 / 2 of them: small d).
+
 Linear-periodic targets are measured by sampling directions v on the sphere of radius r, on a fixed
 sample of x (`periodic_target_variance`), with the estimate's standard error and the sampling floor
 it corrects for.
@@ -41,6 +47,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.func import functional_call, grad, vmap
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # mean loss of (scores, labels)
 
@@ -226,6 +233,49 @@ def _order_energy(grads: MlpGradients, beta: torch.Tensor, d: int, chunk_floats:
             add((block[:, :, None] * a[:, None, :]).flatten(1))
             add(block)
     return (energy / size).tolist()
+
+
+@dataclass
+class SampledParityVariance:
+    variance: float  # unbiased estimate of Var(H, F, w) from `targets` parities drawn uniformly
+    stderr: float  # its standard error over the draws
+    bound: float  # G(w)^2 / 2^d with G(w)^2 from autograd's per-input gradients
+    targets: int
+
+
+def sampled_parity_variance(
+    model: nn.Sequential, d: int, loss: Loss, targets: int, generator: torch.Generator
+) -> SampledParityVariance:
+    """Var(H, F, w) over the 2^d parities estimated by autograd from `targets` parities drawn uniformly
+    (with replacement): grad F_h(w) = the gradient of loss(p_w(x), h(x)) averaged over all 2^d inputs,
+    for each drawn h; their sample variance (K - 1 denominator: unbiased over the draws), and its
+    standard error, the spread of the K squared deviations over sqrt(K). Independent of
+    `parity_target_variance`: neither the Walsh-Hadamard transform nor the alpha/beta split is used."""
+    if targets < 2:
+        raise ValueError("need at least 2 sampled targets")
+    device = next(model.parameters()).device
+    dtype = torch.float64
+    params = {name: p.detach().to(dtype) for name, p in model.named_parameters()}
+    x = all_inputs(d, device, dtype)
+    v = torch.randint(0, 1 << d, (targets,), generator=generator).to(device)
+    chosen = ((v[:, None] >> torch.arange(d, device=device)) & 1).bool()  # (K, d): the parity's coordinates
+    labels = torch.where(chosen[:, None, :], x[None], torch.ones((), dtype=dtype, device=device)).prod(2)
+
+    def objective(p: dict[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        return loss(functional_call(model, p, (x,))[:, 0], y)  # F_h(w) for the labels y = h(x)
+
+    per_target = vmap(grad(objective), in_dims=(None, 0))(params, labels)
+    g = torch.cat([per_target[name].reshape(targets, -1) for name in params], 1)  # (K, P)
+    terms = (g - g.mean(0)).square().sum(1)
+    variance = terms.sum().item() / (targets - 1)
+    stderr = terms.std().item() / math.sqrt(targets)
+
+    def score(p: dict[str, torch.Tensor], xi: torch.Tensor) -> torch.Tensor:
+        return functional_call(model, p, (xi[None],))[0, 0]
+
+    per_input = vmap(grad(score), in_dims=(None, 0))(params, x)
+    g2 = sum(t.reshape(x.shape[0], -1).square().sum(1) for t in per_input.values()).mean().item()
+    return SampledParityVariance(variance=variance, stderr=stderr, bound=g2 / (1 << d), targets=targets)
 
 
 # ------------------------------------------------------------------------ linear-periodic

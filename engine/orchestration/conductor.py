@@ -353,7 +353,7 @@ class Conductor:
         except (ConfigError, LookupError) as exc:
             return "; ".join(getattr(exc, "problems", None) or [str(exc)])
         if not slot.engine.send("change", key=key, value=value):
-            return "the engine has gone"
+            return "the engine did not take it (it has gone, or did not answer)"
         return None
 
     def stop(self, run_id: str) -> None:

@@ -120,6 +120,6 @@ class GroupRun(Job):
         """Judge the claims on what the members recorded and close group.json; `status` None: the worst
         of the members' endings (as `gradfail run` records it), else stopped (x) or interrupted."""
         super().finish(status)
-        self.verdict = judge(self.preset.claims, self.states())
+        self.verdict = judge(self.preset.claims, self.states(), self.scale)
         self.wall_s = time.monotonic() - self.started
         self.recorder.finish(self.status, verdict=self.verdict.as_dict(), wall_s=round(self.wall_s, 1))

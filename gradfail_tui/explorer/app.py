@@ -9,8 +9,10 @@ The app only displays. The orchestration layer (engine/orchestration) drives the
 (`python -m engine.worker`, which imports torch: the UI never does), records every event and folds
 it into the run's state; the bridge (bridge.py) brings the engine's items to the UI thread in
 batches, where the Conductor applies them and reports to the ExplorerListener (listener.py). What
-is on screen lives in a plain ExplorerModel (model.py). `build_app` is the one factory, for the
-command line and for the tests, which pass a scripted engine instead of the real one.
+is on screen, and what each key does now, is decided by a plain ExplorerModel (model.py); the app
+wires it to the widgets and the Conductor. Its helpers (listener, redraws, live controls) see it as an
+ExplorerHost (host.py). `build_app` is the one factory, for the command line and for the tests, which
+pass a scripted engine instead of the real one.
 """
 
 from __future__ import annotations
@@ -40,22 +42,22 @@ from engine.record import RecordError
 from engine.registry import FamilySpec
 from engine.status import RunStatus
 from engine.sweeps import SweepPreset
+from gradfail_tui.explorer import live_controls
 from gradfail_tui.explorer import messages as msg
 from gradfail_tui.explorer.bridge import EngineBridge
-from gradfail_tui.explorer.choices import RunChoice
 from gradfail_tui.explorer.entries import RunEntry, is_group_key
 from gradfail_tui.explorer.listener import ExplorerListener
-from gradfail_tui.explorer.model import ExplorerModel
+from gradfail_tui.explorer.model import GATED_ACTIONS, ExplorerModel
 from gradfail_tui.explorer.pacing import PLOT_CPU_BUDGET, RedrawPacer
 from gradfail_tui.explorer.redraws import TICK_HZ, Redraws, View
 from gradfail_tui.explorer.signals import handle_signals, release_signals
 from gradfail_tui.explorer.widgets.config_form import ConfigForm
-from gradfail_tui.explorer.widgets.group_form import GroupForm
 from gradfail_tui.explorer.widgets.keys_footer import KeysFooter
-from gradfail_tui.explorer.widgets.setup_pane import SetupPane
+from gradfail_tui.explorer.widgets.setup_pane import Offer, SetupPane
 from gradfail_tui.explorer.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:  # imported when first needed, after the first frame (plotext is not free)
+    from gradfail_tui.explorer.widgets.group_panel import GroupPanel
     from gradfail_tui.explorer.widgets.runs_panel import RunsPanel
     from gradfail_tui.explorer.widgets.watch_view import WatchView
 
@@ -95,23 +97,16 @@ class GradfailApp(App):
     def __init__(
         self,
         engine_factory: Callable[[], Backend],
-        families: dict[str, FamilySpec],
-        presets: list[Preset],
+        offer: Offer,
         runs_dir: Path,
-        family_errors: dict[str, str] | None = None,
+        *,
         preset: str | None = None,
         autostart: bool = False,
         screenshot_dir: Path | None = None,
         plot_budget: float | None = None,
-        preset_problems: list[str] | None = None,
-        groups: list[GroupPreset] | None = None,
-        sweeps: list[SweepPreset] | None = None,
     ) -> None:
         super().__init__()
-        self.families = families
-        self.presets, self.group_presets, self.sweep_presets = presets, groups or [], sweeps or []
-        self.family_errors = family_errors or {}
-        self.preset_problems = preset_problems or []
+        self.offer, self.families = offer, offer.families  # what Setup offers (build_app reads it)
         self.runs_dir = runs_dir
         self.screenshot_dir = screenshot_dir or Path("screenshots")
         self.initial_preset, self.autostart = preset, autostart
@@ -122,22 +117,13 @@ class GradfailApp(App):
         self.redraws = Redraws(self, self.pacer)
         self.conductor = Conductor(engine_factory, ExplorerListener(self), warmup=True)
         self.bridge: EngineBridge | None = None
-        self.last_choice: RunChoice | None = None
-        self.restart_after: RunEntry | None = None  # `r` on a running run: started again once it has stopped
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
         with TabbedContent(initial="setup", id="tabs"):
             with TabPane("1 Setup", id="setup"):
-                yield SetupPane(
-                    self.families,
-                    self.family_errors,
-                    self.presets,
-                    self.group_presets,
-                    self.sweep_presets,
-                    id="setup-body",
-                )
+                yield SetupPane(self.offer, id="setup-body")
             # The watch view and the runs panel are mounted just after the first frame.
             with TabPane("2 Watch", id="watch"):
                 yield Vertical(id="watch-holder")
@@ -154,16 +140,20 @@ class GradfailApp(App):
         return self.setup.form
 
     @property
-    def group_form(self) -> GroupForm:
-        return self.setup.group_form
-
-    @property
     def tabs(self) -> TabbedContent:
         return self.query_one(TabbedContent)
 
     @property
+    def status_line(self) -> StatusLine:
+        return self.query_one("#status", StatusLine)
+
+    @property
     def watch_view(self) -> WatchView:
         return self.query_one("#watch-view")  # type: ignore[return-value]
+
+    @property
+    def group_panel(self) -> GroupPanel:
+        return self.query_one("#group-panel")  # type: ignore[return-value]
 
     @property
     def runs_panel(self) -> RunsPanel:
@@ -174,7 +164,7 @@ class GradfailApp(App):
         return any(slot.ready for slot in self.conductor.slots)
 
     def on_mount(self) -> None:
-        for problem in self.preset_problems:
+        for problem in self.offer.problems:
             self.notify(problem, title="A preset did not load", severity="warning", timeout=8)
         self.query_one("#families").focus()
         self.redraws.draw_status()
@@ -195,19 +185,11 @@ class GradfailApp(App):
         from gradfail_tui.explorer.widgets.watch_view import WatchView
 
         await self.query_one("#watch-holder").mount(GroupPanel(id="group-panel"), WatchView(id="watch-view"))
-        self.query_one("#group-panel").display = False
         headline = {name: spec.headline for name, spec in self.families.items()}
         await self.query_one("#runs-holder").mount(RunsPanel(self.model, self.runs_dir, headline, id="runs-panel"))
         if self.tabs.active == "runs" and self.focused is None:  # someone was quicker than the mount
             self.query_one("#runs-table").focus()
-        chosen = next((p for p in self.presets if p.name == self.initial_preset), None)
-        first = chosen.family if chosen else next(iter(self.families), None)
-        if first:
-            await self.setup.pick_family(first, chosen.name if chosen else None)
-        if any(g.name == self.initial_preset for g in self.group_presets):
-            await self.setup.pick_group(self.initial_preset)
-        if any(s.name == self.initial_preset for s in self.sweep_presets):
-            await self.setup.pick_sweep(self.initial_preset)
+        await self.setup.pick_first(self.initial_preset)
         self.runs_panel.scan()
         if self.autostart:
             self.action_start()
@@ -233,45 +215,29 @@ class GradfailApp(App):
     def on_job_requested(self, message: msg.JobRequested) -> None:
         """A form's choice becomes a job in a new run directory, joins the model and goes to the engine."""
         choice = message.choice
-        if self._busy(group=not choice.alone):
+        wait = self.model.busy(group=not choice.alone)
+        if wait is not None:
+            self.notify(escape(wait), severity="warning")
             return
         try:
             job = choice.job(self.runs_dir)
         except RecordError as exc:
             self.report(f"cannot record {choice.label}, so it was not started: {exc}")
             return
-        self.model.add_job(job, choice.label)
-        if choice.alone:
-            self.last_choice = choice  # r restarts it
+        self.model.start(choice, job)
         self.show_tab("watch")
         self.conductor.submit(job)
 
-    def _busy(self, group: bool) -> bool:
-        """Whether something is going that a new start must wait for (and the person is told what)."""
-        live_group = self.model.live_group
-        if live_group is not None:
-            self.notify(f"{escape(live_group.name)} is going: x stops the group.", severity="warning")
-        elif self.model.active is not None:
-            self.notify(
-                "A run is going: x stops it, " + ("then s starts the group." if group else "r restarts it."),
-                severity="warning",
-            )
-        else:
-            return False
-        return True
-
     def run_ended(self, entry: RunEntry | None) -> None:
-        if entry is not None and entry is self.restart_after:
-            self.restart_after = None
-            if self.last_choice is not None:
-                self.post_message(msg.JobRequested(self.last_choice))
+        again = self.model.restart_due(entry)  # r asked for it while the run went
+        if again is not None:
+            self.post_message(msg.JobRequested(again))
 
     # -- actions --------------------------------------------------------------------------------
     def refresh_bindings(self) -> None:
         # The footer rebuilds itself on every refresh; only ask when a key's state has changed.
-        names = ("start", "pause", "stop", "restart", "compare", "live_settings", "step")
-        states = tuple(self.check_action(name, ()) for name in names)
-        if states != getattr(self, "_binding_states", None):
+        states = tuple(self.check_action(name, ()) for name in GATED_ACTIONS)
+        if states != getattr(self, "_binding_states", None) and self.screen_stack:  # no screen: the app is ending
             self._binding_states = states
             super().refresh_bindings()
 
@@ -279,21 +245,10 @@ class GradfailApp(App):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        running = self.model.active is not None
-        if action == "start":
-            try:
-                return None if self.setup.problems else True
-            except NoMatches:  # the app is ending: its setup pane has gone
-                return None
-        if action in ("pause", "stop"):
-            return True if running or self.model.replay is not None else None
-        if action == "restart":
-            return True if self.last_choice is not None and self.model.live_group is None else None
-        if action == "compare":
-            return True if self.model.primary else None
-        if action in ("live_settings", "step"):  # shown only while they can act: the footer is narrow
-            return running and self.model.active.status in (RunStatus.RUNNING, RunStatus.PAUSED)
-        return True
+        """Which keys act now: the model decides (`key_state`); Start also needs a form without problems
+        (and a Setup pane: it has gone while the app ends)."""
+        ready = action == "start" and any(not pane.problems for pane in self.query(SetupPane))
+        return self.model.key_state(action, form_ready=ready)
 
     def action_start(self) -> None:
         """Start what the Setup tab shows: the family's run, or the figure's group of runs."""
@@ -301,56 +256,43 @@ class GradfailApp(App):
             self.show_tab("setup")
 
     def action_pause(self) -> None:
-        if self.model.replaying_primary():
-            self.model.replay.toggle_pause()
+        if self.model.pause_replay():  # p acts on the replay on screen, if there is one
             self.stale(View.STATUS)
-            return
-        entry = self.model.active
-        if entry is not None and entry.status in (RunStatus.RUNNING, RunStatus.PAUSED):
+        elif (entry := self.model.training()) is not None:
             self.conductor.pause(entry.key, pause=entry.status == RunStatus.RUNNING)
 
     def action_stop(self) -> None:
-        if self.model.replaying_primary():
-            self.notify(f"{self.model.replay.entry.label}: replay skipped to the end", timeout=3)
+        """x: the model says what it stops (`stop_target`): the replay on screen, the group, or the run."""
+        target = self.model.stop_target()
+        if target is None:
+            return
+        if target.notice:
+            self.notify(escape(target.notice), timeout=4)
+        if target.replay is not None:
             self.model.stop_replay()
             self.stale(View.STATUS, View.PLOTS)
             self.refresh_bindings()
-            return
-        entry, group = self.model.active, self.model.live_group
-        if group is not None:
-            later = (
-                "its runs not started stay waiting in sweep.json"
-                if group.sweep is not None
-                else "the runs after this one are not run"
-            )
-            self.notify(f"{escape(group.name)}: stopping; {later}", timeout=4)
-            self.conductor.stop_job(group.job)
-        elif entry is not None:
-            self.conductor.stop(entry.key)
+        elif target.job is not None:
+            self.conductor.stop_job(target.job)
+        elif target.run is not None:
+            self.conductor.stop(target.run)
 
     def action_restart(self) -> None:
-        if self.last_choice is None:
+        if self.model.last_choice is None:
             self.action_start()
-        elif self.model.active is not None:
-            self.restart_after = self.model.active
+        elif self.model.restart_after_stop():  # a run goes: it stops, and starts again once it has ended
             self.action_stop()
         else:
-            self.post_message(msg.JobRequested(self.last_choice))
+            self.post_message(msg.JobRequested(self.model.last_choice))
 
     def action_live_settings(self) -> None:
-        from gradfail_tui.explorer.live_controls import open_live_settings
-
-        open_live_settings(self)
+        live_controls.open_live_settings(self)
 
     def action_step(self, steps: int) -> None:
-        from gradfail_tui.explorer.live_controls import step
-
-        step(self, steps)
+        live_controls.step(self, steps)
 
     def action_pick_seed(self, direction: int) -> None:
-        from gradfail_tui.explorer.live_controls import pick_seed
-
-        pick_seed(self, direction)
+        live_controls.pick_seed(self, direction)
 
     def action_compare(self) -> None:
         if self.model.primary:
@@ -402,46 +344,28 @@ class GradfailApp(App):
 
     # -- the runs tab ---------------------------------------------------------------------------
     def on_run_opened(self, message: msg.RunOpened) -> None:
-        if is_group_key(message.key) and message.replay:
-            self.notify(
-                "A group is not replayed as a whole: enter shows its runs; "
-                "each of its runs can be replayed from its own row",
-                severity="warning",
-            )
-        elif is_group_key(message.key):
-            self.open_group(message.key)
-        else:
-            shown, notice = self.model.open_run(message.key, replay=message.replay)
-            if notice:
-                self.notify(escape(notice), severity="warning")
-            if shown:
-                self.show_tab("watch")
-            self.stale(View.STATUS, View.PLOTS, View.RUNS)
-            self.refresh_bindings()
+        self.open_entry(message.key, replay=message.replay)
 
-    def open_group(self, key: str) -> None:
-        group = self.model.group(key)
-        if group is None:
-            return
-        if not group.keys:
-            self.notify(f"{escape(group.name)}: none of its runs has a record to show", severity="warning")
-        self.model.stop_replay()
-        self.model.show_group(group)
-        self.show_tab("watch")
+    def open_entry(self, key: str, replay: bool = False) -> None:
+        """Show a run (replayed if asked) or a group on the Watch tab, as the model allows."""
+        shown, notice = self.model.open(key, replay=replay)
+        if notice:
+            self.notify(escape(notice), severity="warning")
+        if shown:
+            self.show_tab("watch")
         self.stale(View.STATUS, View.PLOTS, View.RUNS)
         self.refresh_bindings()
 
     def on_compare_toggled(self, message: msg.CompareToggled) -> None:
         if is_group_key(message.key):
-            self.open_group(message.key)  # a group's runs are always overlaid
+            self.open_entry(message.key)  # a group's runs are always overlaid
         else:
             self.toggle_compare(message.key)
 
     def toggle_compare(self, key: str) -> None:
-        added = self.model.toggle_compare(key)
-        if added is not None:
-            label = self.model.entry(key).label
-            self.notify(f"{label}: " + ("overlaid on the plots" if added else "taken out of the comparison"), timeout=3)
+        notice = self.model.toggle_compare(key)
+        if notice is not None:
+            self.notify(escape(notice), timeout=3)
             self.stale(View.PLOTS, View.RUNS)
 
     @on(TabbedContent.TabActivated)
@@ -522,19 +446,15 @@ def build_app(
         else:
             presets = [*presets, chosen]
         preset = chosen.name
+    offer = Offer(families, presets, groups, sweeps, family_errors=errors, problems=preset_problems)
     return GradfailApp(
         engine_factory or EngineProcess,
-        families,
-        presets,
+        offer,
         runs_dir,
-        family_errors=errors,
         preset=preset,
         autostart=autostart,
         screenshot_dir=screenshot_dir,
         plot_budget=plot_budget,
-        preset_problems=preset_problems,
-        groups=groups,
-        sweeps=sweeps,
     )
 
 

@@ -9,7 +9,6 @@ death go to the status line. Nothing here drives an engine.
 
 from __future__ import annotations
 
-from textual.app import App
 from textual.markup import escape
 
 from engine.client import EngineExited
@@ -17,15 +16,15 @@ from engine.events import EngineReady, Event, RunFinished, RunStarted, StatusCha
 from engine.orchestration import EngineSlot, Job, Listener, LiveRun, RunBatch
 from engine.status import RunStatus
 from gradfail_tui.explorer.entries import GroupEntry, RunEntry
+from gradfail_tui.explorer.host import ExplorerHost, View
 from gradfail_tui.explorer.pacing import plot_budget_for
-from gradfail_tui.explorer.redraws import View
 
 VERDICT_SEVERITY = {"reproduced": "information", "not reproduced": "error"}  # else a warning
 
 
 class ExplorerListener(Listener):
-    def __init__(self, app: App):
-        """`app`: the GradfailApp (typed as App: importing it here would make an import cycle)."""
+    def __init__(self, app: ExplorerHost):
+        """`app`: the GradfailApp, as its helpers see it (host.py)."""
         self.app = app
         self.model = app.model
 

@@ -8,26 +8,17 @@ is said with its reason, and the run goes on.
 
 from __future__ import annotations
 
-from textual.app import App
 from textual.markup import escape
 
 from engine.status import RunStatus
-from gradfail_tui.explorer.redraws import View
+from gradfail_tui.explorer.host import ExplorerHost, View
 from gradfail_tui.explorer.widgets.live_settings import LiveSettings
 
-# `app` is the GradfailApp, typed as App: importing it here would make an import cycle.
+# `app` is the GradfailApp, as its helpers see it (host.py).
 
 
-def training_entry(app: App):
-    """The run the engine trains now (running or paused), or None."""
-    entry = app.model.active
-    if entry is None or entry.status not in (RunStatus.RUNNING, RunStatus.PAUSED):
-        return None
-    return entry
-
-
-def open_live_settings(app: App) -> None:
-    entry = training_entry(app)
+def open_live_settings(app: ExplorerHost) -> None:
+    entry = app.model.training()
     if entry is None:
         app.notify("no run is training: live settings change a running or paused run", severity="warning", timeout=4)
         return
@@ -47,16 +38,16 @@ def open_live_settings(app: App) -> None:
     app.push_screen(LiveSettings(entry.label, entry.state.step, spec, entry.state.current_config()), apply)
 
 
-def step(app: App, steps: int) -> None:
+def step(app: ExplorerHost, steps: int) -> None:
     """Step mode: the paused run trains `steps` steps and pauses again."""
-    entry = training_entry(app)
+    entry = app.model.training()
     if entry is None or entry.status != RunStatus.PAUSED:
         app.notify("step mode: pause the run first (p), then n steps 1, N 10, ctrl+n 100", timeout=4)
         return
     app.conductor.step(entry.key, steps)
 
 
-def pick_seed(app: App, direction: int) -> None:
+def pick_seed(app: ExplorerHost, direction: int) -> None:
     """In a band of seeds, pick out the next (]) or previous ([) seed, drawn over the band; past the
     last one, none."""
     group = app.model.shown_group

@@ -8,22 +8,44 @@ only lists them and says what to draw.
 On screen: the *primary* run (the status line's, whose snapshots are drawn), the runs *compared*
 with it (overlaid on every plot), the *replay* going (a recorded run played back into a fresh
 state), and the *group* shown (its runs overlaid in the group's order, with its band).
+
+It also decides what the keys do now: which act (`key_state`, the App's check_action), whether a
+start must wait (`busy`), what p and x act on (`pause_replay`, `training`, `stop_target`), and what r
+starts again, and when (`last_choice`, `restart_due`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from engine.orchestration import Job, JobKind, LiveRun
 from engine.status import RunStatus
+from gradfail_tui.explorer.choices import Choice
 from gradfail_tui.explorer.entries import (
     REPLAY_SPEEDS,
     SESSION,
     GroupEntry,
     Replay,
     RunEntry,
+    is_group_key,
     label_members,
     load_recorded,
 )
 from gradfail_tui.render.format import unique_name
+
+# The actions whose keys come and go with the model's state (`key_state`); the others always act.
+GATED_ACTIONS = ("start", "pause", "stop", "restart", "compare", "live_settings", "step")
+
+
+@dataclass(frozen=True)
+class Stop:
+    """What x stops now: the replay on screen, a group's job (its runs not started never start), or one
+    run; `notice` is what to tell the person."""
+
+    replay: Replay | None = None
+    job: Job | None = None
+    run: str | None = None
+    notice: str = ""
 
 
 class ExplorerModel:
@@ -36,6 +58,8 @@ class ExplorerModel:
         self.replay_speed = replay_speed
         self.shown_group: GroupEntry | None = None
         self.picked_seed: str | None = None  # in a band of seeds: the label of the seed picked out, if any
+        self.last_choice: Choice | None = None  # the last single config started: r starts it again
+        self.restart_after: RunEntry | None = None  # r on a running run: started again once it has ended
 
     # -- looking up -------------------------------------------------------------------------------
     def entry(self, key: str | None) -> RunEntry | None:
@@ -56,6 +80,63 @@ class ExplorerModel:
     def group_of(self, entry: RunEntry) -> GroupEntry | None:
         return next((g for g in self.groups if entry.key in g.keys.values()), None)
 
+    def training(self) -> RunEntry | None:
+        """The run the engine trains now (running or paused), or None: what live settings and steps act on."""
+        entry = self.active
+        return entry if entry is not None and entry.status in (RunStatus.RUNNING, RunStatus.PAUSED) else None
+
+    # -- what the keys do now ---------------------------------------------------------------------
+    def key_state(self, action: str, form_ready: bool) -> bool | None:
+        """Whether an action's key acts now (the App's check_action): True; None, shown disabled; False,
+        hidden (live settings and steps, only while a run trains: the footer is narrow). `form_ready`:
+        the Setup form on screen has no problem."""
+        if action == "start":
+            return True if form_ready else None
+        if action in ("pause", "stop"):
+            return True if self.active is not None or self.replay is not None else None
+        if action == "restart":
+            return True if self.last_choice is not None and self.live_group is None else None
+        if action == "compare":
+            return True if self.primary else None
+        if action in ("live_settings", "step"):
+            return self.training() is not None
+        return True
+
+    def busy(self, group: bool) -> str | None:
+        """Why a new start (of a group, if `group`) must wait, as the person is told; None if it need not:
+        the explorer trains one thing at a time."""
+        if self.live_group is not None:
+            return f"{self.live_group.name} is going: x stops the group."
+        if self.active is not None:
+            return "A run is going: x stops it, " + ("then s starts the group." if group else "r restarts it.")
+        return None
+
+    def stop_target(self) -> Stop | None:
+        """What x stops: the replay on screen, else the group going, else the run going (None: nothing)."""
+        if self.replaying_primary():
+            return Stop(replay=self.replay, notice=f"{self.replay.entry.label}: replay skipped to the end")
+        group, entry = self.live_group, self.active
+        if group is not None:
+            later = (
+                "its runs not started stay waiting in sweep.json"
+                if group.sweep is not None
+                else "the runs after this one are not run"
+            )
+            return Stop(job=group.job, notice=f"{group.name}: stopping; {later}")
+        return Stop(run=entry.key) if entry is not None else None
+
+    def restart_after_stop(self) -> bool:
+        """r while a run goes: remember to start the last choice again once it has ended (`restart_due`)."""
+        self.restart_after = self.active
+        return self.restart_after is not None
+
+    def restart_due(self, ended: RunEntry | None) -> Choice | None:
+        """The choice to start again now that `ended` has ended, if r asked for it."""
+        if ended is None or ended is not self.restart_after:
+            return None
+        self.restart_after = None
+        return self.last_choice
+
     # -- runs of this session ---------------------------------------------------------------------
     def unique_label(self, label: str) -> str:
         return unique_name(label, {e.label for e in self.entries if e.origin == SESSION})
@@ -68,6 +149,12 @@ class ExplorerModel:
         self.entries.insert(0, entry)  # newest first, above the recorded runs
         self.primary = entry.key
         return entry
+
+    def start(self, choice: Choice, job: Job) -> RunEntry | GroupEntry:
+        """The job a form's choice made takes the screen; a single config's choice is kept for r."""
+        if choice.alone:
+            self.last_choice = choice
+        return self.add_job(job, choice.label)
 
     def add_job(self, job: Job, label: str) -> RunEntry | GroupEntry:
         """A job started from a form takes the screen: one run as itself; any other job as a group of
@@ -137,6 +224,22 @@ class ExplorerModel:
             for key in group.keys.values():
                 self.compared.pop(key, None)
 
+    def open(self, key: str, replay: bool = False) -> tuple[bool, str | None]:
+        """Put a run or a group (its runs overlaid) on screen, a run replayed if asked: (whether it is on
+        screen now, what to tell the person)."""
+        if not is_group_key(key):
+            return self.open_run(key, replay)
+        if replay:
+            return False, (
+                "A group is not replayed as a whole: enter shows its runs; each of its runs can be replayed from its own row"
+            )
+        group = self.group(key)
+        if group is None:
+            return False, None
+        self.stop_replay()
+        self.show_group(group)
+        return True, None if group.keys else f"{group.name}: none of its runs has a record to show"
+
     def open_run(self, key: str, replay: bool = False) -> tuple[bool, str | None]:
         """Put a run on screen, replaying it if asked: (whether it is on screen now, what to tell the person)."""
         entry = self.entry(key)
@@ -157,15 +260,16 @@ class ExplorerModel:
         self.primary = key
         return True, None
 
-    def toggle_compare(self, key: str) -> bool | None:
-        """Add a run to the overlay or take it out; returns whether it is in it now (None: no such run)."""
-        if self.entry(key) is None:
+    def toggle_compare(self, key: str) -> str | None:
+        """Add a run to the overlay or take it out; returns what to tell the person (None: no such run)."""
+        entry = self.entry(key)
+        if entry is None:
             return None
         if key in self.compared:
             del self.compared[key]
-            return False
+            return f"{entry.label}: taken out of the comparison"
         self.compared[key] = None
-        return True
+        return f"{entry.label}: overlaid on the plots"
 
     def shown_entries(self) -> list[RunEntry]:
         """The runs drawn, primary first; a group's in the group's order, whichever is primary."""
@@ -200,6 +304,13 @@ class ExplorerModel:
     def replaying_primary(self) -> bool:
         """Whether the keys p and x act on the replay (no run of this session is going, or the replay is on screen)."""
         return self.replay is not None and (self.active is None or self.primary == self.replay.entry.key)
+
+    def pause_replay(self) -> bool:
+        """p on a replay on screen: pause or resume it; False if p is for the run going instead."""
+        if not self.replaying_primary():
+            return False
+        self.replay.toggle_pause()
+        return True
 
     def stop_replay(self) -> None:
         if self.replay is not None:

@@ -9,27 +9,20 @@ trains. A replay advances on the same tick.
 from __future__ import annotations
 
 import time
-from enum import StrEnum
 
-from textual.app import App
 from textual.css.query import NoMatches
 
+from gradfail_tui.explorer.host import ExplorerHost, View
 from gradfail_tui.explorer.pacing import RedrawPacer
+
+__all__ = ["TICK_HZ", "Redraws", "View"]
 
 TICK_HZ = 5  # the UI's clock: status line, replay, and the chance of a (paced) plot redraw
 
 
-class View(StrEnum):
-    """What can be marked stale, to be drawn on the next tick."""
-
-    STATUS = "status"  # the status line
-    PLOTS = "plots"  # the watch view: its plots and the group band (paced)
-    RUNS = "runs"  # the Runs tab's table
-
-
 class Redraws:
-    def __init__(self, app: App, pacer: RedrawPacer):
-        """`app`: the GradfailApp (typed as App: importing it here would make an import cycle)."""
+    def __init__(self, app: ExplorerHost, pacer: RedrawPacer):
+        """`app`: the GradfailApp, as its helpers see it (host.py)."""
         self.app = app
         self.model = app.model
         self.pacer = pacer
@@ -71,16 +64,14 @@ class Redraws:
     def draw_status(self) -> None:
         self.stale.discard(View.STATUS)
         entry = self.model.entry(self.model.primary)
-        self.app.query_one("#status").show(
-            entry.state if entry else None, self.app.engine_text, self.model.status_note()
-        )
+        self.app.status_line.show(entry.state if entry else None, self.app.engine_text, self.model.status_note())
 
     def draw_plots(self) -> None:
         """Redraw the plots now (the tick calls this when the pacer allows; tests call it directly)."""
         self.stale.discard(View.PLOTS)
         group, view = self.model.shown_group, self.app.watch_view
         with self.app.batch_update():
-            self.app.query_one("#group-panel").show(group)
+            self.app.group_panel.show(group)
             if group is None:
                 view.show(self.model.shown_entries(), self.app.families)
             elif group.seeds:  # one config, several seeds: their band, and the seed picked out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from engine.claims import Outcome
 from engine.status import RunStatus
 
 
@@ -48,9 +49,11 @@ RUN_STATUSES = {
 }
 
 OUTCOMES = {
-    "reproduced": Look("success", "✓"),
-    "not reproduced": Look("error", "✗"),
-    "incomplete": Look("warning", "?"),
+    Outcome.REPRODUCED: Look("success", "✓"),
+    Outcome.NOT_REPRODUCED: Look("error", "✗"),
+    Outcome.INCOMPLETE: Look("warning", "?"),
+    # Judged at a scale too small to show the claim: not a failure, a pointer to the scale that can.
+    **{outcome: Look("warning", "↑") for outcome in Outcome if outcome.value.startswith("needs --scale")},
 }
 
 

@@ -1,10 +1,12 @@
 """`gradfail talk`: the paper as a slide show, each result's runs replayed from a deck.
 
 One slide on screen at a time (deck.py reads them): the heading in a banner, the question, the
-paper's claim, the runs' curves overlaid and growing as they replay (render/plots.py draws them, with
-thick lines), the verdict judged on the records, and one sentence of why. Keys a presenter's clicker
-sends (Right / Left, PageDown / PageUp) move between slides; space pauses the replay, + and - change
-its speed, f shows the plot alone, q quits. Every key is harmless on every slide; whatever is missing
+paper's claim, the paper's figure as its group declares it (engine/figures.py: Figure 5's SNR against
+k, one panel per k for Figures 3 and 4, the decoded curves and staircases of Figures 6 and 7), growing
+as the runs replay (render/figure.py draws it, with thick lines and a legend under it), the verdict
+judged on the records, and one sentence of why. Keys a presenter's clicker sends (Right / Left,
+PageDown / PageUp) move between slides; space pauses the replay, + and - change its speed, ] and [ page
+through the panels that do not fit (a small terminal), f shows the plot alone, q quits. Every key is harmless on every slide; whatever is missing
 from the deck is said on its slide.
 
 Large print within what a terminal allows: few words, bold, high-contrast banners, thick lines (the
@@ -26,8 +28,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from engine.figures import figure_data
 from engine.registry import UnknownFamily, get_family
 from gradfail_tui.render.colours import outcome_look, textual_colour
+from gradfail_tui.render.figure import Page, render_figure
 from gradfail_tui.render.plots import family_figure, overlay_figure
 from gradfail_tui.talk.deck import Deck, Slide, SlideKind, SlideReplay, load_deck
 from gradfail_tui.talk.live import LiveTalk
@@ -48,6 +52,8 @@ class TalkApp(App):
         Binding("plus,equals_sign", "faster", "faster", show=False),
         Binding("minus", "slower", "slower", show=False),
         Binding("f", "full", "full-screen plot", show=False),
+        Binding("right_square_bracket", "panels(1)", "next panels", show=False),
+        Binding("left_square_bracket", "panels(-1)", "previous panels", show=False),
         Binding("q", "quit", "quit", show=False),
     ]
 
@@ -60,7 +66,9 @@ class TalkApp(App):
         self.number = 0
         self.speed = SPEEDS.index(1.0)
         self.replay: SlideReplay | None = None
-        self.drawn_for: tuple | None = None  # what the plot was last drawn for (slide, positions, size)
+        self.drawn_for: tuple | None = None  # what the plot was last drawn for (slide, positions, size, page)
+        self.page = 0  # which panels of the figure are shown, where not all fit
+        self.pages: Page | None = None  # how the figure on screen was paged
 
     @property
     def slide(self) -> Slide:
@@ -129,6 +137,12 @@ class TalkApp(App):
             self.replay.set_speed(SPEEDS[index])
         self.draw_footer()
 
+    def action_panels(self, step: int) -> None:
+        if self.pages is not None and self.pages.pages > 1:
+            self.page = (self.pages.number + step) % self.pages.pages
+            self.draw_plot()
+            self.draw_footer()
+
     def action_full(self) -> None:
         self.query_one("#slide").toggle_class("-full")
         self.drawn_for = None
@@ -139,6 +153,7 @@ class TalkApp(App):
     def show(self) -> None:
         """Put the current slide on screen and start its replay from the beginning."""
         slide = self.slide
+        self.page, self.pages = 0, None
         kwargs = {"clock": self.clock} if self.clock is not None else {}
         self.replay = SlideReplay(slide, self.slide_seconds, **kwargs) if slide.runs else None
         if self.replay is not None:
@@ -168,6 +183,8 @@ class TalkApp(App):
         elif self.live_job() is not None:
             self.draw_plot()
             self.draw_verdict()
+        else:
+            self.draw_plot()  # drawn again only if its size changed (the verdict's lines arrived, a resize)
         self.draw_footer()
 
     def draw_verdict(self) -> None:
@@ -197,6 +214,13 @@ class TalkApp(App):
         else:
             tone = textual_colour(outcome_look(slide.verdict.outcome).tone)
             lines = [f"[b]Verdict:[/b] [b reverse {tone}] {slide.verdict.outcome.upper()} [/]"]
+            lines += [  # each claim not reproduced (or needing a larger scale), with where the paper says it
+                f"[dim]• {escape(r.outcome)}: {escape(r.claim.says)}"
+                + (f" ({escape(r.claim.paper)})" if r.claim.paper else "")
+                + "[/]"
+                for r in slide.verdict.results
+                if r.outcome != "reproduced"
+            ]
         widget.update("\n".join(lines + problems))
 
     def draw_plot(self) -> None:
@@ -204,6 +228,7 @@ class TalkApp(App):
         slide = self.slide
         width, height = max(widget.size.width, 20), max(widget.size.height, 5)
         job = self.live_job()
+        snapshots = None  # a live run's: its latest of each (RunState keeps no more)
         if job is not None:
             states = job.states()
             families = {m.label: m.family for m in job.members}
@@ -212,7 +237,9 @@ class TalkApp(App):
             states = {run.label: run.state for run in slide.runs}
             families = {run.label: run.family for run in slide.runs}
             progress = tuple(self.replay.positions) if self.replay else ()
-        key = (self.number, progress, width, height)
+            positions = self.replay.positions if self.replay else [None] * len(slide.runs)
+            snapshots = {run.label: run.snapshots(at) for run, at in zip(slide.runs, positions)}
+        key = (self.number, progress, width, height, self.page)
         if key == self.drawn_for:
             return
         self.drawn_for = key
@@ -220,7 +247,11 @@ class TalkApp(App):
             widget.update("" if job is None else Text("(the engine is starting)", style="dim"))
             return
         try:
-            figure = slide_figure(slide, states, families, width, height)
+            if slide.figure is not None:
+                data = figure_data(slide.figure, states, snapshots)
+                figure, self.pages = render_figure(data, width, height, marker=MARKER, page=self.page)
+            else:
+                figure = slide_figure(slide, states, families, width, height)
         except Exception as exc:  # a record plotext cannot draw must not end the talk: say so on the slide
             figure = Text(f"(this plot could not be drawn: {exc})", style="dim")
         widget.update(figure or Text("(no curve recorded yet)", style="dim"))
@@ -232,6 +263,8 @@ class TalkApp(App):
             parts.append(f"{state} {self.replay.fraction:.0%} at {SPEEDS[self.speed]:g}x")
         elif self.live_job() is not None:
             parts.append("training live" if not self.live_job().finished else "trained live")
+        if self.pages is not None and self.pages.pages > 1:
+            parts.append(escape(f"[ ] {self.pages.label}"))
         parts.append("→ next  ← back  space pause  +/- speed  f plot  q quit")
         self.query_one("#footer", Static).update(" · ".join(parts))
 

@@ -22,9 +22,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from engine import paper
+from engine.catalog import load_preset
 from engine.claims import Outcome, Verdict
-from engine.events import Event, Metrics
-from engine.groups import GroupError, judge_record
+from engine.events import Event, Metrics, Snapshot
+from engine.figures import Figure
+from engine.groups import GroupError, GroupPreset, judge_record
+from engine.presets import PresetError
 from engine.record import RecordedGroup
 from engine.state import RunState
 
@@ -39,6 +42,10 @@ class SlideRun:
 
     def __post_init__(self) -> None:
         self.state = RunState(run_id=str(self.manifest.get("run_id", "")), label=self.label)
+
+    def snapshots(self, position: int | None = None) -> list[Snapshot]:
+        """Its snapshots in order, those replayed so far (up to `position`), for a figure's pictures."""
+        return [e for e in self.events[:position] if isinstance(e, Snapshot)]
 
 
 class SlideKind(StrEnum):
@@ -62,6 +69,7 @@ class Slide:
     problems: list[str] = field(default_factory=list)  # what is missing or damaged, said on the slide
     lines: list[str] = field(default_factory=list)  # the title and closing slides' text
     live: bool = False  # no record, and fast enough to train live (paper.Result.live)
+    figure: Figure | None = None  # its group's figure, as the paper draws it (engine/figures.py)
 
 
 @dataclass
@@ -109,6 +117,7 @@ def load_deck(path: Path | None) -> Deck:
             SlideKind.RESULT, res.heading, question=res.question, claim=res.claim, why=res.why, preset=res.preset
         )
         slide.live = res.live
+        slide.figure = group_figure(res.preset)
         if recorded is None:
             slide.problems.append("no deck: nothing recorded for this slide")
         else:
@@ -122,6 +131,15 @@ def load_deck(path: Path | None) -> Deck:
         slides.append(slide)
     slides.append(closing_slide(slides))
     return Deck(path, slides, problems)
+
+
+def group_figure(preset: str) -> Figure | None:
+    """The figure a result's group preset declares; None if the preset cannot be read (said elsewhere)."""
+    try:
+        group = load_preset(preset)
+    except PresetError:
+        return None
+    return group.figure if isinstance(group, GroupPreset) else None
 
 
 def fill_result(slide: Slide, group: RecordedGroup) -> None:

@@ -54,8 +54,9 @@ def test_a_group_report_has_its_figure_verdict_claims_and_numbers(recorded_group
     manifest = json.loads((recorded_group / "group.json").read_text())
     verdicts = VERDICT_LINE.findall(text)
     assert verdicts == [manifest["verdict"]["outcome"]]  # judged again from the records: the same
-    for claim in manifest["verdict"]["claims"]:  # one line per claim, with its outcome and numbers
-        assert f"| {claim['says']} | **{claim['outcome']}** | {claim['detail']} |" in text
+    for claim, stated in zip(manifest["verdict"]["claims"], manifest["claims"], strict=True):
+        cited = f" (the paper: {stated['paper']})" if stated.get("paper") else ""  # one line per claim, cited
+        assert f"| {claim['says']}{cited} | **{claim['outcome']}** | {claim['detail']} |" in text
     for run in manifest["runs"]:
         accuracy = [
             (e["step"], e["values"]["test_acc"])

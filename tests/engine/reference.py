@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -45,3 +46,18 @@ def gradient_snr(
     for start in range(0, total, chunk):
         acc.add(per_sample_grads(loss, params, *(x[start : start + chunk] for x in inputs)))
     return acc.estimate()
+
+
+def sampled_parity_variance_by_loop(model: nn.Sequential, d: int, loss: Loss, parities: torch.Tensor) -> float:
+    """The sample variance (K - 1 denominator) of grad F_h over the parities h_v listed in `parities`,
+    one autograd backward pass per target over all 2^d inputs, in float64."""
+    model = copy.deepcopy(model).double()
+    x = all_inputs(d, dtype=torch.float64)
+    rows = []
+    for v in parities.tolist():
+        mask = torch.tensor([(v >> i) & 1 for i in range(d)], dtype=torch.bool)
+        model.zero_grad()
+        loss(model(x)[:, 0], x[:, mask].prod(1)).backward()
+        rows.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    g = torch.stack(rows)
+    return (g - g.mean(0)).square().sum(1).sum().item() / (len(rows) - 1)

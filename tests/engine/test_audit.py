@@ -23,7 +23,7 @@ from engine.record import claim_run_dir, read_group
 from engine.state import RunState
 from engine.stats import wilson_interval
 from engine.status import RunStatus
-from tests.scripted import DEMO, Script, ScriptedEngine, demo_families
+from tests.scripted import DEMO, Engines, Script
 
 # ---- the Wilson interval -----------------------------------------------------------------------
 
@@ -145,6 +145,15 @@ def test_tally_counts_k_of_the_judged_blocks_and_incomplete_ones_apart():
     assert first.as_dict()["interval"] == list(wilson_interval(3, 3)) and first.as_dict()["rate"] == 1.0
 
 
+def test_blocks_judged_at_a_scale_too_small_for_a_claim_are_counted_apart():
+    R, C = Outcome.REPRODUCED, Outcome.NEEDS_CPU
+    first, group = tally(["c0"], [verdict(C, (C, None)), verdict(C, (C, None)), verdict(R, (R, 0.5))])
+    assert (first.reproduced, first.not_reproduced, first.incomplete, first.needs_scale) == (1, 0, 0, 2)
+    assert first.judged == 1 and first.needs == "needs --scale cpu"
+    assert tally_cells(first)[2] == "2 needs --scale cpu" and first.as_dict()["needs_scale"] == 2
+    assert (group.reproduced, group.needs_scale, group.judged) == (1, 2, 1)
+
+
 def test_blocks_seeds_never_overlap_even_for_runs_of_several_seeds(tmp_path):
     group = demo_group(tmp_path, seeds=3)
     assert seed_stride(group, "default") == 3
@@ -155,7 +164,6 @@ def test_blocks_seeds_never_overlap_even_for_runs_of_several_seeds(tmp_path):
 
 # ---- AuditRun over scripted engines ---------------------------------------------------------------
 
-FAMILIES = demo_families()
 CLAIMS = (
     Claim(says="every run learns", metric="test_acc", runs=("a", "b"), stat="last", at_least=0.5),
     Claim(says="a stays at chance", metric="test_acc", runs=("a",), stat="max", at_most=0.6),  # it does not
@@ -187,18 +195,6 @@ def new_audit(tmp_path: Path, blocks: int = 3) -> AuditRun:
     return AuditRun(group, members, claim_run_dir(tmp_path / "audit"), manifest)
 
 
-class Engines:
-    """Scripted engines whose script depends on the run's seed (so on its block); kept for the test."""
-
-    def __init__(self, by_seed=None):
-        self.by_seed = by_seed or {}
-        self.made: list[ScriptedEngine] = []
-
-    def __call__(self) -> ScriptedEngine:
-        self.made.append(ScriptedEngine(FAMILIES, lambda cmd: self.by_seed.get(cmd.get("seed"), Script())))
-        return self.made[-1]
-
-
 def drive(job: AuditRun, engines: Engines, workers: int = 2) -> Conductor:
     conductor = Conductor(engines, engines=workers, policy=RestartPolicy(max_deaths=10)).start()
     conductor.submit(job)
@@ -214,7 +210,7 @@ def audit_json(tmp_path: Path) -> dict:
 def test_an_audit_counts_each_claim_over_its_blocks_with_a_failed_block_counted_apart(tmp_path):
     job = new_audit(tmp_path)
     assert audit_json(tmp_path)["status"] == "running"  # written before anything trains
-    drive(job, Engines({1: Script(end="fail", message="bad luck")}))  # block 2 (seed 1) fails
+    drive(job, Engines(by_seed={1: Script(end="fail", message="bad luck")}))  # block 2 (seed 1) fails
     manifest = audit_json(tmp_path)
     assert [b["status"] for b in manifest["blocks"]] == ["completed", "failed", "completed"]
     assert [b["dir"] for b in manifest["blocks"]] == ["block-01", "block-02", "block-03"]
@@ -237,7 +233,7 @@ def test_an_audit_counts_each_claim_over_its_blocks_with_a_failed_block_counted_
 
 
 def test_blocks_train_side_by_side_on_two_engines(tmp_path):
-    engines = Engines({seed: Script(end="hold") for seed in range(3)})
+    engines = Engines(by_seed={seed: Script(end="hold") for seed in range(3)})
     conductor = Conductor(engines, engines=2).start()
     job = conductor.submit(new_audit(tmp_path))
     conductor.pump(0.05)
@@ -269,7 +265,7 @@ def test_blocks_finish_on_two_engines_each_its_members_in_order(tmp_path):
 
 
 def test_resume_runs_again_only_the_blocks_that_did_not_finish_and_keeps_every_record(tmp_path):
-    drive(new_audit(tmp_path), Engines({1: Script(end="fail")}))
+    drive(new_audit(tmp_path), Engines(by_seed={1: Script(end="fail")}))
     before = {p: p.read_bytes() for p in (tmp_path / "audit").rglob("*") if p.is_file() and p.name != AUDIT_MANIFEST}
     group = demo_group(tmp_path)
     job = AuditRun.resume(tmp_path / "audit", lambda manifest: (group, members))

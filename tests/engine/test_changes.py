@@ -39,8 +39,8 @@ def train(family: str, values: dict, changes=(), control: Control | None = None,
         emit,
         control,
         time.perf_counter(),
-        list(changes),
-        lambda key, value, current: check_change(spec, current, key, value),
+        changes=list(changes),
+        check=lambda key, value, current: check_change(spec, current, key, value),
     )
     return events
 

@@ -99,3 +99,12 @@ def test_bad_settings_name_the_field():
     with pytest.raises(ConfigError) as info:
         build_config(FlatConfig, {"beta2": 1})
     assert info.value.problems[0].startswith("beta2:")
+
+
+@pytest.mark.parametrize(
+    ("learner", "params"), [("forward", 101), ("sigmoid", 101), ("e2e", 30401), ("multiclass", 25452)]
+)
+def test_each_learner_records_its_parameter_count_its_test_time_cost(learner, params):
+    """fig-flat's cost claim (Sec. 5.3, 5.5): forward-only's 101 against the MLPs' tens of thousands."""
+    _, metrics, _ = train(learner=learner, steps=2, eval_every=1)
+    assert {m.values["params"] for m in metrics} == {params}

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 from engine.claims import Claim
-from engine.client import RunRequest
+from engine.client import EventQueue, RunRequest
 from engine.config import build_config
 from engine.groups import GroupPreset, MemberRun
 from engine.orchestration import Conductor, GroupRun, Listener, RestartPolicy, RunsJob
 from engine.record import claim_run_dir, read_group, read_run
 from engine.status import RunStatus
-from tests.scripted import DEMO, Script, ScriptedEngine, demo_families
-
-FAMILIES = demo_families()
+from tests.scripted import DEMO, Engines, Script
 
 
 def demo_request(steps: int = 200, seed: int = 0, **values) -> RunRequest:
@@ -32,20 +29,6 @@ def demo_request(steps: int = 200, seed: int = 0, **values) -> RunRequest:
 
 def single_job(tmp_path: Path, name: str = "run", **kwargs) -> RunsJob:
     return RunsJob.create([demo_request(**kwargs)], [claim_run_dir(tmp_path / name)])
-
-
-class Engines:
-    """An engine factory that hands out scripted engines, one script each, and keeps them for the test."""
-
-    def __init__(self, *scripts: Script, ready: bool = True):
-        self.scripts = list(scripts)
-        self.ready = ready
-        self.made: list[ScriptedEngine] = []
-
-    def __call__(self) -> ScriptedEngine:
-        script = self.scripts.pop(0) if len(self.scripts) > 1 else (self.scripts[0] if self.scripts else Script())
-        self.made.append(ScriptedEngine(FAMILIES, script, ready=self.ready))
-        return self.made[-1]
 
 
 class Heard(Listener):
@@ -275,6 +258,24 @@ def test_a_change_is_checked_then_sent_and_a_refused_one_sends_nothing(tmp_path)
     assert [e.TYPE for e in read_run(tmp_path / "run").events].count("setting_changed") == 1
 
 
+class WatchedQueue(EventQueue):
+    """An engine's queue that says when the conductor has handed it the waker of its one wait on every engine."""
+
+    def __init__(self):
+        super().__init__()
+        self.watched = threading.Event()
+        self._waker = None
+
+    @property
+    def waker(self):
+        return self._waker
+
+    @waker.setter
+    def waker(self, event):
+        self._waker = event
+        self.watched.set()
+
+
 def test_poll_hears_whichever_engine_speaks_without_waiting_on_the_others(tmp_path):
     # Both engines quiet; the second then finishes something. poll() must return it at once, not
     # after a wait on the first engine's queue has timed out (that left the second engine idle).
@@ -282,9 +283,13 @@ def test_poll_hears_whichever_engine_speaks_without_waiting_on_the_others(tmp_pa
     while c.poll(0.01):  # their EngineReady
         pass
     second = c.slots[1].engine
-    threading.Timer(0.05, second.announce).start()
-    start = time.monotonic()
-    items = c.poll(timeout=4.0)
+    second.events = WatchedQueue()
+
+    def speak_while_poll_waits():  # only once poll waits on every engine at once: else it is never heard
+        if second.events.watched.wait(30):
+            second.announce()
+
+    threading.Thread(target=speak_while_poll_waits, daemon=True).start()
+    items = c.poll(timeout=30.0)  # a poll waiting on the first engine first would time out empty-handed
     assert [slot.index for slot, _ in items] == [1]
-    assert time.monotonic() - start < 2.0  # waiting on each engine in turn took 2.0 s here
     c.close()

@@ -71,7 +71,9 @@ def test_every_result_of_the_paper_resolves_in_the_papers_order():
     assert [g.name for g, _ in groups] == [r.preset for r in paper.RESULTS]
     assert [r.heading.split(":")[0] for r in paper.RESULTS] == [
         "Figure 1",
+        "Section 2",
         "Theorem 1",
+        "Theorem 2",
         "Figure 3",
         "Figure 4",
         "Figure 5",
@@ -116,11 +118,11 @@ def test_a_report_of_the_paper_has_its_summary_judged_again_and_a_section_per_re
     result = gradfail("report", str(deck), "-o", "paper.md", cwd=tmp_path, GRADFAIL_FAMILY_MODULES="")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     text = (tmp_path / "paper.md").read_text()
-    assert "**Verdict: incomplete** (7 results: 6 reproduced, 1 incomplete)" in text
+    assert "**Verdict: incomplete** (9 results: 8 reproduced, 1 incomplete)" in text
     assert "| Figure 5: signal-to-noise ratio | `fig-snr` | **incomplete** |" in text
     assert "no record of its runs (not run)" in text
     headings = [line for line in text.splitlines() if line.startswith("## ")]
-    assert len(headings) == 7 and headings[0].startswith("## Figure 1")
+    assert len(headings) == len(paper.RESULTS) and headings[0].startswith("## Figure 1")
 
 
 def test_a_scale_only_some_results_have_runs_the_others_at_their_default():

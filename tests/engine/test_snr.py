@@ -188,3 +188,37 @@ def test_every_group_and_loss_measures(group, kind):
         assert est.noise == 0 and not est.resolved
     else:
         assert est.noise > 0
+
+
+def test_decomposition_under_its_training_loss_is_measured_per_k_and_can_differ():
+    """Fig. 5's decomposition loss (the first image's hinge) gives one number for every k by
+    construction (one N1, one set of tuples); the training loss (tuple hinge plus every image's
+    hinge) sees N2 and all k images, so each k is its own measurement: fig-snr judges that one."""
+    cfg = build_config(TupleSNRConfig, {"samples": 400, "steps": 1, "k_max": 3})
+    sweep = TupleSNRSweep(cfg, CPU, seed=0)
+    sweep.train_step(1)
+    means = sweep.means()
+    first = [means["dec", k] for k in (1, 2, 3)]
+    assert first[0].snr == first[1].snr == first[2].snr and first[0].noise == first[2].noise
+    full = [means["dec_full", k] for k in (1, 2, 3)]
+    assert len({e.noise for e in full}) == 3 and len({e.snr for e in full}) == 3
+    values = sweep.evaluate(1)
+    for k in (1, 2, 3):
+        assert (f"dec_full_k{k}" in values) != (f"dec_full_k{k}_upper" in values)
+    _, table = sweep.snapshots(1)
+    assert "decomposition, training loss" in table.data["columns"]
+
+
+def test_fig_snr_claims_that_can_differ_between_k_and_needs_a_large_scale_for_float32():
+    from engine.catalog import load_preset
+
+    group = load_preset("fig-snr")
+    by_metric = {(c.metric, c.over): c for c in group.claims}
+    assert ("dec_full_k4", "dec_full_k1") in by_metric  # not dec_k4 / dec_k1, equal by construction
+    assert not any(c.metric.startswith("dec_k") and (c.over or "").startswith("dec_k") for c in group.claims)
+    assert {("dec_k2", "e2e_k2"), ("dec_k3", "e2e_k3"), ("dec_k4", "e2e_k4")} <= set(by_metric)
+    float32 = [c for c in group.claims if c.needs_scale == "large"]
+    assert {c.metric for c in float32} == {"e2e_k3", "e2e_k4"}
+    assert all(c.at_most == pytest.approx(2.0**-23) for c in float32)
+    (large,) = group.members("large")
+    assert large.config.samples >= 10_000_000

@@ -27,7 +27,7 @@ from engine.sweeps import (
     parse_grid_option,
     resolve,
 )
-from tests.scripted import Script, ScriptedEngine
+from tests.scripted import Engines, Script
 
 PARITY = {"parity": get_family("parity")}
 
@@ -36,16 +36,9 @@ def parity_sweep(grid=None, seeds=2, **kwargs):
     return resolve("parity", None, {"steps": "200"}, grid or {"d": "4:8:2", "width_mult": "2,5"}, seeds, None, **kwargs)
 
 
-class Engines:
-    """Scripted engines for the parity family; `script(cmd)` decides each batch's ending."""
-
-    def __init__(self, script=None):
-        self.script = script or (lambda cmd: Script())
-        self.made: list[ScriptedEngine] = []
-
-    def __call__(self) -> ScriptedEngine:
-        self.made.append(ScriptedEngine(PARITY, self.script))
-        return self.made[-1]
+def parity_engines(script=None) -> Engines:
+    """Scripted engines for the parity family; `script(cmd)`, if given, decides each batch's ending."""
+    return Engines(*([script] if script else []), families=PARITY)
 
 
 def run(job: SweepRun, engines: Engines, workers: int = 2) -> Conductor:
@@ -136,7 +129,7 @@ def test_a_preset_as_the_base_and_overrides():
 
 
 def test_a_sweep_runs_every_cell_with_seeds_as_lanes_and_records_each_run(tmp_path):
-    engines = Engines()
+    engines = parity_engines()
     job = SweepRun(parity_sweep(), tmp_path)
     job.threads = 1
     run(job, engines)
@@ -163,14 +156,14 @@ def test_a_sweep_runs_every_cell_with_seeds_as_lanes_and_records_each_run(tmp_pa
 
 
 def test_seeds_as_separate_runs_when_lanes_are_off(tmp_path):
-    engines = Engines()
+    engines = parity_engines()
     run(SweepRun(parity_sweep(lanes=False), tmp_path), engines)
     starts = [c for engine in engines.made for c in engine.sent if c["cmd"] == "start"]
     assert len(starts) == 12 and all("seeds" not in c for c in starts)
 
 
 def test_a_failed_cell_is_marked_and_the_sweep_goes_on(tmp_path):
-    engines = Engines(lambda cmd: Script(end="fail") if cmd["config"]["d"] == 6 else Script())
+    engines = parity_engines(lambda cmd: Script(end="fail") if cmd["config"]["d"] == 6 else Script())
     job = SweepRun(parity_sweep(), tmp_path)
     run(job, engines)
     manifest = read(tmp_path)
@@ -198,7 +191,7 @@ def test_a_dead_engine_is_replaced_its_runs_failed_and_resume_runs_them_again(tm
             return Script(end="die")
         return Script()
 
-    engines = Engines(script)
+    engines = parity_engines(script)
     run(SweepRun(parity_sweep(), tmp_path), engines)
     manifest = read(tmp_path)
     dead = [r for r in manifest["runs"] if r["status"] != "completed"]
@@ -208,7 +201,7 @@ def test_a_dead_engine_is_replaced_its_runs_failed_and_resume_runs_them_again(tm
     first_dirs = [r["dir"] for r in dead]
     assert all(read_run(tmp_path / d).manifest["status"] == "failed" for d in first_dirs)
 
-    again = Engines()
+    again = parity_engines()
     resumed = SweepRun.resume(tmp_path)
     assert [len(batch) for batch in resumed.pending] == [2]  # only the dead cell's two runs
     run(resumed, again)
@@ -221,7 +214,7 @@ def test_a_dead_engine_is_replaced_its_runs_failed_and_resume_runs_them_again(tm
 
 
 def test_an_interrupted_sweep_leaves_sweep_json_consistent_and_resume_finishes_it(tmp_path):
-    engines = Engines(lambda cmd: Script(end="hold", hold_at=50) if cmd["config"]["d"] == 6 else Script())
+    engines = parity_engines(lambda cmd: Script(end="hold", hold_at=50) if cmd["config"]["d"] == 6 else Script())
     job = SweepRun(parity_sweep(), tmp_path)
     conductor = Conductor(engines, engines=2).start()
     conductor.submit(job)
@@ -239,13 +232,13 @@ def test_an_interrupted_sweep_leaves_sweep_json_consistent_and_resume_finishes_i
 
     resumed = SweepRun.resume(tmp_path)
     assert sum(len(b) for b in resumed.pending) == left
-    run(resumed, Engines())
+    run(resumed, parity_engines())
     assert read(tmp_path)["status"] == "completed"
 
 
 def test_the_heatmap_data_facets_the_keys_it_does_not_map(tmp_path):
     spec = parity_sweep(grid={"d": "4,6", "width_mult": "2,5", "depth": "1,2"}, seeds=1)
-    run(SweepRun(spec, tmp_path), Engines())
+    run(SweepRun(spec, tmp_path), parity_engines())
     found = facets(SweepRecord.read(tmp_path))
     assert [f.title for f in found] == ["depth=1", "depth=2"]
     assert all(set(f.cells) == {(4, 2), (4, 5), (6, 2), (6, 5)} for f in found)
@@ -253,7 +246,7 @@ def test_the_heatmap_data_facets_the_keys_it_does_not_map(tmp_path):
 
 
 def test_a_sweep_record_reads_into_types(tmp_path):
-    engines = Engines(lambda cmd: Script(end="fail") if cmd["config"]["d"] == 6 else Script())
+    engines = parity_engines(lambda cmd: Script(end="fail") if cmd["config"]["d"] == 6 else Script())
     run(SweepRun(parity_sweep(seeds=2), tmp_path), engines)
     record = SweepRecord.read(tmp_path)
     assert record.problems == () and record.status is RunStatus.FAILED and record.family == "parity"
@@ -270,7 +263,7 @@ def test_a_sweep_record_reads_into_types(tmp_path):
 
 
 def test_a_damaged_sweep_record_reads_what_it_can_and_names_the_rest(tmp_path):
-    run(SweepRun(parity_sweep(grid={"d": "4,6"}, seeds=1), tmp_path), Engines())
+    run(SweepRun(parity_sweep(grid={"d": "4,6"}, seeds=1), tmp_path), parity_engines())
     manifest = read(tmp_path)
     manifest["runs"][0] = "not a run"
     manifest["runs"][1]["status"] = "exploded"
@@ -295,7 +288,7 @@ def test_a_damaged_sweep_record_reads_what_it_can_and_names_the_rest(tmp_path):
 
 def test_a_statistic_over_a_window(tmp_path):
     spec = resolve("parity", None, {"steps": "400"}, {"d": "4"}, 1, {"stat": "max", "until_step": 100})
-    run(SweepRun(spec, tmp_path), Engines(), workers=1)
+    run(SweepRun(spec, tmp_path), parity_engines(), workers=1)
     entry = read(tmp_path)["runs"][0]
     record = read_run(tmp_path / entry["dir"])
     early = [
@@ -324,15 +317,36 @@ def test_the_heatmap_marks_waiting_running_failed_and_partly_failed_cells():
     assert [short(x) for x in (0.98123, 12.345, -0.3347, 250.0, 3e-05)] == ["0.981", "12.3", "-0.33", "250", "3e-05"]
 
 
+class FakeClock:
+    """The sweep's `time.monotonic`: it moves `tick` seconds each time it is read, whatever the machine does."""
+
+    def __init__(self, now: float = 100.0, tick: float = 0.0):
+        self.now, self.tick = now, tick
+
+    def monotonic(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def fake_clock(monkeypatch, tick: float = 0.0) -> FakeClock:
+    import engine.orchestration.sweep as sweep_module
+
+    clock = FakeClock(tick=tick)
+    monkeypatch.setattr(sweep_module, "time", clock)  # the sweep module's clock only, not the process's
+    return clock
+
+
 def test_sweep_json_gathers_quick_writes_and_is_complete_at_the_end(tmp_path, monkeypatch):
     import engine.orchestration.sweep as sweep_module
 
+    clock = fake_clock(monkeypatch, tick=0.001)  # every run ends within milliseconds, on any machine
     writes = []
     real = sweep_module.write_json_atomically
     monkeypatch.setattr(sweep_module, "write_json_atomically", lambda p, d: (writes.append(1), real(p, d)))
-    job = SweepRun(parity_sweep(seeds=1, lanes=False), tmp_path)  # 6 runs, each ending in milliseconds
-    run(job, Engines())
-    # Handed out and ended within half a second: a write for the sweep's start, a few on the way, the last.
+    job = SweepRun(parity_sweep(seeds=1, lanes=False), tmp_path)  # 6 runs
+    run(job, parity_engines())
+    assert clock.now - 100.0 < sweep_module.WRITE_GAP_S  # all of it within one write gap
+    # A write for the sweep's start, a few on the way (runs ending after the last was handed out), the last.
     assert 2 <= len(writes) < 6
     manifest = read(tmp_path)
     assert manifest["status"] == "completed"
@@ -342,14 +356,13 @@ def test_sweep_json_gathers_quick_writes_and_is_complete_at_the_end(tmp_path, mo
 def test_sweep_json_is_at_most_the_gap_behind_while_runs_go_on(tmp_path, monkeypatch):
     import engine.orchestration.sweep as sweep_module
 
-    clock = [100.0]
-    monkeypatch.setattr(sweep_module.time, "monotonic", lambda: clock[0])
+    clock = fake_clock(monkeypatch)
     job = SweepRun(parity_sweep(seeds=1, lanes=False), tmp_path)
     first = job.next_batch()  # just after the write of the start: put off
     assert read(tmp_path)["runs"][0]["status"] == "waiting" and job.unwritten
     job.flush()
     assert read(tmp_path)["runs"][0]["status"] == "waiting"  # not due yet
-    clock[0] += sweep_module.WRITE_GAP_S
+    clock.now += sweep_module.WRITE_GAP_S
     job.flush()
     assert read(tmp_path)["runs"][0]["status"] == "running" and not job.unwritten
     assert read(tmp_path)["runs"][0]["dir"] == first.lives[0].run_dir.name
@@ -363,7 +376,7 @@ def test_resume_after_a_killed_driver_keeps_the_runs_sweep_json_had_not_seen(tmp
     assert manifest["runs"][0]["dir"] is None
 
     resumed = SweepRun.resume(tmp_path)  # the driver was killed: nothing more was written
-    run(resumed, Engines())
+    run(resumed, parity_engines())
     manifest = read(tmp_path)
     assert manifest["status"] == "completed"
     assert manifest["runs"][0]["dir"].endswith("-r2")  # a new directory; the old one is left as it was
@@ -372,19 +385,31 @@ def test_resume_after_a_killed_driver_keeps_the_runs_sweep_json_had_not_seen(tmp
 
 def test_a_ray_actor_gathers_metrics_but_answers_a_runs_end_at_once():
     import queue
-    import threading
-    import time
 
     from engine.events import Metrics, RunFinished
     from engine.orchestration.ray_engine import EngineActor
 
     actor = EngineActor.__new__(EngineActor)  # its queue alone: no Ray, no torch
-    actor.events = queue.Queue()
+    later = [
+        Metrics(run_id="r", t=0.1, step=2, values={"loss": 0.5}),
+        RunFinished(run_id="r", t=0.2, step=2, status="completed"),
+    ]
+    waits = []
+
+    class Arriving(queue.Queue):
+        """The actor's queue, where each wait on it ends with the next of `later` arriving (no real waiting):
+        a wait with nothing left to arrive is a drain that did not answer at the run's end."""
+
+        def get(self, block=True, timeout=None):
+            if block and self.empty():
+                assert later, "drain waited on after the run had ended"
+                waits.append(timeout)
+                actor.emit(later.pop(0))
+            return super().get(block, timeout)
+
+    actor.events = Arriving()
     actor.emit(Metrics(run_id="r", t=0.0, step=1, values={"loss": 1.0}))
-    threading.Timer(0.2, actor.emit, [Metrics(run_id="r", t=0.1, step=2, values={"loss": 0.5})]).start()
-    threading.Timer(0.4, actor.emit, [RunFinished(run_id="r", t=0.2, step=2, status="completed")]).start()
-    start = time.monotonic()
     lines = actor.drain(wait=1.0, gather=30.0)
-    assert time.monotonic() - start < 10  # the run's end answered the call, not the 30 s of gathering
     assert [json.loads(line)["type"] for line in lines] == ["metrics", "metrics", "run_finished"]
-    assert actor.drain(wait=0.01) == []
+    assert len(waits) == 2 and all(0 < w <= 30.0 for w in waits)  # it waited for both, within the gathering
+    assert actor.events.empty()

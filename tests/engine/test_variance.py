@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from engine.config import ConfigError, build_config
-from engine.diagnostics.variance import all_inputs, mlp_gradients, parity_orders, parity_target_variance, walsh_hadamard
+from engine.diagnostics.variance import (
+    all_inputs,
+    mlp_gradients,
+    parity_orders,
+    parity_target_variance,
+    sampled_parity_variance,
+    walsh_hadamard,
+)
 from engine.events import Metrics, Snapshot
 from engine.families.parity import ParityConfig
 from engine.families.parity.trainer import ParityTrainer
@@ -12,7 +19,7 @@ from engine.families.parity_variance import ParityVarianceConfig
 from engine.families.parity_variance.trainer import ParityVarianceTrainer, log2_slope, square_loss
 from engine.nn import hinge_loss, mlp
 from tests.conftest import train_in_process
-from tests.engine.reference import all_target_gradients
+from tests.engine.reference import all_target_gradients, sampled_parity_variance_by_loop
 
 
 def network(d, depth=1, width_mult=3, seed=0, jitter=0.3):
@@ -142,13 +149,53 @@ def test_the_sweep_family_emits_variance_bound_slopes_and_pictures():
     assert abs(metrics[-1]["var_slope"] - metrics[-1]["bound_slope"]) < 0.3
     snaps = {e.name: e for e in events if isinstance(e, Snapshot)}
     table = snaps["variance_table"].data
-    assert len(table["rows"]) == 7 and "share" in table["columns"][-1]
+    assert len(table["rows"]) == 7 and "share" in table["columns"][-2]
     # Most of the variance sits at parities of order <= 2, a small minority of the targets.
-    assert float(table["rows"][-1][-1]) > 0.8
-    assert [len(s["x"]) for s in snaps["variance_vs_d"].data["series"]] == [7, 7]
+    assert float(table["rows"][-1][-2]) > 0.8
+    # The exact variance and the bound at every d, the sampled estimate up to sampled_d_max = 8.
+    assert [len(s["x"]) for s in snaps["variance_vs_d"].data["series"]] == [7, 7, 6]
 
 
 def test_the_sweep_config_says_how_many_steps_it_needs():
     with pytest.raises(ConfigError) as info:
         build_config(ParityVarianceConfig, {"d_max": 12})
     assert "steps" in str(info.value) and "11" in str(info.value)
+
+
+@pytest.mark.parametrize("loss", [hinge_loss, square_loss], ids=["hinge", "square"])
+def test_the_sampled_estimate_is_a_plain_sample_variance_of_autograd_gradients(loss):
+    d, k = 5, 40
+    model = network(d, depth=2, seed=7)
+    measured = sampled_parity_variance(model, d, loss, k, torch.Generator().manual_seed(3))
+    drawn = torch.randint(0, 1 << d, (k,), generator=torch.Generator().manual_seed(3))  # the same draws
+    assert measured.variance == pytest.approx(sampled_parity_variance_by_loop(model, d, loss, drawn), rel=1e-9)
+    exact = parity_target_variance(model, d, loss)
+    assert measured.bound == pytest.approx(exact.bound, rel=1e-9)  # G^2 by autograd, not by the manual pass
+
+
+def test_the_sampled_estimate_agrees_with_the_exact_variance_within_its_error():
+    """Independent of Parseval: over many draws the autograd estimate lands within a few of its
+    standard errors of the exact value, and its errors are the right size (about 1 on average)."""
+    d = 6
+    model = mlp([d, 10 * d, 1], torch.Generator().manual_seed(1))
+    exact = parity_target_variance(model, d, hinge_loss).variance
+    z = []
+    for seed in range(20):
+        est = sampled_parity_variance(model, d, hinge_loss, 256, torch.Generator().manual_seed(seed))
+        z.append((est.variance - exact) / est.stderr)
+    assert max(abs(v) for v in z) < 4, z
+    assert 0.4 < (sum(v * v for v in z) / len(z)) ** 0.5 < 1.6, z
+
+
+def test_the_sweep_streams_the_sampled_estimate_only_where_it_can_be_trusted():
+    config = build_config(
+        ParityVarianceConfig,
+        {"d_min": 3, "d_max": 7, "steps": 5, "inits": 2, "by_order": False, "sampled_targets": 256, "sampled_d_max": 5},
+    )
+    finished, events = train_in_process(ParityVarianceTrainer(config, torch.device("cpu"), 0), config)
+    assert finished.status == "completed"
+    metrics = {int(e.values["d"]): e.values for e in events if isinstance(e, Metrics) and "d" in e.values}
+    assert [d for d, v in metrics.items() if "target_var_sampled" in v] == [3, 4, 5]
+    for d in (3, 4, 5):
+        assert metrics[d]["sampled_z"] < 4 and metrics[d]["sampled_over_bound_z"] < 4
+    assert "sampled_z" not in metrics[6] and "sampled_z" not in metrics[7]

@@ -17,7 +17,7 @@ from engine.events import Metrics, RunFinished, RunStarted, Snapshot
 from engine.record import RunRecorder
 from gradfail_tui.explorer.app import GradfailApp, build_app
 from gradfail_tui.explorer.widgets.metric_plot import MetricPlot
-from tests.scripted import Script, ScriptedEngine, demo_families, demo_presets
+from tests.scripted import Engines, Script, demo_families, demo_presets
 
 SIZE = (120, 36)
 ENGINE_READY_S = 60  # the worker imports torch: seconds on a busy 2-core machine
@@ -33,27 +33,9 @@ def sync(test):
     return run
 
 
-class Engines:
-    """An engine factory that keeps every engine it made (the app makes a new one after a death)."""
-
-    def __init__(self, families, *scripts: Script, ready: bool = True):
-        self.families, self.scripts, self.ready = families, list(scripts) or [Script()], ready
-        self.made: list[ScriptedEngine] = []
-
-    def __call__(self) -> ScriptedEngine:
-        script = self.scripts[min(len(self.made), len(self.scripts) - 1)]
-        engine = ScriptedEngine(self.families, script, ready=self.ready)
-        self.made.append(engine)
-        return engine
-
-    @property
-    def last(self) -> ScriptedEngine:
-        return self.made[-1]
-
-
 def make_app(tmp_path: Path, *scripts: Script, families=None, presets=None, **kwargs) -> tuple[GradfailApp, Engines]:
     families = families or demo_families()
-    engines = Engines(families, *scripts, ready=kwargs.pop("ready", True))
+    engines = Engines(*scripts, families=families, ready=kwargs.pop("ready", True))  # the app makes one after a death
     kwargs.setdefault("plot_budget", 1.0)  # plots redrawn at once, whatever they cost
     app = build_app(
         engines,

@@ -63,7 +63,7 @@ async def choose_group(pilot, steps: str | None = None) -> None:
     listing = app.query_one(FamilyList)
     listing.focus()
     await pilot.press("end", "enter")  # the figures come last in the list
-    await wait_until(pilot, lambda: app.setup.mode == "group" and app.group_form.members, "the group's form")
+    await wait_until(pilot, lambda: app.setup.mode == "group" and app.setup.group_form.members, "the group's form")
     if steps is not None:
         await type_into(pilot, app.query_one("#group-steps", Input), steps)
     await wait_until(pilot, lambda: not app.setup.problems, "a valid group form")
@@ -84,7 +84,7 @@ async def test_the_setup_screen_offers_the_figures_with_their_runs_claims_and_sc
         ]
         assert options[-1] == "group:fig-parity"
         await choose_group(pilot)
-        assert app.form.display is False and app.group_form.display is True
+        assert app.form.display is False and app.setup.group_form.display is True
         runs = str(app.query_one("#group-runs").render())
         for label, preset in (("d = 5", "parity5"), ("d = 10", "parity10"), ("d = 30", "parity30")):
             assert label in runs and preset in runs
@@ -311,7 +311,7 @@ async def test_a_groups_next_run_does_not_take_over_the_view_the_user_chose(tmp_
         await start_group_held(pilot, 100)
         await pilot.press("3")  # meanwhile, the user looks at the figure recorded earlier
         await wait_until(pilot, lambda: app.model.group(group_key(recorded)) is not None, "the recorded group")
-        app.open_group(group_key(recorded))
+        app.open_entry(group_key(recorded))
         shown, primary = app.model.shown_group, app.model.primary
         engine = engines.last
         engine._advance(400)  # run 1 ends; the group starts run 2 on its own
@@ -388,10 +388,10 @@ at_least = 0.0
 
 
 def test_each_scale_is_offered_with_what_it_costs():
+    from engine import walltimes
     from gradfail_tui.explorer.widgets.rebuilt_form import scale_note
 
-    tuples = load_preset("fig-tuples")
-    cpu = scale_note("cpu", tuples.wall_time)
-    assert cpu == dict(tuples.wall_time)["cpu"] and "2-core CPU" in cpu
-    parity = load_preset("fig-parity")  # says nothing of its wall time: the scale's name is explained
-    assert [scale_note(s, parity.wall_time) for s in parity.scales] == ["CPU, minutes", "the original schedule"]
+    measured = walltimes.lookup("fig-tuples", "cpu")  # the one source of wall times
+    assert scale_note("fig-tuples", "cpu") == f"{walltimes.clock(measured.seconds)} measured on a 2-core CPU"
+    assert walltimes.lookup("fig-parity", "paper") is None  # never measured: the scale's name is explained
+    assert scale_note("fig-parity", "paper") == "the original schedule"

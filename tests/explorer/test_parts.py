@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from types import SimpleNamespace
 
 from engine.claims import Outcome
 from engine.client import EngineExited
@@ -73,32 +75,58 @@ class Posted(list):
         self.append(message)
 
 
-def test_the_bridge_batches_events_and_holds_them_while_the_ui_is_busy():
+class CountedPoll:
+    """The conductor's poll, counting the bridge's calls: once call n has begun, the bridge has done
+    everything it does with what call n - 1 returned (its loop is poll, then post or hold)."""
+
+    def __init__(self, poll):
+        self.poll, self.calls = poll, 0
+        self.called = threading.Condition()
+
+    def __call__(self, timeout: float) -> list:
+        with self.called:
+            self.calls += 1
+            self.called.notify_all()
+        return self.poll(timeout)
+
+    def wait_past(self, polls: int = 2) -> None:
+        """Wait until the bridge has gone round `polls` more times (an event, not a guess at a duration)."""
+        with self.called:
+            target = self.calls + polls
+            assert self.called.wait_for(lambda: self.calls >= target, timeout=30), "the bridge stopped polling"
+
+
+def test_the_bridge_batches_events_and_holds_them_while_the_ui_is_busy(monkeypatch):
+    import gradfail_tui.explorer.bridge as bridge_module
+
+    clock = Clock()  # the bridge's clock: a batch is due only when the test moves it on
+    monkeypatch.setattr(bridge_module, "time", SimpleNamespace(monotonic=clock))
     engine = ScriptedEngine(demo_families(), ready=False)
     posted = Posted()
-    bridge = EngineBridge(Conductor(lambda: engine).start().poll, posted, batch_hz=5).start()
+    poll = CountedPoll(Conductor(lambda: engine).start().poll)
+    bridge = EngineBridge(poll, posted, batch_hz=5).start()
     engine.events.put(
         RunStarted(run_id="r", t=0, family="demo", config={}, seed=0, device="cpu", device_name="cpu", total_steps=500)
     )
     for step in range(500):
         engine.events.put(Metrics(run_id="r", t=step / 1000, step=step, values={"loss": 1.0}))
-    time.sleep(0.6)
+    while not engine.events.empty():
+        poll.wait_past(1)
+    poll.wait_past()  # the bridge has taken in everything
+    clock.now = 10.0  # long past the batch interval: the rest is due
+    poll.wait_past()
     # RunStarted went at once; the UI has not said it applied that batch, so the rest wait.
     assert len(posted) == 1 and isinstance(posted[0], EngineItemsReceived)
     bridge.batch_applied()
-    deadline = time.monotonic() + 2
-    while len(posted) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    poll.wait_past()
     batches = [[item for _, item in m.items] for m in posted]
     assert sum(len(b) for b in batches) == 501 and len(batches) == 2  # nothing lost, a few batches
     # The end of a run and the death of an engine go at once, even while a batch is in flight.
     engine.events.put(RunFinished(run_id="r", t=1, step=500, status="completed"))
     engine.events.put(EngineExited(0, ""))
-    deadline = time.monotonic() + 2
-    while (
-        not any(isinstance(item, EngineExited) for m in posted for _, item in m.items) and time.monotonic() < deadline
-    ):
-        time.sleep(0.01)
+    while not engine.events.empty():
+        poll.wait_past(1)
+    poll.wait_past()
     said = [item for m in posted[2:] for _, item in m.items]
     assert [type(item) for item in said] == [RunFinished, EngineExited]
     bridge.stop()

@@ -96,7 +96,7 @@ async def test_a_sweep_preset_started_from_setup_fills_in_its_heatmap_and_stops_
         )
         cell = next(g for g in app.model.groups if g.cell is not None and g.name == "· d=4, steps=400")
         await wait_until(pilot, lambda: all(app.model.entry(k) for k in cell.keys.values()), "the cell's runs")
-        app.open_group(cell.key)
+        app.open_entry(cell.key)
         assert [e.label for e in app.model.shown_entries()] == ["d=4, steps=400, seed 0"]
         assert sum(1 for g in app.model.groups if g.key == group.key) == 1  # the session row gave way to the record
 

@@ -12,12 +12,12 @@ from engine.sweeps import resolve
 from gradfail_tui.explorer.entries import load_recorded_group
 from gradfail_tui.explorer.widgets.runs_panel import RunsPanel
 from gradfail_tui.explorer.widgets.sweep_view import sweep_details
-from tests.engine.test_sweeps import Engines
+from tests.engine.test_sweeps import parity_engines
 
 
 def test_a_recorded_sweep_is_listed_as_a_sweep_and_shows_its_heatmap(tmp_path):
     spec = resolve("parity", None, {"steps": "200"}, {"d": "4,6", "width_mult": "2,5"}, 2, None)
-    conductor = Conductor(Engines(), engines=2).start()
+    conductor = Conductor(parity_engines(), engines=2).start()
     (tmp_path / "sw").mkdir()
     conductor.submit(SweepRun(spec, tmp_path / "sw"))
     conductor.run()
@@ -43,7 +43,7 @@ def test_each_cell_of_a_recorded_sweep_is_listed_and_opens_its_seeds_runs(tmp_pa
 
     spec = resolve("parity", None, {"steps": "200"}, {"d": "4,6"}, 3, None)
     (tmp_path / "sw").mkdir()
-    conductor = Conductor(Engines(), engines=2).start()
+    conductor = Conductor(parity_engines(), engines=2).start()
     conductor.submit(SweepRun(spec, tmp_path / "sw"))
     conductor.run()
     conductor.close()

@@ -118,7 +118,7 @@ def test_the_talk_in_chromium_goes_through_its_slides(tmp_path):
             page.wait_for(lambda: page.seen("REPRODUCED"), "the verdict, once the replay has ended")
             page.page.screenshot(path=str(shots / "serve-talk-figure1.png"))
             page.page.keyboard.press("PageDown")
-            page.wait_for(lambda: page.seen("Theorem 1"), "Theorem 1's slide")
+            page.wait_for(lambda: page.seen("wider and deeper"), "Section 2's next slide")
             page.page.close()
             served.wait_gone(timeout=15)
             browser.close()

@@ -19,6 +19,8 @@ from tests.talk.decks import POINTS, write_deck
 
 HEADINGS = [paper.TITLE] + [r.heading for r in paper.RESULTS] + ["What fails, and why"]
 
+ORDER = [r.preset for r in paper.RESULTS]  # the results in the paper's order, as the deck has them
+
 
 @pytest.fixture(scope="module")
 def deck(tmp_path_factory):
@@ -146,7 +148,7 @@ def damaged_copy(deck, tmp_path):
     copy = tmp_path / "damaged"
     shutil.copytree(deck, copy)
     (copy / paper.MANIFEST).write_text("{garbled")
-    shutil.rmtree(copy / "03-fig-tuples")
+    shutil.rmtree(copy / paper.result_dir(ORDER.index("fig-tuples") + 1, "fig-tuples"))
     events = next((copy / "01-fig-parity").glob("01-*/events.jsonl"))
     events.write_text(events.read_text()[:300] + "\n{not json\n")
     return copy
@@ -164,11 +166,12 @@ def test_a_missing_or_damaged_deck_is_said_on_its_slides_and_the_talk_goes_on(de
                 if number in expect_slides:
                     assert expect_slides[number] in text_of(app, "verdict"), number
 
-    asyncio.run(go(tmp_path / "nowhere", "no such deck", {1: "no deck", 7: "no deck"}))
+    tuples, last = ORDER.index("fig-tuples") + 1, len(ORDER)  # slide numbers: 0 is the title
+    asyncio.run(go(tmp_path / "nowhere", "no such deck", {1: "no deck", last: "no deck"}))
     damaged = damaged_copy(deck, tmp_path)
-    asyncio.run(go(damaged, "cannot be read", {3: "no record of its runs", 1: "line"}))
+    asyncio.run(go(damaged, "cannot be read", {tuples: "no record of its runs", 1: "line"}))
     (damaged / paper.MANIFEST).write_text(json.dumps({"kind": "paper", "results": []}))
-    asyncio.run(go(damaged, "", {3: "no record of its runs"}))  # an empty list: found by their directories
+    asyncio.run(go(damaged, "", {tuples: "no record of its runs"}))  # an empty list: found by their directories
 
 
 def test_keys_pressed_at_random_never_crash_or_hang_it(deck):
@@ -239,8 +242,10 @@ def test_live_slides_train_what_the_deck_lacks_and_record_it(tmp_path):
             assert "trained live" in text_of(app, "verdict") and "d = 30" in text_of(app, "plot")
             job = live.jobs["fig-parity"]
             assert [live.state.status for live in job.lives] == ["completed"] * 3
-            await pilot.press("right")  # Theorem 1 is in the deck: replayed, not trained
-            assert "thm-variance" not in live.jobs
+            between = ORDER[ORDER.index("fig-parity") + 1 : ORDER.index("fig-tuples")]
+            for preset in between:  # Theorem 1 and the others are in the deck: replayed, not trained
+                await pilot.press("right")
+                assert preset not in live.jobs
             await pilot.press("right")  # Figure 3: too slow to train live, and absent
             await settle(pilot)
             assert "fig-tuples" not in live.jobs and "no record of its runs" in text_of(app, "verdict")

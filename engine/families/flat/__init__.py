@@ -109,6 +109,7 @@ SPEC = FamilySpec(
         MetricSpec("sq_error", "squared error vs the labels (test)", "error", log_scale=True),
         MetricSpec("train_loss", "train loss (squared error; cross-entropy for multiclass)", "loss", log_scale=True),
         MetricSpec("flatness", "share of activations passing zero gradient", "flatness"),
+        MetricSpec("params", "the learner's trainable parameters (its test-time cost)", "parameters", log_scale=True),
     ),
     cpu_threads=1,
     headline=("sq_error", "step_acc"),

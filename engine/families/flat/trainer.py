@@ -192,6 +192,7 @@ class FlatTrainer(Trainer):
             "sq_error": (prediction - self.stairs.levels[label]).square().mean().item(),
             "step_acc": (self.stairs.nearest(prediction) == label).float().mean().item(),
             "flatness": self.learner.flatness(x),
+            "params": float(self.parameter_count()),  # Sec. 5.3, 5.5: the price at test time
         }
 
     @torch.no_grad()

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from engine.diagnostics.variance import parity_target_variance
+from engine.diagnostics.variance import parity_target_variance, sampled_parity_variance
 from engine.families.parity_variance import ParityVarianceConfig
 from engine.nn import hinge_loss, mlp
 from engine.seeding import generator
@@ -38,12 +38,20 @@ class ParityVarianceTrainer(Trainer):
     def measure(self, d: int) -> dict:
         c = self.config
         sizes = [d] + [c.width_mult * d] * c.depth + [1]
-        results = []
+        results, sampled = [], []
+        draw = c.sampled_targets >= 2 and d <= c.sampled_d_max
         for i in range(c.inits):
             model = mlp(sizes, generator(self.seed, f"init:d={d}:{i}")).to(self.device)
             results.append(parity_target_variance(model, d, LOSSES[c.loss], by_order=c.by_order))
+            if draw:
+                targets = generator(self.seed, f"targets:d={d}:{i}")
+                sampled.append(sampled_parity_variance(model, d, LOSSES[c.loss], c.sampled_targets, targets))
         mean = lambda values: sum(values) / len(values)  # noqa: E731
         row = {"d": d, "variance": mean([r.variance for r in results]), "bound": mean([r.bound for r in results])}
+        if sampled:  # the mean over the inits, and its standard error
+            row["sampled"] = mean([r.variance for r in sampled])
+            row["sampled_se"] = math.sqrt(sum(r.stderr**2 for r in sampled)) / len(sampled)
+            row["sampled_bound"] = mean([r.bound for r in sampled])
         if c.by_order:
             energy = [mean(orders) for orders in zip(*(r.order_energy for r in results))]
             total = sum(energy)
@@ -73,6 +81,12 @@ class ParityVarianceTrainer(Trainer):
             "target_var_bound": last["bound"],
             "var_ratio": last["variance"] / last["bound"],
         }
+        if "sampled" in last:
+            values["target_var_sampled"] = last["sampled"]
+            se = last["sampled_se"]
+            if se > 0:  # zero only if every draw was the same parity: no error to measure against
+                values["sampled_z"] = abs(last["sampled"] - last["variance"]) / se
+                values["sampled_over_bound_z"] = (last["sampled"] - last["sampled_bound"]) / se
         slopes = self.fit()
         if slopes:
             values["var_slope"], values["bound_slope"] = slopes
@@ -91,6 +105,15 @@ class ParityVarianceTrainer(Trainer):
             },
             {"label": "log2 bound G^2/2^d", "x": ds, "y": [math.log2(r["bound"]) for r in self.rows]},
         ]
+        sampled = [r for r in self.rows if r.get("sampled", 0) > 0]
+        if sampled:
+            series.append(
+                {
+                    "label": f"log2 variance (autograd, {self.config.sampled_targets} random parities)",
+                    "x": [r["d"] for r in sampled],
+                    "y": [math.log2(r["sampled"]) for r in sampled],
+                }
+            )
         slopes = self.fit()
         title = "target variance across parities vs d (log2)"
         if slopes:
@@ -98,6 +121,7 @@ class ParityVarianceTrainer(Trainer):
         columns = ["d", "targets 2^d", "variance", "bound G^2/2^d", "variance / bound"]
         if self.config.by_order:
             columns += ["targets of order <= 2", "their share of the variance"]
+        columns.append("sampled (autograd) +- se")
         rows = []
         for r in self.rows:
             row = [
@@ -109,6 +133,7 @@ class ParityVarianceTrainer(Trainer):
             ]
             if self.config.by_order:
                 row += [1 + r["d"] + r["d"] * (r["d"] - 1) // 2, f"{r['low_order_share']:.3f}"]
+            row.append(f"{r['sampled']:.4g} +- {r['sampled_se']:.2g}" if "sampled" in r else "")
             rows.append(row)
         return [
             SnapshotData(

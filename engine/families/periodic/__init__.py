@@ -12,7 +12,9 @@ the target's mean (periodic-hard).
 What is streamed: the test squared error and the explained variance R^2 = 1 - MSE / Var(y); the
 target variance across random directions of norm r at the current weights (engine/diagnostics/
 variance.py, `periodic_target_variance`) every `variance_every` steps, with its resolution (two
-standard errors; an estimate below it is shown in the table, not plotted);
+standard errors; an estimate below it is shown in the table, not plotted), and the variance over
+G^2 = E_x ||d p / dw||^2 (`target_var_rel`, or `target_var_rel_upper`, an upper bound, when the
+estimate is below its resolution), which compares across r and d;
 and the prediction against t = <v*, x> over the target psi(t).
 
     gradfail run --preset periodic-easy
@@ -65,6 +67,18 @@ SPEC = FamilySpec(
             "target_var", "target variance across directions of norm r (when resolved)", "variance", log_scale=True
         ),
         MetricSpec("target_var_resolution", "its resolution (2 standard errors)", "variance", log_scale=True),
+        MetricSpec(
+            "target_var_rel",
+            "target variance / G^2: the share of the gradient's squared size that depends on v (when resolved)",
+            "relative variance",
+            log_scale=True,
+        ),
+        MetricSpec(
+            "target_var_rel_upper",
+            "target variance / G^2: below resolution, upper bound",
+            "relative variance",
+            log_scale=True,
+        ),
     ),
     cpu_threads=1,
     headline=("train_loss", "r2"),

@@ -61,6 +61,9 @@ class PeriodicTrainer(Trainer):
             values["target_var_resolution"] = resolution
             if measured.variance > resolution:
                 values["target_var"] = measured.variance
+                values["target_var_rel"] = measured.variance / measured.g2
+            else:  # below what the sample resolves: only an upper bound, which proves "at most"
+                values["target_var_rel_upper"] = max(resolution, measured.variance + resolution) / measured.g2
         return values
 
     def measure_variance(self) -> SampledVariance:

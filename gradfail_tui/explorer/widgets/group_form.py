@@ -42,7 +42,7 @@ class GroupForm(RebuiltForm):
             about += f"\n{escape(group.description)}"
         if group.paper:
             about += f"\n[i]paper:[/i] {escape(group.paper)}"
-        scales = scale_options(group.scales, group.wall_time)
+        scales = scale_options(group.name, group.scales)
         await self.rebuild(
             [
                 Static(about, classes="family-info"),

@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
+from engine import walltimes
 from engine.presets import DEFAULT_SCALE
 
 W = TypeVar("W", bound=Widget)
@@ -91,15 +92,20 @@ class RebuiltForm(VerticalScroll, can_focus=False):  # Tab goes straight to the 
         await self.mount_all(widgets)
 
 
-# What a scale's name promises, where its preset does not say how long it takes (`wall_time`).
+# What a scale's name promises, where no wall time was measured for it (presets/measured/walltimes.toml).
 SCALE_NOTES = {DEFAULT_SCALE: "CPU, minutes", "paper": "the original schedule", "large": "for a GPU or a cluster"}
 
 
-def scale_note(scale: str, wall_time: tuple[tuple[str, str], ...] = ()) -> str:
-    """What a scale costs: as the preset says (`wall_time`), else what its name promises."""
-    return dict(wall_time).get(scale) or SCALE_NOTES.get(scale, "see gradfail presets show")
+def scale_note(preset: str, scale: str) -> str:
+    """What a preset's scale costs: its measured wall time (engine/walltimes.py, the one source),
+    else what the scale's name promises."""
+    measured = walltimes.lookup(preset, scale)
+    if measured is None:
+        return SCALE_NOTES.get(scale, "see gradfail presets show")
+    where = measured.machine.split(" (")[0].split(",")[0]  # "2-core CPU", "NVIDIA H200": the rest is in presets show
+    return f"{walltimes.clock(measured.seconds)} measured on a {where}"
 
 
-def scale_options(scales: list[str], wall_time: tuple[tuple[str, str], ...] = ()) -> list[tuple[str, str]]:
-    """A preset's scales for a Select: "cpu · about 29 min on a 2-core CPU (28:40 measured)"."""
-    return [(f"{scale} · {scale_note(scale, wall_time)}", scale) for scale in scales]
+def scale_options(preset: str, scales: list[str]) -> list[tuple[str, str]]:
+    """A preset's scales for a Select: "cpu · 28:40 measured on a 2-core CPU"."""
+    return [(f"{scale} · {scale_note(preset, scale)}", scale) for scale in scales]

@@ -7,6 +7,8 @@ its problems (Start stays disabled while there are any). Starting posts what to 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from textual import on
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
@@ -32,23 +34,27 @@ from gradfail_tui.explorer.widgets.sweep_form import SweepForm
 RUN, GROUP, SWEEP = "run", "group", "sweep"  # the three forms
 
 
+@dataclass(frozen=True)
+class Offer:
+    """What the Setup tab offers: the families (and why any did not load), single-run presets, group
+    presets (the figures), sweep presets (the phase diagrams), and the presets that did not load."""
+
+    families: dict[str, FamilySpec]
+    presets: list[Preset] = field(default_factory=list)
+    groups: list[GroupPreset] = field(default_factory=list)
+    sweeps: list[SweepPreset] = field(default_factory=list)
+    family_errors: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
 class SetupPane(Horizontal):
     mode: reactive[str] = reactive(RUN, init=False)
     problems: reactive[tuple[str, ...]] = reactive(("no family chosen yet",), init=False)
 
-    def __init__(
-        self,
-        families: dict[str, FamilySpec],
-        family_errors: dict[str, str],
-        presets: list[Preset],
-        groups: list[GroupPreset],
-        sweeps: list[SweepPreset] | None = None,
-        *,
-        id: str | None = None,
-    ) -> None:
+    def __init__(self, offer: Offer, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.families, self.family_errors, self.presets, self.groups = families, family_errors, presets, groups
-        self.sweeps = sweeps or []
+        self.families, self.family_errors, self.presets = offer.families, offer.family_errors, offer.presets
+        self.groups, self.sweeps = offer.groups, offer.sweeps
 
     def compose(self):
         yield FamilyList(self.families, self.family_errors, self.groups, self.sweeps, id="families")
@@ -83,6 +89,16 @@ class SetupPane(Horizontal):
         )
 
     # -- picking ---------------------------------------------------------------------------------
+    async def pick_first(self, name: str | None = None) -> None:
+        """What the tab opens on: the preset named (a run's, a group's or a sweep's), else the first family."""
+        chosen = next((p for p in self.presets if p.name == name), None)
+        first = chosen.family if chosen else next(iter(self.families), None)
+        if first:
+            await self.pick_family(first, chosen.name if chosen else None)
+        if name is not None:  # each does nothing unless it knows the name
+            await self.pick_group(name)
+            await self.pick_sweep(name)
+
     async def pick_family(self, name: str, preset: str | None = None) -> None:
         spec = self.families.get(name)
         if spec is None:

@@ -34,7 +34,7 @@ class SweepForm(RebuiltForm):
         about = f"[b]{escape(sweep.title)}[/b]  ({escape(sweep.name)})\n{escape(sweep.description)}"
         if sweep.paper:
             about += f"\n[i]paper:[/i] {escape(sweep.paper)}"
-        scales = scale_options(sweep.scales)
+        scales = scale_options(sweep.name, sweep.scales)
         await self.rebuild(
             [
                 Static(about, classes="family-info"),

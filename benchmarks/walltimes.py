@@ -1,0 +1,126 @@
+"""Measure how long group presets take, and write it where gradfail reads it.
+
+    python benchmarks/walltimes.py fig-parity                 # one group at its default scale
+    python benchmarks/walltimes.py fig-tuples --scale cpu     # another scale
+    python benchmarks/walltimes.py --all                      # every group preset of the paper
+    python benchmarks/walltimes.py fig-parity --device cuda   # on a GPU
+    python benchmarks/walltimes.py --table                    # regenerate docs/presets.md's table only
+
+Each group is run as a person runs it, `gradfail run --preset NAME --scale SCALE --out DIR` in a
+temporary directory, and its wall time is the whole command's (Python's start and torch's import
+included). A group whose runs did not all complete is not written (its time says nothing about the
+group); `--keep` leaves its record for a look. Each measured entry replaces the group's entry for
+that scale in presets/measured/walltimes.toml, with the machine, the load average at the start, the
+date and the command; then the table in docs/presets.md (between its marker comments) is generated
+again from the file. `gradfail presets show`, engine/paper.py (which results train live in a talk)
+and the docs read that file: it is the one place a wall time is kept.
+
+The machine is shared and its speed drifts: measure when it is idle (the load average is recorded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine import walltimes  # noqa: E402
+
+DOCS = ROOT / "docs" / "presets.md"
+
+
+def machine(device: str) -> str:
+    """'2-core CPU, load 0.4 (torch 2.13.0+cpu)', or the GPU's name on cuda."""
+    import torch  # only to name the machine; the measured run imports it in its own process
+
+    load = os.getloadavg()[0]
+    where = f"{os.cpu_count()}-core CPU ({platform.machine()}), load {load:.1f} at the start"
+    if device.startswith("cuda") and torch.cuda.is_available():
+        where = f"{torch.cuda.get_device_name()}, {os.cpu_count()} CPU cores, load {load:.1f} at the start"
+    return f"{where} (torch {torch.__version__})"
+
+
+def measure(group: str, scale: str, device: str, keep: bool) -> walltimes.WallTime | None:
+    """Run the group once; its WallTime, or None (and why, on stderr) when it did not complete."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"walltime-{group}-"))
+    out = tmp / group
+    command = ["gradfail", "run", "--preset", group, "--scale", scale, "--device", device, "--out", str(out)]
+    described = machine(device)
+    print(f"{group} at scale {scale}: {' '.join(command[:-2])} ...", flush=True)
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    try:
+        manifest = json.loads((out / "group.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        manifest = {}
+    status = manifest.get("status", "no group.json")
+    if done.returncode not in (0,) or status != "completed":
+        print(f"  not written: exit {done.returncode}, status {status}\n{done.stderr[-2000:]}", file=sys.stderr)
+        if keep:
+            print(f"  its record: {out}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return None
+    if not keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    how = f"gradfail run --preset {group}" + (f" --scale {scale}" if scale != "default" else "")
+    how += f" --device {device}" if device != "cpu" else ""
+    print(f"  {walltimes.clock(seconds)} ({seconds:.1f} s), verdict {manifest.get('verdict', {}).get('outcome')}")
+    return walltimes.WallTime(group, scale, round(seconds, 1), described, datetime.date.today().isoformat(), how)
+
+
+def write_table(entries: list[walltimes.WallTime]) -> None:
+    DOCS.write_text(walltimes.with_table(DOCS.read_text(encoding="utf-8"), entries), encoding="utf-8")
+    print(f"table regenerated: {DOCS.relative_to(ROOT)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("groups", nargs="*", help="group presets to measure (fig-parity, ...)")
+    parser.add_argument("--all", action="store_true", help="every group preset of the paper, in its order")
+    parser.add_argument("--scale", default="default", help="the scale to run them at (default: default)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    parser.add_argument("--table", action="store_true", help="only regenerate docs/presets.md's table")
+    parser.add_argument("--keep", action="store_true", help="keep the records of runs that did not complete")
+    args = parser.parse_args(argv)
+
+    path = walltimes.data_path()
+    text = path.read_text(encoding="utf-8")
+    entries = walltimes.parse(text, path.name)
+    if args.table:
+        write_table(entries)
+        return 0
+    groups = list(args.groups)
+    if args.all:
+        from engine.paper import RESULTS
+
+        groups += [r.preset for r in RESULTS if r.preset not in groups]
+    if not groups:
+        parser.error("name a group preset (fig-parity), or --all, or --table")
+    failed = 0
+    for group in groups:
+        measured = measure(group, args.scale, args.device, args.keep)
+        if measured is None:
+            failed += 1
+            continue
+        entries = walltimes.replace(entries, measured)
+        path.write_text(walltimes.render(entries, walltimes.header_of(text)), encoding="utf-8")
+        print(f"  written: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name}")
+    write_table(entries)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

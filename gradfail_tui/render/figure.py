@@ -1,0 +1,180 @@
+"""A group's declared figure (engine/figures.py) drawn into a terminal with plotext: panels side by side,
+every axis named, one legend under them (never over the data), reference lines dotted grey.
+
+One renderer for every terminal surface: the talk's slides, the explorer's group view, the figure
+`gradfail run --preset fig-...` prints at its end, and the report's terminal-style SVGs. Where the
+panels do not fit (a talk at 80x24), a page of them is drawn and the title says which ("panels 1-2 of
+4"); the caller pages with `page`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import plotext
+from rich.cells import cell_len
+from rich.text import Text
+
+from engine.figures import COLOURS, FigureData, Panel
+from gradfail_tui.render.colours import HUES, MARKER_GREY
+from gradfail_tui.render.plots import log_ticks, step_ticks, tick_label
+
+RGB = dict(zip(COLOURS, HUES))  # the declaration's colour names, as the terminal draws them
+MIN_PANEL_WIDTH = 36
+MIN_PANEL_HEIGHT = 9
+DASHED = "dot"  # plotext has no dashes: a dashed series or a reference line is drawn in dots
+
+
+@dataclass
+class Page:
+    """Which panels are drawn: `first` .. `first + count - 1`, in `columns` columns; `pages` in all."""
+
+    number: int
+    pages: int
+    first: int
+    count: int
+    columns: int
+    total: int
+
+    @property
+    def label(self) -> str:
+        """Which panels are shown: "panels 1-2 of 4"."""
+        shown = f"panels {self.first + 1}-{self.first + self.count}" if self.count > 1 else f"panel {self.first + 1}"
+        return f"{shown} of {self.total}"
+
+
+def layout(panels: int, wanted_columns: int, width: int, height: int, page: int = 0) -> Page:
+    """How many panels fit in `width` x `height` (the legend's line taken off), in at most
+    `wanted_columns` columns (a picture's steps), and which page of them is `page` (wrapped)."""
+    columns = max(1, min(wanted_columns, panels, width // MIN_PANEL_WIDTH))
+    rows = max(1, min(math.ceil(panels / columns), (height - 1) // MIN_PANEL_HEIGHT))
+    per_page = columns * rows
+    pages = max(1, math.ceil(panels / per_page))
+    number = page % pages
+    first = number * per_page
+    return Page(number, pages, first, min(per_page, panels - first), columns, panels)
+
+
+def colours_for(data: FigureData) -> dict[str, tuple[int, int, int]]:
+    """Each legend name's colour: the declared one, else the next hue no declared series takes."""
+    legend = data.legend()
+    taken = {line.colour for line in legend if line.colour}
+    free = [rgb for name, rgb in RGB.items() if name not in taken and name != "grey"]
+    chosen, index = {}, 0
+    for line in legend:
+        if line.reference:
+            chosen[line.name] = MARKER_GREY
+        elif line.colour:
+            chosen[line.name] = RGB[line.colour]
+        else:
+            chosen[line.name] = free[index % len(free)]
+            index += 1
+    return chosen
+
+
+def draw_panel(panel: Panel, data: FigureData, colours, width: int, height: int, marker: str = "braille") -> Text:
+    """One panel: its lines, its levels across the data's x range, on the y range all panels share."""
+    if panel.spacer:
+        return Text("\n".join(" " * width for _ in range(height)))
+    figure = data.figure
+    plt = plotext
+    plt.clear_figure()
+    plt.limit_size(False, False)  # the size given, not this process's terminal's (a talk in a browser)
+    plt.plot_size(width, height)
+    plt.theme("clear")
+    log_y = figure.y.log
+    drawn = []
+    for line in panel.lines:
+        points = [(x, y) for x, y in line.points if math.isfinite(y) and (y > 0 or not log_y)]
+        if points:
+            drawn.append((line, points))
+    xs = [x for _, points in drawn for x, _ in points]
+    ys = [y for _, points in drawn for _, y in points]
+    if xs:  # the levels first, so that a series on the same value is drawn over them
+        low, high = min(xs), max(xs)
+        for _, value in panel.levels:
+            if value > 0 or not log_y:
+                plt.plot([low, high], [value, value], marker=DASHED, color=MARKER_GREY)
+                ys.append(value)
+    for line, points in drawn:
+        px, py = zip(*points)
+        style = DASHED if line.dashed or line.reference else marker
+        plt.plot(list(px), list(py), marker=style, color=colours.get(line.name, MARKER_GREY))
+    plt.title(panel.title + (f" ({panel.note})" if panel.note else ""))
+    if xs and max(xs) > min(xs):
+        plt.xlim(min(xs), max(xs))  # plotext's own margins vary from draw to draw
+    if xs and all(float(x).is_integer() for x in xs):
+        ticks = step_ticks(min(xs), max(xs))
+        plt.xticks(ticks, [f"{t:,}" for t in ticks])
+    shared = data.y_range() if len(data.panels) > 1 and not figure.picture else None
+    if shared is not None and not log_y and shared[1] > shared[0]:
+        plt.ylim(*shared)
+    if ys and log_y:
+        plt.yscale("log")
+        ticks, names = log_ticks(min(ys), max(ys))
+        plt.yticks(ticks, names)
+    return Text.from_ansi(plt.build().rstrip())  # plotext leaves a blank line for its own labels
+
+
+def legend_text(data: FigureData, colours) -> Text:
+    """The legend, one line under the panels: a solid mark per series, a dotted one per reference
+    line (a level with its value)."""
+    levels = {name: value for panel in data.panels for name, value in panel.levels}
+    text = Text()
+    for index, line in enumerate(data.legend()):
+        if index:
+            text.append("   ")
+        mark = "┄┄" if line.dashed or line.reference else "━━"
+        text.append(mark, style="rgb({},{},{})".format(*colours.get(line.name, MARKER_GREY)))
+        text.append(" " + line.name)
+        if line.name in levels:
+            text.append(f" {tick_label(levels[line.name])}", style="dim")
+    return text
+
+
+def render_figure(
+    data: FigureData, width: int, height: int, marker: str = "braille", page: int = 0
+) -> tuple[Text, Page]:
+    """The figure in `width` x `height` cells, as one Text: its title, a page of its panels side by side,
+    the axes' names and the legend under them; and which page that is."""
+    panels = data.panels or [Panel("", note="nothing to draw")]
+    colours = colours_for(data)
+    under = Text("\n").join([axes_text(data), legend_text(data, colours)])
+    where = layout(len(panels), data.columns, width, height - lines_of(under, width), page)
+    figure = Text(data.figure.title, style="bold")
+    if where.pages > 1:
+        figure.append(f"  ({where.label}: [ ])", style="dim")
+    shown = panels[where.first : where.first + where.count]
+    rows = math.ceil(len(shown) / where.columns)
+    panel_width = max(20, width // where.columns)
+    panel_height = max(5, (height - lines_of(figure, width) - lines_of(under, width)) // rows)
+    for row in range(rows):
+        cells = [
+            draw_panel(p, data, colours, panel_width, panel_height, marker).split("\n")
+            for p in shown[row * where.columns : (row + 1) * where.columns]
+        ]
+        for index in range(max(len(cell) for cell in cells)):
+            figure.append("\n")
+            for cell in cells:  # side by side, each padded to its panel's width
+                line = cell[index].copy() if index < len(cell) else Text()
+                line.truncate(panel_width, pad=True)
+                figure.append_text(line)
+    figure.append("\n")
+    figure.append_text(under)
+    return figure, where
+
+
+def lines_of(text: Text, width: int) -> int:
+    """How many lines `text` takes, wrapped at `width`."""
+    return sum(max(1, math.ceil(cell_len(line.plain) / max(1, width))) for line in text.split("\n"))
+
+
+def axes_text(data: FigureData) -> Text:
+    """What the axes are, one line for all the panels (plotext drops its own labels where a panel is narrow)."""
+    x, y = data.figure.x, data.figure.y
+    text = Text("↑ ", style="dim")
+    text.append(y.label + (" (log)" if y.log else ""))
+    text.append("   → ", style="dim")
+    text.append(x.label + (" (log)" if x.log else ""))
+    return text
