@@ -759,7 +759,18 @@ def serve(
     """Serve the explorer (or, with --talk, a talk) in a web browser; each tab gets its own session."""
     from gradfail_tui.serve.command import serve_command
 
-    code = serve_command(talk_deck, host, port, max_sessions, slide_seconds, runs_dir, preset, start, err, live)
+    code = serve_command(
+        talk_deck,
+        host,
+        port,
+        max_sessions=max_sessions,
+        slide_seconds=slide_seconds,
+        runs_dir=runs_dir,
+        preset=preset,
+        start=start,
+        err=err,
+        live=live,
+    )
     raise typer.Exit(code=code)
 
 
@@ -782,23 +793,45 @@ def report(
         ),
     ] = Path("report.md"),
     force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing report (and the SVGs in its folder).")
+        bool, typer.Option("--force", help="Replace an existing report (and the figures in its folder).")
     ] = False,
+    figures_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--figures",
+            metavar="OUTDIR",
+            help="Write only each group's figure, as vector SVG, PDF and PNG named after the paper's figure "
+            '(figure-5.svg), into OUTDIR; needs matplotlib (pip install "gradfail[figures]").',
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Write a Markdown report of recorded runs: the verdict, the figures as SVG, the numbers, the config, the versions.
+    """Write a Markdown report of recorded runs: the verdict, the figures, the numbers, the config, the versions.
 
     Reads the records only (nothing is trained again); a group's claims are judged again on what was recorded.
+    With matplotlib (the `figures` extra) each group's figure is also written as vector SVG, PDF and PNG.
     """
-    from gradfail_tui.report import ReportError, write_report
+    from rich.markup import escape
 
+    from gradfail_tui.report import ReportError, write_figures, write_report
+
+    if figures_dir is not None:
+        try:
+            files = write_figures(paths, figures_dir, force=force)
+        except ReportError as exc:
+            raise fail([escape(p) for p in exc.problems]) from None
+        for path in files:
+            console.print(f"figure: {path}", highlight=False)
+        return
     try:
         written = write_report(paths, output, force=force)
     except ReportError as exc:
         raise fail(exc.problems) from None
-    from rich.markup import escape
 
     for problem in written.problems:  # a damaged record still gets its report; these lines are in it too
         err.print(f"[yellow]•[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    for note in written.notes:
+        err.print(escape(note), highlight=False, soft_wrap=True)
     figures = f"{len(written.figures)} figure{'s' if len(written.figures) != 1 else ''}"
     console.print(f"report: {written.path} ({figures} in {written.files_dir}/)", highlight=False)
 

@@ -266,7 +266,7 @@ def print_group(console: Console, job: GroupRun, wall: float = 0.0) -> None:
         print_figure(console, figure_data(group.figure, states), width)
     else:
         for metric in group.plot:
-            figure = overlay_figure(group.title, metric, states, specs, group.log_y, width)
+            figure = overlay_figure(group.title, metric, states, specs, log_y=group.log_y, width=width)
             if figure is not None:
                 console.print(figure)
     for live in job.lives:

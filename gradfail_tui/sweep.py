@@ -224,7 +224,9 @@ def prepare(options: SweepOptions):
                 chosen = dataclasses.replace(chosen, mapping={**chosen.mapping, **mapping})
             if seed is not None:
                 chosen = dataclasses.replace(chosen, seed=seed)
-            return chosen.resolve(scale or DEFAULT_SCALE, overrides, parsed, seeds, device, force, lanes)
+            return chosen.resolve(
+                scale or DEFAULT_SCALE, overrides, parsed, seeds, device=device, force=force, lanes=lanes
+            )
     if scale is not None:
         raise SweepError(f"--scale {scale}: only sweep presets have scales (`gradfail presets` marks them 'sweep')")
     return resolve(
@@ -234,9 +236,9 @@ def prepare(options: SweepOptions):
         parsed,
         seeds if seeds is not None else 1,
         mapping,
-        device,
-        seed or 0,
-        force,
+        device=device,
+        first_seed=seed or 0,
+        force=force,
         lanes=lanes,
     )
 

@@ -112,6 +112,8 @@ def draw_panel(panel: Panel, data: FigureData, colours, width: int, height: int,
         plt.ylim(*shared)
     if ys and log_y:
         plt.yscale("log")
+        # Headroom, so a line at the highest value is not drawn on the frame (plotext's log limits are in decades).
+        plt.ylim(math.log10(min(ys) / 2), math.log10(max(ys) * 2))
         ticks, names = log_ticks(min(ys), max(ys))
         plt.yticks(ticks, names)
     return Text.from_ansi(plt.build().rstrip())  # plotext leaves a blank line for its own labels

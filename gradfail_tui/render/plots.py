@@ -148,6 +148,7 @@ def legend(lines: list[PlotLine], chance: float | None = None, colour: bool = Tr
 def render_plot(
     series: dict[str, list[tuple[float, float]]],
     title: str,
+    *,
     x_label: str = "step",
     width: int = 80,
     height: int = 14,
@@ -158,12 +159,23 @@ def render_plot(
 ) -> Text:
     """Lines of (x, y) points, one per label, with the legend under the plot; returned as Rich text.
     `marker`: plotext's ("braille" is finest; "hd" draws thicker lines, for a talk's projector)."""
-    return render_lines(styled(series), title, x_label, width, height, log_y, markers, chance, marker)
+    return render_lines(
+        styled(series),
+        title,
+        x_label=x_label,
+        width=width,
+        height=height,
+        log_y=log_y,
+        markers=markers,
+        chance=chance,
+        marker=marker,
+    )
 
 
 def render_lines(
     lines: list[PlotLine],
     title: str,
+    *,
     x_label: str = "step",
     width: int = 80,
     height: int = 14,
@@ -279,6 +291,7 @@ def overlay_figure(
     metric: str,
     states: dict[str, RunState],
     specs,
+    *,
     log_y: bool,
     width: int,
     height: int = 16,

@@ -14,6 +14,7 @@ def serve_command(
     deck: Path | None,
     host: str,
     port: int,
+    *,
     max_sessions: int,
     slide_seconds: float,
     runs_dir: Path,

@@ -283,7 +283,9 @@ def slide_figure(slide: Slide, states: dict, families: dict[str, str], width: in
         return None
     if slide.plot and any(slide.plot[0] in state.series for state in shown.values()):
         title = slide.heading.split(":")[0]
-        return overlay_figure(title, slide.plot[0], shown, specs, slide.log_y, width, height, marker=MARKER)
+        return overlay_figure(
+            title, slide.plot[0], shown, specs, log_y=slide.log_y, width=width, height=height, marker=MARKER
+        )
     spec = next((s for s in specs if s is not None), None)
     first = next(iter(shown.values()))
     return family_figure(spec, [first], width, height, marker=MARKER) if spec else None

@@ -42,7 +42,7 @@ def run(trainer_cls, config, seed=0):
 
 
 def curve_sets(kind="slopes", n=100, m=2000, seed=0) -> CurveSets:
-    return make_curve_sets(kind, n, 3, m, 200, generator(seed, "data"), generator(seed, "eval"))
+    return make_curve_sets(kind, n, 3, m, 200, train_gen=generator(seed, "data"), val_gen=generator(seed, "eval"))
 
 
 # --- W and its inverse (Lemma 1) ---------------------------------------------------------------

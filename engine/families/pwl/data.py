@@ -99,7 +99,14 @@ class CurveSets:
 
 
 def make_curve_sets(
-    kind: str, n: int, pieces: int, train_size: int, val_size: int, train_gen: torch.Generator, val_gen: torch.Generator
+    kind: str,
+    n: int,
+    pieces: int,
+    train_size: int,
+    val_size: int,
+    *,
+    train_gen: torch.Generator,
+    val_gen: torch.Generator,
 ) -> CurveSets:
     """The run's two fixed sets, each from its own generator (so val_size does not change training)."""
     train_f, train_p = sample_curves(kind, train_size, n, pieces, train_gen)

@@ -193,8 +193,8 @@ class PWLTrainer(Trainer):
             config.pieces,
             config.train_size,
             config.val_size,
-            generator(seed, "data"),
-            generator(seed, "eval"),
+            train_gen=generator(seed, "data"),
+            val_gen=generator(seed, "eval"),
         )
         self.model = LEARNERS[config.trainer](config, sets, device, dtype, generator(seed, "init"))
         self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr)

@@ -112,6 +112,7 @@ class WatchView(VerticalScroll):
         self,
         entries: list[RunEntry],
         families: dict[str, FamilySpec],
+        *,
         metrics: tuple[str, ...] = (),
         snapshots_of: RunEntry | None = None,
         log_y: bool = False,
