@@ -8,15 +8,19 @@ as the paper's Figure 6 shows them), "table" pictures as Markdown tables, the co
 from the family's defaults, and all of it folded), the versions and whatever of the record could
 not be read.
 
-The figures are the terminal's own (gradfail_tui.render: `gradfail run`'s figures, the explorer's
-bitmaps), printed into a recording Rich console and saved with `Console.export_svg`, one file each
-in a folder beside the report: report.md gets report_files/. Torch-free.
+The figures are the terminal's own (gradfail_tui.render: a group's declared figure as the talk and
+`gradfail run` draw it, the explorer's bitmaps), printed into a recording Rich console and saved with
+`Console.export_svg`, one file each in a folder beside the report: report.md gets report_files/.
+With matplotlib (the `figures` extra) each group's declared figure is also written as vector SVG, PDF
+and PNG (render/vector.py), named after the paper's figure, and the report shows those; `write_figures`
+writes only these (`gradfail report DIR --figures OUT`). Torch-free.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,7 @@ from rich.text import Text
 from engine.catalog import load_preset
 from engine.config import differences
 from engine.events import Snapshot
+from engine.figures import Figure, FigureData, figure_data
 from engine.groups import GroupError, GroupPreset, judge_record, recorded_states
 from engine.paper import TITLE as PAPER_TITLE
 from engine.paper import RecordedPaper, overall, read_paper
@@ -48,7 +53,9 @@ from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
 from engine.status import RunStatus
 from engine.sweeps import SweepRecord, facets
+from gradfail_tui.render import vector
 from gradfail_tui.render.bitmaps import half_blocks, labelled_images, layout
+from gradfail_tui.render.figure import render_figure
 from gradfail_tui.render.format import format_cell, format_duration, format_value, unique_name
 from gradfail_tui.render.heatmap import heatmap, value_range
 from gradfail_tui.render.plots import family_figure, overlay_figure, snapshot_renderable
@@ -57,6 +64,8 @@ FIGURE_WIDTH = 100  # terminal columns the figures are drawn at (the widest the 
 FIGURE_HEIGHT = 16  # rows, as print_group draws a group's figure
 SNAPSHOT_WIDTH = 64  # three curves side by side in the report
 MOMENTS = ("first", "middle", "last")
+PANEL_ROWS = 14  # terminal rows per row of a declared figure's panels, all of them on one page
+VECTOR_HINT = f"the figures as vector SVG, PDF and PNG need matplotlib: {vector.INSTALL_HINT}"
 
 
 class ReportError(Exception):
@@ -73,6 +82,7 @@ class ReportWritten:
     files_dir: Path
     figures: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what the records could not say (also in the report)
+    notes: list[str] = field(default_factory=list)  # said once, not a problem: how to get the vector figures
 
 
 def files_dir_for(output: Path) -> Path:
@@ -134,6 +144,58 @@ def write_report(paths: list[Path], output: Path, force: bool = False) -> Report
     except OSError as exc:
         raise ReportError([f"cannot write the report: {exc.strerror or exc} ({exc.filename or output})"]) from None
     written.figures = figures.paths
+    if figures.any_declared and not figures.vector:
+        written.notes.append(VECTOR_HINT)
+    return written
+
+
+def write_figures(paths: list[Path], folder: Path, force: bool = False) -> list[Path]:
+    """Only the groups' declared figures, as vector SVG, PDF and PNG in `folder`, named after the paper's
+    figure (figure-5.svg); a paper directory gives each of its groups'. Needs matplotlib.
+
+    Raises ReportError when matplotlib is missing, a path holds no record, no path has a declared
+    figure, or a file would be replaced without `force`."""
+    if not vector.available():
+        raise ReportError([f"--figures: {VECTOR_HINT}"])
+    problems, found = [], []
+    for path in paths:
+        kind = record_kind(path)
+        if kind is JobKind.PAPER:
+            found += [data for _, group, _ in read_paper(path).judged() if group and (data := declared_data(group))]
+            continue
+        try:
+            check_record_dir(path)
+        except NotARecord as exc:
+            problems.append(str(exc))
+            continue
+        record = read_record(path)
+        data = declared_data(record) if isinstance(record, RecordedGroup) and kind is not JobKind.SWEEP else None
+        if data is None:
+            problems.append(
+                f"{path}: declares no figure (a group preset's [figure] does: gradfail run --preset fig-...)"
+            )
+        else:
+            found.append(data)
+    if not found and not problems:
+        problems.append(
+            "no group here declares a figure (a group preset's [figure] does: gradfail run --preset fig-...)"
+        )
+    if folder.exists() and not folder.is_dir():
+        problems.append(f"--figures {folder}: exists and is not a directory")
+    stems: list[str] = []
+    for data in found:
+        stems.append(unique_name(slug(data.figure.name), set(stems), "{name}-{n}"))
+    clashes = [folder / f"{s}.{fmt}" for s in stems for fmt in vector.FORMATS if (folder / f"{s}.{fmt}").exists()]
+    if clashes and not force:
+        problems.append(f"--figures {folder}: {clashes[0].name} exists; give --force to replace it")
+    if problems:
+        raise ReportError(problems)
+    written: list[Path] = []
+    try:
+        for stem, data in zip(stems, found, strict=True):
+            written += vector.save(data, folder, stem)
+    except OSError as exc:
+        raise ReportError([f"cannot write the figures: {exc.strerror or exc} ({exc.filename or folder})"]) from None
     return written
 
 
@@ -148,10 +210,37 @@ class Figures:
         self.prefix = ""
         self.svgs: dict[str, str] = {}
         self.problems: list[str] = []
+        self.declared: dict[str, FigureData] = {}  # a declared figure's file stem -> its data, for matplotlib
+        self.vector = vector.available()
+        self.any_declared = False  # a declared figure was drawn (without matplotlib: say how to get its files)
+
+    def figure(self, data: FigureData) -> list[str]:
+        """A declared figure: drawn as the terminal draws it (every panel on one page), and, with
+        matplotlib, as vector SVG, PDF and PNG too, which the report then shows. Markdown lines."""
+        panels = max(1, len(data.panels))
+        columns = max(1, min(data.columns, panels, FIGURE_WIDTH // 36))
+        height = max(FIGURE_HEIGHT + 8, math.ceil(panels / columns) * PANEL_ROWS + 6)
+        text, page = render_figure(data, FIGURE_WIDTH, height)
+        pages = [text] + [render_figure(data, FIGURE_WIDTH, height, page=n)[0] for n in range(1, page.pages)]
+        name = data.figure.name
+        self.any_declared = True
+        terminal = self.add(f"{name}-terminal", data.figure.title, lambda c: [c.print(p) for p in pages])
+        if not self.vector:
+            return [terminal, ""] if terminal else []
+        stem = self._unique(f"{self.prefix}-{slug(name)}")
+        self.declared[stem] = data
+        self.svgs[stem + ".svg"] = ""  # its name taken; written by `save`
+        where = f"{self.files_dir.name}/{stem}"
+        lines = [f"![{md_text(data.figure.title)}]({where}.svg)", ""]
+        also = [f"[PDF]({where}.pdf)", f"[PNG]({where}.png)"]
+        if terminal:
+            also.append("[as the terminal draws it](" + terminal.rsplit("(", 1)[1])
+        return lines + ["Also: " + " · ".join(also), ""]
 
     @property
     def paths(self) -> list[Path]:
-        return [self.files_dir / name for name in self.svgs]
+        paths = [self.files_dir / name for name in self.svgs if name.removesuffix(".svg") not in self.declared]
+        return paths + [self.files_dir / f"{stem}.{fmt}" for stem in self.declared for fmt in vector.FORMATS]
 
     def add(self, name: str, title: str, draw, width: int = FIGURE_WIDTH) -> str | None:
         """Record what `draw(console)` prints as an SVG; returns the Markdown image, or None if it drew nothing."""
@@ -180,10 +269,14 @@ class Figures:
     def save(self, clear_old: bool) -> None:
         self.files_dir.mkdir(parents=True, exist_ok=True)
         if clear_old:  # --force: figures of the replaced report must not linger beside the new one
-            for old in self.files_dir.glob("*.svg"):
-                old.unlink()
+            for fmt in vector.FORMATS:
+                for old in self.files_dir.glob(f"*.{fmt}"):
+                    old.unlink()
         for name, svg in self.svgs.items():
-            (self.files_dir / name).write_text(svg, encoding="utf-8")
+            if name.removesuffix(".svg") not in self.declared:
+                (self.files_dir / name).write_text(svg, encoding="utf-8")
+        for stem, data in self.declared.items():
+            vector.save(data, self.files_dir, stem)
 
     def _unique(self, stem: str) -> str:
         return unique_name(stem, {name.removesuffix(".svg") for name in self.svgs}, "{name}-{n}")
@@ -306,7 +399,8 @@ def group_section(group: RecordedGroup, figures: Figures) -> list[str]:
     if manifest.get("paper"):
         lines += [f"**The paper:** {md_text(str(manifest['paper']))}", ""]
     lines += verdict_lines(group)
-    lines += group_figures(manifest, members, title, figures)
+    data = declared_data(group, members)
+    lines += figures.figure(data) if data is not None else group_figures(manifest, members, title, figures)
     lines += runs_sections(members, figures, metrics_to_show(manifest, members))
     lines += problems_lines(group.problems)
     return lines
@@ -429,6 +523,31 @@ def group_figures(manifest: dict[str, Any], members: list[Member], title: str, f
     return lines
 
 
+def declared_figure(preset: Any) -> Figure | None:
+    """The figure the group preset `preset` declares ([figure]); None if it declares none or cannot be read."""
+    if not isinstance(preset, str) or not preset:
+        return None
+    try:
+        group = load_preset(preset)
+    except PresetError:
+        return None  # renamed or removed since the run: the report draws the recorded metrics instead
+    figure = group.figure if isinstance(group, GroupPreset) else None
+    return figure if figure is not None and figure.declared else None
+
+
+def declared_data(group: RecordedGroup, members: list[Member] | None = None) -> FigureData | None:
+    """The numbers of the group's declared figure, from its records (every snapshot, for its pictures)."""
+    figure = declared_figure(group.manifest.get("preset"))
+    if figure is None:
+        return None
+    if members is None:
+        states = recorded_states(group)
+        members = [Member(label, run, states[label], None) for label, run in group.runs]
+    ran = [m for m in members if m.state is not None and m.record is not None]
+    snapshots = {m.label: [e for e in m.record.events if isinstance(e, Snapshot)] for m in ran}
+    return figure_data(figure, {m.label: m.state for m in ran}, snapshots)
+
+
 def group_figure(title: str, metric: str, members: list[Member], log_y: bool) -> Text | None:
     """One metric of every run, overlaid: the figure `gradfail run` prints at the end of a group."""
     return overlay_figure(
@@ -436,7 +555,7 @@ def group_figure(title: str, metric: str, members: list[Member], log_y: bool) ->
         metric,
         {m.label: m.state for m in members},
         [m.spec for m in members],
-        log_y,
+        log_y=log_y,
         width=FIGURE_WIDTH,
         height=FIGURE_HEIGHT,
     )

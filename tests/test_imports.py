@@ -49,9 +49,11 @@ def test_the_status_line_draws_without_plotext_and_the_report_without_drivers_or
         "gradfail_tui.render",
         "gradfail_tui.render.bitmaps",
         "gradfail_tui.render.colours",
+        "gradfail_tui.render.figure",
         "gradfail_tui.render.format",
         "gradfail_tui.render.heatmap",
         "gradfail_tui.render.plots",
+        "gradfail_tui.render.vector",
         "gradfail_tui.report",
     ]
 

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 from typer.testing import CliRunner
 
+from engine.catalog import load_preset
 from engine.events import Metrics, RunFinished, RunStarted, Snapshot
 from engine.record import RunRecorder
 from gradfail_tui.cli import app
@@ -47,9 +48,9 @@ def test_a_group_report_has_its_figure_verdict_claims_and_numbers(recorded_group
     result = report(str(recorded_group), "-o", "out/report.md", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "out" / "report.md").read_text()
-    figure = tmp_path / "out" / "report_files" / "01-test_acc.svg"
+    figure = tmp_path / "out" / "report_files" / "01-figure-1-terminal.svg"  # the declared figure, as the terminal
     assert_svg(figure)
-    assert "](report_files/01-test_acc.svg)" in text
+    assert "](report_files/01-figure-1-terminal.svg)" in text
 
     manifest = json.loads((recorded_group / "group.json").read_text())
     verdicts = VERDICT_LINE.findall(text)
@@ -74,6 +75,29 @@ def test_a_group_report_has_its_figure_verdict_claims_and_numbers(recorded_group
     assert "`steps = 4000`, `d = 5`" in text  # what differs from the family's defaults
     assert re.search(r"gradfail \S+ · python \S+ · torch \S+ · device cpu", text)
     assert "Problems with the record" not in text
+
+
+def svg_text(path):
+    """Every text of an SVG, in order, its whitespace dropped (a title may wrap; Rich writes spaces as &#160;)."""
+    return "".join("".join(ElementTree.parse(path).getroot().itertext()).split())
+
+
+def assert_names_the_figure(path, figure):
+    """The SVG at `path` shows the declared figure's title, both axes' names and every series' name."""
+    text = svg_text(path)
+    for name in [figure.title, figure.x.name, figure.y.name, *(s.name for s in figure.series)]:
+        assert "".join(name.split()) in text, (name, path.name)
+
+
+def test_a_group_report_draws_the_figure_its_preset_declares(recorded_group, tmp_path):
+    result = report(str(recorded_group), "-o", "report.md", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    figure = load_preset("fig-parity").figure
+    assert figure.name == "figure-1" and figure.declared
+    assert_names_the_figure(tmp_path / "report_files" / "01-figure-1-terminal.svg", figure)
+    text = (tmp_path / "report.md").read_text()
+    assert f"![{figure.title}](report_files/01-figure-1" in text
+    assert not list((tmp_path / "report_files").glob("*test_acc*"))  # the declared figure, not the metric overlay
 
 
 def test_a_damaged_group_is_reported_with_its_problems_named(recorded_group, tmp_path):
