@@ -24,10 +24,11 @@ from rich.text import Text
 from engine.audit import GROUP_CLAIM, MAX_BLOCKS, block_verdict, tally, tally_cells
 from engine.orchestration import Conductor
 from engine.orchestration.audit import AuditRun
+from engine.orchestration.jobs import counts_line
 from engine.status import RunStatus, exit_code
 from gradfail_tui.headless import conduct
 from gradfail_tui.render.format import format_duration
-from gradfail_tui.sweep import ExecutorError, SweepDisplay, cores, executor
+from gradfail_tui.sweep import ExecutorError, SweepDisplay, cores, executor, resume_conflict
 
 if TYPE_CHECKING:
     from engine.orchestration.factory import Place
@@ -38,10 +39,8 @@ class AuditError(Exception):
 
 
 def progress_line(job: AuditRun) -> str:
-    counts = job.counts()
-    failed = f", {counts['failed']} failed" if counts["failed"] else ""
     return (
-        f"{job.title}: {counts['done']}/{len(job.blocks)} blocks done, {counts['running']} running{failed}"
+        f"{job.title}: {counts_line(job.counts(), len(job.blocks), 'blocks')}"
         f"  ·  elapsed {format_duration(time.monotonic() - job.started)}"
     )
 
@@ -233,21 +232,17 @@ def audit_command(console: Console, options: AuditOptions) -> tuple[list[str], i
 
 def _resumed(options: AuditOptions) -> AuditRun:
     """The audit `--resume DIR` names, read from its audit.json (AuditError if other settings are given too)."""
-    given = [
-        name
-        for name, value in (
-            ("PRESET", options.preset),
-            ("--blocks", options.blocks),
-            ("--first-seed", options.first_seed is not None),
-            ("--scale", options.scale),
-            ("--set", options.assignments),
-            ("--steps", options.steps),
-            ("--out", options.out),
-        )
-        if value
-    ]
-    if given:
-        raise AuditError(f"--resume: the audit's settings come from its audit.json; leave out {', '.join(given)}")
+    given = {
+        "PRESET": options.preset,
+        "--blocks": options.blocks,
+        "--first-seed": options.first_seed is not None,
+        "--scale": options.scale,
+        "--set": options.assignments,
+        "--steps": options.steps,
+        "--out": options.out,
+    }
+    if problem := resume_conflict("audit.json", given):
+        raise AuditError(problem)
 
     def load(manifest: dict[str, Any]):
         source = str(manifest.get("source") or "")

@@ -25,6 +25,7 @@ from rich.text import Text
 from engine.client import Backend, EngineExited
 from engine.events import Event, RunFinished
 from engine.orchestration import Conductor, EngineSlot, Listener, LiveRun
+from engine.orchestration.jobs import counts_line
 from engine.orchestration.sweep import SweepRun
 from engine.presets import DEFAULT_SCALE
 from engine.status import RunStatus, exit_code, is_final
@@ -50,11 +51,8 @@ def default_workers(spec) -> int:
 
 
 def progress_line(job: SweepRun, running: dict[str, LiveRun]) -> str:
-    counts = job.counts()
-    total = len(job.runs)
-    stopped = f", {counts['stopped']} stopped" if counts["stopped"] else ""
     return (
-        f"{job.title}: {counts['done']}/{total} done, {len(running)} running, {counts['failed']} failed{stopped}"
+        f"{job.title}: {counts_line(job.counts(), len(job.runs), 'runs')}"
         f"  ·  elapsed {format_duration(time.monotonic() - job.started)}  ·  ETA {format_duration(eta_s(job, running))}"
     )
 
@@ -286,20 +284,25 @@ def _resumed(options: SweepOptions) -> SweepRun:
     """The sweep `--resume DIR` names, read from its sweep.json (SweepError if other settings are given too)."""
     from engine.sweeps import SweepError
 
-    given = [
-        name
-        for name, value in (
-            ("--preset", options.preset),
-            ("--family", options.family),
-            ("--grid", options.grid),
-            ("--set", options.assignments),
-            ("--out", options.out),
-        )
-        if value
-    ]
-    if given:
-        raise SweepError(f"--resume: the sweep's settings come from its sweep.json; leave out {', '.join(given)}")
+    given = {
+        "--preset": options.preset,
+        "--family": options.family,
+        "--grid": options.grid,
+        "--set": options.assignments,
+        "--out": options.out,
+    }
+    if problem := resume_conflict("sweep.json", given):
+        raise SweepError(problem)
     return SweepRun.resume(options.resume)
+
+
+def resume_conflict(manifest: str, given: dict[str, object]) -> str | None:
+    """Why `--resume` cannot take these settings too (a resumed job's come from its `manifest`), or None:
+    `given` maps each option to its value, None, False or empty when it was not given."""
+    named = [name for name, value in given.items() if value]
+    if not named:
+        return None
+    return f"--resume: the settings come from its {manifest}; leave out {', '.join(named)}"
 
 
 class ExecutorError(Exception):

@@ -35,12 +35,10 @@ from engine.audit import (
 )
 from engine.groups import GroupPreset, MemberRun
 from engine.orchestration.group import GroupRun
-from engine.orchestration.jobs import Job, RunBatch
+from engine.orchestration.jobs import RESULTS, Job, RunBatch, count_endings, counts_line
 from engine.record import SCHEMA_VERSION, JobKind, RecordError, claim_run_dir, now_iso, write_json_atomically
 from engine.state import RunState
 from engine.status import RunStatus, worst_status
-
-RESULTS = (RunStatus.COMPLETED, RunStatus.DIVERGED)  # a block that ended so has run: --resume keeps it
 
 # What makes a block's runs: (its --seed) -> the group's members (GroupPreset.members with the audit's
 # scale and overrides). The caller builds it, so bad input is refused before anything is written.
@@ -148,19 +146,8 @@ class AuditRun(Job):
         return self.manifest["blocks"]
 
     def counts(self) -> dict[str, int]:
-        """Blocks done (ran to a result), failed (any other ending), running, waiting."""
-        counts = {"done": 0, "failed": 0, "running": 0, "waiting": 0}
-        for entry in self.blocks:
-            status = RunStatus.parse(entry["status"])
-            if status in RESULTS:
-                counts["done"] += 1
-            elif status is not None and status.final:
-                counts["failed"] += 1
-            elif status is RunStatus.RUNNING:
-                counts["running"] += 1
-            else:
-                counts["waiting"] += 1
-        return counts
+        """Blocks done (ran to a result), stopped, failed, running, waiting (jobs.count_endings)."""
+        return count_endings(entry["status"] for entry in self.blocks)
 
     @property
     def labels(self) -> list[str]:
@@ -172,10 +159,7 @@ class AuditRun(Job):
 
     def progress(self) -> str:
         counts = self.counts()
-        return (
-            f"{self.status or RunStatus.RUNNING}: {counts['done']}/{len(self.blocks)} blocks done, "
-            f"{counts['running']} running, {counts['failed']} failed"
-        )
+        return f"{self.status or RunStatus.RUNNING}: {counts_line(counts, len(self.blocks), 'blocks')}"
 
     def position(self, batch: RunBatch) -> str:
         return f"block {batch.block}: {batch.group.progress()}" if isinstance(batch, AuditBatch) else ""

@@ -15,6 +15,7 @@ Torch-free.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,36 @@ from engine.orchestration.runs import LiveRun
 from engine.record import GroupRecorder, JobKind
 from engine.registry import get_family
 from engine.state import RunState
-from engine.status import RunStatus, worst_status
+from engine.status import RunStatus, is_final, worst_status
+
+# How a run ended that `--resume` keeps (a sweep's run, an audit's block): a divergence is a result, the
+# same seed diverges again; any other ending runs again.
+RESULTS = (RunStatus.COMPLETED, RunStatus.DIVERGED)
+
+
+def count_endings(statuses: Iterable[object]) -> dict[str, int]:
+    """How many are done (a result), stopped (by the user: stopped or interrupted), failed (any other
+    ending), running (or starting, or paused), waiting: what a sweep's and an audit's progress say."""
+    counts = {"done": 0, "stopped": 0, "failed": 0, "running": 0, "waiting": 0}
+    for status in statuses:
+        if status in RESULTS:
+            counts["done"] += 1
+        elif status in (RunStatus.STOPPED, RunStatus.INTERRUPTED):
+            counts["stopped"] += 1
+        elif is_final(status):
+            counts["failed"] += 1
+        elif status in (RunStatus.RUNNING, RunStatus.STARTING, RunStatus.PAUSED):
+            counts["running"] += 1
+        else:
+            counts["waiting"] += 1
+    return counts
+
+
+def counts_line(counts: dict[str, int], total: int, what: str) -> str:
+    """ "3/10 runs done, 2 running, 1 failed, 1 stopped" (stopped only when there are some)."""
+    return f"{counts['done']}/{total} {what} done, {counts['running']} running, {counts['failed']} failed" + (
+        f", {counts['stopped']} stopped" if counts["stopped"] else ""
+    )
 
 
 class RunBatch:

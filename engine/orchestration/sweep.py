@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.client import RunRequest
-from engine.orchestration.jobs import Job, JobKind, RunBatch
+from engine.orchestration.jobs import RESULTS, Job, JobKind, RunBatch, count_endings, counts_line
 from engine.orchestration.runs import LiveRun
 from engine.record import (
     SCHEMA_VERSION,
@@ -45,7 +45,6 @@ from engine.sweeps import SweepSpec, spec_from_dict
 
 WRITE_GAP_S = 0.5  # at least this long between two writes of sweep.json while runs end ...
 WRITE_SHARE = 0.05  # ... and long enough that writing it takes at most this share of the driver's time
-RESULTS = (RunStatus.COMPLETED, RunStatus.DIVERGED)  # what --resume keeps; the rest runs again
 
 
 def run_dir_name(cell_index: int, settings: dict[str, Any], seed: int, attempt: int = 1) -> str:
@@ -166,22 +165,8 @@ class SweepRun(Job):
         return self.manifest["runs"]
 
     def counts(self) -> dict[str, int]:
-        """How many runs are done (a result), stopped (by the user: stopped or interrupted), failed (any
-        other ending), running, waiting."""
-        counts = {"done": 0, "stopped": 0, "failed": 0, "running": 0, "waiting": 0}
-        for run in self.runs:
-            status = run["status"]
-            if status in RESULTS:
-                counts["done"] += 1
-            elif status in (RunStatus.STOPPED, RunStatus.INTERRUPTED):
-                counts["stopped"] += 1
-            elif is_final(status):
-                counts["failed"] += 1
-            elif status in (RunStatus.RUNNING, RunStatus.STARTING):
-                counts["running"] += 1
-            else:
-                counts["waiting"] += 1
-        return counts
+        """How many runs are done, stopped, failed, running, waiting (jobs.count_endings)."""
+        return count_endings(run["status"] for run in self.runs)
 
     @property
     def labels(self) -> list[str]:
@@ -192,11 +177,7 @@ class SweepRun(Job):
 
     def progress(self) -> str:
         counts = self.counts()
-        return (
-            f"{self.status or RunStatus.RUNNING}: {counts['done']}/{len(self.runs)} runs done, "
-            f"{counts['running']} running, {counts['failed']} failed"
-            + (f", {counts['stopped']} stopped" if counts["stopped"] else "")
-        )
+        return f"{self.status or RunStatus.RUNNING}: {counts_line(counts, len(self.runs), 'runs')}"
 
     def position(self, batch: RunBatch) -> str:
         return batch.lives[0].label
