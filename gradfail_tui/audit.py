@@ -28,7 +28,7 @@ from engine.orchestration.jobs import counts_line
 from engine.status import RunStatus, exit_code
 from gradfail_tui.headless import conduct
 from gradfail_tui.render.format import format_duration
-from gradfail_tui.sweep import ExecutorError, SweepDisplay, cores, executor, resume_conflict
+from gradfail_tui.sweep import SweepDisplay, cores, on_engines, resume_conflict
 
 if TYPE_CHECKING:
     from engine.orchestration.factory import Place
@@ -194,7 +194,6 @@ class AuditOptions:
 def audit_command(console: Console, options: AuditOptions) -> tuple[list[str], int]:
     """`gradfail audit`: returns (problems, exit code); problems is empty when the audit ran."""
     from engine.config import ConfigError
-    from engine.orchestration.factory import Place
     from engine.record import RecordError
     from engine.registry import get_family
 
@@ -206,28 +205,20 @@ def audit_command(console: Console, options: AuditOptions) -> tuple[list[str], i
         return [str(exc)], 2
     except RecordError as exc:
         return [f"--resume {options.resume}: {exc}"], 2
-    try:
-        factory, close_executor = executor(options.ray, options.workers)
-    except ExecutorError as exc:
-        return [str(exc)], 2
-    try:
-        if job is None:
-            try:
-                job = create(Place(options.runs_dir, options.out))
-            except RecordError as exc:
-                return [str(exc)], 2
+
+    def engines_for(job: AuditRun) -> int:  # as many blocks at once as the cores allow their runs' threads
         threads = max((get_family(m.family).cpu_threads or 1 for m in job.members(job.blocks[0]["seed"])), default=1)
-        count = options.workers or max(1, min(len(job.pending) or 1, cores() // threads))
-        job.threads = max(1, cores() // count)  # each engine its share of the cores, as a sweep's
-        where = f"Ray ({options.ray})" if options.ray else "local engine processes"
-        console.print(
-            f"audit: {job.preset.name} x {len(job.blocks)} blocks ({job.to_run} to run) on {count} {where}"
-            f"  ·  {job.path}",
-            highlight=False,
-        )
-        return [], run_audit(job, console, count, factory)
-    finally:
-        close_executor()
+        return max(1, min(len(job.pending) or 1, cores() // threads))
+
+    return on_engines(
+        console,
+        options,
+        job,
+        create=create,
+        engines_for=engines_for,
+        describe=lambda job: f"audit: {job.preset.name} x {len(job.blocks)} blocks ({job.to_run} to run)",
+        run=run_audit,
+    )
 
 
 def _resumed(options: AuditOptions) -> AuditRun:

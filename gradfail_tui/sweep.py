@@ -244,7 +244,7 @@ def prepare(options: SweepOptions):
 def sweep_command(console: Console, options: SweepOptions) -> tuple[list[str], int]:
     """`gradfail sweep`: returns (problems, exit code); problems is empty when the sweep ran."""
     from engine.config import ConfigError
-    from engine.orchestration.factory import Place, sweep_job
+    from engine.orchestration.factory import sweep_job
     from engine.record import RecordError
     from engine.sweeps import SweepError
 
@@ -256,6 +256,29 @@ def sweep_command(console: Console, options: SweepOptions) -> tuple[list[str], i
         return exc.problems, 2
     except RecordError as exc:
         return [f"--resume {options.resume}: {exc}"], 2
+    return on_engines(
+        console,
+        options,
+        job,
+        create=lambda place: sweep_job(spec, place),
+        engines_for=lambda job: default_workers(job.spec),
+        describe=lambda job: (
+            f"sweep: {len(job.spec.cells)} cells x {len(job.spec.seeds)} seeds = {len(job.runs)} runs"
+            f" ({sum(len(b) for b in job.pending)} to run{', seeds as lanes' if job.spec.batched else ''})"
+        ),
+        run=run_sweep,
+    )
+
+
+def on_engines(console: Console, options, job, *, create, engines_for, describe, run) -> tuple[list[str], int]:
+    """What `gradfail sweep` and `gradfail audit` do once their input is read: get the engines (local
+    processes or Ray: `options.ray`, `options.workers`), create the job in its directory (`create(place)`,
+    unless `job` was resumed), give each engine its share of the cores (a sweep's lanes, an audit's
+    runs), say what runs where, and run it (`run(job, console, engines, factory)`); Ray is shut down
+    however it ends. Returns (problems, exit code) as the commands do."""
+    from engine.orchestration.factory import Place
+    from engine.record import RecordError
+
     try:
         factory, close_executor = executor(options.ray, options.workers)
     except ExecutorError as exc:
@@ -263,19 +286,14 @@ def sweep_command(console: Console, options: SweepOptions) -> tuple[list[str], i
     try:
         if job is None:
             try:
-                job = sweep_job(spec, Place(options.runs_dir, options.out))
+                job = create(Place(options.runs_dir, options.out))
             except RecordError as exc:
                 return [str(exc)], 2
-        count = options.workers or default_workers(job.spec)
-        job.threads = max(1, cores() // count)  # lanes get the engine's share of the cores, not all of them
+        count = options.workers or engines_for(job)
+        job.threads = max(1, cores() // count)  # each engine its share of the cores, not all of them
         where = f"Ray ({options.ray})" if options.ray else "local engine processes"
-        console.print(
-            f"sweep: {len(job.spec.cells)} cells x {len(job.spec.seeds)} seeds = {len(job.runs)} runs"
-            f" ({sum(len(b) for b in job.pending)} to run{', seeds as lanes' if job.spec.batched else ''})"
-            f" on {count} {where}  ·  {job.path}",
-            highlight=False,
-        )
-        return [], run_sweep(job, console, count, factory)
+        console.print(f"{describe(job)} on {count} {where}  ·  {job.path}", highlight=False)
+        return [], run(job, console, count, factory)
     finally:
         close_executor()
 
