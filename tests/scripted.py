@@ -34,6 +34,7 @@ from engine.events import (
     Snapshot,
     StatusChanged,
 )
+from engine.groups import GroupPreset
 from engine.presets import Preset
 from engine.registry import FamilySpec, MetricSpec
 
@@ -378,3 +379,31 @@ def demo_snapshots() -> list[tuple[str, str, dict]]:
             },
         ),
     ]
+
+
+def demo_group(tmp_path: Path, runs: list[dict[str, Any]], claims) -> GroupPreset:
+    """A group preset of the demo family's runs (`runs`: its [[runs]] tables) with these claims, as if
+    read from tmp_path/fig-demo.toml: for the tests of groups, audits and the paper."""
+    return GroupPreset(
+        name="fig-demo",
+        path=tmp_path / "fig-demo.toml",
+        title="Demo figure",
+        description="",
+        paper="",
+        plot=("test_acc",),
+        log_y=False,
+        runs=tuple(runs),
+        claims=tuple(claims),
+    )
+
+
+def conduct_to_end(job, engines: Engines, workers: int = 2):
+    """Train `job` to its end on `workers` scripted engines (a death policy that tolerates the scripts'
+    deaths) and close them; returns the conductor."""
+    from engine.orchestration import Conductor, RestartPolicy
+
+    conductor = Conductor(engines, engines=workers, policy=RestartPolicy(max_deaths=10)).start()
+    conductor.submit(job)
+    conductor.run()
+    conductor.close()
+    return conductor

@@ -17,12 +17,13 @@ from engine.audit import AUDIT_MANIFEST, GROUP_CLAIM, block_dir, read_audit, see
 from engine.claims import Claim, Outcome, judge_claim
 from engine.config import build_config
 from engine.groups import GroupPreset, MemberRun
-from engine.orchestration import Conductor, RestartPolicy
+from engine.orchestration import Conductor
 from engine.orchestration.audit import AuditRun, new_manifest
 from engine.record import claim_run_dir, read_group
 from engine.state import RunState
 from engine.stats import wilson_interval
 from engine.status import RunStatus
+from tests import scripted
 from tests.scripted import DEMO, Engines, Script
 
 # ---- the Wilson interval -----------------------------------------------------------------------
@@ -171,17 +172,8 @@ CLAIMS = (
 
 
 def demo_group(tmp_path: Path, seeds: int = 1) -> GroupPreset:
-    return GroupPreset(
-        name="fig-demo",
-        path=tmp_path / "fig-demo.toml",
-        title="Demo figure",
-        description="",
-        paper="",
-        plot=("test_acc",),
-        log_y=False,
-        runs=({"label": "a", "family": "demo"}, {"label": "b", "family": "demo", "seeds": seeds}),
-        claims=CLAIMS,
-    )
+    runs = [{"label": "a", "family": "demo"}, {"label": "b", "family": "demo", "seeds": seeds}]
+    return scripted.demo_group(tmp_path, runs, CLAIMS)
 
 
 def members(seed: int) -> list[MemberRun]:
@@ -195,12 +187,7 @@ def new_audit(tmp_path: Path, blocks: int = 3) -> AuditRun:
     return AuditRun(group, members, claim_run_dir(tmp_path / "audit"), manifest)
 
 
-def drive(job: AuditRun, engines: Engines, workers: int = 2) -> Conductor:
-    conductor = Conductor(engines, engines=workers, policy=RestartPolicy(max_deaths=10)).start()
-    conductor.submit(job)
-    conductor.run()
-    conductor.close()
-    return conductor
+drive = scripted.conduct_to_end
 
 
 def audit_json(tmp_path: Path) -> dict:

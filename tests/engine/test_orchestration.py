@@ -18,6 +18,7 @@ from engine.groups import GroupPreset, MemberRun
 from engine.orchestration import Conductor, GroupRun, Listener, RestartPolicy, RunsJob
 from engine.record import claim_run_dir, read_group, read_run
 from engine.status import RunStatus
+from tests import scripted
 from tests.scripted import DEMO, Engines, Script
 
 
@@ -139,17 +140,8 @@ def test_stopping_a_run_the_engine_never_got_ends_it_at_once(tmp_path):
 
 
 def demo_group(tmp_path: Path, labels=("a", "b", "c")) -> GroupPreset:
-    return GroupPreset(
-        name="fig-demo",
-        path=tmp_path / "fig-demo.toml",
-        title="Demo figure",
-        description="",
-        paper="",
-        plot=("test_acc",),
-        log_y=False,
-        runs=tuple({"label": label, "family": "demo"} for label in labels),
-        claims=(Claim(says="every run learns", metric="test_acc", runs=tuple(labels), stat="last", at_least=0.5),),
-    )
+    claim = Claim(says="every run learns", metric="test_acc", runs=tuple(labels), stat="last", at_least=0.5)
+    return scripted.demo_group(tmp_path, [{"label": label, "family": "demo"} for label in labels], [claim])
 
 
 def members(labels=("a", "b", "c")) -> list[MemberRun]:

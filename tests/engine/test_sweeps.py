@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.orchestration import Conductor, RestartPolicy
+from engine.orchestration import Conductor
 from engine.orchestration.sweep import SWEEP_MANIFEST, SweepRun
 from engine.record import read_group, read_run
 from engine.registry import get_family
@@ -27,7 +27,7 @@ from engine.sweeps import (
     parse_grid_option,
     resolve,
 )
-from tests.scripted import Engines, Script
+from tests.scripted import Engines, Script, conduct_to_end
 
 PARITY = {"parity": get_family("parity")}
 
@@ -41,12 +41,7 @@ def parity_engines(script=None) -> Engines:
     return Engines(*([script] if script else []), families=PARITY)
 
 
-def run(job: SweepRun, engines: Engines, workers: int = 2) -> Conductor:
-    conductor = Conductor(engines, engines=workers, policy=RestartPolicy(max_deaths=10)).start()
-    conductor.submit(job)
-    conductor.run()
-    conductor.close()
-    return conductor
+run = conduct_to_end
 
 
 def read(path: Path) -> dict:
