@@ -58,6 +58,7 @@ class ClaimTally:
     log: bool = False  # the gaps are in decades (log10 ratios)
     needs_scale: int = 0  # a block judged at a scale too small for the claim (claims.Outcome.NEEDS_*): apart too
     needs: str = ""  # the words of the largest scale those blocks needed ("needs --scale cpu")
+    not_claimed: int = 0  # a block at a scale where the claim is not made at all (Outcome.NOT_CLAIMED)
 
     @property
     def judged(self) -> int:
@@ -83,6 +84,7 @@ class ClaimTally:
             "not_reproduced": self.not_reproduced,
             "incomplete": self.incomplete,
             "needs_scale": self.needs_scale,
+            "not_claimed": self.not_claimed,
             "judged": self.judged,
             "rate": self.reproduced / self.judged if self.judged else None,
             "interval": list(interval) if interval else None,
@@ -138,6 +140,7 @@ class _Counts:
             self.log,
             sum(self.outcomes[outcome] for outcome in NEEDS),
             str(needed[-1]) if needed else "",
+            self.outcomes[Outcome.NOT_CLAIMED],
         )
 
 
@@ -197,7 +200,8 @@ def read_audit(path: Path) -> RecordedAudit:
 
 def tally_cells(t: ClaimTally) -> tuple[str, str, str, str]:
     """A tally as the audit's table shows it: (k/n, the interval, incomplete, the margin's min / median / max).
-    Blocks judged at a scale too small for the claim join the incomplete column as "N needs --scale X"."""
+    Blocks judged at a scale too small for the claim join the incomplete column as "N needs --scale X", and
+    blocks at a scale where it is not made as "N not claimed"."""
     interval = t.interval
     spread = t.spread
     unit = " dec" if t.log else ""
@@ -205,7 +209,9 @@ def tally_cells(t: ClaimTally) -> tuple[str, str, str, str]:
         f"{t.reproduced}/{t.judged}",
         "-" if interval is None else f"{interval[0]:.0%} to {interval[1]:.0%}",
         ", ".join(
-            ([str(t.incomplete)] if t.incomplete else []) + ([f"{t.needs_scale} {t.needs}"] if t.needs_scale else [])
+            ([str(t.incomplete)] if t.incomplete else [])
+            + ([f"{t.needs_scale} {t.needs}"] if t.needs_scale else [])
+            + ([f"{t.not_claimed} not claimed"] if t.not_claimed else [])
         )
         or "-",
         "-" if spread is None else " / ".join(f"{x:+.3g}" for x in spread) + unit,

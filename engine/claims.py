@@ -29,7 +29,12 @@ what it says; `gradfail presets show`, the report and the talk show it.
 A claim that only a larger scale can show says so: `needs_scale = "cpu"` (one of SCALES after the
 default: cpu < paper < large). Judged at a smaller scale (`judge(..., scale=)`, the group's scale) it
 comes out `needs --scale cpu` (Outcome.NEEDS_CPU), which is not "not reproduced": a group whose only
-unmet claims need a larger scale reads so, and the paper's summary counts it apart. Torch-free.
+unmet claims need a larger scale reads so, and the paper's summary counts it apart.
+
+A claim that no smaller scale could even approach (Fig. 5's "below float32's precision" needs an
+estimator that resolves 1e-7: about 1e7 tuples, a GPU's or a cluster's work) adds `claimed_below = false`:
+below its `needs_scale` it is not made at all (Outcome.NOT_CLAIMED), its detail says how far down this
+scale's numbers got, and it holds the group's verdict neither up nor back. Torch-free.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ CLAIM_KEYS = {
     "seed_at_least": (int, float),
     "seed_at_most": (int, float),
     "needs_scale": str,
+    "claimed_below": bool,
     "paper": str,
 }
 
@@ -83,6 +89,8 @@ class Outcome(StrEnum):
     NEEDS_CPU = "needs --scale cpu"
     NEEDS_PAPER = "needs --scale paper"
     NEEDS_LARGE = "needs --scale large"
+    # below its needs_scale, a claim with claimed_below = false is not made: it counts for nothing
+    NOT_CLAIMED = "not claimed at this scale"
 
     @classmethod
     def needs(cls, scale: str) -> Outcome:
@@ -120,6 +128,7 @@ class Claim:
     seed_at_least: float | None = None  # over_seeds = "count": a seed counts when its value is at least this
     seed_at_most: float | None = None  # ... or at most this
     needs_scale: str | None = None  # the smallest scale that can show it (SCALES); below it: NEEDS_* outcome
+    claimed_below: bool = True  # False: below needs_scale the claim is not made (NOT_CLAIMED), not pending
     paper: str = ""  # where the paper says it, and its words ("Sec. 5, Fig. 7: ...")
 
     def as_dict(self) -> dict[str, Any]:
@@ -142,6 +151,8 @@ class Claim:
         ):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
+        if not self.claimed_below:
+            data["claimed_below"] = False
         if self.paper:
             data["paper"] = self.paper
         return data
@@ -191,6 +202,8 @@ def parse_claims(raw: list[Any], families: dict[str, FamilySpec]) -> tuple[list[
                 f"{where}needs_scale: got {needs!r}, expected one of {', '.join(SCALES[1:])} "
                 "(the smallest scale that can show the claim)"
             )
+        if "claimed_below" in item and "needs_scale" not in item:
+            found.append(f"{where}claimed_below: only with needs_scale (the scale below which the claim is not made)")
         tail = item.get("tail")
         if isinstance(tail, int | float) and not 0 < tail <= 1:
             found.append(f"{where}tail: got {tail}, expected a fraction of the run in (0, 1] (0.2: its last 20%)")
@@ -299,6 +312,7 @@ def combine(outcomes: list[str]) -> Outcome:
     """Several outcomes as one (a group's from its claims', the paper's from its groups'): not reproduced
     if one is; else incomplete if one is; else the largest scale one needs; else reproduced. None:
     incomplete."""
+    outcomes = [o for o in outcomes if o != Outcome.NOT_CLAIMED]  # a claim not made says nothing either way
     if not outcomes:
         return Outcome.INCOMPLETE
     for outcome in (Outcome.NOT_REPRODUCED, Outcome.INCOMPLETE, *reversed(NEEDS)):
@@ -315,12 +329,26 @@ def judge_at_scale(claim: Claim, runs: dict[str, RunState], scale: str | None) -
     have, need = scale_rank(scale), scale_rank(claim.needs_scale)
     if have is None or need is None or have >= need:
         return result
+    if not claim.claimed_below:
+        return ClaimResult(
+            claim,
+            Outcome.NOT_CLAIMED,
+            f"made only from --scale {claim.needs_scale}; at --scale {scale}: {reached(result)}",
+        )
     return ClaimResult(
         claim,
         Outcome.needs(claim.needs_scale or ""),
         f"--scale {scale} cannot show this claim, --scale {claim.needs_scale} can (at {scale}: {result.outcome}; "
         f"{result.detail})",
     )
+
+
+def reached(result: ClaimResult) -> str:
+    """What a claim's numbers came to, without its test: "SNR sweep: <= 3e-05" of "last e2e_k3 <= 1.2e-07:
+    SNR sweep: <= 3e-05", saying what a bound means there."""
+    numbers = result.detail.split(": ", 1)[-1]
+    bound = any(f"{sign} " in numbers for sign in ("<=", ">="))
+    return numbers + (" (a bound: as far as this scale's estimate resolves)" if bound else "")
 
 
 SEED_LABEL = re.compile(r"^(?P<base>.*) \(seed \d+\)$")  # groups.seed_label writes it

@@ -54,6 +54,8 @@ OUTCOMES = {
     Outcome.INCOMPLETE: Look("warning", "?"),
     # Judged at a scale too small to show the claim: not a failure, a pointer to the scale that can.
     **{outcome: Look("warning", "↑") for outcome in Outcome if outcome.value.startswith("needs --scale")},
+    # Not made at this scale at all (claimed_below = false): neither for the group nor against it.
+    Outcome.NOT_CLAIMED: Look("muted", "–"),
 }
 
 

@@ -155,6 +155,14 @@ def test_blocks_judged_at_a_scale_too_small_for_a_claim_are_counted_apart():
     assert (group.reproduced, group.needs_scale, group.judged) == (1, 2, 1)
 
 
+def test_blocks_at_a_scale_where_a_claim_is_not_made_are_counted_apart():
+    R, N = Outcome.REPRODUCED, Outcome.NOT_CLAIMED
+    first, group = tally(["c0"], [verdict(R, (N, None)), verdict(R, (N, None))])
+    assert (first.reproduced, first.judged, first.incomplete, first.not_claimed) == (0, 0, 0, 2)
+    assert tally_cells(first)[:3] == ("0/0", "-", "2 not claimed") and first.as_dict()["not_claimed"] == 2
+    assert (group.reproduced, group.judged) == (2, 2)
+
+
 def test_blocks_seeds_never_overlap_even_for_runs_of_several_seeds(tmp_path):
     group = demo_group(tmp_path, seeds=3)
     assert seed_stride(group, "default") == 3

@@ -255,6 +255,24 @@ def test_a_claim_judged_below_the_scale_it_needs_says_which_scale_instead_of_fai
     ]
 
 
+def test_a_claim_made_only_from_its_scale_is_not_claimed_below_it_and_says_how_far_the_numbers_got():
+    runs = {"a": state("a", {"acc": [(100, 0.5)]})}
+    beyond = claim(at_most=0.1, needs_scale="large", claimed_below=False)
+    fine = claim(at_most=0.75)
+    verdict = judge([fine, beyond], runs, "cpu")
+    assert verdict.outcome == Outcome.REPRODUCED  # a claim not made counts neither way
+    assert verdict.results[1].outcome == Outcome.NOT_CLAIMED
+    assert verdict.results[1].detail == "made only from --scale large; at --scale cpu: a: 0.5"
+    assert judge([fine, beyond], runs, "large").outcome == Outcome.NOT_REPRODUCED  # made there, and judged
+    assert judge([claim(at_least=0.9), beyond], runs, "cpu").outcome == Outcome.NOT_REPRODUCED
+    assert judge([beyond], runs, "cpu").outcome == Outcome.INCOMPLETE  # nothing claimed: nothing shown
+    assert beyond.as_dict()["claimed_below"] is False and "claimed_below" not in fine.as_dict()
+    _, problems = parse_claims(
+        [{"says": "s", "metric": "test_acc", "at_least": 1, "claimed_below": False}], {"a": get_family("parity")}
+    )
+    assert problems == ["claim 1: claimed_below: only with needs_scale (the scale below which the claim is not made)"]
+
+
 def test_fig_tuples_judges_k2_and_k3_end_to_end_on_the_same_seeds_at_cpu_scale():
     group = load_preset("fig-tuples")
     seeds = {run["label"]: run_seeds(run, "cpu") for run in group.runs}

@@ -220,5 +220,6 @@ def test_fig_snr_claims_that_can_differ_between_k_and_needs_a_large_scale_for_fl
     float32 = [c for c in group.claims if c.needs_scale == "large"]
     assert {c.metric for c in float32} == {"e2e_k3", "e2e_k4"}
     assert all(c.at_most == pytest.approx(2.0**-23) for c in float32)
+    assert not any(c.claimed_below for c in float32)  # below --scale large not made, not "needs" either
     (large,) = group.members("large")
     assert large.config.samples >= 10_000_000
