@@ -14,6 +14,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.figures import Figure
 from engine.groups import GroupPreset, parse_group
 from engine.presets import (
     Preset,
@@ -78,6 +79,19 @@ class Catalog:
             return all(name in families for name in names)
 
         return ([p for p in self.presets if p.family in families], [g for g in self.groups if runs_known(g)])
+
+
+def group_figure(preset: object) -> Figure | None:
+    """The figure the group preset named `preset` draws (declared in its [figure], else made from its
+    `plot`); None if the name is not a group's or cannot be read any more (renamed since a record was
+    made: the record's own metrics are drawn instead). The talk, the report and the explorer ask here."""
+    if not isinstance(preset, str) or not preset:
+        return None
+    try:
+        group = load_preset(preset)
+    except PresetError:
+        return None
+    return group.figure if isinstance(group, GroupPreset) else None
 
 
 def scan() -> Catalog:

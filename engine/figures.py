@@ -15,6 +15,7 @@ headless display and the report draw the same picture (docs/architecture.md says
         { name = "decomposition", run = "k = {k}, decomposition", colour = "blue" },
     ]
     references = [{ name = "chance", value = 0.5 }]
+    caption = "Figure 3: Performance comparison, ..."   # the paper's own words, quoted (optional)
 
 The x quantity is `step` (a metric against the training step), a metric (each evaluation's `y`
 against its `x`: Theorem 1's variance against d), or a name with `values` (each series' metric names
@@ -28,6 +29,11 @@ drawn dashed and grey. Colours are named (`COLOURS`); a series without one gets 
 pictures ("lines" snapshots) instead: one panel per run and chosen step (the latest snapshot at or
 before it; "last" for the run's last), each series matched to the snapshot's by `match` (its
 "group", else the start of its label). Figure 6's decoded curves and Figure 7's staircases are these.
+
+`caption` quotes the paper: its caption of the figure, or, for a result the paper draws no figure
+of (Theorem 1, Theorem 2, Section 2's wider and deeper networks), the sentence the group checks and
+where it stands. docs/gallery.md sets it beside gradfail's version of the figure; every shipped
+group declares one.
 
 `parse_figure` checks a declaration against the group's runs and their families' metrics (errors
 name the key); `figure_data` turns it and the runs' states into panels of points, for any surface.
@@ -65,6 +71,7 @@ FIGURE_KEYS = {
     "series": list,
     "references": list,
     "picture": dict,
+    "caption": str,
 }
 AXIS_KEYS = {"quantity": str, "name": str, "unit": str, "log": bool, "values": list}
 PANELS_KEYS = {"vary": str, "values": list}
@@ -124,6 +131,7 @@ class Figure:
     values: tuple[Any, ...] = ()
     picture: Picture | None = None
     declared: bool = True  # False: made from the group's `plot` (no [figure] table)
+    caption: str = ""  # the paper's caption, quoted ("" where the preset gives none)
 
     def panels(self) -> list[tuple[str, list[Series]]]:
         """(title, its series with the panel's value put in) for each panel of a plot (not a picture)."""
@@ -226,7 +234,18 @@ def parse_figure(
             references.append(Reference(**{**item, "value": float(item["value"]) if "value" in item else None}))
     if problems:
         return None, problems
-    figure = Figure(table["name"], table["title"], x, y, tuple(series), tuple(references), vary, values, picture)
+    figure = Figure(
+        table["name"],
+        table["title"],
+        x,
+        y,
+        tuple(series),
+        tuple(references),
+        vary,
+        values,
+        picture,
+        caption=table.get("caption", "").strip(),
+    )
     return figure, check_against_runs(figure, families)
 
 

@@ -20,10 +20,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from engine.client import Backend, EngineExited
-from engine.events import EngineReady, Event, RunFinished, SettingChanged
-from engine.figures import FigureData, figure_data
+from engine.events import EngineReady, Event, RunFinished, SettingChanged, Snapshot
+from engine.figures import Figure, FigureData, figure_data
 from engine.orchestration import Conductor, EngineSlot, GroupRun, Job, JobKind, Listener, LiveRun, RunBatch, RunsJob
 from engine.orchestration.paper import PaperRun
+from engine.record import is_run_dir, read_run
 from engine.registry import get_family
 from engine.status import RunStatus, exit_code
 from gradfail_tui.render.figure import render_figure
@@ -250,11 +251,25 @@ def print_runs(console: Console, job: RunsJob, wall: float) -> None:
 
 
 def print_figure(console: Console, data: FigureData, width: int, height: int = 24) -> None:
-    """A declared figure (engine/figures.py), each page of its panels in turn."""
-    text, page = render_figure(data, width, height)
+    """A declared figure (engine/figures.py), each page of its panels in turn (no keys to page with here)."""
+    text, page = render_figure(data, width, height, keys=False)
     console.print(text)
     for number in range(1, page.pages):
-        console.print(render_figure(data, width, height, page=number)[0])
+        console.print(render_figure(data, width, height, page=number, keys=False)[0])
+
+
+def recorded_pictures(figure: Figure, job: GroupRun) -> dict[str, list[Snapshot]]:
+    """Every picture the figure draws from, as each run recorded it: a run's state keeps only its latest,
+    and Figure 6 shows the decoded curves at several steps (500, 10,000 and 50,000 iterations), as the talk
+    and the report do from the records."""
+    if figure.picture is None:
+        return {}
+    name = figure.picture.snapshot
+    return {
+        live.label: [e for e in read_run(live.run_dir).events if isinstance(e, Snapshot) and e.name == name]
+        for live in job.lives
+        if is_run_dir(live.run_dir)
+    }
 
 
 def print_group(console: Console, job: GroupRun, wall: float = 0.0) -> None:
@@ -262,8 +277,9 @@ def print_group(console: Console, job: GroupRun, wall: float = 0.0) -> None:
     group, states = job.preset, job.states()
     width = figure_width(console.width)
     specs = [get_family(m.family) for m in job.members]
-    if group.figure is not None and group.figure.declared:  # the paper's figure, every page of its panels
-        print_figure(console, figure_data(group.figure, states), width)
+    if group.figure is not None and group.figure.declared:  # the paper's figure, as the talk draws it
+        data = figure_data(group.figure, states, recorded_pictures(group.figure, job))
+        print_figure(console, data, max(width, console.width))  # the terminal's width: more panels side by side
     else:
         for metric in group.plot:
             figure = overlay_figure(group.title, metric, states, specs, log_y=group.log_y, width=width)

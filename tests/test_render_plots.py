@@ -4,8 +4,11 @@ the legend under the plot, the chance line, a changed setting's marker, a band o
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
-from gradfail_tui.render.plots import log_ticks, render_plot, seed_band, tick_label
+from gradfail_tui.render.plots import fitted_ticks, log_ticks, render_plot, seed_band, step_ticks, tick_label
+from tests.conftest import ROOT
 
 # The report's Figure 6 loss read "878.828979492", "0.048384580", "0.000000020" and "0.000000000".
 PWL_LOSS = {
@@ -47,3 +50,48 @@ def test_a_band_of_seeds_counts_each_seed_where_its_series_reaches():
     assert band.mean[0] == (0, 2.0) and band.low[0] == (0, 1.0) and band.high[0] == (0, 3.0)
     assert band.mean[1] == (5, 3.0)  # seed 1 at 5, seed 0's latest (1.0) up to 5; seed 2 ended at 0
     assert band.high[-1] == (10, 7.0) and band.low[-1] == (10, 3.0)
+
+
+def test_an_axis_is_ticked_at_round_values_whole_steps_or_decimals():
+    assert step_ticks(0, 2000) == ([0, 500, 1000, 1500, 2000], ["0", "500", "1,000", "1,500", "2,000"])
+    assert step_ticks(-2.0, 1.92) == ([-2.0, -1.0, 0.0, 1.0], ["-2", "-1", "0", "1"])  # Figure 7's r
+    assert step_ticks(-0.3, 0.31)[1] == ["-0.2", "0.0", "0.2"]  # never "-0.0"
+    assert step_ticks(0, 1, whole=False)[1] == ["0.00", "0.25", "0.50", "0.75", "1.00"]
+
+
+def test_ticks_that_fit_are_spread_so_that_no_two_labels_meet():
+    ticks, names = fitted_ticks(50, 2000, 28)  # a narrow panel: every 1,000, not a crowd of 500s
+    assert names == ["1,000", "2,000"]
+    at = [(t - 50) / 1950 * 27 for t in ticks]
+    assert all(b - a > len(x) + len(y) for a, b, x, y in zip(at, at[1:], names, names[1:]))
+    ticks, names = fitted_ticks(-80, 60, 6, across=False)  # a y axis six rows high: three labels, not one
+    assert names == ["-50", "0", "50"]
+    assert fitted_ticks(5e-8, 0.04, 5, log=True, across=False)[1] == ["1e-7", "1e-4"]
+
+
+# plotext keeps tick labels in a set, so which of two near labels moves (or wins a row) follows the hash seed.
+DRAW = """
+from engine.figures import Axis, Figure, FigureData, Line, Panel, Series
+from gradfail_tui.render.figure import render_figure
+figure = Figure("f", "t", Axis("step", "training iteration"), Axis("snr", "SNR", log=True), (Series("a"),))
+xs = [50 * i for i in range(1, 41)]
+lines = [Line("a", [(x, 10 ** (-1 - x / 500)) for x in xs]), Line("b", [(x, 0.5 + x / 5000) for x in xs])]
+panels = [Panel(f"k = {k}", lines, [("chance", 1e-3)]) for k in (1, 2, 3, 4)]
+for width, height in ((76, 12), (156, 30), (100, 20), (60, 16)):
+    print(render_figure(FigureData(figure, panels, 4), width, height, marker="hd")[0].plain)
+"""
+
+
+def test_a_figure_draws_the_same_text_whatever_the_hash_seed():
+    drawn = {
+        subprocess.run(
+            [sys.executable, "-c", DRAW],
+            cwd=ROOT,
+            env={"PYTHONHASHSEED": str(seed), "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(drawn) == 1 and "1,000" in drawn.pop()

@@ -10,7 +10,8 @@ The app only displays. The orchestration layer (engine/orchestration) drives the
 it into the run's state; the bridge (bridge.py) brings the engine's items to the UI thread in
 batches, where the Conductor applies them and reports to the ExplorerListener (listener.py). What
 is on screen, and what each key does now, is decided by a plain ExplorerModel (model.py); the app
-wires it to the widgets and the Conductor. Its helpers (listener, redraws, live controls) see it as an
+wires it to the widgets and the Conductor. Runs and groups train on one engine; a sweep on a local pool
+of them, as `gradfail sweep` runs it (engines.py). Its helpers (listener, redraws, live controls) see it as an
 ExplorerHost (host.py). `build_app` is the one factory, for the command line and for the tests, which
 pass a scripted engine instead of the real one.
 """
@@ -36,7 +37,7 @@ from textual.widgets import TabbedContent, TabPane
 
 from engine.client import Backend, EngineProcess
 from engine.groups import GroupPreset
-from engine.orchestration import Conductor
+from engine.orchestration import Conductor, Job, JobKind
 from engine.presets import Preset
 from engine.record import RecordError
 from engine.registry import FamilySpec
@@ -45,6 +46,7 @@ from engine.sweeps import SweepPreset
 from gradfail_tui.explorer import live_controls
 from gradfail_tui.explorer import messages as msg
 from gradfail_tui.explorer.bridge import EngineBridge
+from gradfail_tui.explorer.engines import EnginePool
 from gradfail_tui.explorer.entries import RunEntry, is_group_key
 from gradfail_tui.explorer.listener import ExplorerListener
 from gradfail_tui.explorer.model import GATED_ACTIONS, ExplorerModel
@@ -57,11 +59,13 @@ from gradfail_tui.explorer.widgets.setup_pane import Offer, SetupPane
 from gradfail_tui.explorer.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:  # imported when first needed, after the first frame (plotext is not free)
+    from gradfail_tui.explorer.widgets.figure_view import FigureView
     from gradfail_tui.explorer.widgets.group_panel import GroupPanel
     from gradfail_tui.explorer.widgets.runs_panel import RunsPanel
     from gradfail_tui.explorer.widgets.watch_view import WatchView
 
 ENGINE_STARTING = "engine: starting (loading torch)…"
+PANELS = Binding.Group("Panels")  # the footer shows "[ ] Panels" once
 
 
 class GradfailApp(App):
@@ -79,6 +83,10 @@ class GradfailApp(App):
         Binding("n", "step(1)", "Step", id="step-1"),
         Binding("N", "step(10)", "Step 10", id="step-10", show=False),
         Binding("ctrl+n", "step(100)", "Step 100", id="step-100", show=False),
+        # ] and [ turn the pages of a group's figure where its panels do not all fit (shown then), else pick
+        # out a seed in a band of seeds: a key's first binding whose action may act now is the one run.
+        Binding("left_square_bracket", "page_panels(-1)", "Panels", id="previous-panels", group=PANELS),
+        Binding("right_square_bracket", "page_panels(1)", "Panels", id="next-panels", group=PANELS),
         Binding("right_square_bracket", "pick_seed(1)", "Next seed", id="next-seed", show=False),
         Binding("left_square_bracket", "pick_seed(-1)", "Previous seed", id="previous-seed", show=False),
         Binding("l", "log_scale", "Log", id="log-scale"),
@@ -116,6 +124,7 @@ class GradfailApp(App):
         self.model = ExplorerModel()
         self.redraws = Redraws(self, self.pacer)
         self.conductor = Conductor(engine_factory, ExplorerListener(self), warmup=True)
+        self.pool = EnginePool(self.conductor)  # one engine; a sweep widens it to a local pool
         self.bridge: EngineBridge | None = None
 
     # -- layout ---------------------------------------------------------------------------------
@@ -152,6 +161,10 @@ class GradfailApp(App):
         return self.query_one("#watch-view")  # type: ignore[return-value]
 
     @property
+    def figure_view(self) -> FigureView:
+        return self.query_one("#figure-view")  # type: ignore[return-value]
+
+    @property
     def group_panel(self) -> GroupPanel:
         return self.query_one("#group-panel")  # type: ignore[return-value]
 
@@ -180,11 +193,14 @@ class GradfailApp(App):
             self.bridge = EngineBridge(self.conductor.poll, self.post_message).start()
         except OSError as exc:
             self.report(f"cannot start the engine process: {exc}")
+        from gradfail_tui.explorer.widgets.figure_view import FigureView
         from gradfail_tui.explorer.widgets.group_panel import GroupPanel
         from gradfail_tui.explorer.widgets.runs_panel import RunsPanel
         from gradfail_tui.explorer.widgets.watch_view import WatchView
 
-        await self.query_one("#watch-holder").mount(GroupPanel(id="group-panel"), WatchView(id="watch-view"))
+        await self.query_one("#watch-holder").mount(
+            GroupPanel(id="group-panel"), FigureView(id="figure-view"), WatchView(id="watch-view")
+        )
         headline = {name: spec.headline for name, spec in self.families.items()}
         await self.query_one("#runs-holder").mount(RunsPanel(self.model, self.runs_dir, headline, id="runs-panel"))
         if self.tabs.active == "runs" and self.focused is None:  # someone was quicker than the mount
@@ -199,7 +215,8 @@ class GradfailApp(App):
         try:
             with self.batch_update():
                 for slot, item in message.items:
-                    self.conductor.handle(slot, item)
+                    if self.pool.holds(slot):  # else an engine of a sweep's pool, closed since it ended
+                        self.conductor.handle(slot, item)
         finally:
             if self.bridge is not None:
                 self.bridge.batch_applied()
@@ -224,7 +241,13 @@ class GradfailApp(App):
         except RecordError as exc:
             self.report(f"cannot record {choice.label}, so it was not started: {exc}")
             return
-        self.model.start(choice, job)
+        shown = self.model.start(choice, job)
+        if job.kind is JobKind.SWEEP:  # on a local pool, as `gradfail sweep` runs it (engines.py)
+            try:
+                shown.engines = self.pool.for_sweep(job)
+            except OSError as exc:
+                self.report(f"cannot start another engine process, so the sweep runs on fewer: {exc}")
+                shown.engines = sum(1 for slot in self.conductor.slots if slot.engine is not None)
         self.show_tab("watch")
         self.conductor.submit(job)
 
@@ -233,10 +256,16 @@ class GradfailApp(App):
         if again is not None:
             self.post_message(msg.JobRequested(again))
 
+    def job_ended(self, job: Job) -> None:
+        # After the conductor's own bookkeeping of this item (it is iterating its slots now): a sweep's
+        # pool goes back to the one engine.
+        if job.kind is JobKind.SWEEP:
+            self.call_later(self.pool.narrow)
+
     # -- actions --------------------------------------------------------------------------------
     def refresh_bindings(self) -> None:
         # The footer rebuilds itself on every refresh; only ask when a key's state has changed.
-        states = tuple(self.check_action(name, ()) for name in GATED_ACTIONS)
+        states = tuple(self.check_action(name, ()) for name in (*GATED_ACTIONS, "page_panels"))
         if states != getattr(self, "_binding_states", None) and self.screen_stack:  # no screen: the app is ending
             self._binding_states = states
             super().refresh_bindings()
@@ -247,6 +276,9 @@ class GradfailApp(App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Which keys act now: the model decides (`key_state`); Start also needs a form without problems
         (and a Setup pane: it has gone while the app ends)."""
+        if action == "page_panels":  # False: hidden, and ] and [ pick out a seed instead
+            on_watch = [tabs.active for tabs in self.query(TabbedContent)] == ["watch"]
+            return on_watch and any(view.paged for view in self.query("#figure-view"))
         ready = action == "start" and any(not pane.problems for pane in self.query(SetupPane))
         return self.model.key_state(action, form_ready=ready)
 
@@ -258,6 +290,12 @@ class GradfailApp(App):
     def action_pause(self) -> None:
         if self.model.pause_replay():  # p acts on the replay on screen, if there is one
             self.stale(View.STATUS)
+        elif (sweep := self.model.live_sweep) is not None:  # every engine of its pool
+            sweep.paused = not sweep.paused
+            told = self.pool.pause(sweep.job, pause=sweep.paused)
+            word = "paused" if sweep.paused else "resumed"
+            self.notify(f"{escape(sweep.name)}: {word} on {told} engine{'s' if told != 1 else ''}", timeout=3)
+            self.stale(View.STATUS, View.PLOTS)
         elif (entry := self.model.training()) is not None:
             self.conductor.pause(entry.key, pause=entry.status == RunStatus.RUNNING)
 
@@ -293,6 +331,9 @@ class GradfailApp(App):
 
     def action_pick_seed(self, direction: int) -> None:
         live_controls.pick_seed(self, direction)
+
+    def action_page_panels(self, direction: int) -> None:
+        self.figure_view.turn(direction)
 
     def action_compare(self) -> None:
         if self.model.primary:
@@ -375,6 +416,7 @@ class GradfailApp(App):
             self.runs_panel.scan()
         elif event.pane.id == "watch":
             self.stale(View.PLOTS, View.STATUS)
+        self.refresh_bindings()  # [ ] page a figure's panels on the Watch tab only
 
     # -- drawing --------------------------------------------------------------------------------
     def stale(self, *views: View) -> None:
@@ -396,6 +438,7 @@ class GradfailApp(App):
         if self.bridge is not None:
             self.bridge.stop()
         await asyncio.to_thread(self.conductor.shutdown, RunStatus.INTERRUPTED, "the explorer was closed")
+        await asyncio.to_thread(self.pool.join)  # and the engines of a sweep's pool still being closed
 
     def on_unmount(self) -> None:
         release_signals()
@@ -404,6 +447,7 @@ class GradfailApp(App):
             if self.bridge is not None:
                 self.bridge.stop(timeout=0.5)
             self.conductor.shutdown(RunStatus.INTERRUPTED, "the explorer was closed")
+        self.pool.join()
 
 
 def build_app(

@@ -9,7 +9,8 @@ events back by their `t`.
 A `GroupEntry` is a group preset's runs seen together (fig-parity: d = 5, 10, 30): a group running
 here (its GroupRun job says how far it is and, at the end, the verdict) or a group record found on
 disk (its claims judged again from its runs' events). Its runs are ordinary RunEntries, known by
-key, in the group's order.
+key, in the group's order. A group preset's entry knows the figure its preset declares (`figure`),
+which the watch view draws as the paper does.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.catalog import group_figure
 from engine.claims import Verdict
-from engine.events import Event
+from engine.events import Event, Snapshot
+from engine.figures import LAST, Figure
 from engine.groups import GroupError, judge_record
-from engine.orchestration import Job, JobKind, LiveRun
+from engine.orchestration import GroupRun, Job, JobKind, LiveRun
+from engine.orchestration.jobs import counts_line
 from engine.paper import is_paper_dir
 from engine.record import find_runs, is_group_dir, read_group, read_run
 from engine.state import RunState
@@ -45,6 +49,25 @@ class RunEntry:
     problems: list[str] = field(default_factory=list)
     events: list[Event] | None = None  # a recorded run's events
     where: str = ""  # a recorded run's directory, relative to the runs directory
+    pictures: list[Snapshot] = field(default_factory=list)  # a live run's snapshots its group's figure may draw
+
+    def snapshot_history(self) -> list[Snapshot]:
+        """Its snapshots in order, for a figure's pictures at chosen steps: every one a record holds; of a
+        run training here (whose state keeps only the latest), those kept for its group's figure."""
+        if self.events is not None:
+            return [e for e in self.events if isinstance(e, Snapshot)]
+        return self.pictures
+
+    def keep_picture(self, snapshot: Snapshot, steps: tuple[int | str, ...]) -> None:
+        """Keep `snapshot` for a picture drawn at `steps`, and of the older ones only those it may still
+        draw (engine/figures.py picks the latest at or before each step, the first one before any, the
+        newest for "last"): a few, however long the run."""
+        history = [*self.pictures, snapshot]
+        keep = {0, len(history) - 1}
+        for step in steps:
+            before = [i for i, s in enumerate(history) if step != LAST and s.step <= step]
+            keep.update(before[-1:])
+        self.pictures = [s for i, s in enumerate(history) if i in keep]
 
     @classmethod
     def of_live(cls, live: LiveRun, label: str, where: str = "") -> RunEntry:
@@ -85,6 +108,10 @@ class GroupEntry:
     kind: JobKind = JobKind.GROUP  # a group preset; seeds (drawn as a band); a sweep (its phase diagram)
     sweep: dict | None = None  # a sweep's record (sweep.json): shown as its phase diagram, no claims
     cell: dict | None = None  # one cell of a sweep (its sweep.json entry): its seeds' runs, overlaid on enter
+    engines: int = 0  # a sweep running here: the engines of its local pool (explorer/engines.py)
+    paused: bool = False  # a sweep running here, paused on every engine (p); a batch starting later pauses too
+    _figure: Figure | None = field(default=None, init=False, repr=False, compare=False)
+    _figure_read: bool = field(default=False, init=False, repr=False, compare=False)
 
     @classmethod
     def of_job(cls, job: Job, name: str | None = None) -> GroupEntry:
@@ -110,6 +137,22 @@ class GroupEntry:
     @property
     def seeds(self) -> bool:
         return self.kind is JobKind.SEEDS
+
+    @property
+    def figure(self) -> Figure | None:
+        """The figure its group preset declares ([figure]: the paper's, engine/figures.py), or None: seeds, a
+        sweep, a preset without one, or a record whose preset cannot be read any more (renamed since it ran).
+        A running group's comes with its preset; a record's is read by its preset's name when first asked
+        (not for every record a scan lists)."""
+        if not self._figure_read:
+            self._figure_read = True
+            if self.kind is JobKind.GROUP and self.sweep is None and self.cell is None:
+                if isinstance(self.job, GroupRun):
+                    figure = self.job.preset.figure
+                else:
+                    figure = group_figure(self.name) if self.job is None else None
+                self._figure = figure if figure is not None and figure.declared else None
+        return self._figure
 
     @property
     def read_back(self) -> bool:
@@ -152,6 +195,12 @@ class GroupEntry:
             counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
             return f"{len(self.labels)} seeds: " + ", ".join(f"{n} {s}" for s, n in counts.items())
         return f"{self.status}: {self.ran} of {len(self.labels)} runs"
+
+    def pool_progress(self) -> str:
+        """A sweep running here, what runs where: "sweep on 2 engines: 12/108 runs done, 2 running, 0 failed"."""
+        engines = f"{self.engines} engine{'s' if self.engines != 1 else ''}"
+        counts = counts_line(self.job.counts(), self.job.total_runs, "runs")
+        return f"sweep on {engines}{' (paused)' if self.paused else ''}: {counts}"
 
     @property
     def ran(self) -> int:

@@ -18,11 +18,13 @@ if TYPE_CHECKING:  # types only: the widgets import plotext, which the first fra
     from textual.screen import Screen
     from textual.widgets import TabbedContent
 
-    from engine.orchestration import Conductor
+    from engine.orchestration import Conductor, Job
     from engine.registry import FamilySpec
+    from gradfail_tui.explorer.engines import EnginePool
     from gradfail_tui.explorer.entries import RunEntry
     from gradfail_tui.explorer.model import ExplorerModel
     from gradfail_tui.explorer.pacing import RedrawPacer
+    from gradfail_tui.explorer.widgets.figure_view import FigureView
     from gradfail_tui.explorer.widgets.group_panel import GroupPanel
     from gradfail_tui.explorer.widgets.runs_panel import RunsPanel
     from gradfail_tui.explorer.widgets.setup_pane import SetupPane
@@ -44,6 +46,7 @@ class ExplorerHost(Protocol):
 
     model: ExplorerModel  # what is on screen (model.py)
     conductor: Conductor  # the engines: pause, stop, step, change; `closing` once the app ends
+    pool: EnginePool  # its slots as the explorer uses them: one engine, or a sweep's local pool
     families: dict[str, FamilySpec]
     pacer: RedrawPacer  # the plots' share of a core
     adaptive_plot_budget: bool  # whether that share follows the run the engine trains
@@ -62,6 +65,9 @@ class ExplorerHost(Protocol):
     def watch_view(self) -> WatchView: ...
 
     @property
+    def figure_view(self) -> FigureView: ...
+
+    @property
     def group_panel(self) -> GroupPanel: ...
 
     @property
@@ -75,6 +81,9 @@ class ExplorerHost(Protocol):
 
     def run_ended(self, entry: RunEntry | None) -> None:
         """A run of this session has ended (r may start it again)."""
+
+    def job_ended(self, job: Job) -> None:
+        """A job has finished (a sweep's pool goes back to one engine)."""
 
     def report(self, text: str, title: str = "Error") -> None:
         """An error the person must see."""

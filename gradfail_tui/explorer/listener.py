@@ -3,8 +3,9 @@
 The Conductor calls these on the UI thread (the app hands it the engines' items there): a run's
 events mark the views that draw it stale, a run's end is notified, a group's next run joins the
 model as it is handed to the engine (a sweep's runs only while they train: its phase diagram,
-redrawn as they end, is what stays), a group's end shows its verdict, an engine's readiness and
-death go to the status line. Nothing here drives an engine.
+redrawn as they end, is what stays), a group's end shows its verdict (and a sweep's gives back its pool
+of engines: engines.py), an engine's readiness and death go to the status line. Nothing here drives an
+engine, except that a batch of a paused sweep is paused as it starts (its engine was still loading).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from textual.markup import escape
 
 from engine.client import EngineExited
-from engine.events import EngineReady, Event, RunFinished, RunStarted, StatusChanged
+from engine.events import EngineReady, Event, RunFinished, RunStarted, Snapshot, StatusChanged
 from engine.orchestration import EngineSlot, Job, Listener, LiveRun, RunBatch
 from engine.status import RunStatus
 from gradfail_tui.explorer.entries import GroupEntry, RunEntry
@@ -58,11 +59,22 @@ class ExplorerListener(Listener):
     def run_event(self, live: LiveRun, event: Event) -> None:
         if live.run_id == self.model.primary or live.run_id in self.model.compared:
             self.app.stale(View.PLOTS, View.STATUS)
+        if isinstance(event, Snapshot):  # for a group's figure of pictures at chosen steps (Figure 6)
+            self.model.keep_picture(live.run_id, event)
+        if isinstance(event, RunStarted):
+            self._started(live, event)
         if isinstance(event, (RunStarted, StatusChanged)):
-            if isinstance(event, RunStarted) and self.app.adaptive_plot_budget:
-                self.app.pacer.budget = plot_budget_for(event.device, event.cpu_threads)
             self.app.stale(View.RUNS, View.STATUS)
             self.app.refresh_bindings()
+
+    def _started(self, live: LiveRun, event: RunStarted) -> None:
+        sweep = self.model.live_sweep
+        if sweep is not None and sweep.paused and self.app.pool.first_of_batch(live.run_id):
+            self.app.conductor.pause(live.run_id)  # its engine was still loading when p paused the others
+        if self.app.adaptive_plot_budget:  # every engine of a sweep's pool trains on its share of the cores
+            engines = len(self.app.conductor.slots)
+            threads = event.cpu_threads * engines if event.cpu_threads else None
+            self.app.pacer.budget = plot_budget_for(event.device, threads)
 
     def run_ended(self, live: LiveRun, finished: RunFinished) -> None:
         entry = self.model.entry(live.run_id)
@@ -97,8 +109,11 @@ class ExplorerListener(Listener):
         self.model.sweep_run_ended(sweep, entry)
 
     def job_finished(self, job: Job) -> None:
+        if self.app.conductor.closing:
+            return  # shutdown() finishes the jobs on its own thread, and closes every engine itself
+        self.app.job_ended(job)
         group = self._group_entry(job)
-        if group is None or self.app.conductor.closing:
+        if group is None:
             return
         verdict = job.verdict
         self.app.notify(

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.events import Snapshot
 from engine.orchestration import Job, JobKind, LiveRun
+from engine.state import RunState
 from engine.status import RunStatus
 from gradfail_tui.explorer.choices import Choice
 from gradfail_tui.explorer.entries import (
@@ -77,6 +79,12 @@ class ExplorerModel:
     def live_group(self) -> GroupEntry | None:
         return next((g for g in self.groups if g.running), None)
 
+    @property
+    def live_sweep(self) -> GroupEntry | None:
+        """The group going, if it is a sweep (it trains on a pool of engines, and p pauses them all)."""
+        group = self.live_group
+        return group if group is not None and group.sweep is not None else None
+
     def group_of(self, entry: RunEntry) -> GroupEntry | None:
         return next((g for g in self.groups if entry.key in g.keys.values()), None)
 
@@ -99,7 +107,9 @@ class ExplorerModel:
         if action == "compare":
             return True if self.primary else None
         if action in ("live_settings", "step"):
-            return self.training() is not None
+            # Not in a sweep: its runs are points of its grid (a change mid-run would not be the cell sweep.json
+            # says), and steps would reach one engine of its pool while p pauses them all.
+            return self.training() is not None and self.live_sweep is None
         return True
 
     def busy(self, group: bool) -> str | None:
@@ -288,9 +298,22 @@ class ExplorerModel:
             notes.append(f"replay {replay.speed:g}x" + (" (paused)" if replay.paused else ""))
         elif entry is not None and entry.status == RunStatus.WAITING:
             notes.append("waiting for the engine to load")
-        if group is not None and group.running and entry is not None and entry.key in group.keys.values():
+        # (a sweep's progress is on the second line, with its engines: engines_note)
+        if (
+            group is not None
+            and group.running
+            and group.sweep is None
+            and entry is not None
+            and entry.key in group.keys.values()
+        ):
             notes.append(group.progress())
         return " · ".join(notes)
+
+    def engines_note(self) -> str | None:
+        """What the status line's second line says of the engines while a sweep goes on its pool, before the
+        engine's own word: "sweep on 2 engines: 12/108 runs done, 2 running, 0 failed"; None otherwise."""
+        sweep = self.live_sweep
+        return sweep.pool_progress() if sweep is not None else None
 
     def snapshots_source(self) -> RunEntry | None:
         """In a group, the run whose snapshots are drawn: the primary one, where the group shows them."""
@@ -299,6 +322,26 @@ class ExplorerModel:
             return None
         label = next((label for label, key in group.keys.items() if key == entry.key), None)
         return entry if group.shows_snapshots(label) else None
+
+    def figure_runs(self, group: GroupEntry) -> tuple[dict[str, RunState], dict[str, list[Snapshot]] | None]:
+        """What a group's figure is drawn from: its runs' states by their labels in the group, and, for a
+        figure of pictures at chosen steps, each run's snapshots in order (else None: the latest of each)."""
+        entries = {label: self.entry(group.keys.get(label)) for label in group.labels}
+        entries = {label: entry for label, entry in entries.items() if entry is not None}
+        states = {label: entry.state for label, entry in entries.items()}
+        figure = group.figure
+        if figure is None or figure.picture is None:
+            return states, None
+        return states, {label: entry.snapshot_history() for label, entry in entries.items()}
+
+    def keep_picture(self, key: str, snapshot: Snapshot) -> None:
+        """A snapshot of a run training here: kept if its group's figure pictures it at chosen steps (the run's
+        state keeps only the latest of each name)."""
+        entry = self.entry(key)
+        group = self.group_of(entry) if entry is not None else None
+        figure = group.figure if group is not None else None
+        if figure is not None and figure.picture is not None and figure.picture.snapshot == snapshot.name:
+            entry.keep_picture(snapshot, figure.picture.steps)
 
     # -- replay ------------------------------------------------------------------------------------
     def replaying_primary(self) -> bool:

@@ -53,3 +53,17 @@ class RedrawPacer:
     @property
     def interval(self) -> float:
         return max(self.min_interval, self._cost / self.budget)
+
+
+class Paced:
+    """A widget mixin (`class Plot(Paced, Widget)`): what showing it costs, building its figure and
+    Textual's part (turning it into strips, about a third) together, is reported to the app's pacer,
+    which budgets it."""
+
+    def render_lines(self, crop):
+        started = time.perf_counter()
+        lines = super().render_lines(crop)  # type: ignore[misc]
+        pacer = getattr(self.app, "pacer", None)  # type: ignore[attr-defined]
+        if pacer is not None:
+            pacer.spent(time.perf_counter() - started)
+        return lines

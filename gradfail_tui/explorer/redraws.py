@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from textual.css.query import NoMatches
+from textual.markup import escape
 
 from gradfail_tui.explorer.host import ExplorerHost, View
 from gradfail_tui.explorer.pacing import RedrawPacer
@@ -63,15 +64,19 @@ class Redraws:
 
     def draw_status(self) -> None:
         self.stale.discard(View.STATUS)
-        entry = self.model.entry(self.model.primary)
-        self.app.status_line.show(entry.state if entry else None, self.app.engine_text, self.model.status_note())
+        entry, engine = self.model.entry(self.model.primary), self.app.engine_text
+        if (where := self.model.engines_note()) is not None:  # what runs where: a sweep on its pool of engines
+            engine = f"[b]{escape(where)}[/b] · {engine}"
+        self.app.status_line.show(entry.state if entry else None, engine, self.model.status_note())
 
     def draw_plots(self) -> None:
         """Redraw the plots now (the tick calls this when the pacer allows; tests call it directly)."""
         self.stale.discard(View.PLOTS)
         group, view = self.model.shown_group, self.app.watch_view
+        figure = group.figure if group is not None else None
         with self.app.batch_update():
             self.app.group_panel.show(group)
+            self.app.figure_view.show(figure, *(self.model.figure_runs(group) if figure is not None else ()))
             if group is None:
                 view.show(self.model.shown_entries(), self.app.families)
             elif group.seeds:  # one config, several seeds: their band, and the seed picked out
@@ -79,6 +84,13 @@ class Redraws:
                 picked = self.model.entry(group.keys.get(self.model.picked_seed or ""))
                 first = picked or (entries[0] if entries else None)
                 view.show(entries, self.app.families, snapshots_of=first, band=True, picked=picked)
+            elif figure is not None:
+                # The paper's figure replaces the overlay of the group's `plot` metrics: it draws the same
+                # runs as the paper does (its panels, named axes, the paper's colours, a legend), and the
+                # overlay beside it would show the same curves again in half the room. Under it, the
+                # pictures of the run the group shows them for (as before); every metric of one run is on
+                # that run's own view (its row on Runs).
+                view.show([], self.app.families, snapshots_of=self.model.snapshots_source(), beside_figure=True)
             else:
                 view.show(
                     self.model.shown_entries(),

@@ -18,12 +18,18 @@ from rich.text import Text
 
 from engine.figures import COLOURS, FigureData, Panel
 from gradfail_tui.render.colours import HUES, MARKER_GREY
-from gradfail_tui.render.plots import log_ticks, step_ticks, tick_label
+from gradfail_tui.render.plots import fitted_ticks, tick_label
 
 RGB = dict(zip(COLOURS, HUES))  # the declaration's colour names, as the terminal draws them
 MIN_PANEL_WIDTH = 36
 MIN_PANEL_HEIGHT = 9
+X_LABELS = 3  # a panel's rows not its plot's but its title: the frame's two and the x ticks' labels
 DASHED = "dot"  # plotext has no dashes: a dashed series or a reference line is drawn in dots
+# With the thick "hd" lines (a talk's, for a projector) dots are too faint: a level (chance, an optimum)
+# is drawn in heavy dashes, a dashed series or a sloped reference in large dots.
+THICK_LEVEL, THICK_DASHED = "╍", "●"
+MARKS = ("━━", "┄┄", "┄┄")  # the legend's marks: a series, a dashed series or reference, a level
+THICK_MARKS = ("██", "●●", "╍╍")
 
 
 @dataclass
@@ -83,10 +89,14 @@ def draw_panel(panel: Panel, data: FigureData, colours, width: int, height: int,
     plt.limit_size(False, False)  # the size given, not this process's terminal's (a talk in a browser)
     plt.plot_size(width, height)
     plt.theme("clear")
-    log_y = figure.y.log
+    log_x, log_y = figure.x.log, figure.y.log
     drawn = []
     for line in panel.lines:
-        points = [(x, y) for x, y in line.points if math.isfinite(y) and (y > 0 or not log_y)]
+        points = [
+            (x, y)
+            for x, y in line.points
+            if math.isfinite(x) and math.isfinite(y) and (y > 0 or not log_y) and (x > 0 or not log_x)
+        ]
         if points:
             drawn.append((line, points))
     xs = [x for _, points in drawn for x, _ in points]
@@ -95,58 +105,82 @@ def draw_panel(panel: Panel, data: FigureData, colours, width: int, height: int,
         low, high = min(xs), max(xs)
         for _, value in panel.levels:
             if value > 0 or not log_y:
-                plt.plot([low, high], [value, value], marker=DASHED, color=MARKER_GREY)
+                plt.plot(
+                    [low, high], [value, value], marker=THICK_LEVEL if marker == "hd" else DASHED, color=MARKER_GREY
+                )
                 ys.append(value)
     for line, points in drawn:
         px, py = zip(*points)
-        style = DASHED if line.dashed or line.reference else marker
+        style = (THICK_DASHED if marker == "hd" else DASHED) if line.dashed or line.reference else marker
         plt.plot(list(px), list(py), marker=style, color=colours.get(line.name, MARKER_GREY))
-    plt.title(panel.title + (f" ({panel.note})" if panel.note else ""))
-    if xs and max(xs) > min(xs):
-        plt.xlim(min(xs), max(xs))  # plotext's own margins vary from draw to draw
-    if xs and all(float(x).is_integer() for x in xs):
-        ticks = step_ticks(min(xs), max(xs))
-        plt.xticks(ticks, [f"{t:,}" for t in ticks])
-    shared = data.y_range() if len(data.panels) > 1 and not figure.picture else None
-    if shared is not None and not log_y and shared[1] > shared[0]:
-        plt.ylim(*shared)
-    if ys and log_y:
-        plt.yscale("log")
-        # Headroom, so a line at the highest value is not drawn on the frame (plotext's log limits are in decades).
-        plt.ylim(math.log10(min(ys) / 2), math.log10(max(ys) * 2))
-        ticks, names = log_ticks(min(ys), max(ys))
-        plt.yticks(ticks, names)
+    title = panel.title + (f" ({panel.note})" if panel.note else "")
+    plt.title(title)
+    # Our limits and ticks on both axes, never plotext's: its own move a column from one draw or size to the next.
+    rows = height - X_LABELS - (1 if title else 0)
+    y_names: list[str] = []
+    if ys:
+        shared = data.y_range() if len(data.panels) > 1 and not figure.picture else None
+        low, high = shared if shared is not None and not log_y else (min(ys), max(ys))
+        if log_y:  # headroom, so that a line at the highest value is not drawn on the frame
+            plt.yscale("log")
+            low, high = low / 2, high * 2
+        elif high <= low:
+            low, high = low - 1, high + 1
+        y_ticks, y_names = fitted_ticks(low, high, rows, log=log_y, across=False)
+        plt.ylim(*((math.log10(low), math.log10(high)) if log_y else (low, high)))  # plotext's log limits: decades
+        plt.yticks(y_ticks, y_names)
+    if xs:
+        low, high = min(xs), max(xs)
+        columns = width - max((len(name) for name in y_names), default=5) - 2  # the y labels, the frame
+        plt.xticks(*fitted_ticks(low, high, columns, log=log_x))
+        if log_x:
+            plt.xscale("log")
+        if high > low:
+            plt.xlim(*((math.log10(low), math.log10(high)) if log_x else (low, high)))
     return Text.from_ansi(plt.build().rstrip())  # plotext leaves a blank line for its own labels
 
 
-def legend_text(data: FigureData, colours) -> Text:
-    """The legend, one line under the panels: a solid mark per series, a dotted one per reference
-    line (a level with its value)."""
+def legend_text(data: FigureData, colours, width: int, marker: str = "braille") -> Text:
+    """The legend under the panels: a solid mark per series, a dotted one per reference line (a level
+    with its value); on as many lines of `width` as it needs, never breaking an entry. With the thick
+    lines ("hd", a talk's) the marks are as thick: blocks, and the large dots and heavy dashes drawn."""
     levels = {name: value for panel in data.panels for name, value in panel.levels}
-    text = Text()
-    for index, line in enumerate(data.legend()):
-        if index:
-            text.append("   ")
-        mark = "┄┄" if line.dashed or line.reference else "━━"
-        text.append(mark, style="rgb({},{},{})".format(*colours.get(line.name, MARKER_GREY)))
-        text.append(" " + line.name)
+    solid, dotted, level = THICK_MARKS if marker == "hd" else MARKS
+    text, used = Text(), 0
+    for line in data.legend():
+        entry = Text()
+        mark = level if line.name in levels else dotted if line.dashed or line.reference else solid
+        entry.append(mark, style="rgb({},{},{})".format(*colours.get(line.name, MARKER_GREY)))
+        entry.append(" " + line.name)
         if line.name in levels:
-            text.append(f" {tick_label(levels[line.name])}", style="dim")
+            entry.append(f" {tick_label(levels[line.name])}", style="dim")
+        if used and used + 3 + entry.cell_len > width:
+            text.append("\n")
+            used = 0
+        elif used:
+            text.append("   ")
+            used += 3
+        text.append_text(entry)
+        used += entry.cell_len
     return text
 
 
 def render_figure(
-    data: FigureData, width: int, height: int, marker: str = "braille", page: int = 0
+    data: FigureData, width: int, height: int, marker: str = "braille", page: int = 0, keys: bool = True
 ) -> tuple[Text, Page]:
     """The figure in `width` x `height` cells, as one Text: its title, a page of its panels side by side,
-    the axes' names and the legend under them; and which page that is."""
+    the axes' names and the legend under them; and which page that is. `keys`: the title says which keys
+    page (not where every page is printed)."""
     panels = data.panels or [Panel("", note="nothing to draw")]
     colours = colours_for(data)
-    under = Text("\n").join([axes_text(data), legend_text(data, colours)])
+    under = Text("\n").join([axes_text(data), legend_text(data, colours, width, marker)])
     where = layout(len(panels), data.columns, width, height - lines_of(under, width), page)
     figure = Text(data.figure.title, style="bold")
-    if where.pages > 1:
-        figure.append(f"  ({where.label}: [ ])", style="dim")
+    if where.pages > 1:  # which panels, on the title's line if it has room (at 80x24 a line is a sixth of the plot)
+        said = f"  ({where.label}: [ ])" if keys else f"  ({where.label})"
+        if cell_len(figure.plain + said) > width:
+            said = f"  ({where.label.removeprefix('panels ').removeprefix('panel ')})"
+        figure.append(said, style="dim")
     shown = panels[where.first : where.first + where.count]
     rows = math.ceil(len(shown) / where.columns)
     panel_width = max(20, width // where.columns)
@@ -175,7 +209,8 @@ def lines_of(text: Text, width: int) -> int:
 def axes_text(data: FigureData) -> Text:
     """What the axes are, one line for all the panels (plotext drops its own labels where a panel is narrow)."""
     x, y = data.figure.x, data.figure.y
-    text = Text("↑ ", style="dim")
+    text = Text()  # Text("↑ ", style="dim") would dim the whole line: a Text's style is its base
+    text.append("↑ ", style="dim")
     text.append(y.label + (" (log)" if y.log else ""))
     text.append("   → ", style="dim")
     text.append(x.label + (" (log)" if x.log else ""))

@@ -73,17 +73,68 @@ def log_ticks(low: float, high: float, most: int = 6) -> tuple[list[float], list
     return decades, [tick_label(v) for v in decades]
 
 
-def step_ticks(low: float, high: float, most: int = 5) -> list[int]:
-    """Whole steps for an x axis: multiples of 1, 2 or 5 times a power of ten, at most `most` of them
-    (plotext's own ticks divide the range evenly: "3891.8", "7783.5")."""
+def step_ticks(low: float, high: float, most: int = 5, whole: bool | None = None) -> tuple[list[float], list[str]]:
+    """Ticks for a linear axis over [low, high] and their labels: multiples of 1, 2, 2.5 or 5 times a power
+    of ten, at most `most` of them (plotext's own divide the range evenly, "3891.8", "-0.0", and move a
+    column from one draw to the next). `whole`: whole numbers ("1,000"; by default when both ends are,
+    as steps are), else as many decimals as the stride needs ("-0.5", "0.25")."""
+    if whole is None:
+        whole = float(low).is_integer() and float(high).is_integer()
     span = high - low
     if span <= 0:
-        return [int(low)]
+        return [low], [f"{low:,}" if whole else tick_label(low)]
     raw = span / max(1, most - 1)
-    power = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
-    stride = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.ceil(low / stride) * stride
-    return list(range(int(first), int(high) + 1, int(stride)))
+    power = 10.0 ** math.floor(math.log10(raw))
+    if whole:
+        power = max(power, 1.0)
+    steps = (1, 2, 5, 10) if whole and power == 1 else (1, 2, 2.5, 5, 10)  # no 2.5 between whole steps
+    stride = next(m * power for m in steps if m * power >= raw * (1 - 1e-9))
+    decimals = 0 if whole else max(0, -math.floor(math.log10(stride) + 1e-9) + (stride / power % 1 > 0))
+    first = math.ceil(low / stride - 1e-9)
+    ticks = [round(n * stride, decimals) for n in range(first, math.floor(high / stride + 1e-9) + 1)]
+    if whole:
+        return [int(t) for t in ticks], [f"{int(t):,}" for t in ticks]
+    return ticks, [f"{t + 0.0:,.{decimals}f}" for t in ticks]  # + 0.0: "-0.0" reads "0.0"
+
+
+def spaced_ticks(
+    ticks: list[float], names: list[str], low: float, high: float, cells: int, *, log: bool = False, across: bool = True
+) -> tuple[list[float], list[str]]:
+    """The ticks that fit on an axis `cells` long from `low` to `high`, each far enough from the one
+    before that plotext places its label the same whatever the order. (plotext puts the labels in a
+    set, so their order changes with the hash seed, and a label near another is moved off it: by a column
+    one run, not the next; two on one row, either wins.) `across`: an x axis, where a label's centre is
+    at least both labels' lengths from the previous one's; else a y axis, on rows of their own."""
+    if high <= low or len(ticks) < 2:
+        return ticks, names
+    scale = math.log10 if log else float
+    start, span = scale(low), scale(high) - scale(low)
+    kept: list[tuple[float, str, float]] = []
+    for tick, name in zip(ticks, names):
+        at = (scale(tick) - start) / span * (cells - 1)
+        if kept:
+            room = len(kept[-1][1]) + len(name) + 1 if across else 1
+            if at - kept[-1][2] < room:
+                continue
+        kept.append((tick, name, at))
+    return [t for t, _, _ in kept], [n for _, n, _ in kept]
+
+
+def fitted_ticks(
+    low: float, high: float, cells: int, *, log: bool = False, across: bool = True
+) -> tuple[list[float], list[str]]:
+    """An axis's ticks (`step_ticks`, or `log_ticks` for a log axis), as many as fit `cells` evenly
+    (`spaced_ticks`; down, a label every other row at most): fewer, wider apart, rather than some of
+    them dropped. A y axis (not `across`) is not held to whole numbers: 0 to 1 reads 0.0, 0.2, ... 1.0."""
+    fitted: tuple[list[float], list[str]] = ([], [])
+    for most in range(8, 1, -1):
+        ticks = log_ticks(low, high, most) if log else step_ticks(low, high, most, whole=None if across else False)
+        if not across and len(ticks[0]) > max(2, cells // 2):
+            continue
+        fitted = spaced_ticks(*ticks, low, high, cells, log=log, across=across)
+        if len(fitted[0]) == len(ticks[0]):
+            return fitted
+    return fitted
 
 
 def draw_lines(
@@ -122,8 +173,7 @@ def draw_lines(
             # The label reads away from the nearer edge, so that it is never cut off.
             plt.text(label, step, top, color=MARKER_GREY, alignment="right" if step > middle else "left")
     if drawn and all(float(x).is_integer() for x in xs_all):  # steps: whole numbers on the axis
-        ticks = step_ticks(min(xs_all), max(xs_all))
-        plt.xticks(ticks, [f"{t:,}" for t in ticks])
+        plt.xticks(*step_ticks(min(xs_all), max(xs_all)))
     if log_y and drawn:
         plt.yscale("log")
         ticks, names = log_ticks(min(ys), max(ys))

@@ -4,7 +4,10 @@ vector SVG and PDF, and a PNG, from the same `FigureData` the terminal draws.
 Panels side by side (small multiples) sharing their y-axis, each series named as on every other
 surface and in the paper's colours (end-to-end red, decomposition blue), dashed where declared,
 reference lines dotted grey with their value in the legend, log axes, every axis named with its unit,
-and one legend under the panels, outside them, so that it never covers the data. Text in the SVG
+and one legend under the panels, outside them, in as few rows as fit, so that it never covers the data.
+Points are marked where x is an index (Figure 5's k), each series with its own shape, and where a
+series has only a few; a dashed line is drawn over a solid one, so that a label a prediction fits
+exactly (Figure 7) still shows. Text in the SVG
 stays text (`svg.fonttype = "none"`: selectable and searchable).
 
 matplotlib is the optional extra `figures` (`pip install "gradfail[figures]"`): it is imported inside
@@ -49,6 +52,11 @@ LEGEND_CHARS_PER_INCH = 11  # the legend's text, a little smaller: as many colum
 LEGEND_MARK_CHARS = 6  # a legend entry's line and the gaps around it, in characters
 MAX_COLUMNS = 4
 PNG_DPI = 200
+# Where an index is the x axis (Figure 5), each series' points are marked, each series with its own
+# shape, so that two series on the same point both show (the first declared drawn on top, smaller)
+# and the series stay apart without their colours.
+MARKERS = ("o", "s", "^", "D", "v", "P")
+FEW_POINTS = 3  # a series of this many points or fewer is marked, wherever its x is
 
 
 def available() -> bool:
@@ -121,9 +129,30 @@ def draw(data: FigureData) -> MplFigure:
 
 
 def legend_columns(labels: list[str], width: float) -> int:
-    """As many columns as fit across the figure's `width` (inches), at most one row's worth of labels."""
-    widest = max(len(label) for label in labels) + LEGEND_MARK_CHARS
-    return max(1, min(len(labels), int(width * LEGEND_CHARS_PER_INCH) // widest))
+    """The columns of the legend: as few rows as fit across the figure's `width` (inches), and the rows
+    filled evenly (4 labels in one row, or 2 and 2, never 3 and 1).
+
+    matplotlib fills a legend column by column, the first columns one label longer when they do not
+    divide evenly; a column is as wide as its widest label."""
+    room = int(width * LEGEND_CHARS_PER_INCH)
+    for rows in range(1, len(labels) + 1):
+        columns = math.ceil(len(labels) / rows)
+        if legend_width(labels, columns) <= room:
+            return columns
+    return 1
+
+
+def legend_width(labels: list[str], columns: int) -> int:
+    """The legend's width in characters, its labels in `columns` as matplotlib lays them out."""
+    longer, _ = divmod(len(labels), columns)
+    extra = len(labels) % columns
+    width, start = 0, 0
+    for column in range(columns):
+        size = longer + (1 if column < extra else 0)
+        if size:
+            width += max(len(label) for label in labels[start : start + size]) + LEGEND_MARK_CHARS
+        start += size
+    return width
 
 
 def draw_panel(ax, panel: Panel, data: FigureData, colours: dict[str, str], styles: dict[str, Any]) -> dict[str, Any]:
@@ -132,6 +161,7 @@ def draw_panel(ax, panel: Panel, data: FigureData, colours: dict[str, str], styl
     figure = data.figure
     log_x, log_y = figure.x.log, figure.y.log
     handles: dict[str, Any] = {}
+    order = [line.name for line in data.legend()]
     for line in panel.lines:
         points = [
             (x, y)
@@ -142,16 +172,20 @@ def draw_panel(ax, panel: Panel, data: FigureData, colours: dict[str, str], styl
             continue
         xs, ys = zip(*points)
         dashed = line.dashed or line.reference
+        index = order.index(line.name) if line.name in order else len(order)
+        # An index's points are marked (Figure 5's k = 1..4), and so is a run of a few evaluations,
+        # which a line alone would leave as a speck at the start of the axis (Theorem 2's d = 30).
+        marked = (len(points) <= 12 and bool(figure.x.values)) or len(points) <= FEW_POINTS
         (drawn,) = ax.plot(
             xs,
             ys,
             color=colours.get(line.name, PALETTE["grey"]),
             linestyle=styles.get(line.name, "--") if line.reference else "--" if dashed else "-",
             linewidth=1.6 if line.reference else 2.0,
-            marker="o" if len(points) <= 12 and figure.x.values else None,
-            markersize=4,
+            marker=MARKERS[index % len(MARKERS)] if marked else None,
+            markersize=5 + 1.5 * min(index, 3),
             label=line.name,
-            zorder=4 if line.reference else 3,  # a bound close to the data stays visible over it
+            zorder=line_zorder(line.reference, dashed, index),
         )
         handles.setdefault(line.name, drawn)
     for name, value in panel.levels:
@@ -178,8 +212,18 @@ def draw_panel(ax, panel: Panel, data: FigureData, colours: dict[str, str], styl
     return handles
 
 
-def save(data: FigureData, folder: Path, stem: str, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Write the figure as `stem`.svg, .pdf and .png in `folder`; returns the paths written."""
+def line_zorder(reference: bool, dashed: bool, index: int) -> float:
+    """Which line is drawn over which: a reference line over the data (a bound close to it stays
+    visible), a dashed line over a solid one (where a prediction fits its label exactly, as in
+    Figure 7, the dashed label still shows through the gaps of its dashes), and of the rest the first
+    declared on top (its marker is the smallest)."""
+    return (5.0 if reference else 4.0 if dashed else 3.0) - min(index, 9) / 10
+
+
+def save(
+    data: FigureData, folder: Path, stem: str, formats: tuple[str, ...] = FORMATS, dpi: int = PNG_DPI
+) -> list[Path]:
+    """Write the figure as `stem`.svg, .pdf and .png in `folder` (the PNG at `dpi`); returns the paths written."""
     import matplotlib
 
     fig = draw(data)
@@ -190,7 +234,7 @@ def save(data: FigureData, folder: Path, stem: str, formats: tuple[str, ...] = F
     with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": stem}):
         for fmt in formats:
             path = folder / f"{stem}.{fmt}"
-            fig.savefig(path, format=fmt, dpi=PNG_DPI, metadata=metadata(fmt, data))
+            fig.savefig(path, format=fmt, dpi=dpi, metadata=metadata(fmt, data))
             written.append(path)
     return written
 
@@ -202,3 +246,52 @@ def metadata(fmt: str, data: FigureData) -> dict[str, Any]:
     if fmt == "pdf":
         return {"Title": data.figure.title, "CreationDate": None}
     return {"Title": data.figure.title}
+
+
+def slide_image(
+    data: FigureData, fmt: str = "svg", salt: str = "", font_size: float | None = None, min_aspect: float = 0.0
+) -> bytes:
+    """The figure as an SVG (text kept as text) or PNG file's bytes, for a page to hold inline: `salt`
+    makes an SVG's ids (clip paths, markers) the same on every run; `font_size` (points) enlarges every
+    text of it, as a slide seen across a room needs, refitted to the larger text (`refit_text`);
+    `min_aspect` widens a figure narrower than that width:height (one panel on a slide wider than a page)."""
+    import io
+
+    import matplotlib
+
+    settings = {"svg.fonttype": "none", "svg.hashsalt": salt or data.figure.name}
+    with matplotlib.rc_context(settings | ({"font.size": font_size} if font_size else {})):
+        fig = draw(data)
+        width, height = fig.get_size_inches()
+        if width < height * min_aspect:
+            fig.set_size_inches(height * min_aspect, height)
+        if font_size:
+            refit_text(fig, data, font_size / matplotlib.rcParamsDefault["font.size"])
+        out = io.BytesIO()
+        fig.savefig(out, format=fmt, dpi=PNG_DPI, metadata=metadata(fmt, data))
+    return out.getvalue()
+
+
+def refit_text(fig: MplFigure, data: FigureData, scale: float) -> None:
+    """`draw`'s figure refitted to text `scale` times its default size: its title, the panels' titles
+    and their axes' titles wrapped, and its legend in as many columns as fit, for the fewer characters
+    an inch then holds."""
+    width = fig.get_figwidth() / scale  # the width, in inches of default-sized text
+    if fig.get_suptitle():
+        fig.suptitle(textwrap.fill(data.figure.title, int(width * TITLE_CHARS_PER_INCH)), fontsize="large")
+    across = int(width / max(1, data.columns) * TITLE_CHARS_PER_INCH)  # characters across a panel
+    up = int(PANEL_HEIGHT / scale * TITLE_CHARS_PER_INCH)  # and along its height
+    for ax in fig.axes:
+        if len(ax.get_xlabel()) > across:
+            ax.set_xlabel(textwrap.fill(ax.get_xlabel(), across))
+        if len(ax.get_ylabel()) > up:
+            ax.set_ylabel(textwrap.fill(ax.get_ylabel(), up))
+        if len(ax.get_title()) > across:
+            ax.set_title(textwrap.fill(ax.get_title(), across), fontsize="medium")
+    for legend in list(fig.legends):
+        labels = [text.get_text() for text in legend.get_texts()]
+        handles = list(legend.legend_handles)
+        if not labels or len(handles) != len(labels):
+            continue
+        legend.remove()  # its columns are fixed once it is made: made again
+        fig.legend(handles, labels, loc="outside lower center", ncols=legend_columns(labels, width), frameon=False)

@@ -75,3 +75,52 @@ def test_group_presets_refuse_options_that_do_not_apply(tmp_path):
     result = gradfail("run", "--preset", "fig-parity", "--scale", "huge", cwd=tmp_path)
     assert result.returncode == 2 and "fig-parity has the scales default, paper" in result.stderr
     assert not (tmp_path / "runs").exists()  # nothing recorded for a refused command
+
+
+PICTURES = """title = "decoded curves at several steps"
+description = "two learners, their decoded curves after 10, 20 and 40 steps"
+plot = ["val_loss"]
+
+[[runs]]
+label = "first"
+preset = "pwl-cond"
+config = { steps = 40, eval_every = 10, train_size = 200, val_size = 20 }
+
+[[runs]]
+label = "second"
+preset = "pwl-cond"
+config = { steps = 40, eval_every = 10, train_size = 200, val_size = 20, lr = 0.5 }
+
+[figure]
+name = "figure-6"
+title = "decoded curves, one row per learner"
+x = { quantity = "i", name = "position i along the curve" }
+y = { quantity = "f", name = "curve value f(i)" }
+picture = { snapshot = "curves", runs = ["first", "second"], steps = [10, 20, 40] }
+series = [
+    { name = "original", match = "original", colour = "blue" },
+    { name = "decoded", match = "decoded", colour = "red" },
+]
+"""
+
+
+def test_a_figure_of_pictures_is_printed_at_each_of_its_steps_every_page_of_it(tmp_path):
+    """Figure 6 shows the decoded curves after 500, 10,000 and 50,000 iterations: `gradfail run` prints
+    a panel per chosen step (from the records, not only each run's last picture), as the talk does, at
+    the terminal's width; where they do not fit, every page of them, one after another (no keys here)."""
+    path = tmp_path / "pictures.toml"
+    path.write_text(PICTURES)
+    panels = [f"{run}, step {step}" for run in ("first", "second") for step in (10, 20, 40)]
+
+    wide = gradfail("run", "--preset", str(path), "--out", "wide", cwd=tmp_path, timeout=300)
+    assert wide.returncode == 0, wide.stdout + wide.stderr
+    rows = [line for line in wide.stdout.splitlines() if ", step " in line]
+    assert [[p for p in panels if p in row] for row in rows] == [panels[:3], panels[3:]]  # 120 columns: a row each
+    assert "position i along the curve" in wide.stdout and "original" in wide.stdout and "panels" not in wide.stdout
+
+    narrow = gradfail("run", "--preset", str(path), "--out", "narrow", cwd=tmp_path, timeout=300, COLUMNS="80")
+    assert narrow.returncode == 0, narrow.stdout + narrow.stderr
+    rows = [line for line in narrow.stdout.splitlines() if ", step " in line]
+    assert [[p for p in panels if p in row] for row in rows] == [panels[:2], panels[2:4], panels[4:]]
+    first, second = narrow.stdout.index("(panels 1-4 of 6"), narrow.stdout.index("(panels 5-6 of 6")
+    assert first < narrow.stdout.index(panels[0]) < second < narrow.stdout.index(panels[5])

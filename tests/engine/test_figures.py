@@ -4,6 +4,8 @@ records' (Figure 5's SNR against k, Theorem 1's variance against d, one panel pe
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from engine.catalog import load_preset
@@ -64,6 +66,32 @@ def test_the_papers_figures_are_declared_as_the_paper_draws_them():
 
 
 GROUP = '[[runs]]\nlabel = "a"\npreset = "parity5"\n[[runs]]\nlabel = "b"\npreset = "parity10"\n'
+
+
+def test_every_shipped_group_quotes_the_papers_caption():
+    """Each figure carries the paper's words for the gallery (docs/gallery.md), the talk and the report:
+    a figure of the paper its own caption ("Figure 3: ..."); a result without one the text it checks."""
+    for group in shipped_groups():
+        caption = group.figure.caption
+        assert len(caption) > 40, f"{group.name}: [figure] has no caption quoting the paper"
+        assert "  " not in caption and "\\" not in caption and caption == caption.strip(), group.name
+        number = re.fullmatch(r"figure-(\d+)", group.figure.name)
+        if number:  # a figure of the paper: its caption, as the paper begins it
+            assert caption.startswith(f"Figure {number.group(1)}: "), (group.name, caption[:40])
+        else:  # the paper draws none: the caption says so, and quotes it
+            assert "the paper draws no figure" in caption and "“" in caption, group.name
+
+
+def test_a_caption_is_optional_and_must_be_text(tmp_path):
+    figure = 'name = "f"\ntitle = "t"\nx = { name = "s", quantity = "step" }\ny = { name = "acc", quantity = "test_acc" }\nseries = [{ name = "a", run = "a" }]\n'
+    path = tmp_path / "mine.toml"
+    path.write_text(GROUP + "[figure]\n" + figure)
+    assert load_preset(str(path)).figure.caption == ""
+    path.write_text(GROUP + "[figure]\n" + figure + 'caption = """\\\n    Figure 9: words, \\\n    more words."""\n')
+    assert load_preset(str(path)).figure.caption == "Figure 9: words, more words."
+    path.write_text(GROUP + "[figure]\n" + figure + "caption = 3\n")
+    with pytest.raises(PresetError, match="figure.caption"):
+        load_preset(str(path))
 
 
 @pytest.mark.parametrize(

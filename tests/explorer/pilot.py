@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import time
 from pathlib import Path
 
@@ -46,6 +47,12 @@ def make_app(tmp_path: Path, *scripts: Script, families=None, presets=None, **kw
         **kwargs,
     )
     return app, engines
+
+
+def pin_cores(monkeypatch, count: int) -> None:
+    """The machine has `count` cores, as the local pool's rule sees them (gradfail_tui/pool.py): a sweep in the
+    explorer runs on as many engines as that allows its runs' threads, each given its share."""
+    monkeypatch.setattr("gradfail_tui.pool.cores", lambda: count)
 
 
 async def wait_until(pilot, predicate, what: str, timeout: float = 10.0) -> None:
@@ -151,3 +158,47 @@ async def start_held_run(pilot, step: int = 100):
     await pilot.press("s")
     await wait_until(pilot, lambda: app.model.active and app.model.active.state.step == step, f"the run at step {step}")
     return app.model.active
+
+
+def write_figure_group(base: Path, preset: str) -> Path:
+    """A record of group preset `preset` (every run) as `gradfail run` writes one, each run recording what
+    the group's figure draws, made up to look like the paper (tests/talk/decks.py's numbers and pictures):
+    no engine, a fraction of a second. One claim of its own, so that the band does not change when the
+    preset's claims do."""
+    from engine.catalog import load_preset
+    from engine.orchestration import group_manifest
+    from engine.record import GroupRecorder, write_json_atomically
+    from tests.talk.decks import figure_values, write_figure_run
+
+    group = load_preset(preset)
+    members = group.members()
+    manifest = group_manifest(group, members, "default", "cpu")
+    first = members[0].of or members[0].label
+    judged = next(iter(figure_values(preset, first, 1, 2)))
+    manifest["claims"] = [{"says": "it is drawn", "runs": [first], "metric": judged, "stat": "last", "at_least": -1e9}]
+    path = base / f"20260101-000000-{preset}"
+    path.mkdir(parents=True)
+    recorder = GroupRecorder(path, manifest)
+    for index, member in enumerate(members, 1):
+        run_dir = recorder.run_dir(index, member.label)
+        steps = write_figure_run(run_dir, preset, member.of or member.label, member.family, f"{preset}-{index}")
+        run = json.loads((run_dir / "run.json").read_text())
+        write_json_atomically(
+            run_dir / "run.json", {**run, "status": "completed", "steps_done": steps}
+        )  # as finish() does
+        recorder.set_member(index, status="completed", dir=run_dir.name, steps=steps)
+    recorder.finish("completed")
+    return path
+
+
+async def open_recorded_group(pilot, path: Path) -> None:
+    """Open the group recorded at `path` from the Runs tab, once every scan of the disk has landed."""
+    from gradfail_tui.explorer.entries import group_key
+
+    app = pilot.app
+    await ready(pilot)
+    await pilot.press("3")
+    scans_done = lambda: not [w for w in app.workers if w.group == "scan" and not w.is_finished]  # noqa: E731
+    await wait_until(pilot, lambda: app.model.group(group_key(path)) is not None and scans_done(), "the group")
+    app.open_entry(group_key(path))
+    await wait_until(pilot, lambda: app.tabs.active == "watch", "the watch view")

@@ -19,13 +19,15 @@ from engine.catalog import load_preset, read_any
 from engine.claims import judge
 from engine.client import EngineProcess
 from engine.config import config_to_dict
-from engine.events import Metrics, RunFinished, RunStarted
+from engine.events import Metrics, RunFinished, RunStarted, Snapshot
+from engine.figures import FigureData, figure_data
 from engine.groups import judge_record
 from engine.orchestration import group_manifest
 from engine.record import GroupRecorder, RunRecorder, read_group
 from engine.registry import families as registry_families
+from engine.state import RunState
 from gradfail_tui.explorer.app import build_app
-from gradfail_tui.explorer.entries import group_key
+from gradfail_tui.explorer.entries import RunEntry, group_key
 from gradfail_tui.explorer.widgets.family_list import FamilyList
 from gradfail_tui.explorer.widgets.metric_plot import MetricPlot
 from tests.conftest import pid_alive
@@ -34,11 +36,14 @@ from tests.explorer.pilot import (
     SIZE,
     form_filled,
     make_app,
+    open_recorded_group,
+    plots,
     ready,
     status_text,
     sync,
     type_into,
     wait_until,
+    write_figure_group,
 )
 from tests.scripted import Script
 
@@ -52,10 +57,28 @@ def band(app) -> str:
     return str(app.query_one("#group-text").render())
 
 
-def accuracy_plot(app) -> MetricPlot:
-    plots = {p.panel: p for p in app.query(MetricPlot)}
-    assert list(plots) == ["test accuracy"], list(plots)  # the group's `plot`, nothing else
-    return plots["test accuracy"]
+def drawn_figure(app) -> tuple[str, FigureData]:
+    """The group's figure as the watch view draws it, and the numbers it was drawn from. The paper's figure
+    replaces the overlay of the group's `plot`: no metric plot beside it."""
+    view = app.figure_view
+    assert view.display and view.figure is not None
+    assert not app.query(MetricPlot), [p.panel for p in app.query(MetricPlot)]
+    return str(view.render()), figure_data(view.figure, view.states, view.snapshots)
+
+
+def assert_figure_1(text: str) -> None:
+    """Figure 1 as fig-parity declares it: its title, both axes named, a legend under it naming each run."""
+    figure = load_preset("fig-parity").figure
+    assert figure.title in text
+    assert figure.y.name == "test accuracy" and figure.x.name == "training iteration"
+    axes, legend = text.rstrip().split("\n")[-2:]
+    assert figure.y.name in axes and figure.x.name in axes
+    assert [name for name in ("d = 5", "d = 10", "d = 30", "chance 0.5") if name in legend] == [
+        "d = 5",
+        "d = 10",
+        "d = 30",
+        "chance 0.5",
+    ], legend
 
 
 async def choose_group(pilot, steps: str | None = None) -> None:
@@ -145,9 +168,11 @@ async def test_a_group_runs_one_run_after_another_overlaid_and_ends_with_its_ver
         assert app.tabs.active == "watch"
         app.redraws.draw_plots()
         await pilot.pause()
-        plot = accuracy_plot(app)
-        assert [line.label for line in plot.lines] == ["d = 5", "d = 10", "d = 30"]
-        assert all(len(line.points) == 41 for line in plot.lines)
+        text, data = drawn_figure(app)
+        assert_figure_1(text)
+        lines = data.panels[0].lines
+        assert [line.name for line in lines] == ["d = 5", "d = 10", "d = 30"]
+        assert all(len(line.points) == 41 for line in lines)
         # The verdict is judged on the numbers the runs sent, and shown with them.
         states = {label: app.model.entry(key).state for label, key in group.keys.items()}
         expected = judge(load_preset("fig-parity").claims, states)
@@ -283,9 +308,11 @@ async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdic
         await wait_until(pilot, lambda: app.tabs.active == "watch", "the watch view")
         app.redraws.draw_plots()
         await pilot.pause()
-        plot = accuracy_plot(app)
-        assert [line.label for line in plot.lines] == ["d = 5", "d = 10", "d = 30"]
-        assert [line.points[-1][1] for line in plot.lines] == [1.0, 0.97, 0.52]
+        text, data = drawn_figure(app)
+        assert_figure_1(text)
+        lines = data.panels[0].lines
+        assert [line.name for line in lines] == ["d = 5", "d = 10", "d = 30"]
+        assert [line.points[-1][1] for line in lines] == [1.0, 0.97, 0.52]
         verdict = judge_record(read_group(path))
         assert verdict.outcome == "reproduced"
         text = band(app)
@@ -300,6 +327,7 @@ async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdic
         app.redraws.draw_plots()
         await pilot.pause()
         assert app.query_one("#group-panel").display is False and len(app.model.shown_entries()) == 1
+        assert app.figure_view.display is False and plots(app)  # its own panels again
 
 
 @sync
@@ -395,3 +423,65 @@ def test_each_scale_is_offered_with_what_it_costs():
     assert scale_note("fig-tuples", "cpu") == f"{walltimes.clock(measured.seconds)} measured on a 2-core CPU"
     assert walltimes.lookup("fig-parity", "paper") is None  # never measured: the scale's name is explained
     assert scale_note("fig-parity", "paper") == "the original schedule"
+
+
+@sync
+async def test_a_figure_whose_panels_do_not_fit_pages_them_with_the_brackets_shown_in_the_footer(tmp_path):
+    path = write_figure_group(tmp_path / "runs", "fig-tuples")  # Figure 3: four panels, one per k
+    app, _ = parity_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_recorded_group(pilot, path)
+        app.redraws.draw_plots()
+        await pilot.pause()
+        text, _ = drawn_figure(app)
+        await pilot.pause()  # the footer asks again once the figure knows it is paged
+        assert "1-2 of 4" in text and "k = 1" in text and "k = 3" not in text  # the title says which
+        assert app.check_action("page_panels", ()) is True
+        footer = [str(label.render()) for label in app.query("FooterLabel")]
+        assert footer == ["Panels"]
+        await pilot.press("right_square_bracket")
+        text, _ = drawn_figure(app)
+        assert "3-4 of 4" in text and "k = 3" in text and "k = 1" not in text
+        await pilot.press("right_square_bracket")  # past the last page: the first again
+        assert "1-2 of 4" in drawn_figure(app)[0]
+        await pilot.press("left_square_bracket")
+        assert "3-4 of 4" in drawn_figure(app)[0]
+        await pilot.press("3")  # the keys page the figure on the Watch tab only
+        await pilot.pause()
+        assert app.check_action("page_panels", ()) is False
+
+
+def test_a_run_training_here_keeps_the_pictures_its_groups_figure_draws_and_no_more():
+    entry = RunEntry("r", "linear", RunState(run_id="r", label="linear"), "session")
+    for step in range(0, 60_001, 250):  # Figure 6 draws the pictures at 500, 10,000 and 50,000
+        entry.keep_picture(
+            Snapshot(run_id="r", t=0, step=step, name="curves", kind="lines", data={}), (500, 10_000, 50_000)
+        )
+    assert [s.step for s in entry.pictures] == [0, 500, 10_000, 50_000, 60_000]  # the first, each step's, the newest
+    entry.keep_picture(Snapshot(run_id="r", t=0, step=60_250, name="curves", kind="lines", data={}), ("last",))
+    assert [s.step for s in entry.pictures] == [0, 60_250]
+
+
+@pytest.mark.parametrize("result", paper.RESULTS, ids=lambda r: r.preset)
+@sync
+async def test_every_group_of_the_paper_opens_on_its_figure_with_named_axes_and_a_legend(tmp_path, result):
+    """Each surface draws every declared figure: the explorer's group view too (a new group gets this)."""
+    path = write_figure_group(tmp_path / "runs", result.preset)
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_recorded_group(pilot, path)
+        view = app.figure_view
+
+        def drawn() -> bool:  # shown, with every series of its records named under it (a loaded machine is slow)
+            if not view.display or view.figure is None or not view.states:
+                return False
+            legend = figure_data(view.figure, view.states, view.snapshots).legend()
+            return bool(legend) and all(line.name in str(view.render()) for line in legend)
+
+        await wait_until(pilot, drawn, "the figure and its legend")
+        text, data = drawn_figure(app)
+        figure = data.figure
+        assert figure.title.split(":")[0] in text
+        assert figure.x.label in text and figure.y.label in text
+        for line in data.legend():  # every series drawn is named under the panels
+            assert line.name in text, (line.name, text[-400:])

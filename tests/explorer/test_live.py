@@ -265,23 +265,26 @@ async def test_a_recorded_group_of_seeds_opens_with_its_band(tmp_path):
 
 
 @sync
-async def test_an_overlaid_group_draws_each_run_in_its_own_colour_the_ones_the_report_uses(tmp_path):
-    from tests.explorer.test_groups import accuracy_plot, parity_app, run_group_to_its_verdict
+async def test_a_groups_figure_draws_each_run_in_its_own_colour_named_in_its_legend(tmp_path):
+    from tests.explorer.test_groups import drawn_figure, parity_app, run_group_to_its_verdict
 
     app, _ = parity_app(tmp_path, Script(end="complete"))
     async with app.run_test(size=SIZE) as pilot:
         await run_group_to_its_verdict(pilot, app)
         app.redraws.draw_plots()
         await pilot.pause()
-        plot = accuracy_plot(app)
-        styles = line_styles([line.label for line in plot.lines])
-        assert len({s.rgb for s in styles}) == 3
-        legend = str(plot.border_subtitle)
-        marks = [legend.index(f"[{s.rich}]━") for s in styles]  # each run's mark in its colour, by its label
-        assert marks == sorted(marks) and [legend.index(label) for label in ("d = 5", "d = 10", "d = 30")] == sorted(
-            legend.index(label) for label in ("d = 5", "d = 10", "d = 30")
-        )
-        assert "chance 0.5" in legend  # parity's accuracy reads like the paper's Figure 1
+        drawn_figure(app)  # the paper's Figure 1, not the overlay
+        figure = app.figure_view.render()
+        text = figure.plain
+        legend = text.rstrip().split("\n")[-1]
+        marks = {  # each legend mark's colour, by the name after it
+            text[span.end + 1 : span.end + 7].strip(): str(span.style)
+            for span in figure.spans
+            if text[span.start : span.end] in ("━━", "┄┄")
+        }
+        assert [name for name in marks if name.startswith("d =")] == ["d = 5", "d = 10", "d = 30"]
+        assert len({marks[name] for name in ("d = 5", "d = 10", "d = 30")}) == 3  # three colours
+        assert "chance 0.5" in legend and marks["chance"] not in {marks["d = 5"], marks["d = 10"], marks["d = 30"]}
 
 
 @sync

@@ -12,7 +12,15 @@ import os
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from tests.explorer.pilot import make_app, ready, type_into, wait_until, write_record
+from tests.explorer.pilot import (
+    make_app,
+    open_recorded_group,
+    ready,
+    type_into,
+    wait_until,
+    write_figure_group,
+    write_record,
+)
 from tests.scripted import Script, demo_snapshots
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
@@ -106,3 +114,18 @@ def test_runs_screen_with_a_damaged_record(snap_compare, tmp_path):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=runs_tab)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("preset", ["fig-parity", "fig-snr", "fig-flat"])
+def test_a_recorded_group_draws_the_papers_figure(snap_compare, tmp_path, preset, size):
+    """Figures 1 (curves against the step, one per run), 5 (against k, on a log axis, with reference
+    lines) and 7 (pictures, one panel per run: paged at 80x24), each with its legend and named axes."""
+    path = write_figure_group(tmp_path / "runs", preset)
+    app, _ = make_app(tmp_path)
+
+    async def figure(pilot):
+        await open_recorded_group(pilot, path)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=figure)

@@ -11,18 +11,15 @@ builds, so building one figure twice takes the log of a log.
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual.app import RenderResult
-from textual.geometry import Region
-from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
+from gradfail_tui.explorer.pacing import Paced
 from gradfail_tui.render.plots import MONO_MARKERS  # tell runs apart where colour cannot (NO_COLOR)
 
 
-class CachedPlot(PlotextPlot):
+class CachedPlot(Paced, PlotextPlot):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._version = 0
@@ -57,13 +54,3 @@ class CachedPlot(PlotextPlot):
             self._cache = super().render()
             self._cache_key = key
         return self._cache
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # The whole cost of showing the plot, Textual's part (turning the figure into strips,
-        # about a third) included, is what the redraw pacer budgets.
-        started = time.perf_counter()
-        lines = super().render_lines(crop)
-        pacer = getattr(self.app, "pacer", None)
-        if pacer is not None:
-            pacer.spent(time.perf_counter() - started)
-        return lines

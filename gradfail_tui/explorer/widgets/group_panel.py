@@ -35,7 +35,8 @@ def group_text(group: GroupEntry) -> str:
     )
     lines = [head]
     if group.sweep is not None:  # a sweep: its progress; its phase diagram is drawn below this (sweep_view.py)
-        stop = " · x stops the sweep; what has run stays recorded" if group.running else ""
+        engines = f" · on {group.engines} engine{'s' if group.engines != 1 else ''}" if group.engines else ""
+        stop = f"{engines} · p pauses, x stops the sweep; what has run stays recorded" if group.running else ""
         # Plain Rich markup: sweep_details draws these lines with Rich, which knows no $theme colours.
         lines.append(f"[b]{escape(group.progress())}[/b]" + (f"[dim]{stop}[/dim]" if stop else ""))
         return "\n".join(lines)
@@ -82,6 +83,7 @@ class GroupPanel(VerticalScroll):
     def show(self, group: GroupEntry | None) -> None:
         self.display = group is not None
         self.set_class(group is not None and group.sweep is not None, "-sweep")
+        self.set_class(group is not None and group.figure is not None, "-figure")  # smaller, over the figure
         if group is not None and group.sweep is not None:  # its phase diagram, as it stands now
             from gradfail_tui.explorer.widgets.sweep_view import sweep_details
 

@@ -3,7 +3,8 @@
 Panels come from the families' MetricSpecs (metrics sharing `panel` share a plot) and snapshots
 from the Snapshot events, so any family is drawn without UI code of its own. With several runs
 (the primary one and those added to the comparison) every plot overlays them, with a legend.
-A group preset on screen limits the panels to its `plot` metrics, one panel each.
+A group preset on screen limits the panels to its `plot` metrics, one panel each; one that declares
+the paper's figure has it drawn above this view instead (figure_view.py), and here only its pictures.
 """
 
 from __future__ import annotations
@@ -118,11 +119,15 @@ class WatchView(VerticalScroll):
         log_y: bool = False,
         band: bool = False,
         picked: RunEntry | None = None,
+        beside_figure: bool = False,
     ) -> None:
         """Draw these runs, with the snapshots of the first (the primary one).
 
         A group passes `metrics` (its `plot`: only these panels), `snapshots_of` (the run whose
-        snapshots are shown, or None for none) and `log_y` (its panels start on a log axis)."""
+        snapshots are shown, or None for none) and `log_y` (its panels start on a log axis). Under a
+        group's figure (`beside_figure`, no runs), only the snapshots of `snapshots_of`; none, and the
+        view is hidden."""
+        self.set_class(beside_figure, "-beside-figure")
         if band and entries:  # seeds of one config: mean and band, every panel of the family
             panels, metrics = band_panels(entries, families, picked), ()
         else:
