@@ -3,9 +3,12 @@
     python benchmarks/sweep_bench.py            # every figure, about 5 minutes on a 2-core machine
     python benchmarks/sweep_bench.py --quick    # smaller sweeps
     python benchmarks/sweep_bench.py --no-ray   # leave out the Ray comparison
+    python benchmarks/sweep_bench.py --presets  # only: runs per minute of every shipped sweep preset
+    python benchmarks/sweep_bench.py --pool 3   # only: 2 engines against 1, three times
 
 Prints:
-- phase-parity at its default scale: wall time and runs per minute;
+- every shipped sweep preset at its default scale (phase-parity, phase-stocks, ...): wall time and runs
+  per minute, on the default pool (as many engines as the cores allow);
 - the local pool with 2 engines against 1, on a sweep of independent runs (seeds as separate runs of
   about 2 s each: with runs much shorter, the engines' start, mostly torch's import, is most of the
   sweep), and how long a run trained with one engine and with two side by side (from the run records:
@@ -98,6 +101,14 @@ def runs_ended(path: Path) -> int:
     return sum(1 for r in manifest["runs"] if r["status"] in ("completed", "failed", "diverged"))
 
 
+def shipped_sweeps() -> list[str]:
+    """The shipped sweep presets' names (`gradfail presets` marks them 'sweep')."""
+    sys.path.insert(0, str(ROOT))
+    from engine.catalog import scan
+
+    return sorted(entry.name for entry in scan().sweeps)
+
+
 def per_min(result: dict) -> float:
     return result["runs"] / result["wall_s"] * 60
 
@@ -106,6 +117,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sweeps")
     parser.add_argument("--no-ray", action="store_true", help="leave out the Ray comparison")
+    parser.add_argument("--presets", action="store_true", help="only the shipped sweep presets' runs per minute")
+    parser.add_argument("--pool", type=int, metavar="N", help="only 2 engines against 1, N times")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (a shared machine: other work slows these figures)")
     steps = "1000" if args.quick else "3000"
@@ -114,17 +127,22 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="gradfail-sweep-bench-") as tmp:
         cwd = Path(tmp)
-        if not args.quick:
-            r = sweep(cwd, "phase", "--preset", "phase-parity")
-            print(f"phase-parity (default scale): {r['runs']} runs in {r['wall_s']:.1f} s, {per_min(r):.0f} runs/min")
-
-        one = sweep(cwd, "one", *independent, "--workers", "1")
-        two = sweep(cwd, "two", *independent, "--workers", "2")
-        print(
-            f"local pool, {two['runs']} independent runs: 1 engine {one['wall_s']:.1f} s, 2 engines {two['wall_s']:.1f} s "
-            f"-> {one['wall_s'] / two['wall_s']:.2f}x; a run trained {one['run_s']:.2f} s alone, "
-            f"{two['run_s']:.2f} s beside another ({two['run_s'] / one['run_s'] - 1:+.0%})"
-        )
+        if not args.quick and not args.pool:
+            for name in shipped_sweeps():
+                r = sweep(cwd, name, "--preset", name)
+                print(f"{name} (default scale): {r['runs']} runs in {r['wall_s']:.1f} s, {per_min(r):.0f} runs/min")
+        if args.presets:
+            return
+        for attempt in range(args.pool or 1):
+            one = sweep(cwd, f"one-{attempt}", *independent, "--workers", "1")
+            two = sweep(cwd, f"two-{attempt}", *independent, "--workers", "2")
+            print(
+                f"local pool, {two['runs']} independent runs: 1 engine {one['wall_s']:.1f} s, 2 engines "
+                f"{two['wall_s']:.1f} s -> {one['wall_s'] / two['wall_s']:.2f}x; a run trained {one['run_s']:.2f} s "
+                f"alone, {two['run_s']:.2f} s beside another ({two['run_s'] / one['run_s'] - 1:+.0%})"
+            )
+        if args.pool:
+            return
 
         lanes_grid = ["--family", "parity", "--grid", "d=4:16:4", "--seeds", "8", "--steps", steps, "--workers", "2"]
         lanes = sweep(cwd, "lanes", *lanes_grid)

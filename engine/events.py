@@ -109,6 +109,7 @@ class RunFinished(Event):
     message: str = ""  # for people: why it ended, if not completed
     error_kind: str = ""  # an ErrorKind (engine/status.py), "" when it did not fail
     traceback: str = ""  # for "failed" inside the engine; kept in the record, not put on screen
+    stopped_early: str = ""  # "completed" before its last step: the test met, and where (a sweep's --stop-when-decided)
 
 
 @dataclass

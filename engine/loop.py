@@ -14,11 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from engine.changes import Change
-from engine.config import BaseConfig
+from engine.config import BaseConfig, ConfigError
 from engine.events import Event, Metrics, RunFinished, SettingChanged, Snapshot, StatusChanged
 from engine.status import ErrorKind, RunStatus
 from engine.trainer import Trainer
@@ -78,6 +80,54 @@ class Control:
                 on_change()
 
 
+@dataclass(frozen=True)
+class StopWhen:
+    """A success test a run stops at once it has passed (a sweep's `--stop-when-decided`; the start
+    command's "stop_when", made by engine/sweeps.py's `early_stop`). Only tests whose pass cannot be
+    undone by a later value come here: max >= v (a maximum only grows), min <= v (a minimum only
+    falls), or the first value in the window. It is checked on every value the run records (an
+    evaluation's and the training averages'), so the run's record passes the test exactly as it would
+    have at its full budget; a run that has not passed trains to its end."""
+
+    metric: str
+    op: str  # ">=" or "<="
+    value: float
+    stat: str = "max"  # max, min or first
+    from_step: int | None = None
+    until_step: int | None = None
+    text: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Any) -> StopWhen | None:
+        """The start command's "stop_when" (None: none); ConfigError if it is not a test this loop can decide."""
+        if data is None:
+            return None
+        if not isinstance(data, dict) or (data.get("stat"), data.get("op")) not in (
+            ("max", ">="),
+            ("min", "<="),
+            ("first", ">="),
+            ("first", "<="),
+        ):
+            raise ConfigError([f"stop_when: {data!r} is not a max >=, min <= or first test"], "run request")
+        value = data.get("value")
+        window = [data.get("from_step"), data.get("until_step")]
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not isinstance(data.get("metric"), str):
+            raise ConfigError([f"stop_when: {data!r} needs a metric and a finite value"], "run request")
+        if not all(w is None or isinstance(w, int) for w in window):
+            raise ConfigError([f"stop_when: {data!r} has a bad window"], "run request")
+        text = str(data.get("text") or f"{data['metric']}:{data['stat']} {data['op']} {value:g}")
+        return cls(data["metric"], data["op"], float(value), data["stat"], *window, text)
+
+    def counts(self, step: int) -> bool:
+        """Whether a value at `step` is in the test's window."""
+        return (self.from_step is None or step >= self.from_step) and (
+            self.until_step is None or step <= self.until_step
+        )
+
+    def passes(self, value: float) -> bool:
+        return value >= self.value if self.op == ">=" else value <= self.value
+
+
 class StepFailed(Exception):
     """An exception inside a family's code, with where it happened (for the one-line message)."""
 
@@ -96,9 +146,12 @@ def run_loop(
     *,
     changes: list[Change] = (),
     check: Callable[[str, object, BaseConfig], object] | None = None,
+    stop_when: StopWhen | None = None,
 ) -> RunFinished:
     """Train one run for config.steps; returns the RunFinished event saying how it ended."""
-    return run_lanes(trainer, config, [run_id], emit, control, started, changes=changes, check=check)[0]
+    return run_lanes(
+        trainer, config, [run_id], emit, control, started, changes=changes, check=check, stop_when=stop_when
+    )[0]
 
 
 def run_lanes(
@@ -111,6 +164,7 @@ def run_lanes(
     *,
     changes: list[Change] = (),
     check: Callable[[str, object, BaseConfig], object] | None = None,
+    stop_when: StopWhen | None = None,
 ) -> list[RunFinished]:
     """Train for config.steps; returns one RunFinished per run, saying how it ended.
 
@@ -122,8 +176,13 @@ def run_lanes(
     (`control.change`) applies after the step in progress, or at once while paused, once `check`
     (key, value, config) has accepted it. Both are recorded as SettingChanged at the step they follow,
     so a change made live at step N and the same change given for step N train the same numbers.
+
+    `stop_when` (StopWhen): a lane that has passed this test ends `completed` at once, its
+    RunFinished saying so (`stopped_early`); the others go on.
     """
-    return RunLoop(trainer, config, run_ids, emit, control, started, changes=changes, check=check).run()
+    return RunLoop(
+        trainer, config, run_ids, emit, control, started, changes=changes, check=check, stop_when=stop_when
+    ).run()
 
 
 class RunLoop:
@@ -147,6 +206,7 @@ class RunLoop:
         *,
         changes: list[Change] = (),
         check: Callable[[str, object, BaseConfig], object] | None = None,
+        stop_when: StopWhen | None = None,
     ):
         self.trainer, self.config, self.run_ids, self.emit = trainer, config, run_ids, emit
         self.control, self.started, self.check = control, started, check
@@ -165,6 +225,8 @@ class RunLoop:
         self.eval_every = config.eval_every
         self.schedule = sorted(changes, key=lambda c: c.step)
         self.stepping = False
+        self.stop_when = stop_when
+        self.first_seen: set[int] = set()  # lanes whose first value in the window has been judged (stat "first")
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> list[RunFinished]:
@@ -207,7 +269,7 @@ class RunLoop:
             return False
         if now - self.last_emit >= 1 / EMIT_HZ or due_eval:
             self.flush_metrics()
-        return True
+        return bool(self.live())  # a lane may have passed its stop_when test
 
     def obey(self) -> list[RunFinished] | None:
         """What the parent asked for after this step: changes, a pause, a stop. Returns the endings if the run ends."""
@@ -273,6 +335,29 @@ class RunLoop:
         )
         self.emit(self.ended[lane])
 
+    def check_passed(self, lane: int, step: int, values: dict[str, float]) -> None:
+        """End a lane `completed` once a value it has just recorded passes its `stop_when` test."""
+        test = self.stop_when
+        value = values.get(test.metric) if test is not None else None
+        if value is None or not math.isfinite(value) or not test.counts(step) or lane in self.ended:
+            return
+        if step >= self.total:
+            return  # passed at its last step: it ran its full budget, and completes as any run does
+        if test.stat == "first":
+            if lane in self.first_seen:
+                return  # the first value has been judged: nothing later changes it
+            self.first_seen.add(lane)
+        if not test.passes(value):
+            return
+        self.ended[lane] = RunFinished(
+            run_id=self.run_ids[lane],
+            t=self.clock(),
+            step=step,
+            status=RunStatus.COMPLETED,
+            stopped_early=f"{test.text} met at step {step:,}",
+        )
+        self.emit(self.ended[lane])
+
     def emit_status(self, status: RunStatus) -> None:
         for lane in self.live():
             self.emit(StatusChanged(run_id=self.run_ids[lane], t=self.clock(), step=self.step, status=status))
@@ -288,6 +373,8 @@ class RunLoop:
                 if bad:
                     what = bad[0].replace("_", " ")
                     self.diverge(lane, step, f"the measured {what} came out NaN or infinite at step {step}")
+                else:
+                    self.check_passed(lane, step, lane_values)
             if not self.live():
                 return  # nothing left to picture: a run's record ends with its RunFinished
         for snap in _call(self.trainer.snapshots, "snapshots", step):
@@ -323,6 +410,7 @@ class RunLoop:
             for lane in self.live():
                 values = {k: float(v[lane]) / self.count for k, v in self.sums.items()}
                 self.emit(Metrics(run_id=self.run_ids[lane], t=self.clock(), step=self.step, values=values))
+                self.check_passed(lane, self.step, values)
         self.sums.clear()
         self.count = 0
         self.last_emit = self.clock()

@@ -144,6 +144,8 @@ class RunRecorder:
         elif isinstance(event, Metrics):
             self._metrics.update(event.values)
             self._last_step = max(self._last_step, event.step)
+        elif isinstance(event, RunFinished) and event.stopped_early:
+            self.manifest["stopped_early"] = event.stopped_early  # written by finish, beside the status
 
     @property
     def last_step(self) -> int:

@@ -3,7 +3,8 @@
 Protocol (one JSON object a line):
 - stdin, from the parent: {"cmd": "start", "run_id", "family", "config", "seed", "device", "preset"}
   (or "run_ids" and "seeds" lists: several seeds trained together, each recorded as its own run),
-  and an optional "changes" list ({"step", "key", "value"}: settings changed after that step),
+  and an optional "changes" list ({"step", "key", "value"}: settings changed after that step) and
+  "stop_when" (a success test: a run that passes it ends `completed` at once; engine/loop.py's StopWhen),
   {"cmd": "pause"}, {"cmd": "resume"}, {"cmd": "stop", "reason": "stopped"|"interrupted"},
   {"cmd": "step", "steps": N} (while paused: train N steps, then pause again),
   {"cmd": "change", "key", "value"} (a setting changed from the next step on, engine/changes.py),
@@ -189,11 +190,12 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
     import torch
 
     from engine.changes import check_change
-    from engine.loop import StepFailed, run_lanes
+    from engine.loop import StepFailed, StopWhen, run_lanes
     from engine.status import ErrorKind
 
     request = _Request(cmd)
     try:
+        stop_when = StopWhen.from_dict(cmd.get("stop_when"))  # before the model is built: a bad one is a bad request
         spec, config, changes, device, trainer = request.build()
     except Exception as exc:  # a bad request or a bug in the family's setup: report it, keep the engine alive
         return request.setup_failed(exc)
@@ -208,6 +210,7 @@ def run_one(cmd: dict, emit, control, versions: dict) -> list:
             request.started,
             changes=changes,
             check=lambda key, value, current: check_change(spec, current, key, value),
+            stop_when=stop_when,
         )
     except StepFailed as exc:
         return request.failed(f"{spec.name}: {exc}", ErrorKind.CRASH, traceback.format_exc(), exc.step)

@@ -27,8 +27,9 @@ from engine.orchestration.audit import AuditRun
 from engine.orchestration.jobs import counts_line
 from engine.status import RunStatus, exit_code
 from gradfail_tui.headless import conduct
+from gradfail_tui.pool import cores
 from gradfail_tui.render.format import format_duration
-from gradfail_tui.sweep import SweepDisplay, cores, on_engines, resume_conflict
+from gradfail_tui.sweep import SweepDisplay, on_engines, resume_conflict
 
 if TYPE_CHECKING:
     from engine.orchestration.factory import Place

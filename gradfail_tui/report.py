@@ -29,6 +29,7 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.text import Text
 
+from engine.catalog import group_figure as group_figure_of
 from engine.catalog import load_preset
 from engine.config import differences
 from engine.events import Snapshot
@@ -52,12 +53,21 @@ from engine.record import (
 from engine.registry import FamilySpec, UnknownFamily, get_family
 from engine.state import RunState
 from engine.status import RunStatus
-from engine.sweeps import SweepRecord, facets
+from engine.sweeps import SweepRecord, boundaries, facets
 from gradfail_tui.render import vector
 from gradfail_tui.render.bitmaps import half_blocks, labelled_images, layout
 from gradfail_tui.render.figure import render_figure
 from gradfail_tui.render.format import format_cell, format_duration, format_value, unique_name
-from gradfail_tui.render.heatmap import heatmap, value_range
+from gradfail_tui.render.heatmap import (
+    boundary_curves,
+    ended_text,
+    heatmap,
+    in_order,
+    interval_text,
+    passed_text,
+    settings_text,
+    value_range,
+)
 from gradfail_tui.render.plots import family_figure, overlay_figure, snapshot_renderable
 
 FIGURE_WIDTH = 100  # terminal columns the figures are drawn at (the widest the terminal draws)
@@ -220,8 +230,10 @@ class Figures:
         panels = max(1, len(data.panels))
         columns = max(1, min(data.columns, panels, FIGURE_WIDTH // 36))
         height = max(FIGURE_HEIGHT + 8, math.ceil(panels / columns) * PANEL_ROWS + 6)
-        text, page = render_figure(data, FIGURE_WIDTH, height)
-        pages = [text] + [render_figure(data, FIGURE_WIDTH, height, page=n)[0] for n in range(1, page.pages)]
+        text, page = render_figure(data, FIGURE_WIDTH, height, keys=False)  # every page is drawn: no keys to name
+        pages = [text] + [
+            render_figure(data, FIGURE_WIDTH, height, page=n, keys=False)[0] for n in range(1, page.pages)
+        ]
         name = data.figure.name
         self.any_declared = True
         terminal = self.add(f"{name}-terminal", data.figure.title, lambda c: [c.print(p) for p in pages])
@@ -311,6 +323,7 @@ def sweep_section(sweep: RecordedGroup, figures: Figures) -> list[str]:
     Runs are listed, not given a section each: a sweep may hold thousands."""
     record = SweepRecord.from_manifest(sweep.manifest)
     what = record.mapping.describe()
+    success = record.mapping.success is not None
     runs, wall, ended = record.runs, record.wall_s, record.ended
     lines = [
         f"## Sweep: {md_text(record.title or sweep.path.name)}",
@@ -326,47 +339,100 @@ def sweep_section(sweep: RecordedGroup, figures: Figures) -> list[str]:
         "",
         "Grid: " + "; ".join(f"{a.key} = {', '.join(str(v) for v in a.values)}" for a in record.grid),
         "",
-        f"Mapped: {what} of each run, mean over its seeds.",
+        (
+            f"Mapped: the share of each cell's seeds with {md_text(record.mapping.describe_success())}, k of n, "
+            "with its 95% Wilson interval: a completed seed is judged by that test, a diverged one did not pass, "
+            "and one that failed or was interrupted is left out of n."
+            if success
+            else f"Mapped: {what} of each run, mean over its seeds."
+        ),
         "",
     ]
     found = facets(record)
     if found:
-        low, high = value_range(found)
+        low, high = (0.0, 1.0) if success else value_range(found)
+        name = record.mapping.describe_success() if success else what
         for facet in found:
-            title = what + (f" at {facet.title}" if facet.title else "")
-            image = figures.plot(f"sweep-{title}", title, heatmap(facet, low, high, title=title), width=FIGURE_WIDTH)
+            title = name + (f" at {facet.title}" if facet.title else "")
+            drawn = heatmap(facet, low, high, title=title, success=success)
+            image = figures.plot(f"sweep-{title}", title, drawn, width=FIGURE_WIDTH)
             if image:
                 lines += [image, ""]
         lines += [
             f"Colour scale: {format_value(low)} (dark) to {format_value(high)} (yellow); "
-            "`·` waiting, `…` running, `✗` every run failed, `!` some runs failed.",
+            + (
+                "each cell shows k/n of its seeds that passed; `·` waiting, `…` running, `✗` every run failed, "
+                "`!` some seeds left out."
+                if success
+                else "`·` waiting, `…` running, `✗` every run failed, `!` some runs failed."
+            ),
             "",
         ]
     keys = record.keys
-    lines += ["### Cells", "", "| " + " | ".join([*keys, f"{what} (mean)", "sd", "min", "max", "runs"]) + " |"]
-    lines.append("|" + "---|" * (len(keys) + 5))
-    for cell in record.cells:
-        counts: dict[str, int] = {}
-        for status in cell.statuses:
-            counts[status] = counts.get(status, 0) + 1
-        numbers = [cell.mean, cell.sd, min(cell.values, default=None), max(cell.values, default=None)]
+    columns = (
+        ["passed", "95% interval", "left out", f"{what} (mean)"] if success else [f"{what} (mean)", "sd", "min", "max"]
+    )
+    lines += ["### Cells", "", "| " + " | ".join([*keys, *columns, "runs"]) + " |"]
+    lines.append("|" + "---|" * (len(keys) + len(columns) + 1))
+    for cell in in_order(list(record.cells), keys):
+        mean = format_value(cell.mean) if cell.mean is not None else "-"
+        if success:
+            counted = cell.successes
+            numbers = [passed_text(counted), interval_text(counted), str(counted.left_out or "-"), mean]
+        else:
+            spread = [cell.sd, min(cell.values, default=None), max(cell.values, default=None)]
+            numbers = [mean, *(format_value(x) if x is not None else "-" for x in spread)]
         lines.append(
-            "| "
-            + " | ".join(
-                [str(cell.settings.get(k, "")) for k in keys]
-                + [format_value(x) if x is not None else "-" for x in numbers]
-                + [", ".join(f"{n} {s}" for s, n in counts.items())]
-            )
-            + " |"
+            "| " + " | ".join(settings_text(cell, keys, record.mapping.x) + numbers + [ended_text(cell)]) + " |"
         )
-    lines += ["", "### Runs", "", "| run | status | steps | value | record |", "|---|---|---|---|---|"]
+    lines += boundary_section(record, figures)
+    passed_column = ("| passed " if success else "", "---|" if success else "")
+    lines += [
+        "",
+        "### Runs",
+        "",
+        f"| run | status | steps | value {passed_column[0]}| record |",
+        f"|---|---|---|---|{passed_column[1]}---|",
+    ]
+    early = sum(1 for run in runs if run.stopped_early)
+    if early:
+        lines[-2:-2] = [  # before the table's head
+            f"{early} run{'s' if early != 1 else ''} stopped early once passed (`--stop-when-decided`): "
+            "completed at the step named in its status; the others trained their full budget.",
+            "",
+        ]
     for run in runs:
         where = f"`{run.dir}`" if run.dir else RunStatus.NOT_RUN
+        passed = {True: "yes", False: "no", None: "-"}[run.passed] + " | " if success else ""
+        status = f"{run.status} (stopped early: {md_cell(run.stopped_early)})" if run.stopped_early else run.status
         lines.append(
-            f"| {md_cell(run.label)} | {run.status} | {run.steps:,} | "
-            f"{format_value(run.value) if run.value is not None else '-'} | {where} |"
+            f"| {md_cell(run.label)} | {status} | {run.steps:,} | "
+            f"{format_value(run.value) if run.value is not None else '-'} | {passed}{where} |"
         )
     return lines + [""] + problems_lines([*sweep.problems, *record.problems])
+
+
+def boundary_section(record: SweepRecord, figures: Figures) -> list[str]:
+    """A success map's boundaries along x (where the share of seeds that passed crosses one half), one
+    line per row, and the boundary drawn against y; the refinement that located them, if any."""
+    found = boundaries(record)
+    if not found or not any(b.judged for b in found):
+        return []
+    plan = record.refinement
+    lines = ["", "### Boundaries", ""]
+    if plan is not None:
+        lines += [
+            f"Refined along {plan.axis} (`--refine {plan.cells}`): {plan.cells - plan.left} extra cells in "
+            f"{plan.rounds} round{'s' if plan.rounds != 1 else ''}, each bisecting a boundary not yet located to {plan.resolution:g}; the refined "
+            f"cells are marked `+`.",
+            "",
+        ]
+    lines += [f"- {md_text(b.describe(plan.resolution if plan else None))}" for b in found]
+    for number, curve in enumerate(boundary_curves(found, FIGURE_WIDTH)):
+        image = figures.plot(f"sweep-boundary-{number}", f"{found[0].x_key}* against {found[0].y_key}", curve)
+        if image:
+            lines += ["", image]
+    return lines
 
 
 def group_section(group: RecordedGroup, figures: Figures) -> list[str]:
@@ -525,13 +591,7 @@ def group_figures(manifest: dict[str, Any], members: list[Member], title: str, f
 
 def declared_figure(preset: Any) -> Figure | None:
     """The figure the group preset `preset` declares ([figure]); None if it declares none or cannot be read."""
-    if not isinstance(preset, str) or not preset:
-        return None
-    try:
-        group = load_preset(preset)
-    except PresetError:
-        return None  # renamed or removed since the run: the report draws the recorded metrics instead
-    figure = group.figure if isinstance(group, GroupPreset) else None
+    figure = group_figure_of(preset)
     return figure if figure is not None and figure.declared else None
 
 

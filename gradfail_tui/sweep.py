@@ -11,7 +11,6 @@ the runs in flight, which are recorded `interrupted`; sweep.json stays consisten
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,23 +30,12 @@ from engine.presets import DEFAULT_SCALE
 from engine.status import RunStatus, exit_code, is_final
 from engine.sweeps import SweepRecord
 from gradfail_tui.headless import conduct
+from gradfail_tui.pool import default_workers, share_of_cores
 from gradfail_tui.render.format import format_duration
-from gradfail_tui.render.heatmap import cells_table, diagram
+from gradfail_tui.render.heatmap import boundary_parts, cells_table, diagram
 
 PLAIN_EVERY_S = 5.0
 LIVE_HZ = 2  # the live heatmap redraws this often: a sweep's cells change in seconds, not milliseconds
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def default_workers(spec) -> int:
-    """As many engine processes as the cores allow, given a run's threads (the family's, or one)."""
-    return max(1, cores() // max(1, spec.spec.cpu_threads or 1))
 
 
 def progress_line(job: SweepRun, running: dict[str, LiveRun]) -> str:
@@ -135,7 +123,12 @@ def print_sweep(console: Console, manifest: dict, path: Path) -> None:
     record = SweepRecord.from_manifest(manifest)
     for part in diagram(record):
         console.print(part)
-    console.print(cells_table(list(record.cells), record.keys, record.mapping.describe()))
+    success = record.mapping.success is not None
+    console.print(cells_table(list(record.cells), record.keys, record.mapping.describe(), success, record.mapping.x))
+    if success:
+        console.print(success_note(record), highlight=False)
+    for part in boundary_parts(record, max(40, min(console.width, 100))):
+        console.print(part, highlight=False)
     runs = record.runs
     trained = sum(1 for r in runs if r.status in (RunStatus.COMPLETED, RunStatus.DIVERGED, RunStatus.FAILED))
     wall = record.wall_s
@@ -147,9 +140,34 @@ def print_sweep(console: Console, manifest: dict, path: Path) -> None:
         f"  ·  wall time {format_duration(wall)}{pace}",
         highlight=False,
     )
+    console.print(steps_line(record), highlight=False)
     if left:
         console.print(f"{left} run{'s' if left != 1 else ''} not completed: `gradfail sweep --resume {path}` runs them")
     console.print(f"sweep record: {path}", highlight=False)
+
+
+def steps_line(record: SweepRecord) -> str:
+    """The steps the sweep trained, the figure that does not depend on the machine's load: summed over
+    runs, and, with seeds as lanes, over cells (a cell's model trains until its last seed ends)."""
+    steps = sum(run.steps for run in record.runs)
+    early = sum(1 for run in record.runs if run.stopped_early)
+    text = f"steps trained: {steps:,} over {len(record.runs):,} runs"
+    if record.batched:
+        model = sum(max((run.steps for run in cell.runs), default=0) for cell in record.cells)
+        text += f" ({model:,} steps of the cells' models, seeds as lanes)"
+    if early:
+        text += f"  ·  {early} run{'s' if early != 1 else ''} stopped early once passed"
+    return text
+
+
+def success_note(record: SweepRecord) -> str:
+    """What a success map's numbers are, under its table."""
+    left = sum(cell.successes.left_out for cell in record.cells)
+    return (
+        f"passed: k of n seeds with {record.mapping.describe_success()} (a diverged seed did not pass); "
+        "95% interval: Wilson's, for the rate of passing at that cell"
+        + (f"; {left} seed{'s' if left != 1 else ''} left out of n (failed or interrupted)" if left else "")
+    )
 
 
 def run_sweep(
@@ -185,6 +203,7 @@ class SweepOptions:
     workers: int | None = None
     lanes: bool = True
     mapping: dict = field(default_factory=dict)  # the heatmap's metric, stat, x and y, those given
+    success: str | None = None  # --success "METRIC[:STAT] >= VALUE": map the share of seeds that pass
     scale: str | None = None
     device: str = "cpu"
     out: Path | None = None
@@ -192,6 +211,9 @@ class SweepOptions:
     resume: Path | None = None
     force: bool = False
     ray: str | None = None
+    refine: int = 0  # --refine N: up to N extra cells spent locating where success crosses one half along x
+    resolution: float | None = None  # --resolution: how close a boundary is located (default: the axis')
+    stop_when_decided: bool = False  # --stop-when-decided: a run stops once it has passed the success test
 
 
 def prepare(options: SweepOptions):
@@ -201,12 +223,16 @@ def prepare(options: SweepOptions):
     from engine.catalog import load_preset
     from engine.config import parse_assignments
     from engine.presets import PresetError
-    from engine.sweeps import SweepError, SweepPreset, parse_grid_option, resolve
+    from engine.sweeps import SweepError, SweepPreset, parse_grid_option, parse_success, resolve
 
+    mapping = dict(options.mapping)
+    if options.success is not None:  # parsed here, so that its mistakes name --success (it replaces the preset's)
+        off = options.success.strip().lower() == "none"  # the mean over seeds, for a preset that has a test
+        mapping["success"] = None if off else parse_success(options.success)
     overrides = parse_assignments(list(options.assignments))
     if options.steps is not None:
         overrides["steps"] = str(options.steps)
-    preset, seeds, seed, scale, mapping = options.preset, options.seeds, options.seed, options.scale, options.mapping
+    preset, seeds, seed, scale = options.preset, options.seeds, options.seed, options.scale
     device, force, lanes = options.device, options.force, options.lanes
     parsed: dict = {}
     for text in options.grid:
@@ -246,28 +272,61 @@ def sweep_command(console: Console, options: SweepOptions) -> tuple[list[str], i
     from engine.config import ConfigError
     from engine.orchestration.factory import sweep_job
     from engine.record import RecordError
-    from engine.sweeps import SweepError
+    from engine.sweeps import SweepError, early_stop, refine_plan
 
     try:
         job, spec = (_resumed(options), None) if options.resume is not None else (None, prepare(options))
+        if spec is not None:  # checked before the sweep's directory is made
+            if options.refine:
+                refine_plan(spec, options.refine, options.resolution)
+            if options.stop_when_decided:
+                early_stop(spec.mapping)
+            elif options.resolution is not None:
+                refine_plan(spec, 1, options.resolution)  # a resolution given is checked even without --refine
     except ConfigError as exc:
         return [f"--set {p}" for p in exc.problems], 2
     except SweepError as exc:
         return exc.problems, 2
     except RecordError as exc:
         return [f"--resume {options.resume}: {exc}"], 2
+
+    def create(place):
+        created = sweep_job(spec, place)
+        configure(created, options)
+        return created
+
     return on_engines(
         console,
         options,
         job,
-        create=lambda place: sweep_job(spec, place),
+        create=create,
         engines_for=lambda job: default_workers(job.spec),
-        describe=lambda job: (
-            f"sweep: {len(job.spec.cells)} cells x {len(job.spec.seeds)} seeds = {len(job.runs)} runs"
-            f" ({sum(len(b) for b in job.pending)} to run{', seeds as lanes' if job.spec.batched else ''})"
-        ),
+        describe=describe_sweep,
         run=run_sweep,
     )
+
+
+def configure(job: SweepRun, options: SweepOptions) -> None:
+    """--refine and --stop-when-decided on a sweep just created or resumed (SweepError if they cannot apply)."""
+    if options.stop_when_decided:
+        job.stop_when_decided()
+    if options.refine:
+        job.refine(options.refine, options.resolution)
+
+
+def describe_sweep(job: SweepRun) -> str:
+    """The line before a sweep runs: its size, what runs now, and its refinement and early stops."""
+    cells = len(job.manifest["cells"])
+    text = (
+        f"sweep: {cells} cells x {len(job.spec.seeds)} seeds = {len(job.runs)} runs"
+        f" ({sum(len(b) for b in job.pending)} to run{', seeds as lanes' if job.spec.batched else ''})"
+    )
+    plan = job.refinement
+    if plan is not None and not plan.ended:
+        text += f"; refining {plan.axis} with up to {plan.left} more cells, to {plan.resolution:g}"
+    if job.stop_when is not None:
+        text += f"; a run stops once {job.stop_when['text']}"
+    return text
 
 
 def on_engines(console: Console, options, job, *, create, engines_for, describe, run) -> tuple[list[str], int]:
@@ -290,7 +349,7 @@ def on_engines(console: Console, options, job, *, create, engines_for, describe,
             except RecordError as exc:
                 return [str(exc)], 2
         count = options.workers or engines_for(job)
-        job.threads = max(1, cores() // count)  # each engine its share of the cores, not all of them
+        job.threads = share_of_cores(count)  # each engine its share of the cores, not all of them
         where = f"Ray ({options.ray})" if options.ray else "local engine processes"
         console.print(f"{describe(job)} on {count} {where}  ·  {job.path}", highlight=False)
         return [], run(job, console, count, factory)
@@ -299,8 +358,10 @@ def on_engines(console: Console, options, job, *, create, engines_for, describe,
 
 
 def _resumed(options: SweepOptions) -> SweepRun:
-    """The sweep `--resume DIR` names, read from its sweep.json (SweepError if other settings are given too)."""
-    from engine.sweeps import SweepError
+    """The sweep `--resume DIR` names, read from its sweep.json (SweepError if other settings are given too),
+    with `--refine N` (N more cells) and `--stop-when-decided` if given."""
+    from engine.orchestration.sweep import read_sweep_manifest
+    from engine.sweeps import SweepError, early_stop, refine_plan, spec_from_dict
 
     given = {
         "--preset": options.preset,
@@ -308,10 +369,21 @@ def _resumed(options: SweepOptions) -> SweepRun:
         "--grid": options.grid,
         "--set": options.assignments,
         "--out": options.out,
+        "--success": options.success,  # the test is in sweep.json; runs already judged are not judged again
     }
     if problem := resume_conflict("sweep.json", given):
         raise SweepError(problem)
-    return SweepRun.resume(options.resume)
+    if options.resolution is not None and not options.refine:
+        raise SweepError("--resolution: give it with --refine N (N more cells at that resolution)")
+    manifest = read_sweep_manifest(options.resume)
+    spec = spec_from_dict(manifest["spec"])
+    if options.refine:  # checked before sweep.json is touched
+        refine_plan(spec, options.refine, options.resolution)
+    if options.stop_when_decided:
+        early_stop(spec.mapping)
+    job = SweepRun(spec, options.resume, manifest)  # a refinement and early stops begun before go on
+    configure(job, options)  # --refine N: N more cells; --stop-when-decided: from now on
+    return job
 
 
 def resume_conflict(manifest: str, given: dict[str, object]) -> str | None:
@@ -357,6 +429,10 @@ def show_sweep_preset(console: Console, preset) -> None:
         table.add_row(scale, grid, str(len(spec.seeds)), f"{spec.run_count:,}", changed)
     console.print(table)
     mapping = preset.resolve(force=True).mapping
-    console.print(f"[bold]Maps:[/] {mapping.describe()} over {mapping.x}" + (f" x {mapping.y}" if mapping.y else ""))
+    axes = f" over {mapping.x}" + (f" x {mapping.y}" if mapping.y else "")
+    if mapping.success is not None:
+        console.print(f"[bold]Maps:[/] the share of seeds with {mapping.describe_success()}{axes}", highlight=False)
+    else:
+        console.print(f"[bold]Maps:[/] {mapping.describe()}{axes}")
     if preset.paper:
         console.print(f"[bold]The paper:[/] {preset.paper}", highlight=False)

@@ -17,19 +17,32 @@ thread (a short parity run trained 2.5x slower in an actor than in an engine pro
 An actor that dies (its node lost, killed, out of memory) ends the pump with an `EngineExited`:
 the conductor marks its runs `failed` and starts another actor, as it does for a process.
 
+Joining a cluster (`connect(address)`): Ray 2.59 and later turn token authentication on for a cluster
+`ray start --head` starts on a machine where Ray keeps a token (a local Ray makes one; later versions
+turn it on everywhere), and a driver then needs the cluster's token and `RAY_AUTH_MODE=token`, which
+Ray 2.60's driver does not set by itself for an address it joins. So, unless the user set
+RAY_AUTH_MODE, a join uses token mode when a token is at hand (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, or
+Ray's default token file, which `ray start` writes on the cluster's machines), and checks that an
+actor can start there (a driver in token mode on a cluster without it joins, but its actors die).
+Ray's own log lines while joining (twenty lines of retries for a missing token) are kept off the
+terminal: a failed join is one line saying what to do.
+
 Ray is optional (`pip install "gradfail[ray]"`) and imported only by `connect`; the driver never
 imports torch (the actor's module imports it inside the actor's process). Torch-free here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import socket
+import tempfile
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
 
 from engine.client import EngineExited, EventQueue
 from engine.events import Event, Metrics, from_json, to_json
@@ -39,6 +52,12 @@ DRAIN_WAIT_S = 0.5  # how long one drain call waits for the actor's first event
 DRAIN_GATHER_S = 0.1  # how long it then gathers metrics before it answers
 CONNECT_TIMEOUT_S = 5.0  # to reach the head's port
 COMMAND_TIMEOUT_S = 10.0  # for the actor to say whether it took a command (it answers at once while it trains)
+PROBE_TIMEOUT_S = 60.0  # for a first actor to start on a joined cluster (a worker process, cold)
+DEFAULT_TOKEN_FILE = Path.home() / ".ray" / "auth_token"  # where `ray start` keeps the cluster's token
+TOKEN_HELP = (
+    "on a machine of the cluster Ray's token file (~/.ray/auth_token) is read by itself; from elsewhere "
+    "give it as RAY_AUTH_TOKEN=... (or RAY_AUTH_TOKEN_PATH=FILE); `ray get-auth-token` prints it there"
+)
 
 
 class RayUnavailable(Exception):
@@ -190,27 +209,87 @@ def reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         ) from None
 
 
+class Probe:
+    """The smallest actor: whether one can start on a joined cluster."""
+
+    def ping(self) -> bool:
+        return True
+
+
+def check_actors_start(ray: Any, address: str, chose_token: bool) -> None:
+    """RayUnavailable (Ray shut down) unless an actor starts on the joined cluster and answers."""
+    try:
+        ray.get(ray.remote(num_cpus=0)(Probe).remote().ping.remote(), timeout=PROBE_TIMEOUT_S)
+    except Exception as exc:
+        ray.shutdown()
+        hint = (
+            "; a cluster started with RAY_AUTH_MODE=disabled needs RAY_AUTH_MODE=disabled here too"
+            if chose_token
+            else ""
+        )
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RayUnavailable(f"--ray {address}: joined, but no actor could start there ({first}){hint}") from None
+
+
+def token_at_hand() -> bool:
+    """Whether Ray would find a cluster token here (its own order: the variable, the file it names, its file)."""
+    return (
+        bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")) or DEFAULT_TOKEN_FILE.is_file()
+    )
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[IO[bytes]]:
+    """This process's standard error (file descriptor 2, where Ray's C++ core writes) into a file while
+    the block runs; the file is yielded, to be read if the block failed."""
+    with tempfile.TemporaryFile() as kept:
+        saved = os.dup(2)
+        os.dup2(kept.fileno(), 2)
+        try:
+            yield kept
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def said(kept: IO[bytes]) -> str:
+    kept.seek(0)
+    return kept.read().decode(errors="replace")
+
+
 def connect(address: str | None, workers: int | None = None) -> tuple[Callable[[], RayEngine], Callable[[], None]]:
     """Start a local Ray (`address` None; `workers` CPUs) or join the cluster at `address`.
     Returns the engine factory and what shuts Ray down; RayUnavailable says why not."""
-    try:
-        import ray
-    except ImportError:
-        raise RayUnavailable(INSTALL_HINT) from None
     init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    chose_token = False
     if address is None:
         init["num_cpus"] = workers or os.cpu_count() or 1
     else:
         reachable(address)  # ray.init retries an unreachable address for minutes
         init["address"] = address
+        if "RAY_AUTH_MODE" not in os.environ and token_at_hand():
+            os.environ["RAY_AUTH_MODE"] = "token"  # before Ray is imported: its core reads it then
+            chose_token = True
     try:
-        ray.init(**init)
-    except Exception as exc:  # ConnectionError, a timeout, a bad address: nothing has run
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise RayUnavailable(
-            f"--ray {address or ''}: cannot reach {where}: {message}".replace("--ray : ", "--ray: ")
-        ) from None
+        import ray
+    except ImportError:
+        raise RayUnavailable(INSTALL_HINT) from None
+    where = f"the Ray cluster at {address}" if address else "a local Ray"
+    with quiet_stderr() as kept:
+        try:
+            ray.init(**init)
+        except Exception as exc:  # ConnectionError, a timeout, a bad address: nothing has run
+            if "InvalidAuthToken" in said(kept) or "Unauthenticated" in said(kept):
+                raise RayUnavailable(
+                    f"--ray {address}: {where} asks for its token (Ray's token authentication), and "
+                    f"{'the one found here was refused' if chose_token else 'none was found here'}: {TOKEN_HELP}"
+                ) from None
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RayUnavailable(
+                f"--ray {address or ''}: cannot reach {where}: {message}".replace("--ray : ", "--ray: ")
+            ) from None
+    if address is not None:
+        check_actors_start(ray, address, chose_token)
     actor_class = ray.remote(EngineActor)
     # One CPU per actor (Ray sets each worker's thread count to its CPUs); a run uses threads as the
     # engine process does; max_concurrency lets stop and drain through while a run trains.

@@ -17,13 +17,22 @@ A run that fails or diverges marks its cell and the sweep goes on; an engine tha
 run that did not end `completed` or `diverged` (a divergence is a result: the same seed diverges
 again), each in a new directory, so no record is written over. The driver keeps only the runs in
 flight: a finished run leaves its value and status in sweep.json and its curves on disk, so a
-sweep of thousands of runs does not grow the driver's memory. Torch-free.
+sweep of thousands of runs does not grow the driver's memory.
+
+Refinement (`--refine N`, `SweepRun.refine`) adds cells to the same sweep: when every run handed out
+has ended, the next round of cells (engine/sweeps.py's `next_cells`: the midpoint of each boundary
+not yet located) joins sweep.json's cells, marked `"refined": true`, with runs like any other; sweep.json's
+`refine` keeps the plan and how many extra cells are still allowed, so `--resume` goes on with it.
+`--stop-when-decided` (`SweepRun.stop_when_decided`) sends the success test with each start command
+(`stop_when`), and the engine's loop ends a run `completed` as soon as it has passed (engine/loop.py);
+sweep.json notes where (`stopped_early`). Torch-free.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +50,18 @@ from engine.record import (
     write_json_atomically,
 )
 from engine.status import RunStatus, is_final, worst_status
-from engine.sweeps import SweepSpec, spec_from_dict
+from engine.sweeps import (
+    RefinePlan,
+    SweepError,
+    SweepRecord,
+    SweepSpec,
+    cell_config,
+    count_successes,
+    early_stop,
+    next_cells,
+    refine_plan,
+    spec_from_dict,
+)
 
 WRITE_GAP_S = 0.5  # at least this long between two writes of sweep.json while runs end ...
 WRITE_SHARE = 0.05  # ... and long enough that writing it takes at most this share of the driver's time
@@ -52,23 +72,26 @@ def run_dir_name(cell_index: int, settings: dict[str, Any], seed: int, attempt: 
     return safe_name(f"c{cell_index:04d}-{label}-s{seed}" + (f"-r{attempt}" if attempt > 1 else ""))
 
 
+def run_entry(spec: SweepSpec, cell_index: int, cell_label: str, seed: int) -> dict[str, Any]:
+    """A run as sweep.json lists it before it starts."""
+    return {
+        "label": f"{cell_label}, seed {seed}",
+        "cell": cell_index,
+        "seed": seed,
+        "dir": None,
+        "status": RunStatus.WAITING.value,
+        "steps": 0,
+        "value": None,
+    } | ({"passed": None} if spec.mapping.success else {})
+
+
 def new_manifest(spec: SweepSpec) -> dict[str, Any]:
     runs, cells = [], []
     for cell in spec.cells:
         numbers = []
         for seed in spec.seeds:
             numbers.append(len(runs))
-            runs.append(
-                {
-                    "label": f"{cell.label}, seed {seed}",
-                    "cell": cell.index,
-                    "seed": seed,
-                    "dir": None,
-                    "status": RunStatus.WAITING.value,
-                    "steps": 0,
-                    "value": None,
-                }
-            )
+            runs.append(run_entry(spec, cell.index, cell.label, seed))
         cells.append({"index": cell.index, "label": cell.label, "settings": cell.settings, "runs": numbers})
     return {
         "schema_version": SCHEMA_VERSION,
@@ -105,6 +128,8 @@ class SweepBatch(RunBatch):
         command = super().command()
         if self.threads:
             command["threads"] = self.threads
+        if self.job.stop_when is not None:  # --stop-when-decided: the engine's loop stops a run that has passed
+            command["stop_when"] = self.job.stop_when
         return command
 
 
@@ -125,6 +150,8 @@ class SweepRun(Job):
         self.manifest["status"] = RunStatus.RUNNING.value
         self.manifest["ended_at"] = None
         self.configs = {cell.index: cell.config for cell in spec.cells}
+        for cell in self.manifest["cells"][len(spec.cells) :]:  # added by refinement: not in the grid
+            self.configs[cell["index"]] = cell_config(spec, cell["settings"])
         # What runs now: every run not already a result, grouped into batches (a cell's seeds as lanes).
         self.pending: list[list[int]] = []
         for cell in self.manifest["cells"]:
@@ -149,6 +176,8 @@ class SweepRun(Job):
         )
         for cell in self.manifest["cells"]:
             self.summarise_cell(cell)
+        self.stop_when = early_stop(spec.mapping) if self.manifest.get("stop_when_decided") else None
+        self.refine_if_due()  # a resumed refinement whose last round had ended
         self.write()
 
     @classmethod
@@ -210,6 +239,8 @@ class SweepRun(Job):
             lives.append(live)
             self.numbers[request.run_id] = number
             run.update(dir=run_dir.name, status=RunStatus.RUNNING.value, run_id=request.run_id, steps=0, value=None)
+            if self.spec.mapping.success:
+                run["passed"] = None
         batch = SweepBatch(lives, self)
         self.in_flight[id(batch)] = batch
         self.write(soon=True)
@@ -223,9 +254,17 @@ class SweepRun(Job):
             # Only a completed run has a value: a failed or diverged run's last numbers are not a result (its cell shows it).
             value = mapping.value(live.state) if live.state.status == RunStatus.COMPLETED else None
             run.update(status=str(live.state.status), steps=live.state.step, value=value)
+            if mapping.success:  # a completed run as its numbers say, a diverged one did not pass (Mapping.passed)
+                run["passed"] = mapping.passed(live.state)
             if live.finished is not None and live.finished.message and live.state.status != RunStatus.COMPLETED:
                 run["message"] = live.finished.message
+            stopped_early = (
+                getattr(live.finished, "stopped_early", "") if live.state.status == RunStatus.COMPLETED else ""
+            )
+            if stopped_early:
+                run["stopped_early"] = stopped_early
             self.summarise_cell(self.manifest["cells"][run["cell"]])  # the heatmap drawn from the manifest is current
+        self.refine_if_due()
         self.write(soon=not self.exhausted)
 
     @property
@@ -249,12 +288,86 @@ class SweepRun(Job):
     def states(self):  # the runs' curves are on disk, not kept here (see the module's docstring)
         return {}
 
+    # -- early stops and refinement ----------------------------------------------------------------
+    def stop_when_decided(self) -> None:
+        """Stop each run from now on once it has passed the success test (`--stop-when-decided`; kept in
+        sweep.json, so --resume goes on doing so). SweepError if the test cannot be met before a run ends."""
+        self.stop_when = early_stop(self.spec.mapping)
+        self.manifest["stop_when_decided"] = True
+        self.write()
+
+    @property
+    def refinement(self) -> RefinePlan | None:
+        return RefinePlan.from_dict(self.manifest.get("refine"))
+
+    def refine(self, cells: int, resolution: float | None = None) -> None:
+        """Spend up to `cells` extra cells on locating the boundaries (`--refine N`; with --resume, N more):
+        sweep.json keeps the plan and what is left of it. SweepError if the sweep cannot be refined."""
+        plan = refine_plan(self.spec, cells, resolution)
+        before = self.refinement
+        if before is not None:  # more cells for a refinement begun before, at its resolution unless given
+            plan = replace(
+                before,
+                cells=before.cells - before.left + cells,
+                left=cells,
+                resolution=plan.resolution if resolution is not None else before.resolution,
+                ended="",
+            )
+        self.manifest["refine"] = plan.as_dict()
+        self.refine_if_due()
+        self.write()
+
+    def refine_if_due(self) -> None:
+        """When every run handed out has ended, add the next round of refinement (engine/sweeps.py's
+        `next_cells`): new cells, each with the sweep's seeds, marked `refined`, run like the others."""
+        plan = self.refinement
+        if plan is None or self.stopping or self.pending or self.in_flight:
+            return
+        wanted = next_cells(SweepRecord.from_manifest(self.manifest), plan)
+        if not wanted:
+            self.manifest["refine"] = replace(plan, ended="located").as_dict()
+            return
+        if plan.left <= 0:
+            self.manifest["refine"] = replace(plan, ended="spent").as_dict()
+            return
+        added = 0
+        for settings in wanted[: plan.left]:
+            try:
+                config = cell_config(self.spec, settings)
+            except SweepError:
+                continue  # the family refuses that cell (a cross-field check): that boundary stays as it is
+            self.add_cell(settings, config)
+            added += 1
+        self.manifest["refine"] = replace(plan, left=plan.left - added, rounds=plan.rounds + 1).as_dict()
+        if not added:
+            self.manifest["refine"] = replace(plan, ended="located").as_dict()
+
+    def add_cell(self, settings: dict[str, Any], config) -> None:
+        """A refined cell: its runs, one per seed, `waiting`, and their batches to hand out."""
+        index = len(self.manifest["cells"])
+        label = ", ".join(f"{k}={v}" for k, v in settings.items())
+        numbers = []
+        for seed in self.spec.seeds:
+            numbers.append(len(self.runs))
+            self.runs.append(run_entry(self.spec, index, label, seed))
+        cell = {"index": index, "label": label, "settings": settings, "runs": numbers, "refined": True}
+        self.manifest["cells"].append(cell)
+        self.configs[index] = config
+        self.summarise_cell(cell)
+        batches = [numbers] if self.spec.batched else [[n] for n in numbers]
+        self.pending += batches
+        self.total_batches += len(batches)
+
     # -- the record --------------------------------------------------------------------------------
     def summarise_cell(self, cell: dict[str, Any]) -> None:
-        """A cell's mean and sd of its runs' mapped values so far, kept in its manifest entry."""
+        """A cell's mean and sd of its runs' mapped values so far, kept in its manifest entry; with a
+        success test, also how many of its seeds passed, k of n, and the interval (SweepCell.successes)."""
         values = [self.runs[n]["value"] for n in cell["runs"] if self.runs[n]["value"] is not None]
         cell["mean"] = statistics.fmean(values) if values else None
         cell["sd"] = statistics.stdev(values) if len(values) > 1 else None
+        if self.spec.mapping.success:
+            runs = [self.runs[n] for n in cell["runs"]]
+            cell["success"] = count_successes((run["status"], run.get("passed")) for run in runs).as_dict()
 
     def write(self, soon: bool = False) -> None:
         """Write sweep.json now, or with `soon` when it is due (else `flush` writes it when it is)."""

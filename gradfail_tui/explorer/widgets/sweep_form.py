@@ -16,6 +16,7 @@ from engine.sweeps import SweepError, SweepPreset, SweepSpec
 from gradfail_tui.explorer.choices import SweepChoice
 from gradfail_tui.explorer.messages import FormValidated
 from gradfail_tui.explorer.widgets.rebuilt_form import RebuiltForm, scale_options
+from gradfail_tui.pool import default_workers
 
 
 class SweepForm(RebuiltForm):
@@ -66,14 +67,20 @@ class SweepForm(RebuiltForm):
     def _grid_text(self, problems: list[str]) -> str:
         if problems or self.spec is None:
             return "[b]Grid[/b]\n" + "\n".join(f"[$error]✗ {escape(p)}[/]" for p in problems)
-        spec = self.spec
+        spec, mapping = self.spec, self.spec.mapping
         lanes = ", a cell's seeds as lanes of one model" if spec.batched else ""
+        engines = default_workers(spec)  # the engines it will run on, as `gradfail sweep` (engines.py)
+        maps = (
+            f"the share of seeds with {mapping.describe_success()}"
+            if mapping.success is not None
+            else mapping.describe()
+        )
         lines = [
             f"[b]Grid[/b]  {len(spec.cells)} cells x {len(spec.seeds)} seeds = {spec.run_count:,} runs{lanes}",
             *(f"  {escape(a.key)}: {escape(', '.join(str(v) for v in a.values))}" for a in spec.axes),
-            f"[b]Maps[/b]  {escape(spec.mapping.describe())} over {escape(spec.mapping.x)}"
-            + (f" x {escape(spec.mapping.y)}" if spec.mapping.y else ""),
-            "[dim]the phase diagram fills in on the Watch tab as cells complete; x stops the sweep[/dim]",
+            f"[b]Maps[/b]  {escape(maps)} over {escape(mapping.x)}" + (f" x {escape(mapping.y)}" if mapping.y else ""),
+            f"[b]Runs on[/b]  {engines} engine{'s' if engines != 1 else ''} at once, as `gradfail sweep` would",
+            "[dim]the phase diagram fills in on the Watch tab as cells complete; p pauses and x stops the sweep[/dim]",
         ]
         return "\n".join(lines)
 

@@ -1,7 +1,8 @@
 """A sweep in the Runs tab: its phase diagram and cells, drawn as `gradfail sweep` draws them.
 
 A recorded sweep (sweep.json) is listed with the groups; selecting it shows the heatmap of its
-mapped metric (gradfail_tui/render/heatmap.py) above its record's lines, instead of a verdict.
+mapped metric (gradfail_tui/render/heatmap.py) above its record's lines, instead of a verdict; a
+sweep with a success test (`--success`) shows k/n of each cell's seeds that passed, as `diagram` draws it.
 A sweep running in this session is drawn the same way from its job's manifest, which the job keeps
 up to date as runs end: the watch view's band and the Runs tab redraw it as cells complete.
 """
