@@ -366,6 +366,40 @@ def sweep(
     ] = None,
     x: Annotated[str | None, typer.Option("--x", help="The grid key along the heatmap's x axis.")] = None,
     y: Annotated[str | None, typer.Option("--y", help="The grid key along the heatmap's y axis.")] = None,
+    success: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TEST",
+            help="Map the share of seeds that pass a test, with its 95% interval: "
+            "'METRIC[:STAT] >= VALUE' or '<= VALUE' (e.g. 'test_acc:max >= 0.95'); replaces a preset's, "
+            "'none' drops it.",
+        ),
+    ] = None,
+    refine: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=10_000,
+            metavar="N",
+            help="Spend up to N extra cells locating, along x in each row, where the share of seeds that pass "
+            "crosses one half (bisection; needs a success test and a numeric x). With --resume: N more.",
+        ),
+    ] = 0,
+    resolution: Annotated[
+        float | None,
+        typer.Option(
+            help="How close --refine locates a boundary along x (default: adjacent integers, or 1/64 of a "
+            "float axis's smallest grid spacing)."
+        ),
+    ] = None,
+    stop_when_decided: Annotated[
+        bool,
+        typer.Option(
+            "--stop-when-decided",
+            help="Stop a run as soon as it has passed the success test (max >= or min <= tests); "
+            "runs that do not pass train their full budget.",
+        ),
+    ] = False,
     scale: Annotated[
         str | None, typer.Option(help="For a sweep preset: 'default' (a CPU, minutes) or 'large'.")
     ] = None,
@@ -390,6 +424,7 @@ def sweep(
     """Run many runs over a grid of settings and seeds, and draw the phase diagram (a heatmap of one metric).
 
     Example: gradfail sweep --family parity --grid d=4:32:2 --grid width_mult=2,5,10 --seeds 8 --steps 20000
+    Boundaries: gradfail sweep --preset phase-parity --refine 8 --stop-when-decided
     """
     from gradfail_tui.sweep import SweepOptions, sweep_command
 
@@ -404,6 +439,7 @@ def sweep(
         workers=workers,
         lanes=lanes,
         mapping={k: v for k, v in (("metric", metric), ("stat", stat), ("x", x), ("y", y)) if v is not None},
+        success=success,
         scale=scale,
         device=device,
         out=out,
@@ -411,6 +447,9 @@ def sweep(
         resume=resume,
         force=force,
         ray=ray,
+        refine=refine,
+        resolution=resolution,
+        stop_when_decided=stop_when_decided,
     )
     problems, code = sweep_command(console, options)
     if problems:
@@ -627,6 +666,8 @@ def _show_group(group) -> None:
     console.print("[bold]Claims checked:[/]")
     for claim in group.claims:
         needs = f" [dim](needs --scale {claim.needs_scale})[/]" if claim.needs_scale else ""
+        if claim.needs_scale and not claim.claimed_below:
+            needs = f" [dim](made only from --scale {claim.needs_scale})[/]"
         console.print(f"  • {escape(claim.says)}{needs}", highlight=False)
         if claim.paper:
             console.print(f"    [dim]the paper: {escape(claim.paper)}[/]", highlight=False)
@@ -718,8 +759,38 @@ def talk(
         typer.Option("--live", help="Train the slides the deck lacks, when fast enough (about a minute on a CPU)."),
     ] = False,
     runs_dir: Annotated[Path, typer.Option(help="With --live: where the live runs are recorded.")] = Path("runs"),
+    speaker: Annotated[
+        bool, typer.Option("--speaker", help="The speaker view: notes, next slide, clock; follows `gradfail talk DIR`.")
+    ] = False,
+    minutes: Annotated[
+        float | None, typer.Option(min=1, max=600, help="The talk's target length: the clock's pace per slide.")
+    ] = None,
+    notes: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="Your speaker notes (TOML, a table a slide) over the shipped ones."),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            metavar="FILE",
+            help="Write the talk to one file instead (.html: self-contained, with notes; .pdf), then stop.",
+        ),
+    ] = None,
+    preflight: Annotated[
+        bool,
+        typer.Option(
+            "--preflight",
+            help="Rehearse: check the deck, this terminal, the live slides' pace, notes and fonts, then stop.",
+        ),
+    ] = False,
 ) -> None:
     """Present the paper, one result a slide, its runs replayed from a deck; --prepare records the deck."""
+    if preflight:
+        raise typer.Exit(code=_talk_preflight(deck, prepare, slide_seconds, live, notes))
+    if speaker and (prepare or live):
+        raise fail("--speaker: the speaker view follows a talk; --prepare and --live belong to the presenting one")
+    speaker_notes = _talk_notes(notes)  # a bad notes file: one line, exit 2, before anything starts
     if prepare:
         if deck is None:
             raise fail("--prepare needs DIR: the directory the deck is written to (new or empty)")
@@ -732,9 +803,59 @@ def talk(
             engine.discard()
     if scale is not None:
         raise fail("--scale: only with --prepare (a deck is replayed as it was recorded)")
+    if export is not None:
+        raise typer.Exit(code=_export_talk(deck, export, speaker_notes))
     from gradfail_tui.talk.app import run_talk
 
-    raise typer.Exit(code=run_talk(deck, slide_seconds, live, runs_dir))
+    raise typer.Exit(
+        code=run_talk(
+            deck, slide_seconds, live, runs_dir, follow=True, speaker=speaker, minutes=minutes, notes=speaker_notes
+        )
+    )
+
+
+def _talk_preflight(deck: Path | None, prepare: bool, slide_seconds: float, live: bool, notes: Path | None) -> int:
+    """`gradfail talk DIR --preflight`: a line a check; 2 when something would break the talk."""
+    if prepare:
+        raise fail("--preflight checks a prepared deck: run it after --prepare")
+    from gradfail_tui.talk.preflight import preflight_command
+
+    def serve_page(directory: Path) -> Path:  # gradfail serve's page, as its server makes it
+        from gradfail_tui.serve.server import offline_templates
+
+        return offline_templates(directory)
+
+    return preflight_command(console, deck, slide_seconds, live, notes, serve_page=serve_page)
+
+
+def _talk_notes(path: Path | None):
+    """The speaker notes for `gradfail talk --notes FILE` (the shipped ones without it); a bad file fails."""
+    from rich.markup import escape
+
+    from gradfail_tui.talk.notes import NotesError, load_notes
+
+    try:
+        return load_notes(path)
+    except NotesError as exc:
+        raise fail(f"--notes: {escape(str(exc))}") from None
+
+
+def _export_talk(deck: Path | None, target: Path, notes) -> int:
+    """`gradfail talk DIR --export FILE [--notes FILE]`: the deck's talk written to one file."""
+    from rich.markup import escape
+
+    from gradfail_tui.talk.deck import load_deck
+    from gradfail_tui.talk.export import ExportError, export_format, export_talk
+
+    if deck is None or not deck.is_dir():
+        raise fail(escape(f"--export needs DIR, a deck: {deck or 'none given'} is not a directory"))
+    try:
+        export_format(target)  # before reading the deck: a bad name fails at once
+        exported = export_talk(load_deck(deck), target, notes)
+    except ExportError as exc:
+        raise fail(escape(str(exc))) from None
+    console.print(exported.summary(), markup=False, highlight=False, soft_wrap=True)
+    return 0
 
 
 @app.command()
@@ -755,6 +876,20 @@ def serve(
     preset: Annotated[str | None, typer.Option("--preset", "-p", help="Each explorer opens with this preset.")] = None,
     start: Annotated[bool, typer.Option("--start", help="Each explorer starts the preset's run at once.")] = False,
     live: Annotated[bool, typer.Option("--live", help="With --talk: train the fast slides the deck lacks.")] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GRADFAIL_SERVE_TOKEN",
+            help="Serve only to pages opened with ?token=TOKEN; 'auto' makes one and prints the address.",
+        ),
+    ] = None,
+    no_token: Annotated[
+        bool, typer.Option("--no-token", help="Serve beyond loopback without a token (anyone who reaches it).")
+    ] = False,
+    read_only: Annotated[
+        bool,
+        typer.Option("--read-only", help="With --talk: viewers page through the recordings; nothing can train."),
+    ] = False,
 ) -> None:
     """Serve the explorer (or, with --talk, a talk) in a web browser; each tab gets its own session."""
     from gradfail_tui.serve.command import serve_command
@@ -770,6 +905,9 @@ def serve(
         start=start,
         err=err,
         live=live,
+        token=token,
+        no_token=no_token,
+        read_only=read_only,
     )
     raise typer.Exit(code=code)
 

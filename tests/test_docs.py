@@ -14,6 +14,8 @@ import pytest
 import typer.main
 
 from engine import walltimes
+from engine.audit_figures import TABLE_BEGIN as GROUPS_BEGIN
+from engine.audit_figures import TABLE_END as GROUPS_END
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -231,9 +233,10 @@ def test_wall_times_are_written_only_in_the_data_file():
         if page.name not in NO_WALL_TIMES:
             continue
         text = page.read_text(encoding="utf-8")
-        start, end = text.find(walltimes.TABLE_BEGIN), text.find(walltimes.TABLE_END)
-        if start >= 0:
-            text = text[:start] + text[end:]
+        for begin, finish in ((walltimes.TABLE_BEGIN, walltimes.TABLE_END), (GROUPS_BEGIN, GROUPS_END)):
+            start, end = text.find(begin), text.find(finish)
+            if start >= 0:  # a generated table: its times come from the data file
+                text = text[:start] + text[end:]
         found += [f"{page.name}: {m.group(0)}" for m in CLOCK.finditer(text)]
     assert not found, f"wall times written outside presets/measured/walltimes.toml: {found}"
 
@@ -267,3 +270,69 @@ def test_the_wall_times_file_round_trips_and_rejects_what_is_wrong(tmp_path):
     with pytest.raises(walltimes.WallTimeError, match="seconds: expected a positive number"):
         walltimes.parse('[fig-x.default]\nseconds = "3"\nmachine = "m"\ndate = "d"\nhow = "h"\n')
     assert walltimes.clock(9) == "0:09" and walltimes.clock(1720) == "28:40" and walltimes.clock(3723) == "1:02:03"
+
+
+GALLERY = ROOT / "docs" / "gallery.md"
+GALLERY_IMAGES = ROOT / "docs" / "img" / "gallery"
+GALLERY_MOST_BYTES = 150_000
+
+
+def test_the_gallery_shows_every_figure_the_papers_groups_declare():
+    """docs/gallery.md (written by docs/gallery.py) has an image, the paper's caption and a verdict for
+    every group of the paper that declares a figure: a new group, or a renamed figure, is flagged here
+    until the gallery is drawn again. Its images are all shown, and small."""
+    from engine.catalog import load_preset
+    from engine.paper import RESULTS
+
+    page = GALLERY.read_text(encoding="utf-8")
+    assert "python docs/gallery.py" in page, "the gallery says how it is regenerated"
+    missing = []
+    for result in RESULTS:
+        figure = load_preset(result.preset).figure
+        if figure is None or not figure.declared:
+            continue
+        image = f"img/gallery/{figure.name}.png"
+        if f"]({image})" not in page or not (ROOT / "docs" / image).is_file():
+            missing.append(f"{result.preset}: no {image}")
+        if figure.caption and figure.caption not in page:
+            missing.append(f"{result.preset}: its caption is not quoted (or differs from the preset's)")
+        if not re.search(rf"`{re.escape(result.preset)}` at the \w+ scale: \*\*[^*]+\*\*", page):
+            missing.append(f"{result.preset}: no verdict line")
+    assert not missing, "docs/gallery.md is out of date (python docs/gallery.py DECK):\n" + "\n".join(missing)
+    images = sorted(GALLERY_IMAGES.glob("*"))
+    unshown = [p.name for p in images if f"](img/gallery/{p.name})" not in page]
+    assert not unshown, f"docs/img/gallery/ holds images the gallery does not show: {unshown}"
+    large = [f"{p.name}: {p.stat().st_size:,} bytes" for p in images if p.stat().st_size > GALLERY_MOST_BYTES]
+    assert not large, f"gallery images over {GALLERY_MOST_BYTES:,} bytes: {large}"
+
+
+def test_the_readme_groups_table_is_generated_from_the_measured_files():
+    from engine import audit_figures
+    from engine.paper import RESULTS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = audit_figures.groups_table([(r.preset, r.heading) for r in RESULTS], audit_figures.read(), walltimes.read())
+    assert audit_figures.with_table(readme, table) == readme, (
+        "README.md's table of groups differs from presets/measured/: run python benchmarks/audits.py --table"
+    )
+    assert all(f"`{r.preset}`" in table for r in RESULTS)  # every result of the paper has its row
+
+
+def test_the_audit_figures_name_groups_and_scales_that_exist_and_reject_what_is_wrong():
+    from engine import audit_figures
+    from engine.catalog import load_preset
+
+    figures = audit_figures.read()
+    assert figures, "presets/measured/audits.toml is missing or empty"
+    for f in figures:
+        assert f.scale in load_preset(f.group).scales, f"{f.group} has no scale {f.scale}"
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", f.date) and f.how.startswith(f"gradfail audit {f.group} "), f
+    text = audit_figures.data_path().read_text(encoding="utf-8")
+    header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+    assert audit_figures.parse(audit_figures.render(figures, header)) == figures
+    assert figures[0].describe().startswith(f"{figures[0].reproduced} of {figures[0].blocks} (")
+    entry = '[fig-x.default]\nblocks = 2\nfirst_seed = 0\ndate = "d"\nmachine = "m"\nhow = "h"\n'
+    with pytest.raises(audit_figures.AuditFigureError, match=r"\[fig-x.default\]: wrong or missing \['reproduced'\]"):
+        audit_figures.parse(entry)
+    with pytest.raises(audit_figures.AuditFigureError, match="reproduced <= blocks"):
+        audit_figures.parse(entry + "reproduced = 3\n")

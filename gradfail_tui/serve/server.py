@@ -17,13 +17,20 @@ process's stdin and stdout. What this module adds, and why:
 - **Offline.** textual-serve's page links a web font from the internet; the page served here
   declares the same font (Roboto Mono, which textual-serve ships) from this server, so it renders
   alike with no network, and asks for nothing outside this machine.
-- **Loopback by default**: the command warns when asked to bind anything else.
+- **Loopback by default**: the command warns when asked to bind anything else, and asks for a token
+  (or an explicit `--no-token`) there.
+- **A token.** textual-serve has no authentication: whoever reaches the port starts an app, and the
+  explorer trains on this machine. With a token, the page is served only to `/?token=TOKEN`, and the
+  websocket only at `/ws/TOKEN` (the page's script appends `?width=..` to its websocket address, so the
+  token travels in the path); a request without it gets 401, with a wrong one 403, one line in the
+  server's log, and no app is started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import ipaddress
 import os
 import re
@@ -144,7 +151,9 @@ class ManagedApp(AppService):
 
 
 class GradfailServer(Server):
-    def __init__(self, argv: Sequence[str], host: str, port: int, max_sessions: int, title: str):
+    def __init__(
+        self, argv: Sequence[str], host: str, port: int, max_sessions: int, title: str, token: str | None = None
+    ):
         self._templates = tempfile.TemporaryDirectory(prefix="gradfail-serve-")
         super().__init__(
             shlex.join(argv),
@@ -154,6 +163,7 @@ class GradfailServer(Server):
             templates_path=offline_templates(Path(self._templates.name)),
         )
         self.argv = list(argv)
+        self.token = token
         self.max_sessions = max_sessions
         self.apps: set[ManagedApp] = set()
         self.refused: set[web.WebSocketResponse] = set()
@@ -165,9 +175,34 @@ class GradfailServer(Server):
             "Close another tab, or ask whoever started the server, then reload this page."
         )
 
+    # ---- the token ---------------------------------------------------------------------------------
+
+    def refusal(self, request: web.Request, given: str | None) -> web.Response | None:
+        """None when the request may go on (no token asked, or the right one given); else the answer
+        refusing it (401 without a token, 403 with a wrong one), said in one line of the log."""
+        if self.token is None or (given is not None and hmac.compare_digest(given.encode(), self.token.encode())):
+            return None
+        status, why = (401, "no token") if not given else (403, "a wrong token")
+        what = "the page" if request.path == "/" else "a session"
+        print(f"gradfail serve: refused {what} to {request.remote}: {why}", file=sys.stderr, flush=True)
+        body = (
+            f"<!DOCTYPE html><html><body><h1>{'Token needed' if status == 401 else 'Wrong token'}</h1>"
+            "<p>This gradfail server asks for a token: open the address it printed when it started "
+            "(it ends in <code>?token=...</code>).</p></body></html>"
+        )
+        return web.Response(text=body, content_type="text/html", status=status)
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.router.add_get("/ws/{token}", self.handle_websocket, name="websocket-token")
+        return app
+
     # ---- pages ---------------------------------------------------------------------------------
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
+        refused = self.refusal(request, request.query.get("token"))
+        if refused is not None:
+            return refused
         if len(self.apps) >= self.max_sessions:
             body = f"<!DOCTYPE html><html><body><h1>Too many sessions</h1><p>{self.cap_message()}</p></body></html>"
             return web.Response(text=body, content_type="text/html", status=503)
@@ -179,7 +214,11 @@ class GradfailServer(Server):
         bound to 0.0.0.0 gives pages that work from other machines)."""
         base = f"{request.scheme}://{request.host}"
         static = base + str(request.app.router["static"].url_for(filename="/")).rstrip("/") + "/"
-        websocket = base.replace("http", "ws", 1) + str(request.app.router["websocket"].url_for())
+        if self.token is None:
+            route = request.app.router["websocket"].url_for()
+        else:
+            route = request.app.router["websocket-token"].url_for(token=self.token)
+        websocket = base.replace("http", "ws", 1) + str(route)
         return {
             "font_size": to_int(request.query.get("fontsize", "16"), 16),
             "app_websocket_url": websocket,
@@ -189,7 +228,10 @@ class GradfailServer(Server):
 
     # ---- sessions ------------------------------------------------------------------------------
 
-    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+        refused = self.refusal(request, request.match_info.get("token"))
+        if refused is not None:  # before the handshake: no session, no app process
+            return refused
         websocket = web.WebSocketResponse(heartbeat=15)
         await websocket.prepare(request)
         if len(self.apps) >= self.max_sessions:
@@ -233,7 +275,8 @@ class GradfailServer(Server):
                 await websocket.close()
 
     async def on_startup(self, app: web.Application) -> None:
-        print(f"gradfail serve: {self.title} on http://{self.host}:{self.port} (Ctrl-C to stop)", flush=True)
+        query = f"/?token={self.token}" if self.token else ""
+        print(f"gradfail serve: {self.title} on http://{self.host}:{self.port}{query} (Ctrl-C to stop)", flush=True)
 
     def serve(self, debug: bool = False) -> None:
         """Serve until SIGINT, SIGTERM or SIGHUP; then stop every app and exit."""

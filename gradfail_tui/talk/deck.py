@@ -22,12 +22,11 @@ from enum import StrEnum
 from pathlib import Path
 
 from engine import paper
-from engine.catalog import load_preset
+from engine.catalog import group_figure
 from engine.claims import Outcome, Verdict
 from engine.events import Event, Metrics, Snapshot
 from engine.figures import Figure
-from engine.groups import GroupError, GroupPreset, judge_record
-from engine.presets import PresetError
+from engine.groups import GroupError, judge_record
 from engine.record import RecordedGroup
 from engine.state import RunState
 
@@ -131,15 +130,6 @@ def load_deck(path: Path | None) -> Deck:
         slides.append(slide)
     slides.append(closing_slide(slides))
     return Deck(path, slides, problems)
-
-
-def group_figure(preset: str) -> Figure | None:
-    """The figure a result's group preset declares; None if the preset cannot be read (said elsewhere)."""
-    try:
-        group = load_preset(preset)
-    except PresetError:
-        return None
-    return group.figure if isinstance(group, GroupPreset) else None
 
 
 def fill_result(slide: Slide, group: RecordedGroup) -> None:

@@ -109,7 +109,7 @@ def test_a_non_loopback_host_is_served_only_when_asked_and_warns(tmp_path):
 
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
-    served = Served(tmp_path, "--host", "0.0.0.0")
+    served = Served(tmp_path, "--host", "0.0.0.0", "--no-token")  # without a token only when asked (test_token)
     try:
         served.stop(signal.SIGINT)
         stderr = served.proc.stderr.read()

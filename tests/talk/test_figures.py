@@ -1,7 +1,6 @@
-"""The talk's slides draw each result's figure as its group declares it (engine/figures.py): a legend on
-every slide with more than one series, every axis named, panels paged at 80x24, the paper's colours.
-(Textual snapshots of these slides are not here yet: plotext placed the x-axis's tick labels a column
-apart from one run to the next, so the SVGs did not compare equal.)"""
+"""The talk's slides draw each result's figure as its group declares it (engine/figures.py): a legend under
+the panels on every slide with more than one series, every axis named, panels paged at 80x24, the paper's
+colours. (Snapshots of these slides: tests/talk/test_snapshots.py.)"""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ import pytest
 
 from engine import paper
 from engine.figures import figure_data
+from gradfail_tui.render.figure import THICK_MARKS
 from gradfail_tui.talk.app import TalkApp
 from gradfail_tui.talk.deck import load_deck
 from tests.talk.decks import write_figure_deck
@@ -52,10 +52,13 @@ def test_every_result_slide_draws_its_figure_with_a_legend_and_named_axes(deck, 
                 states = {run.label: run.state for run in slide.runs}
                 data = figure_data(figure, states, {run.label: run.snapshots() for run in slide.runs})
                 legend = [line.name for line in data.legend()]
-                if len(legend) > 1:  # every multi-series slide names each series under the figure
-                    last = plot.rstrip().split("\n")[-3:]
-                    missing = [name for name in legend if name not in " ".join(last)]
+                if len(legend) > 1:  # every multi-series slide names each series under the figure, off the data
+                    lines = plot.rstrip().split("\n")
+                    under = " ".join(lines[max(i for i, line in enumerate(lines) if "└" in line) + 1 :])
+                    missing = [name for name in legend if name not in under]
                     assert not missing, f"{slide.heading}: {missing} not in the legend at {size}"
+                    marks = sum(under.count(mark) for mark in THICK_MARKS)
+                    assert marks == len(legend), f"{slide.heading}: a mark each, as thick as the lines"
 
     asyncio.run(go())
 
@@ -71,7 +74,7 @@ def test_the_papers_colours_and_quantities_are_on_the_slides(deck):
             plot = app.query_one("#plot").render()
             text = str(plot)
             assert "k, images per tuple" in text and "float32 precision" in text and "(log)" in text
-            marks = {text[s.end : s.end + 14]: str(s.style) for s in plot.spans if text[s.start : s.end] == "━━"}
+            marks = {text[s.end : s.end + 14]: str(s.style) for s in plot.spans if text[s.start : s.end] == "██"}
             assert marks[" end-to-end   "] == "rgb(230,85,60)"  # the paper's red
             assert marks[" decomposition"] == "rgb(66,135,245)"  # and its blue
             replayed(app, numbers["thm-variance"])
