@@ -11,7 +11,6 @@ README's table of groups (between the markers below) from these figures and the 
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,25 +54,15 @@ def data_path() -> Path:
 
 def parse(text: str, source: str = FILE_NAME) -> list[AuditFigure]:
     """Every entry of an audit-figures file, in its order; AuditFigureError naming the entry and field."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise AuditFigureError(f"{source}: {exc}") from None
     figures = []
-    for group, scales in data.items():
-        if not isinstance(scales, dict):
-            raise AuditFigureError(f"{source}: {group}: expected a table per scale ([{group}.default])")
-        for scale, entry in scales.items():
-            where = f"{source}: [{group}.{scale}]"
-            if not isinstance(entry, dict):
-                raise AuditFigureError(f"{where}: expected a table")
-            wrong = [k for k, kind in FIELDS.items() if k != "note" and not isinstance(entry.get(k), kind)]
-            wrong += [k for k in entry if k not in FIELDS]
-            if wrong or not isinstance(entry.get("note", ""), str):
-                raise AuditFigureError(f"{where}: wrong or missing {wrong} (the fields: {', '.join(FIELDS)})")
-            if not 0 <= entry["reproduced"] <= entry["blocks"] or entry["blocks"] < 1:
-                raise AuditFigureError(f"{where}: expected 0 <= reproduced <= blocks and blocks >= 1")
-            figures.append(AuditFigure(group, scale, **entry))
+    for group, scale, entry, where in walltimes.group_scale_tables(text, source, AuditFigureError):
+        wrong = [k for k, kind in FIELDS.items() if k != "note" and not isinstance(entry.get(k), kind)]
+        wrong += [k for k in entry if k not in FIELDS]
+        if wrong or not isinstance(entry.get("note", ""), str):
+            raise AuditFigureError(f"{where}: wrong or missing {wrong} (the fields: {', '.join(FIELDS)})")
+        if not 0 <= entry["reproduced"] <= entry["blocks"] or entry["blocks"] < 1:
+            raise AuditFigureError(f"{where}: expected 0 <= reproduced <= blocks and blocks >= 1")
+        figures.append(AuditFigure(group, scale, **entry))
     return figures
 
 

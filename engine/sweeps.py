@@ -148,6 +148,17 @@ def expand_axis(knob: Knob, spec: Any, where: str = "--grid") -> Axis:
     return Axis(knob.name, tuple(values))
 
 
+def finite_number(text: str) -> float:
+    """A finite number as a grid or a test writes it ("1_000" too); ValueError saying what it is not."""
+    try:
+        number = float(text.replace("_", ""))
+    except ValueError:
+        raise ValueError("is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError("is not a finite number")
+    return number
+
+
 def _range_values(knob: Knob, text: str, name: str) -> list[Any]:
     parts = [p.strip() for p in text.split(":")]
     if len(parts) not in (2, 3) or knob.type not in (int, float):
@@ -156,12 +167,9 @@ def _range_values(knob: Knob, text: str, name: str) -> list[Any]:
     numbers = []
     for label, part in zip(("start", "stop", "step"), parts + ["1"] * (3 - len(parts))):
         try:
-            number = float(part.replace("_", ""))
-        except ValueError:
-            raise SweepError(f"{name}={text}: {label} {part!r} is not a number") from None
-        if not math.isfinite(number):
-            raise SweepError(f"{name}={text}: {label} {part!r} is not a finite number")
-        numbers.append(number)
+            numbers.append(finite_number(part))
+        except ValueError as exc:
+            raise SweepError(f"{name}={text}: {label} {part!r} {exc}") from None
     start, stop, step = numbers
     if knob.type is int and not all(x.is_integer() for x in numbers):
         raise SweepError(f"{name}={text}: {knob.name} is an integer; start, stop and step must be integers")
@@ -239,11 +247,9 @@ def parse_success(text: str, where: str = "--success") -> SuccessTest:
     if not rhs:
         raise bad(f"no value after {op}")
     try:
-        threshold = float(rhs.replace("_", ""))
-    except ValueError:
-        raise bad(f"the value {rhs!r} is not a number") from None
-    if not math.isfinite(threshold):
-        raise bad(f"the value {rhs!r} is not a finite number")
+        threshold = finite_number(rhs)
+    except ValueError as exc:
+        raise bad(f"the value {rhs!r} {exc}") from None
     return SuccessTest(metric, op, threshold, stat or None)
 
 

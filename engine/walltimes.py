@@ -14,6 +14,7 @@ import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.presets import DEFAULT_SCALE, shipped_presets_dir
 
@@ -54,30 +55,40 @@ def clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def parse(text: str, source: str = FILE_NAME) -> list[WallTime]:
-    """Every entry of a wall-times file, in its order; WallTimeError naming the entry and field."""
+def group_scale_tables(text: str, source: str, error: type[ValueError]) -> list[tuple[str, str, dict[str, Any], str]]:
+    """A measured file's `[group.scale]` tables, in order: (group, scale, the table, "source: [group.scale]"
+    to name it in a message); `error` (the caller's exception) when the text is not such a file. The wall
+    times and the audit figures (engine/audit_figures.py) are both kept this way."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise WallTimeError(f"{source}: {exc}") from None
-    entries = []
+        raise error(f"{source}: {exc}") from None
+    tables = []
     for group, scales in data.items():
         if not isinstance(scales, dict):
-            raise WallTimeError(f"{source}: {group}: expected a table per scale ([{group}.default])")
+            raise error(f"{source}: {group}: expected a table per scale ([{group}.default])")
         for scale, entry in scales.items():
             where = f"{source}: [{group}.{scale}]"
             if not isinstance(entry, dict):
-                raise WallTimeError(f"{where}: expected a table")
-            missing = [key for key in FIELDS if key not in entry]
-            unknown = [key for key in entry if key not in FIELDS]
-            if missing or unknown:
-                raise WallTimeError(f"{where}: missing {missing}, unknown {unknown} (the fields: {', '.join(FIELDS)})")
-            seconds = entry["seconds"]
-            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-                raise WallTimeError(f"{where}: seconds: expected a positive number, not {seconds!r}")
-            if not all(isinstance(entry[key], str) and entry[key] for key in ("machine", "date", "how")):
-                raise WallTimeError(f"{where}: machine, date and how must be non-empty strings")
-            entries.append(WallTime(group, scale, float(seconds), entry["machine"], entry["date"], entry["how"]))
+                raise error(f"{where}: expected a table")
+            tables.append((group, scale, entry, where))
+    return tables
+
+
+def parse(text: str, source: str = FILE_NAME) -> list[WallTime]:
+    """Every entry of a wall-times file, in its order; WallTimeError naming the entry and field."""
+    entries = []
+    for group, scale, entry, where in group_scale_tables(text, source, WallTimeError):
+        missing = [key for key in FIELDS if key not in entry]
+        unknown = [key for key in entry if key not in FIELDS]
+        if missing or unknown:
+            raise WallTimeError(f"{where}: missing {missing}, unknown {unknown} (the fields: {', '.join(FIELDS)})")
+        seconds = entry["seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            raise WallTimeError(f"{where}: seconds: expected a positive number, not {seconds!r}")
+        if not all(isinstance(entry[key], str) and entry[key] for key in ("machine", "date", "how")):
+            raise WallTimeError(f"{where}: machine, date and how must be non-empty strings")
+        entries.append(WallTime(group, scale, float(seconds), entry["machine"], entry["date"], entry["how"]))
     return entries
 
 

@@ -22,6 +22,7 @@ from gradfail_tui.talk.live import TOO_SLOW, LiveTalk
 from tests.conftest import processes_with_env
 from tests.scripted import Script, ScriptedEngine
 from tests.talk.decks import write_deck
+from tests.talk.pilot import text_of, until
 
 SIZE = (120, 36)
 PRESET = "fig-parity"  # the first result, fast enough to train live
@@ -33,17 +34,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def text_of(app: TalkApp, widget: str) -> str:
-    return str(app.query_one(f"#{widget}").render())
-
-
-async def until(pilot, predicate, timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        await pilot.pause(0.05)
-    return predicate()
 
 
 def engines(*scripts: Script):

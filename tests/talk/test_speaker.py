@@ -8,7 +8,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -20,6 +19,7 @@ from gradfail_tui.talk.notes import SHIPPED, load_notes
 from gradfail_tui.talk.speaker import SpeakerApp, pace
 from tests.conftest import gradfail
 from tests.talk.decks import write_deck
+from tests.talk.pilot import text_of, until
 
 KEY = "talk-test"
 SLIDES = len(paper.RESULTS) + 2
@@ -36,18 +36,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def text_of(app, widget: str) -> str:
-    return str(app.query_one(f"#{widget}").render())
-
-
-async def until(pilot, predicate, timeout: float = 10) -> bool:
-    """Wait for the other view to catch up (it polls 5 times a second); the caller asserts."""
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        await pilot.pause(0.05)
-    return predicate()
 
 
 def views(deck, where, clock, minutes=None):
