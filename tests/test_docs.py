@@ -336,3 +336,8 @@ def test_the_audit_figures_name_groups_and_scales_that_exist_and_reject_what_is_
         audit_figures.parse(entry)
     with pytest.raises(audit_figures.AuditFigureError, match="reproduced <= blocks"):
         audit_figures.parse(entry + "reproduced = 3\n")
+    # a group audited only at a larger scale (its claims need it) is shown there, the scale named
+    only_cpu = audit_figures.AuditFigure("g", "cpu", 1, 1, 0, "2026-12-05", "m", "gradfail audit g --blocks 1")
+    row = audit_figures.groups_table([("g", "G")], [only_cpu], []).splitlines()[-1]
+    assert row == "| G | `g` | 1 of 1 (21% to 100%) at `--scale cpu` | - |"
+    assert "not audited" in audit_figures.groups_table([("g", "G")], [], []).splitlines()[-1]
