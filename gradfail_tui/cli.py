@@ -57,6 +57,15 @@ def fail(problems: list[str] | str, code: int = 2) -> typer.Exit:
     return typer.Exit(code=code)
 
 
+def finished(problems: list[str], code: int) -> typer.Exit:
+    """A job command's end: its problems said (as plain text: '[ray]' is no markup), or its exit code."""
+    if problems:
+        from rich.markup import escape
+
+        return fail([escape(problem) for problem in problems], code)
+    return typer.Exit(code=code)
+
+
 def version_callback(value: bool) -> None:
     if value:
         console.print(f"gradfail {__version__}")
@@ -452,11 +461,7 @@ def sweep(
         stop_when_decided=stop_when_decided,
     )
     problems, code = sweep_command(console, options)
-    if problems:
-        from rich.markup import escape
-
-        raise fail([escape(problem) for problem in problems], code)  # '[ray]' is no markup
-    raise typer.Exit(code=code)
+    raise finished(problems, code)
 
 
 @app.command()
@@ -521,11 +526,7 @@ def audit(
         ray=ray,
     )
     problems, code = audit_command(console, options)
-    if problems:
-        from rich.markup import escape
-
-        raise fail([escape(problem) for problem in problems], code)
-    raise typer.Exit(code=code)
+    raise finished(problems, code)
 
 
 @app.command()
