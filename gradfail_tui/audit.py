@@ -226,7 +226,6 @@ def _resumed(options: AuditOptions) -> AuditRun:
     """The audit `--resume DIR` names, read from its audit.json (AuditError if other settings are given too)."""
     given = {
         "PRESET": options.preset,
-        "--blocks": options.blocks,
         "--first-seed": options.first_seed is not None,
         "--scale": options.scale,
         "--set": options.assignments,
@@ -242,7 +241,7 @@ def _resumed(options: AuditOptions) -> AuditRun:
         group, _, members = prepare(name, manifest.get("scale"), dict(manifest.get("overrides") or {}), 0)
         return group, members
 
-    return AuditRun.resume(options.resume, load)
+    return AuditRun.resume(options.resume, load, options.blocks)  # --blocks N: grown to N blocks
 
 
 def _planned(options: AuditOptions) -> Callable[[Place], AuditRun]:

@@ -473,7 +473,10 @@ def audit(
         ),
     ] = None,
     blocks: Annotated[
-        int | None, typer.Option(min=1, max=1000, help="How many seed blocks: the group runs once per block.")
+        int | None,
+        typer.Option(
+            min=1, max=1000, help="How many seed blocks: the group runs once per block. With --resume: grow it to N."
+        ),
     ] = None,
     first_seed: Annotated[
         int | None, typer.Option(min=0, help="Block 1's --seed; block b's is first-seed + (b - 1) x the stride.")

@@ -66,18 +66,28 @@ def new_manifest(
         "ended_at": None,
         "wall_s": 0.0,
         "claims_said": [claim.says for claim in group.claims],
-        "blocks": [
-            {
-                "block": number,
-                "seed": block_seed(first_seed, number, stride),
-                "dir": None,
-                "status": RunStatus.WAITING.value,
-                "verdict": None,
-            }
-            for number in range(1, blocks + 1)
-        ],
+        "blocks": [waiting_block(number, first_seed, stride) for number in range(1, blocks + 1)],
         "claims": [],
     }
+
+
+def waiting_block(number: int, first_seed: int, stride: int) -> dict[str, Any]:
+    """audit.json's entry for block `number`, not yet started."""
+    seed = block_seed(first_seed, number, stride)
+    return {"block": number, "seed": seed, "dir": None, "status": RunStatus.WAITING.value, "verdict": None}
+
+
+def grow(manifest: dict[str, Any], blocks: int) -> None:
+    """Add waiting blocks to an audit read back until it has `blocks`, their seeds continuing its
+    blocks' (so a long audit can be run in pieces: --resume DIR --blocks 10). RecordError if it has
+    more already, or its audit.json lacks the seeds to continue from."""
+    have = len(manifest["blocks"])
+    if blocks < have:
+        raise RecordError(f"--blocks {blocks}: the audit has {have} blocks already; an audit only grows")
+    first_seed, stride = manifest.get("first_seed"), manifest.get("seed_stride")
+    if not isinstance(first_seed, int) or not isinstance(stride, int) or stride < 1:
+        raise RecordError("audit.json has no first_seed and seed_stride to continue the blocks' seeds from")
+    manifest["blocks"] += [waiting_block(number, first_seed, stride) for number in range(have + 1, blocks + 1)]
 
 
 class AuditBatch(RunBatch):
@@ -132,11 +142,15 @@ class AuditRun(Job):
         self._write()
 
     @classmethod
-    def resume(cls, path: Path, load: Callable[[dict[str, Any]], tuple[GroupPreset, Members]]) -> AuditRun:
-        """The audit recorded in `path`, to run the blocks that did not end completed or diverged.
-        `load(manifest)` gives its group and members again (the caller reads the preset). RecordError
-        if audit.json cannot be read."""
+    def resume(
+        cls, path: Path, load: Callable[[dict[str, Any]], tuple[GroupPreset, Members]], blocks: int | None = None
+    ) -> AuditRun:
+        """The audit recorded in `path`, to run the blocks that did not end completed or diverged, and
+        grown to `blocks` if given (grow). `load(manifest)` gives its group and members again (the caller
+        reads the preset). RecordError if audit.json cannot be read, or cannot grow so."""
         manifest = read_audit_manifest(path)
+        if blocks is not None:
+            grow(manifest, blocks)
         group, members = load(manifest)
         return cls(group, members, path, manifest)
 

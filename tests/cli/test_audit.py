@@ -77,6 +77,12 @@ def test_a_failed_block_exits_1_and_resume_runs_only_the_blocks_that_did_not_fin
     assert [b["dir"] for b in manifest["blocks"]] == ["block-01-r2", "block-02-r2"]
     assert read_manifest(tmp_path / "a" / "block-01" / "01-a")["status"] == "completed"  # the first kept
 
+    smaller = gradfail("audit", "--resume", "a", "--blocks", "1", cwd=tmp_path)
+    assert smaller.returncode == 2 and "--blocks 1: the audit has 2 blocks already" in " ".join(smaller.stderr.split())
+    grown = gradfail("audit", "--resume", "a", "--blocks", "3", cwd=tmp_path)
+    assert "(3 to run)" in grown.stdout  # the two failed blocks again, and a third
+    assert [b["seed"] for b in audit_json(tmp_path / "a")["blocks"]] == [0, 2, 4]
+
 
 @pytest.mark.parametrize(
     ("args", "expected"),
@@ -90,7 +96,7 @@ def test_a_failed_block_exits_1_and_resume_runs_only_the_blocks_that_did_not_fin
         (["fig-parity", "--blocks", "2", "--scale", "huge"], "--scale huge: fig-parity has the scales default, paper"),
         (["fig-parity", "--blocks", "2", "--set", "dd=3"], "dd: no run of fig-parity has this setting"),
         (["--resume", "nowhere"], "audit.json: missing"),
-        (["--resume", "nowhere", "--blocks", "2"], "leave out --blocks"),
+        (["--resume", "nowhere", "--scale", "cpu"], "leave out --scale"),
         ([], "give a group preset"),
     ],
 )

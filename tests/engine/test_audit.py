@@ -19,7 +19,7 @@ from engine.config import build_config
 from engine.groups import GroupPreset, MemberRun
 from engine.orchestration import Conductor
 from engine.orchestration.audit import AuditRun, new_manifest
-from engine.record import claim_run_dir, read_group
+from engine.record import RecordError, claim_run_dir, read_group
 from engine.state import RunState
 from engine.stats import wilson_interval
 from engine.status import RunStatus
@@ -257,6 +257,36 @@ def test_blocks_finish_on_two_engines_each_its_members_in_order(tmp_path):
     for entry in manifest["blocks"]:
         group = json.loads((tmp_path / "audit" / entry["dir"] / "group.json").read_text())
         assert [r["dir"] for r in group["runs"]] == ["01-a", "02-b"]
+
+
+def test_resume_with_more_blocks_grows_the_audit_its_seeds_continuing_and_counts_every_block(tmp_path):
+    drive(new_audit(tmp_path, blocks=2), Engines())
+    before = {p: p.read_bytes() for p in (tmp_path / "audit").rglob("*") if p.is_file() and p.name != AUDIT_MANIFEST}
+    group = demo_group(tmp_path)
+    job = AuditRun.resume(tmp_path / "audit", lambda manifest: (group, members), blocks=4)
+    assert job.pending == [3, 4]  # the two that ran are kept, not run again
+    engines = Engines()
+    drive(job, engines)
+    started = sorted(cmd["seed"] for engine in engines.made for cmd in engine.sent if cmd["cmd"] == "start")
+    assert started == [2, 2, 3, 3]  # blocks 3 and 4: seeds 2 and 3 (stride 1), each for runs a and b
+    manifest = audit_json(tmp_path)
+    assert [(b["block"], b["seed"], b["dir"]) for b in manifest["blocks"]] == [
+        (1, 0, "block-01"), (2, 1, "block-02"), (3, 2, "block-03"), (4, 3, "block-04")
+    ]  # fmt: skip
+    assert manifest["claims"][0]["judged"] == 4 and manifest["status"] == "completed"
+    assert all(path.read_bytes() == data for path, data in before.items())
+
+
+@pytest.mark.parametrize(("blocks", "expected"), [(1, "the audit has 2 blocks already"), (2, None)])
+def test_an_audit_never_shrinks(tmp_path, blocks, expected):
+    drive(new_audit(tmp_path, blocks=2), Engines())
+    group = demo_group(tmp_path)
+    if expected is None:  # as many as it has: nothing to grow, nothing to run
+        assert AuditRun.resume(tmp_path / "audit", lambda manifest: (group, members), blocks=blocks).pending == []
+        return
+    with pytest.raises(RecordError, match=expected):
+        AuditRun.resume(tmp_path / "audit", lambda manifest: (group, members), blocks=blocks)
+    assert len(audit_json(tmp_path)["blocks"]) == 2  # refused before audit.json was touched
 
 
 def test_resume_runs_again_only_the_blocks_that_did_not_finish_and_keeps_every_record(tmp_path):
