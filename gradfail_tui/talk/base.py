@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -84,6 +85,10 @@ class TalkBase(App):
         if self.follow is not None:
             self.sync()  # join a talk in progress
             self.set_interval(POLL_S, self.sync)
+
+    def on_key(self, event: events.Key) -> None:
+        if isinstance(self.screen, JumpScreen):  # a number typed as fast as `g`: it goes to the jump
+            self.screen.typed(event)
 
     def on_unmount(self) -> None:
         if self.follow is not None:

@@ -51,7 +51,30 @@ class JumpScreen(ModalScreen[int | None]):
 
     @on(Input.Submitted)
     def jumped(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
+        self.go(event.value)
+
+    def on_key(self, event: events.Key) -> None:
+        if not self.query_one("#jump-number", Input).has_focus:
+            self.typed(event)
+
+    def typed(self, event: events.Key) -> bool:
+        """Take a digit or Enter that did not reach the Input (True if taken). `g 7 Enter` typed fast, or
+        sent by a clicker as one burst, is queued on the slide before this screen is up: its keys come
+        back through the app (TalkBase.on_key), or reach this screen before the Input has the focus."""
+        number = self.query_one("#jump-number", Input)
+        if event.character is not None and event.character.isdigit():
+            if len(number.value) < (number.max_length or 3):
+                number.value += event.character
+                number.cursor_position = len(number.value)
+        elif event.key == "enter":
+            self.go(number.value)
+        else:
+            return False
+        event.stop()
+        return True
+
+    def go(self, text: str) -> None:
+        text = text.strip()
         self.dismiss(int(text) if text.isdigit() else None)
 
     def action_give_up(self) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import random
 
 import pytest
+from textual import events
 
 from engine import paper
 from gradfail_tui.talk.app import TalkApp
@@ -39,6 +40,25 @@ def test_g_a_number_and_enter_go_to_that_slide(deck):
             assert app.number == SLIDES - 1 and not isinstance(app.screen, JumpScreen)
             await pilot.press("left")
             assert app.number == SLIDES - 2
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("view", [lambda deck: TalkApp(deck, slide_seconds=1), SpeakerApp], ids=["slides", "speaker"])
+def test_g_a_number_and_enter_sent_as_one_burst_lose_no_key(deck, view):
+    """A clicker, or fast fingers, send `g 1 1 Enter` before the jump's prompt is up: every key counts."""
+
+    async def go():
+        app = view(load_deck(deck))
+        async with app.run_test(size=(80, 24)) as pilot:
+            for key in ["g", "1", "1", "enter"]:  # posted at once, with no wait between them
+                app.post_message(events.Key(key, "\r" if key == "enter" else key))
+            await pilot.pause(0.3)
+            assert app.number == 10 and not isinstance(app.screen, JumpScreen)
+            for key in ["g", "3", "enter", "right"]:
+                app.post_message(events.Key(key, "\r" if key == "enter" else key))
+            await pilot.pause(0.3)
+            assert app.number == 3  # slide 3, then the next: the keys after the jump work as ever
 
     asyncio.run(go())
 
