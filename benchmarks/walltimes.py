@@ -5,6 +5,7 @@
     python benchmarks/walltimes.py --all                      # every group preset of the paper
     python benchmarks/walltimes.py fig-parity --device cuda   # on a GPU
     python benchmarks/walltimes.py --table                    # regenerate docs/presets.md's table only
+    python benchmarks/walltimes.py --from-record runs/paper-cpu  # the groups of a paper (or a group) run before
 
 Each group is run as a person runs it, `gradfail run --preset NAME --scale SCALE --out DIR` in a
 temporary directory, and its wall time is the whole command's (Python's start and torch's import
@@ -14,6 +15,10 @@ that scale in presets/measured/walltimes.toml, with the machine, the load averag
 date and the command; then the table in docs/presets.md (between its marker comments) is generated
 again from the file. `gradfail presets show`, engine/paper.py (which results train live in a talk)
 and the docs read that file: it is the one place a wall time is kept.
+
+`--from-record DIR` measures nothing: it takes the wall times a finished `gradfail run --preset paper`
+(each of its groups) or a finished group recorded, for a scale too long to run again just to time it
+(fig-tuples at --scale cpu); the machine is this one, so read it on the machine that ran the record.
 
 The machine is shared and its speed drifts: measure when it is idle (the load average is recorded).
 """
@@ -40,14 +45,15 @@ from engine import walltimes  # noqa: E402
 DOCS = ROOT / "docs" / "presets.md"
 
 
-def machine(device: str) -> str:
-    """'2-core CPU, load 0.4 (torch 2.13.0+cpu)', or the GPU's name on cuda."""
+def machine(device: str, with_load: bool = True) -> str:
+    """'2-core CPU, load 0.4 (torch 2.13.0+cpu)', or the GPU's name on cuda; the load left out for a record
+    read afterwards (--from-record), whose load at its start is not known."""
     import torch  # only to name the machine; the measured run imports it in its own process
 
-    load = os.getloadavg()[0]
-    where = f"{os.cpu_count()}-core CPU ({platform.machine()}), load {load:.1f} at the start"
+    load = f", load {os.getloadavg()[0]:.1f} at the start" if with_load else ""
+    where = f"{os.cpu_count()}-core CPU ({platform.machine()}){load}"
     if device.startswith("cuda") and torch.cuda.is_available():
-        where = f"{torch.cuda.get_device_name()}, {os.cpu_count()} CPU cores, load {load:.1f} at the start"
+        where = f"{torch.cuda.get_device_name()}, {os.cpu_count()} CPU cores{load}"
     return f"{where} (torch {torch.__version__})"
 
 
@@ -94,12 +100,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
     parser.add_argument("--table", action="store_true", help="only regenerate docs/presets.md's table")
     parser.add_argument("--keep", action="store_true", help="keep the records of runs that did not complete")
+    parser.add_argument("--from-record", type=Path, metavar="DIR", help="take a finished paper's or group's times")
     args = parser.parse_args(argv)
 
     path = walltimes.data_path()
     text = path.read_text(encoding="utf-8")
     entries = walltimes.parse(text, path.name)
     if args.table:
+        write_table(entries)
+        return 0
+    if args.from_record:
+        try:
+            read = walltimes.recorded(args.from_record, machine(args.device, with_load=False))
+        except walltimes.WallTimeError as exc:
+            parser.error(str(exc))
+        for measured in read:
+            entries = walltimes.replace(entries, measured)
+            print(f"{measured.group} at scale {measured.scale}: {walltimes.clock(measured.seconds)} ({measured.how})")
+        path.write_text(walltimes.render(entries, walltimes.header_of(text)), encoding="utf-8")
         write_table(entries)
         return 0
     groups = list(args.groups)

@@ -75,6 +75,38 @@ def group_scale_tables(text: str, source: str, error: type[ValueError]) -> list[
     return tables
 
 
+def recorded(path: Path, machine: str) -> list[WallTime]:
+    """The wall times a finished record kept: each completed group of a paper directory, or a completed
+    group directory's own; `machine` is where it ran (the caller knows). WallTimeError if neither."""
+    manifest_path = next((path / name for name in ("paper.json", "group.json") if (path / name).is_file()), None)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path else None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WallTimeError(f"{manifest_path}: cannot be read ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise WallTimeError(f"{path}: no paper.json or group.json, so no record of a paper or a group")
+    scale, day = str(manifest.get("scale") or DEFAULT_SCALE), str(manifest.get("ended_at") or "")[:10]
+    scaled = f" --scale {scale}" if scale != DEFAULT_SCALE else ""
+    if manifest.get("kind") == "paper":
+        whole = f"the whole paper {clock(float(manifest.get('wall_s') or 0))}"
+        return [
+            WallTime(
+                result["preset"],
+                scale,
+                float(result["wall_s"]),
+                machine,
+                day,
+                f"gradfail run --preset paper{scaled} (its {result['preset']}; {whole})",
+            )  # fmt: skip
+            for result in manifest.get("results") or []
+            if result.get("status") == "completed" and isinstance(result.get("wall_s"), int | float)
+        ]
+    if manifest.get("status") != "completed" or not isinstance(manifest.get("wall_s"), int | float):
+        raise WallTimeError(f"{path}: the group did not complete ({manifest.get('status')}); its time says nothing")
+    how = f"gradfail run --preset {manifest['preset']}{scaled}"
+    return [WallTime(str(manifest["preset"]), scale, float(manifest["wall_s"]), machine, day, how)]
+
+
 def parse(text: str, source: str = FILE_NAME) -> list[WallTime]:
     """Every entry of a wall-times file, in its order; WallTimeError naming the entry and field."""
     entries = []
