@@ -6,6 +6,7 @@
     python benchmarks/walltimes.py fig-parity --device cuda   # on a GPU
     python benchmarks/walltimes.py --table                    # regenerate docs/presets.md's table only
     python benchmarks/walltimes.py --from-record runs/paper-cpu  # the groups of a paper (or a group) run before
+    python benchmarks/walltimes.py --from-record runs/paper-cpu fig-tuples  # only the groups named
 
 Each group is run as a person runs it, `gradfail run --preset NAME --scale SCALE --out DIR` in a
 temporary directory, and its wall time is the whole command's (Python's start and torch's import
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             read = walltimes.recorded(args.from_record, machine(args.device, with_load=False))
         except walltimes.WallTimeError as exc:
             parser.error(str(exc))
-        for measured in read:
+        for measured in [m for m in read if not args.groups or m.group in args.groups]:  # only those named
             entries = walltimes.replace(entries, measured)
             print(f"{measured.group} at scale {measured.scale}: {walltimes.clock(measured.seconds)} ({measured.how})")
         path.write_text(walltimes.render(entries, walltimes.header_of(text)), encoding="utf-8")

@@ -96,7 +96,7 @@ def replace(figures: list[AuditFigure], new: AuditFigure) -> list[AuditFigure]:
 def groups_table(results: list[tuple[str, str]], figures: list[AuditFigure], times: list[walltimes.WallTime]) -> str:
     """The README's table: per result of the paper (its group preset and heading, in the paper's order),
     the audit at its default scale (else at the smallest scale audited: a group whose claims need a larger
-    scale, fig-tuples, is judged there) and the measured wall time at the default scale."""
+    scale, fig-tuples, is judged there) and the measured wall time at the default scale, and at that one."""
     audits = {(f.group, f.scale): f for f in figures}
     clocks = {(w.group, w.scale): w for w in times}
     rows = [
@@ -113,7 +113,10 @@ def groups_table(results: list[tuple[str, str]], figures: list[AuditFigure], tim
             said += f", seeds from {audit.first_seed}"
         if audit is not None and audit.note:
             said += f"; {audit.note}"
-        rows.append(f"| {heading} | `{group}` | {said} | {walltimes.clock(took.seconds) if took else '-'} |")
+        clock = walltimes.clock(took.seconds) if took else "-"
+        if audit is not None and (audit_took := clocks.get((group, audit.scale))) and audit.scale != DEFAULT_SCALE:
+            clock += f"; {walltimes.clock(audit_took.seconds)} at `--scale {audit.scale}`"  # the scale audited
+        rows.append(f"| {heading} | `{group}` | {said} | {clock} |")
     return "\n".join(rows)
 
 

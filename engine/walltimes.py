@@ -92,12 +92,12 @@ def recorded(path: Path, machine: str) -> list[WallTime]:
         return [
             WallTime(
                 result["preset"],
-                scale,
+                group_scale(path / str(result.get("dir")), scale),  # a group without this scale ran its default
                 float(result["wall_s"]),
                 machine,
                 day,
                 f"gradfail run --preset paper{scaled} (its {result['preset']}; {whole})",
-            )  # fmt: skip
+            )
             for result in manifest.get("results") or []
             if result.get("status") == "completed" and isinstance(result.get("wall_s"), int | float)
         ]
@@ -105,6 +105,15 @@ def recorded(path: Path, machine: str) -> list[WallTime]:
         raise WallTimeError(f"{path}: the group did not complete ({manifest.get('status')}); its time says nothing")
     how = f"gradfail run --preset {manifest['preset']}{scaled}"
     return [WallTime(str(manifest["preset"]), scale, float(manifest["wall_s"]), machine, day, how)]
+
+
+def group_scale(path: Path, asked: str) -> str:
+    """The scale a paper's group ran at, as its group.json says: `asked`, or the default where the group
+    has no such scale; `asked` if that cannot be read."""
+    try:
+        return str(json.loads((path / "group.json").read_text(encoding="utf-8")).get("scale") or asked)
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return asked
 
 
 def parse(text: str, source: str = FILE_NAME) -> list[WallTime]:

@@ -350,7 +350,7 @@ def on_engines(console: Console, options, job, *, create, engines_for, describe,
                 return [str(exc)], 2
         count = options.workers or engines_for(job)
         job.threads = share_of_cores(count)  # each engine its share of the cores, not all of them
-        where = f"Ray ({options.ray})" if options.ray else "local engine processes"
+        where = f"Ray ({options.ray})" if options.ray else "local engine process" + ("es" if count > 1 else "")
         console.print(f"{describe(job)} on {count} {where}  ·  {job.path}", highlight=False)
         return [], run(job, console, count, factory)
     finally:

@@ -341,3 +341,8 @@ def test_the_audit_figures_name_groups_and_scales_that_exist_and_reject_what_is_
     row = audit_figures.groups_table([("g", "G")], [only_cpu], []).splitlines()[-1]
     assert row == "| G | `g` | 1 of 1 (21% to 100%) at `--scale cpu` | - |"
     assert "not audited" in audit_figures.groups_table([("g", "G")], [], []).splitlines()[-1]
+    took = [
+        walltimes.WallTime("g", scale, seconds, "m", "d", "h") for scale, seconds in (("default", 75), ("cpu", 1500))
+    ]
+    row = audit_figures.groups_table([("g", "G")], [only_cpu], took).splitlines()[-1]
+    assert row.endswith("| 1:15; 25:00 at `--scale cpu` |")  # the wall time of the scale audited too

@@ -19,14 +19,15 @@ def test_a_paper_gives_each_completed_group_its_time_and_says_how(tmp_path):
     paper = write(tmp_path / "paper", "paper.json", {
         "kind": "paper", "scale": "cpu", "ended_at": "2026-12-05T03:00:00+00:00", "wall_s": 1900.0,
         "results": [
-            {"preset": "fig-parity", "status": "completed", "wall_s": 4.6},
-            {"preset": "fig-tuples", "status": "completed", "wall_s": 1500.2},
+            {"preset": "fig-parity", "dir": "01-fig-parity", "status": "completed", "wall_s": 4.6},
+            {"preset": "fig-tuples", "dir": "05-fig-tuples", "status": "completed", "wall_s": 1500.2},
             {"preset": "fig-flat", "status": "interrupted", "wall_s": 12.0},  # its time says nothing
         ],
     })  # fmt: skip
+    write(paper / "01-fig-parity", "group.json", {"scale": "default"})  # it has no cpu scale: it ran its default
     times = recorded(paper, "2-core CPU")
     assert [(t.group, t.scale, t.seconds, t.date) for t in times] == [
-        ("fig-parity", "cpu", 4.6, "2026-12-05"), ("fig-tuples", "cpu", 1500.2, "2026-12-05")
+        ("fig-parity", "default", 4.6, "2026-12-05"), ("fig-tuples", "cpu", 1500.2, "2026-12-05")
     ]  # fmt: skip
     assert times[1] == WallTime(
         "fig-tuples", "cpu", 1500.2, "2-core CPU", "2026-12-05",
