@@ -39,10 +39,13 @@ class AuditError(Exception):
     """Bad input: nothing has run."""
 
 
-def progress_line(job: AuditRun) -> str:
-    return (
-        f"{job.title}: {counts_line(job.counts(), len(job.blocks), 'blocks')}"
-        f"  ·  elapsed {format_duration(time.monotonic() - job.started)}"
+def progress_line(job: AuditRun, eta: float | None = None) -> str:
+    """Blocks done, where each block going stands ("block 2: run 3 of 22: k = 2, end-to-end (seed 8)"),
+    the time so far and the time left."""
+    going = [job.position(batch) for batch in list(job.in_flight.values())]
+    return "  ·  ".join(
+        [f"{job.title}: {counts_line(job.counts(), len(job.blocks), 'blocks')}", *going]
+        + [f"elapsed {format_duration(time.monotonic() - job.started)}", f"ETA {format_duration(eta)}"]
     )
 
 
@@ -50,8 +53,22 @@ class AuditDisplay(SweepDisplay):
     """The sweep's display (lost engines, failed runs, Ctrl-C, a plain line every few seconds in a log),
     with the audit's progress line and its tallies so far."""
 
+    def __init__(self, console: Console, job: AuditRun):
+        super().__init__(console, job)
+        # every block trains as many steps: the same group's runs on other seeds
+        self.block_steps = sum(m.config.steps for m in job.members(job.blocks[0]["seed"])) if job.blocks else 0
+
     def line(self) -> str:
-        return progress_line(self.job)
+        return progress_line(self.job, self.eta_s())
+
+    def eta_s(self) -> float | None:
+        """Time left at this session's pace in training steps, as a sweep's; None before a step is trained."""
+        job = self.job
+        done = sum(live.state.step for live in job.lives)
+        elapsed = time.monotonic() - job.started
+        if done <= 0 or elapsed <= 0:
+            return None
+        return max(0.0, (job.to_run * self.block_steps - done) * elapsed / done)
 
     def render(self):
         return Group(Text(self.line(), style="bold"), tallies_table(self.job.manifest))

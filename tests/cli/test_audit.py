@@ -4,6 +4,7 @@ faulty test family (tests/faulty_family.py), so each command takes seconds."""
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import time
@@ -134,3 +135,23 @@ def test_ctrl_c_stops_the_blocks_in_flight_and_leaves_nothing_running(tmp_path):
     assert [r["status"] for r in group["runs"]] == ["completed", "interrupted", "not run"]
     assert_nothing_left(mark)
     assert "gradfail audit --resume a" in " ".join(out.split())
+
+
+def test_the_progress_line_says_where_each_block_stands_and_the_time_left(tmp_path):
+    """In a log every few seconds: a long audit (fig-tuples at --scale cpu: hours) says which run of which
+    block trains and, from the steps trained so far, when it will end."""
+    from rich.console import Console
+
+    from gradfail_tui.audit import AuditDisplay, progress_line
+    from tests.engine.test_audit import new_audit
+
+    job = new_audit(tmp_path, blocks=3)  # each block: runs a and b of 100 steps
+    display = AuditDisplay(Console(file=io.StringIO()), job)
+    assert display.block_steps == 200 and display.eta_s() is None  # nothing trained: no pace yet
+    batch = job.next_batch()
+    batch.lives[0].state.step = 50
+    job.started = time.monotonic() - 10  # 50 of 600 steps in 10 s: 550 more take 110 s
+    assert 105 < display.eta_s() < 115
+    line = progress_line(job, display.eta_s())
+    assert "audit of fig-demo: 0/3 blocks done" in line and "block 1: run 1 of 2: a" in line
+    assert "elapsed 0:10" in line and "ETA 1:5" in line
