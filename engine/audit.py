@@ -214,5 +214,5 @@ def tally_cells(t: ClaimTally) -> tuple[str, str, str, str]:
             + ([f"{t.not_claimed} not claimed"] if t.not_claimed else [])
         )
         or "-",
-        "-" if spread is None else " / ".join(f"{x:+.3g}" for x in spread) + unit,
+        "-" if spread is None else " / ".join(f"{x + 0.0:+.3g}" for x in spread) + unit,  # + 0.0: no "-0"
     )

@@ -143,6 +143,8 @@ def test_tally_counts_k_of_the_judged_blocks_and_incomplete_ones_apart():
     assert (group.says, group.reproduced, group.not_reproduced, group.incomplete) == (GROUP_CLAIM, 2, 1, 1)
     assert tally_cells(first) == ("3/3", "44% to 100%", "1", "+0.1 / +0.2 / +0.3")
     assert tally_cells(tally(["c0"], [])[0]) == ("0/0", "-", "-", "-")  # nothing judged yet: no interval
+    at_the_line = tally(["c0"], [verdict(R, (R, -0.0))])[0]  # "none of 8 above 0.6": 0 against at most 0
+    assert tally_cells(at_the_line)[3] == "+0 / +0 / +0"  # holds, with no room: never "-0"
     assert first.as_dict()["interval"] == list(wilson_interval(3, 3)) and first.as_dict()["rate"] == 1.0
 
 
