@@ -301,6 +301,7 @@ async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdic
         table = app.query_one("#runs-table")
         await wait_until(pilot, lambda: table.row_count == 4, "a row for the group and one per run")
         assert table.get_row_at(0)[1] == "fig-parity" and table.get_row_at(0)[0] == "▣"
+        assert table.get_row_at(0)[4] == "reproduced"  # the verdict, in the few columns an 80-wide screen shows
         assert {table.get_row_at(i)[1] for i in range(1, 4)} == {"d = 5", "d = 10", "d = 30"}
         table.focus()
         table.move_cursor(row=0)

@@ -139,7 +139,7 @@ class RunsPanel(Vertical):
     @staticmethod
     def _group_cells(group: GroupEntry) -> tuple[str, ...]:
         where = "this session" if group.origin == "session" else (group.path.name if group.path else "")
-        result = f"verdict: {group.verdict.outcome}" if group.verdict else group.progress()
+        result = str(group.verdict.outcome) if group.verdict else group.progress()  # the column says "result"
         if group.sweep is not None:
             result = "phase diagram: select to see it"
         elif group.cell is not None:  # a sweep's cell: the mean and spread of its seeds' mapped values
