@@ -10,6 +10,7 @@ README's table of groups (between the markers below) from these figures and the 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,18 @@ class AuditFigure:
 
     def describe(self) -> str:
         """'10 of 10 (72% to 100%)': the blocks with every claim reproduced, with the rate's 95% interval."""
+        return f"{self.reproduced} of {self.blocks} ({self.interval()})"
+
+    def interval(self) -> str:
+        """The rate's 95% Wilson interval: '60% to 98%'."""
         low, high = wilson_interval(self.reproduced, self.blocks)
-        return f"{self.reproduced} of {self.blocks} ({low:.0%} to {high:.0%})"
+        return f"{low:.0%} to {high:.0%}"
+
+    def held(self, asked: str = DEFAULT_SCALE) -> str:
+        """What a slide or a record says beside a verdict: 'audited: every claim held in 9 of 10 seed
+        blocks', naming the scale when the audit was at another one than the verdict's (`asked`)."""
+        where = f" at --scale {self.scale}" if self.scale != asked else ""
+        return f"audited{where}: every claim held in {self.reproduced} of {self.blocks} seed blocks"
 
 
 def data_path() -> Path:
@@ -73,6 +84,50 @@ def read(path: Path | None = None) -> list[AuditFigure]:
     return parse(path.read_text(encoding="utf-8"), path.name) if path.is_file() else []
 
 
+def pick(figures: list[AuditFigure], group: str, scale: str = DEFAULT_SCALE) -> AuditFigure | None:
+    """The audit of `group` at `scale`, else at the smallest scale it was audited at (a group whose
+    claims need a larger scale than its default, fig-tuples, is audited there); None if never."""
+    audits = {(f.group, f.scale): f for f in figures}
+    return audits.get((group, scale)) or next((audits[group, s] for s in SCALES if (group, s) in audits), None)
+
+
+@functools.cache
+def _shipped() -> tuple[AuditFigure, ...]:
+    try:
+        return tuple(read())
+    except AuditFigureError:
+        return ()  # a damaged file means "not audited" here; the tests hold the shipped file to parse
+
+
+def read_shipped() -> list[AuditFigure]:
+    """The shipped figures, read once; none if the file is damaged (the tests hold it to parse)."""
+    return list(_shipped())
+
+
+def lookup(group: str, scale: str = DEFAULT_SCALE) -> AuditFigure | None:
+    """The shipped audit figure of `group` (pick): how often its claims held over seed blocks."""
+    return pick(read_shipped(), group, scale)
+
+
+def held_for(group: str, scale: str, says: list[str] | None = None) -> str:
+    """What a verdict of `group` at `scale` can say of seeds (AuditFigure.held): "" when the group was never
+    audited, or when a record's claims (`says`, in order) are not the shipped preset's, the ones audited."""
+    found = lookup(group, scale)
+    if found is None:
+        return ""
+    if says is not None:
+        from engine.catalog import load_preset  # the preset's claims, as the catalog finds it
+        from engine.presets import PresetError
+
+        try:
+            audited = [claim.says for claim in getattr(load_preset(group), "claims", ())]
+        except PresetError:
+            return ""
+        if audited != list(says):
+            return ""
+    return found.held(scale)
+
+
 def render(figures: list[AuditFigure], header: str) -> str:
     """The file's text: `header` (its comment lines), then one table per entry, in order."""
     lines = [header.rstrip("\n"), ""]
@@ -97,7 +152,6 @@ def groups_table(results: list[tuple[str, str]], figures: list[AuditFigure], tim
     """The README's table: per result of the paper (its group preset and heading, in the paper's order),
     the audit at its default scale (else at the smallest scale audited: a group whose claims need a larger
     scale, fig-tuples, is judged there) and the measured wall time at the default scale, and at that one."""
-    audits = {(f.group, f.scale): f for f in figures}
     clocks = {(w.group, w.scale): w for w in times}
     rows = [
         "| result | group preset | seed blocks with every claim reproduced | wall time |",
@@ -105,7 +159,7 @@ def groups_table(results: list[tuple[str, str]], figures: list[AuditFigure], tim
     ]
     for group, heading in results:
         took = clocks.get((group, DEFAULT_SCALE))
-        audit = next((audits[group, scale] for scale in SCALES if (group, scale) in audits), None)
+        audit = pick(figures, group)
         said = "not audited" if audit is None else audit.describe()
         if audit is not None and audit.scale != DEFAULT_SCALE:
             said += f" at `--scale {audit.scale}`"

@@ -667,6 +667,16 @@ def _show_group(group) -> None:
     for scale in group.scales:
         measured = walltimes.lookup(group.name, scale)
         console.print(f"  {scale}: {measured.describe() if measured else 'not measured'}", highlight=False)
+    from engine import audit_figures
+
+    audited = [f for f in audit_figures.read_shipped() if f.group == group.name]
+    console.print("[bold]How often every claim held[/] (over seed blocks, measured by gradfail audit):")
+    for f in audited:
+        note = f"; {f.note}" if f.note else ""
+        held = f"{f.reproduced} of {f.blocks} seed blocks (95% interval {f.interval()})"
+        console.print(f"  {f.scale}: {held}, seeds from {f.first_seed}, {f.date}{note}", highlight=False)
+    if not audited:
+        console.print("  not audited", highlight=False)
     console.print("[bold]Claims checked:[/]")
     for claim in group.claims:
         needs = f" [dim](needs --scale {claim.needs_scale})[/]" if claim.needs_scale else ""

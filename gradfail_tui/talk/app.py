@@ -293,8 +293,11 @@ class TalkApp(TalkBase):
                 widget.update(f"[b]Verdict:[/b] [dim]when the runs end (training live: {where})[/]")
                 return
             tone = textual_colour(outcome_look(job.verdict.outcome).tone)
+            audited = slide.audited(job.scale)
             widget.update(
-                f"[b]Verdict:[/b] [b reverse {tone}] {job.verdict.outcome.upper()} [/] [dim](trained live)[/]"
+                f"[b]Verdict:[/b] [b reverse {tone}] {job.verdict.outcome.upper()} [/] [dim](trained live)"
+                + (f"  {escape(audited)}" if audited else "")
+                + "[/]"
             )
             return
         if slide.verdict is None:
@@ -306,7 +309,11 @@ class TalkApp(TalkBase):
             lines = ["[b]Verdict:[/b] [dim]when the replay ends[/]"]
         else:
             tone = textual_colour(outcome_look(slide.verdict.outcome).tone)
-            lines = [f"[b]Verdict:[/b] [b reverse {tone}] {slide.verdict.outcome.upper()} [/]"]
+            audited = slide.audited()  # how often the verdict holds over seeds: one look, on the same line
+            lines = [
+                f"[b]Verdict:[/b] [b reverse {tone}] {slide.verdict.outcome.upper()} [/]"
+                + (f"  [dim]{escape(audited)}[/]" if audited else "")
+            ]
             lines += [  # each claim not reproduced (or needing a larger scale), with where the paper says it
                 f"[dim]• {escape(r.outcome)}: {escape(r.claim.says)}"
                 + (f" ({escape(r.claim.paper)})" if r.claim.paper else "")

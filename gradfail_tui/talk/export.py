@@ -252,9 +252,12 @@ def result_body(slide: Slide, figure: str) -> list[str]:
         outcome = slide.verdict.outcome
         held = sum(1 for r in slide.verdict.results if r.outcome == Outcome.REPRODUCED)
         counted = f"{held} of {len(slide.verdict.results)} claims reproduced" if slide.verdict.results else ""
+        audited = slide.audited()
         verdict = (
             f'<div class="verdict {outcome_class(outcome)}"><span class="label">Verdict</span>'
-            f'<span class="outcome">{esc(str(outcome))}</span><span class="count">{esc(counted)}</span></div>'
+            f'<span class="outcome">{esc(str(outcome))}</span><span class="count">{esc(counted)}</span>'
+            + (f'<span class="count audited">{esc(audited)}</span>' if audited else "")
+            + "</div>"
         )
     else:
         verdict = (
@@ -308,6 +311,7 @@ p { margin: 0; }
 .verdict .label { font-size: 0.7rem; text-transform: uppercase; letter-spacing: 0.08em; }
 .verdict .outcome { font-size: 1.4rem; font-weight: bold; }
 .verdict .count { font-size: 0.75rem; }
+.verdict .audited { max-width: 12rem; align-self: center; color: var(--muted); }
 .reproduced { color: var(--good); } .not-reproduced { color: var(--bad); } .pending { color: var(--pending); }
 .numbers { margin-top: 1rem; border-top: 2px solid var(--rule); font-size: 0.8rem; }
 .numbers h2 { font-size: 0.95rem; margin: 0.5rem 0; }
@@ -436,3 +440,5 @@ def page_words(fig, slide: Slide, number: int, total: int) -> None:
     outcome = slide.verdict.outcome if slide.verdict else "none"
     colour = {"reproduced": "#17692a", "not-reproduced": "#b3131f"}.get(outcome_class(outcome), "#8a5a00")
     fig.text(0.97, 0.89, f"Verdict: {outcome}", ha="right", va="top", fontsize=18, weight="bold", color=colour)
+    if audited := slide.audited():
+        fig.text(0.97, 0.85, textwrap.fill(audited, 34), ha="right", va="top", fontsize=11, color="#444444")

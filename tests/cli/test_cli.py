@@ -25,6 +25,16 @@ def test_presets_list_and_show(tmp_path):
     assert shown.returncode == 0 and "50000" in shown.stdout and "The paper:" in shown.stdout
 
 
+def test_presets_show_a_group_with_its_wall_time_audit_and_the_papers_words(tmp_path):
+    from engine import audit_figures, walltimes
+
+    shown = " ".join(gradfail("presets", "show", "fig-flat", cwd=tmp_path).stdout.split())
+    audited = audit_figures.lookup("fig-flat")
+    assert f"default: {walltimes.clock(walltimes.seconds('fig-flat'))}" in shown
+    assert f"default: {audited.reproduced} of {audited.blocks} seed blocks (95% interval {audited.interval()})" in shown
+    assert "the paper: Sec. 5.5, Fig. 7" in shown  # each claim cites where the paper says it
+
+
 def test_a_run_writes_a_complete_record(tmp_path):
     result = gradfail("run", "--preset", "parity5", "--steps", "1200", "--seed", "2", "--out", "r", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
