@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from engine import walltimes
 from engine.claims import SCALES
+from engine.groups import GroupError, GroupPreset
 from engine.presets import DEFAULT_SCALE, shipped_presets_dir
+from engine.record import RecordedGroup
 from engine.stats import wilson_interval
 
 FILE_NAME = "audits.toml"
@@ -109,23 +112,37 @@ def lookup(group: str, scale: str = DEFAULT_SCALE) -> AuditFigure | None:
     return pick(read_shipped(), group, scale)
 
 
-def held_for(group: str, scale: str, says: list[str] | None = None) -> str:
-    """What a verdict of `group` at `scale` can say of seeds (AuditFigure.held): "" when the group was never
-    audited, or when a record's claims (`says`, in order) are not the shipped preset's, the ones audited."""
+def held_for(group: str, scale: str, says: list[str] | None = None, configs: dict[str, Any] | None = None) -> str:
+    """What a verdict of `group` at `scale` can say of seeds (AuditFigure.held), or "": when the group was
+    never audited, or when a record's claims (`says`, in order) or its runs' settings (`configs`, each run's
+    config by label) are not the shipped preset's at that scale: an audit says nothing of other claims, nor
+    of a group run with --steps or --set."""
     found = lookup(group, scale)
     if found is None:
         return ""
-    if says is not None:
-        from engine.catalog import load_preset  # the preset's claims, as the catalog finds it
+    if says is not None or configs is not None:
+        from engine.catalog import load_preset  # the preset as the catalog finds it
         from engine.presets import PresetError
 
         try:
-            audited = [claim.says for claim in getattr(load_preset(group), "claims", ())]
-        except PresetError:
+            preset = load_preset(group)
+            members = preset.members(scale) if isinstance(preset, GroupPreset) else []
+        except (PresetError, GroupError):
             return ""
-        if audited != list(says):
+        if says is not None and [claim.says for claim in preset.claims] != list(says):
+            return ""
+        as_audited = {m.label: json.loads(json.dumps(asdict(m.config))) for m in members}
+        if configs is not None and as_audited != configs:
             return ""
     return found.held(scale)
+
+
+def held_for_record(group: RecordedGroup) -> str:
+    """held_for a recorded group: its preset, scale, claims and runs' settings as recorded."""
+    manifest = group.manifest
+    says = [str(c.get("says")) for c in manifest.get("claims") or [] if isinstance(c, dict)]
+    configs = {label: run.manifest.get("config") for label, run in group.runs}
+    return held_for(str(manifest.get("preset") or ""), str(manifest.get("scale") or DEFAULT_SCALE), says, configs)
 
 
 def render(figures: list[AuditFigure], header: str) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.text import Text
 
+from engine import audit_figures
 from engine.catalog import group_figure as group_figure_of
 from engine.catalog import load_preset
 from engine.config import differences
@@ -548,7 +549,9 @@ def verdict_lines(group: RecordedGroup) -> list[str]:
         verdict = judge_record(group)
     except GroupError as exc:  # a claim edited by hand into something no preset may say
         return [f"**Verdict: incomplete**: the claims in {GROUP_MANIFEST} cannot be judged ({md_text(str(exc))})", ""]
-    lines = [f"**Verdict: {verdict.outcome}**", "", "| claim | outcome | numbers |", "|---|---|---|"]
+    audited = audit_figures.held_for_record(group)  # how often it holds over seeds, where this setup was audited
+    lines = [f"**Verdict: {verdict.outcome}**" + (f" ({audited})" if audited else "")]
+    lines += ["", "| claim | outcome | numbers |", "|---|---|---|"]
     for result in verdict.results:
         cited = f" (the paper: {result.claim.paper})" if result.claim.paper else ""
         lines.append(f"| {md_cell(result.claim.says + cited)} | **{result.outcome}** | {md_cell(result.detail)} |")

@@ -27,7 +27,6 @@ from engine.claims import Outcome, Verdict
 from engine.events import Event, Metrics, Snapshot
 from engine.figures import Figure
 from engine.groups import GroupError, judge_record
-from engine.presets import DEFAULT_SCALE
 from engine.record import RecordedGroup
 from engine.state import RunState
 
@@ -70,18 +69,15 @@ class Slide:
     lines: list[str] = field(default_factory=list)  # the title and closing slides' text
     live: bool = False  # no record, and fast enough to train live (paper.Result.live)
     figure: Figure | None = None  # its group's figure, as the paper draws it (engine/figures.py)
-    scale: str = DEFAULT_SCALE  # the scale its group was recorded at
-    claims_said: list[str] | None = None  # the claims its record judges (None: no record)
+    audit: str = ""  # how often its recorded setup held over seeds (audit_figures.held_for_record), or ""
 
     def audited(self, scale: str | None = None) -> str:
         """How often its group's claims all held over seed blocks, as gradfail's audit measured it ('audited:
-        every claim held in 9 of 10 seed blocks'), at `scale` (a live run's; by default the recorded one);
-        "" if never audited, or if the record judges other claims than those audited."""
-        if not self.preset:
-            return ""
-        if scale is not None:  # trained live here: the preset's own claims
-            return audit_figures.held_for(self.preset, scale)
-        return audit_figures.held_for(self.preset, self.scale, self.claims_said) if self.claims_said else ""
+        every claim held in 9 of 10 seed blocks'): the recorded group's, or a group trained live here at
+        `scale` (the preset's own claims and settings); "" where that setup was never audited."""
+        if scale is not None:
+            return audit_figures.held_for(self.preset, scale) if self.preset else ""
+        return self.audit
 
 
 @dataclass
@@ -149,8 +145,7 @@ def fill_result(slide: Slide, group: RecordedGroup) -> None:
     manifest = group.manifest
     slide.plot = tuple(m for m in manifest.get("plot", []) if isinstance(m, str))
     slide.log_y = bool(manifest.get("log_y", False))
-    slide.scale = str(manifest.get("scale") or DEFAULT_SCALE)
-    slide.claims_said = [str(c.get("says")) for c in manifest.get("claims") or [] if isinstance(c, dict)]
+    slide.audit = audit_figures.held_for_record(group)
     slide.problems += group.problems
     for label, run in group.runs:
         family = str(run.manifest.get("family") or "")

@@ -55,6 +55,7 @@ def test_a_group_report_has_its_figure_verdict_claims_and_numbers(recorded_group
     manifest = json.loads((recorded_group / "group.json").read_text())
     verdicts = VERDICT_LINE.findall(text)
     assert verdicts == [manifest["verdict"]["outcome"]]  # judged again from the records: the same
+    assert "audited:" not in text  # run with --steps 4000: not the setup whose seeds were audited
     for claim, stated in zip(manifest["verdict"]["claims"], manifest["claims"], strict=True):
         cited = f" (the paper: {stated['paper']})" if stated.get("paper") else ""  # one line per claim, cited
         assert f"| {claim['says']}{cited} | **{claim['outcome']}** | {claim['detail']} |" in text
