@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import audit_figures
 from engine.catalog import group_figure
 from engine.claims import Verdict
 from engine.events import Event, Snapshot
@@ -103,6 +104,7 @@ class GroupEntry:
     recorded_statuses: dict[str, str] = field(default_factory=dict)  # a record's: label -> how it ended
     recorded_status: str = RunStatus.UNKNOWN
     recorded_verdict: Verdict | None = None
+    audit: str = ""  # a record's: how often its setup held over seeds (audit_figures.held_for_record), or ""
     problems: list[str] = field(default_factory=list)
     job: Job | None = None  # the job running, or run, in this session
     kind: JobKind = JobKind.GROUP  # a group preset; seeds (drawn as a band); a sweep (its phase diagram)
@@ -270,6 +272,7 @@ def load_recorded_group(path: Path) -> GroupEntry:
         recorded_statuses=statuses,
         recorded_status=str(manifest.get("status") or RunStatus.UNKNOWN),
         recorded_verdict=verdict,
+        audit=audit_figures.held_for_record(record) if verdict is not None else "",
         problems=problems,
         sweep=sweep,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select
 
-from engine import paper
+from engine import audit_figures, paper
 from engine.catalog import load_preset, read_any
 from engine.claims import judge
 from engine.client import EngineProcess
@@ -242,10 +242,11 @@ async def test_an_engine_that_dies_mid_group_fails_that_run_and_a_new_one_runs_t
         assert [r["status"] for r in group_json(app)["runs"]] == ["completed", "failed", "completed"]
 
 
-def record_group(base: Path, finals: dict[str, float]) -> Path:
-    """A fig-parity record written as `gradfail run` writes one, with these last accuracies."""
+def record_group(base: Path, finals: dict[str, float], overrides: dict[str, str] | None = None) -> Path:
+    """A fig-parity record written as `gradfail run` writes one, with these last accuracies (its runs'
+    settings: the preset's, with `overrides`; by default --steps 200)."""
     group = load_preset("fig-parity")
-    members = group.members(overrides={"steps": 200})
+    members = group.members(overrides={"steps": 200} if overrides is None else overrides)
     path = base / "20260101-000000-fig-parity"
     path.mkdir(parents=True)
     recorder = GroupRecorder(path, group_manifest(group, members, "default", "cpu"))
@@ -290,7 +291,8 @@ def record_group(base: Path, finals: dict[str, float]) -> Path:
 async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdict(tmp_path, in_paper):
     # A whole paper's results (gradfail run --preset paper) are groups one level deeper: listed the same.
     where = tmp_path / "runs" / "20260101-000000-paper" if in_paper else tmp_path / "runs"
-    path = record_group(where, {"d = 5": 1.0, "d = 10": 0.97, "d = 30": 0.52})
+    # in a paper, as `gradfail run --preset paper` records it: the shipped setup, whose seeds were audited
+    path = record_group(where, {"d = 5": 1.0, "d = 10": 0.97, "d = 30": 0.52}, {} if in_paper else None)
     if in_paper:
         (where / paper.MANIFEST).write_text(json.dumps({"kind": "paper", "results": [{"dir": path.name}]}))
     app, _ = parity_app(tmp_path)
@@ -318,6 +320,8 @@ async def test_a_recorded_group_opens_from_the_runs_tab_overlaid_with_its_verdic
         assert verdict.outcome == "reproduced"
         text = band(app)
         assert "Verdict: reproduced" in text
+        audited = audit_figures.lookup("fig-parity").held("default")
+        assert (audited in " ".join(text.split())) == in_paper  # --steps 200 is not the setup audited
         assert "last test_acc >= 0.95: d = 5: 1, d = 10: 0.97" in text
         assert "max test_acc <= 0.6: d = 30: 0.52" in text
         # Viewing a single run again leaves the figure: its band goes, the group's runs leave the overlay.

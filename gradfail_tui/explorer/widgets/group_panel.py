@@ -55,7 +55,10 @@ def group_text(group: GroupEntry) -> str:
     if verdict is None:
         return "\n".join(lines)
     colour = textual_colour(outcome_look(verdict.outcome).tone)
-    lines.append(f"[b]Verdict:[/b] [{colour} b]{escape(verdict.outcome)}[/]  [dim]· {escape(group.progress())}[/dim]")
+    audit = f" · {escape(group.audit)}" if group.audit else ""  # how often it holds over seeds
+    lines.append(
+        f"[b]Verdict:[/b] [{colour} b]{escape(verdict.outcome)}[/]  [dim]· {escape(group.progress())}{audit}[/dim]"
+    )
     for result in verdict.results:
         look = outcome_look(result.outcome)
         colour, mark = textual_colour(look.tone), look.mark
