@@ -59,6 +59,7 @@ class ClaimTally:
     needs_scale: int = 0  # a block judged at a scale too small for the claim (claims.Outcome.NEEDS_*): apart too
     needs: str = ""  # the words of the largest scale those blocks needed ("needs --scale cpu")
     not_claimed: int = 0  # a block at a scale where the claim is not made at all (Outcome.NOT_CLAIMED)
+    seeds: tuple[tuple[str, int, int], ...] = ()  # a count claim's seeds pooled over the judged blocks: (run, k, n)
 
     @property
     def judged(self) -> int:
@@ -92,7 +93,16 @@ class ClaimTally:
             "margin": None
             if spread is None
             else {"min": spread[0], "median": spread[1], "max": spread[2], "unit": "decades" if self.log else "units"},
-        }
+        } | (
+            {
+                "seeds": {
+                    label: {"counted": k, "of": n, "rate": k / n, "interval": list(wilson_interval(k, n, CONFIDENCE))}
+                    for label, k, n in self.seeds
+                }
+            }
+            if self.seeds
+            else {}
+        )
 
 
 def tally(says: list[str], verdicts: list[dict[str, Any] | None]) -> list[ClaimTally]:
@@ -104,11 +114,11 @@ def tally(says: list[str], verdicts: list[dict[str, Any] | None]) -> list[ClaimT
     for verdict in verdicts:
         if not isinstance(verdict, dict):
             continue
-        group.add(verdict.get("outcome"), None)
+        group.add(verdict.get("outcome"), None, None)
         claims = verdict.get("claims") or []
         for number, count in enumerate(counts):
             entry = claims[number] if number < len(claims) and isinstance(claims[number], dict) else {}
-            count.add(entry.get("outcome", Outcome.INCOMPLETE), entry.get("margin"))
+            count.add(entry.get("outcome", Outcome.INCOMPLETE), entry.get("margin"), entry.get("seeds"))
     return [count.tally(text) for text, count in zip(says, counts, strict=True)] + [group.tally(GROUP_CLAIM)]
 
 
@@ -117,17 +127,20 @@ class _Counts:
         self.outcomes = {outcome: 0 for outcome in Outcome}
         self.margins: list[float] = []
         self.log = False
+        self.seeds: dict[str, list[int]] = {}  # run -> [k counted, of n], summed over the judged blocks
 
-    def add(self, outcome: Any, margin: Any) -> None:
+    def add(self, outcome: Any, margin: Any, seeds: Any) -> None:
         parsed = Outcome(outcome) if outcome in set(Outcome) else Outcome.INCOMPLETE
         self.outcomes[parsed] += 1
-        if (
-            parsed in (Outcome.REPRODUCED, Outcome.NOT_REPRODUCED)
-            and isinstance(margin, dict)
-            and isinstance(margin.get("gap"), int | float)
-        ):
+        if parsed not in (Outcome.REPRODUCED, Outcome.NOT_REPRODUCED):
+            return
+        if isinstance(margin, dict) and isinstance(margin.get("gap"), int | float):
             self.margins.append(float(margin["gap"]))
             self.log = bool(margin.get("log"))
+        for label, counted in (seeds if isinstance(seeds, dict) else {}).items():
+            if isinstance(counted, list) and len(counted) == 2 and all(isinstance(x, int) for x in counted):
+                pooled = self.seeds.setdefault(str(label), [0, 0])
+                pooled[0], pooled[1] = pooled[0] + counted[0], pooled[1] + counted[1]
 
     def tally(self, says: str) -> ClaimTally:
         needed = [outcome for outcome in NEEDS if self.outcomes[outcome]]
@@ -141,6 +154,7 @@ class _Counts:
             sum(self.outcomes[outcome] for outcome in NEEDS),
             str(needed[-1]) if needed else "",
             self.outcomes[Outcome.NOT_CLAIMED],
+            tuple((label, k, n) for label, (k, n) in self.seeds.items() if n > 0),
         )
 
 
@@ -196,6 +210,17 @@ def read_audit(path: Path) -> RecordedAudit:
             problems.append(f"{where}: {exc}")
             verdicts.append(recorded)
     return RecordedAudit(path, manifest, verdicts, problems)
+
+
+def pooled_rows(tallies: list[ClaimTally]) -> list[tuple[str, str, str, str]]:
+    """The count claims' seeds pooled over the blocks (how likely a seed is to show the phenomenon, not a
+    block): (the claim, its run, "2 of 16", the rate and its 95% Wilson interval), a row per claim and run."""
+    rows = []
+    for t in tallies:
+        for label, k, n in t.seeds:
+            low, high = wilson_interval(k, n, CONFIDENCE)
+            rows.append((t.says, label, f"{k} of {n}", f"{k / n:.0%} ({low:.0%} to {high:.0%})"))
+    return rows
 
 
 def tally_cells(t: ClaimTally) -> tuple[str, str, str, str]:

@@ -277,6 +277,7 @@ class ClaimResult:
     outcome: Outcome
     detail: str  # the numbers it was judged on
     margin: Margin | None = None  # once judged reproduced or not; None when incomplete or needing a scale
+    seeds: tuple[tuple[str, int, int], ...] = ()  # a count claim's: (run, k seeds counted, of n), per run
 
 
 @dataclass
@@ -290,6 +291,7 @@ class Verdict:
             "claims": [
                 {"says": r.claim.says, "outcome": r.outcome, "detail": r.detail}
                 | ({"margin": r.margin.as_dict()} if r.margin is not None else {})
+                | ({"seeds": {label: [k, n] for label, k, n in r.seeds}} if r.seeds else {})
                 for r in self.results
             ],
         }
@@ -379,6 +381,7 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
         return ClaimResult(claim, Outcome.INCOMPLETE, "; ".join(why))
     values: dict[str, Value] = {}
     seeds_text: dict[str, str] = {}
+    counted: list[tuple[str, int, int]] = []  # a count claim's k of n seeds per run, for pooling (gradfail audit)
     for label, names in members.items():
         per_seed = [read_value(runs[name], claim) for name in names]
         if any(value is None for value in per_seed):
@@ -391,6 +394,7 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
                 )
             values[label] = Value(float(passes.count(Outcome.REPRODUCED)))
             seeds_text[label] = " " + rate_text(passes.count(Outcome.REPRODUCED), len(per_seed), per_seed)
+            counted.append((label, passes.count(Outcome.REPRODUCED), len(per_seed)))
             continue
         values[label] = over_seeds(per_seed, claim.over_seeds)
         if len(per_seed) > 1:
@@ -414,6 +418,7 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
             Outcome.REPRODUCED if wins else Outcome.NOT_REPRODUCED,
             f"{describe_value(claim)}: {numbers}",
             margin,
+            tuple(counted),
         )
     outcome = Outcome.REPRODUCED
     for value in values.values():
@@ -435,7 +440,7 @@ def judge_claim(claim: Claim, runs: dict[str, RunState]) -> ClaimResult:
             [_margin(v.x, claim.at_least, 1, log) for v in values.values() if claim.at_least is not None]
             + [_margin(v.x, claim.at_most, -1, log) for v in values.values() if claim.at_most is not None]
         )
-    return ClaimResult(claim, outcome, f"{describe_value(claim)} {expected}: {numbers}", margin)
+    return ClaimResult(claim, outcome, f"{describe_value(claim)} {expected}: {numbers}", margin, tuple(counted))
 
 
 def _seed_passes(value: Value, claim: Claim) -> Outcome:

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from engine.audit import GROUP_CLAIM, MAX_BLOCKS, block_verdict, tally, tally_cells
+from engine.audit import GROUP_CLAIM, MAX_BLOCKS, block_verdict, pooled_rows, tally, tally_cells
 from engine.orchestration import Conductor
 from engine.orchestration.audit import AuditRun
 from engine.orchestration.jobs import counts_line
@@ -97,6 +97,16 @@ def tallies_table(manifest: dict[str, Any]) -> Table:
     return table
 
 
+def pooled_table(rows: list[tuple[str, str, str, str]]) -> Table:
+    """engine.audit.pooled_rows as a table: how likely one seed is to show what a count claim counts."""
+    table = Table(show_edge=False, pad_edge=False)
+    for column, justify in (("claim", "left"), ("run", "left"), ("seeds counted", "right"), ("rate (95%)", "right")):
+        table.add_column(column, justify=justify)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    return table
+
+
 def print_audit(console: Console, job: AuditRun) -> None:
     """The tallies, each block's verdict, the wall time, and where the record is."""
     manifest = job.manifest
@@ -106,6 +116,9 @@ def print_audit(console: Console, job: AuditRun) -> None:
         highlight=False,
     )
     console.print(tallies_table(manifest))
+    if pooled := pooled_rows(tallies(manifest)):
+        console.print("The claims that count seeds, their seeds pooled over the judged blocks:", highlight=False)
+        console.print(pooled_table(pooled))
     for entry in job.blocks:
         verdict = block_verdict(entry) or {}
         claims = " · ".join(str(c.get("outcome")) for c in verdict.get("claims") or [])

@@ -856,7 +856,7 @@ def audit_section(path: Path, written: ReportWritten) -> list[str]:
     """An audit directory: per claim k of n blocks reproduced, the 95% Wilson interval, the blocks that
     could not judge it and the margin's spread; then each block's verdict. Every block is judged again
     on its group's records (`gradfail report block-01` gives one block's figures and numbers)."""
-    from engine.audit import GROUP_CLAIM, read_audit, tally_cells
+    from engine.audit import GROUP_CLAIM, pooled_rows, read_audit, tally_cells
     from engine.record import RecordError
 
     try:
@@ -885,6 +885,16 @@ def audit_section(path: Path, written: ReportWritten) -> list[str]:
         cells = " | ".join(md_cell(cell) for cell in tally_cells(t))
         says = f"**{md_cell(t.says)}**" if t.says == GROUP_CLAIM else md_cell(t.says)
         lines.append(f"| {says} | {cells} |")
+    if pooled := pooled_rows(recorded.tallies):
+        lines += [
+            "",
+            "The claims that count seeds, their seeds pooled over the judged blocks: how likely one seed is to "
+            "show what the claim counts, with its 95% Wilson interval.",
+            "",
+            "| claim | run | seeds counted | rate (95% interval) |",
+            "|---|---|---|---|",
+        ]
+        lines += ["| " + " | ".join(md_cell(cell) for cell in row) + " |" for row in pooled]
     lines += ["", "| block | seed | directory | status | verdict | claims |", "|---|---|---|---|---|---|"]
     for entry, verdict in zip(blocks, recorded.verdicts, strict=False):
         claims = " · ".join(str(c.get("outcome")) for c in (verdict or {}).get("claims") or [])

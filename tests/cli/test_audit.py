@@ -155,3 +155,21 @@ def test_the_progress_line_says_where_each_block_stands_and_the_time_left(tmp_pa
     line = progress_line(job, display.eta_s())
     assert "audit of fig-demo: 0/3 blocks done" in line and "block 1: run 1 of 2: a" in line
     assert "elapsed 0:10" in line and "ETA 1:5" in line
+
+
+def test_the_report_pools_a_count_claims_seeds_over_the_blocks(tmp_path):
+    """fig-tuples at --scale cpu: "1 of 8 seeds learned k = 2" in each block is also "2 of 16" over two."""
+    from gradfail_tui.report import ReportWritten, audit_section
+
+    def block(number, k2):
+        claim = {"says": "k = 2 can be learned", "outcome": "reproduced", "margin": {"gap": 0.0, "log": False}}
+        verdict = {"outcome": "reproduced", "claims": [claim | {"seeds": {"k = 2, end-to-end": [k2, 8]}}]}
+        return {"block": number, "seed": 8 * (number - 1), "dir": None, "status": "completed", "verdict": verdict}
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "audit.json").write_text(json.dumps({
+        "kind": "audit", "preset": "fig-tuples", "first_seed": 0, "claims_said": ["k = 2 can be learned"],
+        "blocks": [block(1, 1), block(2, 1)],
+    }))  # fmt: skip
+    text = "\n".join(audit_section(tmp_path / "a", ReportWritten(tmp_path / "r.md", tmp_path / "r_files")))
+    assert "| k = 2 can be learned | k = 2, end-to-end | 2 of 16 | 12% (3% to 36%) |" in text

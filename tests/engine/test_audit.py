@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.audit import AUDIT_MANIFEST, GROUP_CLAIM, block_dir, read_audit, seed_stride, tally, tally_cells
+from engine.audit import (
+    AUDIT_MANIFEST,
+    GROUP_CLAIM,
+    block_dir,
+    pooled_rows,
+    read_audit,
+    seed_stride,
+    tally,
+    tally_cells,
+)
 from engine.claims import Claim, Outcome, judge_claim
 from engine.config import build_config
 from engine.groups import GroupPreset, MemberRun
@@ -163,6 +172,29 @@ def test_blocks_at_a_scale_where_a_claim_is_not_made_are_counted_apart():
     assert (first.reproduced, first.judged, first.incomplete, first.not_claimed) == (0, 0, 0, 2)
     assert tally_cells(first)[:3] == ("0/0", "-", "2 not claimed") and first.as_dict()["not_claimed"] == 2
     assert (group.reproduced, group.judged) == (2, 2)
+
+
+def test_a_count_claims_seeds_are_pooled_over_the_judged_blocks():
+    """How likely one seed is to learn k = 2: its seeds over every block judged, not k of n blocks."""
+    R, N, I = Outcome.REPRODUCED, Outcome.NOT_REPRODUCED, Outcome.INCOMPLETE  # noqa: E741
+
+    def counted(outcome, k2, k3):
+        claim = {"says": "c0", "outcome": outcome, "margin": {"gap": k2[0] - 1, "log": False}}
+        return {"outcome": outcome, "claims": [claim | {"seeds": {"k = 2": k2, "k = 3": k3}}]}
+
+    verdicts = [counted(R, [1, 8], [0, 8]), counted(N, [0, 8], [0, 8]), counted(R, [2, 8], [1, 8])]
+    verdicts.append({"outcome": I, "claims": [{"says": "c0", "outcome": I, "seeds": {"k = 2": [5, 8]}}]})  # not judged
+    first, _ = tally(["c0"], verdicts)
+    assert first.seeds == (("k = 2", 3, 24), ("k = 3", 1, 24))
+    assert first.as_dict()["seeds"]["k = 2"] == {
+        "counted": 3, "of": 24, "rate": 0.125, "interval": list(wilson_interval(3, 24))
+    }  # fmt: skip
+    low, high = wilson_interval(3, 24)
+    assert pooled_rows([first]) == [
+        ("c0", "k = 2", "3 of 24", f"12% ({low:.0%} to {high:.0%})"),
+        ("c0", "k = 3", "1 of 24", f"4% ({wilson_interval(1, 24)[0]:.0%} to {wilson_interval(1, 24)[1]:.0%})"),
+    ]
+    assert pooled_rows(tally(["c0"], [verdict(R, (R, 0.1))])) == []  # a claim that counts no seeds: no row
 
 
 def test_blocks_seeds_never_overlap_even_for_runs_of_several_seeds(tmp_path):

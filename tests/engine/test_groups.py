@@ -6,7 +6,7 @@
 import pytest
 
 from engine.catalog import load_preset
-from engine.claims import Claim, Outcome, Value, judge, judge_claim, parse_claims
+from engine.claims import Claim, Outcome, Value, Verdict, judge, judge_claim, parse_claims
 from engine.events import Metrics, RunFinished, RunStarted
 from engine.groups import GroupError, GroupPreset, run_seeds
 from engine.presets import PresetError, preset_paths
@@ -220,6 +220,8 @@ def test_a_rate_claim_counts_the_seeds_that_learn_and_states_the_rate_with_its_i
     assert some.outcome == Outcome.REPRODUCED
     assert "k2: 2 of 4 seeds (rate 50%, 95% interval 15% to 85%" in some.detail, some.detail
     assert some.margin is not None and some.margin.gap == 1 and not some.margin.log
+    assert some.seeds == (("k2", 2, 4),)  # kept as numbers too: gradfail audit pools them over blocks
+    assert Verdict(some.outcome, [some]).as_dict()["claims"][0]["seeds"] == {"k2": [2, 4]}
     none = judge_claim(claim(runs=("k3",), stat="max", over_seeds="count", seed_at_least=0.6, at_most=0), runs)
     assert none.outcome == Outcome.REPRODUCED and "k3: 0 of 4 seeds (rate 0%, 95% interval 0% to 49%" in none.detail
     assert judge_claim(claim(runs=("k2",), over_seeds="count", seed_at_least=0.75, at_most=0), runs).outcome == (
