@@ -140,7 +140,10 @@ def held_for(group: str, scale: str, says: list[str] | None = None, configs: dic
 def held_for_record(group: RecordedGroup) -> str:
     """held_for a recorded group: its preset, scale, claims and runs' settings as recorded."""
     manifest = group.manifest
-    says = [str(c.get("says")) for c in manifest.get("claims") or [] if isinstance(c, dict)]
+    claims = manifest.get("claims")
+    if not isinstance(claims, list) or not claims:  # no claims, or a damaged record: nothing audited to say
+        return ""
+    says = [str(c.get("says")) for c in claims if isinstance(c, dict)]
     configs = {label: run.manifest.get("config") for label, run in group.runs}
     return held_for(str(manifest.get("preset") or ""), str(manifest.get("scale") or DEFAULT_SCALE), says, configs)
 
