@@ -5,7 +5,9 @@ how many blocks came out with every claim reproduced, of how many judged, from w
 where and by which command. benchmarks/audits.py records an entry from an audit directory (its
 audit.json, each block judged again from its records, as `gradfail report` does) and regenerates the
 README's table of groups (between the markers below) from these figures and the measured wall times
-(engine/walltimes.py); a test fails when the table and the files disagree. Torch-free.
+(engine/walltimes.py); a test fails when the table and the files disagree. `presets show`, the talk,
+the report and the explorer say a group's figure beside its verdict (held_for), where the record is the
+setup that was audited. Torch-free.
 """
 
 from __future__ import annotations
