@@ -44,6 +44,12 @@ def test_g_a_number_and_enter_go_to_that_slide(deck):
     asyncio.run(go())
 
 
+def burst(app, *keys: str) -> None:
+    """Post `keys` at once, with no wait between them, as a clicker sends them."""
+    for key in keys:
+        app.post_message(events.Key(key, "\r" if key == "enter" else key))
+
+
 @pytest.mark.parametrize("view", [lambda deck: TalkApp(deck, slide_seconds=1), SpeakerApp], ids=["slides", "speaker"])
 def test_g_a_number_and_enter_sent_as_one_burst_lose_no_key(deck, view):
     """A clicker, or fast fingers, send `g 1 1 Enter` before the jump's prompt is up: every key counts."""
@@ -51,12 +57,10 @@ def test_g_a_number_and_enter_sent_as_one_burst_lose_no_key(deck, view):
     async def go():
         app = view(load_deck(deck))
         async with app.run_test(size=(80, 24)) as pilot:
-            for key in ["g", "1", "1", "enter"]:  # posted at once, with no wait between them
-                app.post_message(events.Key(key, "\r" if key == "enter" else key))
+            burst(app, "g", "1", "1", "enter")
             await pilot.pause(0.3)
             assert app.number == 10 and not isinstance(app.screen, JumpScreen)
-            for key in ["g", "3", "enter", "right"]:
-                app.post_message(events.Key(key, "\r" if key == "enter" else key))
+            burst(app, "g", "3", "enter", "right")
             await pilot.pause(0.3)
             assert app.number == 3  # slide 3, then the next: the keys after the jump work as ever
 

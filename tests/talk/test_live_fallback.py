@@ -84,11 +84,16 @@ def test_a_slow_live_slide_switches_to_the_recording_and_says_why(deck, tmp_path
     assert live.conductor.closing and all(slot.engine is None for slot in live.conductor.slots)
 
 
-def test_an_engine_killed_mid_slide_switches_to_the_recording(deck, tmp_path):
+def killed_mid_slide(deck, tmp_path, rate: float) -> tuple[TalkApp, LiveTalk, FakeClock]:
+    """A talk whose first engine dies at step 100 of the live slide; the one restarted trains at `rate`."""
     clock = FakeClock()
-    factory = engines(Script(end="die", hold_at=100, message="killed"), Script(end="hold", rate=1e6))
+    factory = engines(Script(end="die", hold_at=100, message="killed"), Script(end="hold", rate=rate))
     live = LiveTalk(tmp_path / "runs", device="cpu", engine_factory=factory)
-    app = TalkApp(load_deck(deck), slide_seconds=20, clock=clock, live=live)
+    return TalkApp(load_deck(deck), slide_seconds=20, clock=clock, live=live), live, clock
+
+
+def test_an_engine_killed_mid_slide_switches_to_the_recording(deck, tmp_path):
+    app, live, _ = killed_mid_slide(deck, tmp_path, rate=1e6)
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
@@ -128,10 +133,7 @@ def test_a_fast_live_slide_stays_live_and_ends_with_its_verdict(deck, tmp_path):
 
 def test_without_a_recording_a_failed_live_slide_says_so_on_the_slide(tmp_path):
     deck = write_deck(tmp_path / "deck", skip=(PRESET,))
-    clock = FakeClock()
-    factory = engines(Script(end="die", hold_at=100, message="killed"), Script(end="hold", rate=20.0))
-    live = LiveTalk(tmp_path / "runs", device="cpu", engine_factory=factory)
-    app = TalkApp(load_deck(deck), slide_seconds=20, clock=clock, live=live)
+    app, live, clock = killed_mid_slide(deck, tmp_path, rate=20.0)
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
