@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import audit_figures, walltimes  # noqa: E402
 from engine.audit import read_audit  # noqa: E402
-from engine.record import RecordError  # noqa: E402
+from engine.record import RecordError, read_group  # noqa: E402
 
 README = ROOT / "README.md"
 
@@ -43,6 +43,12 @@ def figure_of(path: Path, note: str) -> audit_figures.AuditFigure:
     how += f" --scale {manifest['scale']}" if manifest.get("scale", "default") != "default" else ""
     if group.judged < len(manifest["blocks"]):
         how += f" ({group.judged} blocks ended with a verdict)"
+    setup = setup_of_blocks(path, manifest)
+    if setup != audit_figures.preset_setup(str(manifest["preset"]), str(manifest.get("scale", "default"))):
+        print(
+            f"  ! {manifest['preset']} has changed since this audit (its claims or its runs' settings): the figure is"
+        )
+        print("    recorded, but said beside no verdict until the preset is audited again (and a test fails)")
     day = str(manifest.get("ended_at") or manifest.get("started_at") or datetime.date.today().isoformat())[:10]
     where = f"{os.cpu_count()}-core CPU" if manifest.get("device", "cpu") == "cpu" else str(manifest.get("device"))
     return audit_figures.AuditFigure(
@@ -54,8 +60,24 @@ def figure_of(path: Path, note: str) -> audit_figures.AuditFigure:
         day,
         where,
         how,
+        setup,
         note,
     )
+
+
+def setup_of_blocks(path: Path, manifest: dict) -> str:
+    """The one setup (groups.setup_of) that the audit's judged blocks measured, from their records; an
+    audit grown after its preset changed measured two, and is refused."""
+    setups = {}
+    for block in manifest["blocks"]:
+        if block.get("verdict") and block.get("dir"):
+            setups.setdefault(audit_figures.record_setup(read_group(path / block["dir"])), []).append(block["block"])
+    if len(setups) != 1:
+        found = "; ".join(
+            f"blocks {', '.join(map(str, numbers))}: {setup or 'no claims'}" for setup, numbers in setups.items()
+        )
+        raise SystemExit(f"{path}: the blocks measured more than one setup ({found}): audit it again with --out")
+    return next(iter(setups))
 
 
 def write_table() -> None:

@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +193,28 @@ class GroupPreset:
             config = build_config(type(member.config), {**config_to_dict(member.config), **mine}, source=source)
             resolved.append(MemberRun(member.label, member.family, member.preset, config, member.seed, member.of))
         return resolved
+
+
+def setup_of(says: list[str], runs: list[tuple[str, Any]]) -> str:
+    """A group's setup as a fingerprint, 12 hex digits of a SHA-256: its claims' words in order and, per
+    run as declared, its settings and how many seeds train it; `runs` is (label, config as a dict) per run,
+    "conv (seed 2)" counted as one seed of "conv". The seeds themselves are left out, so every seed block
+    of an audit has one setup; a --set or --steps, an edited claim, another scale's settings change it.
+    What an audit measured is kept this way (engine/audit_figures.py) and said only of the same setup."""
+    declared: dict[str, dict[str, Any]] = {}
+    for label, config in runs:
+        entry = declared.setdefault(base_label(label), {"configs": [], "seeds": 0})
+        entry["seeds"] += 1
+        if config not in entry["configs"]:  # one, unless a record's seeds were trained apart
+            entry["configs"].append(config)
+    text = json.dumps({"says": list(says), "runs": declared}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def members_setup(group: GroupPreset, members: list[MemberRun]) -> str:
+    """setup_of a group's claims and its resolved runs, each config as a record keeps it (run.json)."""
+    configs = [(m.label, json.loads(json.dumps(config_to_dict(m.config)))) for m in members]
+    return setup_of([claim.says for claim in group.claims], configs)
 
 
 def run_seeds(run: dict[str, Any], scale: str) -> int:

@@ -674,6 +674,8 @@ def _show_group(group) -> None:
     for f in audited:
         note = f"; {f.note}" if f.note else ""
         held = f"{f.reproduced} of {f.blocks} seed blocks (95% interval {f.interval()})"
+        if not audit_figures.is_current(f):  # said beside no verdict (audit_figures.held_for)
+            note += "; measured before this preset's claims or settings last changed: audit it again"
         console.print(f"  {f.scale}: {held}, seeds from {f.first_seed}, {f.date}{note}", highlight=False)
     if not audited:
         console.print("  not audited", highlight=False)

@@ -318,6 +318,21 @@ def test_the_readme_groups_table_is_generated_from_the_measured_files():
     assert all(f"`{r.preset}`" in table for r in RESULTS)  # every result of the paper has its row
 
 
+def test_every_audit_figure_measured_its_preset_as_it_is_now():
+    """An audit says how often the claims held for one setup: a preset changed since (a claim, a run's
+    settings at that scale, a family's default) must be audited again before its figure is said anywhere."""
+    from engine import audit_figures
+
+    stale = [
+        f"{f.group} at {f.scale}: audited {f.setup}, now {audit_figures.preset_setup(f.group, f.scale) or 'no group'}"
+        for f in audit_figures.read()
+        if not audit_figures.is_current(f)
+    ]
+    assert not stale, "audit again (gradfail audit; benchmarks/audits.py DIR), or remove the entry:\n" + "\n".join(
+        stale
+    )
+
+
 def test_the_audit_figures_name_groups_and_scales_that_exist_and_reject_what_is_wrong():
     from engine import audit_figures
     from engine.catalog import load_preset
@@ -331,13 +346,13 @@ def test_the_audit_figures_name_groups_and_scales_that_exist_and_reject_what_is_
     header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
     assert audit_figures.parse(audit_figures.render(figures, header)) == figures
     assert figures[0].describe().startswith(f"{figures[0].reproduced} of {figures[0].blocks} (")
-    entry = '[fig-x.default]\nblocks = 2\nfirst_seed = 0\ndate = "d"\nmachine = "m"\nhow = "h"\n'
+    entry = '[fig-x.default]\nblocks = 2\nfirst_seed = 0\ndate = "d"\nmachine = "m"\nhow = "h"\nsetup = "s"\n'
     with pytest.raises(audit_figures.AuditFigureError, match=r"\[fig-x.default\]: wrong or missing \['reproduced'\]"):
         audit_figures.parse(entry)
     with pytest.raises(audit_figures.AuditFigureError, match="reproduced <= blocks"):
         audit_figures.parse(entry + "reproduced = 3\n")
     # a group audited only at a larger scale (its claims need it) is shown there, the scale named
-    only_cpu = audit_figures.AuditFigure("g", "cpu", 1, 1, 0, "2026-12-05", "m", "gradfail audit g --blocks 1")
+    only_cpu = audit_figures.AuditFigure("g", "cpu", 1, 1, 0, "2026-12-05", "m", "gradfail audit g --blocks 1", "s")
     row = audit_figures.groups_table([("g", "G")], [only_cpu], []).splitlines()[-1]
     assert row == "| G | `g` | 1 of 1 (21% to 100%) at `--scale cpu` | - |"
     assert "not audited" in audit_figures.groups_table([("g", "G")], [], []).splitlines()[-1]

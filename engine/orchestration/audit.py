@@ -13,7 +13,9 @@ claim's margin, goes into audit.json with the tallies of every block so far (eng
 audit.json is written atomically when the audit starts and whenever a block starts or ends. A block
 that does not end `completed` (or `diverged`: a result, which the same seed repeats) is run again by
 `--resume` in a new directory (block-01-r2/), the first kept and listed under its `attempts`; the
-blocks never started wait in audit.json as `waiting`. Torch-free.
+blocks never started wait in audit.json as `waiting`. audit.json keeps the setup audited (its claims and
+its runs' settings: groups.setup_of), and `--resume` refuses a preset changed since, whose blocks would
+measure another setup under the same k of N. Torch-free.
 """
 
 from __future__ import annotations
@@ -33,10 +35,19 @@ from engine.audit import (
     seed_stride,
     tally,
 )
-from engine.groups import GroupPreset, MemberRun
+from engine.audit_figures import record_setup
+from engine.groups import GroupPreset, MemberRun, members_setup
 from engine.orchestration.group import GroupRun
 from engine.orchestration.jobs import RESULTS, Job, RunBatch, count_endings, counts_line
-from engine.record import SCHEMA_VERSION, JobKind, RecordError, claim_run_dir, now_iso, write_json_atomically
+from engine.record import (
+    SCHEMA_VERSION,
+    JobKind,
+    RecordError,
+    claim_run_dir,
+    now_iso,
+    read_group,
+    write_json_atomically,
+)
 from engine.state import RunState
 from engine.status import RunStatus, worst_status
 
@@ -90,6 +101,17 @@ def grow(manifest: dict[str, Any], blocks: int) -> None:
     manifest["blocks"] += [waiting_block(number, first_seed, stride) for number in range(have + 1, blocks + 1)]
 
 
+def measured_setup(path: Path, manifest: dict[str, Any]) -> str:
+    """The setup its first block with a verdict measured, from its record; "" when none has one."""
+    for entry in manifest["blocks"]:
+        if entry.get("verdict") and entry.get("dir"):
+            try:
+                return record_setup(read_group(path / entry["dir"]))
+            except RecordError:
+                continue
+    return ""
+
+
 class AuditBatch(RunBatch):
     """A block's batch as the audit hands it out: the conductor reports to the audit, which passes it
     on to `group` (the block's); the engine's share of the cores goes with it, as a sweep's does."""
@@ -130,6 +152,7 @@ class AuditRun(Job):
         self.scale = manifest["scale"]
         self.device = manifest["device"]
         self.manifest.update(status=RunStatus.RUNNING.value, ended_at=None)
+        self.manifest.setdefault("setup", members_setup(group, members(manifest["first_seed"])))
         self.pending = [entry["block"] for entry in self.blocks if entry["status"] not in RESULTS]
         self.to_run = len(self.pending)  # blocks this session runs
         self.groups: dict[int, GroupRun] = {}  # the blocks started and not yet closed, by number
@@ -152,6 +175,14 @@ class AuditRun(Job):
         if blocks is not None:
             grow(manifest, blocks)
         group, members = load(manifest)
+        audited = manifest.get("setup") or measured_setup(path, manifest)  # an audit.json of before it was kept
+        if audited and audited != members_setup(group, members(manifest["first_seed"])):
+            raise RecordError(
+                f"{group.name} has changed since this audit began (its claims or its runs' settings at --scale "
+                f"{manifest['scale']}): more blocks would measure another setup; start a new audit (--out DIR)"
+            )
+        if audited:
+            manifest["setup"] = audited
         return cls(group, members, path, manifest)
 
     # -- what a display reads ----------------------------------------------------------------------

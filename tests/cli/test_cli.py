@@ -35,6 +35,24 @@ def test_presets_show_a_group_with_its_wall_time_audit_and_the_papers_words(tmp_
     assert "the paper: Sec. 5.5, Fig. 7" in shown  # each claim cites where the paper says it
 
 
+def test_an_audit_figure_is_not_said_of_a_preset_changed_since(tmp_path, monkeypatch):
+    """A fig-flat whose first claim is reworded (a copy found first on $GRADFAIL_PRESETS) is another
+    setup: `presets show` marks the shipped figure as measured before the change, and no verdict says it."""
+    from engine import audit_figures
+    from engine.presets import shipped_presets_dir
+
+    text = (shipped_presets_dir() / "fig-flat.toml").read_text(encoding="utf-8")
+    audited = audit_figures.lookup("fig-flat")
+    assert audit_figures.held_for("fig-flat", "default") == audited.held()  # as shipped: said
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "fig-flat.toml").write_text(text.replace('says = "', 'says = "reworded: ', 1))
+    shown = " ".join(gradfail("presets", "show", "fig-flat", cwd=tmp_path, GRADFAIL_PRESETS="mine").stdout.split())
+    assert f"default: {audited.reproduced} of {audited.blocks} seed blocks" in shown
+    assert "measured before this preset's claims or settings last changed: audit it again" in shown
+    monkeypatch.setenv("GRADFAIL_PRESETS", str(tmp_path / "mine"))
+    assert audit_figures.held_for("fig-flat", "default") == ""
+
+
 def test_a_run_writes_a_complete_record(tmp_path):
     result = gradfail("run", "--preset", "parity5", "--steps", "1200", "--seed", "2", "--out", "r", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -339,3 +339,27 @@ def test_resume_runs_again_only_the_blocks_that_did_not_finish_and_keeps_every_r
     assert [b["status"] for b in manifest["blocks"]] == ["completed"] * 3 and manifest["status"] == "completed"
     assert manifest["claims"][0]["reproduced"] == 3 and manifest["claims"][0]["incomplete"] == 0
     assert all(path.read_bytes() == data for path, data in before.items())  # the first attempt is kept as it was
+
+
+def longer(seed: int) -> list[MemberRun]:
+    """members, each run trained for 200 steps instead of 100: another setup."""
+    config = build_config(DEMO.config_cls, {"steps": 200})
+    return [MemberRun("a", "demo", None, config, seed), MemberRun("b", "demo", None, config, seed)]
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["audit.json keeps it", "from the blocks' records"])
+def test_resume_refuses_a_preset_changed_since_the_audit_began(tmp_path, kept):
+    drive(new_audit(tmp_path, blocks=2), Engines())
+    if not kept:  # an audit.json written before the setup was kept: it is read from the blocks' records
+        manifest = audit_json(tmp_path)
+        del manifest["setup"]
+        (tmp_path / "audit" / AUDIT_MANIFEST).write_text(json.dumps(manifest))
+    before = (tmp_path / "audit" / AUDIT_MANIFEST).read_bytes()
+    group = demo_group(tmp_path)
+    reworded = GroupPreset(**{**vars(group), "claims": (CLAIMS[0], Claim(**{**vars(CLAIMS[1]), "says": "a learns"}))})
+    for changed, runs in ((group, longer), (reworded, members)):
+        with pytest.raises(RecordError, match="has changed since this audit began"):
+            AuditRun.resume(tmp_path / "audit", lambda manifest: (changed, runs), blocks=4)
+    assert (tmp_path / "audit" / AUDIT_MANIFEST).read_bytes() == before  # refused before anything was touched
+    job = AuditRun.resume(tmp_path / "audit", lambda manifest: (group, members), blocks=3)  # the same setup
+    assert job.pending == [3] and audit_json(tmp_path)["setup"] == job.manifest["setup"]

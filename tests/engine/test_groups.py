@@ -8,7 +8,7 @@ import pytest
 from engine.catalog import load_preset
 from engine.claims import Claim, Outcome, Value, Verdict, judge, judge_claim, parse_claims
 from engine.events import Metrics, RunFinished, RunStarted
-from engine.groups import GroupError, GroupPreset, run_seeds
+from engine.groups import GroupError, GroupPreset, members_setup, run_seeds, setup_of
 from engine.presets import PresetError, preset_paths
 from engine.registry import get_family
 from engine.state import RunState
@@ -336,3 +336,21 @@ def test_the_paper_counts_a_result_needing_a_larger_scale_apart():
     assert overall([*outcomes, Outcome.NOT_REPRODUCED]) == Outcome.NOT_REPRODUCED
     assert overall([*outcomes, Outcome.INCOMPLETE]) == Outcome.INCOMPLETE
     assert overall([Outcome.REPRODUCED] * 7) == Outcome.REPRODUCED
+
+
+def test_a_groups_setup_is_its_claims_and_its_runs_settings_not_its_seeds():
+    """What an audit measured (engine/audit_figures.py): every seed block of it has one setup; another
+    scale, a --set, an edited claim or another number of seeds is another setup."""
+    tuples = load_preset("fig-tuples")
+    at_cpu = members_setup(tuples, tuples.members("cpu"))
+    assert members_setup(tuples, tuples.members("cpu", seed=40)) == at_cpu  # block 6's seeds: the same setup
+    assert members_setup(tuples, tuples.members("default")) != at_cpu
+    assert members_setup(tuples, tuples.members("cpu", overrides={"steps": "4000"})) != at_cpu
+    reworded = GroupPreset(**{**vars(tuples), "claims": tuples.claims[::-1]})
+    assert members_setup(reworded, tuples.members("cpu")) != at_cpu  # the claims, in their order
+    one = {"steps": 100}
+    assert setup_of(["c"], [("a (seed 3)", one), ("a (seed 4)", one)]) == setup_of(
+        ["c"], [("a (seed 0)", one), ("a (seed 1)", one)]
+    )
+    assert setup_of(["c"], [("a (seed 0)", one)]) != setup_of(["c"], [("a (seed 0)", one), ("a (seed 1)", one)])
+    assert setup_of(["c"], [("a", one), ("b", one)]) == setup_of(["c"], [("b", one), ("a", one)])  # by label
