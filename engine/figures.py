@@ -24,6 +24,9 @@ k). A series draws `metric` (default: y's quantity) of `run` (default: the group
 reference is a constant (`value`: chance, float32's precision) or a metric (`metric`: the bound
 G^2/2^d drawn against x; against an index, its last value as a level: the estimator's resolution),
 drawn dashed and grey. Colours are named (`COLOURS`); a series without one gets the next free hue.
+A run of several seeds is drawn as their mean, or with `seeds = "each"` each seed as its own line in
+the series' colour (Figure 3 at --scale cpu: where learning is luck, a few seeds jump and the rest
+stay at chance, and a mean would draw a slow rise that no seed made).
 
 `picture = { snapshot = "curves", runs = [...], steps = [500, 10000, 50000] }` draws recorded
 pictures ("lines" snapshots) instead: one panel per run and chosen step (the latest snapshot at or
@@ -72,7 +75,9 @@ FIGURE_KEYS = {
     "references": list,
     "picture": dict,
     "caption": str,
+    "seeds": str,
 }
+SEEDS_DRAWN = ("mean", "each")  # a run of several seeds: their mean, or each seed its own line
 AXIS_KEYS = {"quantity": str, "name": str, "unit": str, "log": bool, "values": list}
 PANELS_KEYS = {"vary": str, "values": list}
 SERIES_KEYS = {"name": str, "run": str, "metric": str, "colour": str, "dashed": bool, "match": str}
@@ -132,6 +137,7 @@ class Figure:
     picture: Picture | None = None
     declared: bool = True  # False: made from the group's `plot` (no [figure] table)
     caption: str = ""  # the paper's caption, quoted ("" where the preset gives none)
+    seeds: str = "mean"  # a run of several seeds drawn as their mean, or "each" seed as its own line
 
     def panels(self) -> list[tuple[str, list[Series]]]:
         """(title, its series with the panel's value put in) for each panel of a plot (not a picture)."""
@@ -195,6 +201,8 @@ def parse_figure(
         vary, values = panels.get("vary", ""), tuple(panels.get("values", ()))
         if not vary or not values:
             problems.append('figure.panels: give vary = "NAME" and values = [...] (one panel per value)')
+    if table.get("seeds", "mean") not in SEEDS_DRAWN:
+        problems.append(f"figure.seeds: {table['seeds']!r} is not one of {', '.join(map(repr, SEEDS_DRAWN))}")
     picture = None
     if "picture" in table:
         picture, more = parse_picture(table["picture"], families)
@@ -245,6 +253,7 @@ def parse_figure(
         values,
         picture,
         caption=table.get("caption", "").strip(),
+        seeds=table.get("seeds", "mean"),
     )
     return figure, check_against_runs(figure, families)
 
@@ -340,6 +349,7 @@ class Line:
     colour: str = ""  # one of COLOURS; "" for the surface's next free hue
     dashed: bool = False
     reference: bool = False  # a reference line (grey, dashed, named in the legend)
+    one_seed: bool = False  # one of a run's several seeds, drawn each (`seeds = "each"`)
 
 
 @dataclass
@@ -387,8 +397,10 @@ def figure_data(
     snapshots: Mapping[str, list[Snapshot]] | None = None,
 ) -> FigureData:
     """The panels of `figure` from the runs' states (as recorded, replayed or training live). A run of
-    several seeds ("d = 30 (seed 0)", ...) is drawn as their mean. `snapshots`: every snapshot each run
-    recorded, in order (for a picture's chosen steps); without them, each run's latest."""
+    several seeds ("d = 30 (seed 0)", ...) is drawn as their mean, or each seed as its own line under
+    the series' name where the figure says `seeds = "each"` (where learning is luck, a mean would draw a
+    slow rise that no seed made). `snapshots`: every snapshot each run recorded, in order (for a
+    picture's chosen steps); without them, each run's latest."""
     if figure.picture is not None:
         rows = picture_panels(figure, states, snapshots or {})
         columns = max(len(row) for row in rows) if rows else 1
@@ -401,9 +413,10 @@ def figure_data(
     for title, series_list in figure.panels():
         panel = Panel(title)
         for series in series_list:
-            runs = _seed_states(states, series.run or only)
-            points = _mean([series_points(figure, series, state) for state in runs])
-            panel.lines.append(Line(series.name, points, series.colour, series.dashed))
+            drawn = [series_points(figure, series, state) for state in _seed_states(states, series.run or only)]
+            each = [points for points in drawn if points] if figure.seeds == "each" else []
+            for points in each or [_mean(drawn)]:
+                panel.lines.append(Line(series.name, points, series.colour, series.dashed, one_seed=len(each) > 1))
         for ref in figure.references:
             add_reference(figure, panel, ref, states, [s.run or only for s in series_list])
         if panel.empty:

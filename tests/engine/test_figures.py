@@ -4,6 +4,7 @@ records' (Figure 5's SNR against k, Theorem 1's variance against d, one panel pe
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -139,8 +140,12 @@ def test_a_caption_is_optional_and_must_be_text(tmp_path):
             "figure.series[1].match: missing",
         ),
         (
+            'name = "f"\ntitle = "t"\nx = { name = "s", quantity = "step" }\ny = { name = "acc", quantity = "test_acc" }\nseries = [{ name = "a", run = "a" }]\nseeds = "median"',
+            "figure.seeds: 'median' is not one of 'mean', 'each'",
+        ),
+        (
             'name = "f"\ntitle = "t"\nx = { name = "s" }\ny = { name = "y" }\nsries = []',
-            "figure.sries: unknown setting (did you mean series?)",
+            "figure.sries: unknown setting (did you mean series",
         ),
     ],
 )
@@ -199,18 +204,25 @@ def test_theorem_1_draws_the_variance_and_its_bound_against_d():
     ]
 
 
-def test_one_panel_per_k_and_seeds_drawn_as_their_mean():
+def test_one_panel_per_k_and_each_seed_its_own_line_where_learning_is_luck():
     figure = load_preset("fig-tuples").figure
+    assert figure.seeds == "each"  # k = 2's learners jump and the rest stay: a mean would draw a slow rise
     states = {
         "k = 1, end-to-end": state("k = 1, end-to-end", "tuples", {"test_acc": [(10, 0.9)]}),
         "k = 2, end-to-end (seed 0)": state("s0", "tuples", {"test_acc": [(10, 0.5), (20, 0.6)]}),
         "k = 2, end-to-end (seed 1)": state("s1", "tuples", {"test_acc": [(10, 0.7), (20, 1.0)]}),
     }
-    panels = figure_data(figure, states).panels
+    data = figure_data(figure, states)
+    panels = data.panels
     assert [p.title for p in panels] == ["k = 1", "k = 2", "k = 3", "k = 4"]
     assert panels[0].lines[0].points == [(10.0, 0.9)] and panels[0].lines[0].colour == "red"
-    assert panels[1].lines[0].points == [(10.0, 0.6), (20.0, 0.8)]
+    end_to_end = [line for line in panels[1].lines if line.name == "end-to-end"]
+    assert [line.points for line in end_to_end] == [[(10.0, 0.5), (20.0, 0.6)], [(10.0, 0.7), (20.0, 1.0)]]
+    assert all(line.colour == "red" and line.one_seed for line in end_to_end)  # drawn thinner, see-through
+    assert [line.name for line in data.legend()] == ["end-to-end", "chance"]  # each name once (no decomposition drawn)
     assert panels[3].empty and panels[3].note and panels[3].levels == [("chance", 0.5)]
+    mean = figure_data(dataclasses.replace(figure, seeds="mean"), states).panels[1]  # the default
+    assert [line.points for line in mean.lines if line.name == "end-to-end"] == [[(10.0, 0.6), (20.0, 0.8)]]
 
 
 def test_pictures_are_the_snapshots_at_the_chosen_steps_under_the_declared_names():
