@@ -458,8 +458,7 @@ def group_section(group: RecordedGroup, figures: Figures) -> list[str]:
         if manifest.get(key):
             facts.append(f"{name} {md_text(str(manifest[key]))}")
     facts.append(f"{len(group.runs)} of {len(members)} runs recorded")
-    if isinstance(manifest.get("wall_s"), (int, float)):
-        facts.append(f"wall time {format_duration(manifest['wall_s'])}")
+    facts += wall_time(manifest)
     lines += [" · ".join(facts), ""]
     if manifest.get("description"):
         lines += [md_text(str(manifest["description"])), ""]
@@ -473,6 +472,15 @@ def group_section(group: RecordedGroup, figures: Figures) -> list[str]:
     return lines
 
 
+def wall_time(manifest: dict[str, Any]) -> list[str]:
+    """A group's, paper's or audit's wall time, as a fact of its header line; for one still running (or
+    stopped without a word), when it started: its wall time is written only when it ends."""
+    if manifest.get("status") == RunStatus.RUNNING:
+        return [f"since {manifest['started_at']}"] if manifest.get("started_at") else []
+    wall = manifest.get("wall_s")
+    return [f"wall time {format_duration(wall)}"] if isinstance(wall, (int, float)) else []
+
+
 def paper_section(recorded: RecordedPaper, figures: Figures, written: ReportWritten) -> list[str]:
     """`gradfail run --preset paper`: the summary of every result, judged again, then a section each."""
     manifest = recorded.manifest
@@ -482,8 +490,7 @@ def paper_section(recorded: RecordedPaper, figures: Figures, written: ReportWrit
     facts = [f"`{recorded.path}`"] + [
         f"{key} {md_text(str(manifest[key]))}" for key in ("scale", "device", "status") if manifest.get(key)
     ]
-    if isinstance(manifest.get("wall_s"), (int, float)):
-        facts.append(f"wall time {format_duration(manifest['wall_s'])}")
+    facts += wall_time(manifest)
     lines += [" · ".join(facts), "", f"**Verdict: {overall(outcomes)}** ({count_outcomes(outcomes)})", ""]
     lines += ["| result | group | verdict |", "|---|---|---|"]
     for entry, _, outcome in judged:
@@ -868,8 +875,7 @@ def audit_section(path: Path, written: ReportWritten) -> list[str]:
     blocks = [entry for entry in manifest["blocks"] if isinstance(entry, dict)]
     facts = [f"`{path}`", f"{len(blocks)} seed blocks from seed {manifest.get('first_seed')}"]
     facts += [f"{key} {md_text(str(manifest[key]))}" for key in ("scale", "device", "status") if manifest.get(key)]
-    if isinstance(manifest.get("wall_s"), (int, float)):
-        facts.append(f"wall time {format_duration(manifest['wall_s'])}")
+    facts += wall_time(manifest)
     lines = [f"## Audit: {md_text(str(manifest.get('title') or manifest.get('preset') or path.name))}", ""]
     lines += [" · ".join(facts), ""]
     lines += [

@@ -169,7 +169,10 @@ def test_the_report_pools_a_count_claims_seeds_over_the_blocks(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "audit.json").write_text(json.dumps({
         "kind": "audit", "preset": "fig-tuples", "first_seed": 0, "claims_said": ["k = 2 can be learned"],
-        "blocks": [block(1, 1), block(2, 1)],
+        "blocks": [block(1, 1), block(2, 1)], "status": "running", "started_at": "2026-12-05T04:27:29+00:00",
+        "wall_s": 0.0,
     }))  # fmt: skip
     text = "\n".join(audit_section(tmp_path / "a", ReportWritten(tmp_path / "r.md", tmp_path / "r_files")))
     assert "| k = 2 can be learned | k = 2, end-to-end | 2 of 16 | 12% (3% to 36%) |" in text
+    # still running: its wall time is written when it ends, so the report says when it began, not "0:00"
+    assert "status running · since 2026-12-05T04:27:29+00:00" in text and "wall time" not in text
