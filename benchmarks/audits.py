@@ -42,7 +42,7 @@ def figure_of(path: Path, note: str) -> audit_figures.AuditFigure:
     how += f" --first-seed {manifest['first_seed']}" if manifest.get("first_seed") else ""
     how += f" --scale {manifest['scale']}" if manifest.get("scale", "default") != "default" else ""
     if group.judged < len(manifest["blocks"]):
-        how += f" ({group.judged} blocks ended with a verdict)"
+        how += f" ({group.judged} block{'s' if group.judged != 1 else ''} ended with a verdict)"
     setup = setup_of_blocks(path, manifest)
     if setup != audit_figures.preset_setup(str(manifest["preset"]), str(manifest.get("scale", "default"))):
         print(

@@ -7,6 +7,7 @@
     python benchmarks/walltimes.py --table                    # regenerate docs/presets.md's table only
     python benchmarks/walltimes.py --from-record runs/paper-cpu  # the groups of a paper (or a group) run before
     python benchmarks/walltimes.py --from-record runs/paper-cpu fig-tuples  # only the groups named
+    python benchmarks/walltimes.py --from-record audit/block-01 --how "gradfail audit ... (block 1)"
 
 Each group is run as a person runs it, `gradfail run --preset NAME --scale SCALE --out DIR` in a
 temporary directory, and its wall time is the whole command's (Python's start and torch's import
@@ -27,6 +28,7 @@ The machine is shared and its speed drifts: measure when it is idle (the load av
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -102,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="only regenerate docs/presets.md's table")
     parser.add_argument("--keep", action="store_true", help="keep the records of runs that did not complete")
     parser.add_argument("--from-record", type=Path, metavar="DIR", help="take a finished paper's or group's times")
+    parser.add_argument(
+        "--how",
+        help="with --from-record: how the record was made, where the record's own command does not say it all "
+        "(a block of an audit, beside another)",
+    )
     args = parser.parse_args(argv)
 
     path = walltimes.data_path()
@@ -116,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         except walltimes.WallTimeError as exc:
             parser.error(str(exc))
         for measured in [m for m in read if not args.groups or m.group in args.groups]:  # only those named
+            measured = dataclasses.replace(measured, how=args.how) if args.how else measured
             entries = walltimes.replace(entries, measured)
             print(f"{measured.group} at scale {measured.scale}: {walltimes.clock(measured.seconds)} ({measured.how})")
         path.write_text(walltimes.render(entries, walltimes.header_of(text)), encoding="utf-8")

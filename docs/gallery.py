@@ -62,7 +62,7 @@ NOTES: dict[Any, str] = {
     ("fig-tuples", "default"): (
         "At the default scale each run trains one seed for 1,000 to 3,000 iterations (the paper: 20,000 "
         "and 2,500), too few seeds to judge the claims about end-to-end at k = 2 and 3 (some seeds "
-        "learn k = 2, by luck); `gradfail run --preset fig-tuples --scale cpu` trains 8 seeds of "
+        "learn k = 2, by luck); `gradfail run --preset fig-tuples --scale cpu` trains 20 seeds of "
         "end-to-end at k = 2 and 3 and judges every claim."
     ),
     ("fig-pwl", "default"): (

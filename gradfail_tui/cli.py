@@ -115,7 +115,7 @@ def run(
         str | None,
         typer.Option(
             help="For a group preset (fig-*) or the paper: 'default' (a CPU, minutes), 'paper' (the original "
-            "schedules) or 'cpu' (fig-tuples: all its claims on a CPU, about 30 min); `gradfail presets show` lists them."
+            "schedules) or 'cpu' (fig-tuples: all its claims on a CPU, about an hour); `gradfail presets show` lists them."
         ),
     ] = None,
     at: Annotated[

@@ -152,7 +152,7 @@ def test_overrides_reach_the_runs_that_have_the_field(tmp_path):
         ),
         (
             '[[runs]]\nlabel = "a"\npreset = "parity5"\nseeds = 0',
-            "seeds: got 0, expected 1 to 16",
+            "seeds: got 0, expected 1 to 64",
         ),
     ],
 )
