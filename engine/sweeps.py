@@ -493,7 +493,7 @@ def resolve(
             base = {}
         spec = get_family(family)
     except (PresetError, UnknownFamily) as exc:
-        raise SweepError(str(exc).strip("'\"")) from None
+        raise SweepError(str(exc)) from None
     by_name = {k.name: k for k in knobs(spec.config_cls)}
     problems = []
     for key in overrides:

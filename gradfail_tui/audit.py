@@ -183,7 +183,7 @@ def prepare(preset: str, scale: str | None, overrides: dict[str, str], first_see
     try:
         group = load_preset(preset)
     except PresetError as exc:
-        raise AuditError(str(exc).strip("'\"")) from None
+        raise AuditError(str(exc)) from None
     if not isinstance(group, GroupPreset):
         what = "a sweep preset" if getattr(group, "kind", "") == "sweep" else "a single-run preset"
         raise AuditError(

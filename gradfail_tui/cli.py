@@ -243,7 +243,7 @@ def _run(
     except ConfigError as exc:
         raise fail(_config_problems(exc)) from None
     except (PresetError, UnknownFamily) as exc:
-        raise fail(str(exc).strip("'\"")) from None
+        raise fail(str(exc)) from None
     if scale is not None:
         raise fail(f"--scale {scale}: only group presets have scales (`gradfail presets` marks them 'group')")
 
@@ -719,7 +719,7 @@ def families_show(name: Annotated[str, typer.Argument(help="A family name.")]) -
     try:
         spec = get_family(name)
     except UnknownFamily as exc:
-        raise fail(str(exc).strip("'\"")) from None
+        raise fail(str(exc)) from None
     console.print(f"[bold]{spec.title}[/] ({spec.paper_ref}): {spec.claim}")
     table = Table(show_edge=False, pad_edge=False)
     for column in ("setting", "default", "allowed", "help"):

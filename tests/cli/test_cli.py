@@ -205,3 +205,14 @@ def test_bench_times_the_one_thread_baselines_on_a_cpu_only():
     assert {"baseline1", "tuples_baseline1"} <= set(cpu)
     assert set(gpu) == set(cpu) - {"baseline1", "tuples_baseline1"}
     assert all(chosen[w.baseline] for chosen in (cpu, gpu) for w in chosen.values())  # every ratio has its baseline
+
+
+def test_a_bad_preset_message_keeps_its_closing_quote(tmp_path):
+    """A message that ends with a quoted name ("... not one of 'mean', 'each'") is printed whole."""
+    from engine.presets import shipped_presets_dir
+
+    text = (shipped_presets_dir() / "fig-tuples.toml").read_text(encoding="utf-8")
+    (tmp_path / "bad.toml").write_text(text.replace('seeds = "each"', 'seeds = "every"', 1))
+    result = gradfail("run", "--preset", "bad.toml", "--steps", "10", cwd=tmp_path)
+    said = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 2 and "figure.seeds: 'every' is not one of 'mean', 'each'" in said, said
