@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +38,14 @@ def train_in_process(trainer, config):
     events = []
     finished = run_loop(trainer, config, "test", events.append, Control(), time.perf_counter())
     return finished, events
+
+
+# A suite started from a background job (`cmd &`, nohup) inherits SIGINT ignored, and so would every
+# command it starts: the Ctrl-C tests would send a signal no process hears. Take it back here, in each
+# test process, so that the commands it starts get the default again (an exec keeps "ignored", not a
+# handler).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def cli_env(**extra: str) -> dict[str, str]:
