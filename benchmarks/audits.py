@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import audit_figures, walltimes  # noqa: E402
 from engine.audit import read_audit  # noqa: E402
-from engine.record import RecordError, read_group  # noqa: E402
+from engine.record import RecordError  # noqa: E402
 
 README = ROOT / "README.md"
 
@@ -66,17 +66,14 @@ def figure_of(path: Path, note: str) -> audit_figures.AuditFigure:
 
 
 def setup_of_blocks(path: Path, manifest: dict) -> str:
-    """The one setup (groups.setup_of) that the audit's judged blocks measured, from their records; an
-    audit grown after its preset changed measured two, and is refused."""
-    setups = {}
-    for block in manifest["blocks"]:
-        if block.get("verdict") and block.get("dir"):
-            setups.setdefault(audit_figures.record_setup(read_group(path / block["dir"])), []).append(block["block"])
+    """The one setup that the audit's judged blocks measured (audit_figures.block_setups); an audit grown
+    after its preset changed measured two, and is refused."""
+    setups = audit_figures.block_setups(path, manifest["blocks"])
     if len(setups) != 1:
         found = "; ".join(
             f"blocks {', '.join(map(str, numbers))}: {setup or 'no claims'}" for setup, numbers in setups.items()
         )
-        raise SystemExit(f"{path}: the blocks measured more than one setup ({found}): audit it again with --out")
+        raise SystemExit(f"{path}: the blocks measured {len(setups)} setups ({found}): audit it again with --out")
     return next(iter(setups))
 
 

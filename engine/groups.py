@@ -89,9 +89,8 @@ RUN_KEYS = {
     "scales": dict,
     "snapshots": bool,
 }
-MAX_RUN_SEEDS = (
-    64  # each seed is a run of its own: a bound against a typo starting a thousand (fig-tuples' cpu scale trains 20)
-)
+# Each seed is a run of its own: a bound against a typo that would start a thousand (fig-tuples' cpu scale trains 20).
+MAX_RUN_SEEDS = 64
 SCALE_KEYS = {"preset": str, "config": dict, "seeds": int}
 
 

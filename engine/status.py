@@ -59,6 +59,9 @@ _SEVERITY = {
     )
 }
 FINAL_STATUSES = frozenset(_SEVERITY)
+# How a run ended that `--resume` keeps (a sweep's run, an audit's block): a divergence is a result, the
+# same seed diverges again; any other ending runs again.
+RESULTS = (RunStatus.COMPLETED, RunStatus.DIVERGED)
 
 BAD_INPUT_EXIT = 2  # the run's config was refused: nothing was trained (and the CLI's own bad input)
 EXIT_CODES = {

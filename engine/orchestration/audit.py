@@ -35,7 +35,7 @@ from engine.audit import (
     seed_stride,
     tally,
 )
-from engine.audit_figures import record_setup
+from engine.audit_figures import block_setups
 from engine.groups import GroupPreset, MemberRun, members_setup
 from engine.orchestration.group import GroupRun
 from engine.orchestration.jobs import RESULTS, Job, RunBatch, count_endings, counts_line
@@ -45,7 +45,6 @@ from engine.record import (
     RecordError,
     claim_run_dir,
     now_iso,
-    read_group,
     write_json_atomically,
 )
 from engine.state import RunState
@@ -99,17 +98,6 @@ def grow(manifest: dict[str, Any], blocks: int) -> None:
     if not isinstance(first_seed, int) or not isinstance(stride, int) or stride < 1:
         raise RecordError("audit.json has no first_seed and seed_stride to continue the blocks' seeds from")
     manifest["blocks"] += [waiting_block(number, first_seed, stride) for number in range(have + 1, blocks + 1)]
-
-
-def measured_setup(path: Path, manifest: dict[str, Any]) -> str:
-    """The setup its first block with a verdict measured, from its record; "" when none has one."""
-    for entry in manifest["blocks"]:
-        if entry.get("verdict") and entry.get("dir"):
-            try:
-                return record_setup(read_group(path / entry["dir"]))
-            except RecordError:
-                continue
-    return ""
 
 
 class AuditBatch(RunBatch):
@@ -175,7 +163,8 @@ class AuditRun(Job):
         if blocks is not None:
             grow(manifest, blocks)
         group, members = load(manifest)
-        audited = manifest.get("setup") or measured_setup(path, manifest)  # an audit.json of before it was kept
+        # an audit.json of before it kept its setup: the first setup its blocks' records measured
+        audited = manifest.get("setup") or next(iter(block_setups(path, manifest["blocks"])), "")
         if audited and audited != members_setup(group, members(manifest["first_seed"])):
             raise RecordError(
                 f"{group.name} has changed since this audit began (its claims or its runs' settings at --scale "

@@ -25,11 +25,7 @@ from engine.orchestration.runs import LiveRun
 from engine.record import GroupRecorder, JobKind
 from engine.registry import get_family
 from engine.state import RunState
-from engine.status import RunStatus, is_final, worst_status
-
-# How a run ended that `--resume` keeps (a sweep's run, an audit's block): a divergence is a result, the
-# same seed diverges again; any other ending runs again.
-RESULTS = (RunStatus.COMPLETED, RunStatus.DIVERGED)
+from engine.status import RESULTS, RunStatus, is_final, worst_status
 
 
 def count_endings(statuses: Iterable[object]) -> dict[str, int]:

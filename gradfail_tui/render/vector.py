@@ -178,14 +178,13 @@ def draw_panel(ax, panel: Panel, data: FigureData, colours: dict[str, str], styl
         marked = (len(points) <= 12 and bool(figure.x.values)) or len(points) <= FEW_POINTS
         # One of a run's seeds, each its own line (`seeds = "each"`): thinner and see-through, so that
         # the seeds left at chance read as a band and the few that learn stand out of it.
-        one_seed = line.one_seed
         (drawn,) = ax.plot(
             xs,
             ys,
             color=colours.get(line.name, PALETTE["grey"]),
             linestyle=styles.get(line.name, "--") if line.reference else "--" if dashed else "-",
-            linewidth=1.6 if line.reference or one_seed else 2.0,
-            alpha=0.75 if one_seed else 1.0,
+            linewidth=1.6 if line.reference or line.one_seed else 2.0,
+            alpha=0.75 if line.one_seed else 1.0,
             marker=MARKERS[index % len(MARKERS)] if marked else None,
             markersize=5 + 1.5 * min(index, 3),
             label=line.name,

@@ -363,3 +363,13 @@ def test_resume_refuses_a_preset_changed_since_the_audit_began(tmp_path, kept):
     assert (tmp_path / "audit" / AUDIT_MANIFEST).read_bytes() == before  # refused before anything was touched
     job = AuditRun.resume(tmp_path / "audit", lambda manifest: (group, members), blocks=3)  # the same setup
     assert job.pending == [3] and audit_json(tmp_path)["setup"] == job.manifest["setup"]
+
+
+def test_the_setup_is_read_from_the_blocks_that_ran_to_the_end(tmp_path):
+    """A failed or interrupted block's record lacks the runs it never started: it says nothing of the setup."""
+    from engine.audit_figures import block_setups
+
+    drive(new_audit(tmp_path), Engines(by_seed={1: Script(end="fail")}))  # block 2 fails at its first run
+    manifest = audit_json(tmp_path)
+    assert [b["status"] for b in manifest["blocks"]] == ["completed", "failed", "completed"]
+    assert block_setups(tmp_path / "audit", manifest["blocks"]) == {manifest["setup"]: [1, 3]}
