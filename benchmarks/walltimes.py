@@ -14,7 +14,7 @@ temporary directory, and its wall time is the whole command's (Python's start an
 included). A group whose runs did not all complete is not written (its time says nothing about the
 group); `--keep` leaves its record for a look. Each measured entry replaces the group's entry for
 that scale in presets/measured/walltimes.toml, with the machine, the load average at the start, the
-date and the command; then the table in docs/presets.md (between its marker comments) is generated
+date, the command and the fingerprint of the runs timed (read from the record); then the table in docs/presets.md (between its marker comments) is generated
 again from the file. `gradfail presets show`, engine/paper.py (which results train live in a talk)
 and the docs read that file: it is the one place a wall time is kept.
 
@@ -82,12 +82,13 @@ def measure(group: str, scale: str, device: str, keep: bool) -> walltimes.WallTi
         else:
             shutil.rmtree(tmp, ignore_errors=True)
         return None
+    setup = walltimes.record_runs_setup(out)  # what was timed, read before the record goes
     if not keep:
         shutil.rmtree(tmp, ignore_errors=True)
     how = f"gradfail run --preset {group}" + (f" --scale {scale}" if scale != "default" else "")
     how += f" --device {device}" if device != "cpu" else ""
     print(f"  {walltimes.clock(seconds)} ({seconds:.1f} s), verdict {manifest.get('verdict', {}).get('outcome')}")
-    return walltimes.WallTime(group, scale, round(seconds, 1), described, datetime.date.today().isoformat(), how)
+    return walltimes.WallTime(group, scale, round(seconds, 1), described, datetime.date.today().isoformat(), how, setup)
 
 
 def write_table(entries: list[walltimes.WallTime]) -> None:

@@ -212,10 +212,14 @@ def setup_of(says: list[str], runs: list[tuple[str, Any]]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+def members_runs(members: list[MemberRun]) -> list[tuple[str, Any]]:
+    """Each resolved run as setup_of takes it: (label, its config as a record keeps it in run.json)."""
+    return [(m.label, json.loads(json.dumps(config_to_dict(m.config)))) for m in members]
+
+
 def members_setup(group: GroupPreset, members: list[MemberRun]) -> str:
-    """setup_of a group's claims and its resolved runs, each config as a record keeps it (run.json)."""
-    configs = [(m.label, json.loads(json.dumps(config_to_dict(m.config)))) for m in members]
-    return setup_of([claim.says for claim in group.claims], configs)
+    """setup_of a group's claims and its resolved runs."""
+    return setup_of([claim.says for claim in group.claims], members_runs(members))
 
 
 def run_seeds(run: dict[str, Any], scale: str) -> int:

@@ -664,9 +664,13 @@ def _show_group(group) -> None:
     from engine import walltimes
 
     console.print("[bold]Wall time[/] (measured by benchmarks/walltimes.py):")
+    timed = {w.scale: w for w in walltimes.shipped() if w.group == group.name}
     for scale in group.scales:
-        measured = walltimes.lookup(group.name, scale)
-        console.print(f"  {scale}: {measured.describe() if measured else 'not measured'}", highlight=False)
+        measured = timed.get(scale)
+        said = measured.describe() if measured else "not measured"
+        if measured and not walltimes.is_current(measured):  # said nowhere else (walltimes.lookup)
+            said += "; timed before this preset's runs at this scale last changed: measure it again"
+        console.print(f"  {scale}: {said}", highlight=False)
     from engine import audit_figures
 
     audited = [f for f in audit_figures.read_shipped() if f.group == group.name]

@@ -255,20 +255,35 @@ def test_the_shipped_wall_times_name_groups_and_scales_that_exist():
     assert walltimes.lookup("fig-tuples", "cpu") is not None
 
 
+def test_every_wall_time_timed_its_presets_runs_as_they_are_now():
+    """A wall time says how long one set of runs took: a preset whose runs changed since (their settings
+    or seed counts at that scale) must be timed again before its time is said anywhere."""
+    stale = [
+        f"{w.group} at {w.scale}: timed {w.setup}, now {walltimes.preset_runs_setup(w.group, w.scale) or 'no group'}"
+        for w in walltimes.read()
+        if not walltimes.is_current(w)
+    ]
+    assert not stale, "time it again (python benchmarks/walltimes.py GROUP --scale S), or remove it:\n" + "\n".join(
+        stale
+    )
+
+
 def test_the_wall_times_file_round_trips_and_rejects_what_is_wrong(tmp_path):
     text = walltimes.data_path().read_text(encoding="utf-8")
     entries = walltimes.parse(text)
     assert walltimes.parse(walltimes.render(entries, walltimes.header_of(text))) == entries
-    new = walltimes.WallTime("fig-parity", "paper", 12.5, "a machine", "2026-12-04", "gradfail run")
+    new = walltimes.WallTime("fig-parity", "paper", 12.5, "a machine", "2026-12-04", "gradfail run", "0123456789ab")
     placed = walltimes.replace(entries, new)
     groups = [w.group for w in placed]
     assert new in placed and groups.index("fig-parity") == placed.index(new) - 1  # after its group's entry
-    again = walltimes.replace(placed, walltimes.WallTime("fig-parity", "paper", 13.0, "m", "2026-12-05", "g"))
+    again = walltimes.replace(placed, walltimes.WallTime("fig-parity", "paper", 13.0, "m", "2026-12-05", "g", "s"))
     assert len(again) == len(placed) and again[placed.index(new)].seconds == 13.0
     with pytest.raises(walltimes.WallTimeError, match=r"\[fig-x.default\]: missing \['date'\]"):
-        walltimes.parse('[fig-x.default]\nseconds = 3\nmachine = "m"\nhow = "h"\n')
+        walltimes.parse('[fig-x.default]\nseconds = 3\nmachine = "m"\nhow = "h"\nsetup = "s"\n')
     with pytest.raises(walltimes.WallTimeError, match="seconds: expected a positive number"):
-        walltimes.parse('[fig-x.default]\nseconds = "3"\nmachine = "m"\ndate = "d"\nhow = "h"\n')
+        walltimes.parse('[fig-x.default]\nseconds = "3"\nmachine = "m"\ndate = "d"\nhow = "h"\nsetup = "s"\n')
+    with pytest.raises(walltimes.WallTimeError, match=r"\[fig-x.default\]: missing \['setup'\]"):
+        walltimes.parse('[fig-x.default]\nseconds = 3\nmachine = "m"\ndate = "d"\nhow = "h"\n')  # what was timed?
     assert walltimes.clock(9) == "0:09" and walltimes.clock(1720) == "28:40" and walltimes.clock(3723) == "1:02:03"
 
 
@@ -357,7 +372,8 @@ def test_the_audit_figures_name_groups_and_scales_that_exist_and_reject_what_is_
     assert row == "| G | `g` | 1 of 1 (21% to 100%) at `--scale cpu` | - |"
     assert "not audited" in audit_figures.groups_table([("g", "G")], [], []).splitlines()[-1]
     took = [
-        walltimes.WallTime("g", scale, seconds, "m", "d", "h") for scale, seconds in (("default", 75), ("cpu", 1500))
+        walltimes.WallTime("g", scale, seconds, "m", "d", "h", "s")
+        for scale, seconds in (("default", 75), ("cpu", 1500))
     ]
     row = audit_figures.groups_table([("g", "G")], [only_cpu], took).splitlines()[-1]
     assert row.endswith("| 1:15; 25:00 at `--scale cpu` |")  # the wall time of the scale audited too

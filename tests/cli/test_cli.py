@@ -53,6 +53,28 @@ def test_an_audit_figure_is_not_said_of_a_preset_changed_since(tmp_path, monkeyp
     assert audit_figures.held_for("fig-flat", "default") == ""
 
 
+def test_a_wall_time_is_not_said_of_runs_changed_since(tmp_path, monkeypatch):
+    """A wall time timed fig-flat's runs: a copy whose runs are evaluated on fewer samples is other runs,
+    so `presets show` marks the time and nothing else says it; a reworded claim costs nothing, so the
+    time still holds there."""
+    from engine import walltimes
+    from engine.presets import shipped_presets_dir
+
+    text = (shipped_presets_dir() / "fig-flat.toml").read_text(encoding="utf-8")
+    timed = walltimes.lookup("fig-flat")
+    assert timed is not None and walltimes.is_current(timed)  # as shipped: said
+    (tmp_path / "fewer").mkdir()
+    (tmp_path / "fewer" / "fig-flat.toml").write_text(text.replace("eval_samples = 20000", "eval_samples = 2000", 1))
+    shown = " ".join(gradfail("presets", "show", "fig-flat", cwd=tmp_path, GRADFAIL_PRESETS="fewer").stdout.split())
+    assert f"default: {timed.describe()}; timed before this preset's runs at this scale last changed" in shown
+    monkeypatch.setenv("GRADFAIL_PRESETS", str(tmp_path / "fewer"))
+    assert walltimes.lookup("fig-flat") is None and walltimes.seconds("fig-flat") is None
+    (tmp_path / "reworded").mkdir()
+    (tmp_path / "reworded" / "fig-flat.toml").write_text(text.replace('says = "', 'says = "reworded: ', 1))
+    monkeypatch.setenv("GRADFAIL_PRESETS", str(tmp_path / "reworded"))
+    assert walltimes.lookup("fig-flat") == timed
+
+
 def test_a_run_writes_a_complete_record(tmp_path):
     result = gradfail("run", "--preset", "parity5", "--steps", "1200", "--seed", "2", "--out", "r", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

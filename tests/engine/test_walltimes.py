@@ -1,4 +1,5 @@
-"""engine.walltimes.recorded: the wall times a finished record kept, for benchmarks/walltimes.py --from-record."""
+"""engine.walltimes.recorded: the wall times a finished record kept, for benchmarks/walltimes.py --from-record,
+each with the fingerprint of the runs it timed, read from their records."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from engine.walltimes import WallTime, WallTimeError, recorded
+from engine.walltimes import WallTime, WallTimeError, recorded, runs_setup
 
 
 def write(path, name, manifest):
@@ -15,7 +16,14 @@ def write(path, name, manifest):
     return path
 
 
-def test_a_paper_gives_each_completed_group_its_time_and_says_how(tmp_path):
+def with_runs(group, *runs):
+    """`group` holding a run record per (dir, config): what a wall time says it timed."""
+    for name, config in runs:
+        write(group / name, "run.json", {"config": config})
+    return group
+
+
+def test_a_paper_gives_each_completed_group_its_time_its_runs_and_says_how(tmp_path):
     paper = write(tmp_path / "paper", "paper.json", {
         "kind": "paper", "scale": "cpu", "ended_at": "2026-12-05T03:00:00+00:00", "wall_s": 1900.0,
         "results": [
@@ -25,6 +33,8 @@ def test_a_paper_gives_each_completed_group_its_time_and_says_how(tmp_path):
         ],
     })  # fmt: skip
     write(paper / "01-fig-parity", "group.json", {"scale": "default"})  # it has no cpu scale: it ran its default
+    with_runs(paper / "01-fig-parity", ("01-d-10", {"d": 10}))
+    with_runs(paper / "05-fig-tuples", ("01-k-2", {"k": 2, "steps": 2000}), ("02-k-2", {"k": 2, "steps": 2000}))
     times = recorded(paper, "2-core CPU")
     assert [(t.group, t.scale, t.seconds, t.date) for t in times] == [
         ("fig-parity", "default", 4.6, "2026-12-05"), ("fig-tuples", "cpu", 1500.2, "2026-12-05")
@@ -32,14 +42,30 @@ def test_a_paper_gives_each_completed_group_its_time_and_says_how(tmp_path):
     assert times[1] == WallTime(
         "fig-tuples", "cpu", 1500.2, "2-core CPU", "2026-12-05",
         "gradfail run --preset paper --scale cpu (its fig-tuples; the whole paper 31:40)",
+        runs_setup([("01-k-2", {"k": 2, "steps": 2000}), ("02-k-2", {"k": 2, "steps": 2000})]),
     )  # fmt: skip
+    assert times[0].setup == runs_setup([("01-d-10", {"d": 10})]) != times[1].setup
 
 
-def test_a_group_gives_its_own_time_only_when_it_completed(tmp_path):
+def test_a_group_gives_its_own_time_only_when_it_completed_and_its_runs_are_recorded(tmp_path):
     done = write(tmp_path / "g", "group.json", {"preset": "fig-pwl", "status": "completed", "wall_s": 107.0})
-    assert recorded(done, "m") == [WallTime("fig-pwl", "default", 107.0, "m", "", "gradfail run --preset fig-pwl")]
+    with_runs(done, ("01-conv", {"steps": 500}))
+    said = WallTime(
+        "fig-pwl", "default", 107.0, "m", "", "gradfail run --preset fig-pwl", runs_setup([("01-conv", {"steps": 500})])
+    )
+    assert recorded(done, "m") == [said]
     stopped = write(tmp_path / "s", "group.json", {"preset": "fig-pwl", "status": "interrupted", "wall_s": 3.0})
     with pytest.raises(WallTimeError, match="did not complete"):
         recorded(stopped, "m")
     with pytest.raises(WallTimeError, match="no paper.json or group.json"):
         recorded(tmp_path / "nothing", "m")
+    bare = write(tmp_path / "bare", "group.json", {"preset": "fig-pwl", "status": "completed", "wall_s": 9.0})
+    with pytest.raises(WallTimeError, match="no run records"):  # a time of unknown runs is said of nothing
+        recorded(bare, "m")
+
+
+def test_the_runs_setup_changes_with_settings_and_seed_counts_not_with_seeds():
+    one = runs_setup([("k = 2 (seed 0)", {"k": 2}), ("k = 2 (seed 1)", {"k": 2})])
+    assert one == runs_setup([("k = 2 (seed 100)", {"k": 2}), ("k = 2 (seed 101)", {"k": 2})])  # another block
+    assert one != runs_setup([("k = 2 (seed 0)", {"k": 2})])  # fewer seeds
+    assert one != runs_setup([("k = 2 (seed 0)", {"k": 3}), ("k = 2 (seed 1)", {"k": 3})])  # other settings
