@@ -115,7 +115,8 @@ def run(
         str | None,
         typer.Option(
             help="For a group preset (fig-*) or the paper: 'default' (a CPU, minutes), 'paper' (the original "
-            "schedules) or 'cpu' (fig-tuples: all its claims on a CPU, about an hour); `gradfail presets show` lists them."
+            "schedules) or 'cpu' (fig-tuples: all its claims on a CPU, its longest group); `gradfail presets show NAME` "
+            "says how long each takes."
         ),
     ] = None,
     at: Annotated[
@@ -770,7 +771,8 @@ def talk(
     scale: Annotated[
         str | None,
         typer.Option(
-            help="With --prepare: 'default' (a CPU), 'cpu' (a CPU, Figure 3 reproduced too: about 36 min) or 'paper'."
+            help="With --prepare: 'default' (a CPU), 'cpu' (a CPU, Figure 3 reproduced too: its longest group, "
+            "`gradfail presets show fig-tuples` says how long) or 'paper'."
         ),
     ] = None,
     device: Annotated[str, DEVICE_OPTION] = "auto",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Container
 
+from engine.walltimes import clock  # the one way gradfail writes a time
+
 
 def unique_name(name: str, taken: Container[str], pattern: str = "{name} #{n}") -> str:
     """`name`, or the first of `pattern` with n = 2, 3, ... that is not taken (two runs of one preset
@@ -39,8 +41,4 @@ def format_metrics(values: dict[str, float], names: tuple[str, ...] | list[str])
 
 def format_duration(seconds: float | None) -> str:
     """A wall time or an ETA: 1:02:03, 4:05; "-" when it is not known."""
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+    return "-" if seconds is None else clock(seconds)

@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
+from engine.walltimes import clock
 from gradfail_tui.talk.deck import Deck, Slide
 from gradfail_tui.talk.follow import Channel, TalkState
 from gradfail_tui.talk.screens import HelpScreen, IndexScreen, JumpScreen, key_names
@@ -24,9 +25,7 @@ POLL_S = 0.2  # how often a view reads the other view's state (follow.py)
 
 def clock_text(seconds: float) -> str:
     """Elapsed time as a clock shows it: 0:00, 12:03, 1:02:03."""
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+    return clock(max(0, int(seconds)))  # whole seconds gone, as a clock ticks
 
 
 class TalkBase(App):

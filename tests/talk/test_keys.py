@@ -15,6 +15,7 @@ from gradfail_tui.talk.deck import load_deck
 from gradfail_tui.talk.screens import BlankScreen, HelpScreen, IndexScreen, JumpScreen
 from gradfail_tui.talk.speaker import SpeakerApp
 from tests.talk.decks import write_deck
+from tests.talk.pilot import until
 
 SLIDES = len(paper.RESULTS) + 2
 
@@ -58,11 +59,11 @@ def test_g_a_number_and_enter_sent_as_one_burst_lose_no_key(deck, view):
         app = view(load_deck(deck))
         async with app.run_test(size=(80, 24)) as pilot:
             burst(app, "g", "1", "1", "enter")
-            await pilot.pause(0.3)
-            assert app.number == 10 and not isinstance(app.screen, JumpScreen)
+            assert await until(pilot, lambda: app.number == 10 and not isinstance(app.screen, JumpScreen))
             burst(app, "g", "3", "enter", "right")
+            assert await until(pilot, lambda: app.number == 3)  # slide 3, then the next: the keys after the jump work
             await pilot.pause(0.3)
-            assert app.number == 3  # slide 3, then the next: the keys after the jump work as ever
+            assert app.number == 3 and not isinstance(app.screen, JumpScreen)  # and no key was left to move it on
 
     asyncio.run(go())
 

@@ -16,6 +16,7 @@ from gradfail_tui.talk.app import LIVE, SPEEDS, TalkApp
 from gradfail_tui.talk.deck import SlideReplay, load_deck
 from tests.conftest import gradfail
 from tests.talk.decks import POINTS, write_deck
+from tests.talk.pilot import text_of, until
 
 HEADINGS = [paper.TITLE] + [r.heading for r in paper.RESULTS] + ["What fails, and why"]
 
@@ -27,21 +28,9 @@ def deck(tmp_path_factory):
     return write_deck(tmp_path_factory.mktemp("deck") / "deck")
 
 
-def text_of(app: TalkApp, widget: str) -> str:
-    return str(app.query_one(f"#{widget}").render())
-
-
 async def settle(pilot) -> None:
     await pilot.pause()
     await pilot.pause()
-
-
-async def until(pilot, predicate, timeout: float = 10) -> bool:
-    """Wait for the layout to catch up (slow on a busy machine); the caller asserts."""
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        await pilot.pause(0.05)
-    return predicate()
 
 
 def test_the_slides_go_both_ways_in_the_papers_order(deck):
