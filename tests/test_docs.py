@@ -255,19 +255,6 @@ def test_the_shipped_wall_times_name_groups_and_scales_that_exist():
     assert walltimes.lookup("fig-tuples", "cpu") is not None
 
 
-def test_every_wall_time_timed_its_presets_runs_as_they_are_now():
-    """A wall time says how long one set of runs took: a preset whose runs changed since (their settings
-    or seed counts at that scale) must be timed again before its time is said anywhere."""
-    stale = [
-        f"{w.group} at {w.scale}: timed {w.setup}, now {walltimes.preset_runs_setup(w.group, w.scale) or 'no group'}"
-        for w in walltimes.read()
-        if not walltimes.is_current(w)
-    ]
-    assert not stale, "time it again (python benchmarks/walltimes.py GROUP --scale S), or remove it:\n" + "\n".join(
-        stale
-    )
-
-
 def test_the_wall_times_file_round_trips_and_rejects_what_is_wrong(tmp_path):
     text = walltimes.data_path().read_text(encoding="utf-8")
     entries = walltimes.parse(text)
@@ -333,19 +320,25 @@ def test_the_readme_groups_table_is_generated_from_the_measured_files():
     assert all(f"`{r.preset}`" in table for r in RESULTS)  # every result of the paper has its row
 
 
-def test_every_audit_figure_measured_its_preset_as_it_is_now():
-    """An audit says how often the claims held for one setup: a preset changed since (a claim, a run's
-    settings at that scale, a family's default) must be audited again before its figure is said anywhere."""
+@pytest.mark.parametrize("measured", ["wall times", "audits"])
+def test_every_measured_figure_is_of_its_preset_as_it_is_now(measured):
+    """A wall time says how long one set of runs took (their settings and seed counts at that scale), an
+    audit how often the claims held for one setup (the claims too): a preset changed since must be measured
+    again before its figure is said anywhere."""
     from engine import audit_figures
 
+    entries, current, now, again = {
+        "wall times": (walltimes.read(), walltimes.is_current, walltimes.preset_runs_setup,
+                       "time it again (python benchmarks/walltimes.py GROUP --scale S)"),
+        "audits": (audit_figures.read(), audit_figures.is_current, audit_figures.preset_setup,
+                   "audit it again (gradfail audit; benchmarks/audits.py DIR)"),
+    }[measured]  # fmt: skip
     stale = [
-        f"{f.group} at {f.scale}: audited {f.setup}, now {audit_figures.preset_setup(f.group, f.scale) or 'no group'}"
-        for f in audit_figures.read()
-        if not audit_figures.is_current(f)
+        f"{e.group} at {e.scale}: measured {e.setup}, now {now(e.group, e.scale) or 'no group'}"
+        for e in entries
+        if not current(e)
     ]
-    assert not stale, "audit again (gradfail audit; benchmarks/audits.py DIR), or remove the entry:\n" + "\n".join(
-        stale
-    )
+    assert not stale, f"{again}, or remove the entry:\n" + "\n".join(stale)
 
 
 def test_the_audit_figures_name_groups_and_scales_that_exist_and_reject_what_is_wrong():
