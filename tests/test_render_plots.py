@@ -7,7 +7,15 @@ import re
 import subprocess
 import sys
 
-from gradfail_tui.render.plots import fitted_ticks, log_ticks, render_plot, seed_band, step_ticks, tick_label
+from gradfail_tui.render.plots import (
+    fitted_ticks,
+    fitted_title,
+    log_ticks,
+    render_plot,
+    seed_band,
+    step_ticks,
+    tick_label,
+)
 from tests.conftest import ROOT
 
 # The report's Figure 6 loss read "878.828979492", "0.048384580", "0.000000020" and "0.000000000".
@@ -95,3 +103,41 @@ def test_a_figure_draws_the_same_text_whatever_the_hash_seed():
         for seed in (1, 2, 3, 4)
     }
     assert len(drawn) == 1 and "1,000" in drawn.pop()
+
+
+def test_a_title_too_long_for_its_panel_is_shortened_never_dropped():
+    """plotext drops a title wider than its plot less 4 cells, silently: Figure 7's first panel lost
+    'non-flat approximation, step 10,000' at the end of a talk's replay."""
+    assert fitted_title("non-flat approximation, step 10,000", 30) == "non-flat app…, step 10,000"
+    assert fitted_title("end-to-end, step 10,000", 30) == "end-to-end, step 10,000"  # fits: as it is
+    assert fitted_title("a title with no comma to keep", 16) == "a title wit…"  # 12 cells: 16 less plotext's 4
+    drawn = render_plot({"a": [(0, 1.0), (10, 2.0)]}, "non-flat approximation, step 10,000", width=30, height=10)
+    assert "…, step 10,000" in drawn.plain
+
+
+def test_a_dashed_line_over_a_solid_one_leaves_gaps_where_the_solid_one_shows():
+    """Figure 7: where the prediction fits its label, the label's dashes are drawn over it and the
+    prediction shows in their gaps, a cell each, as in the paper (both were one cell: one hid the other)."""
+    from engine.figures import Axis, Figure, FigureData, Line, Panel, Series
+    from gradfail_tui.render.figure import dashes, render_figure
+
+    pieces = dashes([(0.0, 0.0), (10.0, 10.0)], 0.0, 10.0, 11, phase=0)
+    assert [round(p[0][0], 1) for p in pieces] == [0.0, 1.6, 3.6, 5.6, 7.6, 9.6]  # cells 0, 2, 4, ... only
+    assert all(round(b[0]) == round(a[0]) and b[0] - a[0] <= 0.8 + 1e-9 for a, b in pieces)  # a cell long
+    assert dashes([(5.0, 1.0)], 0.0, 10.0, 11, phase=1) == [[(5.0, 1.0)]]  # a single point: whole or not
+    assert dashes([(5.0, 1.0)], 0.0, 10.0, 11, phase=0) == []
+    log = dashes([(1.0, 1.0), (1000.0, 1.0)], 1.0, 1000.0, 4, phase=0, log_x=True)  # cells by decade
+    assert [[round(x) for x, _ in piece] for piece in log] == [[1, 3], [40, 251]]
+
+    figure = Figure("f", "t", Axis("r", "r"), Axis("output", "output"), (Series("label"), Series("prediction")))
+    xs = [i / 10 for i in range(101)]
+    label = Line("label", [(x, float(x > 5)) for x in xs], colour="green", dashed=True)
+    prediction = Line("prediction", [(x, float(x > 5)) for x in xs], colour="red")
+    for lines in ([label, prediction], [prediction, label]):  # whatever order the series are declared in
+        text = render_figure(FigureData(figure, [Panel("p", lines)]), 60, 14)[0]
+        row = next(line for line in text.split("\n") if line.plain.count("•") > 5)
+        cells = [(row.plain[span.start : span.end], str(span.style)) for span in row.spans]
+        shown = [("label" if char == "•" else "prediction") for char, style in cells if char.strip("│ ┤")]
+        alternations = sum(a != b for a, b in zip(shown, shown[1:]))
+        assert shown.count("label") > 5 and alternations > 10, cells  # dash, gap with the prediction, dash...
+        assert {style for char, style in cells if char == "•"} == {"#3caa5a"}  # the dashes: the label's green

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from engine.figures import COLOURS, FigureData, Panel
 from gradfail_tui.render.colours import HUES, MARKER_GREY
-from gradfail_tui.render.plots import fitted_ticks, tick_label
+from gradfail_tui.render.plots import fitted_ticks, fitted_title, tick_label
 
 RGB = dict(zip(COLOURS, HUES))  # the declaration's colour names, as the terminal draws them
 MIN_PANEL_WIDTH = 36
@@ -30,6 +30,7 @@ DASHED = "dot"  # plotext has no dashes: a dashed series or a reference line is 
 THICK_LEVEL, THICK_DASHED = "╍", "●"
 MARKS = ("━━", "┄┄", "┄┄")  # the legend's marks: a series, a dashed series or reference, a level
 THICK_MARKS = ("██", "●●", "╍╍")
+EDGE = 0.4  # a dash keeps to within this much of a cell's centre (in cells), so it never spills into a gap
 
 
 @dataclass
@@ -109,12 +110,8 @@ def draw_panel(panel: Panel, data: FigureData, colours, width: int, height: int,
                     [low, high], [value, value], marker=THICK_LEVEL if marker == "hd" else DASHED, color=MARKER_GREY
                 )
                 ys.append(value)
-    for line, points in drawn:
-        px, py = zip(*points)
-        style = (THICK_DASHED if marker == "hd" else DASHED) if line.dashed or line.reference else marker
-        plt.plot(list(px), list(py), marker=style, color=colours.get(line.name, MARKER_GREY))
     title = panel.title + (f" ({panel.note})" if panel.note else "")
-    plt.title(title)
+    plt.title(fitted_title(title, width))
     # Our limits and ticks on both axes, never plotext's: its own move a column from one draw or size to the next.
     rows = height - X_LABELS - (1 if title else 0)
     y_names: list[str] = []
@@ -129,15 +126,70 @@ def draw_panel(panel: Panel, data: FigureData, colours, width: int, height: int,
         y_ticks, y_names = fitted_ticks(low, high, rows, log=log_y, across=False)
         plt.ylim(*((math.log10(low), math.log10(high)) if log_y else (low, high)))  # plotext's log limits: decades
         plt.yticks(y_ticks, y_names)
+    columns = width - max((len(name) for name in y_names), default=5) - 2  # the y labels, the frame
     if xs:
         low, high = min(xs), max(xs)
-        columns = width - max((len(name) for name in y_names), default=5) - 2  # the y labels, the frame
         plt.xticks(*fitted_ticks(low, high, columns, log=log_x))
         if log_x:
             plt.xscale("log")
         if high > low:
             plt.xlim(*((math.log10(low), math.log10(high)) if log_x else (low, high)))
+    # Solid series first, then the dashed ones and references over them, cut into dashes where a solid
+    # series shares the panel (as the vector figures and the paper draw them): where a prediction fits its
+    # label, as in Figure 7, both show, the label in dashes and the prediction in their gaps.
+    solid = any(not (line.dashed or line.reference) for line, _ in drawn)
+    over = 0  # dashed lines drawn so far: the next one's dashes fall in the previous one's gaps
+    for line, points in sorted(drawn, key=lambda drawn_line: drawn_line[0].dashed or drawn_line[0].reference):
+        dashed = line.dashed or line.reference
+        style = (THICK_DASHED if marker == "hd" else DASHED) if dashed else marker
+        pieces = [points]
+        if dashed and solid and xs:
+            pieces, over = dashes(points, min(xs), max(xs), columns, over % 2, log_x, log_y), over + 1
+        for piece in pieces:
+            px, py = zip(*piece)
+            plt.plot(list(px), list(py), marker=style, color=colours.get(line.name, MARKER_GREY))
     return Text.from_ansi(plt.build().rstrip())  # plotext leaves a blank line for its own labels
+
+
+def dashes(points, low: float, high: float, cells: int, phase: int, log_x=False, log_y=False) -> list[list[tuple]]:
+    """A line cut into dashes one plot cell long, a cell apart: the pieces of the polyline `points` that
+    fall in the cells whose index has parity `phase`, where the plot's `cells` columns span x from `low`
+    to `high` as plotext places them (cell c centred at c / (cells - 1) of the span, in log10 on a log
+    axis, where plotext also draws its straight lines). A single point is kept or not as a whole."""
+    to_plot = [(math.log10(x) if log_x else x, math.log10(y) if log_y else y) for x, y in points]
+    low, high = (math.log10(low), math.log10(high)) if log_x else (low, high)
+    if high <= low or cells < 2:
+        return [points]
+    width = (high - low) / (cells - 1)
+
+    def kept(u: float) -> bool:  # in a kept cell, and clear of its edges, where plotext may round either way
+        at = (u - low) / width
+        return round(at) % 2 == phase and abs(at - round(at)) < EDGE
+
+    def back(u: float, v: float) -> tuple[float, float]:
+        return (10**u if log_x else u, 10**v if log_y else v)
+
+    if len(points) == 1:
+        return [points] if kept(to_plot[0][0]) else []
+    pieces, current = [], []
+    for (u0, v0), (u1, v1) in zip(to_plot, to_plot[1:]):
+        cuts = {0.0, 1.0}  # where the segment crosses from one cell into the next, as fractions of it
+        if u1 != u0:
+            for c in range(*sorted((round((u0 - low) / width), round((u1 - low) / width)))):
+                for edge in (c + EDGE, c + 1 - EDGE):
+                    cuts.add((low + edge * width - u0) / (u1 - u0))
+        ordered = sorted(t for t in cuts if 0.0 <= t <= 1.0)
+        for a, b in zip(ordered, ordered[1:]):
+            if kept(u0 + (u1 - u0) * (a + b) / 2):
+                if not current:
+                    current.append(back(u0 + (u1 - u0) * a, v0 + (v1 - v0) * a))
+                current.append(back(u0 + (u1 - u0) * b, v0 + (v1 - v0) * b))
+            elif current:
+                pieces.append(current)
+                current = []
+    if current:
+        pieces.append(current)
+    return pieces
 
 
 def legend_text(data: FigureData, colours, width: int, marker: str = "braille") -> Text:

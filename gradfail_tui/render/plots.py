@@ -120,6 +120,22 @@ def spaced_ticks(
     return [t for t, _, _ in kept], [n for _, n, _ in kept]
 
 
+TITLE_MARGIN = 4  # plotext drops a title longer than the plot's width less this, silently
+
+
+def fitted_title(title: str, width: int) -> str:
+    """`title` cut to what plotext draws over a plot `width` cells wide, rather than dropped whole: its
+    head shortened, its last part after a comma kept ("non-flat approxim…, step 10,000": which step a
+    picture shows matters more than the end of a run's name)."""
+    room = width - TITLE_MARGIN
+    if len(title) <= room:
+        return title
+    head, comma, tail = title.rpartition(", ")
+    if comma and room - len(tail) - len(comma) - 1 >= 4:
+        return head[: room - len(tail) - len(comma) - 1] + "…" + comma + tail
+    return title[: max(0, room - 1)] + "…"
+
+
 def fitted_ticks(
     low: float, high: float, cells: int, *, log: bool = False, across: bool = True
 ) -> tuple[list[float], list[str]]:
@@ -240,7 +256,7 @@ def render_lines(
     plt.plot_size(width, height)
     plt.theme("clear")
     draw_lines(plt, lines, log_y=log_y, markers=markers, chance=chance, line_marker=marker)
-    plt.title(title)
+    plt.title(fitted_title(title, width))
     plt.xlabel(x_label)
     figure = Text.from_ansi(plt.build())
     if len(lines) > 1 or chance is not None or markers:
