@@ -20,7 +20,7 @@ from pathlib import Path
 
 from engine import walltimes
 from engine.claims import SCALES
-from engine.groups import GroupError, GroupPreset, members_setup, setup_of
+from engine.groups import members_setup, setup_of
 from engine.presets import DEFAULT_SCALE, shipped_presets_dir
 from engine.record import RecordedGroup, RecordError, read_group
 from engine.stats import wilson_interval
@@ -128,14 +128,8 @@ def lookup(group: str, scale: str = DEFAULT_SCALE) -> AuditFigure | None:
 def preset_setup(group: str, scale: str) -> str:
     """The setup (groups.setup_of) of the preset `group` at `scale` as the catalog finds it now: what a
     group run of it records; "" when it is not a group or does not load."""
-    from engine.catalog import load_preset  # the preset as the catalog finds it
-    from engine.presets import PresetError
-
-    try:
-        preset = load_preset(group)
-        return members_setup(preset, preset.members(scale)) if isinstance(preset, GroupPreset) else ""
-    except (PresetError, GroupError):
-        return ""
+    found = walltimes.preset_members(group, scale)
+    return members_setup(*found) if found else ""
 
 
 def record_setup(group: RecordedGroup) -> str:
@@ -144,9 +138,7 @@ def record_setup(group: RecordedGroup) -> str:
     claims = group.manifest.get("claims")
     if not isinstance(claims, list) or not claims or not all(isinstance(c, dict) for c in claims):
         return ""
-    return setup_of(
-        [str(c.get("says")) for c in claims], [(label, run.manifest.get("config")) for label, run in group.runs]
-    )
+    return setup_of([str(c.get("says")) for c in claims], group.run_configs())
 
 
 def block_setups(path: Path, blocks: list[dict]) -> dict[str, list[int]]:

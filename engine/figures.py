@@ -351,6 +351,11 @@ class Line:
     reference: bool = False  # a reference line (grey, dashed, named in the legend)
     one_seed: bool = False  # one of a run's several seeds, drawn each (`seeds = "each"`)
 
+    @property
+    def drawn_dashed(self) -> bool:
+        """Drawn dashed (or dotted, in a terminal): declared so, or a reference line."""
+        return self.dashed or self.reference
+
 
 @dataclass
 class Panel:

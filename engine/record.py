@@ -347,6 +347,10 @@ class RecordedGroup:
     runs: list[tuple[str, RecordedRun]]  # (label, record), in the group's order
     problems: list[str] = field(default_factory=list)
 
+    def run_configs(self) -> list[tuple[str, Any]]:
+        """(label, config as its run.json keeps it) per run: what a setup fingerprint reads (groups.setup_of)."""
+        return [(label, run.manifest.get("config")) for label, run in self.runs]
+
 
 def is_group_dir(path: Path) -> bool:
     return (

@@ -132,23 +132,29 @@ def record_runs_setup(path: Path) -> str:
         raise WallTimeError(f"{path}: its runs cannot be read ({exc})") from None
     if not group.runs:
         raise WallTimeError(f"{path}: no run records, so nothing to say what was timed")
-    return runs_setup([(label, run.manifest.get("config")) for label, run in group.runs])
+    return runs_setup(group.run_configs())
 
 
-def preset_runs_setup(group: str, scale: str) -> str:
-    """runs_setup of the preset `group` at `scale` as the catalog finds it now; "" when it is not a group,
-    does not load, or has no such scale."""
+def preset_members(group: str, scale: str) -> tuple[Any, list[Any]] | None:
+    """The group preset `group` as the catalog finds it now, with its runs at `scale`; None when it is not
+    a group, does not load, or has no such scale. What the wall times and the audit figures compare with."""
     from engine.catalog import load_preset  # the preset as the catalog finds it
-    from engine.groups import GroupError, GroupPreset, members_runs
+    from engine.groups import GroupError, GroupPreset
     from engine.presets import PresetError
 
     try:
         preset = load_preset(group)
-        if not isinstance(preset, GroupPreset) or scale not in preset.scales:
-            return ""
-        return runs_setup(members_runs(preset.members(scale)))
-    except (PresetError, GroupError):
-        return ""
+        return (preset, preset.members(scale)) if isinstance(preset, GroupPreset) else None
+    except (PresetError, GroupError):  # members: GroupError for a scale it lacks
+        return None
+
+
+def preset_runs_setup(group: str, scale: str) -> str:
+    """runs_setup of the preset `group` at `scale` as it is now; "" when there is none (preset_members)."""
+    from engine.groups import members_runs
+
+    found = preset_members(group, scale)
+    return runs_setup(members_runs(found[1])) if found else ""
 
 
 def is_current(measured: WallTime) -> bool:

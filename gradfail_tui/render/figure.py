@@ -137,10 +137,10 @@ def draw_panel(panel: Panel, data: FigureData, colours, width: int, height: int,
     # Solid series first, then the dashed ones and references over them, cut into dashes where a solid
     # series shares the panel (as the vector figures and the paper draw them): where a prediction fits its
     # label, as in Figure 7, both show, the label in dashes and the prediction in their gaps.
-    solid = any(not (line.dashed or line.reference) for line, _ in drawn)
+    solid = any(not line.drawn_dashed for line, _ in drawn)
     over = 0  # dashed lines drawn so far: the next one's dashes fall in the previous one's gaps
-    for line, points in sorted(drawn, key=lambda drawn_line: drawn_line[0].dashed or drawn_line[0].reference):
-        dashed = line.dashed or line.reference
+    for line, points in sorted(drawn, key=lambda drawn_line: drawn_line[0].drawn_dashed):
+        dashed = line.drawn_dashed
         style = (THICK_DASHED if marker == "hd" else DASHED) if dashed else marker
         pieces = [points]
         if dashed and solid and xs:
@@ -201,7 +201,7 @@ def legend_text(data: FigureData, colours, width: int, marker: str = "braille") 
     text, used = Text(), 0
     for line in data.legend():
         entry = Text()
-        mark = level if line.name in levels else dotted if line.dashed or line.reference else solid
+        mark = level if line.name in levels else dotted if line.drawn_dashed else solid
         entry.append(mark, style="rgb({},{},{})".format(*colours.get(line.name, MARKER_GREY)))
         entry.append(" " + line.name)
         if line.name in levels:

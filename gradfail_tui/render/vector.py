@@ -171,7 +171,7 @@ def draw_panel(ax, panel: Panel, data: FigureData, colours: dict[str, str], styl
         if not points:
             continue
         xs, ys = zip(*points)
-        dashed = line.dashed or line.reference
+        dashed = line.drawn_dashed
         index = order.index(line.name) if line.name in order else len(order)
         # An index's points are marked (Figure 5's k = 1..4), and so is a run of a few evaluations,
         # which a line alone would leave as a speck at the start of the axis (Theorem 2's d = 30).
