@@ -6,6 +6,7 @@ families' torch-free specs and the preset files only.
 
 from __future__ import annotations
 
+import itertools
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -656,11 +657,13 @@ def _show_group(group) -> None:
     for column in ("run", "scale", "preset / family", "differs from the family's defaults"):
         table.add_column(column)
     for scale in group.scales:
-        for member in group.members(scale):
-            changed = differences(member.config, get_family(member.family).config_cls())
-            table.add_row(
-                member.label, scale, member.preset or member.family, ", ".join(f"{k}={v}" for k, v in changed.items())
-            )
+        # a run of `seeds = N` is one row, not N alike: Figure 3's cpu scale would list 47
+        for declared, seeded in itertools.groupby(group.members(scale), key=lambda m: m.of or m.label):
+            first, *others = list(seeded)
+            joined = " and " if len(others) == 1 else " to "
+            label = f"{declared} (seeds {first.seed}{joined}{others[-1].seed})" if others else first.label
+            changed = differences(first.config, get_family(first.family).config_cls())
+            table.add_row(label, scale, first.preset or first.family, ", ".join(f"{k}={v}" for k, v in changed.items()))
     console.print(table)
     from engine import walltimes
 

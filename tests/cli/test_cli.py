@@ -35,6 +35,18 @@ def test_presets_show_a_group_with_its_wall_time_audit_and_the_papers_words(tmp_
     assert "the paper: Sec. 5.5, Fig. 7" in shown  # each claim cites where the paper says it
 
 
+def test_presets_show_lists_a_run_of_several_seeds_once(tmp_path):
+    """Figure 3's cpu scale trains 20 seeds of k = 2 and k = 3 end-to-end and 2 of k = 4: one row each."""
+    shown = " ".join(gradfail("presets", "show", "fig-tuples", cwd=tmp_path).stdout.split())
+    assert "(seed 3)" not in shown
+    for run in (
+        "k = 2, end-to-end (seeds 0 to 19)",
+        "k = 3, end-to-end (seeds 0 to 19)",
+        "k = 4, end-to-end (seeds 0 and 1)",
+    ):
+        assert run in shown, run
+
+
 def test_an_audit_figure_is_not_said_of_a_preset_changed_since(tmp_path, monkeypatch):
     """A fig-flat whose first claim is reworded (a copy found first on $GRADFAIL_PRESETS) is another
     setup: `presets show` marks the shipped figure as measured before the change, and no verdict says it."""
