@@ -64,9 +64,11 @@ def measure(group: str, scale: str, device: str, keep: bool) -> walltimes.WallTi
     """Run the group once; its WallTime, or None (and why, on stderr) when it did not complete."""
     tmp = Path(tempfile.mkdtemp(prefix=f"walltime-{group}-"))
     out = tmp / group
-    command = ["gradfail", "run", "--preset", group, "--scale", scale, "--device", device, "--out", str(out)]
+    arguments = ["run", "--preset", group, "--scale", scale, "--device", device]
     described = machine(device)
-    print(f"{group} at scale {scale}: {' '.join(command[:-2])} ...", flush=True)
+    print(f"{group} at scale {scale}: gradfail {' '.join(arguments)} ...", flush=True)
+    # this interpreter's gradfail, found with or without an activated environment
+    command = [sys.executable, "-m", "gradfail_tui", *arguments, "--out", str(out)]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
