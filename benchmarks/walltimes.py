@@ -44,6 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine import walltimes  # noqa: E402
+from engine.catalog import load_preset  # noqa: E402
+from engine.groups import GroupPreset  # noqa: E402
+from engine.presets import PresetError  # noqa: E402
 
 DOCS = ROOT / "docs" / "presets.md"
 
@@ -139,6 +142,15 @@ def main(argv: list[str] | None = None) -> int:
         groups += [r.preset for r in RESULTS if r.preset not in groups]
     if not groups:
         parser.error("name a group preset (fig-parity), or --all, or --table")
+    for group in groups:  # every name checked before the first is timed: a typo costs no run
+        try:
+            preset = load_preset(group)
+        except PresetError as exc:
+            parser.error(str(exc))
+        if not isinstance(preset, GroupPreset):
+            parser.error(f"{group} is not a group preset: `gradfail presets` marks the groups 'group'")
+        if args.scale not in preset.scales:
+            parser.error(f"--scale {args.scale}: {group} has the scales {', '.join(preset.scales)}")
     failed = 0
     for group in groups:
         measured = measure(group, args.scale, args.device, args.keep)

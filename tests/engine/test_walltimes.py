@@ -4,6 +4,9 @@ each with the fingerprint of the runs it timed, read from their records."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +72,28 @@ def test_the_runs_setup_changes_with_settings_and_seed_counts_not_with_seeds():
     assert one == runs_setup([("k = 2 (seed 100)", {"k": 2}), ("k = 2 (seed 101)", {"k": 2})])  # another block
     assert one != runs_setup([("k = 2 (seed 0)", {"k": 2})])  # fewer seeds
     assert one != runs_setup([("k = 2 (seed 0)", {"k": 3}), ("k = 2 (seed 1)", {"k": 3})])  # other settings
+
+
+@pytest.mark.parametrize(
+    ("names", "said"),
+    [
+        (["nosuch"], "unknown preset 'nosuch'"),
+        (["fig-parity", "nosuch"], "unknown preset 'nosuch'"),  # the typo is found before fig-parity is timed
+        (["parity30"], "parity30 is not a group preset"),
+        (["fig-parity", "--scale", "huge"], "--scale huge: fig-parity has the scales default, paper"),
+    ],
+)
+def test_the_script_refuses_a_name_it_cannot_time_before_timing_anything(tmp_path, names, said):
+    """benchmarks/walltimes.py checks every group named before it runs the first, and writes nothing."""
+    root = Path(__file__).resolve().parents[2]
+    kept = {path: path.read_bytes() for path in (root / "presets/measured/walltimes.toml", root / "docs/presets.md")}
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks/walltimes.py"), *names],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""  # no group was started
+    assert all(path.read_bytes() == text for path, text in kept.items())
