@@ -145,12 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     for group in groups:  # every name checked before the first is timed: a typo costs no run
         try:
             preset = load_preset(group)
-        except PresetError as exc:
+            if not isinstance(preset, GroupPreset):
+                parser.error(f"{group} is not a group preset: `gradfail presets` marks the groups 'group'")
+            preset.members(args.scale)  # GroupError names the scales it has
+        except PresetError as exc:  # GroupError is one
             parser.error(str(exc))
-        if not isinstance(preset, GroupPreset):
-            parser.error(f"{group} is not a group preset: `gradfail presets` marks the groups 'group'")
-        if args.scale not in preset.scales:
-            parser.error(f"--scale {args.scale}: {group} has the scales {', '.join(preset.scales)}")
     failed = 0
     for group in groups:
         measured = measure(group, args.scale, args.device, args.keep)
